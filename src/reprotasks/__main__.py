@@ -1,0 +1,5 @@
+import sys
+
+from reprotasks.cli import main
+
+sys.exit(main())

@@ -1,0 +1,103 @@
+"""What every front end (CLI, nox, invoke) shares: run a step by name, print the summary.
+
+No nox or invoke import here: the adapters map their arguments onto ``StepOptions`` and their
+error reporting onto ``ReprotasksError``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reprotasks._run import Runner
+from reprotasks.config import load_config
+from reprotasks.errors import DriftError, ReprotasksError
+from reprotasks.steps.lock import lock
+from reprotasks.steps.verify import verify
+
+STEPS: Mapping[str, str] = {
+    "lock": "Lock Python requirements with hashes (pip-compile or uv) and tidy + download the Go module graph.",
+    "verify": "Fail on drift: stale or unhashed locks, untidy go.mod/go.sum, unpinned or mismatched toolchains.",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepOptions:
+    upgrade: bool = False
+    upgrade_packages: tuple[str, ...] = ()
+    backend: str | None = None
+    python: bool = True
+    go: bool = True
+    use_cache: bool = True
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def run_step(
+    name: str,
+    options: StepOptions,
+    *,
+    root: Path | str = ".",
+    overrides: Mapping[str, Any] | None = None,
+    overrides_source: str = "overrides",
+    log: Callable[[str], None] = _stderr,
+) -> list[tuple[str, str]]:
+    """Run one step and return its summary rows; raises ReprotasksError on failure."""
+    if name not in STEPS:
+        raise ReprotasksError(f"unknown step {name!r}", hint=f"steps are: {', '.join(STEPS)}")
+    if options.backend is not None:
+        overrides = {
+            **(overrides or {}),
+            "python": {**(overrides or {}).get("python", {}), "lock-backend": options.backend},
+        }
+    config = load_config(root, overrides=overrides, overrides_source=overrides_source)
+    runner = Runner(config.root, log=log)
+    started = time.monotonic()
+    if name == "lock":
+        rows = lock(
+            config,
+            runner=runner,
+            upgrade=options.upgrade,
+            upgrade_packages=options.upgrade_packages,
+            python=options.python,
+            go=options.go,
+        ).rows()
+    else:
+        rows = verify(config, runner=runner, use_cache=options.use_cache).rows()
+    print_summary(name, rows, time.monotonic() - started)
+    return rows
+
+
+def print_summary(step: str, rows: list[tuple[str, str]], seconds: float) -> None:
+    """A plain table on stdout, and the same in Markdown for the GitHub Actions job summary."""
+    width = max([len(what) for what, _ in rows] + [4])
+    print(f"\n{step}: done in {seconds:.1f}s")
+    for what, outcome in rows:
+        print(f"  {what.ljust(width)}  {outcome}")
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if os.environ.get("GITHUB_ACTIONS") == "true" and summary_file:
+        lines = [f"### reprotasks {step} ({seconds:.1f}s)", "", "| item | result |", "| --- | --- |"]
+        lines += [f"| `{what}` | {outcome} |" for what, outcome in rows]
+        with open(summary_file, "a", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n\n")
+
+
+def report_error(error: ReprotasksError) -> None:
+    """Print the error (no traceback) and, in GitHub Actions, one annotation per finding."""
+    print(error.render(), file=sys.stderr, flush=True)
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return
+    if isinstance(error, DriftError):
+        for finding in error.findings:
+            line = f",line={finding.line}" if finding.line else ""
+            text = f"{finding.problem} -- {finding.fix}".replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+            print(f"::error file={finding.path}{line}::{text}", flush=True)
+    else:
+        print(f"::error::{error.message.replace(chr(10), '%0A')}", flush=True)

@@ -1,0 +1,38 @@
+"""A tiny on-disk memo of checks that passed, keyed by a digest of all their inputs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from reprotasks._files import write_atomic
+
+
+def cache_dir() -> Path:
+    configured = os.environ.get("REPROTASKS_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "reprotasks"
+
+
+def digest(parts: Any) -> str:
+    """Stable digest of JSON-able ``parts``."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def remembered(namespace: str, key: str) -> bool:
+    return (cache_dir() / namespace / key).is_file()
+
+
+def remember(namespace: str, key: str) -> None:
+    """Best effort: a read-only or full cache directory must never fail a step."""
+    target = cache_dir() / namespace / key
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, b"ok\n")
+    except OSError:
+        pass

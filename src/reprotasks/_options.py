@@ -1,0 +1,136 @@
+"""The single source of truth for ``[tool.reprotasks]``: every key, its type and default.
+
+Config loading, the shipped JSON schema and the README reference are all derived from
+``OPTIONS``; add a key here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["str", "bool", "list", "choice"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Option:
+    table: str  # "" for the top level, else the sub-table name ("python", "go")
+    key: str
+    kind: Kind
+    default: str | bool | list[str] | None
+    help: str
+    choices: tuple[str, ...] = ()
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.table}.{self.key}" if self.table else self.key
+
+    @property
+    def field(self) -> str:
+        return self.key.replace("-", "_")
+
+    @property
+    def env_var(self) -> str:
+        return "REPROTASKS_" + self.dotted.replace(".", "_").replace("-", "_").upper()
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        table="",
+        key="dist-dir",
+        kind="str",
+        default="dist",
+        help="Directory (relative to the project) that receives release artifacts.",
+    ),
+    Option(
+        table="python",
+        key="locks",
+        kind="list",
+        default=None,
+        help=(
+            "Lock inputs (`*.in`), each locked into the `.txt` beside it. Default: "
+            "`requirements*.in` at the project root and `requirements/*.in`."
+        ),
+    ),
+    Option(
+        table="python",
+        key="lock-backend",
+        kind="choice",
+        default="pip-tools",
+        choices=("pip-tools", "uv"),
+        help="Resolver that writes the locks: `pip-tools` (pip-compile) or `uv` (uv pip compile).",
+    ),
+    Option(
+        table="python",
+        key="index-url",
+        kind="str",
+        default=None,
+        help="Package index used to resolve (never written into a lock).",
+    ),
+    Option(
+        table="python",
+        key="extra-index-urls",
+        kind="list",
+        default=[],
+        help="Extra package indexes used to resolve (never written into a lock).",
+    ),
+    Option(
+        table="python",
+        key="find-links",
+        kind="list",
+        default=[],
+        help="Local directories or pages of distributions to resolve from (never written into a lock).",
+    ),
+    Option(
+        table="python",
+        key="no-index",
+        kind="bool",
+        default=False,
+        help="Resolve only from `find-links`, without any index.",
+    ),
+    Option(
+        table="python",
+        key="version-pin",
+        kind="choice",
+        default="python-version-file",
+        choices=("python-version-file", "requires-python", "none"),
+        help=(
+            "Where the Python version is pinned: a `.python-version` file, an exact "
+            "`requires-python` (`==3.11.*`), or `none` to skip the check."
+        ),
+    ),
+    Option(
+        table="go",
+        key="enabled",
+        kind="bool",
+        default=True,
+        help="Run the Go parts of each step (skipped anyway when no `go.mod` is found).",
+    ),
+    Option(
+        table="go",
+        key="module",
+        kind="str",
+        default=None,
+        help="Directory holding `go.mod`. Default: the one `go.mod` found in the project tree.",
+    ),
+    Option(
+        table="go",
+        key="main-packages",
+        kind="list",
+        default=None,
+        help="Go `main` packages to build, relative to the module. Default: every `cmd/*` with `package main`.",
+    ),
+    Option(
+        table="go",
+        key="toolchain-pin",
+        kind="choice",
+        default="required",
+        choices=("required", "none"),
+        help="`required`: go.mod must pin an exact toolchain (`toolchain go1.X.Y` or `go 1.X.Y`).",
+    ),
+)
+
+TABLES: tuple[str, ...] = ("python", "go")
+
+# Environment variables that start with REPROTASKS_ but are not config keys.
+NON_CONFIG_ENV: frozenset[str] = frozenset({"REPROTASKS_CACHE_DIR"})

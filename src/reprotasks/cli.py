@@ -1,0 +1,105 @@
+"""``reprotasks`` / ``python -m reprotasks``: the steps as commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from reprotasks import __version__
+from reprotasks._app import STEPS, StepOptions, report_error, run_step
+from reprotasks.config import load_config
+from reprotasks.errors import ReprotasksError
+from reprotasks.schema import schema_json
+
+_EPILOG = """\
+Configuration lives in [tool.reprotasks] of pyproject.toml (see `reprotasks schema`);
+REPROTASKS_<TABLE>_<KEY> environment variables override it, e.g.
+REPROTASKS_PYTHON_LOCK_BACKEND=uv.
+
+examples:
+  reprotasks lock                      lock every requirements*.in, tidy go.mod
+  reprotasks lock --upgrade-package click
+  reprotasks verify                    fail on any drift, listing every problem
+  reprotasks -C examples/hybrid verify
+"""
+
+
+def add_step_arguments(parser: argparse.ArgumentParser, step: str) -> None:
+    """Options of one step; shared with the nox sessions (which parse their posargs with it)."""
+    if step == "lock":
+        parser.add_argument(
+            "--upgrade", action="store_true", help="re-resolve every package to its newest allowed version"
+        )
+        parser.add_argument(
+            "--upgrade-package",
+            "-P",
+            action="append",
+            default=[],
+            metavar="NAME",
+            dest="upgrade_packages",
+            help="upgrade only NAME (repeatable); other pins are kept",
+        )
+        parser.add_argument(
+            "--backend", choices=("pip-tools", "uv"), help="resolver for this run (default: python.lock-backend)"
+        )
+        only = parser.add_mutually_exclusive_group()
+        only.add_argument("--python-only", action="store_true", help="lock only the Python requirements")
+        only.add_argument("--go-only", action="store_true", help="only tidy and download the Go module")
+    elif step == "verify":
+        parser.add_argument(
+            "--no-cache",
+            action="store_true",
+            help="re-resolve every lock even if its inputs are unchanged since the last passing verify",
+        )
+
+
+def options_from(args: argparse.Namespace) -> StepOptions:
+    return StepOptions(
+        upgrade=getattr(args, "upgrade", False),
+        upgrade_packages=tuple(getattr(args, "upgrade_packages", ())),
+        backend=getattr(args, "backend", None),
+        python=not getattr(args, "go_only", False),
+        go=not getattr(args, "python_only", False),
+        use_cache=not getattr(args, "no_cache", False),
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reprotasks",
+        description="Reproducible, verifiable releases for Python + Go repositories.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"reprotasks {__version__}")
+    parser.add_argument("-C", "--project", default=".", metavar="DIR", help="project directory (default: current)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for step, description in STEPS.items():
+        add_step_arguments(commands.add_parser(step, help=description, description=description), step)
+    commands.add_parser("config", help="print the resolved configuration as JSON")
+    commands.add_parser("schema", help="print the JSON schema of [tool.reprotasks]")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "schema":
+            sys.stdout.write(schema_json())
+        elif args.command == "config":
+            print(json.dumps(load_config(args.project).describe(), indent=2))
+        else:
+            run_step(args.command, options_from(args), root=args.project)
+    except ReprotasksError as error:
+        report_error(error)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: outputs are written atomically, so nothing was left half-written", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,344 @@
+"""Load ``[tool.reprotasks]`` into frozen dataclasses.
+
+Layers, later wins: defaults (``_options.OPTIONS``) <- pyproject.toml <- ``REPROTASKS_*``
+environment variables <- explicit overrides (task-runner config, command-line flags).
+Every layer is validated the same way: unknown keys and wrong types fail with the key path,
+where it came from, and a "did you mean".
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reprotasks._options import NON_CONFIG_ENV, OPTIONS, TABLES, Option
+from reprotasks.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+# Directories never searched when detecting the layout.
+_SKIP_DIRS = frozenset({"node_modules", "vendor", "testdata", "dist", "build", "site-packages"})
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockSpec:
+    """One Python lock: ``input`` (``*.in``) resolved into ``output`` (``*.txt``)."""
+
+    input: Path
+    output: Path
+
+
+@dataclass(frozen=True, kw_only=True)
+class PythonConfig:
+    locks: tuple[LockSpec, ...]
+    lock_backend: str
+    index_url: str | None
+    extra_index_urls: tuple[str, ...]
+    find_links: tuple[str, ...]
+    no_index: bool
+    version_pin: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class GoConfig:
+    module: Path | None  # None: the project has no Go module (or Go is disabled)
+    main_packages: tuple[str, ...]
+    toolchain_pin: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    root: Path
+    pyproject: Path | None
+    requires_python: str | None
+    dist_dir: Path
+    python: PythonConfig
+    go: GoConfig
+
+    def rel(self, path: Path) -> str:
+        """``path`` relative to the project root, POSIX style (what messages show)."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    def describe(self) -> dict[str, Any]:
+        """The resolved configuration as plain JSON data with project-relative paths."""
+        return {
+            "dist-dir": self.rel(self.dist_dir),
+            "python": {
+                "locks": [self.rel(lock.input) for lock in self.python.locks],
+                "lock-backend": self.python.lock_backend,
+                "index-url": self.python.index_url,
+                "extra-index-urls": list(self.python.extra_index_urls),
+                "find-links": list(self.python.find_links),
+                "no-index": self.python.no_index,
+                "version-pin": self.python.version_pin,
+            },
+            "go": {
+                "module": None if self.go.module is None else self.rel(self.go.module),
+                "main-packages": list(self.go.main_packages),
+                "toolchain-pin": self.go.toolchain_pin,
+            },
+        }
+
+
+def load_config(
+    root: Path | str = ".",
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    overrides_source: str = "overrides",
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Read and validate the project's configuration; resolve every default to a value."""
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise ConfigError(
+            f"project directory {root} does not exist", hint="pass an existing directory with -C/--project"
+        )
+    pyproject = root / "pyproject.toml"
+    document: dict[str, Any] = {}
+    if pyproject.is_file():
+        document = _read_toml(pyproject)
+    table = document.get("tool", {}).get("reprotasks", {})
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"pyproject.toml: [tool.reprotasks] must be a table, not {_type_name(table)}",
+            hint="write it as a table: `[tool.reprotasks]` followed by `key = value` lines",
+        )
+    values: dict[str, Any] = {option.dotted: option.default for option in OPTIONS}
+    values.update(_validate(table, "pyproject.toml [tool.reprotasks]"))
+    values.update(_from_environ(os.environ if environ is None else environ))
+    if overrides:
+        values.update(_validate(dict(overrides), overrides_source))
+    project = document.get("project", {})
+    requires_python = project.get("requires-python") if isinstance(project, dict) else None
+    return _resolve(root, pyproject if pyproject.is_file() else None, requires_python, values)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            document: dict[str, Any] = tomllib.load(handle)
+            return document
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{path.name} is not valid TOML: {exc}",
+            hint=f"fix the syntax at the position named above in {path.name}",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", hint="check the file's permissions") from None
+
+
+def _type_name(value: object) -> str:
+    return {dict: "a table", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), f"a {type(value).__name__}"
+    )
+
+
+def _suggest(word: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean `{close[0]}`? "
+    return ""
+
+
+def _flatten(table: Mapping[str, Any], source: str) -> Iterator[tuple[str, Any]]:
+    for key, value in table.items():
+        if key in TABLES:
+            if not isinstance(value, Mapping):
+                raise ConfigError(
+                    f"{source}: `{key}` must be a table, not {_type_name(value)}",
+                    hint=f"write it as `[tool.reprotasks.{key}]` with keys below it",
+                )
+            for sub_key, sub_value in value.items():
+                yield f"{key}.{sub_key}", sub_value
+        else:
+            yield key, value
+
+
+def _validate(table: Mapping[str, Any], source: str) -> dict[str, Any]:
+    by_dotted = {option.dotted: option for option in OPTIONS}
+    valid = sorted(by_dotted)
+    result: dict[str, Any] = {}
+    for dotted, value in _flatten(table, source):
+        option = by_dotted.get(dotted)
+        if option is None:
+            raise ConfigError(
+                f"{source}: unknown key `{dotted}`",
+                hint=f"{_suggest(dotted, valid)}valid keys are: {', '.join(valid)}",
+            )
+        result[dotted] = _check_type(option, value, source)
+    return result
+
+
+def _check_type(option: Option, value: Any, source: str) -> Any:
+    where = f"{source}: `{option.dotted}`"
+    if option.kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(
+                f"{where} must be true or false, not {_type_name(value)}", hint=f"e.g. `{option.key} = true`"
+            )
+        return value
+    if option.kind == "list":
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigError(
+                f"{where} must be an array of strings, not {_type_name(value)}",
+                hint=f'e.g. `{option.key} = ["..."]`',
+            )
+        return list(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string, not {_type_name(value)}", hint=f'e.g. `{option.key} = "..."`')
+    if option.kind == "choice" and value not in option.choices:
+        raise ConfigError(
+            f"{where} is {value!r}, which is not one of: {', '.join(option.choices)}",
+            hint=f"{_suggest(value, list(option.choices))}pick one of the values listed",
+        )
+    return value
+
+
+def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    by_env = {option.env_var: option for option in OPTIONS}
+    result: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith("REPROTASKS_") or name in NON_CONFIG_ENV:
+            continue
+        option = by_env.get(name)
+        if option is None:
+            raise ConfigError(
+                f"environment variable {name} is not a reprotasks setting",
+                hint=f"{_suggest(name, sorted(by_env))}unset it, or use one of: {', '.join(sorted(by_env))}",
+            )
+        value: Any = raw
+        if option.kind == "bool":
+            lowered = raw.strip().lower()
+            if lowered not in _TRUE | _FALSE:
+                raise ConfigError(
+                    f"environment variable {name}={raw!r} is not a boolean", hint="use 1/0, true/false or yes/no"
+                )
+            value = lowered in _TRUE
+        elif option.kind == "list":
+            value = raw.split()  # whitespace-separated, like PIP_FIND_LINKS
+        result[option.dotted] = _check_type(option, value, f"environment variable {name}")
+    return result
+
+
+def _resolve(root: Path, pyproject: Path | None, requires_python: Any, values: dict[str, Any]) -> Config:
+    locks = _resolve_locks(root, values["python.locks"])
+    module = _resolve_go_module(root, values["go.module"]) if values["go.enabled"] else None
+    main_packages: tuple[str, ...] = ()
+    if module is not None:
+        configured = values["go.main-packages"]
+        main_packages = tuple(configured) if configured is not None else _detect_main_packages(module)
+    return Config(
+        root=root,
+        pyproject=pyproject,
+        requires_python=requires_python if isinstance(requires_python, str) else None,
+        dist_dir=_inside(root, values["dist-dir"], "dist-dir"),
+        python=PythonConfig(
+            locks=locks,
+            lock_backend=values["python.lock-backend"],
+            index_url=values["python.index-url"],
+            extra_index_urls=tuple(values["python.extra-index-urls"]),
+            find_links=tuple(values["python.find-links"]),
+            no_index=values["python.no-index"],
+            version_pin=values["python.version-pin"],
+        ),
+        go=GoConfig(module=module, main_packages=main_packages, toolchain_pin=values["go.toolchain-pin"]),
+    )
+
+
+def _inside(root: Path, relative: str, key: str) -> Path:
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        raise ConfigError(
+            f"`{key}` = {relative!r} points outside the project ({root})",
+            hint=f"use a path inside the project for `{key}`",
+        )
+    return path
+
+
+def _resolve_locks(root: Path, configured: list[str] | None) -> tuple[LockSpec, ...]:
+    if configured is None:
+        inputs = sorted(root.glob("requirements*.in")) + sorted((root / "requirements").glob("*.in"))
+    else:
+        inputs = []
+        for entry in configured:
+            path = _inside(root, entry, "python.locks")
+            if path.suffix != ".in":
+                raise ConfigError(
+                    f"`python.locks` entry {entry!r} is not a `.in` file",
+                    hint="list lock inputs such as `requirements.in`; each is locked into the `.txt` beside it",
+                )
+            if not path.is_file():
+                raise ConfigError(
+                    f"`python.locks` entry {entry!r} does not exist",
+                    hint=f"create {entry} with your top-level requirements, or remove it from `python.locks`",
+                )
+            inputs.append(path)
+    return tuple(LockSpec(input=path, output=path.with_suffix(".txt")) for path in inputs)
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Directories of the project, skipping hidden, vendored and nested-project ones."""
+    for dirpath, dirnames, _files in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            name
+            for name in dirnames
+            if not name.startswith((".", "_"))
+            and name not in _SKIP_DIRS
+            and not (here / name / "pyproject.toml").is_file()
+        )
+        yield here
+
+
+def _resolve_go_module(root: Path, configured: str | None) -> Path | None:
+    if configured is not None:
+        module = _inside(root, configured, "go.module")
+        if not (module / "go.mod").is_file():
+            raise ConfigError(
+                f"`go.module` = {configured!r} has no go.mod",
+                hint=f"point `go.module` at the directory holding go.mod, or run `go mod init` in {configured}",
+            )
+        return module
+    found = [directory for directory in _walk(root) if (directory / "go.mod").is_file()]
+    if len(found) > 1:
+        listed = ", ".join(path.relative_to(root).as_posix() or "." for path in found)
+        raise ConfigError(
+            f"found several Go modules ({listed}) and cannot tell which one to release",
+            hint='set `module = "DIR"` under [tool.reprotasks.go] in pyproject.toml',
+        )
+    return found[0] if found else None
+
+
+def _detect_main_packages(module: Path) -> tuple[str, ...]:
+    cmd = module / "cmd"
+    if not cmd.is_dir():
+        return ()
+    packages = []
+    for candidate in sorted(cmd.iterdir()):
+        if candidate.is_dir() and any(_is_main(source) for source in candidate.glob("*.go")):
+            packages.append(f"./cmd/{candidate.name}")
+    return tuple(packages)
+
+
+def _is_main(source: Path) -> bool:
+    if source.name.endswith("_test.go"):
+        return False
+    with source.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            stripped = line.strip()
+            if stripped.startswith("package "):
+                return stripped.split()[1] == "main"
+    return False

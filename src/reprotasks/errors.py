@@ -1,0 +1,69 @@
+"""Errors that reach the user as one paragraph plus a hint, never as a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class ReprotasksError(Exception):
+    """Base error: ``message`` says what is wrong, ``hint`` says how to fix it."""
+
+    exit_code: int = 2
+
+    def __init__(self, message: str, *, hint: str = "", details: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.details = details
+
+    def render(self) -> str:
+        """The full text shown to a user: message, captured details, then the fix."""
+        parts = [f"error: {self.message}"]
+        if self.details:
+            parts.append(self.details.rstrip())
+        if self.hint:
+            parts.append(f"hint: {self.hint}")
+        return "\n".join(parts)
+
+
+class ConfigError(ReprotasksError):
+    """``[tool.reprotasks]`` (or an override) is malformed or names an unknown key."""
+
+
+class ToolMissingError(ReprotasksError):
+    """A command reprotasks needs is not installed or not on PATH."""
+
+
+class CommandFailedError(ReprotasksError):
+    """A tool ran and exited non-zero."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One drift found by a check: ``path:line: problem -- fix``."""
+
+    path: str
+    line: int | None
+    problem: str
+    fix: str
+
+    def render(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        return f"{where}: {self.problem} -- {self.fix}"
+
+
+class DriftError(ReprotasksError):
+    """A verification found drift; carries every finding, not just the first."""
+
+    exit_code = 1
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        self.findings = tuple(findings)
+        count = len(self.findings)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(
+            f"verify found {count} {noun}:\n" + "\n".join(f.render() for f in self.findings),
+        )

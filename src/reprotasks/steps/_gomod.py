@@ -1,0 +1,179 @@
+"""Go module helpers: read go.mod pins, tidy atomically, and find drift with go's own checks."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from reprotasks._run import Runner, tail
+from reprotasks.errors import Finding
+
+_GO_LINE = re.compile(r"^go\s+(?P<version>\S+)")
+_TOOLCHAIN_LINE = re.compile(r"^toolchain\s+(?P<name>\S+)")
+_EXACT = re.compile(r"^\d+\.\d+\.\d+$")
+_MISMATCH = re.compile(r"verifying (?P<module>\S+?)@(?P<version>\S+?)(?P<gomod>/go\.mod)?: checksum mismatch")
+_RELOCK = "run `reprotasks lock` (go mod tidy) and commit go.mod and go.sum"
+
+
+@dataclass(frozen=True)
+class GoPins:
+    go_version: str | None
+    go_line: int | None
+    toolchain: str | None
+    toolchain_line: int | None
+
+    @property
+    def pinned(self) -> str | None:
+        """The exact toolchain go.mod selects (``go1.X.Y``), or None when it is not exact."""
+        if self.toolchain and self.toolchain != "default":
+            return self.toolchain
+        if self.go_version and _EXACT.match(self.go_version):
+            return f"go{self.go_version}"
+        return None
+
+
+def read_pins(module: Path) -> GoPins:
+    go_version = toolchain = None
+    go_line = toolchain_line = None
+    for number, line in enumerate((module / "go.mod").read_text(encoding="utf-8").splitlines(), start=1):
+        stripped = line.split("//", 1)[0].strip()
+        if match := _GO_LINE.match(stripped):
+            go_version, go_line = match["version"], number
+        elif match := _TOOLCHAIN_LINE.match(stripped):
+            toolchain, toolchain_line = match["name"], number
+    return GoPins(go_version, go_line, toolchain, toolchain_line)
+
+
+def tidy(module: Path, *, runner: Runner) -> bool:
+    """``go mod tidy`` through -modfile on temporary copies, then rename them into place.
+
+    go rewrites go.mod/go.sum in place; tidying copies and renaming them means an interrupted
+    run leaves the previous files whole. Returns whether anything changed.
+    """
+    go_mod, go_sum = module / "go.mod", module / "go.sum"
+    fd, name = tempfile.mkstemp(prefix=".reprotasks-tidy-", suffix=".mod", dir=module)
+    os.close(fd)
+    temp_mod = Path(name)
+    temp_sum = temp_mod.with_suffix(".sum")
+    try:
+        shutil.copyfile(go_mod, temp_mod)
+        if go_sum.exists():
+            shutil.copyfile(go_sum, temp_sum)
+        runner.run(["go", "mod", "tidy", f"-modfile={temp_mod.name}"], cwd=module, purpose="tidy go.mod and go.sum")
+        changed = temp_mod.read_bytes() != go_mod.read_bytes()
+        if temp_sum.exists():
+            changed |= not go_sum.exists() or temp_sum.read_bytes() != go_sum.read_bytes()
+            os.chmod(temp_sum, 0o644)
+            os.replace(temp_sum, go_sum)
+        os.chmod(temp_mod, 0o644)
+        os.replace(temp_mod, go_mod)
+        return changed
+    finally:
+        temp_mod.unlink(missing_ok=True)
+        temp_sum.unlink(missing_ok=True)
+
+
+def download(module: Path, *, runner: Runner) -> None:
+    runner.run(["go", "mod", "download"], cwd=module, purpose="download Go modules")
+
+
+def running_version(module: Path, *, runner: Runner) -> tuple[str | None, str]:
+    """(GOVERSION the go command will use in ``module``, error text if go refused to run)."""
+    result = runner.run(
+        ["go", "env", "GOVERSION"], cwd=module, check=False, purpose="check the Go toolchain", quiet=True
+    )
+    if result.returncode != 0:
+        return None, (result.stderr or result.stdout).strip()
+    words = result.stdout.split()
+    return (words[0] if words else None), ""
+
+
+def tidy_findings(module: Path, rel_module: str, *, runner: Runner) -> list[Finding]:
+    """Drift between go.mod/go.sum and the code, from ``go mod tidy -diff`` (Go 1.23+)."""
+    result = runner.run(["go", "mod", "tidy", "-diff"], cwd=module, check=False, purpose="check go.mod/go.sum")
+    if result.returncode == 0:
+        return []
+    prefix = f"{rel_module}/" if rel_module != "." else ""
+    mismatches = list(_MISMATCH.finditer(result.stderr))
+    if mismatches:
+        return [_checksum_finding(module, prefix, m) for m in mismatches]
+    findings = _diff_findings(result.stdout, prefix)
+    if findings:
+        return findings
+    return [
+        Finding(
+            f"{prefix}go.mod",
+            None,
+            "`go mod tidy -diff` failed:\n" + tail(result.stderr or result.stdout, 10),
+            "fix the error go reports (Go 1.23 or newer is needed for -diff), then " + _RELOCK,
+        )
+    ]
+
+
+def _checksum_finding(module: Path, prefix: str, match: re.Match[str]) -> Finding:
+    entry = f"{match['module']} {match['version']}{match['gomod'] or ''}"
+    line = None
+    go_sum = module / "go.sum"
+    if go_sum.exists():
+        for number, text in enumerate(go_sum.read_text(encoding="utf-8").splitlines(), start=1):
+            if text.startswith(entry + " "):
+                line = number
+                break
+    return Finding(
+        f"{prefix}go.sum",
+        line,
+        f"checksum of {entry} does not match the module that was downloaded (go reports a SECURITY ERROR)",
+        "if go.sum was edited by hand, restore it (`git checkout -- go.sum`); otherwise treat the "
+        "dependency as tampered and investigate before releasing",
+    )
+
+
+def _diff_findings(diff: str, prefix: str) -> list[Finding]:
+    findings: list[Finding] = []
+    current: str | None = None
+    line: int | None = None
+    changes: list[str] = []
+
+    def flush() -> None:
+        if current is not None:
+            shown = "; ".join(changes[:3]) + (f"; and {len(changes) - 3} more" if len(changes) > 3 else "")
+            findings.append(
+                Finding(f"{prefix}{current}", line, f"not tidy: {shown or 'differs from go mod tidy'}", _RELOCK)
+            )
+
+    for text in diff.splitlines():
+        if text.startswith("diff "):
+            flush()
+            current = text.split()[-1].split("/", 1)[-1]
+            line, changes = None, []
+        elif text.startswith("@@") and line is None:
+            hunk = re.match(r"@@ -(\d+)", text)
+            line = int(hunk.group(1)) if hunk else None
+        elif text.startswith(("+++", "---")):
+            continue
+        elif text.startswith("+") and text[1:].strip():
+            changes.append(f"missing `{text[1:].strip()}`")
+        elif text.startswith("-") and text[1:].strip():
+            changes.append(f"extra `{text[1:].strip()}`")
+    flush()
+    return findings
+
+
+def verify_findings(module: Path, rel_module: str, *, runner: Runner) -> list[Finding]:
+    result = runner.run(["go", "mod", "verify"], cwd=module, check=False, purpose="verify downloaded Go modules")
+    if result.returncode == 0:
+        return []
+    prefix = f"{rel_module}/" if rel_module != "." else ""
+    return [
+        Finding(
+            f"{prefix}go.sum",
+            None,
+            "`go mod verify` failed: the module cache does not match go.sum:\n"
+            + tail(result.stdout + result.stderr, 10),
+            "clear the cache with `go clean -modcache`, then run `reprotasks lock` and review the go.sum diff",
+        )
+    ]

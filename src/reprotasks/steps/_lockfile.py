@@ -1,0 +1,181 @@
+"""Read a hashed requirements lock and report every line that is not a reproducible pin."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from reprotasks._run import redact
+
+_INDEX_OPTIONS = frozenset(
+    {"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host", "--no-index"}
+)
+_INCLUDE_OPTIONS = frozenset({"-r", "--requirement", "-c", "--constraint", "-e", "--editable"})
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+_HASH = re.compile(r"--hash[=\s]+(?P<algo>\w+):(?P<digest>\S+)")
+
+
+@dataclass(frozen=True)
+class Pin:
+    name: str  # canonical name
+    version: str
+    line: int
+    hashes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LockProblem:
+    line: int
+    problem: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class ParsedLock:
+    pins: tuple[Pin, ...]
+    problems: tuple[LockProblem, ...]
+
+    def versions(self) -> dict[str, str]:
+        return {pin.name: pin.version for pin in self.pins}
+
+
+def logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(first line number, text) of each logical line: comments removed, ``\\`` joined."""
+    start = 0
+    parts: list[str] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = _COMMENT.sub("", raw)
+        if not parts:
+            start = number
+        if line.endswith("\\"):
+            parts.append(line[:-1])
+            continue
+        parts.append(line)
+        joined = " ".join(part.strip() for part in parts).strip()
+        parts = []
+        if joined:
+            yield start, joined
+    if parts:
+        joined = " ".join(part.strip() for part in parts).strip()
+        if joined:
+            yield start, joined
+
+
+_RELOCK = "run `reprotasks lock` to regenerate the lock"
+
+
+def parse_lock(path: Path) -> ParsedLock:
+    return parse_lock_text(path.read_text(encoding="utf-8"))
+
+
+def parse_lock_text(text: str) -> ParsedLock:
+    pins: list[Pin] = []
+    problems: list[LockProblem] = []
+    for number, line in logical_lines(text):
+        first = line.split()[0].split("=")[0]
+        if first in _INDEX_OPTIONS:
+            shown = " ".join(redact(line.split()))
+            problems.append(
+                LockProblem(
+                    number,
+                    f"`{shown}` leaks index configuration into the lock",
+                    "delete the line; set indexes with `index-url`/`extra-index-urls`/`find-links` under "
+                    "[tool.reprotasks.python] (used to resolve, never written), then " + _RELOCK,
+                )
+            )
+            continue
+        if first in _INCLUDE_OPTIONS:
+            problems.append(
+                LockProblem(
+                    number,
+                    f"`{line}` is an include or editable entry, not a hashed pin",
+                    "a lock must list every package as `name==version --hash=...`; " + _RELOCK,
+                )
+            )
+            continue
+        if line.startswith("-"):
+            problems.append(LockProblem(number, f"`{line}` is an option, not a pin", "delete it, then " + _RELOCK))
+            continue
+        requirement_text = line.split(" --", 1)[0].strip()
+        hashes = tuple(f"{m['algo']}:{m['digest']}" for m in _HASH.finditer(line))
+        try:
+            requirement = Requirement(requirement_text)
+        except InvalidRequirement:
+            problems.append(
+                LockProblem(
+                    number,
+                    f"`{requirement_text}` is a local path or malformed requirement, not an index pin",
+                    "publish the package to an index (or drop it from the input), then " + _RELOCK,
+                )
+            )
+            continue
+        if requirement.url:
+            problems.append(
+                LockProblem(
+                    number,
+                    f"`{requirement.name}` comes from a direct URL or local path ({redact([requirement.url])[0]})",
+                    "depend on a released version from an index instead, then " + _RELOCK,
+                )
+            )
+            continue
+        specs = list(requirement.specifier)
+        exact = len(specs) == 1 and specs[0].operator in {"==", "==="} and "*" not in specs[0].version
+        if not exact:
+            problems.append(
+                LockProblem(
+                    number,
+                    f"`{requirement_text}` is not pinned to one exact version with ==",
+                    "locks must pin `name==version`; " + _RELOCK,
+                )
+            )
+            continue
+        if not hashes:
+            problems.append(
+                LockProblem(
+                    number,
+                    f"`{requirement_text}` has no --hash",
+                    "every pin needs at least one sha256 hash; " + _RELOCK + " (it passes --generate-hashes)",
+                )
+            )
+        elif not all(h.startswith("sha256:") and len(h) == len("sha256:") + 64 for h in hashes):
+            problems.append(
+                LockProblem(
+                    number,
+                    f"`{requirement_text}` has a malformed hash",
+                    "hashes are sha256 with 64 hex digits; " + _RELOCK,
+                )
+            )
+        pins.append(Pin(canonicalize_name(requirement.name), specs[0].version, number, hashes))
+    return ParsedLock(tuple(pins), tuple(problems))
+
+
+def split_header(text: str) -> tuple[str, str]:
+    """(header, body): the header is the leading comment block a resolver writes."""
+    lines = text.splitlines(keepends=True)
+    index = 0
+    while index < len(lines) and (lines[index].startswith("#") or not lines[index].strip()):
+        index += 1
+    return "".join(lines[:index]), "".join(lines[index:])
+
+
+def input_files(path: Path, seen: set[Path] | None = None) -> list[Path]:
+    """``path`` and every file it includes with -r/-c, recursively (existing ones only)."""
+    seen = set() if seen is None else seen
+    path = path.resolve()
+    if path in seen or not path.is_file():
+        return []
+    seen.add(path)
+    found = [path]
+    for _number, line in logical_lines(path.read_text(encoding="utf-8")):
+        words = line.split()
+        flag, _, inline = words[0].partition("=")
+        if flag in {"-r", "--requirement", "-c", "--constraint"}:
+            target = inline or (words[1] if len(words) > 1 else "")
+            if target and "://" not in target:
+                found += input_files(path.parent / target, seen)
+    return found

@@ -1,0 +1,150 @@
+"""Toolchain pins: the Python and Go versions a release is built with are written down and used."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+from reprotasks._run import Runner
+from reprotasks.config import Config
+from reprotasks.errors import Finding
+from reprotasks.steps import _gomod
+
+_PYTHON_VERSION = re.compile(r"^(?:cpython[-@]?)?(?P<version>\d+\.\d+(?:\.\d+)?)$")
+
+
+def running_python() -> str:
+    return ".".join(str(part) for part in sys.version_info[:3])
+
+
+def python_findings(config: Config) -> list[Finding]:
+    policy = config.python.version_pin
+    if policy == "none":
+        return []
+    if policy == "python-version-file":
+        return _python_version_file(config.root / ".python-version")
+    return _requires_python(config)
+
+
+def _python_version_file(path: Path) -> list[Finding]:
+    running = running_python()
+    if not path.is_file():
+        return [
+            Finding(
+                ".python-version",
+                None,
+                "missing: the Python version is not pinned",
+                f'create .python-version containing "{running}" (or set `version-pin` under [tool.reprotasks.python])',
+            )
+        ]
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = _PYTHON_VERSION.match(line)
+        if match is None:
+            return [
+                Finding(
+                    ".python-version",
+                    number,
+                    f"{line!r} is not a Python version",
+                    f'write a version such as "{running}"',
+                )
+            ]
+        pinned = match["version"]
+        if running.split(".")[: len(pinned.split("."))] != pinned.split("."):
+            return [
+                Finding(
+                    ".python-version",
+                    number,
+                    f"pins Python {pinned} but reprotasks is running on Python {running}",
+                    f"run with Python {pinned} (e.g. `uv python install {pinned}` or pyenv), "
+                    "or change the pin deliberately and re-lock",
+                )
+            ]
+        return []
+    return [Finding(".python-version", None, "is empty", f'write the Python version, e.g. "{running}"')]
+
+
+def _requires_python(config: Config) -> list[Finding]:
+    running = running_python()
+    line = _line_of(config.pyproject, "requires-python") if config.pyproject else None
+    fix_exact = f'set `requires-python = "=={".".join(running.split(".")[:2])}.*"` in [project]'
+    if config.requires_python is None:
+        return [Finding("pyproject.toml", None, "`requires-python` is missing", fix_exact)]
+    try:
+        specifiers = list(SpecifierSet(config.requires_python))
+    except InvalidSpecifier:
+        return [
+            Finding("pyproject.toml", line, f"`requires-python = {config.requires_python!r}` is not valid", fix_exact)
+        ]
+    if len(specifiers) != 1 or specifiers[0].operator not in {"==", "==="}:
+        return [
+            Finding(
+                "pyproject.toml",
+                line,
+                f"`requires-python = {config.requires_python!r}` does not pin one Python version",
+                fix_exact + ' (version-pin = "requires-python" needs an exact pin)',
+            )
+        ]
+    if not specifiers[0].contains(running, prereleases=True):
+        return [
+            Finding(
+                "pyproject.toml",
+                line,
+                f"`requires-python = {config.requires_python!r}` does not match the running Python {running}",
+                "run with a matching Python, or change the pin deliberately and re-lock",
+            )
+        ]
+    return []
+
+
+def _line_of(path: Path, key: str) -> int | None:
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip().startswith(key):
+            return number
+    return None
+
+
+def go_findings(config: Config, *, runner: Runner) -> list[Finding]:
+    module = config.go.module
+    if module is None:
+        return []
+    go_mod = f"{config.rel(module)}/go.mod".removeprefix("./")
+    pins = _gomod.read_pins(module)
+    findings: list[Finding] = []
+    pinned = pins.pinned
+    if pinned is None and config.go.toolchain_pin == "required":
+        findings.append(
+            Finding(
+                go_mod,
+                pins.go_line,
+                f"the Go toolchain is not pinned (`go {pins.go_version or '?'}` without a `toolchain` line)",
+                "pin it with `go mod edit -toolchain=goX.Y.Z` (the version you release with), "
+                "or write the full `go X.Y.Z`",
+            )
+        )
+    running, refusal = _gomod.running_version(module, runner=runner)
+    if running is None:
+        findings.append(
+            Finding(
+                go_mod,
+                pins.toolchain_line or pins.go_line,
+                f"the go command refuses this module: {refusal}",
+                f"install {pinned or 'the Go version go.mod asks for'}, or allow go to fetch it with GOTOOLCHAIN=auto",
+            )
+        )
+    elif pinned is not None and running != pinned:
+        findings.append(
+            Finding(
+                go_mod,
+                pins.toolchain_line or pins.go_line,
+                f"pins {pinned} but the go command runs {running}",
+                f"install {pinned} and put it first on PATH, or set GOTOOLCHAIN={pinned} so go fetches it "
+                f"(or update the pin deliberately: `go mod edit -toolchain={running}`)",
+            )
+        )
+    return findings
