@@ -141,7 +141,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _type_name(value: object) -> str:
-    return {dict: "a table", list: "an array", str: "a string", bool: "a boolean"}.get(
+    return {dict: "a table", list: "an array", str: "a string", bool: "a boolean", int: "an integer"}.get(
         type(value), f"a {type(value).__name__}"
     )
 

@@ -1,0 +1,120 @@
+"""Shared fixtures: a local wheelhouse of real wheels, small projects, and a copy of examples/hybrid."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+HYBRID = REPO / "examples" / "hybrid"
+RUNNING_PYTHON = ".".join(str(part) for part in sys.version_info[:3])
+
+# name, version, requirements
+WHEELS = [
+    ("alpha", "1.0", ["beta>=1"]),
+    ("alpha", "1.1", ["beta>=1"]),
+    ("beta", "1.0", []),
+    ("beta", "2.0", []),
+    ("gamma", "0.1", []),
+    ("gamma", "0.2", []),
+]
+
+
+def build_wheel(directory: Path, name: str, version: str, requires: list[str]) -> Path:
+    """A real, installable pure-Python wheel (what a build backend would write)."""
+    dist_info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": f'__version__ = "{version}"\n',
+        f"{dist_info}/METADATA": (
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+            + "".join(f"Requires-Dist: {req}\n" for req in requires)
+        ),
+        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: reprotasks-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    path = directory / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, text in files.items():
+            data = text.encode()
+            archive.writestr(zipfile.ZipInfo(member, (2020, 1, 1, 0, 0, 0)), data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append(f"{member},sha256={digest},{len(data)}")
+        record.append(f"{dist_info}/RECORD,,")
+        archive.writestr(zipfile.ZipInfo(f"{dist_info}/RECORD", (2020, 1, 1, 0, 0, 0)), "\n".join(record) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("wheelhouse")
+    for name, version, requires in WHEELS:
+        build_wheel(directory, name, version, requires)
+    return directory
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own verify cache, and no stray REPROTASKS_* settings leak in."""
+    for name in list(os.environ):
+        if name.startswith("REPROTASKS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("REPROTASKS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+
+
+MakeProject = Callable[..., Path]
+
+
+@pytest.fixture
+def make_project(tmp_path: Path, wheelhouse: Path) -> MakeProject:
+    """A Python-only project resolving from the local wheelhouse."""
+
+    def make(requirements: str = "alpha\ngamma\n", extra_config: str = "", name: str = "proj") -> Path:
+        root = tmp_path / name
+        root.mkdir()
+        (root / "pyproject.toml").write_text(
+            "[project]\nname = 'proj'\nversion = '1.0'\n\n"
+            "[tool.reprotasks.python]\n"
+            f"find-links = [{str(wheelhouse)!r}]\nno-index = true\n" + extra_config,
+            encoding="utf-8",
+        )
+        (root / ".python-version").write_text(RUNNING_PYTHON + "\n", encoding="utf-8")
+        (root / "requirements.in").write_text(requirements, encoding="utf-8")
+        return root
+
+    return make
+
+
+@pytest.fixture
+def hybrid(tmp_path: Path) -> Path:
+    """A private copy of examples/hybrid (its Go module resolves through GOMODCACHE)."""
+    target = tmp_path / "hybrid"
+    shutil.copytree(HYBRID, target, ignore=shutil.ignore_patterns(".nox", "__pycache__", "dist"))
+    return target
+
+
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m reprotasks ARGS`` as a real process (so tracebacks would show)."""
+    return subprocess.run(
+        [sys.executable, "-m", "reprotasks", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.fixture
+def go_env() -> Iterator[dict[str, str]]:
+    """Pin the go command to the installed toolchain so tests never download another one."""
+    yield {"GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"}

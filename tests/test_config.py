@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reprotasks.config import load_config
+from reprotasks.errors import ConfigError
+from reprotasks.schema import schema_json
+
+from .conftest import HYBRID, REPO, run_cli
+
+
+def write(root: Path, text: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text(text, encoding="utf-8")
+    return root
+
+
+def test_zero_config_detects_conventional_layout() -> None:
+    config = load_config(HYBRID)
+    assert [config.rel(lock.input) for lock in config.python.locks] == ["requirements.in"]
+    assert [config.rel(lock.output) for lock in config.python.locks] == ["requirements.txt"]
+    assert config.go.module is not None and config.rel(config.go.module) == "go"
+    assert config.go.main_packages == ("./cmd/worker",)
+    assert config.python.lock_backend == "pip-tools"
+    assert config.rel(config.dist_dir) == "dist"
+
+
+def test_keys_override_defaults(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        '[tool.reprotasks]\ndist-dir = "out"\n[tool.reprotasks.python]\nlock-backend = "uv"\nlocks = ["deps/a.in"]\n',
+    )
+    (root / "deps").mkdir()
+    (root / "deps" / "a.in").write_text("x\n")
+    config = load_config(root)
+    assert config.python.lock_backend == "uv"
+    assert [config.rel(lock.output) for lock in config.python.locks] == ["deps/a.txt"]
+    assert config.rel(config.dist_dir) == "out"
+
+
+def test_unknown_key_names_key_file_and_suggestion(tmp_path: Path) -> None:
+    write(tmp_path, '[tool.reprotasks.python]\nlock-bakend = "uv"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert "pyproject.toml [tool.reprotasks]: unknown key `python.lock-bakend`" in caught.value.message
+    assert "did you mean `python.lock-backend`?" in caught.value.hint
+
+
+def test_unknown_table_and_top_level_key(tmp_path: Path) -> None:
+    write(tmp_path, "[tool.reprotasks]\ndistdir = 'x'\n")
+    with pytest.raises(ConfigError, match="unknown key `distdir`") as caught:
+        load_config(tmp_path)
+    assert "did you mean `dist-dir`?" in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("[tool.reprotasks.python]\nno-index = 'yes'\n", "`python.no-index` must be true or false, not a string"),
+        ("[tool.reprotasks.python]\nfind-links = 'dir'\n", "`python.find-links` must be an array of strings, not a string"),
+        ("[tool.reprotasks.python]\nlock-backend = 'poetry'\n", "is 'poetry', which is not one of: pip-tools, uv"),
+        ("[tool.reprotasks]\npython = 3\n", "`python` must be a table, not an integer"),
+        ("[tool]\nreprotasks = 1\n", "[tool.reprotasks] must be a table"),
+    ],
+)
+def test_wrong_types(tmp_path: Path, body: str, expected: str) -> None:
+    write(tmp_path, body)
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert expected in caught.value.message
+
+
+def test_malformed_pyproject_is_a_clear_cli_error(tmp_path: Path) -> None:
+    write(tmp_path, "[tool.reprotasks\nx = 1\n")
+    result = run_cli("verify", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "error: pyproject.toml is not valid TOML" in result.stderr
+    assert "line 1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_key_via_cli_has_no_traceback(tmp_path: Path) -> None:
+    write(tmp_path, "[tool.reprotasks.go]\nmodul = 'go'\n")
+    result = run_cli("lock", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unknown key `go.modul`" in result.stderr
+    assert "did you mean `go.module`?" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_environment_overrides_and_rejects_unknown_names(tmp_path: Path) -> None:
+    write(tmp_path, "[tool.reprotasks.python]\nlock-backend = 'pip-tools'\n")
+    config = load_config(tmp_path, environ={"REPROTASKS_PYTHON_LOCK_BACKEND": "uv", "REPROTASKS_PYTHON_NO_INDEX": "1"})
+    assert config.python.lock_backend == "uv"
+    assert config.python.no_index is True
+    with pytest.raises(ConfigError, match="REPROTASKS_PYTHON_LOCK_BAKEND is not a reprotasks setting") as caught:
+        load_config(tmp_path, environ={"REPROTASKS_PYTHON_LOCK_BAKEND": "uv"})
+    assert "did you mean `REPROTASKS_PYTHON_LOCK_BACKEND`?" in caught.value.hint
+    with pytest.raises(ConfigError, match="is not a boolean"):
+        load_config(tmp_path, environ={"REPROTASKS_GO_ENABLED": "maybe"})
+
+
+def test_overrides_are_validated_with_their_source(tmp_path: Path) -> None:
+    write(tmp_path, "")
+    with pytest.raises(ConfigError, match="invoke configuration: unknown key `python.backend`"):
+        load_config(tmp_path, overrides={"python": {"backend": "uv"}}, overrides_source="invoke configuration")
+
+
+def test_several_go_modules_need_a_choice(tmp_path: Path) -> None:
+    write(tmp_path, "")
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "go.mod").write_text(f"module example.com/{name}\n\ngo 1.23.0\n")
+    with pytest.raises(ConfigError, match=r"found several Go modules \(a, b\)") as caught:
+        load_config(tmp_path)
+    assert 'module = "DIR"' in caught.value.hint
+    write(tmp_path, "[tool.reprotasks.go]\nmodule = 'b'\n")
+    assert load_config(tmp_path).go.module == (tmp_path / "b").resolve()
+
+
+def test_paths_outside_the_project_are_refused(tmp_path: Path) -> None:
+    write(tmp_path / "p", "[tool.reprotasks]\ndist-dir = '../elsewhere'\n")
+    with pytest.raises(ConfigError, match="points outside the project"):
+        load_config(tmp_path / "p")
+
+
+def test_missing_lock_input_and_wrong_suffix(tmp_path: Path) -> None:
+    write(tmp_path, "[tool.reprotasks.python]\nlocks = ['nope.in']\n")
+    with pytest.raises(ConfigError, match="'nope.in' does not exist"):
+        load_config(tmp_path)
+    (tmp_path / "req.txt").write_text("")
+    write(tmp_path, "[tool.reprotasks.python]\nlocks = ['req.txt']\n")
+    with pytest.raises(ConfigError, match="is not a `.in` file"):
+        load_config(tmp_path)
+
+
+def test_nested_projects_are_not_searched(tmp_path: Path) -> None:
+    write(tmp_path, "")
+    nested = write(tmp_path / "vendor-like" / "sub", "")
+    (nested / "go.mod").write_text("module example.com/x\n\ngo 1.23.0\n")
+    assert load_config(tmp_path).go.module is None
+
+
+def test_shipped_schema_is_generated_from_the_options() -> None:
+    shipped = (REPO / "src" / "reprotasks" / "schema.json").read_text(encoding="utf-8")
+    assert shipped == schema_json(), "run `python -m reprotasks schema > src/reprotasks/schema.json`"
+    schema = json.loads(shipped)
+    assert schema["properties"]["python"]["properties"]["lock-backend"]["enum"] == ["pip-tools", "uv"]
+    assert schema["additionalProperties"] is False
+
+
+def test_readme_documents_every_option() -> None:
+    from reprotasks._options import OPTIONS
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    missing = [option.dotted for option in OPTIONS if f"`{option.key}`" not in readme or option.env_var not in readme]
+    assert not missing, f"README config reference lacks: {missing}"
