@@ -38,7 +38,9 @@ def build_wheel(directory: Path, name: str, version: str, requires: list[str]) -
             f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
             + "".join(f"Requires-Dist: {req}\n" for req in requires)
         ),
-        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: reprotasks-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist_info}/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: reprotasks-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
     }
     record = []
     path = directory / f"{name}-{version}-py3-none-any.whl"

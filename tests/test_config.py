@@ -60,7 +60,10 @@ def test_unknown_table_and_top_level_key(tmp_path: Path) -> None:
     ("body", "expected"),
     [
         ("[tool.reprotasks.python]\nno-index = 'yes'\n", "`python.no-index` must be true or false, not a string"),
-        ("[tool.reprotasks.python]\nfind-links = 'dir'\n", "`python.find-links` must be an array of strings, not a string"),
+        (
+            "[tool.reprotasks.python]\nfind-links = 'dir'\n",
+            "`python.find-links` must be an array of strings, not a string",
+        ),
         ("[tool.reprotasks.python]\nlock-backend = 'poetry'\n", "is 'poetry', which is not one of: pip-tools, uv"),
         ("[tool.reprotasks]\npython = 3\n", "`python` must be a table, not an integer"),
         ("[tool]\nreprotasks = 1\n", "[tool.reprotasks] must be a table"),
@@ -105,7 +108,7 @@ def test_environment_overrides_and_rejects_unknown_names(tmp_path: Path) -> None
 
 def test_overrides_are_validated_with_their_source(tmp_path: Path) -> None:
     write(tmp_path, "")
-    with pytest.raises(ConfigError, match="invoke configuration: unknown key `python.backend`"):
+    with pytest.raises(ConfigError, match=r"invoke configuration: unknown key `python\.backend`"):
         load_config(tmp_path, overrides={"python": {"backend": "uv"}}, overrides_source="invoke configuration")
 
 
@@ -129,11 +132,11 @@ def test_paths_outside_the_project_are_refused(tmp_path: Path) -> None:
 
 def test_missing_lock_input_and_wrong_suffix(tmp_path: Path) -> None:
     write(tmp_path, "[tool.reprotasks.python]\nlocks = ['nope.in']\n")
-    with pytest.raises(ConfigError, match="'nope.in' does not exist"):
+    with pytest.raises(ConfigError, match=r"'nope\.in' does not exist"):
         load_config(tmp_path)
     (tmp_path / "req.txt").write_text("")
     write(tmp_path, "[tool.reprotasks.python]\nlocks = ['req.txt']\n")
-    with pytest.raises(ConfigError, match="is not a `.in` file"):
+    with pytest.raises(ConfigError, match=r"is not a `\.in` file"):
         load_config(tmp_path)
 
 

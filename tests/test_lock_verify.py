@@ -117,7 +117,10 @@ def test_verify_catches_loose_pin_index_url_and_local_path(make_project: MakePro
     text = "--index-url https://user:s3cret@pypi.example.invalid/simple\n" + text + "./local-pkg\n"
     lock_file.write_text(text)
     messages = drift(root)
-    assert any(m.startswith("requirements.txt:1: `--index-url https://***@pypi.example.invalid/simple` leaks") for m in messages)
+    assert any(
+        m.startswith("requirements.txt:1: `--index-url https://***@pypi.example.invalid/simple` leaks")
+        for m in messages
+    )
     assert any("`gamma>=0.2` is not pinned to one exact version with ==" in m for m in messages)
     assert any("`./local-pkg` is a local path or malformed requirement" in m for m in messages)
     assert not any("s3cret" in m for m in messages)

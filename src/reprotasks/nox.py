@@ -29,9 +29,11 @@ def _make_session(step: str, name: str) -> SessionFunc:
         parser = argparse.ArgumentParser(prog=f"nox -s {name} --", description=STEPS[step], exit_on_error=False)
         add_step_arguments(parser, step)
         try:
-            args = parser.parse_args(session.posargs)
+            args, unknown = parser.parse_known_args(session.posargs)
         except argparse.ArgumentError as exc:
             session.error(f"{exc} (see `reprotasks {step} --help`)")
+        if unknown:
+            session.error(f"unrecognized arguments: {' '.join(unknown)} (see `reprotasks {step} --help`)")
         try:
             run_step(step, options_from(args), root=Path.cwd())
         except ReprotasksError as error:

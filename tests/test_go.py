@@ -1,0 +1,115 @@
+"""Go side of lock and verify, with the real go command on a copy of examples/hybrid."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reprotasks import DriftError, load_config, lock, verify
+from reprotasks._run import Runner
+
+from .conftest import run_cli
+
+GO_ONLY = {"REPROTASKS_PYTHON_LOCKS": "", "REPROTASKS_PYTHON_VERSION_PIN": "none"}
+
+
+@pytest.fixture
+def go_project(hybrid: Path, go_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Path:
+    """examples/hybrid with only its Go module checked (the Python lock has its own tests)."""
+    for name, value in {**go_env, **GO_ONLY}.items():
+        monkeypatch.setenv(name, value)
+    return hybrid
+
+
+def findings(root: Path) -> list[str]:
+    with pytest.raises(DriftError) as caught:
+        verify(load_config(root), runner=Runner(root, log=lambda _line: None))
+    return [finding.render() for finding in caught.value.findings]
+
+
+def test_example_module_verifies(go_project: Path) -> None:
+    report = verify(load_config(go_project), runner=Runner(go_project, log=lambda _line: None))
+    assert dict(report.rows()) == {
+        "go toolchain pin": "ok",
+        "go: go mod tidy -diff": "ok",
+        "go: go mod verify": "ok",
+    }
+
+
+def test_removed_go_sum_entry(go_project: Path) -> None:
+    go_sum = go_project / "go" / "go.sum"
+    lines = go_sum.read_text().splitlines(keepends=True)
+    go_sum.write_text("".join(line for line in lines if "/go.mod " in line))
+    [message] = findings(go_project)
+    assert message.startswith("go/go.sum:1: not tidy: missing `github.com/google/uuid v1.6.0 h1:")
+    assert "run `reprotasks lock` (go mod tidy)" in message
+
+
+def test_altered_go_sum_entry_is_a_security_finding(go_project: Path) -> None:
+    go_sum = go_project / "go" / "go.sum"
+    go_sum.write_text(go_sum.read_text().replace("h1:NIva", "h1:AAAA"))
+    [message] = findings(go_project)
+    assert message.startswith("go/go.sum:1: checksum of github.com/google/uuid v1.6.0 does not match")
+    assert "SECURITY ERROR" in message and "git checkout -- go.sum" in message
+
+
+def test_untidy_go_mod(go_project: Path) -> None:
+    go_mod = go_project / "go" / "go.mod"
+    go_mod.write_text(go_mod.read_text() + "\nrequire golang.org/x/mod v0.22.0 // unused\n")
+    messages = findings(go_project)
+    assert any(
+        m.startswith("go/go.mod:") and "not tidy: extra `require golang.org/x/mod v0.22.0" in m for m in messages
+    )
+
+
+def test_wrong_toolchain_version(go_project: Path) -> None:
+    go_mod = go_project / "go" / "go.mod"
+    running = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True, check=True).stdout.strip()
+    major, minor, patch = running.removeprefix("go").split(".")
+    older = f"go{major}.{minor}.{int(patch) - 1}" if int(patch) > 0 else f"go{major}.{int(minor) - 1}.0"
+    go_mod.write_text(re.sub(r"(?m)^toolchain .*$", f"toolchain {older}", go_mod.read_text()))
+    [message] = findings(go_project)
+    assert message.startswith(f"go/go.mod:5: pins {older} but the go command runs {running}")
+    assert f"GOTOOLCHAIN={older}" in message and f"go mod edit -toolchain={running}" in message
+
+
+def test_go_refusing_a_newer_go_line(go_project: Path) -> None:
+    go_mod = go_project / "go" / "go.mod"
+    go_mod.write_text("module example.com/hybrid/worker\n\ngo 1.99.0\n")
+    messages = findings(go_project)
+    assert any(m.startswith("go/go.mod:3: pins go1.99.0 but the go command runs go1.") for m in messages)
+    assert any("go.mod requires go >= 1.99.0" in m for m in messages)
+
+
+def test_unpinned_toolchain(go_project: Path) -> None:
+    go_mod = go_project / "go" / "go.mod"
+    go_mod.write_text(go_mod.read_text().replace("go 1.23.0", "go 1.23").replace("toolchain go1.26.8\n", ""))
+    messages = findings(go_project)
+    assert "go/go.mod:3: the Go toolchain is not pinned (`go 1.23` without a `toolchain` line)" in messages[0]
+    assert "go mod edit -toolchain=" in messages[0]
+
+
+def test_lock_tidies_atomically_and_restores_drift(go_project: Path) -> None:
+    go_sum = go_project / "go" / "go.sum"
+    good = go_sum.read_bytes()
+    go_sum.write_text("")
+    result = lock(load_config(go_project), runner=Runner(go_project, log=lambda _line: None))
+    assert result.go_module == "go" and result.go_changed
+    assert go_sum.read_bytes() == good
+    assert [p.name for p in (go_project / "go").iterdir() if p.name.startswith(".")] == []
+    verify(load_config(go_project), runner=Runner(go_project, log=lambda _line: None))
+
+
+def test_missing_go_binary(go_project: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    result = run_cli("verify", cwd=go_project, env={"PATH": str(empty)})
+    assert result.returncode == 2, result.stderr
+    assert "error: `go` is needed to check the Go toolchain but was not found on PATH" in result.stderr
+    assert "hint: install Go 1.23 or newer" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sys.executable  # the CLI itself ran from an absolute interpreter path
