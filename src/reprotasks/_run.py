@@ -87,6 +87,7 @@ class Runner:
     root: Path
     log: Callable[[str], None] = _stderr_log
     history: list[CommandRecord] = field(default_factory=list)
+    _epoch: str | None = field(default=None, init=False, repr=False)
 
     def which(self, tool: str, env: Mapping[str, str] | None = None) -> str | None:
         path = (env if env is not None else os.environ).get("PATH", os.defpath)
@@ -101,6 +102,42 @@ class Runner:
                 hint=INSTALL_HINTS.get(tool, f"install {tool} and make sure it is on PATH"),
             )
         return found
+
+    def source_date_epoch(self) -> str:
+        """Seconds since the epoch of the last commit: the one clock reproducible steps may use.
+
+        An explicit SOURCE_DATE_EPOCH in the environment wins (reproducing an old release).
+        """
+        if self._epoch is None:
+            explicit = os.environ.get("SOURCE_DATE_EPOCH")
+            if explicit is not None:
+                if not explicit.isdigit():
+                    raise ReprotasksError(
+                        f"SOURCE_DATE_EPOCH={explicit!r} is not a whole number of seconds",
+                        hint="unset it to use the last commit's time, or set it to e.g. `git log -1 --format=%ct`",
+                    )
+                self._epoch = explicit
+            else:
+                result = self.run(
+                    ["git", "log", "-1", "--format=%ct"],
+                    cwd=self.root,
+                    check=False,
+                    purpose="read the last commit's time (SOURCE_DATE_EPOCH)",
+                    quiet=True,
+                )
+                value = result.stdout.strip()
+                if result.returncode != 0 or not value.isdigit():
+                    raise ReprotasksError(
+                        f"cannot take SOURCE_DATE_EPOCH from git in {self.root}: "
+                        + (result.stderr.strip().splitlines() or ["no commits"])[-1],
+                        hint="run inside a git checkout with at least one commit, or set SOURCE_DATE_EPOCH",
+                    )
+                self._epoch = value
+        return self._epoch
+
+    def deterministic_environment(self) -> dict[str, str]:
+        """Variables for steps whose outputs must be bit-for-bit reproducible."""
+        return {**NORMALIZED_ENV, "SOURCE_DATE_EPOCH": self.source_date_epoch()}
 
     def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if key not in _DROPPED_ENV and not key.startswith("LC_")}
