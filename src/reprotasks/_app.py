@@ -17,12 +17,14 @@ from typing import Any
 from reprotasks._run import Runner
 from reprotasks.config import load_config
 from reprotasks.errors import DriftError, ReprotasksError
+from reprotasks.steps.checksum import check_checksums, write_checksums
 from reprotasks.steps.lock import lock
 from reprotasks.steps.verify import verify
 
 STEPS: Mapping[str, str] = {
     "lock": "Lock Python requirements with hashes (pip-compile or uv) and tidy + download the Go module graph.",
     "verify": "Fail on drift: stale or unhashed locks, untidy go.mod/go.sum, unpinned or mismatched toolchains.",
+    "checksum": "Write dist/SHA256SUMS (sha256sum format); --check finds tampered, missing, unlisted, unsafe entries.",
 }
 
 
@@ -34,6 +36,7 @@ class StepOptions:
     python: bool = True
     go: bool = True
     use_cache: bool = True
+    check: bool = False
 
 
 def _stderr(line: str) -> None:
@@ -69,8 +72,14 @@ def run_step(
             python=options.python,
             go=options.go,
         ).rows()
-    else:
+    elif name == "verify":
         rows = verify(config, runner=runner, use_cache=options.use_cache).rows()
+    else:
+        shown = config.rel(config.dist_dir)
+        if options.check:
+            rows = check_checksums(config.dist_dir, shown_dist=shown).rows()
+        else:
+            rows = write_checksums(config.dist_dir).rows()
     print_summary(name, rows, time.monotonic() - started)
     return rows
 

@@ -23,6 +23,7 @@ examples:
   reprotasks lock --upgrade-package click
   reprotasks verify                    fail on any drift, listing every problem
   reprotasks -C examples/hybrid verify
+  reprotasks checksum --check          verify a downloaded dist/ against SHA256SUMS
 """
 
 
@@ -47,6 +48,12 @@ def add_step_arguments(parser: argparse.ArgumentParser, step: str) -> None:
         only = parser.add_mutually_exclusive_group()
         only.add_argument("--python-only", action="store_true", help="lock only the Python requirements")
         only.add_argument("--go-only", action="store_true", help="only tidy and download the Go module")
+    elif step == "checksum":
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="verify dist/ against its SHA256SUMS instead of writing it (never reads outside dist/)",
+        )
     elif step == "verify":
         parser.add_argument(
             "--no-cache",
@@ -63,6 +70,7 @@ def options_from(args: argparse.Namespace) -> StepOptions:
         python=not getattr(args, "go_only", False),
         go=not getattr(args, "python_only", False),
         use_cache=not getattr(args, "no_cache", False),
+        check=getattr(args, "check", False),
     )
 
 

@@ -60,10 +60,10 @@ class DriftError(ReprotasksError):
 
     exit_code = 1
 
-    def __init__(self, findings: Sequence[Finding]) -> None:
+    def __init__(self, findings: Sequence[Finding], *, step: str = "verify") -> None:
         self.findings = tuple(findings)
         count = len(self.findings)
         noun = "problem" if count == 1 else "problems"
         super().__init__(
-            f"verify found {count} {noun}:\n" + "\n".join(f.render() for f in self.findings),
+            f"{step} found {count} {noun}:\n" + "\n".join(f.render() for f in self.findings),
         )

@@ -80,4 +80,10 @@ def verify(c: Context, no_cache: bool = False) -> None:
     _run(c, "verify", StepOptions(use_cache=not no_cache))
 
 
-ns = Collection(lock, verify)
+@task(help={"check": "verify dist/ against its SHA256SUMS instead of writing it"})
+def checksum(c: Context, check: bool = False) -> None:
+    """Write dist/SHA256SUMS; --check reports modified, missing, unlisted or unsafe entries."""
+    _run(c, "checksum", StepOptions(check=check))
+
+
+ns = Collection(lock, verify, checksum)

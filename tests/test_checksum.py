@@ -1,0 +1,174 @@
+"""SHA256SUMS: written in sha256sum's format, and every tampering case caught by --check."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from reprotasks.errors import DriftError
+from reprotasks.steps.checksum import SUMS_NAME, check_checksums, check_findings, write_checksums
+
+from .conftest import run_cli
+
+
+@pytest.fixture
+def dist(tmp_path: Path) -> Path:
+    directory = tmp_path / "project" / "dist"
+    directory.mkdir(parents=True)
+    (directory / "tool_1.0_linux_amd64.tar.gz").write_bytes(os.urandom(300_000))
+    (directory / "pkg-1.0-py3-none-any.whl").write_bytes(b"wheel bytes")
+    (directory / "pkg-1.0.tar.gz").write_bytes(b"")
+    (directory / "B-upper.txt").write_bytes(b"sorted byte-wise: uppercase first")
+    (directory / "SHA256SUMS.sigstore.json").write_text("{}")  # signatures are never listed
+    write_checksums(directory)
+    return directory
+
+
+def problems(dist: Path) -> list[str]:
+    return [finding.render() for finding in check_findings(dist)]
+
+
+def test_format_is_sorted_lf_and_accepted_by_sha256sum(dist: Path) -> None:
+    text = (dist / SUMS_NAME).read_bytes().decode()
+    lines = text.splitlines()
+    names = [line.split("  ", 1)[1] for line in lines]
+    assert names == ["B-upper.txt", "pkg-1.0-py3-none-any.whl", "pkg-1.0.tar.gz", "tool_1.0_linux_amd64.tar.gz"]
+    assert text.endswith("\n") and "\r" not in text
+    for line in lines:
+        digest, name = line.split("  ", 1)
+        assert digest == hashlib.sha256((dist / name).read_bytes()).hexdigest()
+    if shutil.which("sha256sum"):
+        result = subprocess.run(["sha256sum", "-c", SUMS_NAME], cwd=dist, capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert problems(dist) == []
+    assert [name for name, _ in check_checksums(dist).entries] == names
+
+
+def test_rewriting_is_byte_identical(dist: Path) -> None:
+    first = (dist / SUMS_NAME).read_bytes()
+    write_checksums(dist)
+    assert (dist / SUMS_NAME).read_bytes() == first
+
+
+def test_one_flipped_byte(dist: Path) -> None:
+    artifact = dist / "tool_1.0_linux_amd64.tar.gz"
+    data = bytearray(artifact.read_bytes())
+    data[150_000] ^= 0x01
+    artifact.write_bytes(bytes(data))
+    [message] = problems(dist)
+    assert message.startswith("dist/SHA256SUMS:4: 'tool_1.0_linux_amd64.tar.gz' was modified: sha256 is ")
+    assert "do not publish it" in message
+
+
+def test_truncated_file(dist: Path) -> None:
+    artifact = dist / "pkg-1.0-py3-none-any.whl"
+    artifact.write_bytes(artifact.read_bytes()[:-1])
+    assert problems(dist)[0].startswith("dist/SHA256SUMS:2: 'pkg-1.0-py3-none-any.whl' was modified")
+
+
+def test_extra_and_missing_files(dist: Path) -> None:
+    (dist / "pkg-1.0.tar.gz").unlink()
+    (dist / "evil.sh").write_text("#!/bin/sh\n")
+    assert problems(dist) == [
+        "dist/SHA256SUMS:3: 'pkg-1.0.tar.gz' is listed but missing from dist/ -- run `reprotasks checksum` "
+        "after a fresh build, or restore the release files",
+        "dist/evil.sh: is not listed in SHA256SUMS -- run `reprotasks checksum` after a fresh build, "
+        "or restore the release files",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("../../etc/passwd", "path '../../etc/passwd' has a `..` component"),
+        ("sub/../../x", "path 'sub/../../x' has a `..` component"),
+        ("/etc/passwd", "absolute path '/etc/passwd'"),
+        ("C:/Windows/win.ini", "absolute path 'C:/Windows/win.ini'"),
+    ],
+)
+def test_unsafe_paths_are_refused_without_reading(dist: Path, line: str, expected: str) -> None:
+    sums = dist / SUMS_NAME
+    sums.write_text(sums.read_text() + f"{'0' * 64}  {line}\n")
+    [message] = problems(dist)
+    assert message.startswith(f"dist/SHA256SUMS:5: {expected}")
+
+
+def test_symlink_leaving_dist(dist: Path) -> None:
+    (dist / "passwd").symlink_to("/etc/passwd")
+    sums = dist / SUMS_NAME
+    sums.write_text(sums.read_text() + f"{hashlib.sha256(b'x').hexdigest()}  passwd\n")
+    [message] = problems(dist)
+    assert message.startswith("dist/SHA256SUMS:5: 'passwd' is a symlink that leaves dist/ (to /etc/passwd)")
+
+
+def test_symlinked_directory_leaving_dist(dist: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("s")
+    (dist / "sub").symlink_to(outside)
+    sums = dist / SUMS_NAME
+    sums.write_text(sums.read_text() + f"{hashlib.sha256(b's').hexdigest()}  sub/secret\n")
+    [message] = problems(dist)
+    assert "'sub/secret' is a symlink that leaves dist/" in message
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["not a checksum line", f"{'a' * 63}  short.txt", f"{'a' * 64} nospace-mode.txt", f"{'g' * 64}  nothex.txt", ""],
+)
+def test_malformed_lines(dist: Path, line: str) -> None:
+    sums = dist / SUMS_NAME
+    sums.write_text(line + "\n" + sums.read_text())
+    findings = problems(dist)
+    assert findings[0].startswith("dist/SHA256SUMS:1: malformed line")
+    assert len(findings) == 1
+
+
+def test_empty_and_missing_sums(dist: Path) -> None:
+    (dist / SUMS_NAME).write_text("")
+    assert problems(dist)[0].startswith("dist/SHA256SUMS: is empty: it lists no artifact")
+    (dist / SUMS_NAME).unlink()
+    assert problems(dist)[0].startswith("dist/SHA256SUMS: missing")
+
+
+def test_duplicate_entry(dist: Path) -> None:
+    sums = dist / SUMS_NAME
+    first = sums.read_text().splitlines()[0]
+    sums.write_text(sums.read_text() + first + "\n")
+    assert problems(dist) == [
+        "dist/SHA256SUMS:5: lists 'B-upper.txt' twice -- run `reprotasks checksum` after a fresh build, "
+        "or restore the release files"
+    ]
+
+
+def test_check_raises_with_every_finding(dist: Path) -> None:
+    (dist / "pkg-1.0.tar.gz").write_bytes(b"x")
+    (dist / "new.bin").write_bytes(b"y")
+    with pytest.raises(DriftError) as caught:
+        check_checksums(dist)
+    assert caught.value.message.startswith("checksum --check found 2 problems:")
+
+
+def test_cli_checksum_and_check(dist: Path) -> None:
+    project = dist.parent
+    (dist / SUMS_NAME).unlink()
+    written = run_cli("checksum", cwd=project)
+    assert written.returncode == 0, written.stderr
+    assert (dist / SUMS_NAME).is_file()
+    assert run_cli("checksum", "--check", cwd=project).returncode == 0
+    (dist / "pkg-1.0.tar.gz").write_bytes(b"tampered")
+    failed = run_cli("checksum", "--check", cwd=project)
+    assert failed.returncode == 1
+    assert "dist/SHA256SUMS:3: 'pkg-1.0.tar.gz' was modified" in failed.stderr
+    assert "Traceback" not in failed.stderr
+
+
+def test_no_dist(tmp_path: Path) -> None:
+    result = run_cli("checksum", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr and "run `reprotasks build` first" in result.stderr
