@@ -1,0 +1,103 @@
+"""Reproducible Go binaries for a platform matrix, packed into deterministic archives.
+
+Core of the coming ``build`` step (not yet wired to the CLI): CGO off, -trimpath, empty build
+id, explicit GOAMD64/GOARM, -mod=readonly, VCS stamping off, the toolchain go.mod pins.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from reprotasks._run import Runner
+from reprotasks.errors import ConfigError, ReprotasksError
+from reprotasks.steps import _gomod
+from reprotasks.steps.archive import write_tar_gz, write_zip
+
+DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64", "darwin/arm64", "windows/amd64")
+# Micro-architecture levels are explicit so the machine's defaults never leak in.
+_ARCH_ENV = {"amd64": {"GOAMD64": "v1"}, "arm": {"GOARM": "7"}, "386": {"GO386": "sse2"}}
+
+
+@dataclass(frozen=True)
+class GoArtifact:
+    path: Path
+    command: str
+    platform: str
+
+
+def parse_platform(text: str) -> tuple[str, str]:
+    goos, sep, goarch = text.partition("/")
+    if not sep or not goos or not goarch or "/" in goarch:
+        raise ConfigError(f"platform {text!r} is not OS/ARCH", hint="write platforms like `linux/amd64`")
+    return goos, goarch
+
+
+def toolchain_setting(module: Path, *, runner: Runner) -> str:
+    """GOTOOLCHAIN value that builds with exactly the toolchain go.mod pins."""
+    pinned = _gomod.read_pins(module).pinned
+    if pinned is None:
+        raise ReprotasksError(
+            f"{module / 'go.mod'} does not pin an exact Go toolchain, so binaries cannot be reproduced",
+            hint="pin it with `go mod edit -toolchain=goX.Y.Z`",
+        )
+    running, _ = _gomod.running_version(module, runner=runner)
+    return "local" if running == pinned else pinned
+
+
+def build_go(
+    module: Path,
+    packages: Sequence[str],
+    *,
+    version: str,
+    out_dir: Path,
+    runner: Runner,
+    mtime: int,
+    platforms: Sequence[str] = DEFAULT_PLATFORMS,
+    version_variable: str = "main.version",
+) -> list[GoArtifact]:
+    """Build every package for every platform; archives are named NAME_VERSION_OS_ARCH."""
+    toolchain = toolchain_setting(module, runner=runner)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    artifacts: list[GoArtifact] = []
+    with tempfile.TemporaryDirectory(prefix="reprotasks-go-") as scratch:
+        for platform in platforms:
+            goos, goarch = parse_platform(platform)
+            env = {
+                "CGO_ENABLED": "0",
+                "GOOS": goos,
+                "GOARCH": goarch,
+                "GOFLAGS": "-mod=readonly",
+                "GOTOOLCHAIN": toolchain,
+                **_ARCH_ENV.get(goarch, {}),
+            }
+            for package in packages:
+                name = PurePosixPath(package).name
+                exe = f"{name}.exe" if goos == "windows" else name
+                binary = Path(scratch) / platform.replace("/", "_") / exe
+                runner.run(
+                    [
+                        "go",
+                        "build",
+                        "-trimpath",
+                        "-buildvcs=false",
+                        f"-ldflags=-buildid= -X {version_variable}={version}",
+                        "-o",
+                        str(binary),
+                        package,
+                    ],
+                    cwd=module,
+                    env=env,
+                    purpose=f"build {package} for {platform}",
+                )
+                stem = f"{name}_{version}_{goos}_{goarch}"
+                if goos == "windows":
+                    target = out_dir / f"{stem}.zip"
+                    write_zip(target, [(exe, binary)], mtime=mtime)
+                else:
+                    target = out_dir / f"{stem}.tar.gz"
+                    write_tar_gz(target, [(exe, binary)], mtime=mtime)
+                artifacts.append(GoArtifact(target, package, platform))
+    return artifacts
