@@ -65,24 +65,27 @@ def write_checksums(dist: Path) -> ChecksumResult:
 
 def check_findings(dist: Path, *, shown_dist: str = "dist") -> list[Finding]:
     """Every way ``dist`` disagrees with its SHA256SUMS; empty when it matches exactly."""
+    return _check(dist, shown_dist)[0]
+
+
+def _check(dist: Path, shown_dist: str) -> tuple[list[Finding], dict[str, tuple[str, int]]]:
+    """(findings, listed name -> (sha256, line number)) from one read of SHA256SUMS."""
     sums = dist / SUMS_NAME
     where = f"{shown_dist}/{SUMS_NAME}"
     if not sums.is_file():
-        return [Finding(where, None, "missing", _RECHECKSUM)]
+        return [Finding(where, None, "missing", _RECHECKSUM)], {}
     findings: list[Finding] = []
     expected: dict[str, tuple[str, int]] = {}
     lines = sums.read_bytes().decode("utf-8", errors="replace").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     if not lines:
-        return [Finding(where, None, "is empty: it lists no artifact", _RECHECKSUM)]
+        return [Finding(where, None, "is empty: it lists no artifact", _RECHECKSUM)], {}
     for number, line in enumerate(lines, start=1):
-        problem = _line_problem(line)
-        if problem:
+        match, problem = _parse_line(line)
+        if match is None:
             findings.append(Finding(where, number, problem, _RECHECKSUM))
             continue
-        match = _LINE.match(line)
-        assert match is not None  # _line_problem accepted it
         name = match["name"]
         if name in expected:
             findings.append(Finding(where, number, f"lists {name!r} twice", _RECHECKSUM))
@@ -121,7 +124,7 @@ def check_findings(dist: Path, *, shown_dist: str = "dist") -> list[Finding]:
             )
     for name in sorted(present - expected.keys()):
         findings.append(Finding(f"{shown_dist}/{name}", None, f"is not listed in {SUMS_NAME}", _RECHECKSUM))
-    return findings
+    return findings, expected
 
 
 def _parents_within(dist: Path, name: str) -> list[Path]:
@@ -129,29 +132,25 @@ def _parents_within(dist: Path, name: str) -> list[Path]:
     return [dist.joinpath(*parts[: index + 1]) for index in range(len(parts))]
 
 
-def _line_problem(line: str) -> str:
+def _parse_line(line: str) -> tuple[re.Match[str] | None, str]:
+    """(match, "") for a safe, well-formed line; (None, what is wrong) otherwise."""
     match = _LINE.match(line)
     if match is None:
         shown = line if len(line) <= 80 else line[:77] + "..."
-        return f"malformed line {shown!r}: expected `<64 hex digits>  <file name>`"
+        return None, f"malformed line {shown!r}: expected `<64 hex digits>  <file name>`"
     name = match["name"]
     if "\x00" in name or "\r" in name or "\\" in name:
-        return f"file name {name!r} holds a control character or backslash"
+        return None, f"file name {name!r} holds a control character or backslash"
     if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
-        return f"absolute path {name!r}: names must be relative to dist/"
+        return None, f"absolute path {name!r}: names must be relative to dist/"
     if ".." in PurePosixPath(name).parts:
-        return f"path {name!r} has a `..` component: names must stay inside dist/"
-    return ""
+        return None, f"path {name!r} has a `..` component: names must stay inside dist/"
+    return match, ""
 
 
 def check_checksums(dist: Path, *, shown_dist: str = "dist") -> ChecksumResult:
     """Raise DriftError listing every mismatch; return the verified entries otherwise."""
-    findings = check_findings(dist, shown_dist=shown_dist)
+    findings, expected = _check(dist, shown_dist)
     if findings:
         raise DriftError(findings, step="checksum --check")
-    entries = []
-    for line in (dist / SUMS_NAME).read_text(encoding="utf-8").splitlines():
-        match = _LINE.match(line)
-        assert match is not None
-        entries.append((match["name"], match["digest"].lower()))
-    return ChecksumResult(dist / SUMS_NAME, tuple(entries))
+    return ChecksumResult(dist / SUMS_NAME, tuple((name, digest) for name, (digest, _line) in expected.items()))
