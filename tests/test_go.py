@@ -14,7 +14,7 @@ from reprotasks._run import Runner
 
 from .conftest import run_cli
 
-GO_ONLY = {"REPROTASKS_PYTHON_LOCKS": "", "REPROTASKS_PYTHON_VERSION_PIN": "none"}
+GO_ONLY = {"REPROTASKS_PYTHON_LOCKS": "", "REPROTASKS_PYTHON_VERSION_PIN": "none", "REPROTASKS_PYTHON_BUILD": "0"}
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from typing import Any
 from reprotasks._run import Runner
 from reprotasks.config import load_config
 from reprotasks.errors import DriftError, ReprotasksError
+from reprotasks.steps.build import build
 from reprotasks.steps.checksum import check_checksums, write_checksums
 from reprotasks.steps.lock import lock
 from reprotasks.steps.verify import verify
@@ -24,6 +25,10 @@ from reprotasks.steps.verify import verify
 STEPS: Mapping[str, str] = {
     "lock": "Lock Python requirements with hashes (pip-compile or uv) and tidy + download the Go module graph.",
     "verify": "Fail on drift: stale or unhashed locks, untidy go.mod/go.sum, unpinned or mismatched toolchains.",
+    "build": (
+        "Build sdist + wheel and Go binaries for every platform from a clean copy of the last commit; "
+        "writes dist/ and dist/manifest.json."
+    ),
     "checksum": "Write dist/SHA256SUMS (sha256sum format); --check finds tampered, missing, unlisted, unsafe entries.",
 }
 
@@ -37,6 +42,8 @@ class StepOptions:
     go: bool = True
     use_cache: bool = True
     check: bool = False
+    platforms: tuple[str, ...] = ()
+    force: bool = False
 
 
 def _stderr(line: str) -> None:
@@ -74,6 +81,15 @@ def run_step(
         ).rows()
     elif name == "verify":
         rows = verify(config, runner=runner, use_cache=options.use_cache).rows()
+    elif name == "build":
+        rows = build(
+            config,
+            runner=runner,
+            platforms=options.platforms,
+            python=options.python,
+            go=options.go,
+            force=options.force,
+        ).rows()
     else:
         shown = config.rel(config.dist_dir)
         if options.check:

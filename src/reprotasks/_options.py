@@ -43,6 +43,28 @@ OPTIONS: tuple[Option, ...] = (
         help="Directory (relative to the project) that receives release artifacts.",
     ),
     Option(
+        table="",
+        key="dirty-tree",
+        kind="choice",
+        default="refuse",
+        choices=("refuse", "warn"),
+        help=(
+            "What `build` does when tracked files have uncommitted changes. It always builds the "
+            "committed tree (a clean clone), so `refuse` stops you from releasing something other than "
+            "what you see; `warn` builds the commit anyway."
+        ),
+    ),
+    Option(
+        table="",
+        key="version",
+        kind="str",
+        default=None,
+        help=(
+            "Release version used in Go artifact names and the version stamp. Default: the static "
+            "`[project] version`, else the built wheel's version, else `git describe --tags --always`."
+        ),
+    ),
+    Option(
         table="python",
         key="locks",
         kind="list",
@@ -100,6 +122,23 @@ OPTIONS: tuple[Option, ...] = (
         ),
     ),
     Option(
+        table="python",
+        key="build",
+        kind="bool",
+        default=True,
+        help="Build an sdist and a wheel with `python -m build` (skipped when pyproject.toml has no [build-system]).",
+    ),
+    Option(
+        table="python",
+        key="build-lock",
+        kind="str",
+        default="build-requirements.txt",
+        help=(
+            "Hashed lock of the build backend (`[build-system] requires` plus the `build` front end), "
+            "written by `lock` and installed into the isolated build environment."
+        ),
+    ),
+    Option(
         table="go",
         key="enabled",
         kind="bool",
@@ -119,6 +158,30 @@ OPTIONS: tuple[Option, ...] = (
         kind="list",
         default=None,
         help="Go `main` packages to build, relative to the module. Default: every `cmd/*` with `package main`.",
+    ),
+    Option(
+        table="go",
+        key="platforms",
+        kind="list",
+        default=["linux/amd64", "linux/arm64", "darwin/arm64", "windows/amd64"],
+        help="GOOS/GOARCH targets every main package is built for.",
+    ),
+    Option(
+        table="go",
+        key="version-variable",
+        kind="str",
+        default="main.version",
+        help='Variable set to the release version with `-ldflags -X` (`""` to stamp nothing).',
+    ),
+    Option(
+        table="go",
+        key="vcs-stamp",
+        kind="bool",
+        default=False,
+        help=(
+            "Embed VCS information (`-buildvcs=true`: revision, commit time). Requires a clean tree; "
+            "off by default (`-buildvcs=false`)."
+        ),
     ),
     Option(
         table="go",

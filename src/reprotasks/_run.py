@@ -155,9 +155,14 @@ class Runner:
         check: bool = True,
         purpose: str = "",
         quiet: bool = False,
+        replace_env: bool = False,
     ) -> Completed:
-        """Run ``argv`` in ``cwd``; output is captured and shown only when it fails."""
-        full_env = self.environment(env)
+        """Run ``argv`` in ``cwd``; output is captured and shown only when it fails.
+
+        ``env`` is added to the caller's (normalized) environment, or with ``replace_env`` is
+        the whole environment.
+        """
+        full_env = dict(env or {}) if replace_env else self.environment(env)
         argv = list(argv)
         if os.sep not in argv[0]:
             argv[0] = self.require(argv[0], purpose=purpose or f"run `{argv[0]}`", env=full_env)

@@ -23,6 +23,8 @@ examples:
   reprotasks lock --upgrade-package click
   reprotasks verify                    fail on any drift, listing every problem
   reprotasks -C examples/hybrid verify
+  reprotasks build                     sdist, wheel and Go archives from the last commit
+  reprotasks build --go-only --platform linux/arm64
   reprotasks checksum --check          verify a downloaded dist/ against SHA256SUMS
 """
 
@@ -48,6 +50,21 @@ def add_step_arguments(parser: argparse.ArgumentParser, step: str) -> None:
         only = parser.add_mutually_exclusive_group()
         only.add_argument("--python-only", action="store_true", help="lock only the Python requirements")
         only.add_argument("--go-only", action="store_true", help="only tidy and download the Go module")
+    elif step == "build":
+        parser.add_argument(
+            "--platform",
+            action="append",
+            default=[],
+            metavar="OS/ARCH",
+            dest="platforms",
+            help="build Go binaries only for this platform (repeatable; default: go.platforms), e.g. for CI matrices",
+        )
+        only = parser.add_mutually_exclusive_group()
+        only.add_argument("--python-only", action="store_true", help="build only the sdist and wheel")
+        only.add_argument("--go-only", action="store_true", help="build only the Go binaries")
+        parser.add_argument(
+            "--force", action="store_true", help="rebuild even if the inputs are unchanged since the last build"
+        )
     elif step == "checksum":
         parser.add_argument(
             "--check",
@@ -71,6 +88,8 @@ def options_from(args: argparse.Namespace) -> StepOptions:
         go=not getattr(args, "python_only", False),
         use_cache=not getattr(args, "no_cache", False),
         check=getattr(args, "check", False),
+        platforms=tuple(getattr(args, "platforms", ())),
+        force=getattr(args, "force", False),
     )
 
 

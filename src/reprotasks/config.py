@@ -36,6 +36,17 @@ class LockSpec:
 
     input: Path
     output: Path
+    # Content of a generated input (the build-system lock): ``input`` is then only its name.
+    generated: str | None = None
+    label: str | None = None  # how messages name the input, when it is not a file
+
+    def describe_input(self, root: Path) -> str:
+        if self.label is not None:
+            return self.label
+        try:
+            return self.input.relative_to(root).as_posix()
+        except ValueError:
+            return self.input.as_posix()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +58,8 @@ class PythonConfig:
     find_links: tuple[str, ...]
     no_index: bool
     version_pin: str
+    build: bool  # an sdist and a wheel are built (option on and a [build-system] table present)
+    build_lock: LockSpec | None  # None when there is nothing to build
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +67,9 @@ class GoConfig:
     module: Path | None  # None: the project has no Go module (or Go is disabled)
     main_packages: tuple[str, ...]
     toolchain_pin: str
+    platforms: tuple[str, ...]
+    version_variable: str
+    vcs_stamp: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,7 +77,11 @@ class Config:
     root: Path
     pyproject: Path | None
     requires_python: str | None
+    project_name: str | None
+    project_version: str | None  # the static [project] version, if any
     dist_dir: Path
+    dirty_tree: str
+    version: str | None
     python: PythonConfig
     go: GoConfig
 
@@ -76,6 +96,8 @@ class Config:
         """The resolved configuration as plain JSON data with project-relative paths."""
         return {
             "dist-dir": self.rel(self.dist_dir),
+            "dirty-tree": self.dirty_tree,
+            "version": self.version,
             "python": {
                 "locks": [self.rel(lock.input) for lock in self.python.locks],
                 "lock-backend": self.python.lock_backend,
@@ -84,11 +106,16 @@ class Config:
                 "find-links": list(self.python.find_links),
                 "no-index": self.python.no_index,
                 "version-pin": self.python.version_pin,
+                "build": self.python.build,
+                "build-lock": None if self.python.build_lock is None else self.rel(self.python.build_lock.output),
             },
             "go": {
                 "module": None if self.go.module is None else self.rel(self.go.module),
                 "main-packages": list(self.go.main_packages),
                 "toolchain-pin": self.go.toolchain_pin,
+                "platforms": list(self.go.platforms),
+                "version-variable": self.go.version_variable,
+                "vcs-stamp": self.go.vcs_stamp,
             },
         }
 
@@ -121,9 +148,7 @@ def load_config(
     values.update(_from_environ(os.environ if environ is None else environ))
     if overrides:
         values.update(_validate(dict(overrides), overrides_source))
-    project = document.get("project", {})
-    requires_python = project.get("requires-python") if isinstance(project, dict) else None
-    return _resolve(root, pyproject if pyproject.is_file() else None, requires_python, values)
+    return _resolve(root, pyproject if pyproject.is_file() else None, document, values)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -233,8 +258,23 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
     return result
 
 
-def _resolve(root: Path, pyproject: Path | None, requires_python: Any, values: dict[str, Any]) -> Config:
+def _text(table: Any, key: str) -> str | None:
+    value = table.get(key) if isinstance(table, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _resolve(root: Path, pyproject: Path | None, document: dict[str, Any], values: dict[str, Any]) -> Config:
+    project = document.get("project", {})
+    dynamic = project.get("dynamic", []) if isinstance(project, dict) else []
     locks = _resolve_locks(root, values["python.locks"])
+    build_lock = _resolve_build_lock(root, document, values) if values["python.build"] else None
+    platforms = tuple(values["go.platforms"])
+    for platform in platforms:
+        goos, sep, goarch = platform.partition("/")
+        if not sep or not goos or not goarch or "/" in goarch:
+            raise ConfigError(
+                f"`go.platforms` entry {platform!r} is not OS/ARCH", hint="write platforms like `linux/amd64`"
+            )
     module = _resolve_go_module(root, values["go.module"]) if values["go.enabled"] else None
     main_packages: tuple[str, ...] = ()
     if module is not None:
@@ -243,8 +283,12 @@ def _resolve(root: Path, pyproject: Path | None, requires_python: Any, values: d
     return Config(
         root=root,
         pyproject=pyproject,
-        requires_python=requires_python if isinstance(requires_python, str) else None,
+        requires_python=_text(project, "requires-python"),
+        project_name=_text(project, "name"),
+        project_version=None if "version" in dynamic else _text(project, "version"),
         dist_dir=_inside(root, values["dist-dir"], "dist-dir"),
+        dirty_tree=values["dirty-tree"],
+        version=values["version"],
         python=PythonConfig(
             locks=locks,
             lock_backend=values["python.lock-backend"],
@@ -253,8 +297,47 @@ def _resolve(root: Path, pyproject: Path | None, requires_python: Any, values: d
             find_links=tuple(values["python.find-links"]),
             no_index=values["python.no-index"],
             version_pin=values["python.version-pin"],
+            build=build_lock is not None,
+            build_lock=build_lock,
         ),
-        go=GoConfig(module=module, main_packages=main_packages, toolchain_pin=values["go.toolchain-pin"]),
+        go=GoConfig(
+            module=module,
+            main_packages=main_packages,
+            toolchain_pin=values["go.toolchain-pin"],
+            platforms=platforms,
+            version_variable=values["go.version-variable"],
+            vcs_stamp=values["go.vcs-stamp"],
+        ),
+    )
+
+
+# The build front end runs inside the build environment, so it is locked with the backend.
+BUILD_FRONTEND = "build"
+
+
+def _resolve_build_lock(root: Path, document: dict[str, Any], values: dict[str, Any]) -> LockSpec | None:
+    """The lock of ``[build-system] requires`` (plus ``build``), or None without a build system."""
+    build_system = document.get("build-system")
+    if build_system is None:
+        return None
+    requires = build_system.get("requires") if isinstance(build_system, dict) else None
+    if not isinstance(requires, list) or not all(isinstance(item, str) for item in requires):
+        raise ConfigError(
+            "pyproject.toml: `[build-system] requires` must be an array of requirement strings",
+            hint='e.g. `requires = ["hatchling"]`',
+        )
+    output = _inside(root, values["python.build-lock"], "python.build-lock")
+    if output.suffix != ".txt":
+        raise ConfigError(
+            f"`python.build-lock` = {values['python.build-lock']!r} must name a `.txt` lock file",
+            hint='e.g. `build-lock = "requirements/build.txt"`',
+        )
+    lines = ["# [build-system] requires of pyproject.toml, plus the build front end", *requires, BUILD_FRONTEND]
+    return LockSpec(
+        input=output.with_name("build-system.in"),
+        output=output,
+        generated="\n".join(lines) + "\n",
+        label="pyproject.toml [build-system] requires",
     )
 
 

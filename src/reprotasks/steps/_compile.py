@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -71,6 +72,17 @@ def compile_lock(
         *upgrade_args,
         spec.input.name,
     ]
+    if spec.generated is not None:
+        # The input exists only in memory (the build-system lock): resolve it from a scratch
+        # directory under its fixed name, so the "via -r NAME" annotations are stable.
+        with tempfile.TemporaryDirectory(prefix="reprotasks-input-") as scratch:
+            (Path(scratch) / spec.input.name).write_text(spec.generated, encoding="utf-8")
+            _compile(config, spec, common, Path(scratch), runner=runner, backend=backend)
+    else:
+        _compile(config, spec, common, spec.input.parent, runner=runner, backend=backend)
+
+
+def _compile(config: Config, spec: LockSpec, common: list[str], cwd: Path, *, runner: Runner, backend: str) -> None:
     if backend == "pip-tools":
         argv = [
             sys.executable,
@@ -97,4 +109,4 @@ def compile_lock(
         env = {}
     else:
         raise ConfigError(f"unknown lock backend {backend!r}", hint="use `pip-tools` or `uv`")
-    runner.run(argv, cwd=spec.input.parent, env=env, purpose=f"lock {config.rel(spec.input)}")
+    runner.run(argv, cwd=cwd, env=env, purpose=f"lock {spec.describe_input(config.root)}")

@@ -1,7 +1,7 @@
 """Reproducible Go binaries for a platform matrix, packed into deterministic archives.
 
-Core of the coming ``build`` step (not yet wired to the CLI): CGO off, -trimpath, empty build
-id, explicit GOAMD64/GOARM, -mod=readonly, VCS stamping off, the toolchain go.mod pins.
+CGO off, -trimpath, empty build id, explicit GOAMD64/GOARM, -mod=readonly, VCS stamping off
+unless configured, and the toolchain go.mod pins.
 """
 
 from __future__ import annotations
@@ -18,7 +18,12 @@ from reprotasks.steps.archive import write_tar_gz, write_zip
 
 DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64", "darwin/arm64", "windows/amd64")
 # Micro-architecture levels are explicit so the machine's defaults never leak in.
-_ARCH_ENV = {"amd64": {"GOAMD64": "v1"}, "arm": {"GOARM": "7"}, "386": {"GO386": "sse2"}}
+_ARCH_ENV = {
+    "amd64": {"GOAMD64": "v1"},
+    "arm64": {"GOARM64": "v8.0"},
+    "arm": {"GOARM": "7"},
+    "386": {"GO386": "sse2"},
+}
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,27 @@ class GoArtifact:
     path: Path
     command: str
     platform: str
+    embedded: tuple[str, ...] = ()  # `go version -m` of the binary: module graph and build settings
+
+
+def build_flags(version: str, *, version_variable: str = "main.version", vcs_stamp: bool = False) -> list[str]:
+    """The exact `go build` flags (recorded in the manifest)."""
+    ldflags = "-buildid="
+    if version_variable:
+        ldflags += f" -X {version_variable}={version}"
+    return ["-trimpath", f"-buildvcs={'true' if vcs_stamp else 'false'}", f"-ldflags={ldflags}"]
+
+
+def platform_environment(platform: str, toolchain: str) -> dict[str, str]:
+    goos, goarch = parse_platform(platform)
+    return {
+        "CGO_ENABLED": "0",
+        "GOOS": goos,
+        "GOARCH": goarch,
+        "GOFLAGS": "-mod=readonly",
+        "GOTOOLCHAIN": toolchain,
+        **_ARCH_ENV.get(goarch, {}),
+    }
 
 
 def parse_platform(text: str) -> tuple[str, str]:
@@ -57,41 +83,37 @@ def build_go(
     mtime: int,
     platforms: Sequence[str] = DEFAULT_PLATFORMS,
     version_variable: str = "main.version",
+    vcs_stamp: bool = False,
+    toolchain: str | None = None,
 ) -> list[GoArtifact]:
     """Build every package for every platform; archives are named NAME_VERSION_OS_ARCH."""
-    toolchain = toolchain_setting(module, runner=runner)
+    toolchain = toolchain or toolchain_setting(module, runner=runner)
+    flags = build_flags(version, version_variable=version_variable, vcs_stamp=vcs_stamp)
     out_dir.mkdir(parents=True, exist_ok=True)
     artifacts: list[GoArtifact] = []
     with tempfile.TemporaryDirectory(prefix="reprotasks-go-") as scratch:
         for platform in platforms:
             goos, goarch = parse_platform(platform)
-            env = {
-                "CGO_ENABLED": "0",
-                "GOOS": goos,
-                "GOARCH": goarch,
-                "GOFLAGS": "-mod=readonly",
-                "GOTOOLCHAIN": toolchain,
-                **_ARCH_ENV.get(goarch, {}),
-            }
+            env = platform_environment(platform, toolchain)
             for package in packages:
                 name = PurePosixPath(package).name
                 exe = f"{name}.exe" if goos == "windows" else name
                 binary = Path(scratch) / platform.replace("/", "_") / exe
                 runner.run(
-                    [
-                        "go",
-                        "build",
-                        "-trimpath",
-                        "-buildvcs=false",
-                        f"-ldflags=-buildid= -X {version_variable}={version}",
-                        "-o",
-                        str(binary),
-                        package,
-                    ],
+                    ["go", "build", *flags, "-o", str(binary), package],
                     cwd=module,
                     env=env,
                     purpose=f"build {package} for {platform}",
                 )
+                shown = runner.run(
+                    ["go", "version", "-m", str(binary)],
+                    cwd=module,
+                    env={"GOTOOLCHAIN": toolchain},
+                    purpose="read the build information embedded in the binary",
+                    quiet=True,
+                )
+                # First line names the temporary file; the rest is path-independent.
+                embedded = tuple(line.strip() for line in shown.stdout.splitlines()[1:] if line.strip())
                 stem = f"{name}_{version}_{goos}_{goarch}"
                 if goos == "windows":
                     target = out_dir / f"{stem}.zip"
@@ -99,5 +121,5 @@ def build_go(
                 else:
                     target = out_dir / f"{stem}.tar.gz"
                     write_tar_gz(target, [(exe, binary)], mtime=mtime)
-                artifacts.append(GoArtifact(target, package, platform))
+                artifacts.append(GoArtifact(target, package, platform, embedded))
     return artifacts

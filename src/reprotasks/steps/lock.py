@@ -51,11 +51,13 @@ def lock(
     """Write every configured lock; each file is replaced atomically, only when resolution succeeded."""
     backend = backend or config.python.lock_backend
     specs = config.python.locks if python else ()
+    if python and config.python.build_lock is not None:
+        specs = (*specs, config.python.build_lock)
     if upgrade_packages:
         _check_known_packages(config, upgrade_packages)
     locked: list[LockedFile] = []
     for spec in specs:
-        runner.log(f"lock: {config.rel(spec.input)} -> {config.rel(spec.output)} ({backend})")
+        runner.log(f"lock: {spec.describe_input(config.root)} -> {config.rel(spec.output)} ({backend})")
         before = spec.output.read_bytes() if spec.output.exists() else None
         with atomic_path(spec.output) as temp:
             compile_lock(
@@ -83,7 +85,7 @@ def lock(
 
 def _check_known_packages(config: Config, names: Sequence[str]) -> None:
     known: set[str] = set()
-    for spec in config.python.locks:
+    for spec in (*config.python.locks, *filter(None, [config.python.build_lock])):
         if spec.output.exists():
             known.update(pin.name for pin in parse_lock(spec.output).pins)
     if not known:

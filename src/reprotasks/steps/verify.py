@@ -58,6 +58,8 @@ def verify(config: Config, *, runner: Runner, use_cache: bool = True) -> VerifyR
         checks.append(Check("python version pin", tuple(pins.python_findings(config))))
     for spec in config.python.locks:
         checks.append(_check_lock(config, spec, runner=runner, use_cache=use_cache))
+    if config.python.build_lock is not None:
+        checks.append(_check_lock(config, config.python.build_lock, runner=runner, use_cache=use_cache))
     if config.go.module is not None:
         rel = config.rel(config.go.module)
         checks.append(Check("go toolchain pin", tuple(pins.go_findings(config, runner=runner))))
@@ -79,7 +81,7 @@ def verify(config: Config, *, runner: Runner, use_cache: bool = True) -> VerifyR
 
 def _check_lock(config: Config, spec: LockSpec, *, runner: Runner, use_cache: bool) -> Check:
     name = f"lock {config.rel(spec.output)}"
-    lock_rel, input_rel = config.rel(spec.output), config.rel(spec.input)
+    lock_rel, input_rel = config.rel(spec.output), spec.describe_input(config.root)
     if not spec.output.exists():
         return Check(name, (Finding(lock_rel, None, f"missing: {input_rel} has never been locked", _RELOCK),))
     parsed = parse_lock(spec.output)
@@ -100,7 +102,11 @@ def _freshness_key(config: Config, spec: LockSpec) -> str:
             "backend": [backend, backend_version(backend)],
             "python": [sys.version, sys.platform, platform.machine()],
             "resolver": config.describe()["python"],
-            "inputs": [[str(path), sha256_file(path)] for path in input_files(spec.input)],
+            "inputs": (
+                spec.generated
+                if spec.generated is not None
+                else [[str(path), sha256_file(path)] for path in input_files(spec.input)]
+            ),
             "lock": sha256_file(spec.output),
         }
     )
@@ -108,7 +114,7 @@ def _freshness_key(config: Config, spec: LockSpec) -> str:
 
 def _freshness(config: Config, spec: LockSpec, *, runner: Runner) -> Finding | None:
     """Re-resolve into a temporary copy (pins kept) and compare the bodies."""
-    lock_rel, input_rel = config.rel(spec.output), config.rel(spec.input)
+    lock_rel, input_rel = config.rel(spec.output), spec.describe_input(config.root)
     current = spec.output.read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory(prefix="reprotasks-verify-") as scratch:
         fresh_path = Path(scratch) / spec.output.name

@@ -1,0 +1,108 @@
+"""The committed source a build starts from: which commit, which tree, and a clean copy of it.
+
+Builds never read the working tree directly. They run in a fresh clone of the commit, so
+untracked files, local edits and build leftovers cannot leak into an artifact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from reprotasks._run import Runner
+from reprotasks.errors import ReprotasksError
+
+
+@dataclass(frozen=True)
+class Source:
+    toplevel: Path  # root of the git work tree
+    prefix: str  # the project's directory inside it ("" at the top, else "a/b/")
+    commit: str
+    tree: str  # git tree id of the project directory: the digest of every committed source file
+    epoch: int  # SOURCE_DATE_EPOCH
+
+
+def _git(runner: Runner, cwd: Path, *args: str, purpose: str) -> str:
+    result = runner.run(["git", *args], cwd=cwd, check=False, purpose=purpose, quiet=True)
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise ReprotasksError(
+            f"git could not {purpose} in {cwd}: {last}",
+            hint="run reprotasks inside a git checkout with at least one commit (`git init && git commit`)",
+        )
+    return result.stdout.strip()
+
+
+def describe_source(project: Path, *, runner: Runner, ref: str = "HEAD") -> Source:
+    toplevel = Path(_git(runner, project, "rev-parse", "--show-toplevel", purpose="find the repository root"))
+    prefix = _git(runner, project, "rev-parse", "--show-prefix", purpose="find the project directory")
+    commit = _git(runner, project, "rev-parse", "--verify", f"{ref}^{{commit}}", purpose=f"resolve {ref}")
+    tree = _git(runner, project, "rev-parse", f"{commit}:{prefix}", purpose="read the project's tree id")
+    if ref == "HEAD":
+        epoch = int(runner.source_date_epoch())
+    else:
+        epoch = int(_git(runner, project, "log", "-1", "--format=%ct", commit, purpose=f"read {ref}'s commit time"))
+    return Source(toplevel.resolve(), prefix, commit, tree, epoch)
+
+
+def modified_files(source: Source, *, runner: Runner) -> list[str]:
+    """Tracked files of the project with uncommitted changes (staged or not)."""
+    output = _git(
+        runner,
+        source.toplevel,
+        "status",
+        "--porcelain=v1",
+        "--untracked-files=no",
+        "--",
+        source.prefix or ".",
+        purpose="list uncommitted changes",
+    )
+    return [line[3:] for line in output.splitlines() if line.strip()]
+
+
+def check_dirty(source: Source, policy: str, *, runner: Runner, strict: bool = False) -> str | None:
+    """Refuse (or warn about) uncommitted changes; returns a warning to show, if any."""
+    changed = modified_files(source, runner=runner)
+    if not changed:
+        return None
+    listed = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+    if policy == "refuse" or strict:
+        why = "Go VCS stamping (`go.vcs-stamp`) is on" if strict and policy != "refuse" else "`dirty-tree` is `refuse`"
+        raise ReprotasksError(
+            f"the working tree has uncommitted changes ({listed}); builds use only committed files and {why}",
+            hint='commit or stash the changes (`git stash`), or set `dirty-tree = "warn"` in [tool.reprotasks] '
+            "to build the last commit anyway",
+        )
+    return f"uncommitted changes are NOT in this build (it uses commit {source.commit[:12]}): {listed}"
+
+
+def clean_copy(source: Source, destination: Path, *, runner: Runner) -> Path:
+    """Clone the commit into ``destination``; returns the project directory inside the copy.
+
+    ``--shared`` borrows the objects instead of copying them, so this costs one checkout.
+    """
+    _git(
+        runner,
+        destination.parent,
+        "clone",
+        "--quiet",
+        "--shared",
+        "--no-checkout",
+        str(source.toplevel),
+        str(destination),
+        purpose="clone the repository into a clean build directory",
+    )
+    _git(
+        runner,
+        destination,
+        "-c",
+        "advice.detachedHead=false",
+        "-c",
+        "core.autocrlf=false",  # the committed bytes, whatever the user's global git config says
+        "checkout",
+        "--quiet",
+        "--detach",
+        source.commit,
+        purpose=f"check out {source.commit[:12]}",
+    )
+    return destination / source.prefix

@@ -1,0 +1,312 @@
+"""The build step: sdist + wheel + Go archives for a platform matrix, and ``dist/manifest.json``.
+
+Everything is built from a clean clone of the last commit, into a staging directory that
+replaces ``dist/`` only when every part succeeded. When the inputs (committed tree, config,
+toolchains, reprotasks itself) are unchanged and ``dist/`` still holds the very artifacts
+listed in its manifest, the previous outputs are reused after checking their digests.
+"""
+
+from __future__ import annotations
+
+import platform as host_platform
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reprotasks import __version__, _cache
+from reprotasks._files import sha256_file
+from reprotasks._run import Runner
+from reprotasks.config import Config
+from reprotasks.errors import ReprotasksError
+from reprotasks.steps import _gomod, _source
+from reprotasks.steps.build_go import build_flags, build_go, parse_platform, platform_environment, toolchain_setting
+from reprotasks.steps.build_python import (
+    BuildEnvironment,
+    build_command,
+    build_environment,
+    build_python,
+)
+from reprotasks.steps.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, read_manifest
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    dist: str
+    manifest: Manifest
+    reused: bool
+    warnings: tuple[str, ...] = ()
+
+    def rows(self) -> list[tuple[str, str]]:
+        rows = [
+            (f"{self.dist}/{record.name}", f"{record.size:,} bytes, sha256 {record.sha256[:16]}")
+            for record in self.manifest.artifacts
+        ]
+        how = "unchanged inputs: reused the previous build (digests checked)" if self.reused else "built"
+        rows.append((f"{self.dist}/{MANIFEST_NAME}", f"{how}; commit {self.manifest.source['commit'][:12]}"))
+        rows += [("warning", text) for text in self.warnings]
+        return rows
+
+
+@dataclass(frozen=True)
+class _Plan:
+    source: _source.Source
+    version: str
+    python: bool
+    go_packages: tuple[str, ...]
+    platforms: tuple[str, ...]
+    toolchain: str | None  # GOTOOLCHAIN setting
+    go_version: str | None  # the exact Go toolchain that builds
+    inputs_digest: str
+
+
+def build(
+    config: Config,
+    *,
+    runner: Runner,
+    platforms: Sequence[str] = (),
+    python: bool = True,
+    go: bool = True,
+    force: bool = False,
+) -> BuildResult:
+    """Build (or reuse) every artifact into ``config.dist_dir``; see the module docstring."""
+    dist = config.rel(config.dist_dir)
+    source = _source.describe_source(config.root, runner=runner)
+    warning = _source.check_dirty(source, config.dirty_tree, runner=runner, strict=config.go.vcs_stamp and go)
+    warnings = (warning,) if warning else ()
+    for text in warnings:
+        runner.log(f"build: WARNING: {text}")
+    plan = _plan(config, source, runner=runner, platforms=platforms, python=python, go=go)
+    if not force:
+        reused = _reusable(config, plan)
+        if reused is not None:
+            runner.log(f"build: inputs unchanged since the last build; {dist}/ checked and reused")
+            return BuildResult(dist, reused, True, warnings)
+    manifest = _build_into_dist(config, plan, runner=runner)
+    return BuildResult(dist, manifest, False, warnings)
+
+
+def _version(config: Config, source: _source.Source, runner: Runner) -> str:
+    version = config.version or config.project_version
+    if version is None:
+        described = runner.run(
+            ["git", "describe", "--tags", "--always", "--abbrev=12", source.commit],
+            cwd=source.toplevel,
+            purpose="name the release version (set `version` in [tool.reprotasks] to choose it)",
+            quiet=True,
+        )
+        version = described.stdout.strip()
+    version = version.removeprefix("v")
+    if not version or any(char in version for char in "/\\ \t\n") or version in (".", ".."):
+        raise ReprotasksError(
+            f"release version {version!r} cannot be used in file names",
+            hint='set `version = "1.2.3"` in [tool.reprotasks] or a plain `version` in [project]',
+        )
+    return version
+
+
+def _plan(
+    config: Config,
+    source: _source.Source,
+    *,
+    runner: Runner,
+    platforms: Sequence[str],
+    python: bool,
+    go: bool,
+) -> _Plan:
+    for platform in platforms:
+        parse_platform(platform)
+    build_python_part = python and config.python.build
+    module = config.go.module if go else None
+    packages = config.go.main_packages if module is not None else ()
+    if not build_python_part and not packages:
+        raise ReprotasksError(
+            "nothing to build: no Python package ([build-system] in pyproject.toml) and no Go main packages"
+            + ("" if python and go else " for the parts selected"),
+            hint="add a [build-system] table, or Go `main` packages under cmd/ (or set `main-packages` "
+            "under [tool.reprotasks.go])",
+        )
+    toolchain = go_version = None
+    if packages and module is not None:
+        toolchain = toolchain_setting(module, runner=runner)
+        go_version = _gomod.read_pins(module).pinned
+    chosen = tuple(platforms) or config.go.platforms
+    version = _version(config, source, runner)
+    digest = _cache.digest(
+        {
+            "reprotasks": __version__,
+            "source": [source.commit, source.tree, source.epoch],
+            "config": config.describe(),
+            "python": [build_python_part, host_platform.python_implementation(), host_platform.python_version()],
+            "go": [list(packages), list(chosen), go_version],
+            "version": version,
+        }
+    )
+    return _Plan(
+        source, version, build_python_part, packages, chosen if packages else (), toolchain, go_version, digest
+    )
+
+
+def _reusable(config: Config, plan: _Plan) -> Manifest | None:
+    path = config.dist_dir / MANIFEST_NAME
+    if not path.is_file():
+        return None
+    try:
+        manifest = read_manifest(path, config.rel(path))
+    except ReprotasksError:
+        return None
+    if manifest.inputs_digest != plan.inputs_digest:
+        return None
+    for record in manifest.artifacts:
+        artifact = config.dist_dir / record.name
+        if not artifact.is_file() or artifact.is_symlink() or artifact.stat().st_size != record.size:
+            return None
+        if sha256_file(artifact) != record.sha256:
+            return None
+    return manifest
+
+
+def _build_into_dist(config: Config, plan: _Plan, *, runner: Runner) -> Manifest:
+    dist = config.dist_dir
+    dist.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{dist.name}-stage-", dir=dist.parent))
+    try:
+        with tempfile.TemporaryDirectory(prefix="reprotasks-src-") as scratch:
+            runner.log(f"build: clean copy of commit {plan.source.commit[:12]}")
+            project = _source.clean_copy(plan.source, Path(scratch) / "src", runner=runner)
+            manifest = _build_parts(config, plan, project, stage, runner=runner)
+        manifest.write(stage)
+        stage.chmod(0o755)  # mkdtemp made it 0700; dist/ is meant to be world-readable
+        _replace_directory(stage, dist)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return manifest
+
+
+def _build_parts(config: Config, plan: _Plan, project: Path, stage: Path, *, runner: Runner) -> Manifest:
+    records: list[ArtifactRecord] = []
+    python_part: dict[str, Any] | None = None
+    go_part: dict[str, Any] | None = None
+    if plan.python:
+        lock = config.python.build_lock
+        assert lock is not None  # config.python.build implies a lock
+        lock_rel = config.rel(lock.output)
+        environment = build_environment(_committed(project, lock_rel), lock_rel, runner=runner)
+        runner.log(f"build: sdist + wheel ({len(environment.packages)} locked build requirements)")
+        for artifact in build_python(project, stage, environment, runner=runner, epoch=plan.source.epoch):
+            records.append(
+                ArtifactRecord.of(artifact.path, kind=artifact.kind, platform="any", repacked=bool(artifact.repacked))
+            )
+        python_part = _python_record(environment, lock_rel, plan)
+    if plan.go_packages:
+        assert config.go.module is not None and plan.toolchain is not None
+        module_rel = config.rel(config.go.module)
+        module = project / module_rel if module_rel != "." else project
+        runner.log(f"build: Go {', '.join(plan.go_packages)} for {', '.join(plan.platforms)}")
+        for go_artifact in build_go(
+            module,
+            plan.go_packages,
+            version=plan.version,
+            out_dir=stage,
+            runner=runner,
+            mtime=plan.source.epoch,
+            platforms=plan.platforms,
+            version_variable=config.go.version_variable,
+            vcs_stamp=config.go.vcs_stamp,
+            toolchain=plan.toolchain,
+        ):
+            records.append(
+                ArtifactRecord.of(
+                    go_artifact.path,
+                    kind="go-archive",
+                    platform=go_artifact.platform,
+                    package=go_artifact.command,
+                    embedded=go_artifact.embedded,
+                )
+            )
+        go_part = _go_record(config, plan, module, module_rel)
+    toolchains = {"reprotasks": __version__}
+    if plan.python:
+        toolchains["python"] = f"{host_platform.python_implementation()} {host_platform.python_version()}"
+    if plan.go_version:
+        toolchains["go"] = plan.go_version
+    return Manifest(
+        project={"name": config.project_name, "version": plan.version},
+        source={
+            "commit": plan.source.commit,
+            "tree": plan.source.tree,
+            "path": plan.source.prefix.rstrip("/") or ".",
+            "source_date_epoch": plan.source.epoch,
+        },
+        inputs_digest=plan.inputs_digest,
+        toolchains=toolchains,
+        python=python_part,
+        go=go_part,
+        artifacts=tuple(records),
+    )
+
+
+def _committed(project: Path, relative: str) -> Path:
+    path = project / relative
+    if not path.is_file():
+        raise ReprotasksError(
+            f"{relative} is not in the commit being built",
+            hint=f"run `reprotasks lock` if needed, then `git add {relative}` and commit it",
+        )
+    return path
+
+
+def _python_record(environment: BuildEnvironment, lock_rel: str, plan: _Plan) -> dict[str, Any]:
+    command = build_command(environment, Path("DIST"))
+    command[0] = "python"
+    return {
+        "command": command,
+        "environment": {
+            "SOURCE_DATE_EPOCH": str(plan.source.epoch),
+            "PYTHONNOUSERSITE": "1",
+            "CFLAGS": "-ffile-prefix-map=SOURCE=.",
+            "umask": "022",
+        },
+        "build_lock": {"path": lock_rel, "sha256": environment.lock_sha256},
+        "build_requirements": dict(sorted(environment.packages.items())),
+    }
+
+
+def _go_record(config: Config, plan: _Plan, module: Path, module_rel: str) -> dict[str, Any]:
+    assert plan.toolchain is not None
+    per_platform = {p: platform_environment(p, plan.toolchain) for p in plan.platforms}
+    # GOTOOLCHAIN is "local" or the pinned version depending on the machine; record the version.
+    common = {"CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly", "GOTOOLCHAIN": plan.go_version or plan.toolchain}
+    go_sum = module / "go.sum"
+    return {
+        "module": module_rel,
+        "command": [
+            "go",
+            "build",
+            *build_flags(plan.version, version_variable=config.go.version_variable, vcs_stamp=config.go.vcs_stamp),
+        ],
+        "environment": common,
+        "platforms": {p: {k: v for k, v in env.items() if k not in common} for p, env in per_platform.items()},
+        "go_sum_sha256": sha256_file(go_sum) if go_sum.is_file() else None,
+    }
+
+
+def _replace_directory(stage: Path, dist: Path) -> None:
+    """Put the staged outputs in place of ``dist`` (the old one is removed only afterwards)."""
+    if dist.is_symlink() or (dist.exists() and not dist.is_dir()):
+        raise ReprotasksError(f"{dist} is not a directory", hint="remove it or point `dist-dir` somewhere else")
+    old = None
+    if dist.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{dist.name}-old-", dir=dist.parent))
+        dist.rename(old / dist.name)
+    try:
+        stage.rename(dist)
+    except OSError:
+        if old is not None:
+            (old / dist.name).rename(dist)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
