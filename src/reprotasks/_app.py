@@ -20,6 +20,7 @@ from reprotasks.errors import DriftError, ReprotasksError
 from reprotasks.steps.build import build
 from reprotasks.steps.checksum import check_checksums, write_checksums
 from reprotasks.steps.lock import lock
+from reprotasks.steps.reproduce import reproduce
 from reprotasks.steps.verify import verify
 
 STEPS: Mapping[str, str] = {
@@ -30,6 +31,10 @@ STEPS: Mapping[str, str] = {
         "writes dist/ and dist/manifest.json."
     ),
     "checksum": "Write dist/SHA256SUMS (sha256sum format); --check finds tampered, missing, unlisted, unsafe entries.",
+    "reproduce": (
+        "Rebuild the commit in another directory under another umask, TZ, locale, HOME and env, and prove every "
+        "artifact is byte-identical; --ref TAG --sums FILE checks an older release."
+    ),
 }
 
 
@@ -44,6 +49,8 @@ class StepOptions:
     check: bool = False
     platforms: tuple[str, ...] = ()
     force: bool = False
+    ref: str | None = None
+    sums: Path | None = None
 
 
 def _stderr(line: str) -> None:
@@ -90,6 +97,8 @@ def run_step(
             go=options.go,
             force=options.force,
         ).rows()
+    elif name == "reproduce":
+        rows = reproduce(config, runner=runner, ref=options.ref, sums=options.sums).rows()
     else:
         shown = config.rel(config.dist_dir)
         if options.check:

@@ -156,11 +156,13 @@ class Runner:
         purpose: str = "",
         quiet: bool = False,
         replace_env: bool = False,
+        umask: int = UMASK,
     ) -> Completed:
         """Run ``argv`` in ``cwd``; output is captured and shown only when it fails.
 
         ``env`` is added to the caller's (normalized) environment, or with ``replace_env`` is
-        the whole environment.
+        the whole environment. ``umask`` is only ever changed by ``reproduce``, to prove that
+        the build does not depend on it.
         """
         full_env = dict(env or {}) if replace_env else self.environment(env)
         argv = list(argv)
@@ -182,7 +184,7 @@ class Runner:
                 text=True,
                 encoding="utf-8",
                 errors="replace",
-                umask=UMASK,
+                umask=umask,
                 check=False,
             )
         except FileNotFoundError:

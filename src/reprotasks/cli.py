@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from reprotasks import __version__
 from reprotasks._app import STEPS, StepOptions, report_error, run_step
@@ -26,6 +27,8 @@ examples:
   reprotasks build                     sdist, wheel and Go archives from the last commit
   reprotasks build --go-only --platform linux/arm64
   reprotasks checksum --check          verify a downloaded dist/ against SHA256SUMS
+  reprotasks reproduce                 rebuild elsewhere and compare every digest with dist/
+  reprotasks reproduce --ref v1.2.0 --sums ~/Downloads/SHA256SUMS
 """
 
 
@@ -65,6 +68,14 @@ def add_step_arguments(parser: argparse.ArgumentParser, step: str) -> None:
         parser.add_argument(
             "--force", action="store_true", help="rebuild even if the inputs are unchanged since the last build"
         )
+    elif step == "reproduce":
+        parser.add_argument("--ref", metavar="TAG", help="rebuild this tag (or commit) instead of HEAD")
+        parser.add_argument(
+            "--sums",
+            metavar="FILE",
+            type=Path,
+            help="with --ref: the release's published SHA256SUMS to compare the rebuild with",
+        )
     elif step == "checksum":
         parser.add_argument(
             "--check",
@@ -90,6 +101,8 @@ def options_from(args: argparse.Namespace) -> StepOptions:
         check=getattr(args, "check", False),
         platforms=tuple(getattr(args, "platforms", ())),
         force=getattr(args, "force", False),
+        ref=getattr(args, "ref", None),
+        sums=None if getattr(args, "sums", None) is None else Path(args.sums).resolve(),
     )
 
 

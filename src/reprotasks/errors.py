@@ -49,10 +49,14 @@ class Finding:
     line: int | None
     problem: str
     fix: str
+    details: str = ""  # e.g. why two builds differ; shown indented below the finding
 
     def render(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
-        return f"{where}: {self.problem} -- {self.fix}"
+        text = f"{where}: {self.problem} -- {self.fix}"
+        if self.details:
+            text += "\n" + "\n".join(f"    {line}" for line in self.details.splitlines())
+        return text
 
 
 class DriftError(ReprotasksError):

@@ -45,8 +45,9 @@ def describe_source(project: Path, *, runner: Runner, ref: str = "HEAD") -> Sour
     return Source(toplevel.resolve(), prefix, commit, tree, epoch)
 
 
-def modified_files(source: Source, *, runner: Runner) -> list[str]:
-    """Tracked files of the project with uncommitted changes (staged or not)."""
+def modified_files(source: Source, *, runner: Runner, outputs: str = "") -> list[str]:
+    """Tracked files of the project with uncommitted changes (staged or not), outside ``outputs``."""
+    excluded = [f":(exclude){source.prefix}{outputs}"] if outputs else []
     output = _git(
         runner,
         source.toplevel,
@@ -55,14 +56,18 @@ def modified_files(source: Source, *, runner: Runner) -> list[str]:
         "--untracked-files=no",
         "--",
         source.prefix or ".",
+        *excluded,
         purpose="list uncommitted changes",
     )
     return [line[3:] for line in output.splitlines() if line.strip()]
 
 
-def check_dirty(source: Source, policy: str, *, runner: Runner, strict: bool = False) -> str | None:
-    """Refuse (or warn about) uncommitted changes; returns a warning to show, if any."""
-    changed = modified_files(source, runner=runner)
+def check_dirty(source: Source, policy: str, *, runner: Runner, strict: bool = False, outputs: str = "") -> str | None:
+    """Refuse (or warn about) uncommitted changes; returns a warning to show, if any.
+
+    ``outputs`` (the dist directory, relative to the project) is not source and never counts.
+    """
+    changed = modified_files(source, runner=runner, outputs=outputs)
     if not changed:
         return None
     listed = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")

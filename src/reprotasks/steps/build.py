@@ -74,7 +74,9 @@ def build(
     """Build (or reuse) every artifact into ``config.dist_dir``; see the module docstring."""
     dist = config.rel(config.dist_dir)
     source = _source.describe_source(config.root, runner=runner)
-    warning = _source.check_dirty(source, config.dirty_tree, runner=runner, strict=config.go.vcs_stamp and go)
+    warning = _source.check_dirty(
+        source, config.dirty_tree, runner=runner, strict=config.go.vcs_stamp and go, outputs=dist
+    )
     warnings = (warning,) if warning else ()
     for text in warnings:
         runner.log(f"build: WARNING: {text}")
@@ -132,7 +134,8 @@ def _plan(
     if packages and module is not None:
         toolchain = toolchain_setting(module, runner=runner)
         go_version = _gomod.read_pins(module).pinned
-    chosen = tuple(platforms) or config.go.platforms
+    # Order-free: `--platform b --platform a` and the configured [a, b] are the same build.
+    chosen = tuple(sorted(set(platforms or config.go.platforms)))
     version = _version(config, source, runner)
     digest = _cache.digest(
         {

@@ -74,23 +74,9 @@ def _check(dist: Path, shown_dist: str) -> tuple[list[Finding], dict[str, tuple[
     where = f"{shown_dist}/{SUMS_NAME}"
     if not sums.is_file():
         return [Finding(where, None, "missing", _RECHECKSUM)], {}
-    findings: list[Finding] = []
-    expected: dict[str, tuple[str, int]] = {}
-    lines = sums.read_bytes().decode("utf-8", errors="replace").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    if not lines:
+    findings, expected = read_sums(sums, where)
+    if not expected and not findings:
         return [Finding(where, None, "is empty: it lists no artifact", _RECHECKSUM)], {}
-    for number, line in enumerate(lines, start=1):
-        match, problem = _parse_line(line)
-        if match is None:
-            findings.append(Finding(where, number, problem, _RECHECKSUM))
-            continue
-        name = match["name"]
-        if name in expected:
-            findings.append(Finding(where, number, f"lists {name!r} twice", _RECHECKSUM))
-            continue
-        expected[name] = (match["digest"].lower(), number)
     root = dist.resolve()
     present = set(artifact_names(dist))
     to_hash: list[tuple[str, int, str, Path]] = []
@@ -124,6 +110,26 @@ def _check(dist: Path, shown_dist: str) -> tuple[list[Finding], dict[str, tuple[
             )
     for name in sorted(present - expected.keys()):
         findings.append(Finding(f"{shown_dist}/{name}", None, f"is not listed in {SUMS_NAME}", _RECHECKSUM))
+    return findings, expected
+
+
+def read_sums(sums: Path, where: str) -> tuple[list[Finding], dict[str, tuple[str, int]]]:
+    """(malformed or unsafe lines, listed name -> (sha256, line number)) of a SHA256SUMS file."""
+    findings: list[Finding] = []
+    expected: dict[str, tuple[str, int]] = {}
+    lines = sums.read_bytes().decode("utf-8", errors="replace").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for number, line in enumerate(lines, start=1):
+        match, problem = _parse_line(line)
+        if match is None:
+            findings.append(Finding(where, number, problem, _RECHECKSUM))
+            continue
+        name = match["name"]
+        if name in expected:
+            findings.append(Finding(where, number, f"lists {name!r} twice", _RECHECKSUM))
+            continue
+        expected[name] = (match["digest"].lower(), number)
     return findings, expected
 
 
