@@ -104,7 +104,9 @@ def hybrid(tmp_path: Path) -> Path:
     return target
 
 
-def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, umask: int = 0o022
+) -> subprocess.CompletedProcess[str]:
     """``python -m reprotasks ARGS`` as a real process (so tracebacks would show)."""
     return subprocess.run(
         [sys.executable, "-m", "reprotasks", *args],
@@ -113,6 +115,7 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
         capture_output=True,
         text=True,
         check=False,
+        umask=umask,
     )
 
 
@@ -120,3 +123,39 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
 def go_env() -> Iterator[dict[str, str]]:
     """Pin the go command to the installed toolchain so tests never download another one."""
     yield {"GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"}
+
+
+# Fixed identity and dates: the same tree committed twice gives the same commit (and epoch).
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Release Bot",
+    "GIT_AUTHOR_EMAIL": "bot@example.com",
+    "GIT_COMMITTER_NAME": "Release Bot",
+    "GIT_COMMITTER_EMAIL": "bot@example.com",
+    "GIT_AUTHOR_DATE": "2024-02-03T04:05:06Z",
+    "GIT_COMMITTER_DATE": "2024-02-03T04:05:06Z",
+}
+
+
+def git(*args: str, cwd: Path) -> str:
+    result = subprocess.run(
+        ["git", *args], cwd=cwd, env={**os.environ, **GIT_ENV}, capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip()
+
+
+def commit_all(root: Path, message: str = "release") -> str:
+    """``git init`` (once), add everything, commit; returns the commit id."""
+    if not (root / ".git").exists():
+        git("init", "--quiet", "--initial-branch=main", cwd=root)
+    git("add", "-A", cwd=root)
+    git("commit", "--quiet", "--allow-empty", "-m", message, cwd=root)
+    return git("rev-parse", "HEAD", cwd=root)
+
+
+@pytest.fixture
+def hybrid_repo(hybrid: Path, go_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Path:
+    """examples/hybrid as its own committed git repository, Go pinned to the local toolchain."""
+    for name, value in go_env.items():
+        monkeypatch.setenv(name, value)
+    commit_all(hybrid)
+    return hybrid

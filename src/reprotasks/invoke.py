@@ -86,4 +86,39 @@ def checksum(c: Context, check: bool = False) -> None:
     _run(c, "checksum", StepOptions(check=check))
 
 
-ns = Collection(lock, verify, checksum)
+@task(
+    help={
+        "platform": "build Go binaries only for this OS/ARCH (repeatable; default: go.platforms)",
+        "python-only": "build only the sdist and wheel",
+        "go-only": "build only the Go binaries",
+        "force": "rebuild even if the inputs are unchanged since the last build",
+    },
+    iterable=["platform"],
+)
+def build(
+    c: Context,
+    platform: list[str] | None = None,
+    python_only: bool = False,
+    go_only: bool = False,
+    force: bool = False,
+) -> None:
+    """Build sdist + wheel and Go binaries from a clean copy of the last commit into dist/."""
+    _run(
+        c,
+        "build",
+        StepOptions(platforms=tuple(platform or ()), python=not go_only, go=not python_only, force=force),
+    )
+
+
+@task(
+    help={
+        "ref": "rebuild this tag (or commit) instead of HEAD",
+        "sums": "with --ref: the release's published SHA256SUMS",
+    }
+)
+def reproduce(c: Context, ref: str | None = None, sums: str | None = None) -> None:
+    """Rebuild elsewhere under varied conditions and prove every artifact is byte-identical."""
+    _run(c, "reproduce", StepOptions(ref=ref, sums=None if sums is None else Path(sums).resolve()))
+
+
+ns = Collection(lock, verify, build, checksum, reproduce)

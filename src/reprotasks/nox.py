@@ -1,6 +1,7 @@
 """Nox sessions over the core steps.
 
-``import reprotasks.nox`` in a noxfile registers the sessions ``lock``, ``verify`` and ``checksum``;
+``import reprotasks.nox`` in a noxfile registers the sessions ``lock``, ``verify``, ``build``,
+``checksum`` and ``reproduce``;
 ``from reprotasks.nox import register; register(prefix="release-")`` registers them under
 other names (and drops the default names). Sessions run in nox's own interpreter
 (``python=False``): the tools come with reprotasks, so no virtualenv is created per session.

@@ -22,7 +22,7 @@ class Source:
     epoch: int  # SOURCE_DATE_EPOCH
 
 
-def _git(runner: Runner, cwd: Path, *args: str, purpose: str) -> str:
+def _git(runner: Runner, cwd: Path, *args: str, purpose: str, strip: bool = True) -> str:
     result = runner.run(["git", *args], cwd=cwd, check=False, purpose=purpose, quiet=True)
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
@@ -30,7 +30,7 @@ def _git(runner: Runner, cwd: Path, *args: str, purpose: str) -> str:
             f"git could not {purpose} in {cwd}: {last}",
             hint="run reprotasks inside a git checkout with at least one commit (`git init && git commit`)",
         )
-    return result.stdout.strip()
+    return result.stdout.strip() if strip else result.stdout
 
 
 def describe_source(project: Path, *, runner: Runner, ref: str = "HEAD") -> Source:
@@ -58,6 +58,7 @@ def modified_files(source: Source, *, runner: Runner, outputs: str = "") -> list
         source.prefix or ".",
         *excluded,
         purpose="list uncommitted changes",
+        strip=False,  # each line starts with a two-letter status that may begin with a space
     )
     return [line[3:] for line in output.splitlines() if line.strip()]
 

@@ -17,6 +17,7 @@ from reprotasks.errors import CommandFailedError, DriftError, Finding
 from reprotasks.steps import _gomod, pins
 from reprotasks.steps._compile import backend_version, compile_lock
 from reprotasks.steps._lockfile import input_files, parse_lock, parse_lock_text, split_header
+from reprotasks.steps.checksum import SUMS_NAME, check_findings
 
 _RELOCK = "run `reprotasks lock` (or `nox -s lock` / `invoke lock`) and commit the result"
 
@@ -69,6 +70,9 @@ def verify(config: Config, *, runner: Runner, use_cache: bool = True) -> VerifyR
         checks.append(
             Check(f"{rel}: go mod verify", tuple(_gomod.verify_findings(config.go.module, rel, runner=runner)))
         )
+    if (config.dist_dir / SUMS_NAME).is_file():
+        shown = config.rel(config.dist_dir)
+        checks.append(Check(f"{shown}/{SUMS_NAME}", tuple(check_findings(config.dist_dir, shown_dist=shown))))
     report = VerifyReport(tuple(checks))
     for check in checks:
         runner.log(

@@ -1,0 +1,139 @@
+"""The build step on examples/hybrid with the real tools: python -m build (hatchling), go build, git."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import HYBRID, commit_all, git, run_cli
+
+pytestmark = [pytest.mark.network, pytest.mark.slow]
+
+PYTHON_ARTIFACTS = {"hybrid_orchestrator-0.3.0-py3-none-any.whl", "hybrid_orchestrator-0.3.0.tar.gz"}
+GO_ARTIFACTS = {
+    "worker_0.3.0_linux_amd64.tar.gz",
+    "worker_0.3.0_linux_arm64.tar.gz",
+    "worker_0.3.0_darwin_arm64.tar.gz",
+    "worker_0.3.0_windows_amd64.zip",
+}
+
+
+def build(root: Path, *args: str, umask: int = 0o022, env: dict[str, str] | None = None) -> str:
+    result = run_cli("build", *args, cwd=root, env=env, umask=umask)
+    assert result.returncode == 0, result.stderr
+    return result.stdout + result.stderr
+
+
+def test_two_places_two_umasks_same_bytes_and_sha256sum_accepts_them(tmp_path: Path, hybrid_repo: Path) -> None:
+    """The issue's first test: examples/hybrid built from two paths and umasks gives identical SHA256SUMS."""
+    other = tmp_path / "somewhere" / "much" / "deeper" / "hybrid"
+    shutil.copytree(HYBRID, other, ignore=shutil.ignore_patterns(".nox", "__pycache__", "dist"))
+    commit_all(other)
+    assert git("rev-parse", "HEAD", cwd=other) == git("rev-parse", "HEAD", cwd=hybrid_repo)
+    sums = []
+    for root, umask in ((hybrid_repo, 0o022), (other, 0o077)):
+        build(root, umask=umask)
+        result = run_cli("checksum", cwd=root, umask=umask)
+        assert result.returncode == 0, result.stderr
+        sums.append((root / "dist" / "SHA256SUMS").read_bytes())
+        check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=root / "dist", capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+    assert sums[0] == sums[1]
+    listed = {line.split("  ", 1)[1] for line in sums[0].decode().splitlines()}
+    assert listed == PYTHON_ARTIFACTS | GO_ARTIFACTS | {"manifest.json"}
+
+
+def test_manifest_records_artifacts_toolchains_and_commit(hybrid_repo: Path) -> None:
+    build(hybrid_repo)
+    dist = hybrid_repo / "dist"
+    manifest = json.loads((dist / "manifest.json").read_text())
+    assert manifest["source"]["commit"] == git("rev-parse", "HEAD", cwd=hybrid_repo)
+    assert manifest["source"]["source_date_epoch"] == 1706933106
+    assert manifest["toolchains"]["go"] == "go1.26.8"
+    assert manifest["python"]["build_requirements"]["hatchling"]
+    assert "-trimpath" in manifest["go"]["command"]
+    by_name = {item["name"]: item for item in manifest["artifacts"]}
+    assert set(by_name) == PYTHON_ARTIFACTS | GO_ARTIFACTS
+    for name, item in by_name.items():
+        assert item["size"] == (dist / name).stat().st_size
+    linux = by_name["worker_0.3.0_linux_amd64.tar.gz"]
+    assert linux["platform"] == "linux/amd64" and "build\tGOAMD64=v1" in linux["embedded"]
+    assert "dep\tgithub.com/google/uuid\tv1.6.0\th1:NIvaJDMOsjHA8n1jAhLSgzrAzy1Hgr+hNrb57e+94F0=" in linux["embedded"]
+    # the version stamp and the archive layout
+    with tarfile.open(dist / "worker_0.3.0_linux_amd64.tar.gz") as archive:
+        (member,) = archive.getmembers()
+        assert (member.name, member.mode, member.mtime, member.uname) == ("worker", 0o755, 1706933106, "")
+    with zipfile.ZipFile(dist / "worker_0.3.0_windows_amd64.zip") as archive:
+        assert archive.namelist() == ["worker.exe"]
+    assert str(hybrid_repo) not in (dist / "manifest.json").read_text()
+
+
+def test_unchanged_inputs_reuse_dist_and_any_change_rebuilds(hybrid_repo: Path) -> None:
+    build(hybrid_repo)
+    dist = hybrid_repo / "dist"
+    first = {path.name: path.read_bytes() for path in dist.iterdir()}
+    assert "reused the previous build" in build(hybrid_repo)
+    assert {path.name: path.read_bytes() for path in dist.iterdir()} == first
+    # a tampered artifact is never reused: it is rebuilt and comes out as before
+    wheel = dist / "hybrid_orchestrator-0.3.0-py3-none-any.whl"
+    wheel.write_bytes(wheel.read_bytes() + b"x")
+    assert "reused" not in build(hybrid_repo)
+    assert wheel.read_bytes() == first[wheel.name]
+    # a new commit changes the inputs
+    (hybrid_repo / "README.md").write_text("changed\n")
+    commit_all(hybrid_repo, "docs")
+    output = build(hybrid_repo)
+    assert "reused" not in output
+    manifest = json.loads((dist / "manifest.json").read_text())
+    assert manifest["source"]["commit"] == git("rev-parse", "HEAD", cwd=hybrid_repo)
+
+
+def test_dirty_tree_is_refused_or_warned_and_untracked_files_never_leak(hybrid_repo: Path) -> None:
+    cli = hybrid_repo / "src" / "hybrid_orchestrator" / "cli.py"
+    cli.write_text(cli.read_text() + "\n# local edit\n")
+    (hybrid_repo / "src" / "hybrid_orchestrator" / "untracked_secret.py").write_text("TOKEN = 'x'\n")
+    refused = run_cli("build", cwd=hybrid_repo)
+    assert refused.returncode == 2
+    assert "uncommitted changes (src/hybrid_orchestrator/cli.py)" in refused.stderr
+    assert "git stash" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (hybrid_repo / "dist").exists()
+    output = build(hybrid_repo, "--python-only", env={"REPROTASKS_DIRTY_TREE": "warn"})
+    assert "uncommitted changes are NOT in this build" in output
+    with zipfile.ZipFile(hybrid_repo / "dist" / "hybrid_orchestrator-0.3.0-py3-none-any.whl") as wheel:
+        names = wheel.namelist()
+        assert "hybrid_orchestrator/cli.py" in names
+        assert "hybrid_orchestrator/untracked_secret.py" not in names
+        assert b"# local edit" not in wheel.read("hybrid_orchestrator/cli.py")
+
+
+def test_one_platform_for_ci_matrices(hybrid_repo: Path) -> None:
+    build(hybrid_repo, "--go-only", "--platform", "linux/arm64")
+    dist = hybrid_repo / "dist"
+    assert sorted(path.name for path in dist.iterdir()) == ["manifest.json", "worker_0.3.0_linux_arm64.tar.gz"]
+    manifest = json.loads((dist / "manifest.json").read_text())
+    assert manifest["python"] is None and list(manifest["go"]["platforms"]) == ["linux/arm64"]
+    bad = run_cli("build", "--platform", "linux", cwd=hybrid_repo)
+    assert bad.returncode == 2 and "platform 'linux' is not OS/ARCH" in bad.stderr
+
+
+def test_missing_build_lock_and_failing_backend_are_clear_errors(hybrid_repo: Path) -> None:
+    git("rm", "--quiet", "build-requirements.txt", cwd=hybrid_repo)
+    commit_all(hybrid_repo, "drop the build lock")
+    result = run_cli("build", "--python-only", cwd=hybrid_repo)
+    assert result.returncode == 2
+    assert "build-requirements.txt is not in the commit being built" in result.stderr
+    assert "reprotasks lock" in result.stderr and "Traceback" not in result.stderr
+    git("checkout", "--quiet", "HEAD~1", "--", "build-requirements.txt", cwd=hybrid_repo)
+    pyproject = hybrid_repo / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"click>=8.1"', '"click>>8.1"'))
+    commit_all(hybrid_repo, "break a dependency specifier")
+    failed = run_cli("build", "--python-only", cwd=hybrid_repo)
+    assert failed.returncode == 1
+    assert "`python -m build --no-isolation" in failed.stderr and "failed with exit code" in failed.stderr
+    assert (hybrid_repo / "dist").exists() is False
