@@ -126,7 +126,7 @@ version-pin = "none"
 @pytest.mark.network
 @pytest.mark.slow
 def test_setuptools_project_builds_identical_sdist_after_repack(tmp_path: Path) -> None:
-    roots = []
+    roots: list[Path] = []
     for index, umask in enumerate((0o022, 0o002)):
         root = tmp_path / f"machine-{index}" / ("nested/" * index) / "tool"
         (root / "src" / "tool").mkdir(parents=True)
