@@ -44,7 +44,7 @@ def write_tar_gz(target: Path, members: Sequence[Member], *, mtime: int) -> None
     with (
         atomic_path(target) as temp,
         temp.open("wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as compressed,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as compressed,
         tarfile.open(fileobj=compressed, mode="w", format=tarfile.USTAR_FORMAT) as archive,
     ):
         for name, path in ordered:

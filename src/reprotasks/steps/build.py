@@ -8,10 +8,13 @@ listed in its manifest, the previous outputs are reused after checking their dig
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
+import os
 import platform as host_platform
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,13 @@ from reprotasks._run import Runner
 from reprotasks.config import Config
 from reprotasks.errors import ReprotasksError
 from reprotasks.steps import _gomod, _source
-from reprotasks.steps.build_go import build_flags, build_go, parse_platform, platform_environment, toolchain_setting
+from reprotasks.steps.build_go import (
+    build_flags,
+    build_go_platform,
+    parse_platform,
+    platform_environment,
+    toolchain_setting,
+)
 from reprotasks.steps.build_python import (
     BuildEnvironment,
     build_command,
@@ -189,47 +198,35 @@ def _build_into_dist(config: Config, plan: _Plan, *, runner: Runner) -> Manifest
 
 
 def _build_parts(config: Config, plan: _Plan, project: Path, stage: Path, *, runner: Runner) -> Manifest:
-    records: list[ArtifactRecord] = []
+    """Python and every Go platform are independent jobs, run in parallel across the cores."""
     python_part: dict[str, Any] | None = None
     go_part: dict[str, Any] | None = None
+    jobs: list[Callable[[], list[ArtifactRecord]]] = []
     if plan.python:
         lock = config.python.build_lock
         assert lock is not None  # config.python.build implies a lock
         lock_rel = config.rel(lock.output)
         environment = build_environment(_committed(project, lock_rel), lock_rel, runner=runner)
-        runner.log(f"build: sdist + wheel ({len(environment.packages)} locked build requirements)")
-        for artifact in build_python(project, stage, environment, runner=runner, epoch=plan.source.epoch):
-            records.append(
-                ArtifactRecord.of(artifact.path, kind=artifact.kind, platform="any", repacked=bool(artifact.repacked))
-            )
         python_part = _python_record(environment, lock_rel, plan)
+
+        def python_job() -> list[ArtifactRecord]:
+            runner.log(f"build: sdist + wheel ({len(environment.packages)} locked build requirements)")
+            return [
+                ArtifactRecord.of(artifact.path, kind=artifact.kind, platform="any", repacked=bool(artifact.repacked))
+                for artifact in build_python(project, stage, environment, runner=runner, epoch=plan.source.epoch)
+            ]
+
+        jobs.append(python_job)
     if plan.go_packages:
         assert config.go.module is not None and plan.toolchain is not None
         module_rel = config.rel(config.go.module)
         module = project / module_rel if module_rel != "." else project
-        runner.log(f"build: Go {', '.join(plan.go_packages)} for {', '.join(plan.platforms)}")
-        for go_artifact in build_go(
-            module,
-            plan.go_packages,
-            version=plan.version,
-            out_dir=stage,
-            runner=runner,
-            mtime=plan.source.epoch,
-            platforms=plan.platforms,
-            version_variable=config.go.version_variable,
-            vcs_stamp=config.go.vcs_stamp,
-            toolchain=plan.toolchain,
-        ):
-            records.append(
-                ArtifactRecord.of(
-                    go_artifact.path,
-                    kind="go-archive",
-                    platform=go_artifact.platform,
-                    package=go_artifact.command,
-                    embedded=go_artifact.embedded,
-                )
-            )
         go_part = _go_record(config, plan, module, module_rel)
+        runner.log(f"build: Go {', '.join(plan.go_packages)} for {', '.join(plan.platforms)}")
+        jobs += [
+            functools.partial(_go_job, config, plan, module, stage, platform, runner) for platform in plan.platforms
+        ]
+    records = [record for job_records in _run_parallel(jobs) for record in job_records]
     toolchains = {"reprotasks": __version__}
     if plan.python:
         toolchains["python"] = f"{host_platform.python_implementation()} {host_platform.python_version()}"
@@ -249,6 +246,46 @@ def _build_parts(config: Config, plan: _Plan, project: Path, stage: Path, *, run
         go=go_part,
         artifacts=tuple(records),
     )
+
+
+def _go_job(
+    config: Config, plan: _Plan, module: Path, stage: Path, platform: str, runner: Runner
+) -> list[ArtifactRecord]:
+    assert plan.toolchain is not None
+    artifacts = build_go_platform(
+        module,
+        plan.go_packages,
+        platform,
+        version=plan.version,
+        out_dir=stage,
+        runner=runner,
+        mtime=plan.source.epoch,
+        version_variable=config.go.version_variable,
+        vcs_stamp=config.go.vcs_stamp,
+        toolchain=plan.toolchain,
+    )
+    return [
+        ArtifactRecord.of(
+            artifact.path,
+            kind="go-archive",
+            platform=artifact.platform,
+            package=artifact.command,
+            embedded=artifact.embedded,
+        )
+        for artifact in artifacts
+    ]
+
+
+def _run_parallel(jobs: list[Callable[[], list[ArtifactRecord]]]) -> list[list[ArtifactRecord]]:
+    """Run the jobs on a thread each (they mostly wait for child processes); first error wins."""
+    if len(jobs) <= 1:
+        return [job() for job in jobs]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(len(jobs), 2 * (os.cpu_count() or 1))) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+        for future in futures:
+            future.cancel()
+        return [future.result() for future in futures]
 
 
 def _committed(project: Path, relative: str) -> Path:

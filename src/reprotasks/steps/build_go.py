@@ -88,38 +88,68 @@ def build_go(
 ) -> list[GoArtifact]:
     """Build every package for every platform; archives are named NAME_VERSION_OS_ARCH."""
     toolchain = toolchain or toolchain_setting(module, runner=runner)
+    artifacts: list[GoArtifact] = []
+    for platform in platforms:
+        artifacts += build_go_platform(
+            module,
+            packages,
+            platform,
+            version=version,
+            out_dir=out_dir,
+            runner=runner,
+            mtime=mtime,
+            version_variable=version_variable,
+            vcs_stamp=vcs_stamp,
+            toolchain=toolchain,
+        )
+    return artifacts
+
+
+def build_go_platform(
+    module: Path,
+    packages: Sequence[str],
+    platform: str,
+    *,
+    version: str,
+    out_dir: Path,
+    runner: Runner,
+    mtime: int,
+    toolchain: str,
+    version_variable: str = "main.version",
+    vcs_stamp: bool = False,
+) -> list[GoArtifact]:
+    """Every package for one platform (independent of other platforms: safe to run in parallel)."""
+    goos, goarch = parse_platform(platform)
+    env = platform_environment(platform, toolchain)
     flags = build_flags(version, version_variable=version_variable, vcs_stamp=vcs_stamp)
     out_dir.mkdir(parents=True, exist_ok=True)
     artifacts: list[GoArtifact] = []
     with tempfile.TemporaryDirectory(prefix="reprotasks-go-") as scratch:
-        for platform in platforms:
-            goos, goarch = parse_platform(platform)
-            env = platform_environment(platform, toolchain)
-            for package in packages:
-                name = PurePosixPath(package).name
-                exe = f"{name}.exe" if goos == "windows" else name
-                binary = Path(scratch) / platform.replace("/", "_") / exe
-                runner.run(
-                    ["go", "build", *flags, "-o", str(binary), package],
-                    cwd=module,
-                    env=env,
-                    purpose=f"build {package} for {platform}",
-                )
-                shown = runner.run(
-                    ["go", "version", "-m", str(binary)],
-                    cwd=module,
-                    env={"GOTOOLCHAIN": toolchain},
-                    purpose="read the build information embedded in the binary",
-                    quiet=True,
-                )
-                # First line names the temporary file; the rest is path-independent.
-                embedded = tuple(line.strip() for line in shown.stdout.splitlines()[1:] if line.strip())
-                stem = f"{name}_{version}_{goos}_{goarch}"
-                if goos == "windows":
-                    target = out_dir / f"{stem}.zip"
-                    write_zip(target, [(exe, binary)], mtime=mtime)
-                else:
-                    target = out_dir / f"{stem}.tar.gz"
-                    write_tar_gz(target, [(exe, binary)], mtime=mtime)
-                artifacts.append(GoArtifact(target, package, platform, embedded))
+        for package in packages:
+            name = PurePosixPath(package).name
+            exe = f"{name}.exe" if goos == "windows" else name
+            binary = Path(scratch) / exe
+            runner.run(
+                ["go", "build", *flags, "-o", str(binary), package],
+                cwd=module,
+                env=env,
+                purpose=f"build {package} for {platform}",
+            )
+            shown = runner.run(
+                ["go", "version", "-m", str(binary)],
+                cwd=module,
+                env={"GOTOOLCHAIN": toolchain},
+                purpose="read the build information embedded in the binary",
+                quiet=True,
+            )
+            # First line names the temporary file; the rest is path-independent.
+            embedded = tuple(line.strip() for line in shown.stdout.splitlines()[1:] if line.strip())
+            stem = f"{name}_{version}_{goos}_{goarch}"
+            if goos == "windows":
+                target = out_dir / f"{stem}.zip"
+                write_zip(target, [(exe, binary)], mtime=mtime)
+            else:
+                target = out_dir / f"{stem}.tar.gz"
+                write_tar_gz(target, [(exe, binary)], mtime=mtime)
+            artifacts.append(GoArtifact(target, package, platform, embedded))
     return artifacts

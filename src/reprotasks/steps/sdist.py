@@ -80,7 +80,7 @@ def _repack(path: Path, mtime: int) -> None:
         with (
             atomic_path(path) as temp,
             temp.open("wb") as raw,
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as compressed,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as compressed,
             tarfile.open(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT) as target,
         ):
             for info in members:
