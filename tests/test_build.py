@@ -137,3 +137,30 @@ def test_missing_build_lock_and_failing_backend_are_clear_errors(hybrid_repo: Pa
     assert failed.returncode == 1
     assert "`python -m build --no-isolation" in failed.stderr and "failed with exit code" in failed.stderr
     assert (hybrid_repo / "dist").exists() is False
+
+
+def test_failed_build_leaves_the_previous_dist_untouched(hybrid_repo: Path) -> None:
+    build(hybrid_repo, "--python-only")
+    dist = hybrid_repo / "dist"
+    before = {path.name: path.read_bytes() for path in dist.iterdir()}
+    pyproject = hybrid_repo / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"click>=8.1"', '"click>>8.1"'))
+    commit_all(hybrid_repo, "break a dependency specifier")
+    failed = run_cli("build", cwd=hybrid_repo)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert {path.name: path.read_bytes() for path in dist.iterdir()} == before
+    assert not list(hybrid_repo.glob(".dist-*")), "a staging directory was left behind"
+
+
+def test_vcs_stamping_embeds_the_commit_and_requires_a_clean_tree(hybrid_repo: Path) -> None:
+    stamp = {"REPROTASKS_GO_VCS_STAMP": "true", "REPROTASKS_DIRTY_TREE": "warn"}
+    build(hybrid_repo, "--go-only", "--platform", "linux/amd64", env=stamp)
+    manifest = json.loads((hybrid_repo / "dist" / "manifest.json").read_text())
+    (artifact,) = manifest["artifacts"]
+    commit = git("rev-parse", "HEAD", cwd=hybrid_repo)
+    assert f"build\tvcs.revision={commit}" in artifact["embedded"]
+    assert "build\tvcs.modified=false" in artifact["embedded"]
+    assert "-buildvcs=true" in manifest["go"]["command"]
+    (hybrid_repo / "go" / "cmd" / "worker" / "main.go").write_text("package main\n\nfunc main() {}\n")
+    refused = run_cli("build", "--go-only", cwd=hybrid_repo, env=stamp)
+    assert refused.returncode == 2 and "Go VCS stamping (`go.vcs-stamp`) is on" in refused.stderr
