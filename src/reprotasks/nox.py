@@ -25,14 +25,36 @@ SessionFunc = Callable[[nox.Session], None]
 _auto_registered: dict[str, SessionFunc] = {}
 
 
+def _parser(step: str, prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=STEPS[step], exit_on_error=False)
+    add_step_arguments(parser, step)
+    return parser
+
+
+def _foreign(step: str, unknown: list[str]) -> list[str]:
+    """Arguments no other step accepts either.
+
+    nox gives the same posargs to every session (``nox -s build checksum -- --platform X``), so
+    an option meant for another selected step is not an error here.
+    """
+    remaining = unknown
+    for other in STEPS:
+        if other != step and remaining:
+            try:
+                _, remaining = _parser(other, other).parse_known_args(remaining)
+            except argparse.ArgumentError:
+                continue
+    return remaining
+
+
 def _make_session(step: str, name: str) -> SessionFunc:
     def session_function(session: nox.Session) -> None:
-        parser = argparse.ArgumentParser(prog=f"nox -s {name} --", description=STEPS[step], exit_on_error=False)
-        add_step_arguments(parser, step)
+        parser = _parser(step, f"nox -s {name} --")
         try:
             args, unknown = parser.parse_known_args(session.posargs)
         except argparse.ArgumentError as exc:
             session.error(f"{exc} (see `reprotasks {step} --help`)")
+        unknown = _foreign(step, unknown)
         if unknown:
             session.error(f"unrecognized arguments: {' '.join(unknown)} (see `reprotasks {step} --help`)")
         try:
