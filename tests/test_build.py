@@ -164,3 +164,16 @@ def test_vcs_stamping_embeds_the_commit_and_requires_a_clean_tree(hybrid_repo: P
     (hybrid_repo / "go" / "cmd" / "worker" / "main.go").write_text("package main\n\nfunc main() {}\n")
     refused = run_cli("build", "--go-only", cwd=hybrid_repo, env=stamp)
     assert refused.returncode == 2 and "Go VCS stamping (`go.vcs-stamp`) is on" in refused.stderr
+
+
+def test_a_shallow_ci_checkout_builds_the_same_bytes(hybrid_repo: Path, tmp_path: Path) -> None:
+    """actions/checkout fetches depth 1 by default: the clean clone must still work and agree."""
+    shallow = tmp_path / "ci-checkout"
+    subprocess.run(
+        ["git", "clone", "--quiet", "--depth", "1", hybrid_repo.as_uri(), str(shallow)], check=True, capture_output=True
+    )
+    assert git("rev-parse", "--is-shallow-repository", cwd=shallow) == "true"
+    for root in (hybrid_repo, shallow):
+        build(root, "--platform", "linux/amd64")
+    for name in ("manifest.json", "worker_0.3.0_linux_amd64.tar.gz", *PYTHON_ARTIFACTS):
+        assert (shallow / "dist" / name).read_bytes() == (hybrid_repo / "dist" / name).read_bytes(), name
