@@ -177,3 +177,15 @@ def test_a_shallow_ci_checkout_builds_the_same_bytes(hybrid_repo: Path, tmp_path
         build(root, "--platform", "linux/amd64")
     for name in ("manifest.json", "worker_0.3.0_linux_amd64.tar.gz", *PYTHON_ARTIFACTS):
         assert (shallow / "dist" / name).read_bytes() == (hybrid_repo / "dist" / name).read_bytes(), name
+
+
+def test_build_never_replaces_sources_or_the_project(hybrid_repo: Path) -> None:
+    into_sources = run_cli("build", cwd=hybrid_repo, env={"REPROTASKS_DIST_DIR": "src"})
+    assert into_sources.returncode == 2
+    assert "`dist-dir` src/ holds files tracked by git (src/hybrid_orchestrator/__init__.py" in into_sources.stderr
+    assert (hybrid_repo / "src" / "hybrid_orchestrator" / "cli.py").is_file()
+    into_root = run_cli("build", cwd=hybrid_repo, env={"REPROTASKS_DIST_DIR": "."})
+    assert into_root.returncode == 2 and "is the project directory itself" in into_root.stderr
+    (hybrid_repo / ".git").rename(hybrid_repo / "not-git")
+    no_git = run_cli("build", cwd=hybrid_repo)
+    assert no_git.returncode == 2 and "not a git repository" in no_git.stderr and "git init" in no_git.stderr

@@ -286,7 +286,7 @@ def _resolve(root: Path, pyproject: Path | None, document: dict[str, Any], value
         requires_python=_text(project, "requires-python"),
         project_name=_text(project, "name"),
         project_version=None if "version" in dynamic else _text(project, "version"),
-        dist_dir=_inside(root, values["dist-dir"], "dist-dir"),
+        dist_dir=_dist_dir(root, values["dist-dir"]),
         dirty_tree=values["dirty-tree"],
         version=values["version"],
         python=PythonConfig(
@@ -347,6 +347,16 @@ def _inside(root: Path, relative: str, key: str) -> Path:
         raise ConfigError(
             f"`{key}` = {relative!r} points outside the project ({root})",
             hint=f"use a path inside the project for `{key}`",
+        )
+    return path
+
+
+def _dist_dir(root: Path, relative: str) -> Path:
+    path = _inside(root, relative, "dist-dir")
+    if path == root:
+        raise ConfigError(
+            f"`dist-dir` = {relative!r} is the project directory itself, which `build` would replace",
+            hint='use a directory of its own, e.g. `dist-dir = "dist"`',
         )
     return path
 

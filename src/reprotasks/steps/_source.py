@@ -63,6 +63,19 @@ def modified_files(source: Source, *, runner: Runner, outputs: str = "") -> list
     return [line[3:] for line in output.splitlines() if line.strip()]
 
 
+def tracked_files(source: Source, relative: str, *, runner: Runner) -> list[str]:
+    """Files git tracks under ``relative`` (a directory of the project)."""
+    output = _git(
+        runner,
+        source.toplevel,
+        "ls-files",
+        "--",
+        f"{source.prefix}{relative}",
+        purpose="list tracked files",
+    )
+    return output.splitlines()
+
+
 def check_dirty(source: Source, policy: str, *, runner: Runner, strict: bool = False, outputs: str = "") -> str | None:
     """Refuse (or warn about) uncommitted changes; returns a warning to show, if any.
 
