@@ -69,6 +69,9 @@ def test_reproduce_needs_a_first_build_of_head(hybrid_repo: Path) -> None:
     missing = run_cli("reproduce", cwd=hybrid_repo)
     assert missing.returncode == 2 and "dist/manifest.json is missing" in missing.stderr
     assert run_cli("build", "--python-only", cwd=hybrid_repo).returncode == 0
+    (hybrid_repo / "dist" / WHEEL).unlink()
+    gone = run_cli("reproduce", cwd=hybrid_repo)
+    assert gone.returncode == 2 and f"dist/ lacks {WHEEL}, listed in its manifest.json" in gone.stderr
     (hybrid_repo / "README.md").write_text("newer\n")
     commit_all(hybrid_repo, "newer")
     stale = run_cli("reproduce", cwd=hybrid_repo)

@@ -80,6 +80,12 @@ def reproduce(config: Config, *, runner: Runner, ref: str | None = None, sums: P
                 f"but HEAD is {source.commit[:12]}",
                 hint="run `reprotasks build` to build HEAD, then reproduce it",
             )
+        missing = [record.name for record in reference.artifacts if not (config.dist_dir / record.name).is_file()]
+        if missing:
+            raise ReprotasksError(
+                f"{dist_shown}/ lacks {', '.join(missing)}, listed in its {MANIFEST_NAME}",
+                hint="run `reprotasks build` again to restore the first build",
+            )
         expected = {record.name: sha256_file(config.dist_dir / record.name) for record in reference.artifacts}
         expected[MANIFEST_NAME] = sha256_file(manifest_path)
         build_args = _selection(reference)
