@@ -189,3 +189,13 @@ def test_build_never_replaces_sources_or_the_project(hybrid_repo: Path) -> None:
     (hybrid_repo / ".git").rename(hybrid_repo / "not-git")
     no_git = run_cli("build", cwd=hybrid_repo)
     assert no_git.returncode == 2 and "not a git repository" in no_git.stderr and "git init" in no_git.stderr
+
+
+def test_unusable_cache_directory_is_an_error_not_a_traceback(hybrid_repo: Path, tmp_path: Path) -> None:
+    not_a_directory = tmp_path / "cache-is-a-file"
+    not_a_directory.write_text("")
+    result = run_cli("build", "--python-only", cwd=hybrid_repo, env={"REPROTASKS_CACHE_DIR": str(not_a_directory)})
+    assert result.returncode == 2, result.stderr
+    assert f"error: build: {not_a_directory}/build-env: " in result.stderr
+    assert "permissions and the free space" in result.stderr and "Traceback" not in result.stderr
+    assert not (hybrid_repo / "dist").exists()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reprotasks._run import Runner
-from reprotasks.config import load_config
+from reprotasks.config import Config, load_config
 from reprotasks.errors import DriftError, ReprotasksError
 from reprotasks.steps.build import build
 from reprotasks.steps.checksum import check_checksums, write_checksums
@@ -77,6 +77,21 @@ def run_step(
     config = load_config(root, overrides=overrides, overrides_source=overrides_source)
     runner = Runner(config.root, log=log)
     started = time.monotonic()
+    try:
+        rows = _dispatch(name, options, config, runner)
+    except OSError as exc:
+        # Disk full, permissions, a file vanishing under us: say which file, never a traceback.
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise ReprotasksError(
+            f"{name}: {where}{exc.strerror or exc}",
+            hint="check that path's permissions and the free space; outputs are written atomically, "
+            "so nothing half-written was left",
+        ) from None
+    print_summary(name, rows, time.monotonic() - started)
+    return rows
+
+
+def _dispatch(name: str, options: StepOptions, config: Config, runner: Runner) -> list[tuple[str, str]]:
     if name == "lock":
         rows = lock(
             config,
@@ -105,7 +120,6 @@ def run_step(
             rows = check_checksums(config.dist_dir, shown_dist=shown).rows()
         else:
             rows = write_checksums(config.dist_dir).rows()
-    print_summary(name, rows, time.monotonic() - started)
     return rows
 
 
