@@ -15,12 +15,17 @@ from reprotasks.errors import ConfigError
 LOCK_COMMAND = "reprotasks lock"
 
 
-def _uv_binary(runner: Runner) -> str:
+def find_uv(runner: Runner) -> str | None:
+    """The uv binary: the one the `uv` Python package ships, else uv on PATH, else None."""
     try:
         from uv import find_uv_bin
     except ImportError:
-        return runner.require("uv", purpose="lock with the uv backend")
+        return runner.which("uv")
     return find_uv_bin()
+
+
+def _uv_binary(runner: Runner) -> str:
+    return find_uv(runner) or runner.require("uv", purpose="lock with the uv backend")
 
 
 def backend_version(backend: str) -> str:

@@ -36,6 +36,7 @@ from reprotasks.steps.build_python import (
     BuildEnvironment,
     build_command,
     build_environment,
+    build_environment_variables,
     build_python,
 )
 from reprotasks.steps.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, read_manifest
@@ -312,12 +313,7 @@ def _python_record(environment: BuildEnvironment, lock_rel: str, plan: _Plan) ->
     command[0] = "python"
     return {
         "command": command,
-        "environment": {
-            "SOURCE_DATE_EPOCH": str(plan.source.epoch),
-            "PYTHONNOUSERSITE": "1",
-            "CFLAGS": "-ffile-prefix-map=SOURCE=.",
-            "umask": "022",
-        },
+        "environment": {**build_environment_variables(Path("SOURCE"), plan.source.epoch), "umask": "022"},
         "build_lock": {"path": lock_rel, "sha256": environment.lock_sha256},
         "build_requirements": dict(sorted(environment.packages.items())),
     }

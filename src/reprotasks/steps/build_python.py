@@ -21,6 +21,7 @@ from reprotasks import _cache
 from reprotasks._files import sha256_file
 from reprotasks._run import Runner
 from reprotasks.errors import ReprotasksError
+from reprotasks.steps._compile import find_uv
 from reprotasks.steps._lockfile import parse_lock
 from reprotasks.steps.sdist import normalize_sdist
 
@@ -42,14 +43,6 @@ class BuildEnvironment:
     python: Path
     lock_sha256: str
     packages: dict[str, str]  # name -> version, from the lock
-
-
-def _uv(runner: Runner) -> str | None:
-    try:
-        from uv import find_uv_bin
-    except ImportError:
-        return runner.which("uv")
-    return find_uv_bin()
 
 
 def build_environment(lock: Path, shown_lock: str, *, runner: Runner) -> BuildEnvironment:
@@ -77,7 +70,7 @@ def build_environment(lock: Path, shown_lock: str, *, runner: Runner) -> BuildEn
     try:
         runner.log(f"build: creating the build environment from {shown_lock}")
         staged_python = staging / python.relative_to(target)
-        uv = _uv(runner)
+        uv = find_uv(runner)
         if uv is not None:
             runner.run([uv, "venv", "--quiet", "--python", sys.executable, str(staging)], cwd=home)
             install = [uv, "pip", "install", "--quiet", "--python", str(staged_python)]
@@ -104,8 +97,9 @@ def build_command(env: BuildEnvironment, out_dir: Path) -> list[str]:
     return [str(env.python), "-m", "build", "--no-isolation", "--outdir", str(out_dir), "."]
 
 
-def build_environment_variables(project: Path, epoch: int) -> dict[str, str]:
-    cflags = f"-ffile-prefix-map={project}=. {os.environ.get('CFLAGS', '')}".strip()
+def build_environment_variables(project: Path, epoch: int, *, user_cflags: str = "") -> dict[str, str]:
+    """What the backend runs with (the manifest records it with ``project`` as a placeholder)."""
+    cflags = f"-ffile-prefix-map={project}=. {user_cflags}".strip()
     return {
         "SOURCE_DATE_EPOCH": str(epoch),
         "PYTHONNOUSERSITE": "1",
@@ -121,7 +115,7 @@ def build_python(
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="reprotasks-pybuild-") as scratch:
         built = Path(scratch)
-        variables = build_environment_variables(project, epoch)
+        variables = build_environment_variables(project, epoch, user_cflags=os.environ.get("CFLAGS", ""))
         environment = {key: value for key, value in runner.environment(variables).items() if key not in _DROPPED}
         runner.run(
             build_command(env, built),
