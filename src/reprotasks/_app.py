@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,23 @@ STEPS: Mapping[str, str] = {
         "writes dist/ and dist/manifest.json."
     ),
     "checksum": "Write dist/SHA256SUMS (sha256sum format); --check finds tampered, missing, unlisted, unsafe entries.",
+    "sbom": "Write dist/sbom.cdx.json (CycloneDX 1.6) from the hashed locks, go.sum and the built binaries.",
+    "provenance": (
+        "Write dist/provenance.intoto.json: an in-toto v1 statement with SLSA provenance v1 whose subjects are "
+        "SHA256SUMS' entries."
+    ),
+    "sign": (
+        "Sign SHA256SUMS (and with sign.artifacts every artifact; the provenance as DSSE) with Sigstore; writes "
+        "<file>.sigstore.json bundles and skips files whose bundle already verifies."
+    ),
+    "verify-signatures": (
+        "Verify dist/'s bundles (or FILE... against FILE.sigstore.json) for the configured signer identity and "
+        "OIDC issuer; SHA256SUMS' signature plus matching checksums cover the whole release."
+    ),
+    "verify-release": (
+        "Consumer side: verify a downloaded release directory end to end (checksums, every signature, provenance "
+        "subjects)."
+    ),
     "reproduce": (
         "Rebuild the commit in another directory under another umask, TZ, locale, HOME and env, and prove every "
         "artifact is byte-identical; --ref TAG --sums FILE checks an older release."
@@ -51,6 +68,12 @@ class StepOptions:
     force: bool = False
     ref: str | None = None
     sums: Path | None = None
+    identity_token: str | None = field(default=None, repr=False)
+    offline: bool = False
+    files: tuple[Path, ...] = ()
+    directory: Path | None = None
+    # [tool.reprotasks.sign] keys given on the command line (--identity, --staging, ...)
+    sign_overrides: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _stderr(line: str) -> None:
@@ -73,6 +96,11 @@ def run_step(
         overrides = {
             **(overrides or {}),
             "python": {**(overrides or {}).get("python", {}), "lock-backend": options.backend},
+        }
+    if options.sign_overrides:
+        overrides = {
+            **(overrides or {}),
+            "sign": {**(overrides or {}).get("sign", {}), **options.sign_overrides},
         }
     config = load_config(root, overrides=overrides, overrides_source=overrides_source)
     runner = Runner(config.root, log=log)
@@ -112,6 +140,28 @@ def _dispatch(name: str, options: StepOptions, config: Config, runner: Runner) -
             go=options.go,
             force=options.force,
         ).rows()
+    elif name == "sbom":
+        from reprotasks.steps.sbom import sbom
+
+        rows = sbom(config).rows()
+    elif name == "provenance":
+        from reprotasks.steps.provenance import provenance
+
+        rows = provenance(config).rows()
+    elif name == "sign":
+        from reprotasks.steps.sign import sign
+
+        rows = sign(config, token=options.identity_token, log=runner.log).rows()
+    elif name in ("verify-signatures", "verify-release"):
+        from reprotasks.steps import signatures
+
+        offline = options.offline or config.sign.offline
+        if name == "verify-signatures" and options.files:
+            report = signatures.verify_files(list(options.files), config.sign, offline=offline)
+        else:
+            directory = options.directory if name == "verify-release" and options.directory else config.dist_dir
+            report = signatures.verify_release(directory, config.sign, offline=offline, shown_dir=config.rel(directory))
+        rows = signatures.raise_findings(report, name)
     elif name == "reproduce":
         rows = reproduce(config, runner=runner, ref=options.ref, sums=options.sums).rows()
     else:

@@ -14,7 +14,7 @@ Kind = Literal["str", "bool", "list", "choice"]
 
 @dataclass(frozen=True, kw_only=True)
 class Option:
-    table: str  # "" for the top level, else the sub-table name ("python", "go")
+    table: str  # "" for the top level, else the sub-table name ("python", "go", "sign")
     key: str
     kind: Kind
     default: str | bool | list[str] | None
@@ -191,9 +191,82 @@ OPTIONS: tuple[Option, ...] = (
         choices=("required", "none"),
         help="`required`: go.mod must pin an exact toolchain (`toolchain go1.X.Y` or `go 1.X.Y`).",
     ),
+    Option(
+        table="sign",
+        key="instance",
+        kind="choice",
+        default="production",
+        choices=("production", "staging"),
+        help="Public Sigstore instance used to sign and verify (ignored when `sign.trust-config` is set).",
+    ),
+    Option(
+        table="sign",
+        key="trust-config",
+        kind="str",
+        default=None,
+        help=(
+            "A Sigstore `ClientTrustConfig` JSON file (trusted root + signing config) for a private or local "
+            "Sigstore instance; replaces `sign.instance`."
+        ),
+    ),
+    Option(
+        table="sign",
+        key="artifacts",
+        kind="bool",
+        default=False,
+        help=(
+            "Also sign every artifact, not only SHA256SUMS (one verified SHA256SUMS signature already covers "
+            "every file it lists)."
+        ),
+    ),
+    Option(
+        table="sign",
+        key="identity",
+        kind="str",
+        default=None,
+        help="Exact signer identity (certificate SAN: an email or URI) that verification requires.",
+    ),
+    Option(
+        table="sign",
+        key="issuer",
+        kind="str",
+        default=None,
+        help=(
+            "OIDC issuer that verification requires. Default with `sign.github-repository`: "
+            "`https://token.actions.githubusercontent.com`; required with `sign.identity`."
+        ),
+    ),
+    Option(
+        table="sign",
+        key="github-repository",
+        kind="str",
+        default=None,
+        help="GitHub workflow policy: `OWNER/REPO` whose workflow must have signed (instead of `sign.identity`).",
+    ),
+    Option(
+        table="sign",
+        key="github-workflow",
+        kind="str",
+        default=".github/workflows/release.yml",
+        help="GitHub workflow policy: path of the signing workflow inside the repository.",
+    ),
+    Option(
+        table="sign",
+        key="github-ref",
+        kind="str",
+        default="refs/tags/*",
+        help="GitHub workflow policy: glob the signing workflow's git ref must match.",
+    ),
+    Option(
+        table="sign",
+        key="offline",
+        kind="bool",
+        default=False,
+        help="Verify signatures with the trust root already on this machine, without refreshing it (TUF).",
+    ),
 )
 
-TABLES: tuple[str, ...] = ("python", "go")
+TABLES: tuple[str, ...] = ("python", "go", "sign")
 
 # Environment variables that start with REPROTASKS_ but are not config keys.
 NON_CONFIG_ENV: frozenset[str] = frozenset({"REPROTASKS_CACHE_DIR"})

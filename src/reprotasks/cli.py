@@ -29,6 +29,10 @@ examples:
   reprotasks checksum --check          verify a downloaded dist/ against SHA256SUMS
   reprotasks reproduce                 rebuild elsewhere and compare every digest with dist/
   reprotasks reproduce --ref v1.2.0 --sums ~/Downloads/SHA256SUMS
+  reprotasks sbom && reprotasks checksum && reprotasks provenance && reprotasks sign
+  reprotasks verify-release ./v1.2.0 --github-repository acme/widgets
+  reprotasks verify-signatures --offline --identity me@example.com \
+      --issuer https://github.com/login/oauth file.txt
 """
 
 
@@ -82,12 +86,66 @@ def add_step_arguments(parser: argparse.ArgumentParser, step: str) -> None:
             action="store_true",
             help="verify dist/ against its SHA256SUMS instead of writing it (never reads outside dist/)",
         )
+    elif step == "sign":
+        parser.add_argument(
+            "--identity-token",
+            metavar="TOKEN",
+            help="OIDC identity token (default: $SIGSTORE_ID_TOKEN, then ambient CI credentials, then the browser)",
+        )
+        _add_instance_arguments(parser)
+    elif step in ("verify-signatures", "verify-release"):
+        if step == "verify-signatures":
+            parser.add_argument(
+                "files",
+                nargs="*",
+                type=Path,
+                metavar="FILE",
+                help="check FILE against FILE.sigstore.json (default: every bundle in dist/ plus its checksums)",
+            )
+        else:
+            parser.add_argument("directory", type=Path, metavar="DIR", help="the downloaded release directory")
+        parser.add_argument(
+            "--offline", action="store_true", help="use the trust root on this machine; do not refresh it over TUF"
+        )
+        _add_instance_arguments(parser)
+        parser.add_argument("--identity", metavar="ID", help="exact signer identity (email or URI) (sign.identity)")
+        parser.add_argument("--issuer", metavar="URL", help="OIDC issuer the signer used (sign.issuer)")
+        parser.add_argument(
+            "--github-repository", metavar="OWNER/REPO", help="accept this repository's workflow as signer"
+        )
+        parser.add_argument("--github-workflow", metavar="PATH", help="workflow path (sign.github-workflow)")
+        parser.add_argument("--github-ref", metavar="GLOB", help="allowed refs, e.g. 'refs/tags/v*' (sign.github-ref)")
     elif step == "verify":
         parser.add_argument(
             "--no-cache",
             action="store_true",
             help="re-resolve every lock even if its inputs are unchanged since the last passing verify",
         )
+
+
+def _add_instance_arguments(parser: argparse.ArgumentParser) -> None:
+    instance = parser.add_mutually_exclusive_group()
+    instance.add_argument("--staging", action="store_true", help="use Sigstore's staging instance (sign.instance)")
+    instance.add_argument(
+        "--trust-config",
+        metavar="FILE",
+        help="ClientTrustConfig JSON of a private or local Sigstore instance (sign.trust-config)",
+    )
+
+
+def _sign_overrides(args: argparse.Namespace) -> dict[str, object]:
+    overrides: dict[str, object] = {}
+    if getattr(args, "staging", False):
+        overrides["instance"] = "staging"
+    if getattr(args, "trust_config", None):
+        overrides["trust-config"] = str(Path(args.trust_config).resolve())
+    for flag in ("identity", "issuer", "github_repository", "github_workflow", "github_ref"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides[flag.replace("_", "-")] = value
+    if "identity" in overrides:
+        overrides.setdefault("github-repository", None)
+    return overrides
 
 
 def options_from(args: argparse.Namespace) -> StepOptions:
@@ -103,6 +161,11 @@ def options_from(args: argparse.Namespace) -> StepOptions:
         force=getattr(args, "force", False),
         ref=getattr(args, "ref", None),
         sums=None if getattr(args, "sums", None) is None else Path(args.sums).resolve(),
+        identity_token=getattr(args, "identity_token", None),
+        offline=getattr(args, "offline", False),
+        files=tuple(Path(file).resolve() for file in getattr(args, "files", ())),
+        directory=None if getattr(args, "directory", None) is None else Path(args.directory).resolve(),
+        sign_overrides=_sign_overrides(args),
     )
 
 

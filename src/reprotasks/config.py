@@ -72,6 +72,26 @@ class GoConfig:
     vcs_stamp: bool
 
 
+GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignConfig:
+    instance: str  # "production", "staging" or "custom" (trust_config set)
+    trust_config: Path | None
+    artifacts: bool
+    identity: str | None
+    issuer: str | None  # resolved: GitHub's issuer by default with a GitHub policy
+    github_repository: str | None
+    github_workflow: str
+    github_ref: str
+    offline: bool
+
+    @property
+    def has_policy(self) -> bool:
+        return self.identity is not None or self.github_repository is not None
+
+
 @dataclass(frozen=True, kw_only=True)
 class Config:
     root: Path
@@ -84,6 +104,7 @@ class Config:
     version: str | None
     python: PythonConfig
     go: GoConfig
+    sign: SignConfig
 
     def rel(self, path: Path) -> str:
         """``path`` relative to the project root, POSIX style (what messages show)."""
@@ -116,6 +137,17 @@ class Config:
                 "platforms": list(self.go.platforms),
                 "version-variable": self.go.version_variable,
                 "vcs-stamp": self.go.vcs_stamp,
+            },
+            "sign": {
+                "instance": self.sign.instance,
+                "trust-config": None if self.sign.trust_config is None else self.rel(self.sign.trust_config),
+                "artifacts": self.sign.artifacts,
+                "identity": self.sign.identity,
+                "issuer": self.sign.issuer,
+                "github-repository": self.sign.github_repository,
+                "github-workflow": self.sign.github_workflow,
+                "github-ref": self.sign.github_ref,
+                "offline": self.sign.offline,
             },
         }
 
@@ -209,6 +241,8 @@ def _validate(table: Mapping[str, Any], source: str) -> dict[str, Any]:
 
 def _check_type(option: Option, value: Any, source: str) -> Any:
     where = f"{source}: `{option.dotted}`"
+    if value is None and option.default is None:
+        return None  # only programmatic overrides can say "unset" (TOML has no null)
     if option.kind == "bool":
         if not isinstance(value, bool):
             raise ConfigError(
@@ -308,6 +342,44 @@ def _resolve(root: Path, pyproject: Path | None, document: dict[str, Any], value
             version_variable=values["go.version-variable"],
             vcs_stamp=values["go.vcs-stamp"],
         ),
+        sign=_resolve_sign(root, values),
+    )
+
+
+def _resolve_sign(root: Path, values: dict[str, Any]) -> SignConfig:
+    identity, repository = values["sign.identity"], values["sign.github-repository"]
+    if identity is not None and repository is not None:
+        raise ConfigError(
+            "`sign.identity` and `sign.github-repository` are both set; a signer policy is one or the other",
+            hint="keep `sign.identity` (+ `sign.issuer`) for a person or service account, or "
+            "`sign.github-repository` for a GitHub Actions workflow",
+        )
+    issuer = values["sign.issuer"]
+    if repository is not None:
+        if repository.count("/") != 1 or repository.startswith("/") or repository.endswith("/"):
+            raise ConfigError(
+                f"`sign.github-repository` = {repository!r} is not OWNER/REPO", hint='e.g. `"acme/widgets"`'
+            )
+        issuer = issuer or GITHUB_ACTIONS_ISSUER
+    elif identity is not None and issuer is None:
+        raise ConfigError(
+            "`sign.identity` is set without `sign.issuer`: an identity is only meaningful with the OIDC "
+            "issuer that vouched for it",
+            hint='add e.g. `issuer = "https://github.com/login/oauth"` (GitHub login) or '
+            '`"https://accounts.google.com"` to [tool.reprotasks.sign]',
+        )
+    trust_config = values["sign.trust-config"]
+    path = None if trust_config is None else (root / trust_config).resolve()
+    return SignConfig(
+        instance="custom" if path is not None else values["sign.instance"],
+        trust_config=path,
+        artifacts=values["sign.artifacts"],
+        identity=identity,
+        issuer=issuer,
+        github_repository=repository,
+        github_workflow=values["sign.github-workflow"],
+        github_ref=values["sign.github-ref"],
+        offline=values["sign.offline"],
     )
 
 

@@ -18,7 +18,8 @@ from reprotasks.errors import DriftError, Finding, ReprotasksError
 
 SUMS_NAME = "SHA256SUMS"
 # Written after the sums (signatures over them), so never listed in them.
-_NOT_LISTED = re.compile(r"^SHA256SUMS(\..*)?$|\.sigstore\.json$")
+# Signing outputs come after SHA256SUMS and describe it, so they are never listed in it.
+_NOT_LISTED = re.compile(r"^SHA256SUMS(\..*)?$|\.sigstore\.json$|^provenance\.intoto\.json$")
 _LINE = re.compile(r"^(?P<digest>[0-9a-fA-F]{64}) (?P<mode>[ *])(?P<name>.+)$")
 _RECHECKSUM = "run `reprotasks checksum` after a fresh build, or restore the release files"
 

@@ -13,8 +13,8 @@ from reprotasks import _cache
 from reprotasks._files import sha256_file
 from reprotasks._run import Runner
 from reprotasks.config import Config, LockSpec
-from reprotasks.errors import CommandFailedError, DriftError, Finding
-from reprotasks.steps import _gomod, pins
+from reprotasks.errors import CommandFailedError, ConfigError, DriftError, Finding
+from reprotasks.steps import _gomod, pins, signatures
 from reprotasks.steps._compile import backend_version, compile_lock
 from reprotasks.steps._lockfile import input_files, parse_lock, parse_lock_text, split_header
 from reprotasks.steps.checksum import SUMS_NAME, check_findings
@@ -52,6 +52,22 @@ class VerifyReport:
         ]
 
 
+def _dist_check(config: Config) -> Check:
+    """dist/ against SHA256SUMS; with bundles present, every signature for the configured signer too."""
+    shown = config.rel(config.dist_dir)
+    if not signatures.bundles_in(config.dist_dir):
+        return Check(f"{shown}/{SUMS_NAME}", tuple(check_findings(config.dist_dir, shown_dist=shown)))
+    name = f"{shown}: checksums and signatures"
+    try:
+        report = signatures.verify_release(
+            config.dist_dir, config.sign, offline=config.sign.offline, shown_dir=shown, require_signed=True
+        )
+    except ConfigError as error:
+        where = config.rel(config.pyproject) if config.pyproject else "pyproject.toml"
+        return Check(name, (Finding(where, None, f"{shown}/ holds signatures but {error.message}", error.hint),))
+    return Check(name, tuple(report.findings))
+
+
 def verify(config: Config, *, runner: Runner, use_cache: bool = True) -> VerifyReport:
     """Run every check; raise DriftError listing all findings if any check found drift."""
     checks: list[Check] = []
@@ -71,8 +87,7 @@ def verify(config: Config, *, runner: Runner, use_cache: bool = True) -> VerifyR
             Check(f"{rel}: go mod verify", tuple(_gomod.verify_findings(config.go.module, rel, runner=runner)))
         )
     if (config.dist_dir / SUMS_NAME).is_file():
-        shown = config.rel(config.dist_dir)
-        checks.append(Check(f"{shown}/{SUMS_NAME}", tuple(check_findings(config.dist_dir, shown_dist=shown))))
+        checks.append(_dist_check(config))
     report = VerifyReport(tuple(checks))
     for check in checks:
         runner.log(

@@ -1,0 +1,237 @@
+"""The one place that talks to sigstore-python: trust roots, signer policies, bundles.
+
+sigstore is imported lazily (it costs ~0.3 s) so that steps which never sign stay fast.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reprotasks.config import SignConfig
+from reprotasks.errors import ConfigError, ReprotasksError
+
+if TYPE_CHECKING:
+    from cryptography.x509 import Certificate
+    from sigstore.models import Bundle, ClientTrustConfig
+    from sigstore.verify import Verifier
+
+BUNDLE_SUFFIX = ".sigstore.json"
+
+# Fulcio certificate extensions (https://github.com/sigstore/fulcio/blob/main/docs/oid-info.md).
+_ISSUER_V2 = "1.3.6.1.4.1.57264.1.8"
+_ISSUER_V1 = "1.3.6.1.4.1.57264.1.1"
+
+
+class SignatureError(Exception):
+    """A bundle that does not verify; the message is one sentence for a Finding."""
+
+
+def quiet() -> None:
+    """sigstore logs "offline mode" notices and a pyasn1 length warning on every call; keep output clean."""
+    logging.getLogger("sigstore").setLevel(logging.ERROR)
+    logging.getLogger("tuf").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module=r"sigstore\..*")
+
+
+def bundle_path(file: Path) -> Path:
+    return file.with_name(file.name + BUNDLE_SUFFIX)
+
+
+def describe_instance(sign: SignConfig) -> str:
+    return f"trust config {sign.trust_config}" if sign.trust_config is not None else f"Sigstore {sign.instance}"
+
+
+def trust_config(sign: SignConfig, *, offline: bool) -> ClientTrustConfig:
+    """The ClientTrustConfig of the configured instance (a file, staging or production)."""
+    quiet()
+    from sigstore.errors import Error as SigstoreError
+    from sigstore.models import ClientTrustConfig
+
+    if sign.trust_config is not None:
+        try:
+            return ClientTrustConfig.from_json(sign.trust_config.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(
+                f"`sign.trust-config` {sign.trust_config}: {exc.strerror}",
+                hint="point `sign.trust-config` (or --trust-config) at a ClientTrustConfig JSON file",
+            ) from None
+        except Exception as exc:
+            raise ConfigError(
+                f"`sign.trust-config` {sign.trust_config} is not a Sigstore ClientTrustConfig: {_first_line(exc)}",
+                hint="the file needs mediaType application/vnd.dev.sigstore.clienttrustconfig.v0.1+json, "
+                "a trustedRoot and a signingConfig",
+            ) from None
+    try:
+        if sign.instance == "staging":
+            return ClientTrustConfig.staging(offline=offline)
+        return ClientTrustConfig.production(offline=offline)
+    except (SigstoreError, OSError) as exc:
+        raise ReprotasksError(
+            f"cannot load the Sigstore {sign.instance} trust root: {_first_line(exc)}",
+            hint="check the network access to the Sigstore TUF repository, or verify with --offline "
+            "(uses the trust root cached on this machine or shipped with sigstore)",
+        ) from None
+
+
+def verifier(sign: SignConfig, *, offline: bool) -> Verifier:
+    from sigstore.verify import Verifier
+
+    return Verifier(trusted_root=trust_config(sign, offline=offline).trusted_root)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+class SignerPolicy:
+    """Who must have signed: an exact identity, or a GitHub workflow; always with the OIDC issuer."""
+
+    def __init__(self, sign: SignConfig) -> None:
+        if not sign.has_policy or sign.issuer is None:
+            raise ConfigError(
+                "no signer identity to verify against",
+                hint="set `sign.identity` + `sign.issuer`, or `sign.github-repository`, in [tool.reprotasks.sign] "
+                "(or pass --identity and --issuer); a signature is only as good as the identity it is checked for",
+            )
+        self.issuer = sign.issuer
+        self.identity = sign.identity
+        self.pattern: str | None = None
+        if sign.github_repository is not None:
+            workflow = sign.github_workflow.lstrip("/")
+            self.pattern = f"https://github.com/{sign.github_repository}/{workflow}@{sign.github_ref}"
+
+    def describe(self) -> str:
+        who = self.identity if self.identity is not None else self.pattern
+        return f"{who} (issuer {self.issuer})"
+
+    def verify(self, cert: Certificate) -> None:
+        from sigstore.errors import VerificationError
+
+        issuer = _extension_text(cert, _ISSUER_V2, der=True) or _extension_text(cert, _ISSUER_V1, der=False)
+        if issuer != self.issuer:
+            raise VerificationError(f"signed through OIDC issuer {issuer!r}, expected {self.issuer!r}")
+        sans = certificate_identities(cert)
+        if self.identity is not None:
+            if self.identity not in sans:
+                raise VerificationError(f"signed by {_names(sans)}, expected {self.identity}")
+        elif self.pattern is not None and not any(fnmatch.fnmatchcase(san, self.pattern) for san in sans):
+            raise VerificationError(f"signed by {_names(sans)}, expected a match for {self.pattern}")
+
+
+def _names(sans: list[str]) -> str:
+    return ", ".join(sans) if sans else "no identity"
+
+
+def certificate_identities(cert: Certificate) -> list[str]:
+    """Email, URI and Sigstore other-name SANs of a signing certificate."""
+    from cryptography.x509 import OtherName, RFC822Name, SubjectAlternativeName, UniformResourceIdentifier
+    from cryptography.x509.oid import ObjectIdentifier
+
+    try:
+        san = cert.extensions.get_extension_for_class(SubjectAlternativeName).value
+    except Exception:
+        return []
+    names: list[str] = list(san.get_values_for_type(RFC822Name))
+    names += san.get_values_for_type(UniformResourceIdentifier)
+    other_oid = ObjectIdentifier("1.3.6.1.4.1.57264.1.7")
+    names += [
+        value.value.decode(errors="replace")
+        for value in san.get_values_for_type(OtherName)
+        if value.type_id == other_oid
+    ]
+    return names
+
+
+def _extension_text(cert: Certificate, oid: str, *, der: bool) -> str | None:
+    from cryptography.x509.oid import ObjectIdentifier
+
+    try:
+        value: Any = cert.extensions.get_extension_for_oid(ObjectIdentifier(oid)).value
+    except Exception:
+        return None
+    raw: bytes = value.value
+    if der:
+        # A DER UTF8String: tag 0x0C, a length (short or long form), then the text.
+        if len(raw) < 2 or raw[0] != 0x0C:
+            return None
+        length, start = raw[1], 2
+        if length & 0x80:
+            count = length & 0x7F
+            length, start = int.from_bytes(raw[2 : 2 + count], "big"), 2 + count
+        return raw[start : start + length].decode(errors="replace")
+    return raw.decode(errors="replace")
+
+
+def load_bundle(path: Path) -> Bundle:
+    """Parse a bundle; SignatureError with a readable reason when it is not one."""
+    quiet()
+    from sigstore.models import Bundle
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SignatureError(f"cannot read the bundle: {exc.strerror}") from None
+    try:
+        return Bundle.from_json(data)
+    except Exception as exc:
+        raise SignatureError(f"is not a valid Sigstore bundle: {_first_line(exc)}") from None
+
+
+def signer_of(bundle: Bundle) -> str:
+    names = certificate_identities(bundle.signing_certificate)
+    return _names(names)
+
+
+def verify_artifact(verifier: Verifier, policy: SignerPolicy, file: Path, bundle: Bundle) -> None:
+    """Check ``bundle`` signs ``file`` (streamed digest) for ``policy``; SignatureError otherwise."""
+    from sigstore.errors import Error as SigstoreError
+    from sigstore.hashes import Hashed
+    from sigstore_models.common.v1 import HashAlgorithm
+
+    from reprotasks._files import sha256_file
+
+    digest = bytes.fromhex(sha256_file(file))
+    try:
+        verifier.verify_artifact(Hashed(algorithm=HashAlgorithm.SHA2_256, digest=digest), bundle, policy)
+    except SigstoreError as exc:
+        raise SignatureError(_explain(exc)) from None
+    _require_timestamp(bundle)
+
+
+def verify_dsse(verifier: Verifier, policy: SignerPolicy, bundle: Bundle) -> tuple[str, bytes]:
+    from sigstore.errors import Error as SigstoreError
+
+    try:
+        payload_type, payload = verifier.verify_dsse(bundle, policy)
+    except SigstoreError as exc:
+        raise SignatureError(_explain(exc)) from None
+    _require_timestamp(bundle)
+    return payload_type, payload
+
+
+def _require_timestamp(bundle: Bundle) -> None:
+    # Rekor v2 entries carry no signed time of their own: without a TSA timestamp the
+    # short-lived certificate cannot be checked (sigstore only warns when the TSA failed).
+    entry = bundle.log_entry._inner
+    if entry.kind_version.version == "0.0.2" and not bundle.verification_material.timestamp_verification_data:
+        raise SignatureError("has a Rekor v2 log entry but no timestamp from a timestamp authority")
+
+
+def _explain(exc: BaseException) -> str:
+    text = _first_line(exc)
+    lowered = text.lower()
+    if "signature is invalid for input" in lowered or "digest mismatch" in lowered:
+        return "does not sign this file's content (the file or the bundle was changed)"
+    if "inconsistent" in lowered:
+        return f"is inconsistent with its transparency log entry ({text})"
+    if "certificate chain" in lowered or "candidates exhausted" in lowered:
+        return (
+            "was not issued by this Sigstore instance's certificate authority "
+            f"(signed on another instance, e.g. staging vs production?): {text}"
+        )
+    return text

@@ -1,0 +1,413 @@
+"""A real, private Sigstore instance on 127.0.0.1, for honest sign-then-verify tests.
+
+Services (each a real upstream binary, built by ``.ci/install-sigstack``):
+
+- an OIDC issuer (this module: discovery document, JWKS, a token endpoint) that mints
+  ``aud=sigstore`` email tokens, signed with a key made at start-up;
+- Fulcio with an ephemeral CA, trusting that issuer;
+- TesseraCT (a static CT log) with POSIX storage, accepting Fulcio's root;
+- Rekor v2 (rekor-tiles) with POSIX storage;
+- the timestamp authority with an in-memory signer.
+
+``SigstoreStack.start()`` brings them up on free ports, waits for each to answer, and writes
+a ``ClientTrustConfig`` JSON (trusted root + signing config) that points sigstore-python at
+them. Run ``python tests/sigstack.py --bin DIR`` to keep one running by hand (README:
+"Sign without the public instance").
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+# Where each binary lands inside the bin directory (the two `posix` ones need their own dir).
+BINARIES = {
+    "fulcio": "fulcio/fulcio",
+    "tesseract": "tesseract/posix",
+    "rekor": "rekor/posix",
+    "tsa": "tsa/timestamp-server",
+}
+CLIENT_ID = "sigstore"
+VALID_FROM = "2020-01-01T00:00:00Z"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _der_b64(key: Any) -> str:
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(der).decode()
+
+
+def _key_id(key: Any) -> str:
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+def _pem_chain(pem: bytes) -> list[dict[str, str]]:
+    certs = x509.load_pem_x509_certificates(pem)
+    return [{"rawBytes": base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()} for cert in certs]
+
+
+class OIDCIssuer:
+    """A minimal OpenID provider: enough for Fulcio to verify the tokens it mints."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        issuer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def do_GET(self) -> None:
+                if self.path == "/.well-known/openid-configuration":
+                    body: dict[str, Any] = {
+                        "issuer": issuer.url,
+                        "jwks_uri": f"{issuer.url}/jwks",
+                        "token_endpoint": f"{issuer.url}/token",
+                        "authorization_endpoint": f"{issuer.url}/auth",
+                        "response_types_supported": ["id_token"],
+                        "subject_types_supported": ["public"],
+                        "id_token_signing_alg_values_supported": ["RS256"],
+                    }
+                elif self.path == "/jwks":
+                    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(issuer._key.public_key()))
+                    body = {"keys": [{**jwk, "kid": "test", "alg": "RS256", "use": "sig"}]}
+                else:
+                    self.send_error(404)
+                    return
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def token(self, email: str, *, lifetime: int = 600) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": self.url,
+            "sub": email,
+            "aud": CLIENT_ID,
+            "email": email,
+            "email_verified": True,
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime,
+        }
+        return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": "test"})
+
+
+@dataclass
+class SigstoreStack:
+    bin_dir: Path
+    work: Path
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: list[Path] = field(default_factory=list)
+    issuer: OIDCIssuer = field(default_factory=OIDCIssuer)
+    trust_config: Path | None = None
+
+    def _binary(self, name: str) -> str:
+        path = self.bin_dir / BINARIES[name]
+        if not path.is_file():
+            raise RuntimeError(f"{path} is missing: run .ci/install-sigstack {self.bin_dir}")
+        return str(path)
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        log = self.work / f"{name}.log"
+        self.logs.append(log)
+        with log.open("wb") as handle:
+            process = subprocess.Popen(
+                argv, cwd=self.work, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        self.processes.append(process)
+
+    def _wait(self, name: str, url: str, *, timeout: float = 60.0, method: str = "GET") -> bytes:
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            for process in self.processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name}: a service exited early; logs:\n{self.tail()}")
+            try:
+                with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=5) as response:
+                    data: bytes = response.read()
+                    return data
+            except Exception as exc:
+                last = exc
+                time.sleep(0.2)
+        raise RuntimeError(f"{name} did not answer {url} within {timeout}s ({last}); logs:\n{self.tail()}")
+
+    def tail(self) -> str:
+        parts = []
+        for log in self.logs:
+            text = log.read_text(errors="replace") if log.exists() else ""
+            parts.append(f"--- {log.name}\n" + "\n".join(text.splitlines()[-15:]))
+        return "\n".join(parts)
+
+    def start(self) -> SigstoreStack:
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.issuer.start()
+        ct_port, fulcio_port, rekor_port, tsa_port = free_port(), free_port(), free_port(), free_port()
+        ct_address = f"127.0.0.1:{ct_port}"
+        ct_origin = "127.0.0.1"  # the host part of the URL Fulcio submits to (TesseraCT wants no port)
+
+        # Fulcio first: the CT log only accepts chains to Fulcio's (ephemeral) root.
+        fulcio_config = self.work / "fulcio.json"
+        fulcio_config.write_text(
+            json.dumps(
+                {
+                    "OIDCIssuers": {
+                        self.issuer.url: {"IssuerURL": self.issuer.url, "ClientID": CLIENT_ID, "Type": "email"}
+                    }
+                }
+            )
+        )
+        self._spawn(
+            "fulcio",
+            [
+                self._binary("fulcio"),
+                "serve",
+                "--ca",
+                "ephemeralca",
+                "--config-path",
+                str(fulcio_config),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(fulcio_port),
+                "--grpc-host",
+                "127.0.0.1",
+                "--grpc-port",
+                str(free_port()),
+                "--metrics-port",
+                str(free_port()),
+                "--legacy-unix-domain-socket",
+                f"@fulcio-legacy-{os.getpid()}-{fulcio_port}",
+                "--ct-log-url",
+                f"http://{ct_address}",
+            ],
+        )
+        fulcio_url = f"http://127.0.0.1:{fulcio_port}"
+        fulcio_chain = self._wait("fulcio", f"{fulcio_url}/api/v1/rootCert")
+        roots = self.work / "fulcio-root.pem"
+        roots.write_bytes(fulcio_chain)
+
+        ct_key = ec.generate_private_key(ec.SECP256R1())
+        ct_key_path = self.work / "ct-key.pem"
+        ct_key_path.write_bytes(
+            ct_key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+            )
+        )
+        self._spawn(
+            "tesseract",
+            [
+                self._binary("tesseract"),
+                "--http_endpoint",
+                ct_address,
+                "--origin",
+                ct_origin,
+                "--private_key",
+                str(ct_key_path),
+                "--roots_pem_file",
+                str(roots),
+                "--storage_dir",
+                str(self.work / "ct"),
+                "--checkpoint_interval",
+                "500ms",
+            ],
+        )
+
+        rekor_key = ec.generate_private_key(ec.SECP256R1())
+        rekor_key_path = self.work / "rekor-key.pem"
+        rekor_key_path.write_bytes(
+            rekor_key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        rekor_origin = f"127.0.0.1:{rekor_port}"
+        self._spawn(
+            "rekor",
+            [
+                self._binary("rekor"),
+                "serve",
+                "--http-address",
+                "127.0.0.1",
+                "--http-port",
+                str(rekor_port),
+                "--grpc-address",
+                "127.0.0.1",
+                "--grpc-port",
+                str(free_port()),
+                "--http-metrics-port",
+                str(free_port()),
+                "--hostname",
+                rekor_origin,
+                "--signer-filepath",
+                str(rekor_key_path),
+                "--storage-dir",
+                str(self.work / "rekor"),
+                "--checkpoint-interval",
+                "1s",
+            ],
+        )
+        self._spawn(
+            "tsa",
+            [
+                self._binary("tsa"),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(tsa_port),
+                "--timestamp-signer",
+                "memory",
+                "--disable-ntp-monitoring",
+            ],
+        )
+        tsa_url = f"http://127.0.0.1:{tsa_port}"
+        rekor_url = f"http://{rekor_origin}"
+        tsa_chain = self._wait("tsa", f"{tsa_url}/api/v1/timestamp/certchain")
+        self._wait("tesseract", f"http://{ct_address}/ct/v1/get-roots")
+        self._wait("rekor", f"{rekor_url}/healthz")
+
+        trusted_root = {
+            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            "tlogs": [
+                {
+                    "baseUrl": rekor_url,
+                    "hashAlgorithm": "SHA2_256",
+                    "publicKey": {
+                        "rawBytes": _der_b64(rekor_key.public_key()),
+                        "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                        "validFor": {"start": VALID_FROM},
+                    },
+                    "logId": {"keyId": _key_id(rekor_key.public_key())},
+                }
+            ],
+            "certificateAuthorities": [
+                {
+                    "subject": {"organization": "local", "commonName": "fulcio"},
+                    "uri": fulcio_url,
+                    "certChain": {"certificates": _pem_chain(fulcio_chain)},
+                    "validFor": {"start": VALID_FROM},
+                }
+            ],
+            "ctlogs": [
+                {
+                    "baseUrl": f"http://{ct_address}",
+                    "hashAlgorithm": "SHA2_256",
+                    "publicKey": {
+                        "rawBytes": _der_b64(ct_key.public_key()),
+                        "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                        "validFor": {"start": VALID_FROM},
+                    },
+                    "logId": {"keyId": _key_id(ct_key.public_key())},
+                }
+            ],
+            "timestampAuthorities": [
+                {
+                    "subject": {"organization": "local", "commonName": "tsa"},
+                    "uri": f"{tsa_url}/api/v1/timestamp",
+                    "certChain": {"certificates": _pem_chain(tsa_chain)},
+                    "validFor": {"start": VALID_FROM},
+                }
+            ],
+        }
+        service = {"majorApiVersion": 1, "validFor": {"start": VALID_FROM}, "operator": "local"}
+        signing_config = {
+            "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+            "caUrls": [{"url": fulcio_url, **service}],
+            "oidcUrls": [{"url": self.issuer.url, **service}],
+            "rekorTlogUrls": [{"url": rekor_url, **service, "majorApiVersion": 2}],
+            "tsaUrls": [{"url": f"{tsa_url}/api/v1/timestamp", **service}],
+            "rekorTlogConfig": {"selector": "ANY"},
+            "tsaConfig": {"selector": "ANY"},
+        }
+        self.trust_config = self.work / "trust-config.json"
+        self.trust_config.write_text(
+            json.dumps(
+                {
+                    "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+                    "trustedRoot": trusted_root,
+                    "signingConfig": signing_config,
+                },
+                indent=2,
+            )
+        )
+        return self
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        with contextlib.suppress(Exception):
+            self.issuer.stop()
+
+
+def main() -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Run a local Sigstore instance until Ctrl-C.")
+    parser.add_argument("--bin", type=Path, required=True, help="directory .ci/install-sigstack filled")
+    parser.add_argument("--work", type=Path, default=Path("sigstack-run"), help="state directory (default %(default)s)")
+    parser.add_argument("--email", default="release@example.test", help="identity the printed token carries")
+    args = parser.parse_args()
+    stack = SigstoreStack(bin_dir=args.bin.resolve(), work=args.work.resolve()).start()
+    try:
+        print(f"trust config: {stack.trust_config}")
+        print(f"issuer:       {stack.issuer.url}")
+        print(f"identity:     {args.email}")
+        print(f"token (10 min): {stack.issuer.token(args.email)}", flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
