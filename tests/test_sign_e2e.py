@@ -1,0 +1,211 @@
+"""sign -> verify end to end against a real local Sigstore instance (tests/sigstack.py).
+
+Fulcio, a CT log, Rekor v2 and a timestamp authority run on 127.0.0.1; .ci/run builds them
+with .ci/install-sigstack. examples/hybrid is built, given an SBOM, checksummed, given
+provenance and signed; then every tampering case must be rejected by verify-release.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import commit_all, run_cli
+from tests.sigstack import BINARIES, SigstoreStack
+
+pytestmark = [pytest.mark.slow, pytest.mark.sigstack]
+
+SIGNER = "release@example.test"
+SECRETS = {
+    "GITHUB_TOKEN": "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8",
+    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "MY_SERVICE_PASSWORD": "hunter2-but-longer",
+}
+
+
+def stack_bin() -> Path:
+    return Path(os.environ.get("SIGSTACK_BIN") or Path.home() / ".cache" / "reprotasks-sigstack")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SigstoreStack]:
+    bin_dir = stack_bin()
+    missing = [name for name, rel in BINARIES.items() if not (bin_dir / rel).is_file()]
+    if missing:
+        message = f"local Sigstore binaries missing in {bin_dir} ({', '.join(missing)}): run .ci/install-sigstack"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    running = SigstoreStack(bin_dir=bin_dir, work=tmp_path_factory.mktemp("sigstack")).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def signed(hybrid_repo: Path, stack: SigstoreStack, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """examples/hybrid built, SBOM'd, checksummed, with provenance, signed; secrets in the environment."""
+    assert stack.trust_config is not None
+    with (hybrid_repo / "pyproject.toml").open("a", encoding="utf-8") as handle:
+        handle.write(
+            f"\n[tool.reprotasks.sign]\ntrust-config = {str(stack.trust_config)!r}\n"
+            f"identity = {SIGNER!r}\nissuer = {stack.issuer.url!r}\n"
+        )
+    commit_all(hybrid_repo, "sign with the local instance")
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SIGSTORE_ID_TOKEN", stack.issuer.token(SIGNER))
+    for step in ("build", "sbom", "checksum", "provenance", "sign"):
+        result = run_cli(step, cwd=hybrid_repo)
+        assert result.returncode == 0, f"{step}:\n{result.stdout}{result.stderr}"
+        assert "Traceback" not in result.stderr
+    return hybrid_repo
+
+
+def release_copy(project: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "download"
+    shutil.copytree(project / "dist", target)
+    return target
+
+
+def verify_release(directory: Path, *args: str, cwd: Path) -> tuple[int, str]:
+    result = run_cli("verify-release", str(directory), *args, cwd=cwd)
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    return result.returncode, output
+
+
+def test_sign_then_verify_end_to_end(signed: Path, stack: SigstoreStack) -> None:
+    dist = signed / "dist"
+    assert (dist / "SHA256SUMS.sigstore.json").is_file()
+    assert (dist / "provenance.intoto.json.sigstore.json").is_file()
+    bundle = json.loads((dist / "SHA256SUMS.sigstore.json").read_text())
+    assert bundle["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["version"] == "0.0.2"  # Rekor v2
+    assert bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
+
+    result = run_cli("verify-signatures", cwd=signed)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"signed by {SIGNER}" in result.stdout
+    assert "subjects match SHA256SUMS" in result.stdout
+
+    # Idempotent: a second sign verifies the existing bundles and writes nothing.
+    before = {path.name: path.read_bytes() for path in dist.glob("*.sigstore.json")}
+    again = run_cli("sign", cwd=signed)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("already signed") == 2
+    assert before == {path.name: path.read_bytes() for path in dist.glob("*.sigstore.json")}
+
+    # Any file, with explicit flags instead of config:
+    files = run_cli(
+        "verify-signatures",
+        "--trust-config",
+        str(stack.trust_config),
+        "--identity",
+        SIGNER,
+        "--issuer",
+        stack.issuer.url,
+        str(dist / "SHA256SUMS"),
+        cwd=signed.parent,
+    )
+    assert files.returncode == 0, files.stdout + files.stderr
+
+
+def test_no_secret_reaches_any_output(signed: Path) -> None:
+    for path in (signed / "dist").iterdir():
+        data = path.read_bytes()
+        for name, value in SECRETS.items():
+            assert value.encode() not in data, f"{name} leaked into {path.name}"
+    statement = json.loads((signed / "dist" / "provenance.intoto.json").read_text())
+    recorded = statement["predicate"]["runDetails"]["byproducts"][0]["annotations"]
+    assert not set(recorded) & set(SECRETS)
+
+
+def test_verify_release_accepts_the_download(signed: Path, tmp_path: Path) -> None:
+    download = release_copy(signed, tmp_path)
+    code, output = verify_release(download, cwd=signed)
+    assert code == 0, output
+    assert "subjects match SHA256SUMS" in output
+
+
+def test_verify_release_rejects_a_changed_artifact_byte(signed: Path, tmp_path: Path) -> None:
+    download = release_copy(signed, tmp_path)
+    wheel = next(download.glob("*.whl"))
+    data = bytearray(wheel.read_bytes())
+    data[100] ^= 0xFF
+    wheel.write_bytes(bytes(data))
+    code, output = verify_release(download, cwd=signed)
+    assert code == 1
+    assert f"{wheel.name!r} was modified" in output
+
+
+def test_verify_release_rejects_a_changed_sums_line(signed: Path, tmp_path: Path) -> None:
+    download = release_copy(signed, tmp_path)
+    sums = download / "SHA256SUMS"
+    lines = sums.read_text().splitlines(keepends=True)
+    digest, name = lines[0].split("  ", 1)
+    replacement = b"replaced by an attacker\n"
+    (download / name.strip()).write_bytes(replacement)
+    forged = "".join([f"{hashlib.sha256(replacement).hexdigest()}  {name}", *lines[1:]])
+    assert digest not in forged
+    sums.write_text(forged)
+    code, output = verify_release(download, cwd=signed)
+    assert code == 1
+    assert "SHA256SUMS.sigstore.json: does not sign this file's content" in output
+
+
+def test_verify_release_rejects_another_signer(signed: Path, stack: SigstoreStack, tmp_path: Path) -> None:
+    download = release_copy(signed, tmp_path)
+    other = run_cli(
+        "sign",
+        "--identity-token",
+        stack.issuer.token("mallory@example.test"),
+        cwd=signed,
+        env={"REPROTASKS_SIGN_IDENTITY": "mallory@example.test", "SIGSTORE_ID_TOKEN": ""},
+    )
+    assert other.returncode == 0, other.stdout + other.stderr
+    shutil.copyfile(signed / "dist" / "SHA256SUMS.sigstore.json", download / "SHA256SUMS.sigstore.json")
+    code, output = verify_release(download, cwd=signed)
+    assert code == 1
+    assert "SHA256SUMS.sigstore.json: signed by mallory@example.test, expected release@example.test" in output
+
+
+def test_verify_release_rejects_provenance_subject_mismatch(signed: Path, tmp_path: Path) -> None:
+    # A validly signed SHA256SUMS that no longer lists a file the (validly signed) provenance names.
+    dist = signed / "dist"
+    sbom_line = next(line for line in (dist / "SHA256SUMS").read_text().splitlines() if "sbom.cdx.json" in line)
+    (dist / "sbom.cdx.json").unlink()
+    (dist / "SHA256SUMS").write_text(
+        "".join(line + "\n" for line in (dist / "SHA256SUMS").read_text().splitlines() if line != sbom_line)
+    )
+    resign = run_cli("sign", cwd=signed)
+    assert resign.returncode == 0, resign.stdout + resign.stderr
+    download = release_copy(signed, tmp_path)
+    code, output = verify_release(download, cwd=signed)
+    assert code == 1
+    assert "provenance.intoto.json: has subject 'sbom.cdx.json', which SHA256SUMS does not list" in output
+
+
+def test_sign_without_token_or_terminal_says_how(signed: Path) -> None:
+    dist = signed / "dist"
+    for bundle in dist.glob("*.sigstore.json"):
+        bundle.unlink()
+    result = run_cli("sign", cwd=signed, env={"SIGSTORE_ID_TOKEN": ""})
+    assert result.returncode == 2
+    assert "sign: no identity token (no terminal for a browser sign-in)" in result.stderr
+    assert "SIGSTORE_ID_TOKEN" in result.stderr
+    assert not list(dist.glob("*.sigstore.json"))
+
+
+def test_sign_refuses_a_tampered_dist(signed: Path) -> None:
+    wheel = next((signed / "dist").glob("*.whl"))
+    wheel.write_bytes(wheel.read_bytes() + b"x")
+    result = run_cli("sign", cwd=signed)
+    assert result.returncode == 1
+    assert f"{wheel.name!r} was modified" in result.stderr
