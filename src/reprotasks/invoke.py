@@ -121,4 +121,89 @@ def reproduce(c: Context, ref: str | None = None, sums: str | None = None) -> No
     _run(c, "reproduce", StepOptions(ref=ref, sums=None if sums is None else Path(sums).resolve()))
 
 
-ns = Collection(lock, verify, build, checksum, reproduce)
+@task
+def sbom(c: Context) -> None:
+    """Write dist/sbom.cdx.json (CycloneDX 1.6) from the locks, go.sum and the built binaries."""
+    _run(c, "sbom", StepOptions())
+
+
+@task
+def provenance(c: Context) -> None:
+    """Write dist/provenance.intoto.json (in-toto v1, SLSA provenance v1) over SHA256SUMS' entries."""
+    _run(c, "provenance", StepOptions())
+
+
+def _instance(staging: bool, trust_config: str | None) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    if staging:
+        overrides["instance"] = "staging"
+    if trust_config:
+        overrides["trust-config"] = str(Path(trust_config).resolve())
+    return overrides
+
+
+@task(
+    help={
+        "identity-token": "OIDC token (default: $SIGSTORE_ID_TOKEN, ambient CI credentials, then the browser)",
+        "staging": "use Sigstore's staging instance",
+        "trust-config": "ClientTrustConfig JSON of a private or local Sigstore instance",
+    }
+)
+def sign(c: Context, identity_token: str | None = None, staging: bool = False, trust_config: str | None = None) -> None:
+    """Sign SHA256SUMS (and the provenance, as DSSE) with Sigstore; skips bundles that already verify."""
+    _run(c, "sign", StepOptions(identity_token=identity_token, sign_overrides=_instance(staging, trust_config)))
+
+
+_VERIFY_HELP = {
+    "offline": "use the trust root on this machine; no TUF refresh",
+    "staging": "use Sigstore's staging instance",
+    "trust-config": "ClientTrustConfig JSON of a private or local Sigstore instance",
+    "identity": "exact signer identity (sign.identity)",
+    "issuer": "OIDC issuer of the signer (sign.issuer)",
+    "github-repository": "accept this OWNER/REPO's workflow as signer (sign.github-repository)",
+}
+
+
+def _policy(identity: str | None, issuer: str | None, github_repository: str | None) -> dict[str, Any]:
+    given = {"identity": identity, "issuer": issuer, "github-repository": github_repository}
+    return {key: value for key, value in given.items() if value is not None}
+
+
+@task(
+    help={**_VERIFY_HELP, "file": "check FILE against FILE.sigstore.json (repeatable; default: dist/)"},
+    iterable=["file"],
+)
+def verify_signatures(
+    c: Context,
+    file: list[str] | None = None,
+    offline: bool = False,
+    staging: bool = False,
+    trust_config: str | None = None,
+    identity: str | None = None,
+    issuer: str | None = None,
+    github_repository: str | None = None,
+) -> None:
+    """Verify dist/'s bundles (or each --file) for the configured signer identity and issuer."""
+    overrides = {**_instance(staging, trust_config), **_policy(identity, issuer, github_repository)}
+    files = tuple(Path(item).resolve() for item in file or ())
+    _run(c, "verify-signatures", StepOptions(files=files, offline=offline, sign_overrides=overrides))
+
+
+@task(help={**_VERIFY_HELP, "directory": "the downloaded release directory"})
+def verify_release(
+    c: Context,
+    directory: str,
+    offline: bool = False,
+    staging: bool = False,
+    trust_config: str | None = None,
+    identity: str | None = None,
+    issuer: str | None = None,
+    github_repository: str | None = None,
+) -> None:
+    """Verify a downloaded release end to end: checksums, every signature, provenance subjects."""
+    overrides = {**_instance(staging, trust_config), **_policy(identity, issuer, github_repository)}
+    options = StepOptions(directory=Path(directory).resolve(), offline=offline, sign_overrides=overrides)
+    _run(c, "verify-release", options)
+
+
+ns = Collection(lock, verify, build, checksum, sbom, provenance, sign, verify_signatures, verify_release, reproduce)

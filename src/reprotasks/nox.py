@@ -1,7 +1,8 @@
 """Nox sessions over the core steps.
 
-``import reprotasks.nox`` in a noxfile registers the sessions ``lock``, ``verify``, ``build``,
-``checksum`` and ``reproduce``;
+``import reprotasks.nox`` in a noxfile registers one session per step (``lock``, ``verify``,
+``build``, ``checksum``, ``sbom``, ``provenance``, ``sign``, ``verify-signatures``,
+``verify-release``, ``reproduce``);
 ``from reprotasks.nox import register; register(prefix="release-")`` registers them under
 other names (and drops the default names). Sessions run in nox's own interpreter
 (``python=False``): the tools come with reprotasks, so no virtualenv is created per session.
@@ -42,7 +43,7 @@ def _foreign(step: str, unknown: list[str]) -> list[str]:
         if other != step and remaining:
             try:
                 _, remaining = _parser(other, other).parse_known_args(remaining)
-            except argparse.ArgumentError:
+            except (argparse.ArgumentError, SystemExit):  # e.g. verify-release's missing DIR
                 continue
     return remaining
 

@@ -72,9 +72,7 @@ def identity_token(
             ) from None
     if not raw:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
-            raise ReprotasksError(
-                "sign: no identity token (no terminal for a browser sign-in)", hint=_HOW_TO_SIGN_IN
-            )
+            raise ReprotasksError("sign: no identity token (no terminal for a browser sign-in)", hint=_HOW_TO_SIGN_IN)
         try:
             return Issuer(oidc_url()).identity_token()
         except (IssuerError, IdentityError) as exc:
