@@ -209,3 +209,15 @@ def test_sign_refuses_a_tampered_dist(signed: Path) -> None:
     result = run_cli("sign", cwd=signed)
     assert result.returncode == 1
     assert f"{wheel.name!r} was modified" in result.stderr
+
+
+def test_verify_step_checks_signatures_in_dist(signed: Path, stack: SigstoreStack) -> None:
+    ok = run_cli("verify", cwd=signed)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "checksums and signatures" in ok.stdout
+    # The same bundles, checked for another signer: verify names the bundle and the mismatch.
+    other = run_cli("verify", cwd=signed, env={"REPROTASKS_SIGN_IDENTITY": "someone-else@example.test"})
+    assert other.returncode == 1
+    assert "dist/SHA256SUMS.sigstore.json: signed by release@example.test, expected someone-else@example.test" in (
+        other.stderr
+    )
