@@ -7,10 +7,12 @@ provenance and signed; then every tampering case must be rejected by verify-rele
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +21,8 @@ import pytest
 from tests.conftest import commit_all, run_cli
 from tests.sigstack import BINARIES, SigstoreStack
 
-pytestmark = [pytest.mark.slow, pytest.mark.sigstack]
+# One worker runs them all: the timestamp authority's metrics port (2112) is fixed upstream.
+pytestmark = [pytest.mark.slow, pytest.mark.sigstack, pytest.mark.xdist_group("sigstack")]
 
 SIGNER = "release@example.test"
 SECRETS = {
@@ -42,11 +45,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SigstoreStack]:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    running = SigstoreStack(bin_dir=bin_dir, work=tmp_path_factory.mktemp("sigstack")).start()
-    try:
-        yield running
-    finally:
-        running.stop()
+    # Also serialise against other test runs on this machine (same fixed port).
+    with open(Path(tempfile.gettempdir()) / "reprotasks-sigstack.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        running = SigstoreStack(bin_dir=bin_dir, work=tmp_path_factory.mktemp("sigstack"))
+        try:
+            yield running.start()
+        finally:
+            running.stop()
 
 
 @pytest.fixture
