@@ -56,14 +56,19 @@ def free_port() -> int:
         return port
 
 
-def _der_b64(key: Any) -> str:
+def _log_instance(url: str, key: Any) -> dict[str, Any]:
+    """A transparency log (Rekor or CT) entry of the trusted root: its URL and P-256 key."""
     der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return base64.b64encode(der).decode()
-
-
-def _key_id(key: Any) -> str:
-    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+    return {
+        "baseUrl": url,
+        "hashAlgorithm": "SHA2_256",
+        "publicKey": {
+            "rawBytes": base64.b64encode(der).decode(),
+            "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+            "validFor": {"start": VALID_FROM},
+        },
+        "logId": {"keyId": base64.b64encode(hashlib.sha256(der).digest()).decode()},
+    }
 
 
 def _pem_chain(pem: bytes) -> list[dict[str, str]]:
@@ -309,18 +314,7 @@ class SigstoreStack:
 
         trusted_root = {
             "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-            "tlogs": [
-                {
-                    "baseUrl": rekor_url,
-                    "hashAlgorithm": "SHA2_256",
-                    "publicKey": {
-                        "rawBytes": _der_b64(rekor_key.public_key()),
-                        "keyDetails": "PKIX_ECDSA_P256_SHA_256",
-                        "validFor": {"start": VALID_FROM},
-                    },
-                    "logId": {"keyId": _key_id(rekor_key.public_key())},
-                }
-            ],
+            "tlogs": [_log_instance(rekor_url, rekor_key.public_key())],
             "certificateAuthorities": [
                 {
                     "subject": {"organization": "local", "commonName": "fulcio"},
@@ -329,18 +323,7 @@ class SigstoreStack:
                     "validFor": {"start": VALID_FROM},
                 }
             ],
-            "ctlogs": [
-                {
-                    "baseUrl": f"http://{ct_address}",
-                    "hashAlgorithm": "SHA2_256",
-                    "publicKey": {
-                        "rawBytes": _der_b64(ct_key.public_key()),
-                        "keyDetails": "PKIX_ECDSA_P256_SHA_256",
-                        "validFor": {"start": VALID_FROM},
-                    },
-                    "logId": {"keyId": _key_id(ct_key.public_key())},
-                }
-            ],
+            "ctlogs": [_log_instance(f"http://{ct_address}", ct_key.public_key())],
             "timestampAuthorities": [
                 {
                     "subject": {"organization": "local", "commonName": "tsa"},

@@ -61,6 +61,11 @@ class PythonConfig:
     build: bool  # an sdist and a wheel are built (option on and a [build-system] table present)
     build_lock: LockSpec | None  # None when there is nothing to build
 
+    @property
+    def all_locks(self) -> tuple[LockSpec, ...]:
+        """Every lock the project keeps: the configured ones, then the build lock."""
+        return self.locks if self.build_lock is None else (*self.locks, self.build_lock)
+
 
 @dataclass(frozen=True, kw_only=True)
 class GoConfig:

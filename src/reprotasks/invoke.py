@@ -164,9 +164,11 @@ _VERIFY_HELP = {
 }
 
 
-def _policy(identity: str | None, issuer: str | None, github_repository: str | None) -> dict[str, Any]:
+def _verify_overrides(
+    staging: bool, trust_config: str | None, identity: str | None, issuer: str | None, github_repository: str | None
+) -> dict[str, Any]:
     given = {"identity": identity, "issuer": issuer, "github-repository": github_repository}
-    return {key: value for key, value in given.items() if value is not None}
+    return {**_instance(staging, trust_config), **{key: value for key, value in given.items() if value is not None}}
 
 
 @task(
@@ -184,7 +186,7 @@ def verify_signatures(
     github_repository: str | None = None,
 ) -> None:
     """Verify dist/'s bundles (or each --file) for the configured signer identity and issuer."""
-    overrides = {**_instance(staging, trust_config), **_policy(identity, issuer, github_repository)}
+    overrides = _verify_overrides(staging, trust_config, identity, issuer, github_repository)
     files = tuple(Path(item).resolve() for item in file or ())
     _run(c, "verify-signatures", StepOptions(files=files, offline=offline, sign_overrides=overrides))
 
@@ -201,7 +203,7 @@ def verify_release(
     github_repository: str | None = None,
 ) -> None:
     """Verify a downloaded release end to end: checksums, every signature, provenance subjects."""
-    overrides = {**_instance(staging, trust_config), **_policy(identity, issuer, github_repository)}
+    overrides = _verify_overrides(staging, trust_config, identity, issuer, github_repository)
     options = StepOptions(directory=Path(directory).resolve(), offline=offline, sign_overrides=overrides)
     _run(c, "verify-release", options)
 

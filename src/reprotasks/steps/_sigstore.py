@@ -16,6 +16,7 @@ from reprotasks.errors import ConfigError, ReprotasksError
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
+    from sigstore.hashes import Hashed
     from sigstore.models import Bundle, ClientTrustConfig
     from sigstore.verify import Verifier
 
@@ -61,7 +62,7 @@ def trust_config(sign: SignConfig, *, offline: bool) -> ClientTrustConfig:
             ) from None
         except Exception as exc:
             raise ConfigError(
-                f"`sign.trust-config` {sign.trust_config} is not a Sigstore ClientTrustConfig: {_first_line(exc)}",
+                f"`sign.trust-config` {sign.trust_config} is not a Sigstore ClientTrustConfig: {first_line(exc)}",
                 hint="the file needs mediaType application/vnd.dev.sigstore.clienttrustconfig.v0.1+json, "
                 "a trustedRoot and a signingConfig",
             ) from None
@@ -71,7 +72,7 @@ def trust_config(sign: SignConfig, *, offline: bool) -> ClientTrustConfig:
         return ClientTrustConfig.production(offline=offline)
     except (SigstoreError, OSError) as exc:
         raise ReprotasksError(
-            f"cannot load the Sigstore {sign.instance} trust root: {_first_line(exc)}",
+            f"cannot load the Sigstore {sign.instance} trust root: {first_line(exc)}",
             hint="check the network access to the Sigstore TUF repository, or verify with --offline "
             "(uses the trust root cached on this machine or shipped with sigstore)",
         ) from None
@@ -83,7 +84,7 @@ def verifier(sign: SignConfig, *, offline: bool) -> Verifier:
     return Verifier(trusted_root=trust_config(sign, offline=offline).trusted_root)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
 
@@ -179,7 +180,7 @@ def load_bundle(path: Path) -> Bundle:
     try:
         return Bundle.from_json(data)
     except Exception as exc:
-        raise SignatureError(f"is not a valid Sigstore bundle: {_first_line(exc)}") from None
+        raise SignatureError(f"is not a valid Sigstore bundle: {first_line(exc)}") from None
 
 
 def signer_of(bundle: Bundle) -> str:
@@ -187,17 +188,22 @@ def signer_of(bundle: Bundle) -> str:
     return _names(names)
 
 
-def verify_artifact(verifier: Verifier, policy: SignerPolicy, file: Path, bundle: Bundle) -> None:
-    """Check ``bundle`` signs ``file`` (streamed digest) for ``policy``; SignatureError otherwise."""
-    from sigstore.errors import Error as SigstoreError
+def file_digest(file: Path) -> Hashed:
+    """The file's sha256 as sigstore's prehashed input (streamed: large artifacts never sit in memory)."""
     from sigstore.hashes import Hashed
     from sigstore_models.common.v1 import HashAlgorithm
 
     from reprotasks._files import sha256_file
 
-    digest = bytes.fromhex(sha256_file(file))
+    return Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(sha256_file(file)))
+
+
+def verify_artifact(verifier: Verifier, policy: SignerPolicy, file: Path, bundle: Bundle) -> None:
+    """Check ``bundle`` signs ``file`` for ``policy``; SignatureError otherwise."""
+    from sigstore.errors import Error as SigstoreError
+
     try:
-        verifier.verify_artifact(Hashed(algorithm=HashAlgorithm.SHA2_256, digest=digest), bundle, policy)
+        verifier.verify_artifact(file_digest(file), bundle, policy)
     except SigstoreError as exc:
         raise SignatureError(_explain(exc)) from None
     _require_timestamp(bundle)
@@ -223,7 +229,7 @@ def _require_timestamp(bundle: Bundle) -> None:
 
 
 def _explain(exc: BaseException) -> str:
-    text = _first_line(exc)
+    text = first_line(exc)
     lowered = text.lower()
     if "signature is invalid for input" in lowered or "digest mismatch" in lowered:
         return "does not sign this file's content (the file or the bundle was changed)"

@@ -85,7 +85,7 @@ def lock(
 
 def _check_known_packages(config: Config, names: Sequence[str]) -> None:
     known: set[str] = set()
-    for spec in (*config.python.locks, *filter(None, [config.python.build_lock])):
+    for spec in config.python.all_locks:
         if spec.output.exists():
             known.update(pin.name for pin in parse_lock(spec.output).pins)
     if not known:

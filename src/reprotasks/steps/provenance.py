@@ -100,9 +100,7 @@ def _dependencies(config: Config, manifest_source: Mapping[str, Any]) -> list[di
     deps: list[dict[str, Any]] = [
         {"name": "source", "digest": {"gitCommit": manifest_source["commit"], "gitTree": manifest_source["tree"]}}
     ]
-    files = [lock.output for lock in config.python.locks]
-    if config.python.build_lock is not None:
-        files.append(config.python.build_lock.output)
+    files = [lock.output for lock in config.python.all_locks]
     if config.go.module is not None:
         files += [config.go.module / "go.mod", config.go.module / "go.sum"]
     for path in files:
@@ -163,7 +161,7 @@ def statement(config: Config, environ: Mapping[str, str], *, now: datetime | Non
 
 def redact_text(text: str) -> str:
     """URL credentials (``https://user:token@host``) in any string of the config."""
-    return " ".join(redact([text])) if text else text
+    return redact([text])[0]
 
 
 def provenance(config: Config, *, environ: Mapping[str, str] | None = None) -> ProvenanceResult:

@@ -46,10 +46,7 @@ class _Package:
 def python_packages(config: Config) -> dict[tuple[str, str], _Package]:
     """(name, version) -> sha256 hashes and the locks that pin it."""
     found: dict[tuple[str, str], _Package] = {}
-    locks = [lock.output for lock in config.python.locks]
-    if config.python.build_lock is not None:
-        locks.append(config.python.build_lock.output)
-    for path in locks:
+    for path in (lock.output for lock in config.python.all_locks):
         if not path.is_file():
             raise ReprotasksError(
                 f"{config.rel(path)} is missing: the SBOM lists what the locks pin", hint="run `reprotasks lock` first"

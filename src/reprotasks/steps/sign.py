@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -86,22 +86,9 @@ def identity_token(
         ) from None
 
 
-def _policy_for(sign: SignConfig, token: IdentityToken) -> SignerPolicy:
-    """The configured policy, or else the token's own identity (what the new bundles must show)."""
-    if sign.has_policy:
-        return SignerPolicy(sign)
-    own = SignConfig(
-        instance=sign.instance,
-        trust_config=sign.trust_config,
-        artifacts=sign.artifacts,
-        identity=token.identity,
-        issuer=token.issuer,
-        github_repository=None,
-        github_workflow=sign.github_workflow,
-        github_ref=sign.github_ref,
-        offline=sign.offline,
-    )
-    return SignerPolicy(own)
+def _own_identity(sign: SignConfig, token: IdentityToken) -> SignerPolicy:
+    """Without a configured policy, the new bundles must show the token's own identity and issuer."""
+    return SignerPolicy(replace(sign, identity=token.identity, issuer=token.issuer, github_repository=None))
 
 
 def sign(
@@ -113,40 +100,35 @@ def sign(
 ) -> SignResult:
     env = os.environ if environ is None else environ
     dist = config.dist_dir
-    shown = config.rel(dist)
-    findings = check_findings(dist, shown_dist=shown)
+    findings = check_findings(dist, shown_dist=config.rel(dist))
     if findings:
         # Never sign a SHA256SUMS that does not describe dist/ exactly.
         raise DriftError(findings, step="sign")
-    files = files_to_sign(config)
     trust = _sigstore.trust_config(config.sign, offline=False)
+    from sigstore.errors import Error as SigstoreError
+    from sigstore.sign import SigningContext
     from sigstore.verify import Verifier as SigstoreVerifier
 
     verifier = SigstoreVerifier(trusted_root=trust.trusted_root)
+
+    def get_token() -> IdentityToken:
+        return identity_token(
+            config.sign, explicit=token, environ=env, oidc_url=lambda: trust.signing_config.get_oidc_url()
+        )
+
+    # A token is needed up front only when the policy must come from it; otherwise only when signing.
+    identity = None if config.sign.has_policy else get_token()
+    policy = SignerPolicy(config.sign) if identity is None else _own_identity(config.sign, identity)
     result = SignResult()
     pending: list[Path] = []
-    if config.sign.has_policy:
-        policy = SignerPolicy(config.sign)
-        pending = [file for file in files if not _already_signed(file, verifier, policy)]
-        for file in files:
-            if file not in pending:
-                result.rows_.append((config.rel(file), "already signed (bundle verifies), skipped"))
-        if not pending:
-            return result
-    else:
-        pending = list(files)
-    from sigstore.errors import Error as SigstoreError
-    from sigstore.sign import SigningContext
-
-    identity = identity_token(
-        config.sign, explicit=token, environ=env, oidc_url=lambda: trust.signing_config.get_oidc_url()
-    )
-    policy = _policy_for(config.sign, identity)
-    if not config.sign.has_policy:
-        done = [file for file in pending if _already_signed(file, verifier, policy)]
-        for file in done:
+    for file in files_to_sign(config):
+        if _already_signed(file, verifier, policy):
             result.rows_.append((config.rel(file), "already signed (bundle verifies), skipped"))
-        pending = [file for file in pending if file not in done]
+        else:
+            pending.append(file)
+    if not pending:
+        return result
+    identity = identity or get_token()
     try:
         context = SigningContext.from_trust_config(trust)
         with context.signer(identity) as signer:
@@ -157,13 +139,7 @@ def sign(
 
                     bundle = signer.sign_dsse(Statement(file.read_bytes()))
                 else:
-                    from sigstore.hashes import Hashed
-                    from sigstore_models.common.v1 import HashAlgorithm
-
-                    from reprotasks._files import sha256_file
-
-                    digest = bytes.fromhex(sha256_file(file))
-                    bundle = signer.sign_artifact(Hashed(algorithm=HashAlgorithm.SHA2_256, digest=digest))
+                    bundle = signer.sign_artifact(_sigstore.file_digest(file))
                 target = bundle_path(file)
                 # Check what we are about to publish, then write it whole or not at all.
                 if not _verifies(file, bundle, verifier, policy):
@@ -176,7 +152,7 @@ def sign(
                 result.rows_.append((config.rel(target), f"signed as {identity.identity}"))
     except SigstoreError as exc:
         raise ReprotasksError(
-            f"sign: Sigstore refused or failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}",
+            f"sign: Sigstore refused or failed: {_sigstore.first_line(exc)}",
             hint=f"check the token and the instance ({_sigstore.describe_instance(config.sign)}); bundles already "
             "written are complete and verified, re-running signs only what is missing",
         ) from None

@@ -30,9 +30,6 @@ class SignatureReport:
     rows: list[tuple[str, str]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
 
-    def result_rows(self) -> list[tuple[str, str]]:
-        return self.rows
-
 
 def bundles_in(directory: Path) -> list[Path]:
     return sorted(path for path in directory.glob(f"*{BUNDLE_SUFFIX}") if path.is_file())
