@@ -20,6 +20,7 @@ from reprotasks.errors import DriftError, ReprotasksError
 from reprotasks.steps.build import build
 from reprotasks.steps.checksum import check_checksums, write_checksums
 from reprotasks.steps.lock import lock
+from reprotasks.steps.release import ReleaseReport
 from reprotasks.steps.reproduce import reproduce
 from reprotasks.steps.verify import verify
 
@@ -48,6 +49,10 @@ STEPS: Mapping[str, str] = {
         "Consumer side: verify a downloaded release directory end to end (checksums, every signature, provenance "
         "subjects)."
     ),
+    "release": (
+        "verify -> build -> sbom -> checksum -> provenance -> sign -> verify-signatures, staged: dist/ is replaced "
+        "only when every step succeeded; --dry-run shows the plan, --skip STEP leaves a step out."
+    ),
     "reproduce": (
         "Rebuild the commit in another directory under another umask, TZ, locale, HOME and env, and prove every "
         "artifact is byte-identical; --ref TAG --sums FILE checks an older release."
@@ -74,6 +79,8 @@ class StepOptions:
     directory: Path | None = None
     # [tool.reprotasks.sign] keys given on the command line (--identity, --staging, ...)
     sign_overrides: Mapping[str, Any] = field(default_factory=dict)
+    skip: tuple[str, ...] = ()
+    dry_run: bool = False
 
 
 def _stderr(line: str) -> None:
@@ -115,7 +122,8 @@ def run_step(
             hint="check that path's permissions and the free space; outputs are written atomically, "
             "so nothing half-written was left",
         ) from None
-    print_summary(name, rows, time.monotonic() - started)
+    if name != "release":
+        print_summary(name, rows, time.monotonic() - started)
     return rows
 
 
@@ -162,6 +170,19 @@ def _dispatch(name: str, options: StepOptions, config: Config, runner: Runner) -
             directory = options.directory if name == "verify-release" and options.directory else config.dist_dir
             report = signatures.verify_release(directory, config.sign, offline=offline, shown_dir=config.rel(directory))
         rows = signatures.raise_findings(report, name)
+    elif name == "release":
+        from reprotasks.steps.release import release
+
+        release(
+            config,
+            runner=runner,
+            skip=options.skip,
+            dry_run=options.dry_run,
+            token=options.identity_token,
+            use_cache=options.use_cache,
+            report=print_release,
+        )
+        rows = []
     elif name == "reproduce":
         rows = reproduce(config, runner=runner, ref=options.ref, sums=options.sums).rows()
     else:
@@ -183,6 +204,34 @@ def print_summary(step: str, rows: list[tuple[str, str]], seconds: float) -> Non
     if os.environ.get("GITHUB_ACTIONS") == "true" and summary_file:
         lines = [f"### reprotasks {step} ({seconds:.1f}s)", "", "| item | result |", "| --- | --- |"]
         lines += [f"| `{what}` | {outcome} |" for what, outcome in rows]
+        with open(summary_file, "a", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n\n")
+
+
+def print_release(report: ReleaseReport) -> None:
+    """The release plan (--dry-run) or its summary table; in GitHub Actions also the job summary."""
+    if report.dry_run:
+        print(f"release plan (dry run: nothing is run; outputs are staged, then replace {report.dist}/):")
+        for step, commands in report.plan:
+            print(f"\n[{step}]")
+            for command in commands:
+                print(f"  {command}")
+    headers = ("step", "result", "time", "artifacts")
+    rows = report.table()
+    widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(3)]
+    verdict = "plan" if report.dry_run else ("done" if report.succeeded else f"FAILED, {report.dist}/ left unchanged")
+    print(f"\nrelease: {verdict}")
+    for row in (headers, *rows):
+        print(("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3]).rstrip())
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if os.environ.get("GITHUB_ACTIONS") == "true" and summary_file:
+        lines = [
+            f"### reprotasks release: {verdict}",
+            "",
+            "| step | result | time | artifacts |",
+            "| --- | --- | --- | --- |",
+        ]
+        lines += [f"| {step} | {result} | {seconds} | {artifacts} |" for step, result, seconds, artifacts in rows]
         with open(summary_file, "a", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n\n")
 

@@ -13,6 +13,7 @@ from reprotasks._app import STEPS, StepOptions, report_error, run_step
 from reprotasks.config import load_config
 from reprotasks.errors import ReprotasksError
 from reprotasks.schema import schema_json
+from reprotasks.steps.release import RELEASE_STEPS
 
 _EPILOG = """\
 Configuration lives in [tool.reprotasks] of pyproject.toml (see `reprotasks schema`);
@@ -30,6 +31,9 @@ examples:
   reprotasks reproduce                 rebuild elsewhere and compare every digest with dist/
   reprotasks reproduce --ref v1.2.0 --sums ~/Downloads/SHA256SUMS
   reprotasks sbom && reprotasks checksum && reprotasks provenance && reprotasks sign
+  reprotasks release                   all of it, staged: dist/ changes only if every step passed
+  reprotasks release --dry-run         print every step and command without running them
+  reprotasks release --skip sign       no OIDC identity here: everything but signing
   reprotasks verify-release ./v1.2.0 --github-repository acme/widgets
   reprotasks verify-signatures --offline --identity me@example.com \
       --issuer https://github.com/login/oauth file.txt
@@ -115,7 +119,29 @@ def add_step_arguments(parser: argparse.ArgumentParser, step: str) -> None:
         )
         parser.add_argument("--github-workflow", metavar="PATH", help="workflow path (sign.github-workflow)")
         parser.add_argument("--github-ref", metavar="GLOB", help="allowed refs, e.g. 'refs/tags/v*' (sign.github-ref)")
-    elif step == "verify":
+    elif step == "release":
+        parser.add_argument(
+            "--dry-run", action="store_true", help="print the plan (every step and command) and run nothing"
+        )
+        parser.add_argument(
+            "--skip",
+            action="append",
+            default=[],
+            choices=RELEASE_STEPS,
+            metavar="STEP",
+            help=f"leave STEP out (repeatable), e.g. sign where no OIDC identity is at hand; one of: "
+            f"{', '.join(RELEASE_STEPS)}",
+        )
+        parser.add_argument(
+            "--identity-token",
+            metavar="TOKEN",
+            help="OIDC identity token for sign (default: $SIGSTORE_ID_TOKEN, ambient CI credentials, the browser)",
+        )
+        _add_instance_arguments(parser)
+        parser.add_argument(
+            "--no-cache", action="store_true", help="verify: re-resolve every lock even if its inputs are unchanged"
+        )
+    if step == "verify":
         parser.add_argument(
             "--no-cache",
             action="store_true",
@@ -166,6 +192,8 @@ def options_from(args: argparse.Namespace) -> StepOptions:
         files=tuple(Path(file).resolve() for file in getattr(args, "files", ())),
         directory=None if getattr(args, "directory", None) is None else Path(args.directory).resolve(),
         sign_overrides=_sign_overrides(args),
+        skip=tuple(getattr(args, "skip", ())),
+        dry_run=getattr(args, "dry_run", False),
     )
 
 

@@ -8,6 +8,7 @@ where it came from, and a "did you mean".
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import sys
@@ -110,9 +111,18 @@ class Config:
     python: PythonConfig
     go: GoConfig
     sign: SignConfig
+    # Set while `release` stages its outputs in ``dist_dir``: the dist/ they will replace. Paths
+    # inside the stage are shown (and recorded in manifests/provenance) as paths in this one.
+    staged_for: Path | None = None
+
+    def staged(self, stage: Path) -> Config:
+        """This config writing into ``stage`` instead of dist/, with identical recorded settings."""
+        return dataclasses.replace(self, dist_dir=stage, staged_for=self.staged_for or self.dist_dir)
 
     def rel(self, path: Path) -> str:
         """``path`` relative to the project root, POSIX style (what messages show)."""
+        if self.staged_for is not None and path.is_relative_to(self.dist_dir):
+            path = self.staged_for / path.relative_to(self.dist_dir)
         try:
             return path.relative_to(self.root).as_posix()
         except ValueError:

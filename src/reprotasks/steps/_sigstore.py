@@ -99,6 +99,7 @@ class SignerPolicy:
                 hint="set `sign.identity` + `sign.issuer`, or `sign.github-repository`, in [tool.reprotasks.sign] "
                 "(or pass --identity and --issuer); a signature is only as good as the identity it is checked for",
             )
+        self.sign = sign
         self.issuer = sign.issuer
         self.identity = sign.identity
         self.pattern: str | None = None

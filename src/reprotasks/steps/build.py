@@ -12,6 +12,7 @@ import concurrent.futures
 import functools
 import os
 import platform as host_platform
+import shlex
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -201,7 +202,7 @@ def _build_into_dist(config: Config, plan: _Plan, *, runner: Runner) -> Manifest
             manifest = _build_parts(config, plan, project, stage, runner=runner)
         manifest.write(stage)
         stage.chmod(0o755)  # mkdtemp made it 0700; dist/ is meant to be world-readable
-        _replace_directory(stage, dist)
+        replace_directory(stage, dist)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return manifest
@@ -338,7 +339,7 @@ def _go_record(config: Config, plan: _Plan, module: Path, module_rel: str) -> di
     }
 
 
-def _replace_directory(stage: Path, dist: Path) -> None:
+def replace_directory(stage: Path, dist: Path) -> None:
     """Put the staged outputs in place of ``dist`` (the old one is removed only afterwards)."""
     if dist.is_symlink() or (dist.exists() and not dist.is_dir()):
         raise ReprotasksError(f"{dist} is not a directory", hint="remove it or point `dist-dir` somewhere else")
@@ -355,3 +356,31 @@ def _replace_directory(stage: Path, dist: Path) -> None:
     finally:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def planned_commands(config: Config, *, runner: Runner, platforms: Sequence[str] = ()) -> list[str]:
+    """What ``build`` would run, as shell-like lines (for ``release --dry-run``); runs nothing."""
+    dist = config.rel(config.dist_dir)
+    source = _source.describe_source(config.root, runner=runner)
+    plan = _plan(config, source, runner=runner, platforms=platforms, python=True, go=True)
+    if _reusable(config, plan) is not None:
+        return [f"# inputs unchanged since the last build: reuse {dist}/ after checking every digest"]
+    lines = [f"git clone --shared --no-checkout . $SCRATCH/src && git -C $SCRATCH/src checkout {source.commit}"]
+    if plan.python:
+        lock = config.python.build_lock
+        assert lock is not None
+        lines.append(f"pip install --require-hashes --no-deps -r {config.rel(lock.output)}  # cached build venv")
+        env = build_environment_variables(Path("$SCRATCH/src"), plan.source.epoch)
+        settings = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
+        lines.append(f"{settings} python -m build --no-isolation --outdir {dist} .")
+    if plan.go_packages and config.go.module is not None and plan.toolchain is not None:
+        module_rel = config.rel(config.go.module)
+        flags = build_flags(plan.version, version_variable=config.go.version_variable, vcs_stamp=config.go.vcs_stamp)
+        for platform in plan.platforms:
+            env = platform_environment(platform, plan.toolchain)
+            settings = " ".join(f"{key}={value}" for key, value in env.items())
+            for package in plan.go_packages:
+                command = shlex.join(["go", "build", *flags, "-o", "$SCRATCH/bin", package])
+                lines.append(f"(cd {module_rel} && {settings} {command})  # -> {dist}/ archive")
+    lines.append(f"# write {dist}/{MANIFEST_NAME} (commit {source.commit[:12]}, version {plan.version})")
+    return lines

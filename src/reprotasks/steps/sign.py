@@ -38,6 +38,8 @@ _HOW_TO_SIGN_IN = (
 @dataclass
 class SignResult:
     rows_: list[tuple[str, str]] = field(default_factory=list)
+    # The signer every bundle in dist/ now verifies for (release verifies against it afterwards).
+    policy: SignConfig | None = None
 
     def rows(self) -> list[tuple[str, str]]:
         return self.rows_
@@ -119,7 +121,7 @@ def sign(
     # A token is needed up front only when the policy must come from it; otherwise only when signing.
     identity = None if config.sign.has_policy else get_token()
     policy = SignerPolicy(config.sign) if identity is None else _own_identity(config.sign, identity)
-    result = SignResult()
+    result = SignResult(policy=policy.sign)
     pending: list[Path] = []
     for file in files_to_sign(config):
         if _already_signed(file, verifier, policy):
