@@ -31,6 +31,10 @@ STEPS: Mapping[str, str] = {
         "Build sdist + wheel and Go binaries for every platform from a clean copy of the last commit; "
         "writes dist/ and dist/manifest.json."
     ),
+    "assemble": (
+        "Merge the dist/ directories of a matrix build (one `build --platform X` job each) into dist/, checking "
+        "every digest; the merged manifest equals a single full build's."
+    ),
     "checksum": "Write dist/SHA256SUMS (sha256sum format); --check finds tampered, missing, unlisted, unsafe entries.",
     "sbom": "Write dist/sbom.cdx.json (CycloneDX 1.6) from the hashed locks, go.sum and the built binaries.",
     "provenance": (
@@ -79,6 +83,7 @@ class StepOptions:
     directory: Path | None = None
     # [tool.reprotasks.sign] keys given on the command line (--identity, --staging, ...)
     sign_overrides: Mapping[str, Any] = field(default_factory=dict)
+    parts: tuple[Path, ...] = ()
     skip: tuple[str, ...] = ()
     dry_run: bool = False
 
@@ -148,6 +153,10 @@ def _dispatch(name: str, options: StepOptions, config: Config, runner: Runner) -
             go=options.go,
             force=options.force,
         ).rows()
+    elif name == "assemble":
+        from reprotasks.steps.assemble import assemble
+
+        rows = assemble(config, options.parts, runner=runner).rows()
     elif name == "sbom":
         from reprotasks.steps.sbom import sbom
 

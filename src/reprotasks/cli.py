@@ -27,6 +27,7 @@ examples:
   reprotasks -C examples/hybrid verify
   reprotasks build                     sdist, wheel and Go archives from the last commit
   reprotasks build --go-only --platform linux/arm64
+  reprotasks assemble parts/*          merge the dist/ of each CI matrix job (build --platform X)
   reprotasks checksum --check          verify a downloaded dist/ against SHA256SUMS
   reprotasks reproduce                 rebuild elsewhere and compare every digest with dist/
   reprotasks reproduce --ref v1.2.0 --sums ~/Downloads/SHA256SUMS
@@ -119,6 +120,10 @@ def add_step_arguments(parser: argparse.ArgumentParser, step: str) -> None:
         )
         parser.add_argument("--github-workflow", metavar="PATH", help="workflow path (sign.github-workflow)")
         parser.add_argument("--github-ref", metavar="GLOB", help="allowed refs, e.g. 'refs/tags/v*' (sign.github-ref)")
+    elif step == "assemble":
+        parser.add_argument(
+            "parts", nargs="+", type=Path, metavar="DIR", help="a build job's dist/ (one per platform, plus Python)"
+        )
     elif step == "release":
         parser.add_argument(
             "--dry-run", action="store_true", help="print the plan (every step and command) and run nothing"
@@ -192,6 +197,7 @@ def options_from(args: argparse.Namespace) -> StepOptions:
         files=tuple(Path(file).resolve() for file in getattr(args, "files", ())),
         directory=None if getattr(args, "directory", None) is None else Path(args.directory).resolve(),
         sign_overrides=_sign_overrides(args),
+        parts=tuple(Path(part).resolve() for part in getattr(args, "parts", ())),
         skip=tuple(getattr(args, "skip", ())),
         dry_run=getattr(args, "dry_run", False),
     )

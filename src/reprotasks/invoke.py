@@ -110,6 +110,12 @@ def build(
     )
 
 
+@task(help={"part": "a build job's dist/ directory (repeatable)"}, iterable=["part"])
+def assemble(c: Context, part: list[str] | None = None) -> None:
+    """Merge the dist/ of each matrix build job into dist/ (digests checked, one manifest)."""
+    _run(c, "assemble", StepOptions(parts=tuple(Path(item).resolve() for item in part or ())))
+
+
 @task(
     help={
         "ref": "rebuild this tag (or commit) instead of HEAD",
@@ -152,6 +158,37 @@ def _instance(staging: bool, trust_config: str | None) -> dict[str, Any]:
 def sign(c: Context, identity_token: str | None = None, staging: bool = False, trust_config: str | None = None) -> None:
     """Sign SHA256SUMS (and the provenance, as DSSE) with Sigstore; skips bundles that already verify."""
     _run(c, "sign", StepOptions(identity_token=identity_token, sign_overrides=_instance(staging, trust_config)))
+
+
+@task(
+    help={
+        "skip": "leave this step out (repeatable): verify, build, sbom, checksum, provenance, sign, verify-signatures",
+        "dry-run": "print the plan (every step and command) and run nothing",
+        "identity-token": "OIDC token for sign (default: $SIGSTORE_ID_TOKEN, ambient CI credentials, the browser)",
+        "staging": "use Sigstore's staging instance",
+        "trust-config": "ClientTrustConfig JSON of a private or local Sigstore instance",
+        "no-cache": "verify: re-resolve every lock even when its inputs are unchanged",
+    },
+    iterable=["skip"],
+)
+def release(
+    c: Context,
+    skip: list[str] | None = None,
+    dry_run: bool = False,
+    identity_token: str | None = None,
+    staging: bool = False,
+    trust_config: str | None = None,
+    no_cache: bool = False,
+) -> None:
+    """verify, build, sbom, checksum, provenance, sign, verify-signatures; dist/ changes only if all pass."""
+    options = StepOptions(
+        skip=tuple(skip or ()),
+        dry_run=dry_run,
+        identity_token=identity_token,
+        use_cache=not no_cache,
+        sign_overrides=_instance(staging, trust_config),
+    )
+    _run(c, "release", options)
 
 
 _VERIFY_HELP = {
@@ -208,4 +245,17 @@ def verify_release(
     _run(c, "verify-release", options)
 
 
-ns = Collection(lock, verify, build, checksum, sbom, provenance, sign, verify_signatures, verify_release, reproduce)
+ns = Collection(
+    lock,
+    verify,
+    build,
+    assemble,
+    checksum,
+    sbom,
+    provenance,
+    sign,
+    verify_signatures,
+    verify_release,
+    reproduce,
+    release,
+)

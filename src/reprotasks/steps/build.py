@@ -62,7 +62,7 @@ class BuildResult:
 
 
 @dataclass(frozen=True)
-class _Plan:
+class BuildPlan:
     source: _source.Source
     version: str
     python: bool
@@ -100,7 +100,7 @@ def build(
     warnings = (warning,) if warning else ()
     for text in warnings:
         runner.log(f"build: WARNING: {text}")
-    plan = _plan(config, source, runner=runner, platforms=platforms, python=python, go=go)
+    plan = plan_build(config, source, runner=runner, platforms=platforms, python=python, go=go)
     if not force:
         reused = _reusable(config, plan)
         if reused is not None:
@@ -129,7 +129,7 @@ def _version(config: Config, source: _source.Source, runner: Runner) -> str:
     return version
 
 
-def _plan(
+def plan_build(
     config: Config,
     source: _source.Source,
     *,
@@ -137,7 +137,9 @@ def _plan(
     platforms: Sequence[str],
     python: bool,
     go: bool,
-) -> _Plan:
+    python_toolchain: str | None = None,
+) -> BuildPlan:
+    """``python_toolchain``: the Python that built the Python part, if not this one (assemble)."""
     for platform in platforms:
         parse_platform(platform)
     build_python_part = python and config.python.build
@@ -162,17 +164,21 @@ def _plan(
             "reprotasks": __version__,
             "source": [source.commit, source.tree, source.epoch],
             "config": config.describe(),
-            "python": [build_python_part, host_platform.python_implementation(), host_platform.python_version()],
+            "python": [build_python_part, python_toolchain or host_python()],
             "go": [list(packages), list(chosen), go_version],
             "version": version,
         }
     )
-    return _Plan(
+    return BuildPlan(
         source, version, build_python_part, packages, chosen if packages else (), toolchain, go_version, digest
     )
 
 
-def _reusable(config: Config, plan: _Plan) -> Manifest | None:
+def host_python() -> str:
+    return f"{host_platform.python_implementation()} {host_platform.python_version()}"
+
+
+def _reusable(config: Config, plan: BuildPlan) -> Manifest | None:
     path = config.dist_dir / MANIFEST_NAME
     if not path.is_file():
         return None
@@ -191,7 +197,7 @@ def _reusable(config: Config, plan: _Plan) -> Manifest | None:
     return manifest
 
 
-def _build_into_dist(config: Config, plan: _Plan, *, runner: Runner) -> Manifest:
+def _build_into_dist(config: Config, plan: BuildPlan, *, runner: Runner) -> Manifest:
     dist = config.dist_dir
     dist.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{dist.name}-stage-", dir=dist.parent))
@@ -208,7 +214,7 @@ def _build_into_dist(config: Config, plan: _Plan, *, runner: Runner) -> Manifest
     return manifest
 
 
-def _build_parts(config: Config, plan: _Plan, project: Path, stage: Path, *, runner: Runner) -> Manifest:
+def _build_parts(config: Config, plan: BuildPlan, project: Path, stage: Path, *, runner: Runner) -> Manifest:
     """Python and every Go platform are independent jobs, run in parallel across the cores."""
     python_part: dict[str, Any] | None = None
     go_part: dict[str, Any] | None = None
@@ -240,7 +246,7 @@ def _build_parts(config: Config, plan: _Plan, project: Path, stage: Path, *, run
     records = [record for job_records in _run_parallel(jobs) for record in job_records]
     toolchains = {"reprotasks": __version__}
     if plan.python:
-        toolchains["python"] = f"{host_platform.python_implementation()} {host_platform.python_version()}"
+        toolchains["python"] = host_python()
     if plan.go_version:
         toolchains["go"] = plan.go_version
     return Manifest(
@@ -260,7 +266,7 @@ def _build_parts(config: Config, plan: _Plan, project: Path, stage: Path, *, run
 
 
 def _go_job(
-    config: Config, plan: _Plan, module: Path, stage: Path, platform: str, runner: Runner
+    config: Config, plan: BuildPlan, module: Path, stage: Path, platform: str, runner: Runner
 ) -> list[ArtifactRecord]:
     assert plan.toolchain is not None
     artifacts = build_go_platform(
@@ -309,7 +315,7 @@ def _committed(project: Path, relative: str) -> Path:
     return path
 
 
-def _python_record(environment: BuildEnvironment, lock_rel: str, plan: _Plan) -> dict[str, Any]:
+def _python_record(environment: BuildEnvironment, lock_rel: str, plan: BuildPlan) -> dict[str, Any]:
     command = build_command(environment, Path("DIST"))
     command[0] = "python"
     return {
@@ -320,7 +326,7 @@ def _python_record(environment: BuildEnvironment, lock_rel: str, plan: _Plan) ->
     }
 
 
-def _go_record(config: Config, plan: _Plan, module: Path, module_rel: str) -> dict[str, Any]:
+def _go_record(config: Config, plan: BuildPlan, module: Path, module_rel: str) -> dict[str, Any]:
     assert plan.toolchain is not None
     per_platform = {p: platform_environment(p, plan.toolchain) for p in plan.platforms}
     # GOTOOLCHAIN is "local" or the pinned version depending on the machine; record the version.
@@ -362,7 +368,7 @@ def planned_commands(config: Config, *, runner: Runner, platforms: Sequence[str]
     """What ``build`` would run, as shell-like lines (for ``release --dry-run``); runs nothing."""
     dist = config.rel(config.dist_dir)
     source = _source.describe_source(config.root, runner=runner)
-    plan = _plan(config, source, runner=runner, platforms=platforms, python=True, go=True)
+    plan = plan_build(config, source, runner=runner, platforms=platforms, python=True, go=True)
     if _reusable(config, plan) is not None:
         return [f"# inputs unchanged since the last build: reuse {dist}/ after checking every digest"]
     lines = [f"git clone --shared --no-checkout . $SCRATCH/src && git -C $SCRATCH/src checkout {source.commit}"]
