@@ -217,6 +217,14 @@ def print_summary(step: str, rows: list[tuple[str, str]], seconds: float) -> Non
             handle.write("\n".join(lines) + "\n\n")
 
 
+def run_init(root: Path, *, force: bool = False) -> None:
+    from reprotasks.scaffold import init
+
+    started = time.monotonic()
+    result = init(root, runner=Runner(Path(root).resolve(), log=_stderr), force=force)
+    print_summary("init", result.rows(), time.monotonic() - started)
+
+
 def print_release(report: ReleaseReport) -> None:
     """The release plan (--dry-run) or its summary table; in GitHub Actions also the job summary."""
     if report.dry_run:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reprotasks import __version__
-from reprotasks._app import STEPS, StepOptions, report_error, run_step
+from reprotasks._app import STEPS, StepOptions, report_error, run_init, run_step
 from reprotasks.config import load_config
 from reprotasks.errors import ReprotasksError
 from reprotasks.schema import schema_json
@@ -21,6 +21,7 @@ REPROTASKS_<TABLE>_<KEY> environment variables override it, e.g.
 REPROTASKS_PYTHON_LOCK_BACKEND=uv.
 
 examples:
+  reprotasks init                      add [tool.reprotasks], nox/invoke imports, release workflow
   reprotasks lock                      lock every requirements*.in, tidy go.mod
   reprotasks lock --upgrade-package click
   reprotasks verify                    fail on any drift, listing every problem
@@ -215,6 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for step, description in STEPS.items():
         add_step_arguments(commands.add_parser(step, help=description, description=description), step)
+    init = commands.add_parser(
+        "init",
+        help="wire this repository up: [tool.reprotasks], noxfile.py/tasks.py imports, the release workflow",
+        description="Write [tool.reprotasks] into pyproject.toml (your formatting and comments kept), add the "
+        "import line to noxfile.py and tasks.py (creating them if absent), and write "
+        ".github/workflows/release.yml from the template. Idempotent: running it again changes nothing.",
+    )
+    init.add_argument("--force", action="store_true", help="replace a release.yml that differs from the template")
     commands.add_parser("config", help="print the resolved configuration as JSON")
     commands.add_parser("schema", help="print the JSON schema of [tool.reprotasks]")
     return parser
@@ -225,6 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "schema":
             sys.stdout.write(schema_json())
+        elif args.command == "init":
+            run_init(Path(args.project), force=args.force)
         elif args.command == "config":
             print(json.dumps(load_config(args.project).describe(), indent=2))
         else:

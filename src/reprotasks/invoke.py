@@ -13,12 +13,12 @@ from typing import Any
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import task
+from invoke.tasks import Task, task
 
 from reprotasks._app import StepOptions, report_error, run_step
 from reprotasks.errors import ReprotasksError
 
-__all__ = ["ns"]
+__all__ = ["extend_namespace", "ns"]
 
 
 def _run(c: Context, step: str, options: StepOptions) -> None:
@@ -259,3 +259,23 @@ ns = Collection(
     reproduce,
     release,
 )
+
+
+def extend_namespace(module_globals: Mapping[str, Any]) -> Collection:
+    """Your tasks.py's tasks plus reprotasks' (``ns = extend_namespace(globals())``).
+
+    Uses your ``ns``/``namespace`` collection if tasks.py defines one, else collects its tasks;
+    a task of yours with the same name as a reprotasks task wins.
+    """
+    existing = module_globals.get("ns", module_globals.get("namespace"))
+    if isinstance(existing, Collection) and existing is not ns:
+        collection = existing
+    else:
+        collection = Collection()
+        for value in module_globals.values():
+            if isinstance(value, Task):
+                collection.add_task(value)
+    for name, reprotasks_task in ns.tasks.items():
+        if name not in collection.tasks:
+            collection.add_task(reprotasks_task, name=name)
+    return collection

@@ -1,0 +1,211 @@
+"""``reprotasks init``: wire a repository up in one command, idempotently.
+
+- ``[tool.reprotasks]`` goes into pyproject.toml with the detected layout. The new table is
+  rendered with tomlkit and appended, so every byte of the user's file outside it (comments,
+  order, odd formatting) stays as it was; a file that already has the table is left alone.
+- noxfile.py / tasks.py get the one import line (created when absent).
+- ``.github/workflows/release.yml`` is written from the template; an existing, different
+  file is kept unless ``force``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+
+from reprotasks._files import write_atomic
+from reprotasks._run import Runner
+from reprotasks.config import Config, load_config
+from reprotasks.errors import ReprotasksError
+from reprotasks.workflow import RELEASE_LOCK, render_workflow
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+WORKFLOW = ".github/workflows/release.yml"
+_NOX_LINE = "import reprotasks.nox  # noqa: F401  (sessions: lock, verify, build, ..., release)"
+_NOXFILE = f'''"""Release sessions: `nox -s lock verify build checksum`, `nox -s release`."""
+
+{_NOX_LINE}
+'''
+_TASKS = '''"""Release tasks: `invoke lock verify build checksum`, `invoke release`."""
+
+from reprotasks.invoke import ns  # noqa: F401  (invoke picks up `ns`)
+'''
+_TASKS_APPEND = """
+# reprotasks tasks (added by `reprotasks init`): lock, verify, build, ..., release, beside your own.
+from reprotasks.invoke import extend_namespace  # noqa: E402
+
+ns = extend_namespace(globals())
+"""
+_GITHUB_REMOTE = re.compile(r"github\.com[:/](?P<repo>[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+?)(?:\.git)?/?$")
+
+
+@dataclass
+class InitResult:
+    changes: list[tuple[str, str]] = field(default_factory=list)  # (file, what happened)
+    next_steps: list[str] = field(default_factory=list)
+
+    def rows(self) -> list[tuple[str, str]]:
+        return self.changes + [("next", step) for step in self.next_steps]
+
+
+def init(root: Path, *, runner: Runner, force: bool = False) -> InitResult:
+    root = root.resolve()
+    pyproject = root / "pyproject.toml"
+    if not pyproject.is_file():
+        raise ReprotasksError(
+            f"{pyproject.name} not found in {root}",
+            hint="run `reprotasks init` at the root of a Python project (or pass -C DIR); reprotasks keeps its "
+            "settings in [tool.reprotasks] there",
+        )
+    result = InitResult()
+    config = load_config(root)  # also validates what is already there
+    result.changes.append(("pyproject.toml", _add_table(pyproject, config, runner)))
+    config = load_config(root)
+    result.changes.append(("noxfile.py", _add_nox(root / "noxfile.py")))
+    result.changes.append(("tasks.py", _add_invoke(root / "tasks.py")))
+    result.changes.append((WORKFLOW, _write_workflow(root / WORKFLOW, config, force)))
+    if not (root / RELEASE_LOCK).is_file():
+        result.next_steps.append(
+            f"{WORKFLOW} installs reprotasks from {RELEASE_LOCK}: put `reprotasks[nox,invoke]` in "
+            f"{RELEASE_LOCK.replace('.txt', '.in')}, run `reprotasks lock` and commit both"
+        )
+    result.next_steps.append("review the changes, commit them, then `nox -s lock verify build checksum`")
+    return result
+
+
+def detected_settings(config: Config, runner: Runner) -> dict[str, Any]:
+    """What ``init`` writes: the layout as reprotasks sees it, spelled out."""
+    table: dict[str, Any] = {"dist-dir": config.rel(config.dist_dir)}
+    python: dict[str, Any] = {"locks": [config.rel(lock.input) for lock in config.python.locks]}
+    if not config.python.locks:
+        python = {}
+    go: dict[str, Any]
+    if config.go.module is None:
+        go = {"enabled": False}
+    else:
+        go = {"module": config.rel(config.go.module), "platforms": list(config.go.platforms)}
+    sign: dict[str, Any] = {}
+    repository = _github_repository(config.root, runner)
+    if repository:
+        sign = {"github-repository": repository, "github-workflow": WORKFLOW}
+    for name, values in (("python", python), ("go", go), ("sign", sign)):
+        if values:
+            table[name] = values
+    return table
+
+
+def _github_repository(root: Path, runner: Runner) -> str | None:
+    try:
+        remote = runner.run(
+            ["git", "remote", "get-url", "origin"], cwd=root, purpose="read the GitHub repository", quiet=True
+        ).stdout.strip()
+    except ReprotasksError:
+        return None
+    match = _GITHUB_REMOTE.search(remote)
+    return match.group("repo") if match else None
+
+
+def _add_table(pyproject: Path, config: Config, runner: Runner) -> str:
+    text = pyproject.read_text(encoding="utf-8")
+    if "reprotasks" in tomllib.loads(text).get("tool", {}):
+        return "unchanged ([tool.reprotasks] already there)"
+    settings = detected_settings(config, runner)
+    document = tomlkit.document()
+    tool = tomlkit.table(is_super_table=True)
+    reprotasks = tomlkit.table()
+    reprotasks.comment("written by `reprotasks init`; keys: `reprotasks schema`")
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            sub = tomlkit.table()
+            for sub_key, sub_value in value.items():
+                sub.add(sub_key, sub_value)
+            reprotasks.add(key, sub)
+        else:
+            reprotasks.add(key, value)
+    tool.add("reprotasks", reprotasks)
+    document.add("tool", tool)
+    separator = "" if text.endswith("\n\n") or not text else ("\n" if text.endswith("\n") else "\n\n")
+    new_text = text + separator + tomlkit.dumps(document)
+    merged = tomllib.loads(new_text)  # must still be valid TOML, with exactly the table added
+    if merged["tool"]["reprotasks"] != settings:
+        raise ReprotasksError(
+            f"{pyproject}: could not add [tool.reprotasks] cleanly",
+            hint="add the table by hand (see `reprotasks schema`); the file was not changed",
+        )
+    write_atomic(pyproject, new_text.encode("utf-8"))
+    return "added [tool.reprotasks] (" + ", ".join(sorted(_flat_keys(settings))) + ")"
+
+
+def _flat_keys(settings: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            keys += _flat_keys(value, f"{prefix}{key}.")
+        else:
+            keys.append(prefix + key)
+    return keys
+
+
+def _add_nox(path: Path) -> str:
+    if not path.exists():
+        write_atomic(path, _NOXFILE.encode())
+        return "created (imports reprotasks.nox)"
+    text = path.read_text(encoding="utf-8")
+    if "reprotasks.nox" in text:
+        return "unchanged (already imports reprotasks.nox)"
+    write_atomic(path, _insert_after_imports(text, _NOX_LINE, path).encode())
+    return "added `import reprotasks.nox`"
+
+
+def _add_invoke(path: Path) -> str:
+    if not path.exists():
+        write_atomic(path, _TASKS.encode())
+        return "created (from reprotasks.invoke import ns)"
+    text = path.read_text(encoding="utf-8")
+    if "reprotasks.invoke" in text:
+        return "unchanged (already uses reprotasks.invoke)"
+    write_atomic(path, (text.rstrip("\n") + "\n" + _TASKS_APPEND).encode())
+    return "added the reprotasks tasks beside yours (extend_namespace)"
+
+
+def _insert_after_imports(text: str, line: str, path: Path) -> str:
+    try:
+        module = ast.parse(text)
+    except SyntaxError as exc:
+        raise ReprotasksError(
+            f"{path}: not valid Python ({exc.msg}, line {exc.lineno})", hint=f"fix it, or add `{line}` by hand"
+        ) from None
+    after = 0
+    for node in module.body:
+        is_docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and node is module.body[0]
+        if isinstance(node, (ast.Import, ast.ImportFrom)) or is_docstring:
+            after = node.end_lineno or after
+        else:
+            break
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    return "".join(lines[:after]) + line + "\n" + "".join(lines[after:])
+
+
+def _write_workflow(path: Path, config: Config, force: bool) -> str:
+    rendered = render_workflow(config)
+    if path.is_file():
+        if path.read_text(encoding="utf-8") == rendered:
+            return "unchanged (matches the template)"
+        if not force:
+            return "kept: it differs from the template (`reprotasks init --force` replaces it)"
+    existed = path.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, rendered.encode())
+    return "replaced (--force)" if existed else "created from the template"

@@ -1,0 +1,103 @@
+"""The GitHub Actions release workflow, rendered from ``templates/release.yml`` for a project."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import resources
+from string import Template
+
+from reprotasks import __version__
+from reprotasks.config import Config
+
+# Full commit SHAs, read from each action's own repository (tag in the comment).
+ACTIONS = {
+    "checkout": "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1",
+    "setup_python": "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97 # v7.0.0",
+    "setup_go": "actions/setup-go@b7ad1dad31e06c5925ef5d2fc7ad053ef454303e # v7.0.0",
+    "upload_artifact": "actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f # v7.0.0",
+    "download_artifact": "actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c # v8.0.1",
+    "pypi_publish": "pypa/gh-action-pypi-publish@81e9d935c883d0b210363ab89cf05f3894778450 # v1.8.14",
+}
+
+# How a user's workflow installs reprotasks: from a hashed lock, like every other tool.
+RELEASE_LOCK = "requirements-release.txt"
+DEFAULT_INSTALL = (f"python -m pip install --require-hashes --no-deps -r {RELEASE_LOCK}",)
+
+_PYPI = """
+  pypi:
+    name: publish (PyPI, trusted publishing)
+    needs: sign
+    if: vars.PYPI_PUBLISH == 'true'  # set this repository variable, and a `pypi` environment on PyPI's side
+    runs-on: ubuntu-24.04
+    environment: pypi
+    permissions:
+      id-token: write  # PyPI trusted publishing: no password or token is stored
+    steps:
+      - uses: $download_artifact
+        with:
+          name: signed-release
+          path: signed
+      - name: select the sdist and wheel (by the build manifest)
+        run: |
+          mkdir pypi
+          python3 - <<'PY'
+          import json, shutil
+          manifest = json.load(open("signed/manifest.json", encoding="utf-8"))
+          for artifact in manifest["artifacts"]:
+              if artifact["kind"] in ("sdist", "wheel"):
+                  shutil.copy(f"signed/{artifact['name']}", "pypi/")
+          PY
+      - uses: $pypi_publish
+        with:
+          packages-dir: pypi/
+"""
+
+
+def _setup(config: Config, install: Sequence[str]) -> str:
+    lines = [
+        f"      - uses: {ACTIONS['checkout']}",
+        "        with:",
+        "          persist-credentials: false",
+        "          fetch-depth: 0  # tags and history: versions and SOURCE_DATE_EPOCH come from git",
+        f"      - uses: {ACTIONS['setup_python']}",
+        "        with:",
+        "          python-version-file: .python-version",
+    ]
+    if config.go.module is not None:
+        go_mod = config.rel(config.go.module / "go.mod")
+        lines += [
+            f"      - uses: {ACTIONS['setup_go']}",
+            "        with:",
+            f"          go-version-file: {go_mod}",
+            "          cache: false  # no cache in a release: every module is fetched and checked against go.sum",
+        ]
+    lines.append("      - name: install reprotasks (hashed lock)")
+    if len(install) == 1:
+        lines.append(f"        run: {install[0]}")
+    else:
+        lines.append("        run: |")
+        lines += [f"          {command}" for command in install]
+    return "\n".join(lines)
+
+
+def _matrix(config: Config) -> str:
+    entries: list[tuple[str, str]] = []
+    if config.python.build:
+        entries.append(("python", "--python-only"))
+    if config.go.module is not None:
+        entries += [(p.replace("/", "-"), f"--go-only --platform {p}") for p in sorted(config.go.platforms)]
+    return "\n".join(f"          - part: {part}\n            args: {args}" for part, args in entries)
+
+
+def render_workflow(config: Config, install: Sequence[str] = DEFAULT_INSTALL) -> str:
+    template = Template(resources.files("reprotasks").joinpath("templates/release.yml").read_text(encoding="utf-8"))
+    values = {
+        **ACTIONS,
+        "reprotasks_version": __version__,
+        "setup": _setup(config, install),
+        "matrix": _matrix(config),
+        "dist": config.rel(config.dist_dir),
+        "pypi_note": "; PyPI with trusted publishing when vars.PYPI_PUBLISH is 'true'" if config.python.build else "",
+        "pypi": Template(_PYPI).substitute(ACTIONS) if config.python.build else "",
+    }
+    return template.substitute(values).rstrip("\n") + "\n"
