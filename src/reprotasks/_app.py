@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -217,11 +217,11 @@ def print_summary(step: str, rows: list[tuple[str, str]], seconds: float) -> Non
             handle.write("\n".join(lines) + "\n\n")
 
 
-def run_init(root: Path, *, force: bool = False) -> None:
+def run_init(root: Path, *, force: bool = False, install: Sequence[str] = ()) -> None:
     from reprotasks.scaffold import init
 
     started = time.monotonic()
-    result = init(root, runner=Runner(Path(root).resolve(), log=_stderr), force=force)
+    result = init(root, runner=Runner(Path(root).resolve(), log=_stderr), force=force, install=install)
     print_summary("init", result.rows(), time.monotonic() - started)
 
 

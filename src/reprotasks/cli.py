@@ -224,6 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
         ".github/workflows/release.yml from the template. Idempotent: running it again changes nothing.",
     )
     init.add_argument("--force", action="store_true", help="replace a release.yml that differs from the template")
+    init.add_argument(
+        "--install-command",
+        action="append",
+        default=[],
+        metavar="CMD",
+        help="how the workflow installs reprotasks (repeatable; default: pip install --require-hashes from "
+        "requirements-release.txt)",
+    )
     commands.add_parser("config", help="print the resolved configuration as JSON")
     commands.add_parser("schema", help="print the JSON schema of [tool.reprotasks]")
     return parser
@@ -235,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "schema":
             sys.stdout.write(schema_json())
         elif args.command == "init":
-            run_init(Path(args.project), force=args.force)
+            run_init(Path(args.project), force=args.force, install=args.install_command)
         elif args.command == "config":
             print(json.dumps(load_config(args.project).describe(), indent=2))
         else:

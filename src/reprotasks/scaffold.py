@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,8 @@ class InitResult:
         return self.changes + [("next", step) for step in self.next_steps]
 
 
-def init(root: Path, *, runner: Runner, force: bool = False) -> InitResult:
+def init(root: Path, *, runner: Runner, force: bool = False, install: Sequence[str] = ()) -> InitResult:
+    """``install``: the workflow's commands that install reprotasks (default: from requirements-release.txt)."""
     root = root.resolve()
     pyproject = root / "pyproject.toml"
     if not pyproject.is_file():
@@ -73,8 +75,8 @@ def init(root: Path, *, runner: Runner, force: bool = False) -> InitResult:
     config = load_config(root)
     result.changes.append(("noxfile.py", _add_nox(root / "noxfile.py")))
     result.changes.append(("tasks.py", _add_invoke(root / "tasks.py")))
-    result.changes.append((WORKFLOW, _write_workflow(root / WORKFLOW, config, force)))
-    if not (root / RELEASE_LOCK).is_file():
+    result.changes.append((WORKFLOW, _write_workflow(root / WORKFLOW, config, force, tuple(install))))
+    if not install and not (root / RELEASE_LOCK).is_file():
         result.next_steps.append(
             f"{WORKFLOW} installs reprotasks from {RELEASE_LOCK}: put `reprotasks[nox,invoke]` in "
             f"{RELEASE_LOCK.replace('.txt', '.in')}, run `reprotasks lock` and commit both"
@@ -198,8 +200,8 @@ def _insert_after_imports(text: str, line: str, path: Path) -> str:
     return "".join(lines[:after]) + line + "\n" + "".join(lines[after:])
 
 
-def _write_workflow(path: Path, config: Config, force: bool) -> str:
-    rendered = render_workflow(config)
+def _write_workflow(path: Path, config: Config, force: bool, install: tuple[str, ...]) -> str:
+    rendered = render_workflow(config, install) if install else render_workflow(config)
     if path.is_file():
         if path.read_text(encoding="utf-8") == rendered:
             return "unchanged (matches the template)"
