@@ -1,0 +1,220 @@
+"""`reprotasks init` (byte-preserving, idempotent) and the release workflow template (actionlint, zizmor, pins)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reprotasks.config import load_config
+from reprotasks.workflow import ACTIONS, render_workflow
+
+from .conftest import commit_all, git, run_cli
+
+REPO = Path(__file__).resolve().parent.parent
+PINS = REPO.parent / "shared" / "github-actions-pins.md"
+WORKFLOW = Path(".github/workflows/release.yml")
+
+ODD_PYPROJECT = """\
+# A user's file: comments, odd spacing and order must survive byte for byte.
+[project]
+name    = "hybrid-orchestrator"   # the name
+version = "0.3.0"
+requires-python=">=3.10"
+dependencies = [
+  "click>=8.1",   # CLI
+    "packaging>=24",
+  "tomli-w>=1.0",
+]
+
+[build-system]
+build-backend = "hatchling.build"
+requires = [ "hatchling" ]
+
+[tool.ruff]  # linter
+line-length=99
+# trailing comment, no newline at the end"""
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=cwd, capture_output=True, text=True, check=False, env={**os.environ}
+    )
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and ".git" not in path.relative_to(root).parts
+    }
+
+
+def test_init_adds_only_the_new_table_and_is_idempotent(hybrid: Path) -> None:
+    (hybrid / "noxfile.py").unlink()
+    (hybrid / "tasks.py").unlink()
+    (hybrid / "pyproject.toml").write_text(ODD_PYPROJECT)
+    commit_all(hybrid)
+    git("remote", "add", "origin", "https://github.com/acme/hybrid.git", cwd=hybrid)
+
+    result = run_cli("init", cwd=hybrid)
+    assert result.returncode == 0, result.stderr
+    text = (hybrid / "pyproject.toml").read_text()
+    assert text.startswith(ODD_PYPROJECT)  # every original byte, in place
+    added = text[len(ODD_PYPROJECT) :]
+    assert added.lstrip("\n").startswith("[tool.reprotasks]")
+    assert 'github-repository = "acme/hybrid"' in added and 'module = "go"' in added
+    assert 'locks = ["requirements.in"]' in added
+    for name in ("noxfile.py", "tasks.py", str(WORKFLOW)):
+        assert (hybrid / name).is_file(), name
+        assert name in result.stdout
+    config = load_config(hybrid)
+    assert config.sign.github_repository == "acme/hybrid" and config.go.module == hybrid / "go"
+
+    before = snapshot(hybrid)
+    again = run_cli("init", cwd=hybrid)
+    assert again.returncode == 0 and snapshot(hybrid) == before
+    assert again.stdout.count("unchanged") == 4
+
+    # A user's edit of the workflow is kept unless --force.
+    workflow = hybrid / WORKFLOW
+    workflow.write_text(workflow.read_text() + "# my edit\n")
+    kept = run_cli("init", cwd=hybrid)
+    assert "--force" in kept.stdout and workflow.read_text().endswith("# my edit\n")
+    forced = run_cli("init", "--force", cwd=hybrid)
+    assert forced.returncode == 0 and "replaced (--force)" in forced.stdout
+    assert workflow.read_text() == render_workflow(load_config(hybrid))
+
+
+def test_init_extends_existing_noxfile_and_tasks(hybrid: Path) -> None:
+    (hybrid / "noxfile.py").write_text(
+        '"""My sessions."""\n\nimport nox\n\n\n@nox.session(python=False)\ndef hello(session):\n    """Say hi."""\n'
+    )
+    (hybrid / "tasks.py").write_text(
+        'from invoke import task\n\n\n@task\ndef hello(c):\n    """Say hi."""\n    print("hi")\n'
+    )
+    commit_all(hybrid)
+    assert run_cli("init", cwd=hybrid).returncode == 0
+    noxfile = (hybrid / "noxfile.py").read_text()
+    assert noxfile.startswith('"""My sessions."""\n\nimport nox\nimport reprotasks.nox')
+    sessions = run("nox", "-l", cwd=hybrid).stdout
+    assert "* hello -> Say hi." in sessions and "- release -> " in sessions and "- lock -> " in sessions
+    tasks = run("invoke", "--list", cwd=hybrid)
+    assert tasks.returncode == 0, tasks.stderr
+    names = {line.split()[0] for line in tasks.stdout.splitlines()[2:] if line.strip()}
+    assert {"hello", "release", "lock", "verify", "build", "checksum", "assemble"} <= names
+    assert run("invoke", "hello", cwd=hybrid).stdout == "hi\n"
+
+
+def test_init_without_pyproject_fails_cleanly(tmp_path: Path) -> None:
+    result = run_cli("init", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "pyproject.toml not found" in result.stderr and "hint:" in result.stderr
+
+
+@pytest.mark.network
+def test_fresh_repository_from_the_example_after_init(hybrid: Path) -> None:
+    """The issue's "done when": init, then nox and invoke run the release steps."""
+    (hybrid / "noxfile.py").unlink()
+    (hybrid / "tasks.py").unlink()
+    commit_all(hybrid)
+    assert run_cli("init", cwd=hybrid).returncode == 0
+    commit_all(hybrid, "wire reprotasks")
+    nox = run("nox", "-s", "lock", "verify", "build", "checksum", cwd=hybrid)
+    assert nox.returncode == 0, nox.stderr[-3000:]
+    assert git("status", "--porcelain", cwd=hybrid) == ""  # lock changed nothing: the example is locked
+    invoke = run("invoke", "release", "--skip", "sign", cwd=hybrid)
+    assert invoke.returncode == 0, invoke.stderr[-3000:]
+    assert "release: done" in invoke.stdout
+    assert {"SHA256SUMS", "sbom.cdx.json", "provenance.intoto.json"} <= {p.name for p in (hybrid / "dist").iterdir()}
+
+
+# --- the workflow template ------------------------------------------------------------------
+
+
+def rendered_workflows(tmp_path: Path, hybrid: Path) -> list[Path]:
+    """The template for a Python + Go project and for a Python-only one, plus our own workflows."""
+    target = tmp_path / "rendered" / ".github" / "workflows"
+    target.mkdir(parents=True)
+    (target / "hybrid.yml").write_text(render_workflow(load_config(hybrid)))
+    shutil.rmtree(hybrid / "go")
+    (target / "python-only.yml").write_text(render_workflow(load_config(hybrid)))
+    for own in sorted((REPO / ".github" / "workflows").glob("*.yml")):
+        shutil.copyfile(own, target / f"own-{own.name}")
+    return sorted(target.iterdir())
+
+
+def tool(name: str) -> str:
+    found = (
+        os.environ.get(name.upper()) or shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    )
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is not installed (.ci/run installs it)")
+        pytest.skip(f"{name} not installed")
+    return found
+
+
+def test_workflows_pass_actionlint_and_zizmor(tmp_path: Path, hybrid: Path) -> None:
+    files = rendered_workflows(tmp_path, hybrid)
+    actionlint = subprocess.run([tool("actionlint"), *map(str, files)], capture_output=True, text=True, check=False)
+    assert actionlint.returncode == 0, actionlint.stdout + actionlint.stderr
+    zizmor = subprocess.run(
+        [tool("zizmor"), "--offline", "--no-progress", "--format", "plain", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path / "rendered",
+    )
+    assert zizmor.returncode == 0, zizmor.stdout + zizmor.stderr
+    assert "No findings" in zizmor.stdout + zizmor.stderr
+
+
+def test_every_action_is_pinned_to_the_recorded_sha(tmp_path: Path, hybrid: Path) -> None:
+    rows = re.findall(r"\| `([\w.-]+/[\w.-]+)` \| (v[\d.]+) \| `([0-9a-f]{40})`", PINS.read_text())
+    recorded = {action: (tag, sha) for action, tag, sha in rows}
+    assert len(recorded) >= 8
+    for value in ACTIONS.values():
+        action, rest = value.split("@")
+        sha, tag = rest.split(" # ")
+        assert recorded[action] == (tag, sha), value
+    for workflow in rendered_workflows(tmp_path, hybrid):
+        uses = re.findall(r"uses: ([^@\s]+)@(\S+) # (\S+)", workflow.read_text())
+        assert uses, workflow
+        assert len(uses) == workflow.read_text().count("uses: ")  # no unpinned or uncommented uses
+        for action, sha, tag in uses:
+            assert recorded[action] == (tag, sha), (workflow.name, action)
+
+
+def test_permissions_are_least_privilege(hybrid: Path) -> None:
+    text = render_workflow(load_config(hybrid))
+    top, _, jobs = text.partition("\njobs:\n")
+    assert "permissions:\n  contents: read\n" in top and ": write" not in top
+    job_texts = dict(re.findall(r"\n  (\w+):\n(.*?)(?=\n  \w+:\n|\Z)", "\n" + jobs, re.S))
+    writers = {name: re.findall(r"([\w-]+): write", body) for name, body in job_texts.items()}
+    assert writers == {
+        "verify": [],
+        "build": [],
+        "assemble": [],
+        "reproduce": [],
+        "sign": ["id-token"],
+        "publish": ["contents"],
+        "pypi": ["id-token"],
+    }
+    assert "on:\n  push:\n    tags:" in text and "concurrency:" in text
+    assert "python-version-file: .python-version" in text and "go-version-file: go/go.mod" in text
+    assert "persist-credentials: false" in text and "${{" not in "".join(re.findall(r"run: .*", text))
+    for platform in ("linux/amd64", "linux/arm64", "darwin/arm64", "windows/amd64"):
+        assert f"--go-only --platform {platform}" in text
+
+
+def test_own_release_workflow_is_rendered_from_the_template() -> None:
+    own = (REPO / WORKFLOW).read_text()
+    install = list(dict.fromkeys(re.findall(r"^          (python -m pip install .*)$", own, re.M)))
+    assert len(install) == 2 and "--require-hashes" in install[0]
+    assert own == render_workflow(load_config(REPO), install), "run the init command in README (dogfood) again"
