@@ -206,7 +206,7 @@ def _dispatch(name: str, options: StepOptions, config: Config, runner: Runner) -
 def print_summary(step: str, rows: list[tuple[str, str]], seconds: float) -> None:
     """A plain table on stdout, and the same in Markdown for the GitHub Actions job summary."""
     width = max([len(what) for what, _ in rows] + [4])
-    print(f"\n{step}: done in {seconds:.1f}s")
+    print(f"\n{step}: done in {seconds:.2f}s")
     for what, outcome in rows:
         print(f"  {what.ljust(width)}  {outcome}")
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
