@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["str", "bool", "list", "choice"]
+Kind = Literal["str", "bool", "list", "choice", "allow-list"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -258,6 +258,31 @@ OPTIONS: tuple[Option, ...] = (
         help="GitHub workflow policy: glob the signing workflow's git ref must match.",
     ),
     Option(
+        table="audit",
+        key="enabled",
+        kind="bool",
+        default=True,
+        help="Run the pinning audit as part of `verify` (`reprotasks audit` runs it on its own).",
+    ),
+    Option(
+        table="audit",
+        key="exclude",
+        kind="list",
+        default=[],
+        help="Globs (project-relative, `**` for any depth) of files the pinning audit skips, e.g. test fixtures.",
+    ),
+    Option(
+        table="audit",
+        key="allow",
+        kind="allow-list",
+        default=[],
+        help=(
+            "Accepted findings, as `[[tool.reprotasks.audit.allow]]` entries with `rule` (id), `path` (glob), "
+            "`match` (text the finding must contain) and a required `reason`; entries that match nothing are "
+            "reported. Environment variable: a JSON array of such tables."
+        ),
+    ),
+    Option(
         table="sign",
         key="offline",
         kind="bool",
@@ -266,7 +291,10 @@ OPTIONS: tuple[Option, ...] = (
     ),
 )
 
-TABLES: tuple[str, ...] = ("python", "go", "sign")
+TABLES: tuple[str, ...] = ("python", "go", "sign", "audit")
+
+# Keys of one `[[tool.reprotasks.audit.allow]]` entry; `reason` is required.
+ALLOW_KEYS: tuple[str, ...] = ("rule", "path", "match", "reason")
 
 # Environment variables that start with REPROTASKS_ but are not config keys.
 NON_CONFIG_ENV: frozenset[str] = frozenset({"REPROTASKS_CACHE_DIR"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reprotasks._options import NON_CONFIG_ENV, OPTIONS, TABLES, Option
+from reprotasks._options import ALLOW_KEYS, NON_CONFIG_ENV, OPTIONS, TABLES, Option
 from reprotasks.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -99,6 +100,13 @@ class SignConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AuditConfig:
+    enabled: bool = True
+    exclude: tuple[str, ...] = ()
+    allow: tuple[Mapping[str, str], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     root: Path
     pyproject: Path | None
@@ -111,6 +119,8 @@ class Config:
     python: PythonConfig
     go: GoConfig
     sign: SignConfig
+    # Not part of describe(): what the audit accepts does not change what is built.
+    audit: AuditConfig = AuditConfig()
     # Set while `release` stages its outputs in ``dist_dir``: the dist/ they will replace. Paths
     # inside the stage are shown (and recorded in manifests/provenance) as paths in this one.
     staged_for: Path | None = None
@@ -264,6 +274,8 @@ def _check_type(option: Option, value: Any, source: str) -> Any:
                 f"{where} must be true or false, not {_type_name(value)}", hint=f"e.g. `{option.key} = true`"
             )
         return value
+    if option.kind == "allow-list":
+        return _check_allow_list(value, where)
     if option.kind == "list":
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise ConfigError(
@@ -279,6 +291,33 @@ def _check_type(option: Option, value: Any, source: str) -> Any:
             hint=f"{_suggest(value, list(option.choices))}pick one of the values listed",
         )
     return value
+
+
+def _check_allow_list(value: Any, where: str) -> list[dict[str, str]]:
+    example = '[[tool.reprotasks.audit.allow]]\nrule = "RT-D001"\npath = "docker/dev/*"\nreason = "local only"'
+    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+        raise ConfigError(f"{where} must be an array of tables, not {_type_name(value)}", hint=f"e.g.\n{example}")
+    entries = []
+    for number, item in enumerate(value, 1):
+        unknown = sorted(set(item) - set(ALLOW_KEYS))
+        if unknown:
+            raise ConfigError(
+                f"{where} entry {number}: unknown key `{unknown[0]}`",
+                hint=f"{_suggest(unknown[0], list(ALLOW_KEYS))}an entry has: {', '.join(ALLOW_KEYS)}",
+            )
+        if not all(isinstance(field_value, str) for field_value in item.values()):
+            raise ConfigError(f"{where} entry {number}: every value must be a string", hint=f"e.g.\n{example}")
+        if not str(item.get("reason", "")).strip():
+            raise ConfigError(
+                f"{where} entry {number} has no `reason`",
+                hint='say why this finding is acceptable (`reason = "..."`): the next reader needs to know',
+            )
+        if not any(key in item for key in ("rule", "path", "match")):
+            raise ConfigError(
+                f"{where} entry {number} would allow every finding", hint="give at least one of rule, path, match"
+            )
+        entries.append({key: str(item[key]) for key in ALLOW_KEYS if key in item})
+    return entries
 
 
 def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -303,6 +342,14 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
             value = lowered in _TRUE
         elif option.kind == "list":
             value = raw.split()  # whitespace-separated, like PIP_FIND_LINKS
+        elif option.kind == "allow-list":
+            try:
+                value = json.loads(raw)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"environment variable {name} is not JSON ({exc})",
+                    hint='e.g. [{"rule": "RT-D001", "path": "docker/*", "reason": "local only"}]',
+                ) from None
         result[option.dotted] = _check_type(option, value, f"environment variable {name}")
     return result
 
@@ -358,6 +405,11 @@ def _resolve(root: Path, pyproject: Path | None, document: dict[str, Any], value
             vcs_stamp=values["go.vcs-stamp"],
         ),
         sign=_resolve_sign(root, values),
+        audit=AuditConfig(
+            enabled=values["audit.enabled"],
+            exclude=tuple(values["audit.exclude"]),
+            allow=tuple(values["audit.allow"]),
+        ),
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reprotasks._options import OPTIONS, TABLES, Option
+from reprotasks._options import ALLOW_KEYS, OPTIONS, TABLES, Option
 
 SCHEMA_ID = "https://reprotasks.invalid/schema/tool-reprotasks.json"
 
@@ -19,6 +19,12 @@ def _option_schema(option: Option) -> dict[str, Any]:
         schema = {"type": "boolean"}
     elif option.kind == "list":
         schema = {"type": "array", "items": {"type": "string"}}
+    elif option.kind == "allow-list":
+        entry = {key: {"type": "string"} for key in ALLOW_KEYS}
+        schema = {
+            "type": "array",
+            "items": {"type": "object", "additionalProperties": False, "required": ["reason"], "properties": entry},
+        }
     elif option.kind == "choice":
         schema = {"type": "string", "enum": list(option.choices)}
     else:
