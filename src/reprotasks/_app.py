@@ -27,6 +27,10 @@ from reprotasks.steps.verify import verify
 STEPS: Mapping[str, str] = {
     "lock": "Lock Python requirements with hashes (pip-compile or uv) and tidy + download the Go module graph.",
     "verify": "Fail on drift: stale or unhashed locks, untidy go.mod/go.sum, unpinned or mismatched toolchains.",
+    "audit": (
+        "Pinning audit: unpinned images, actions, pip/go installs, curl|sh in Dockerfiles, workflows, scripts, "
+        "Makefiles, go.mod and nox/invoke files; `file:line:col: RULE-ID message`, or --format json|sarif."
+    ),
     "build": (
         "Build sdist + wheel and Go binaries for every platform from a clean copy of the last commit; "
         "writes dist/ and dist/manifest.json."
@@ -84,6 +88,7 @@ class StepOptions:
     # [tool.reprotasks.sign] keys given on the command line (--identity, --staging, ...)
     sign_overrides: Mapping[str, Any] = field(default_factory=dict)
     parts: tuple[Path, ...] = ()
+    format: str = "text"
     skip: tuple[str, ...] = ()
     dry_run: bool = False
 
@@ -127,7 +132,7 @@ def run_step(
             hint="check that path's permissions and the free space; outputs are written atomically, "
             "so nothing half-written was left",
         ) from None
-    if name != "release":
+    if name not in ("release", "audit"):
         print_summary(name, rows, time.monotonic() - started)
     return rows
 
@@ -153,6 +158,19 @@ def _dispatch(name: str, options: StepOptions, config: Config, runner: Runner) -
             go=options.go,
             force=options.force,
         ).rows()
+    elif name == "audit":
+        from reprotasks.errors import DriftError as _Drift
+        from reprotasks.steps.audit import as_findings, as_json, as_sarif, as_text, audit
+
+        audited = audit(config)
+        render = {"json": as_json, "sarif": as_sarif}.get(options.format, as_text)
+        sys.stdout.write(render(audited))
+        if audited.errors:
+            error = _Drift(as_findings(audited), step="audit")
+            error.message = f"audit found {len(audited.errors)} error(s), listed above"
+            error.hint = "pin each input as its message says, or accept it with a [[tool.reprotasks.audit.allow]] entry"
+            raise error
+        return [("audit", audited.summary().removeprefix("audit: "))]
     elif name == "assemble":
         from reprotasks.steps.assemble import assemble
 

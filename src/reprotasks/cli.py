@@ -26,6 +26,8 @@ examples:
   reprotasks lock --upgrade-package click
   reprotasks verify                    fail on any drift, listing every problem
   reprotasks -C examples/hybrid verify
+  reprotasks audit                     unpinned images, actions, installs (also part of verify)
+  reprotasks audit --format sarif > audit.sarif
   reprotasks build                     sdist, wheel and Go archives from the last commit
   reprotasks build --go-only --platform linux/arm64
   reprotasks assemble parts/*          merge the dist/ of each CI matrix job (build --platform X)
@@ -121,6 +123,13 @@ def add_step_arguments(parser: argparse.ArgumentParser, step: str) -> None:
         )
         parser.add_argument("--github-workflow", metavar="PATH", help="workflow path (sign.github-workflow)")
         parser.add_argument("--github-ref", metavar="GLOB", help="allowed refs, e.g. 'refs/tags/v*' (sign.github-ref)")
+    elif step == "audit":
+        parser.add_argument(
+            "--format",
+            choices=("text", "json", "sarif"),
+            default="text",
+            help="text (file:line:col: RULE-ID message), json, or SARIF 2.1.0 for GitHub code scanning",
+        )
     elif step == "assemble":
         parser.add_argument(
             "parts", nargs="+", type=Path, metavar="DIR", help="a build job's dist/ (one per platform, plus Python)"
@@ -199,6 +208,7 @@ def options_from(args: argparse.Namespace) -> StepOptions:
         directory=None if getattr(args, "directory", None) is None else Path(args.directory).resolve(),
         sign_overrides=_sign_overrides(args),
         parts=tuple(Path(part).resolve() for part in getattr(args, "parts", ())),
+        format=getattr(args, "format", "text"),
         skip=tuple(getattr(args, "skip", ())),
         dry_run=getattr(args, "dry_run", False),
     )

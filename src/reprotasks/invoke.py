@@ -110,6 +110,12 @@ def build(
     )
 
 
+@task(help={"format": "text, json or sarif"})
+def audit(c: Context, format: str = "text") -> None:
+    """Pinning audit of Dockerfiles, workflows, scripts, Makefiles, go.mod and nox/invoke files."""
+    _run(c, "audit", StepOptions(format=format))
+
+
 @task(help={"part": "a build job's dist/ directory (repeatable)"}, iterable=["part"])
 def assemble(c: Context, part: list[str] | None = None) -> None:
     """Merge the dist/ of each matrix build job into dist/ (digests checked, one manifest)."""
@@ -248,6 +254,7 @@ def verify_release(
 ns = Collection(
     lock,
     verify,
+    audit,
     build,
     assemble,
     checksum,

@@ -89,6 +89,13 @@ def verify(config: Config, *, runner: Runner, use_cache: bool = True, check_dist
         checks.append(
             Check(f"{rel}: go mod verify", tuple(_gomod.verify_findings(config.go.module, rel, runner=runner)))
         )
+    if config.audit.enabled:
+        from reprotasks.steps.audit import as_findings, audit
+
+        audited = audit(config)
+        warnings = len(audited.findings) - len(audited.errors)
+        note = f"{audited.files} files" + (f", {warnings} warning(s): see `reprotasks audit`" if warnings else "")
+        checks.append(Check("pinning audit", tuple(as_findings(audited)), note))
     if check_dist and (config.dist_dir / SUMS_NAME).is_file():
         checks.append(_dist_check(config))
     report = VerifyReport(tuple(checks))

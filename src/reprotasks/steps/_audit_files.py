@@ -1,0 +1,203 @@
+"""Per-file-type readers for the pinning audit: each yields (rule, line, col, snippet)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from reprotasks.steps._audit_shell import check_script, expand
+
+Hit = tuple[str, int, int, str]  # rule, line (1-based), column (1-based), snippet
+
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+_HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
+_GO_PATCH = re.compile(r"^go\s+(\d+\.\d+)(\.\d+)?\s*$")
+
+
+def _script_hits(text: str, first_line: int, first_col: int, variables: dict[str, str] | None = None) -> Iterator[Hit]:
+    for issue in check_script(text, variables):
+        before = text[: issue.offset]
+        line = first_line + before.count("\n")
+        col = (issue.offset - before.rfind("\n")) if "\n" in before else first_col + issue.offset
+        yield issue.rule, line, col, issue.snippet
+
+
+# --- Dockerfile / Containerfile -------------------------------------------------------------
+
+
+def _dockerfile_instructions(text: str) -> Iterator[tuple[int, str, str, str]]:
+    """(line, INSTRUCTION, arguments, heredoc bodies) with continuations joined, comments dropped."""
+    escape = "`" if re.match(r"#\s*escape\s*=\s*`", text) else "\\"
+    lines = text.splitlines()
+    index = 0
+    while index < len(lines):
+        start = index
+        raw = lines[index]
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            index += 1
+            continue
+        parts = [raw]
+        while parts[-1].rstrip().endswith(escape) and index + 1 < len(lines):
+            parts[-1] = parts[-1].rstrip()[:-1]
+            index += 1
+            if lines[index].lstrip().startswith("#"):
+                parts.append("")  # comment lines inside a continuation are dropped
+            else:
+                parts.append(lines[index])
+        logical = " ".join(part.strip() for part in parts)
+        index += 1
+        bodies = []
+        for match in _HEREDOC.finditer(logical):
+            body = []
+            while index < len(lines) and lines[index].strip() != match.group(2):
+                body.append(lines[index])
+                index += 1
+            index += 1  # the terminator
+            bodies.append("\n".join(body))
+        instruction, _, arguments = logical.partition(" ")
+        yield start + 1, instruction.upper(), arguments.strip(), "\n".join(bodies)
+
+
+def dockerfile(text: str) -> Iterator[Hit]:
+    stages: set[str] = set()
+    args: dict[str, str] = {}
+    for line, instruction, arguments, heredoc in _dockerfile_instructions(text):
+        if instruction == "ARG":
+            for word in arguments.split():
+                name, _, default = word.partition("=")
+                if default:
+                    args[name] = default.strip("\"'")
+        elif instruction == "FROM":
+            words = [word for word in arguments.split() if not word.startswith("--")]
+            if not words:
+                continue
+            image = expand(words[0], args)
+            if len(words) >= 3 and words[1].lower() == "as":
+                stages.add(words[2].lower())
+            if image.lower() in stages or image == "scratch" or "@sha256:" in image:
+                continue
+            yield "RT-D001", line, 6, words[0]
+        elif instruction == "ADD":
+            words = arguments.split()
+            if any(w.startswith(("http://", "https://", "git@")) for w in words) and not any(
+                w.startswith("--checksum=") for w in words
+            ):
+                yield "RT-D002", line, 5, arguments
+        elif instruction == "RUN":
+            command = " ".join(
+                w for w in arguments.split() if not w.startswith("--mount") and not w.startswith("--network")
+            )
+            script = heredoc if heredoc else command
+            offset_line = line + 1 if heredoc else line
+            yield from _script_hits(script, offset_line, 1 if heredoc else 5, args)
+
+
+# --- GitHub workflows and composite actions ------------------------------------------------
+
+
+def _position(node: Any, key: str | int) -> tuple[int, int]:
+    try:
+        line, col = node.lc.value(key) if isinstance(key, str) else node.lc.item(key)
+    except (AttributeError, KeyError, TypeError):
+        line, col = getattr(getattr(node, "lc", None), "line", 0), getattr(getattr(node, "lc", None), "col", 0)
+    return line + 1, col + 1
+
+
+def _steps(document: Any) -> Iterator[Any]:
+    jobs = document.get("jobs") if isinstance(document, dict) else None
+    if isinstance(jobs, dict):
+        for job in jobs.values():
+            if isinstance(job, dict):
+                if isinstance(job.get("uses"), str):
+                    yield job  # a reusable workflow call
+                steps = job.get("steps")
+                if isinstance(steps, list):
+                    yield from (step for step in steps if isinstance(step, dict))
+    runs = document.get("runs") if isinstance(document, dict) else None
+    if isinstance(runs, dict) and isinstance(runs.get("steps"), list):
+        yield from (step for step in runs["steps"] if isinstance(step, dict))
+
+
+def workflow(document: Any, *, is_workflow: bool) -> Iterator[Hit]:
+    if is_workflow and isinstance(document, dict) and "permissions" not in document:
+        yield "RT-W002", 1, 1, "permissions"
+    for step in _steps(document):
+        uses = step.get("uses")
+        if isinstance(uses, str):
+            line, col = _position(step, "uses")
+            if not (uses.startswith("./") or (uses.startswith("docker://") and "@sha256:" in uses)):
+                ref = uses.rsplit("@", 1)[1] if "@" in uses else ""
+                if not _SHA.match(ref):
+                    yield "RT-W001", line, col, uses
+        run = step.get("run")
+        if isinstance(run, str):
+            line, col = _position(step, "run")
+            block = type(run).__name__ in ("LiteralScalarString", "FoldedScalarString")
+            yield from _script_hits(str(run), line + 1 if block else line, 1 if block else col)
+
+
+# --- Makefiles, go.mod, nox/invoke files ----------------------------------------------------
+
+
+def makefile(text: str) -> Iterator[Hit]:
+    lines = text.splitlines()
+    index = 0
+    while index < len(lines):
+        raw = lines[index]
+        start = index
+        if raw.startswith("\t"):
+            recipe = [raw[1:]]
+            while recipe[-1].endswith("\\") and index + 1 < len(lines):
+                index += 1
+                recipe.append(lines[index].lstrip("\t"))
+            command = "\n".join(recipe).lstrip("@-+ ").replace("$$", "$")
+            for rule, _line, col, snippet in _script_hits(re.sub(r"\\\n", " ", command), 1, 2):
+                yield rule, start + 1, col, snippet
+        index += 1
+
+
+def go_mod(text: str) -> Iterator[Hit]:
+    has_toolchain = re.search(r"^toolchain\s+go\d", text, re.M) is not None
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("//", 1)[0].strip()
+        match = _GO_PATCH.match(line)
+        if match and not match.group(2) and not has_toolchain:
+            yield "RT-G002", number, 1, line
+        replaced = line.removeprefix("replace").strip() if line.startswith("replace") or "=>" in line else ""
+        if "=>" in replaced:
+            target = replaced.split("=>", 1)[1].strip()
+            if target.startswith((".", "/")):
+                yield "RT-G001", number, raw.find("=>") + 4, replaced
+    if not re.search(r"^go\s+\d", text, re.M):
+        yield "RT-G002", 1, 1, "go directive missing"
+
+
+_RUNNERS = frozenset({"run", "run_always", "run_install", "sudo", "local", "install"})
+
+
+def python_tasks(text: str) -> Iterator[Hit]:
+    """Commands in noxfile.py / tasks.py: session.run/install(...) and c.run("...")."""
+    for node in ast.walk(ast.parse(text)):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        if node.func.attr not in _RUNNERS:
+            continue
+        strings = [arg.value for arg in node.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
+        if len(strings) != len(node.args) or not strings:
+            continue
+        if node.func.attr == "install":
+            script = " ".join(["pip", "install", *map(_quote, strings)])
+        elif len(strings) == 1:
+            script = strings[0]
+        else:
+            script = " ".join(map(_quote, strings))
+        for rule, _line, _col, snippet in _script_hits(script, 1, 1):
+            yield rule, node.lineno, node.col_offset + 1, snippet
+
+
+def _quote(word: str) -> str:
+    import shlex
+
+    return shlex.quote(word)

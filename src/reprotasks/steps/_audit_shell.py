@@ -1,0 +1,169 @@
+"""Shell commands that fetch mutable inputs: split with ``shlex`` (quotes, comments, pipes), never regex on raw text.
+
+The same checks serve Dockerfile ``RUN``, workflow ``run:``, shell scripts, Makefile recipes and
+nox/invoke command strings.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+_SEPARATORS = frozenset({"|", "||", "&&", ";", "&", "(", ")", ";;", "|&", "\n"})
+_WRAPPERS = frozenset({"sudo", "env", "exec", "time", "nohup", "command", "xargs", "doas"})
+_SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "ash", "fish", "python", "python3", "perl", "ruby"})
+_FETCHERS = frozenset({"curl", "wget"})
+_EXACT_GO_VERSION = re.compile(r"^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+incompatible)?$")
+_ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+@dataclass(frozen=True)
+class ShellIssue:
+    rule: str
+    offset: int  # character offset of the offending command in the text
+    snippet: str  # the command, as written (what allow entries' `match` is checked against)
+
+
+def words(text: str) -> list[str]:
+    """Shell words and control operators; newlines are kept as separators, comments dropped."""
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|()<>")
+    lexer.whitespace = " \t\r"
+    lexer.whitespace_split = True
+    lexer.commenters = "#"
+    return list(lexer)
+
+
+def simple_commands(text: str) -> list[list[list[str]]]:
+    """Pipelines (lists of simple commands' argv) of a script; unparseable text gives none."""
+    joined = re.sub(r"\\\r?\n", " ", text)
+    try:
+        tokens = words(joined)
+    except ValueError:  # unbalanced quotes: not a command we can read
+        return []
+    pipelines: list[list[list[str]]] = []
+    pipeline: list[list[str]] = []
+    command: list[str] = []
+    for token in tokens:
+        if token in _SEPARATORS or (token.startswith(("<", ">")) and set(token) <= set("<>&|")):
+            if command:
+                pipeline.append(command)
+                command = []
+            if token not in ("|", "|&") and not token.startswith(("<", ">")):
+                if pipeline:
+                    pipelines.append(pipeline)
+                pipeline = []
+            continue
+        command.append(token)
+    if command:
+        pipeline.append(command)
+    if pipeline:
+        pipelines.append(pipeline)
+    return pipelines
+
+
+def _strip(argv: list[str]) -> list[str]:
+    """Drop leading variable assignments and wrappers (sudo, env, ...) and their options."""
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        if (
+            _ASSIGNMENT.match(word)
+            or word in _WRAPPERS
+            or (index > 0 and word.startswith("-") and argv[0] in _WRAPPERS)
+        ):
+            index += 1
+            continue
+        break
+    return argv[index:]
+
+
+def expand(word: str, variables: Mapping[str, str]) -> str:
+    return _VARIABLE.sub(lambda m: variables.get(m.group(1) or m.group(2), m.group(0)), word)
+
+
+def check_script(text: str, variables: Mapping[str, str] | None = None) -> Iterator[ShellIssue]:
+    """Every install of a mutable input in ``text``; ``variables`` resolves ``$NAME`` (e.g. ARG defaults)."""
+    known = dict(variables or {})
+    for pipeline in simple_commands(text):
+        commands = [_strip(argv) for argv in pipeline]
+        for position, argv in enumerate(commands):
+            if not argv:
+                continue
+            # NAME=value on its own line: remember it (scripts pin versions in variables).
+            if len(pipeline[position]) == 1 and (assignment := _ASSIGNMENT.match(pipeline[position][0])):
+                known[assignment.group(1)] = assignment.group(2)
+                continue
+            rule = _check_command(argv, known)
+            if (
+                rule is None
+                and argv[0] in _FETCHERS
+                and any(later and later[0] in _SHELLS for later in commands[position + 1 :])
+            ):
+                rule = "RT-S003"
+            if (
+                rule is None
+                and argv[0] in _SHELLS
+                and any(fetcher in word for word in argv[1:] for fetcher in ("curl ", "wget "))
+            ):
+                rule = "RT-S003"
+            if rule is not None:
+                yield ShellIssue(rule, _offset(text, argv[0]), " ".join(argv))
+
+
+def _offset(text: str, word: str) -> int:
+    found = re.search(rf"(?<![\w/.-]){re.escape(word)}(?![\w-])", text)
+    return found.start() if found else 0
+
+
+def _check_command(argv: list[str], variables: Mapping[str, str]) -> str | None:
+    name = argv[0].rsplit("/", 1)[-1]
+    if name in ("pip", "pip3") or re.fullmatch(r"pip3\.\d+", name):
+        return _check_pip(argv[1:])
+    if re.fullmatch(r"python(3(\.\d+)?)?", name) and argv[1:3] == ["-m", "pip"]:
+        return _check_pip(argv[3:])
+    if name == "uv" and argv[1:2] == ["pip"]:
+        return _check_pip(argv[2:])
+    if name == "go" and len(argv) > 1 and argv[1] in ("install", "run", "get"):
+        return _check_go(argv[1], argv[2:], variables)
+    if name in ("apt-get", "apt") and "install" in argv[1:]:
+        packages = [word for word in argv[argv.index("install") + 1 :] if not word.startswith("-")]
+        if any("=" not in package for package in packages):
+            return "RT-S004"
+    return None
+
+
+def _check_pip(args: list[str]) -> str | None:
+    if not args or args[0] != "install":
+        return None
+    options = args[1:]
+    if "--require-hashes" in options:
+        return None
+    # Local paths only (`.`, `-e .`, `./pkg`, a built wheel) with --no-deps fetch nothing unpinned.
+    targets = [word for word in options if not word.startswith("-")]
+    requirement_files = [options[i + 1] for i, word in enumerate(options[:-1]) if word in ("-r", "--requirement")]
+    editable = [options[i + 1] for i, word in enumerate(options[:-1]) if word in ("-e", "--editable")]
+    local = all(
+        word.startswith((".", "/")) or word.endswith(".whl") for word in targets if word not in requirement_files
+    )
+    if "--no-deps" in options and local and not requirement_files and (targets or editable):
+        return None
+    return "RT-S001"
+
+
+def _check_go(verb: str, args: list[str], variables: Mapping[str, str]) -> str | None:
+    packages = [word for word in args if not word.startswith("-")]
+    if verb == "run":
+        packages = packages[:1]
+    for package in packages:
+        if package.startswith((".", "/")) or "@" not in package:
+            # A local package (or `go run main.go`) builds from this module: go.sum pins it.
+            if verb == "install" and not package.startswith((".", "/")) and "." in package.split("/")[0]:
+                return "RT-S002"  # a remote path without @version floats
+            continue
+        version = expand(package.rsplit("@", 1)[1], variables)
+        if not _EXACT_GO_VERSION.match(version):
+            return "RT-S002"
+    return None
