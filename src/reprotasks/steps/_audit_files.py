@@ -120,7 +120,7 @@ def _steps(document: Any) -> Iterator[Any]:
         yield from (step for step in runs["steps"] if isinstance(step, dict))
 
 
-def workflow(document: Any, *, is_workflow: bool) -> Iterator[Hit]:
+def workflow(document: Any, *, is_workflow: bool, lines: list[str]) -> Iterator[Hit]:
     if is_workflow and isinstance(document, dict) and "permissions" not in document:
         yield "RT-W002", 1, 1, "permissions"
     for step in _steps(document):
@@ -135,7 +135,13 @@ def workflow(document: Any, *, is_workflow: bool) -> Iterator[Hit]:
         if isinstance(run, str):
             line, col = _position(step, "run")
             block = type(run).__name__ in ("LiteralScalarString", "FoldedScalarString")
-            yield from _script_hits(str(run), line + 1 if block else line, 1 if block else col)
+            if not block:
+                yield from _script_hits(str(run), line, col)
+                continue
+            first = lines[line] if line < len(lines) else ""  # the block's first content line
+            indent = len(first) - len(first.lstrip(" "))
+            for rule, hit_line, hit_col, snippet in _script_hits(str(run), line + 1, 1):
+                yield rule, hit_line, hit_col + indent, snippet
 
 
 # --- Makefiles, go.mod, nox/invoke files ----------------------------------------------------

@@ -11,7 +11,6 @@ import shlex
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-_SEPARATORS = frozenset({"|", "||", "&&", ";", "&", "(", ")", ";;", "|&", "\n"})
 _WRAPPERS = frozenset({"sudo", "env", "exec", "time", "nohup", "command", "xargs", "doas"})
 _SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "ash", "fish", "python", "python3", "perl", "ruby"})
 _FETCHERS = frozenset({"curl", "wget"})
@@ -28,30 +27,54 @@ class ShellIssue:
 
 
 def words(text: str) -> list[str]:
-    """Shell words and control operators; newlines are kept as separators, comments dropped."""
+    """Shell words and control operators of one logical line; a comment ends it."""
     lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|()<>")
-    lexer.whitespace = " \t\r"
     lexer.whitespace_split = True
     lexer.commenters = "#"
     return list(lexer)
 
 
-def simple_commands(text: str) -> list[list[list[str]]]:
-    """Pipelines (lists of simple commands' argv) of a script; unparseable text gives none."""
-    joined = re.sub(r"\\\r?\n", " ", text)
+def logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(offset, text) of each command line: backslash continuations and multi-line quotes joined."""
+    lines = text.split("\n")
+    offset = 0
+    index = 0
+    while index < len(lines):
+        start = offset
+        parts = [lines[index]]
+        offset += len(lines[index]) + 1
+        index += 1
+        while index < len(lines):
+            joined = "\n".join(parts)
+            if joined.endswith("\\"):
+                parts[-1] = parts[-1][:-1]
+            else:
+                try:
+                    words(joined)
+                    break
+                except ValueError:  # an open quote: the command goes on
+                    pass
+            parts.append(lines[index])
+            offset += len(lines[index]) + 1
+            index += 1
+        yield start, "\n".join(part for part in parts)
+
+
+def simple_commands(line: str) -> list[list[list[str]]]:
+    """Pipelines (lists of simple commands' argv) of one logical line; unparseable text gives none."""
     try:
-        tokens = words(joined)
-    except ValueError:  # unbalanced quotes: not a command we can read
+        tokens = words(line)
+    except ValueError:  # unbalanced quotes to the end: not a command we can read
         return []
     pipelines: list[list[list[str]]] = []
     pipeline: list[list[str]] = []
     command: list[str] = []
     for token in tokens:
-        if token in _SEPARATORS or (token.startswith(("<", ">")) and set(token) <= set("<>&|")):
+        if set(token) <= set(";&|()<>"):
             if command:
                 pipeline.append(command)
                 command = []
-            if token not in ("|", "|&") and not token.startswith(("<", ">")):
+            if token not in ("|", "|&") and "<" not in token and ">" not in token:
                 if pipeline:
                     pipelines.append(pipeline)
                 pipeline = []
@@ -87,14 +110,19 @@ def expand(word: str, variables: Mapping[str, str]) -> str:
 def check_script(text: str, variables: Mapping[str, str] | None = None) -> Iterator[ShellIssue]:
     """Every install of a mutable input in ``text``; ``variables`` resolves ``$NAME`` (e.g. ARG defaults)."""
     known = dict(variables or {})
-    for pipeline in simple_commands(text):
+    for start, line in logical_lines(text):
+        yield from _check_line(line, start, text, known)
+
+
+def _check_line(line: str, start: int, text: str, known: dict[str, str]) -> Iterator[ShellIssue]:
+    for pipeline in simple_commands(line):
         commands = [_strip(argv) for argv in pipeline]
         for position, argv in enumerate(commands):
-            if not argv:
-                continue
             # NAME=value on its own line: remember it (scripts pin versions in variables).
             if len(pipeline[position]) == 1 and (assignment := _ASSIGNMENT.match(pipeline[position][0])):
                 known[assignment.group(1)] = assignment.group(2)
+                continue
+            if not argv:
                 continue
             rule = _check_command(argv, known)
             if (
@@ -110,7 +138,7 @@ def check_script(text: str, variables: Mapping[str, str] | None = None) -> Itera
             ):
                 rule = "RT-S003"
             if rule is not None:
-                yield ShellIssue(rule, _offset(text, argv[0]), " ".join(argv))
+                yield ShellIssue(rule, start + _offset(line, argv[0]), " ".join(argv))
 
 
 def _offset(text: str, word: str) -> int:

@@ -8,6 +8,7 @@ files, binary files and invalid YAML are findings, never crashes.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import os
 import re
@@ -249,14 +250,20 @@ def _finding(path: str, line: int, col: int, rule: str, detail: str = "", snippe
     return AuditFinding(path, line, col, rule, spec.severity, f"{what}: {spec.why} -- {spec.fix}", snippet)
 
 
+@functools.cache
+def _yaml() -> Any:
+    """One round-trip loader per process (it keeps line/column of every node)."""
+    from ruamel.yaml import YAML
+
+    return YAML(typ="rt", pure=True)
+
+
 def _hits(kind: str, text: str) -> Iterator[tuple[str, int, int, str]]:
     if kind == "dockerfile":
         yield from _audit_files.dockerfile(text)
     elif kind in ("workflow", "action"):
-        from ruamel.yaml import YAML
-
-        document = YAML(typ="rt", pure=True).load(text)
-        yield from _audit_files.workflow(document, is_workflow=kind == "workflow")
+        document = _yaml().load(text)
+        yield from _audit_files.workflow(document, is_workflow=kind == "workflow", lines=text.splitlines())
     elif kind == "makefile":
         yield from _audit_files.makefile(text)
     elif kind == "go.mod":
@@ -267,34 +274,59 @@ def _hits(kind: str, text: str) -> Iterator[tuple[str, int, int, str]]:
         yield from _audit_files._script_hits(text, 1, 1)
 
 
+def _audit_file(root: Path, relative: str, kind: str) -> tuple[bool, list[AuditFinding]]:
+    """(was it read as text, its findings): one file, independent of every other (runs in a pool)."""
+    text, problem = _read(root / relative, relative, kind)
+    found: list[AuditFinding] = [problem] if problem else []
+    if text is None:
+        return False, found
+    try:
+        found += [
+            _finding(relative, line, col, rule, snippet=snippet)
+            for rule, line, col, snippet in _hits("shell" if kind == "maybe-shell" else kind, text)
+        ]
+    except SyntaxError as exc:  # a noxfile.py/tasks.py that does not parse
+        found.append(
+            _finding(relative, exc.lineno or 1, exc.offset or 1, "RT-F003", f"is not valid Python ({exc.msg})")
+        )
+    except Exception as exc:  # ruamel.yaml's errors share no useful base class
+        if not type(exc).__module__.startswith("ruamel"):
+            raise
+        mark = getattr(exc, "problem_mark", None)
+        line = (mark.line + 1) if mark is not None else 1
+        col = (mark.column + 1) if mark is not None else 1
+        found.append(_finding(relative, line, col, "RT-F003", f"is not valid YAML ({getattr(exc, 'problem', exc)})"))
+    return True, found
+
+
+def _audit_chunk(root: Path, chunk: list[tuple[str, str]]) -> list[tuple[bool, list[AuditFinding]]]:
+    return [_audit_file(root, relative, kind) for relative, kind in chunk]
+
+
+# YAML parsing dominates on big trees; below this many files a process pool costs more than it saves.
+_PARALLEL_FROM = 400
+
+
+def _audit_all(root: Path, files: list[tuple[str, str]]) -> list[tuple[bool, list[AuditFinding]]]:
+    workers = min(os.cpu_count() or 1, 8)
+    if len(files) < _PARALLEL_FROM or workers < 2:
+        return _audit_chunk(root, files)
+    import concurrent.futures
+
+    _yaml()  # imported once here, inherited by forked workers
+    size = max(50, len(files) // (workers * 4))
+    chunks = [files[start : start + size] for start in range(0, len(files), size)]
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+        return [result for part in pool.map(_audit_chunk, [root] * len(chunks), chunks) for result in part]
+
+
 def audit(config: Config) -> AuditReport:
     report = AuditReport()
     allow = list(config.audit.allow)
     used = [False] * len(allow)
-    for relative, kind in candidate_files(config.root, config.audit.exclude, config.rel(config.dist_dir)):
-        text, problem = _read(config.root / relative, relative, kind)
-        found: list[AuditFinding] = [problem] if problem else []
-        if text is not None:
-            report.files += 1
-            try:
-                found += [
-                    _finding(relative, line, col, rule, snippet=snippet)
-                    for rule, line, col, snippet in _hits("shell" if kind == "maybe-shell" else kind, text)
-                ]
-            except SyntaxError as exc:  # a noxfile.py/tasks.py that does not parse
-                found.append(
-                    _finding(relative, exc.lineno or 1, exc.offset or 1, "RT-F003", f"is not valid Python ({exc.msg})")
-                )
-            except Exception as exc:  # ruamel.yaml's errors share no useful base class
-                if type(exc).__module__.startswith("ruamel"):
-                    mark = getattr(exc, "problem_mark", None)
-                    line = (mark.line + 1) if mark is not None else 1
-                    col = (mark.column + 1) if mark is not None else 1
-                    found.append(
-                        _finding(relative, line, col, "RT-F003", f"is not valid YAML ({getattr(exc, 'problem', exc)})")
-                    )
-                else:
-                    raise
+    files = list(candidate_files(config.root, config.audit.exclude, config.rel(config.dist_dir)))
+    for was_read, found in _audit_all(config.root, files):
+        report.files += was_read
         for finding in found:
             matches = [i for i, entry in enumerate(allow) if _allows(entry, finding)]
             for index in matches:
@@ -307,15 +339,8 @@ def audit(config: Config) -> AuditReport:
     for index, entry in enumerate(allow):
         if not used[index]:
             described = ", ".join(f"{key} = {value!r}" for key, value in entry.items() if key != "reason")
-            report.findings.append(
-                _finding(
-                    where,
-                    1,
-                    1,
-                    "RT-A001",
-                    f"[[tool.reprotasks.audit.allow]] entry {index + 1} ({described}) matched nothing",
-                )
-            )
+            detail = f"[[tool.reprotasks.audit.allow]] entry {index + 1} ({described}) matched nothing"
+            report.findings.append(_finding(where, 1, 1, "RT-A001", detail))
     report.findings.sort(key=lambda f: (f.path, f.line, f.col, f.rule))
     return report
 

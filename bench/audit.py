@@ -1,0 +1,71 @@
+"""Benchmark: `reprotasks audit` on a generated git repository of 5,000 files (target: under 2 s).
+
+The mix: 2,000 files the audit skips by name (sources, data), and 3,000 it reads: 600 each of
+Dockerfiles, workflows, shell scripts, Makefiles and extension-less files (half with a shell
+shebang), each with a few pinned and unpinned commands. Timed as a whole command (interpreter
+start-up included), after one untimed warm-up run. Usage: python bench/audit.py [--files 5000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DOCKERFILE = (
+    "FROM python:3.12-slim\nRUN pip install --require-hashes -r r.txt && \\\n    apt-get install -y curl=8.5.0\n"
+)
+WORKFLOW = (
+    "name: ci\non: [push]\npermissions:\n  contents: read\njobs:\n  t:\n    runs-on: ubuntu-24.04\n    steps:\n"
+    "      - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1\n"
+    "      - run: |\n          go install example.com/x@v1.2.3\n          pip install tox\n"
+)
+SCRIPT = "#!/bin/sh\nset -e\nV=v1.0.0\ngo install example.com/t@$V\ncurl -fsSL https://x | sh\n"
+MAKEFILE = "all:\n\tpip install --require-hashes -r r.txt\n\tgo install example.com/y@latest\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="reprotasks-bench-") as scratch:
+        root = Path(scratch)
+        (root / "pyproject.toml").write_text('[project]\nname = "bench"\nversion = "0"\n')
+        skipped = args.files * 2 // 5
+        per_kind = (args.files - skipped) // 5
+        for index in range(skipped):
+            target = root / "src" / f"pkg{index % 50}" / f"module{index}.py"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("print('pip install is just a string here')\n" * 20)
+        for index in range(per_kind):
+            directory = root / "services" / f"s{index}"
+            (directory / ".github" / "workflows").mkdir(parents=True)
+            (directory / "Dockerfile").write_text(DOCKERFILE)
+            (directory / ".github" / "workflows" / "ci.yml").write_text(WORKFLOW)
+            (directory / "install.sh").write_text(SCRIPT)
+            (directory / "Makefile").write_text(MAKEFILE)
+            (directory / "run").write_text(SCRIPT if index % 2 else "plain text, no shebang\n")
+        subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+        subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+        count = int(subprocess.run(["git", "ls-files"], cwd=root, check=True, capture_output=True).stdout.count(b"\n"))
+        command = [str(Path(sys.executable).parent / "reprotasks"), "audit"]
+        subprocess.run(command, cwd=root, stdout=subprocess.DEVNULL, check=False)
+        times = []
+        for _ in range(args.runs):
+            started = time.perf_counter()
+            result = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+            times.append(time.perf_counter() - started)
+        summary = result.stdout.strip().splitlines()[-1]
+        print(f"{count} files in the repository; {summary}")
+        median = statistics.median(times)
+        print(f"reprotasks audit: median {median:.2f}s over {args.runs} runs (cpus: {os.cpu_count()})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+deps:
+	uv pip install --require-hashes -r requirements.txt
+	go install golang.org/x/lint/golint

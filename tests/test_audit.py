@@ -1,0 +1,128 @@
+"""The pinning audit: exact findings on a seeded fixture, SARIF validity, bad files, allow-list, verify."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from reprotasks.config import load_config
+from reprotasks.steps.audit import RULES, audit
+
+from .conftest import MakeProject, commit_all, run_cli
+
+DATA = Path(__file__).resolve().parent / "data"
+TREE = DATA / "audit" / "tree"
+HYBRID = Path(__file__).resolve().parent.parent / "examples" / "hybrid"
+
+
+def expected() -> set[str]:
+    return {line.strip() for line in (DATA / "audit" / "expected.txt").read_text().splitlines() if line.strip()}
+
+
+def test_fixture_findings_are_exactly_the_seeded_ones() -> None:
+    report = audit(load_config(TREE))
+    found = {f"{f.path}:{f.line}:{f.col}: {f.rule}" for f in report.findings}
+    seeded = expected()
+    assert len(seeded) >= 40
+    assert found - seeded == set(), "false positives (precision < 100%)"
+    assert seeded - found == set(), "missed findings (recall < 100%)"
+    assert report.allowed == 1  # the allow entry for docker/Containerfile.dev
+    kinds = {line.split(":")[0].rsplit("/", 1)[-1] for line in seeded}
+    assert {"Dockerfile", "ci.yml", "action.yml", "install.sh", "Makefile", "tools.mk", "noxfile.py", "go.mod"} <= kinds
+
+
+def test_text_output_exit_codes_and_messages() -> None:
+    result = run_cli("audit", cwd=TREE)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    lines = [line for line in result.stdout.splitlines() if ": RT-" in line]
+    assert len(lines) == len(expected())
+    first = next(line for line in lines if line.startswith("docker/Dockerfile:3:6: RT-D001"))
+    assert "`golang:1.23`" in first and "@sha256:" in first  # why it matters and the pinned form
+    assert "audit: 14 files, " in result.stdout and "1 allowed" in result.stdout
+    assert "audit found" in result.stderr and "hint:" in result.stderr
+    clean = run_cli("audit", cwd=HYBRID)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert " 0 error(s), 0 warning(s)" in clean.stdout
+
+
+def test_sarif_is_valid_sarif_2_1_0() -> None:
+    result = run_cli("audit", "--format", "sarif", cwd=TREE)
+    assert result.returncode == 1
+    log = json.loads(result.stdout)
+    schema = json.loads((DATA / "sarif-schema-2.1.0.json").read_text())
+    jsonschema.validate(log, schema, cls=jsonschema.Draft4Validator)
+    run = log["runs"][0]
+    assert log["version"] == "2.1.0" and run["tool"]["driver"]["name"] == "reprotasks-audit"
+    assert [rule["id"] for rule in run["tool"]["driver"]["rules"]] == list(RULES)
+    assert len(run["results"]) == len(expected())
+    for item in run["results"]:
+        region = item["locations"][0]["physicalLocation"]["region"]
+        assert region["startLine"] >= 1 and region["startColumn"] >= 1
+        assert item["level"] in ("error", "warning")
+    as_json = json.loads(run_cli("audit", "--format", "json", cwd=TREE).stdout)
+    assert as_json["errors"] + as_json["warnings"] == len(expected())
+
+
+def test_unreadable_binary_and_invalid_files_are_findings(make_project: MakeProject) -> None:
+    root = make_project()
+    (root / "Dockerfile").symlink_to(root / "missing-target")  # cannot be read, whoever runs the test
+    (root / "Containerfile").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0")
+    workflows = root / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "bad.yml").write_text("jobs: [\n  - :\n")
+    (root / "noxfile.py").write_text("def broken(:\n")
+    (root / "latin1.sh").write_bytes(b"#!/bin/sh\necho \xe9\n")
+    result = run_cli("audit", cwd=root)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    for expected_line in (
+        "Dockerfile:1:1: RT-F001 cannot be read",
+        "Containerfile:1:1: RT-F002 is a binary file",
+        ".github/workflows/bad.yml:",
+        "noxfile.py:1:",
+        "latin1.sh:1:1: RT-F002 is not UTF-8 text",
+    ):
+        assert expected_line in result.stdout, result.stdout
+    assert "RT-F003 is not valid YAML" in result.stdout and "RT-F003 is not valid Python" in result.stdout
+
+
+def test_allow_entries_need_a_reason_and_unused_ones_are_reported(make_project: MakeProject) -> None:
+    root = make_project(extra_config='[[tool.reprotasks.audit.allow]]\nrule = "RT-D001"\npath = "Dockerfile"\n')
+    (root / "Dockerfile").write_text("FROM python:3.12\n")
+    missing = run_cli("audit", cwd=root)
+    assert missing.returncode == 2 and "entry 1 has no `reason`" in missing.stderr
+    text = (root / "pyproject.toml").read_text()
+    (root / "pyproject.toml").write_text(
+        text + 'reason = "local dev image"\n\n[[tool.reprotasks.audit.allow]]\nmatch = "nothing-like-this"\n'
+        'reason = "stale"\n'
+    )
+    result = run_cli("audit", cwd=root)
+    assert result.returncode == 0, result.stdout + result.stderr  # the unused entry is a warning
+    assert "RT-A001" in result.stdout and "entry 2 (match = 'nothing-like-this') matched nothing" in result.stdout
+    assert "1 allowed" in result.stdout and "RT-D001" not in result.stdout.split("RT-A001")[0]
+
+
+def test_verify_includes_the_audit(make_project: MakeProject) -> None:
+    root = make_project()
+    assert run_cli("lock", cwd=root).returncode == 0
+    (root / "Dockerfile").write_text("FROM python:3.12-slim\nRUN pip install requests\n")
+    commit_all(root)
+    result = run_cli("verify", cwd=root)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Dockerfile:1: RT-D001" in result.stderr and "Dockerfile:2: RT-S001" in result.stderr
+    assert "pinning audit" in result.stderr
+    disabled = run_cli("verify", cwd=root, env={"REPROTASKS_AUDIT_ENABLED": "0"})
+    assert disabled.returncode == 0, disabled.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_permission_denied_is_a_finding(make_project: MakeProject) -> None:
+    root = make_project()
+    script = root / "deploy.sh"
+    script.write_text("#!/bin/sh\npip install x\n")
+    script.chmod(0)
+    result = run_cli("audit", cwd=root)
+    assert "deploy.sh:1:1: RT-F001 cannot be read" in result.stdout
