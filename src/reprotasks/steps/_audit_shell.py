@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 _WRAPPERS = frozenset({"sudo", "env", "exec", "time", "nohup", "command", "xargs", "doas"})
@@ -17,6 +18,11 @@ _FETCHERS = frozenset({"curl", "wget"})
 _EXACT_GO_VERSION = re.compile(r"^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+incompatible)?$")
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+# Set by the audit for the file being read: is this `-r FILE` a lock where every pin has --hash?
+# (pip turns hash checking on by itself for such a file.)
+hashed_lock: ContextVar[Callable[[str], bool]] = ContextVar("hashed_lock", default=lambda _name: False)
 
 
 @dataclass(frozen=True)
@@ -176,6 +182,9 @@ def _check_pip(args: list[str]) -> str | None:
     local = all(
         word.startswith((".", "/")) or word.endswith(".whl") for word in targets if word not in requirement_files
     )
+    others = [word for word in targets if word not in requirement_files and word not in editable]
+    if requirement_files and not others and all(hashed_lock.get()(name) for name in requirement_files):
+        return None
     if "--no-deps" in options and local and not requirement_files and (targets or editable):
         return None
     return "RT-S001"

@@ -13,7 +13,7 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 from reprotasks import __version__
 from reprotasks.config import Config
 from reprotasks.errors import Finding
-from reprotasks.steps import _audit_files
+from reprotasks.steps import _audit_files, _audit_shell
 
 
 @dataclass(frozen=True)
@@ -274,8 +274,44 @@ def _hits(kind: str, text: str) -> Iterator[tuple[str, int, int, str]]:
         yield from _audit_files._script_hits(text, 1, 1)
 
 
+@functools.lru_cache(maxsize=256)
+def _is_hashed_lock(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    requirements = [
+        line
+        for line in text.replace("\\\n", " ").splitlines()
+        if line.strip() and not line.lstrip().startswith(("#", "-"))
+    ]
+    return bool(requirements) and all("--hash=" in line for line in requirements)
+
+
+def _lock_checker(root: Path, relative: str) -> Callable[[str], bool]:
+    """`-r NAME` resolved against the project root, then the file's own directory (inside the project only)."""
+    base = PurePosixPath(relative).parent
+
+    def check(name: str) -> bool:
+        for candidate in (root / name, root / base / name):
+            resolved = candidate.resolve()
+            if resolved.is_relative_to(root.resolve()) and resolved.is_file():
+                return _is_hashed_lock(resolved)
+        return False
+
+    return check
+
+
 def _audit_file(root: Path, relative: str, kind: str) -> tuple[bool, list[AuditFinding]]:
     """(was it read as text, its findings): one file, independent of every other (runs in a pool)."""
+    token = _audit_shell.hashed_lock.set(_lock_checker(root, relative))
+    try:
+        return _audit_text(root, relative, kind)
+    finally:
+        _audit_shell.hashed_lock.reset(token)
+
+
+def _audit_text(root: Path, relative: str, kind: str) -> tuple[bool, list[AuditFinding]]:
     text, problem = _read(root / relative, relative, kind)
     found: list[AuditFinding] = [problem] if problem else []
     if text is None:
