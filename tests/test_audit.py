@@ -9,8 +9,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from reprotasks._run import Runner
 from reprotasks.config import load_config
-from reprotasks.steps.audit import RULES, audit
+from reprotasks.steps.audit import RULES, as_findings, audit
 
 from .conftest import MakeProject, commit_all, run_cli
 
@@ -24,13 +25,16 @@ def expected() -> set[str]:
 
 
 def test_fixture_findings_are_exactly_the_seeded_ones() -> None:
-    report = audit(load_config(TREE))
+    report = audit(load_config(TREE), runner=Runner(TREE, log=lambda _line: None))
     found = {f"{f.path}:{f.line}:{f.col}: {f.rule}" for f in report.findings}
     seeded = expected()
     assert len(seeded) >= 40
     assert found - seeded == set(), "false positives (precision < 100%)"
     assert seeded - found == set(), "missed findings (recall < 100%)"
     assert report.allowed == 1  # the allow entry for docker/Containerfile.dev
+    for finding in as_findings(report):  # verify's form: the fix whole, even when a command holds " -- "
+        rule = finding.problem.split()[0]
+        assert finding.fix == RULES[rule].fix and " -- " + RULES[rule].fix not in finding.problem
     kinds = {line.split(":")[0].rsplit("/", 1)[-1] for line in seeded}
     assert {"Dockerfile", "ci.yml", "action.yml", "install.sh", "Makefile", "tools.mk", "noxfile.py", "go.mod"} <= kinds
 

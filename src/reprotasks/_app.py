@@ -159,14 +159,13 @@ def _dispatch(name: str, options: StepOptions, config: Config, runner: Runner) -
             force=options.force,
         ).rows()
     elif name == "audit":
-        from reprotasks.errors import DriftError as _Drift
         from reprotasks.steps.audit import as_findings, as_json, as_sarif, as_text, audit
 
-        audited = audit(config)
+        audited = audit(config, runner=runner)
         render = {"json": as_json, "sarif": as_sarif}.get(options.format, as_text)
         sys.stdout.write(render(audited))
         if audited.errors:
-            error = _Drift(as_findings(audited), step="audit")
+            error = DriftError(as_findings(audited), step="audit")
             error.message = f"audit found {len(audited.errors)} error(s), listed above"
             error.hint = "pin each input as its message says, or accept it with a [[tool.reprotasks.audit.allow]] entry"
             raise error

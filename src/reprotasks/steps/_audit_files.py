@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shlex
 from collections.abc import Iterator
 from typing import Any
 
@@ -194,16 +195,10 @@ def python_tasks(text: str) -> Iterator[Hit]:
         if len(strings) != len(node.args) or not strings:
             continue
         if node.func.attr == "install":
-            script = " ".join(["pip", "install", *map(_quote, strings)])
+            script = " ".join(["pip", "install", *map(shlex.quote, strings)])
         elif len(strings) == 1:
             script = strings[0]
         else:
-            script = " ".join(map(_quote, strings))
+            script = " ".join(map(shlex.quote, strings))
         for rule, _line, _col, snippet in _script_hits(script, 1, 1):
             yield rule, node.lineno, node.col_offset + 1, snippet
-
-
-def _quote(word: str) -> str:
-    import shlex
-
-    return shlex.quote(word)

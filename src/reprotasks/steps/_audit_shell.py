@@ -63,7 +63,7 @@ def logical_lines(text: str) -> Iterator[tuple[int, str]]:
             parts.append(lines[index])
             offset += len(lines[index]) + 1
             index += 1
-        yield start, "\n".join(part for part in parts)
+        yield start, "\n".join(parts)
 
 
 def simple_commands(line: str) -> list[list[list[str]]]:

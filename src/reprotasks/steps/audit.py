@@ -12,15 +12,15 @@ import functools
 import json
 import os
 import re
-import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from reprotasks import __version__
+from reprotasks._run import Runner
 from reprotasks.config import Config
-from reprotasks.errors import Finding
+from reprotasks.errors import Finding, ReprotasksError
 from reprotasks.steps import _audit_files, _audit_shell
 
 
@@ -198,9 +198,9 @@ def _kind(relative: str) -> str | None:
     return None
 
 
-def candidate_files(root: Path, exclude: tuple[str, ...], dist: str) -> Iterator[tuple[str, str]]:
+def candidate_files(root: Path, exclude: tuple[str, ...], dist: str, runner: Runner) -> Iterator[tuple[str, str]]:
     """(project-relative path, kind) of every file the audit reads."""
-    for relative in _listing(root):
+    for relative in _listing(root, runner):
         kind = _kind(relative)
         if kind is None or relative.startswith(f"{dist}/"):
             continue
@@ -209,22 +209,25 @@ def candidate_files(root: Path, exclude: tuple[str, ...], dist: str) -> Iterator
         yield relative, kind
 
 
-def _listing(root: Path) -> list[str]:
+def _listing(root: Path, runner: Runner) -> list[str]:
     try:
-        result = subprocess.run(
+        result = runner.run(
             ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--deduplicate"],
             cwd=root,
-            capture_output=True,
-            check=True,
+            check=False,
+            purpose="list the files to audit",
+            quiet=True,
         )
-        return sorted({name for name in result.stdout.decode("utf-8", "surrogateescape").split("\0") if name})
-    except (OSError, subprocess.CalledProcessError):
-        listed = []
-        for directory, subdirs, files in os.walk(root):
-            subdirs[:] = sorted(d for d in subdirs if d not in _SKIPPED_DIRS)
-            base = Path(directory).relative_to(root)
-            listed += [(base / name).as_posix() for name in files]
-        return sorted(listed)
+    except ReprotasksError:  # no git: walk the tree instead
+        result = None
+    if result is not None and result.returncode == 0:
+        return sorted({name for name in result.stdout.split("\0") if name})
+    listed = []
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = sorted(d for d in subdirs if d not in _SKIPPED_DIRS)
+        base = Path(directory).relative_to(root)
+        listed += [(base / name).as_posix() for name in files]
+    return sorted(listed)
 
 
 def _read(path: Path, relative: str, kind: str) -> tuple[str | None, AuditFinding | None]:
@@ -356,11 +359,11 @@ def _audit_all(root: Path, files: list[tuple[str, str]]) -> list[tuple[bool, lis
         return [result for part in pool.map(_audit_chunk, [root] * len(chunks), chunks) for result in part]
 
 
-def audit(config: Config) -> AuditReport:
+def audit(config: Config, *, runner: Runner) -> AuditReport:
     report = AuditReport()
     allow = list(config.audit.allow)
     used = [False] * len(allow)
-    files = list(candidate_files(config.root, config.audit.exclude, config.rel(config.dist_dir)))
+    files = list(candidate_files(config.root, config.audit.exclude, config.rel(config.dist_dir), runner))
     for was_read, found in _audit_all(config.root, files):
         report.files += was_read
         for finding in found:
@@ -394,7 +397,7 @@ def _allows(entry: Mapping[str, str], finding: AuditFinding) -> bool:
 def as_findings(report: AuditReport) -> list[Finding]:
     """Errors as verify-style findings (warnings are shown, never fail)."""
     return [
-        Finding(f.path, f.line, f"{f.rule} {f.message.split(' -- ')[0]}", f.message.split(" -- ", 1)[-1])
+        Finding(f.path, f.line, f"{f.rule} {f.message.removesuffix(' -- ' + RULES[f.rule].fix)}", RULES[f.rule].fix)
         for f in report.errors
     ]
 

@@ -92,7 +92,7 @@ def verify(config: Config, *, runner: Runner, use_cache: bool = True, check_dist
     if config.audit.enabled:
         from reprotasks.steps.audit import as_findings, audit
 
-        audited = audit(config)
+        audited = audit(config, runner=runner)
         warnings = len(audited.findings) - len(audited.errors)
         note = f"{audited.files} files" + (f", {warnings} warning(s): see `reprotasks audit`" if warnings else "")
         checks.append(Check("pinning audit", tuple(as_findings(audited)), note))
