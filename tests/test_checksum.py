@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from reprotasks.errors import DriftError
-from reprotasks.steps.checksum import SUMS_NAME, check_checksums, check_findings, write_checksums
+from reprotasks.steps._layout import SUMS_NAME
+from reprotasks.steps.checksum import check_checksums, check_findings, write_checksums
 
 from .conftest import run_cli
 
@@ -77,18 +78,20 @@ def test_extra_and_missing_files(dist: Path) -> None:
     assert problems(dist) == [
         "dist/SHA256SUMS:3: 'pkg-1.0.tar.gz' is listed but missing from dist/ -- run `reprotasks checksum` "
         "after a fresh build, or restore the release files",
-        "dist/evil.sh: is not listed in SHA256SUMS -- run `reprotasks checksum` after a fresh build, "
-        "or restore the release files",
+        "dist/evil.sh: is not listed in SHA256SUMS -- remove it, or run `reprotasks checksum` (and sign again) "
+        "if it belongs to the release; a release directory holds only the files SHA256SUMS lists, SHA256SUMS, "
+        "the provenance and bundles",
     ]
 
 
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("../../etc/passwd", "path '../../etc/passwd' has a `..` component"),
-        ("sub/../../x", "path 'sub/../../x' has a `..` component"),
-        ("/etc/passwd", "absolute path '/etc/passwd'"),
-        ("C:/Windows/win.ini", "absolute path 'C:/Windows/win.ini'"),
+        ("../../etc/passwd", "file name '../../etc/passwd' contains `/`"),
+        ("sub/../../x", "file name 'sub/../../x' contains `/`"),
+        ("..", "file name '..' is a directory reference"),
+        ("/etc/passwd", "file name '/etc/passwd' is an absolute path"),
+        ("C:/Windows/win.ini", "file name 'C:/Windows/win.ini' is an absolute path"),
     ],
 )
 def test_unsafe_paths_are_refused_without_reading(dist: Path, line: str, expected: str) -> None:
@@ -103,7 +106,8 @@ def test_symlink_leaving_dist(dist: Path) -> None:
     sums = dist / SUMS_NAME
     sums.write_text(sums.read_text() + f"{hashlib.sha256(b'x').hexdigest()}  passwd\n")
     [message] = problems(dist)
-    assert message.startswith("dist/SHA256SUMS:5: 'passwd' is a symlink that leaves dist/ (to /etc/passwd)")
+    assert message.startswith("dist/SHA256SUMS:5: 'passwd' is a symlink: release files must be regular files")
+    assert "root:" not in message
 
 
 def test_symlinked_directory_leaving_dist(dist: Path, tmp_path: Path) -> None:
@@ -113,8 +117,9 @@ def test_symlinked_directory_leaving_dist(dist: Path, tmp_path: Path) -> None:
     (dist / "sub").symlink_to(outside)
     sums = dist / SUMS_NAME
     sums.write_text(sums.read_text() + f"{hashlib.sha256(b's').hexdigest()}  sub/secret\n")
-    [message] = problems(dist)
-    assert "'sub/secret' is a symlink that leaves dist/" in message
+    listed, entry = problems(dist)
+    assert listed.startswith("dist/SHA256SUMS:5: file name 'sub/secret' contains `/`")
+    assert entry.startswith("dist/sub: is a symlink")
 
 
 @pytest.mark.parametrize(

@@ -216,7 +216,7 @@ def _dispatch(name: str, options: StepOptions, config: Config, runner: Runner) -
         if options.check:
             rows = check_checksums(config.dist_dir, shown_dist=shown).rows()
         else:
-            rows = write_checksums(config.dist_dir).rows()
+            rows = write_checksums(config.dist_dir, shown_dist=shown).rows()
     return rows
 
 
@@ -277,8 +277,27 @@ def report_error(error: ReprotasksError) -> None:
         return
     if isinstance(error, DriftError):
         for finding in error.findings:
-            line = f",line={finding.line}" if finding.line else ""
-            text = f"{finding.problem} -- {finding.fix}".replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-            print(f"::error file={finding.path}{line}::{text}", flush=True)
+            properties = {"file": finding.path} | ({"line": str(finding.line)} if finding.line else {})
+            print(annotation("error", f"{finding.problem} -- {finding.fix}", properties), flush=True)
     else:
-        print(f"::error::{error.message.replace(chr(10), '%0A')}", flush=True)
+        print(annotation("error", error.message), flush=True)
+
+
+_DATA_SPECIAL = "%\r\n"
+_PROPERTY_SPECIAL = "%\r\n:,"
+
+
+def _escape(text: str, characters: str) -> str:
+    for char in characters:  # "%" first, so the escapes themselves are not escaped again
+        text = text.replace(char, f"%{ord(char):02X}")
+    return text
+
+
+def annotation(level: str, message: str, properties: Mapping[str, str] | None = None) -> str:
+    """A GitHub workflow command, escaped so no file name or message can start another command.
+
+    Per the runner's rules: ``%``, CR and LF in the message; also ``:`` and ``,`` in properties.
+    """
+    escaped = _escape(message, _DATA_SPECIAL)
+    fields = ",".join(f"{key}={_escape(value, _PROPERTY_SPECIAL)}" for key, value in (properties or {}).items())
+    return f"::{level}{' ' + fields if fields else ''}::{escaped}"

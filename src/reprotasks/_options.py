@@ -289,6 +289,16 @@ OPTIONS: tuple[Option, ...] = (
         default=False,
         help="Verify signatures with the trust root already on this machine, without refreshing it (TUF).",
     ),
+    Option(
+        table="sign",
+        key="require-provenance",
+        kind="bool",
+        default=True,
+        help=(
+            "Release policy: `verify-release` and `verify` (of a signed dist/) require a signed "
+            "`provenance.intoto.json` whose subjects are exactly SHA256SUMS' entries."
+        ),
+    ),
 )
 
 TABLES: tuple[str, ...] = ("python", "go", "sign", "audit")

@@ -93,6 +93,7 @@ class SignConfig:
     github_workflow: str
     github_ref: str
     offline: bool
+    require_provenance: bool = True
 
     @property
     def has_policy(self) -> bool:
@@ -173,6 +174,7 @@ class Config:
                 "github-workflow": self.sign.github_workflow,
                 "github-ref": self.sign.github_ref,
                 "offline": self.sign.offline,
+                "require-provenance": self.sign.require_provenance,
             },
         }
 
@@ -376,13 +378,26 @@ def _resolve(root: Path, pyproject: Path | None, document: dict[str, Any], value
     if module is not None:
         configured = values["go.main-packages"]
         main_packages = tuple(configured) if configured is not None else _detect_main_packages(module)
+    dist_dir = _dist_dir(root, values["dist-dir"])
+    controls = [root / name for name in _CONTROL_FILES] + [path for lock in locks for path in (lock.input, lock.output)]
+    if build_lock is not None:
+        controls.append(build_lock.output)
+    if module is not None:
+        controls += [module / "go.mod", module / "go.sum"]
+    for control in controls:
+        if control.is_relative_to(dist_dir) and (control.exists() or control.is_symlink()):
+            raise ConfigError(
+                f"`dist-dir` = {values['dist-dir']!r} holds {control.relative_to(root).as_posix()}, which the "
+                "release steps read; build, assemble and release replace that directory as a whole",
+                hint='point `dist-dir` at a directory of its own, e.g. `dist-dir = "dist"`',
+            )
     return Config(
         root=root,
         pyproject=pyproject,
         requires_python=_text(project, "requires-python"),
         project_name=_text(project, "name"),
         project_version=None if "version" in dynamic else _text(project, "version"),
-        dist_dir=_dist_dir(root, values["dist-dir"]),
+        dist_dir=dist_dir,
         dirty_tree=values["dirty-tree"],
         version=values["version"],
         python=PythonConfig(
@@ -447,6 +462,7 @@ def _resolve_sign(root: Path, values: dict[str, Any]) -> SignConfig:
         github_workflow=values["sign.github-workflow"],
         github_ref=values["sign.github-ref"],
         offline=values["sign.offline"],
+        require_provenance=values["sign.require-provenance"],
     )
 
 
@@ -490,12 +506,26 @@ def _inside(root: Path, relative: str, key: str) -> Path:
     return path
 
 
+# Files a project's release depends on; dist-dir (replaced as a whole) must never hold one.
+_CONTROL_FILES = ("pyproject.toml", ".python-version", "noxfile.py", "tasks.py", "invoke.yaml", ".gitignore")
+
+
 def _dist_dir(root: Path, relative: str) -> Path:
     path = _inside(root, relative, "dist-dir")
     if path == root:
         raise ConfigError(
             f"`dist-dir` = {relative!r} is the project directory itself, which `build` would replace",
             hint='use a directory of its own, e.g. `dist-dir = "dist"`',
+        )
+    shown = path.relative_to(root).as_posix()
+    nested = [ancestor for ancestor in (path, *path.parents) if ancestor != root and ancestor.is_relative_to(root)]
+    if any(part.lower() == ".git" for part in path.relative_to(root).parts) or any(
+        (ancestor / ".git").exists() for ancestor in nested
+    ):
+        raise ConfigError(
+            f"`dist-dir` = {relative!r} ({shown}) is a git directory, inside one, or inside a nested repository; "
+            "build, assemble and release replace that directory as a whole",
+            hint='use a plain directory of its own, e.g. `dist-dir = "dist"`',
         )
     return path
 

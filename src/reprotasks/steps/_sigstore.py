@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import re
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reprotasks.config import SignConfig
 from reprotasks.errors import ConfigError, ReprotasksError
+from reprotasks.steps._layout import BUNDLE_SUFFIX, read_regular, sha256_regular
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     from sigstore.models import Bundle, ClientTrustConfig
     from sigstore.verify import Verifier
 
-BUNDLE_SUFFIX = ".sigstore.json"
+__all__ = ["BUNDLE_SUFFIX", "SignatureError", "SignerPolicy"]
 
 # Fulcio certificate extensions (https://github.com/sigstore/fulcio/blob/main/docs/oid-info.md).
 _ISSUER_V2 = "1.3.6.1.4.1.57264.1.8"
@@ -85,8 +87,7 @@ def verifier(sign: SignConfig, *, offline: bool) -> Verifier:
 
 
 def first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+    return summarize(exc, limit=300)
 
 
 class SignerPolicy:
@@ -169,19 +170,22 @@ def _extension_text(cert: Certificate, oid: str, *, der: bool) -> str | None:
     return raw.decode(errors="replace")
 
 
-def load_bundle(path: Path) -> Bundle:
-    """Parse a bundle; SignatureError with a readable reason when it is not one."""
+def load_bundle(path: Path, *, follow: bool = False) -> Bundle:
+    """Parse a bundle; SignatureError with a readable reason when it is not one.
+
+    A bundle in a release directory is never read through a symlink (``follow=False``).
+    """
     quiet()
     from sigstore.models import Bundle
 
     try:
-        data = path.read_bytes()
+        data = path.read_bytes() if follow else read_regular(path)
     except OSError as exc:
-        raise SignatureError(f"cannot read the bundle: {exc.strerror}") from None
+        raise SignatureError(f"cannot be read as a regular file: {exc.strerror or exc}") from None
     try:
         return Bundle.from_json(data)
     except Exception as exc:
-        raise SignatureError(f"is not a valid Sigstore bundle: {first_line(exc)}") from None
+        raise SignatureError(f"is not a valid Sigstore bundle: {summarize(exc)}") from None
 
 
 def signer_of(bundle: Bundle) -> str:
@@ -189,22 +193,25 @@ def signer_of(bundle: Bundle) -> str:
     return _names(names)
 
 
-def file_digest(file: Path) -> Hashed:
+def file_digest(file: Path, *, follow: bool = False) -> Hashed:
     """The file's sha256 as sigstore's prehashed input (streamed: large artifacts never sit in memory)."""
     from sigstore.hashes import Hashed
     from sigstore_models.common.v1 import HashAlgorithm
 
     from reprotasks._files import sha256_file
 
-    return Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(sha256_file(file)))
+    digest = sha256_file(file) if follow else sha256_regular(file)
+    return Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(digest))
 
 
-def verify_artifact(verifier: Verifier, policy: SignerPolicy, file: Path, bundle: Bundle) -> None:
+def verify_artifact(
+    verifier: Verifier, policy: SignerPolicy, file: Path, bundle: Bundle, *, follow: bool = False
+) -> None:
     """Check ``bundle`` signs ``file`` for ``policy``; SignatureError otherwise."""
     from sigstore.errors import Error as SigstoreError
 
     try:
-        verifier.verify_artifact(file_digest(file), bundle, policy)
+        verifier.verify_artifact(file_digest(file, follow=follow), bundle, policy)
     except SigstoreError as exc:
         raise SignatureError(_explain(exc)) from None
     _require_timestamp(bundle)
@@ -229,9 +236,39 @@ def _require_timestamp(bundle: Bundle) -> None:
         raise SignatureError("has a Rekor v2 log entry but no timestamp from a timestamp authority")
 
 
+_BYTES = re.compile(r"""b(['"]).{40,}?(?<!\\)\1""")
+_PYDANTIC_NOISE = re.compile(r"\s*For further information visit \S+")
+
+
+def summarize(exc: BaseException, limit: int = 400) -> str:
+    """An exception as one line that keeps what matters and never dumps kilobytes of bytes.
+
+    pydantic's "1 validation error for Bundle" keeps the failing field and its reason; byte
+    strings and long values are cut.
+    """
+    text = _PYDANTIC_NOISE.sub("", str(exc)).strip() or type(exc).__name__
+    text = _BYTES.sub("b'...'", text)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) > 1 and "validation error" in lines[0]:
+        text = f"{lines[0]}: " + "; ".join(
+            f"field `{field}`: {reason}" for field, reason in zip(lines[1::2], lines[2::2], strict=False)
+        )
+    else:
+        text = " ".join(lines)
+    text = re.sub(r"input_value=(.{60}).*?, input_type", r"input_value=\1..., input_type", text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _explain(exc: BaseException) -> str:
-    text = first_line(exc)
+    text = summarize(exc)
     lowered = text.lower()
+    if "expired at time of signing" in lowered or "not valid at" in lowered:
+        return (
+            "the signing certificate was not valid at signing time (the signature was made outside the "
+            "certificate's validity window, or the timestamp is from another time)"
+        )
+    if "not enough sources of verified time" in lowered:
+        return "has no verified signing time (no timestamp-authority timestamp and no log integration time)"
     if "signature is invalid for input" in lowered or "digest mismatch" in lowered:
         return "does not sign this file's content (the file or the bundle was changed)"
     if "inconsistent" in lowered:

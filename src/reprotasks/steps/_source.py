@@ -76,6 +76,19 @@ def tracked_files(source: Source, relative: str, *, runner: Runner) -> list[str]
     return output.splitlines()
 
 
+def refuse_tracked_outputs(source: Source, dist: str, *, runner: Runner) -> None:
+    """``dist`` (project-relative) is replaced as a whole: it must hold no file git tracks."""
+    tracked = tracked_files(source, dist, runner=runner)
+    if tracked:
+        raise ReprotasksError(
+            f"`dist-dir` {dist}/ holds files tracked by git ({', '.join(tracked[:3])}"
+            + (", ..." if len(tracked) > 3 else "")
+            + "), and build, assemble and release replace that directory as a whole",
+            hint=f'point `dist-dir` at a directory of its own (e.g. "dist"), or `git rm -r --cached {dist}` '
+            "and add it to .gitignore",
+        )
+
+
 def check_dirty(source: Source, policy: str, *, runner: Runner, strict: bool = False, outputs: str = "") -> str | None:
     """Refuse (or warn about) uncommitted changes; returns a warning to show, if any.
 

@@ -65,6 +65,7 @@ def assemble(config: Config, parts: Sequence[Path], *, runner: Runner) -> Assemb
         raise DriftError(findings, step="assemble")
     merged = _merge(config, manifests, runner=runner)
     dist = config.dist_dir
+    _source.refuse_tracked_outputs(_source.describe_source(config.root, runner=runner), config.rel(dist), runner=runner)
     dist.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{dist.name}-assemble-", dir=dist.parent))
     try:

@@ -88,15 +88,7 @@ def build(
     warning = _source.check_dirty(
         source, config.dirty_tree, runner=runner, strict=config.go.vcs_stamp and go, outputs=dist
     )
-    tracked = _source.tracked_files(source, dist, runner=runner)
-    if tracked:
-        raise ReprotasksError(
-            f"`dist-dir` {dist}/ holds files tracked by git ({', '.join(tracked[:3])}"
-            + (", ..." if len(tracked) > 3 else "")
-            + "), and build replaces that directory as a whole",
-            hint=f'point `dist-dir` at a directory of its own (e.g. "dist"), or `git rm -r --cached {dist}` '
-            "and add it to .gitignore",
-        )
+    _source.refuse_tracked_outputs(source, dist, runner=runner)
     warnings = (warning,) if warning else ()
     for text in warnings:
         runner.log(f"build: WARNING: {text}")

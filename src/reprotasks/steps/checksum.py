@@ -1,7 +1,8 @@
 """The checksum step: ``dist/SHA256SUMS`` in ``sha256sum`` format, and its strict ``--check``.
 
-The check never opens a path outside dist/: absolute names, ``..`` components and symlinks
-that leave dist/ are findings, not reads.
+dist/ must follow the release layout rule (``_layout``): the check never follows a symlink and
+never opens a path outside dist/; absolute names, ``/`` or ``..`` in names, symlinks, hidden
+files, subdirectories and unlisted files are findings, not reads.
 """
 
 from __future__ import annotations
@@ -11,16 +12,29 @@ import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from reprotasks._files import sha256_file, write_atomic
+from reprotasks._files import write_atomic
 from reprotasks.errors import DriftError, Finding, ReprotasksError
+from reprotasks.steps._layout import (
+    BUNDLE_SUFFIX,
+    MAX_NAME_BYTES,
+    PROVENANCE_NAME,
+    SUMS_NAME,
+    artifact_name_problem,
+    entries,
+    entry_problem,
+    kind_of,
+    name_problem,
+    open_regular,
+    sha256_regular,
+    shown,
+    unexpected_findings,
+)
 
-SUMS_NAME = "SHA256SUMS"
-# Written after the sums (signatures over them), so never listed in them.
-# Signing outputs come after SHA256SUMS and describe it, so they are never listed in it.
-_NOT_LISTED = re.compile(r"^SHA256SUMS(\..*)?$|\.sigstore\.json$|^provenance\.intoto\.json$")
 _LINE = re.compile(r"^(?P<digest>[0-9a-fA-F]{64}) (?P<mode>[ *])(?P<name>.+)$")
+# 64 hex digits, two separator characters and the longest file name a release may hold.
+MAX_LINE_BYTES = 64 + 2 + MAX_NAME_BYTES
 _RECHECKSUM = "run `reprotasks checksum` after a fresh build, or restore the release files"
 
 
@@ -34,124 +48,215 @@ class ChecksumResult:
 
 
 def artifact_names(dist: Path) -> list[str]:
-    """Regular files directly in ``dist`` that SHA256SUMS lists, sorted byte-wise."""
-    names = []
-    for entry in os.scandir(dist):
-        if _NOT_LISTED.search(entry.name) or entry.name.startswith("."):
-            continue
-        if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
-            continue
-        names.append(entry.name)
-    return sorted(names, key=lambda name: name.encode())
+    """The names SHA256SUMS lists for ``dist``, sorted byte-wise; DriftError if dist/ holds anything else."""
+    names, findings = _listable(dist, dist.name)
+    if findings:
+        raise DriftError(findings, step="checksum")
+    return names
 
 
-def _hash_all(paths: Iterable[Path]) -> list[str]:
+def _listable(dist: Path, shown_dist: str) -> tuple[list[str], list[Finding]]:
+    """(artifacts to list, entries that break the release layout) of ``dist``."""
+    names: list[str] = []
+    findings: list[Finding] = []
+    found = list(entries(dist))
+    regular = {entry.name for entry in found if entry_problem(entry) is None}
+    for entry in found:
+        name = entry.name
+        where = f"{shown_dist}/{shown(name)[1:-1]}"
+        problem = name_problem(name) or entry_problem(entry)
+        if problem is not None:
+            findings.append(
+                Finding(
+                    where,
+                    None,
+                    f"{problem}; checksum lists only regular files with plain names",
+                    f"remove it from {shown_dist}/ (build writes no such file), then run `reprotasks checksum` again",
+                )
+            )
+            continue
+        if name in (SUMS_NAME, f"{SUMS_NAME}{BUNDLE_SUFFIX}", PROVENANCE_NAME):
+            continue
+        if name.endswith(BUNDLE_SUFFIX):
+            target = name[: -len(BUNDLE_SUFFIX)]
+            if (target in regular and artifact_name_problem(target) is None) or target == PROVENANCE_NAME:
+                continue
+            findings.append(
+                Finding(
+                    where,
+                    None,
+                    f"is a bundle for {shown(target)}, which is not a release file here",
+                    f"remove it from {shown_dist}/, then run `reprotasks checksum` again",
+                )
+            )
+            continue
+        reserved = artifact_name_problem(name)
+        if reserved is not None:
+            findings.append(
+                Finding(where, None, reserved, f"remove it from {shown_dist}/, then run `reprotasks checksum` again")
+            )
+            continue
+        names.append(name)
+    return names, findings
+
+
+def _hash_all(paths: Iterable[Path]) -> list[str | OSError]:
+    """sha256 of each regular file (an OSError in place of a symlink, special or vanished file)."""
+
+    def one(path: Path) -> str | OSError:
+        try:
+            return sha256_regular(path)
+        except OSError as exc:
+            return exc
+
     # hashlib releases the GIL on large updates, so threads use every core.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        return list(pool.map(sha256_file, paths))
+        return list(pool.map(one, paths))
 
 
-def write_checksums(dist: Path) -> ChecksumResult:
+def write_checksums(dist: Path, *, shown_dist: str | None = None) -> ChecksumResult:
     """Hash every artifact in ``dist`` and write SHA256SUMS atomically."""
-    if not dist.is_dir():
-        raise ReprotasksError(f"{dist} does not exist", hint="run `reprotasks build` first")
-    names = artifact_names(dist)
+    shown_dist = shown_dist or dist.name
+    kind = kind_of(dist)
+    if kind == "missing":
+        raise ReprotasksError(f"{shown_dist} does not exist", hint="run `reprotasks build` first")
+    if kind != "a directory":
+        raise ReprotasksError(
+            f"{shown_dist} is not a directory (it is {kind})", hint="remove it and run `reprotasks build`"
+        )
+    names, findings = _listable(dist, shown_dist)
+    if findings:
+        raise DriftError(findings, step="checksum")
     if not names:
-        raise ReprotasksError(f"{dist} holds no artifacts to checksum", hint="run `reprotasks build` first")
+        raise ReprotasksError(f"{shown_dist} holds no artifacts to checksum", hint="run `reprotasks build` first")
     digests = _hash_all(dist / name for name in names)
-    entries = tuple(zip(names, digests, strict=True))
-    write_atomic(dist / SUMS_NAME, "".join(f"{digest}  {name}\n" for name, digest in entries).encode())
-    return ChecksumResult(dist / SUMS_NAME, entries)
+    failed = [(name, digest) for name, digest in zip(names, digests, strict=True) if isinstance(digest, OSError)]
+    if failed:
+        raise DriftError(
+            [
+                Finding(f"{shown_dist}/{name}", None, f"cannot be hashed: {error}", _RECHECKSUM)
+                for name, error in failed
+            ],
+            step="checksum",
+        )
+    entries_ = tuple((name, str(digest)) for name, digest in zip(names, digests, strict=True))
+    write_atomic(dist / SUMS_NAME, "".join(f"{digest}  {name}\n" for name, digest in entries_).encode())
+    return ChecksumResult(dist / SUMS_NAME, entries_)
 
 
-def check_findings(dist: Path, *, shown_dist: str = "dist") -> list[Finding]:
-    """Every way ``dist`` disagrees with its SHA256SUMS; empty when it matches exactly."""
-    return _check(dist, shown_dist)[0]
+def check_findings(dist: Path, *, shown_dist: str = "dist", require_provenance: bool = False) -> list[Finding]:
+    """Every way ``dist`` disagrees with its SHA256SUMS and the layout rule; empty when it matches exactly."""
+    return _check(dist, shown_dist, require_provenance)[0]
 
 
-def _check(dist: Path, shown_dist: str) -> tuple[list[Finding], dict[str, tuple[str, int]]]:
+def listed_digests(dist: Path, shown_dist: str) -> dict[str, str]:
+    """name -> sha256 of a SHA256SUMS that ``check_findings`` accepted."""
+    return {
+        name: digest for name, (digest, _line) in read_sums(dist / SUMS_NAME, f"{shown_dist}/{SUMS_NAME}")[1].items()
+    }
+
+
+def _check(
+    dist: Path, shown_dist: str, require_provenance: bool = False
+) -> tuple[list[Finding], dict[str, tuple[str, int]]]:
     """(findings, listed name -> (sha256, line number)) from one read of SHA256SUMS."""
     sums = dist / SUMS_NAME
     where = f"{shown_dist}/{SUMS_NAME}"
-    if not sums.is_file():
-        return [Finding(where, None, "missing", _RECHECKSUM)], {}
+    kind = kind_of(dist)
+    if kind is not None and kind != "a directory":
+        what = "does not exist" if kind == "missing" else f"is not a directory (it is {kind})"
+        return [Finding(shown_dist, None, what, "pass the directory holding the release files")], {}
+    sums_kind = kind_of(sums)
+    if sums_kind == "missing":
+        findings = [Finding(where, None, "missing", _RECHECKSUM)]
+        return findings + unexpected_findings(dist, set(), shown_dist), {}
+    if sums_kind is not None:
+        return [Finding(where, None, f"is {sums_kind}: it is never followed or read", _RECHECKSUM)], {}
     findings, expected = read_sums(sums, where)
     if not expected and not findings:
         return [Finding(where, None, "is empty: it lists no artifact", _RECHECKSUM)], {}
-    root = dist.resolve()
-    present = set(artifact_names(dist))
-    to_hash: list[tuple[str, int, str, Path]] = []
+    to_hash: list[tuple[str, int, str]] = []
     for name, (digest, number) in expected.items():
-        path = dist / name
-        if path.is_symlink() or any(parent.is_symlink() for parent in _parents_within(dist, name)):
-            target = path.resolve()
-            if not target.is_relative_to(root):
-                findings.append(
-                    Finding(
-                        where, number, f"{name!r} is a symlink that leaves {shown_dist}/ (to {target})", _RECHECKSUM
-                    )
-                )
-                continue
-        if not path.exists():
-            findings.append(Finding(where, number, f"{name!r} is listed but missing from {shown_dist}/", _RECHECKSUM))
-            continue
-        if not path.is_file():
-            findings.append(Finding(where, number, f"{name!r} is not a regular file", _RECHECKSUM))
-            continue
-        to_hash.append((name, number, digest, path))
-    for (name, number, digest, _path), actual in zip(to_hash, _hash_all(p for *_, p in to_hash), strict=True):
-        if actual != digest:
+        kind = kind_of(dist / name)
+        if kind == "missing":
+            findings.append(
+                Finding(where, number, f"{shown(name)} is listed but missing from {shown_dist}/", _RECHECKSUM)
+            )
+        elif kind is not None:
+            findings.append(
+                Finding(where, number, f"{shown(name)} is {kind}: release files must be regular files", _RECHECKSUM)
+            )
+        else:
+            to_hash.append((name, number, digest))
+    for (name, number, digest), actual in zip(to_hash, _hash_all(dist / name for name, *_ in to_hash), strict=True):
+        if isinstance(actual, OSError):
+            findings.append(Finding(where, number, f"{shown(name)} cannot be read as a regular file", _RECHECKSUM))
+        elif actual != digest:
             findings.append(
                 Finding(
                     where,
                     number,
-                    f"{name!r} was modified: sha256 is {actual}, SHA256SUMS says {digest}",
+                    f"{shown(name)} was modified: sha256 is {actual}, SHA256SUMS says {digest}",
                     "do not publish it; rebuild, or restore the original file",
                 )
             )
-    for name in sorted(present - expected.keys()):
-        findings.append(Finding(f"{shown_dist}/{name}", None, f"is not listed in {SUMS_NAME}", _RECHECKSUM))
+    findings += unexpected_findings(dist, expected.keys(), shown_dist, require_provenance=require_provenance)
     return findings, expected
 
 
 def read_sums(sums: Path, where: str) -> tuple[list[Finding], dict[str, tuple[str, int]]]:
-    """(malformed or unsafe lines, listed name -> (sha256, line number)) of a SHA256SUMS file."""
+    """(malformed or unsafe lines, listed name -> (sha256, line number)) of a SHA256SUMS file.
+
+    Streamed line by line with a bounded line length: a huge or hostile file costs constant
+    memory, and no overlong line is echoed. A symlink is never followed.
+    """
     findings: list[Finding] = []
     expected: dict[str, tuple[str, int]] = {}
-    lines = sums.read_bytes().decode("utf-8", errors="replace").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    for number, line in enumerate(lines, start=1):
-        match, problem = _parse_line(line)
-        if match is None:
-            findings.append(Finding(where, number, problem, _RECHECKSUM))
-            continue
-        name = match["name"]
-        if name in expected:
-            findings.append(Finding(where, number, f"lists {name!r} twice", _RECHECKSUM))
-            continue
-        expected[name] = (match["digest"].lower(), number)
+    try:
+        handle = os.fdopen(open_regular(sums), "rb")
+    except OSError:
+        return [Finding(where, None, "is not a regular file: it is never followed or read", _RECHECKSUM)], {}
+    with handle:
+        number = 0
+        while True:
+            raw = handle.readline(MAX_LINE_BYTES + 2)
+            if not raw:
+                break
+            number += 1
+            if not raw.endswith(b"\n") and len(raw) > MAX_LINE_BYTES:
+                while (rest := handle.readline(1 << 16)) and not rest.endswith(b"\n"):
+                    pass  # skip the rest of the overlong line without keeping it
+                findings.append(
+                    Finding(where, number, f"line is longer than {MAX_LINE_BYTES} bytes (not shown)", _RECHECKSUM)
+                )
+                continue
+            line = raw[:-1] if raw.endswith(b"\n") else raw
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError:
+                findings.append(Finding(where, number, "line is not valid UTF-8", _RECHECKSUM))
+                continue
+            match, problem = _parse_line(text)
+            if match is None:
+                findings.append(Finding(where, number, problem, _RECHECKSUM))
+                continue
+            name = match["name"]
+            if name in expected:
+                findings.append(Finding(where, number, f"lists {shown(name)} twice", _RECHECKSUM))
+                continue
+            expected[name] = (match["digest"].lower(), number)
     return findings, expected
-
-
-def _parents_within(dist: Path, name: str) -> list[Path]:
-    parts = PurePosixPath(name).parts[:-1]
-    return [dist.joinpath(*parts[: index + 1]) for index in range(len(parts))]
 
 
 def _parse_line(line: str) -> tuple[re.Match[str] | None, str]:
     """(match, "") for a safe, well-formed line; (None, what is wrong) otherwise."""
     match = _LINE.match(line)
     if match is None:
-        shown = line if len(line) <= 80 else line[:77] + "..."
-        return None, f"malformed line {shown!r}: expected `<64 hex digits>  <file name>`"
+        return None, f"malformed line {shown(line)}: expected `<64 hex digits>  <file name>`"
     name = match["name"]
-    if "\x00" in name or "\r" in name or "\\" in name:
-        return None, f"file name {name!r} holds a control character or backslash"
-    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
-        return None, f"absolute path {name!r}: names must be relative to dist/"
-    if ".." in PurePosixPath(name).parts:
-        return None, f"path {name!r} has a `..` component: names must stay inside dist/"
+    problem = artifact_name_problem(name)
+    if problem is not None:
+        return None, f"file name {shown(name)} {problem}"
     return match, ""
 
 

@@ -25,10 +25,10 @@ from reprotasks._files import sha256_file, write_atomic
 from reprotasks._run import redact
 from reprotasks.config import Config
 from reprotasks.errors import DriftError, ReprotasksError
-from reprotasks.steps.checksum import SUMS_NAME, check_findings, read_sums
+from reprotasks.steps._layout import PROVENANCE_NAME, SUMS_NAME
+from reprotasks.steps.checksum import check_findings, read_sums
 from reprotasks.steps.manifest import MANIFEST_NAME, read_manifest
 
-PROVENANCE_NAME = "provenance.intoto.json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"

@@ -22,9 +22,10 @@ from pathlib import Path
 from reprotasks._run import Runner
 from reprotasks.config import Config
 from reprotasks.errors import ReprotasksError
-from reprotasks.steps import signatures
+from reprotasks.steps import _source, signatures
+from reprotasks.steps._layout import SUMS_NAME
 from reprotasks.steps.build import build, planned_commands, replace_directory
-from reprotasks.steps.checksum import SUMS_NAME, write_checksums
+from reprotasks.steps.checksum import write_checksums
 from reprotasks.steps.verify import verify
 
 RELEASE_STEPS: tuple[str, ...] = ("verify", "build", "sbom", "checksum", "provenance", "sign", "verify-signatures")
@@ -107,6 +108,7 @@ def release(
                 result.outcomes.append(StepOutcome(step, "planned"))
         report(result)
         return result
+    _source.refuse_tracked_outputs(_source.describe_source(config.root, runner=runner), result.dist, runner=runner)
     dist.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{dist.name}-release-", dir=dist.parent))
     try:
@@ -164,7 +166,7 @@ class _State:
 
             sbom(config)
         elif step == "checksum":
-            write_checksums(config.dist_dir)
+            write_checksums(config.dist_dir, shown_dist=config.rel(config.dist_dir))
         elif step == "provenance":
             from reprotasks.steps.provenance import provenance
 

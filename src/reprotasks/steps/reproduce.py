@@ -26,7 +26,8 @@ from reprotasks.config import Config
 from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.steps import _source
 from reprotasks.steps._explain import explain
-from reprotasks.steps.checksum import SUMS_NAME, read_sums
+from reprotasks.steps._layout import SUMS_NAME
+from reprotasks.steps.checksum import read_sums
 from reprotasks.steps.manifest import MANIFEST_NAME, Manifest, read_manifest
 
 _FIX = (

@@ -18,9 +18,9 @@ from reprotasks._files import write_atomic
 from reprotasks.config import Config, SignConfig
 from reprotasks.errors import DriftError, ReprotasksError
 from reprotasks.steps import _sigstore
+from reprotasks.steps._layout import PROVENANCE_NAME, SUMS_NAME, kind_of, read_regular
 from reprotasks.steps._sigstore import SignatureError, SignerPolicy, bundle_path
-from reprotasks.steps.checksum import SUMS_NAME, artifact_names, check_findings
-from reprotasks.steps.provenance import PROVENANCE_NAME
+from reprotasks.steps.checksum import check_findings, listed_digests
 
 if TYPE_CHECKING:
     from sigstore.models import Bundle
@@ -46,11 +46,12 @@ class SignResult:
 
 
 def files_to_sign(config: Config) -> list[Path]:
+    """SHA256SUMS, with ``sign.artifacts`` every file it lists, and the provenance (call after the check)."""
     dist = config.dist_dir
     files = [dist / SUMS_NAME]
     if config.sign.artifacts:
-        files += [dist / name for name in artifact_names(dist)]
-    if (dist / PROVENANCE_NAME).is_file():
+        files += [dist / name for name in sorted(listed_digests(dist, config.rel(dist)), key=str.encode)]
+    if kind_of(dist / PROVENANCE_NAME) is None:
         files.append(dist / PROVENANCE_NAME)
     return files
 
@@ -139,7 +140,7 @@ def sign(
                 if file.name == PROVENANCE_NAME:
                     from sigstore.dsse import Statement
 
-                    bundle = signer.sign_dsse(Statement(file.read_bytes()))
+                    bundle = signer.sign_dsse(Statement(read_regular(file)))
                 else:
                     bundle = signer.sign_artifact(_sigstore.file_digest(file))
                 target = bundle_path(file)
@@ -176,7 +177,7 @@ def _verifies(file: Path, bundle: Bundle, verifier: Verifier, policy: SignerPoli
     try:
         if file.name == PROVENANCE_NAME:
             _payload_type, payload = _sigstore.verify_dsse(verifier, policy, bundle)
-            return payload == file.read_bytes()
+            return payload == read_regular(file)
         _sigstore.verify_artifact(verifier, policy, file, bundle)
     except SignatureError:
         return False

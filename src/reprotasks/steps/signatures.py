@@ -8,16 +8,30 @@ every listed file.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reprotasks._files import sha256_file
 from reprotasks.config import SignConfig
 from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.steps import _sigstore
-from reprotasks.steps._sigstore import BUNDLE_SUFFIX, SignatureError, SignerPolicy, bundle_path
-from reprotasks.steps.checksum import SUMS_NAME, check_findings, read_sums
-from reprotasks.steps.provenance import PAYLOAD_TYPE, PROVENANCE_NAME, subject_problems
+from reprotasks.steps._layout import (
+    BUNDLE_SUFFIX,
+    PROVENANCE_NAME,
+    SUMS_NAME,
+    entries,
+    entry_problem,
+    kind_of,
+    name_problem,
+    read_regular,
+    sha256_regular,
+    shown,
+)
+from reprotasks.steps._sigstore import SignatureError, SignerPolicy, bundle_path
+from reprotasks.steps.checksum import check_findings, read_sums
+from reprotasks.steps.provenance import PAYLOAD_TYPE, subject_problems
 
 if TYPE_CHECKING:
     from sigstore.verify import Verifier
@@ -32,51 +46,104 @@ class SignatureReport:
 
 
 def bundles_in(directory: Path) -> list[Path]:
-    return sorted(path for path in directory.glob(f"*{BUNDLE_SUFFIX}") if path.is_file())
+    """Regular ``*.sigstore.json`` files directly in ``directory`` (symlinks are layout findings)."""
+    return [
+        directory / entry.name
+        for entry in entries(directory)
+        if entry.name.endswith(BUNDLE_SUFFIX) and name_problem(entry.name) is None and entry_problem(entry) is None
+    ]
 
 
 def check_bundle(
-    file: Path, bundle_file: Path, shown: str, verifier: Verifier, policy: SignerPolicy, report: SignatureReport
+    file: Path,
+    bundle_file: Path,
+    shown_file: str,
+    verifier: Verifier,
+    policy: SignerPolicy,
+    report: SignatureReport,
+    *,
+    follow: bool = False,
 ) -> bytes | None:
-    """Verify one bundle for ``file``; record a row or a finding. Returns a DSSE payload, if any."""
-    shown_bundle = f"{shown}{BUNDLE_SUFFIX}"
-    if not file.is_file():
+    """Verify one bundle for ``file``; record a row or a finding. Returns a DSSE payload, if any.
+
+    A DSSE bundle covers ``file`` when ``file`` is its payload (the provenance) or when the file's
+    sha256 is a subject of the signed in-toto statement (as sigstore-python and cosign check).
+    ``follow``: the user named the file, so a symlink is followed (never inside a release directory).
+    """
+    shown_bundle = f"{shown_file}{BUNDLE_SUFFIX}"
+    kind = None if follow and file.is_file() else kind_of(file)
+    if kind is not None:
+        what = "which is missing" if kind == "missing" else f"which is {kind}, not a regular file"
         report.findings.append(
-            Finding(
-                shown_bundle, None, f"signs {file.name!r}, which is missing", "remove the bundle or restore the file"
-            )
+            Finding(shown_bundle, None, f"signs {shown(file.name)}, {what}", "remove the bundle or restore the file")
         )
         return None
     try:
-        bundle = _sigstore.load_bundle(bundle_file)
+        bundle = _sigstore.load_bundle(bundle_file, follow=follow)
         if bundle._dsse_envelope is not None:
             payload_type, payload = _sigstore.verify_dsse(verifier, policy, bundle)
             if payload_type != PAYLOAD_TYPE:
                 raise SignatureError(f"signs a DSSE payload of type {payload_type!r}, not an in-toto statement")
-            if payload != file.read_bytes():
-                raise SignatureError(f"signs a statement that differs from {file.name} (the file was changed)")
-            report.rows.append((shown, f"signed by {_sigstore.signer_of(bundle)} (DSSE)"))
-            return payload
-        _sigstore.verify_artifact(verifier, policy, file, bundle)
+            content = file.read_bytes() if follow else read_regular(file)
+            if payload == content:
+                report.rows.append((shown_file, f"signed by {_sigstore.signer_of(bundle)} (DSSE)"))
+                return payload
+            subject = _subject_for(payload, sha256_file(file) if follow else sha256_regular(file))
+            report.rows.append(
+                (shown_file, f"subject {shown(subject)} of a statement signed by {_sigstore.signer_of(bundle)} (DSSE)")
+            )
+            return None
+        _sigstore.verify_artifact(verifier, policy, file, bundle, follow=follow)
     except SignatureError as exc:
         report.findings.append(Finding(shown_bundle, None, str(exc), _RESIGN))
         return None
-    report.rows.append((shown, f"signed by {_sigstore.signer_of(bundle)}"))
+    except OSError as exc:
+        report.findings.append(Finding(shown_file, None, f"cannot be read: {exc.strerror or exc}", _RESIGN))
+        return None
+    report.rows.append((shown_file, f"signed by {_sigstore.signer_of(bundle)}"))
     return None
 
 
+def _subject_for(payload: bytes, digest: str) -> str:
+    """The name of the statement subject with sha256 ``digest``; SignatureError when there is none."""
+    try:
+        subjects = json.loads(payload)["subject"]
+        names = [str(item.get("name", "")) for item in subjects if item.get("digest", {}).get("sha256") == digest]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise SignatureError("signs an in-toto statement without a readable `subject` list") from None
+    if not names:
+        raise SignatureError(
+            f"signs an in-toto statement that neither is this file nor has a subject with its sha256 {digest} "
+            "(the file was changed, or the bundle belongs to another file)"
+        )
+    return names[0]
+
+
 def verify_release(
-    directory: Path, sign: SignConfig, *, offline: bool, shown_dir: str, require_signed: bool = True
+    directory: Path,
+    sign: SignConfig,
+    *,
+    offline: bool,
+    shown_dir: str,
+    require_signed: bool = True,
+    require_provenance: bool | None = None,
 ) -> SignatureReport:
-    """Checksums, every bundle, the SHA256SUMS signature and the provenance subjects of ``directory``."""
-    if not directory.is_dir():
-        raise ReprotasksError(f"{shown_dir} is not a directory", hint="pass the directory holding the release files")
+    """Checksums, the layout rule, every bundle, the SHA256SUMS signature and the provenance subjects.
+
+    ``require_provenance`` defaults to the policy ``sign.require-provenance``.
+    """
+    kind = kind_of(directory)
+    if kind is not None and kind != "a directory":
+        what = "does not exist" if kind == "missing" else f"is not a directory (it is {kind})"
+        raise ReprotasksError(f"{shown_dir} {what}", hint="pass the directory holding the release files")
     policy = SignerPolicy(sign)
     verifier = _sigstore.verifier(sign, offline=offline)
     report = SignatureReport()
-    report.findings += check_findings(directory, shown_dist=shown_dir)
+    if require_provenance is None:
+        require_provenance = sign.require_provenance
+    report.findings += check_findings(directory, shown_dist=shown_dir, require_provenance=require_provenance)
     sums = directory / SUMS_NAME
-    if require_signed and not bundle_path(sums).is_file():
+    if require_signed and kind_of(bundle_path(sums)) is not None:
         report.findings.append(
             Finding(
                 f"{shown_dir}/{SUMS_NAME}{BUNDLE_SUFFIX}",
@@ -88,21 +155,20 @@ def verify_release(
     payload: bytes | None = None
     for bundle_file in bundles_in(directory):
         target = bundle_file.with_name(bundle_file.name[: -len(BUNDLE_SUFFIX)])
-        shown = f"{shown_dir}/{target.name}"
-        result = check_bundle(target, bundle_file, shown, verifier, policy, report)
+        result = check_bundle(target, bundle_file, f"{shown_dir}/{target.name}", verifier, policy, report)
         if target.name == PROVENANCE_NAME:
             payload = result
     provenance = directory / PROVENANCE_NAME
-    if provenance.is_file():
-        shown = f"{shown_dir}/{PROVENANCE_NAME}"
-        if not bundle_path(provenance).is_file() and require_signed:
-            report.findings.append(Finding(shown, None, "is not signed", "sign it with `reprotasks sign`"))
-        _problems, listed = read_sums(sums, f"{shown_dir}/{SUMS_NAME}") if sums.is_file() else ([], {})
+    if kind_of(provenance) is None:
+        where = f"{shown_dir}/{PROVENANCE_NAME}"
+        if kind_of(bundle_path(provenance)) is not None and require_signed:
+            report.findings.append(Finding(where, None, "is not signed", "sign it with `reprotasks sign`"))
+        _problems, listed = read_sums(sums, f"{shown_dir}/{SUMS_NAME}") if kind_of(sums) is None else ([], {})
         expected = {name: digest for name, (digest, _line) in listed.items()}
-        for problem in subject_problems(payload if payload is not None else provenance.read_bytes(), expected):
-            report.findings.append(Finding(shown, None, problem, "regenerate it with `reprotasks provenance`"))
-        if not any(f.path == shown for f in report.findings):
-            report.rows.append((shown, f"subjects match {SUMS_NAME} ({len(expected)})"))
+        for problem in subject_problems(payload if payload is not None else read_regular(provenance), expected):
+            report.findings.append(Finding(where, None, problem, "regenerate it with `reprotasks provenance`"))
+        if not any(f.path == where for f in report.findings):
+            report.rows.append((where, f"subjects match {SUMS_NAME} ({len(expected)})"))
     return report
 
 
@@ -118,7 +184,7 @@ def verify_files(files: list[Path], sign: SignConfig, *, offline: bool) -> Signa
                 Finding(f"{file}{BUNDLE_SUFFIX}", None, "missing", f"download the bundle that belongs to {file.name}")
             )
             continue
-        check_bundle(file, bundle_file, str(file), verifier, policy, report)
+        check_bundle(file, bundle_file, str(file), verifier, policy, report, follow=True)
     return report
 
 

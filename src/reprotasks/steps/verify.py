@@ -16,8 +16,9 @@ from reprotasks.config import Config, LockSpec
 from reprotasks.errors import CommandFailedError, ConfigError, DriftError, Finding
 from reprotasks.steps import _gomod, pins, signatures
 from reprotasks.steps._compile import backend_version, compile_lock
+from reprotasks.steps._layout import SUMS_NAME
 from reprotasks.steps._lockfile import input_files, parse_lock, parse_lock_text, split_header
-from reprotasks.steps.checksum import SUMS_NAME, check_findings
+from reprotasks.steps.checksum import check_findings
 
 _RELOCK = "run `reprotasks lock` (or `nox -s lock` / `invoke lock`) and commit the result"
 
