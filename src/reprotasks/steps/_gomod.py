@@ -81,10 +81,18 @@ def download(module: Path, *, runner: Runner) -> None:
     runner.run(["go", "mod", "download"], cwd=module, purpose="download Go modules")
 
 
-def running_version(module: Path, *, runner: Runner) -> tuple[str | None, str]:
-    """(GOVERSION the go command will use in ``module``, error text if go refused to run)."""
+def running_version(module: Path, *, runner: Runner, toolchain: str | None = None) -> tuple[str | None, str]:
+    """(GOVERSION the go command will use in ``module``, error text if go refused to run).
+
+    ``toolchain``: a GOTOOLCHAIN to ask with (``local``: the version of the go binary itself).
+    """
     result = runner.run(
-        ["go", "env", "GOVERSION"], cwd=module, check=False, purpose="check the Go toolchain", quiet=True
+        ["go", "env", "GOVERSION"],
+        cwd=module,
+        env={"GOTOOLCHAIN": toolchain} if toolchain else None,
+        check=False,
+        purpose="check the Go toolchain",
+        quiet=True,
     )
     if result.returncode != 0:
         return None, (result.stderr or result.stdout).strip()

@@ -221,7 +221,7 @@ def _build_parts(config: Config, plan: BuildPlan, project: Path, stage: Path, *,
         def python_job() -> list[ArtifactRecord]:
             runner.log(f"build: sdist + wheel ({len(environment.packages)} locked build requirements)")
             return [
-                ArtifactRecord.of(artifact.path, kind=artifact.kind, platform="any", repacked=bool(artifact.repacked))
+                ArtifactRecord.of(artifact.path, kind=artifact.kind, platform="any")
                 for artifact in build_python(project, stage, environment, runner=runner, epoch=plan.source.epoch)
             ]
 
@@ -280,6 +280,7 @@ def _go_job(
             platform=artifact.platform,
             package=artifact.command,
             embedded=artifact.embedded,
+            compiler=artifact.compiler,
         )
         for artifact in artifacts
     ]

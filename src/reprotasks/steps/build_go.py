@@ -32,6 +32,7 @@ class GoArtifact:
     command: str
     platform: str
     embedded: tuple[str, ...] = ()  # `go version -m` of the binary: module graph and build settings
+    compiler: str | None = None  # the toolchain that compiled it (first line of `go version -m`)
 
 
 def build_flags(version: str, *, version_variable: str = "main.version", vcs_stamp: bool = False) -> list[str]:
@@ -62,15 +63,47 @@ def parse_platform(text: str) -> tuple[str, str]:
 
 
 def toolchain_setting(module: Path, *, runner: Runner) -> str:
-    """GOTOOLCHAIN value that builds with exactly the toolchain go.mod pins."""
+    """GOTOOLCHAIN value that builds with exactly the toolchain go.mod pins.
+
+    ``local`` only when the ``go`` binary on PATH *is* the pin: asked with ``GOTOOLCHAIN=local``,
+    so a GOTOOLCHAIN in the caller's environment cannot make another toolchain look like it.
+    """
     pinned = _gomod.read_pins(module).pinned
     if pinned is None:
         raise ReprotasksError(
             f"{module / 'go.mod'} does not pin an exact Go toolchain, so binaries cannot be reproduced",
             hint="pin it with `go mod edit -toolchain=goX.Y.Z`",
         )
-    running, _ = _gomod.running_version(module, runner=runner)
-    return "local" if running == pinned else pinned
+    local, _ = _gomod.running_version(module, runner=runner, toolchain="local")
+    return "local" if local == pinned else pinned
+
+
+def binary_info(binary: Path, *, runner: Runner) -> tuple[str, tuple[str, ...]]:
+    """(compiler, build information lines) embedded in a Go binary, read by ``go version -m``.
+
+    Runs outside any module with the local go (reading needs no particular toolchain).
+    """
+    shown = runner.run(
+        ["go", "version", "-m", str(binary)],
+        cwd=binary.parent,
+        env={"GOTOOLCHAIN": "local", "GOFLAGS": ""},
+        purpose="read the build information embedded in the binary",
+        quiet=True,
+    )
+    lines = shown.stdout.splitlines()
+    # First line: "<file>: go1.X.Y"; the rest is path-independent.
+    compiler = lines[0].rpartition(": ")[2].strip() if lines else ""
+    return compiler, tuple(line.strip() for line in lines[1:] if line.strip())
+
+
+def check_compiler(compiler: str, pinned: str, what: str) -> None:
+    if compiler != pinned:
+        raise ReprotasksError(
+            f"{what} was compiled by {compiler or 'an unknown toolchain'}, but go.mod pins {pinned}: "
+            "the toolchain recorded must be the toolchain used",
+            hint=f"let reprotasks pick the toolchain (unset GOTOOLCHAIN, or set it to {pinned}), and make sure "
+            "`go` can download it through GOPROXY (or install that version)",
+        )
 
 
 def build_go(
@@ -121,6 +154,7 @@ def build_go_platform(
     """Every package for one platform (independent of other platforms: safe to run in parallel)."""
     goos, goarch = parse_platform(platform)
     env = platform_environment(platform, toolchain)
+    pinned = _gomod.read_pins(module).pinned
     flags = build_flags(version, version_variable=version_variable, vcs_stamp=vcs_stamp)
     out_dir.mkdir(parents=True, exist_ok=True)
     artifacts: list[GoArtifact] = []
@@ -135,15 +169,9 @@ def build_go_platform(
                 env=env,
                 purpose=f"build {package} for {platform}",
             )
-            shown = runner.run(
-                ["go", "version", "-m", str(binary)],
-                cwd=module,
-                env={"GOTOOLCHAIN": toolchain},
-                purpose="read the build information embedded in the binary",
-                quiet=True,
-            )
-            # First line names the temporary file; the rest is path-independent.
-            embedded = tuple(line.strip() for line in shown.stdout.splitlines()[1:] if line.strip())
+            compiler, embedded = binary_info(binary, runner=runner)
+            if pinned is not None:
+                check_compiler(compiler, pinned, f"{package} for {platform}")
             stem = f"{name}_{version}_{goos}_{goarch}"
             if goos == "windows":
                 target = out_dir / f"{stem}.zip"
@@ -151,5 +179,5 @@ def build_go_platform(
             else:
                 target = out_dir / f"{stem}.tar.gz"
                 write_tar_gz(target, [(exe, binary)], mtime=mtime)
-            artifacts.append(GoArtifact(target, package, platform, embedded))
+            artifacts.append(GoArtifact(target, package, platform, embedded, compiler))
     return artifacts

@@ -12,9 +12,12 @@ from typing import Any
 
 from reprotasks._files import sha256_file, write_atomic
 from reprotasks.errors import ReprotasksError
+from reprotasks.steps._layout import artifact_name_problem, read_regular, shown
 
 MANIFEST_NAME = "manifest.json"
-MANIFEST_VERSION = 1
+# 2: artifacts record the Go compiler of each binary; no `repacked` flag (not re-derivable).
+MANIFEST_VERSION = 2
+_KINDS = ("sdist", "wheel", "go-archive")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,7 +29,7 @@ class ArtifactRecord:
     platform: str  # "any" for Python artifacts, else GOOS/GOARCH
     package: str | None = None  # the Go main package
     embedded: tuple[str, ...] = ()  # `go version -m` lines
-    repacked: bool = False  # the backend's sdist was re-packed deterministically
+    compiler: str | None = None  # the Go toolchain that compiled the binary (`go version -m`, first line)
 
     @classmethod
     def of(cls, path: Path, **details: Any) -> ArtifactRecord:
@@ -55,26 +58,68 @@ class Manifest:
         return target
 
 
-def read_manifest(path: Path, shown: str) -> Manifest:
-    """Load a manifest written by ``build``; a clear error if it is not one."""
+def read_manifest(path: Path, shown_path: str) -> Manifest:
+    """Load a manifest written by ``build``; a clear error if it is not one.
+
+    Never follows a symlink; every artifact name must pass the release name rule, so a
+    manifest can never point a step outside its directory.
+    """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("manifest_version") != MANIFEST_VERSION:
-            raise ValueError(f"manifest_version {data.get('manifest_version')!r} is not {MANIFEST_VERSION}")
-        artifacts = tuple(
-            ArtifactRecord(**{**item, "embedded": tuple(item.get("embedded", ()))}) for item in data["artifacts"]
-        )
-        return Manifest(
-            project=data["project"],
-            source=data["source"],
-            inputs_digest=data["inputs_digest"],
-            toolchains=data["toolchains"],
-            python=data["python"],
-            go=data["go"],
-            artifacts=artifacts,
-        )
+        data = json.loads(read_regular(path).decode("utf-8"))
+        return manifest_from_json(data)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ReprotasksError(
-            f"{shown} is not a reprotasks build manifest ({exc})",
+            f"{shown_path} is not a reprotasks build manifest ({exc})",
             hint="rebuild with `reprotasks build` (it rewrites dist/ and its manifest)",
         ) from None
+
+
+def manifest_from_json(data: Any) -> Manifest:
+    """A Manifest from parsed JSON; ValueError/TypeError naming the first field that is wrong."""
+    if not isinstance(data, dict):
+        raise TypeError("not a JSON object")
+    if data.get("manifest_version") != MANIFEST_VERSION:
+        raise ValueError(f"manifest_version {data.get('manifest_version')!r} is not {MANIFEST_VERSION}")
+    for key in ("project", "source", "toolchains"):
+        if not isinstance(data.get(key), dict):
+            raise TypeError(f"`{key}` is not an object")
+    for key in ("python", "go"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise TypeError(f"`{key}` is not an object")
+    if not isinstance(data.get("inputs_digest"), str):
+        raise TypeError("`inputs_digest` is not a string")
+    if not isinstance(data.get("artifacts"), list):
+        raise TypeError("`artifacts` is not a list")
+    return Manifest(
+        project=data["project"],
+        source=data["source"],
+        inputs_digest=data["inputs_digest"],
+        toolchains=data["toolchains"],
+        python=data["python"],
+        go=data["go"],
+        artifacts=tuple(_artifact(item) for item in data["artifacts"]),
+    )
+
+
+def _artifact(item: Any) -> ArtifactRecord:
+    if not isinstance(item, dict):
+        raise TypeError("an entry of `artifacts` is not an object")
+    name = item.get("name")
+    if not isinstance(name, str):
+        raise TypeError("an artifact has no string `name`")
+    problem = artifact_name_problem(name)
+    if problem is not None:
+        raise ValueError(f"artifact name {shown(name)} {problem}")
+    checks = {"size": int, "sha256": str, "kind": str, "platform": str}
+    for key, kind in checks.items():
+        if not isinstance(item.get(key), kind) or isinstance(item.get(key), bool):
+            raise TypeError(f"artifact {shown(name)}: `{key}` is not a {kind.__name__}")
+    if item["kind"] not in _KINDS:
+        raise ValueError(f"artifact {shown(name)}: unknown kind {item['kind']!r}")
+    embedded = item.get("embedded", [])
+    if not isinstance(embedded, list) or not all(isinstance(line, str) for line in embedded):
+        raise TypeError(f"artifact {shown(name)}: `embedded` is not a list of strings")
+    unknown = set(item) - {"name", "size", "sha256", "kind", "platform", "package", "embedded", "compiler"}
+    if unknown:
+        raise ValueError(f"artifact {shown(name)}: unknown field `{sorted(unknown)[0]}`")
+    return ArtifactRecord(**{**item, "embedded": tuple(embedded)})
