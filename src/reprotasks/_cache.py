@@ -36,3 +36,20 @@ def remember(namespace: str, key: str) -> None:
         write_atomic(target, b"ok\n")
     except OSError:
         pass
+
+
+def store(namespace: str, key: str, value: str) -> None:
+    """Best effort, like ``remember``: keep ``value`` under ``key``."""
+    target = cache_dir() / namespace / key
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, value.encode() + b"\n")
+    except OSError:
+        pass
+
+
+def load(namespace: str, key: str) -> str | None:
+    try:
+        return (cache_dir() / namespace / key).read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None

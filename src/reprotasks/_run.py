@@ -206,6 +206,24 @@ class Runner:
             )
         return result
 
+    def capture_bytes(self, argv: Sequence[str], *, cwd: Path, purpose: str) -> bytes | None:
+        """The exact stdout bytes of a quiet command (e.g. a git blob), or None when it fails."""
+        full = list(argv)
+        full[0] = self.require(full[0], purpose=purpose)
+        started = time.monotonic()
+        try:
+            proc = subprocess.run(
+                full, cwd=cwd, env=self.environment(), stdin=subprocess.DEVNULL, capture_output=True, check=False
+            )
+        except OSError:
+            return None
+        shown = redact(full)
+        shown[0] = Path(full[0]).name
+        self.history.append(
+            CommandRecord(tuple(shown), self._relative(cwd), proc.returncode, round(time.monotonic() - started, 3))
+        )
+        return proc.stdout if proc.returncode == 0 else None
+
     def _relative(self, path: Path) -> str:
         try:
             return path.resolve().relative_to(self.root.resolve()).as_posix() or "."

@@ -125,6 +125,22 @@ class Config:
     # Set while `release` stages its outputs in ``dist_dir``: the dist/ they will replace. Paths
     # inside the stage are shown (and recorded in manifests/provenance) as paths in this one.
     staged_for: Path | None = None
+    # How this config was loaded (overrides, their source), to load the same layers elsewhere.
+    loader: tuple[Mapping[str, Any] | None, str] = (None, "overrides")
+    build_system: str | None = None  # the generated build-system lock input, if any
+
+    def reload_at(self, root: Path) -> Config:
+        """The same layers (environment, overrides) over the project files found at ``root``."""
+        overrides, source = self.loader
+        return load_config(root, overrides=overrides, overrides_source=source)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Everything configuration contributes to a build's outputs (compared with the commit's)."""
+        return {
+            **self.describe(),
+            "project": {"name": self.project_name, "version": self.project_version},
+            "build-system": self.build_system,
+        }
 
     def staged(self, stage: Path) -> Config:
         """This config writing into ``stage`` instead of dist/, with identical recorded settings."""
@@ -207,7 +223,13 @@ def load_config(
     values.update(_from_environ(os.environ if environ is None else environ))
     if overrides:
         values.update(_validate(dict(overrides), overrides_source))
-    return _resolve(root, pyproject if pyproject.is_file() else None, document, values)
+    config = _resolve(root, pyproject if pyproject.is_file() else None, document, values)
+    loader = (dict(overrides) if overrides else None, overrides_source)
+    return dataclasses.replace(
+        config,
+        loader=loader,
+        build_system=None if config.python.build_lock is None else config.python.build_lock.generated,
+    )
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

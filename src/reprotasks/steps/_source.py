@@ -7,7 +7,7 @@ untracked files, local edits and build leftovers cannot leak into an artifact.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from reprotasks._run import Runner
 from reprotasks.errors import ReprotasksError
@@ -43,6 +43,46 @@ def describe_source(project: Path, *, runner: Runner, ref: str = "HEAD") -> Sour
     else:
         epoch = int(_git(runner, project, "log", "-1", "--format=%ct", commit, purpose=f"read {ref}'s commit time"))
     return Source(toplevel.resolve(), prefix, commit, tree, epoch)
+
+
+def committed_bytes(source: Source, relative: str, *, runner: Runner) -> bytes | None:
+    """The committed content of a project file (``relative`` to the project), or None if not in the commit."""
+    return runner.capture_bytes(
+        ["git", "cat-file", "blob", f"{source.commit}:{source.prefix}{relative}"],
+        cwd=source.toplevel,
+        purpose=f"read {relative} as committed",
+    )
+
+
+# Untracked files with these names (or suffixes) change what the configuration resolves to.
+_CONFIG_NAMES = frozenset({"pyproject.toml", "go.mod", "go.sum", "go.work", ".python-version"})
+
+
+def untracked_config_inputs(source: Source, *, runner: Runner, outputs: str = "") -> list[str]:
+    """Untracked, not ignored files of the project that configuration loading would read.
+
+    The build never sees them (it builds a clean copy of the commit), but they would make the
+    configuration resolved here differ from the commit's: a lock input, a pyproject.toml, a
+    go.mod, a Go main package.
+    """
+    excluded = [f":(exclude){source.prefix}{outputs}"] if outputs else []
+    output = _git(
+        runner,
+        source.toplevel,
+        "ls-files",
+        "--others",
+        "--exclude-standard",
+        "--",
+        source.prefix or ".",
+        *excluded,
+        purpose="list untracked files",
+    )
+    found = []
+    for line in output.splitlines():
+        path = PurePosixPath(line)
+        if path.name in _CONFIG_NAMES or path.suffix == ".in" or (path.suffix == ".go" and "cmd" in path.parts):
+            found.append(line[len(source.prefix) :] if line.startswith(source.prefix) else line)
+    return found
 
 
 def modified_files(source: Source, *, runner: Runner, outputs: str = "") -> list[str]:
@@ -95,6 +135,14 @@ def check_dirty(source: Source, policy: str, *, runner: Runner, strict: bool = F
     ``outputs`` (the dist directory, relative to the project) is not source and never counts.
     """
     changed = modified_files(source, runner=runner, outputs=outputs)
+    untracked = untracked_config_inputs(source, runner=runner, outputs=outputs)
+    if untracked and (policy == "refuse" or strict):
+        listed = ", ".join(untracked[:5]) + (f" and {len(untracked) - 5} more" if len(untracked) > 5 else "")
+        raise ReprotasksError(
+            f"untracked files would change the build's configuration ({listed}); builds use only committed "
+            "files, so the settings recorded would not be the settings of the commit",
+            hint="commit them (`git add`), remove them, or list them in .gitignore",
+        )
     if not changed:
         return None
     listed = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from reprotasks import __version__
-from reprotasks._files import sha256_file
 from reprotasks._run import Runner
 from reprotasks.config import Config
 from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.steps import _source
-from reprotasks.steps.build import host_python, plan_build, replace_directory
+from reprotasks.steps._layout import kind_of, sha256_regular
+from reprotasks.steps.build import host_python, manifest_header, plan_build, remember_build, replace_directory
 from reprotasks.steps.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, read_manifest
 
 _REBUILD = "rebuild every part from the same commit with the same reprotasks and toolchains, then assemble again"
@@ -71,12 +71,16 @@ def assemble(config: Config, parts: Sequence[Path], *, runner: Runner) -> Assemb
     try:
         sources = {record.name: part for part, manifest in manifests for record in manifest.artifacts}
         for record in merged.artifacts:
-            shutil.copyfile(sources[record.name] / record.name, stage / record.name)
+            # The part was checked above; copy without following a symlink swapped in since.
+            shutil.copyfile(sources[record.name] / record.name, stage / record.name, follow_symlinks=False)
+            if sha256_regular(stage / record.name) != record.sha256:
+                raise ReprotasksError(f"assemble: {record.name} changed while it was copied", hint=_REBUILD)
         merged.write(stage)
         stage.chmod(0o755)
         replace_directory(stage, dist)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+    remember_build(config, merged)
     return AssembleResult(config.rel(dist), len(parts), merged)
 
 
@@ -85,9 +89,11 @@ def _check_part(part: Path, manifest: Manifest) -> list[Finding]:
     for record in manifest.artifacts:
         file = part / record.name
         shown = str(file)
-        if not file.is_file() or file.is_symlink():
-            findings.append(Finding(shown, None, "listed in the part's manifest but missing", _REBUILD))
-        elif file.stat().st_size != record.size or sha256_file(file) != record.sha256:
+        if kind_of(file) is not None:
+            findings.append(
+                Finding(shown, None, "listed in the part's manifest but missing (or not a regular file)", _REBUILD)
+            )
+        elif file.stat().st_size != record.size or sha256_regular(file) != record.sha256:
             findings.append(
                 Finding(shown, None, f"does not match the sha256 its manifest records ({record.sha256[:16]})", _REBUILD)
             )
@@ -158,17 +164,14 @@ def _merge(config: Config, manifests: list[tuple[Path, Manifest]], *, runner: Ru
             f"say {project.get('version')} with Go {go_version}",
             hint=_REBUILD,
         )
-    toolchains = {"reprotasks": __version__}
-    if python_toolchain:
-        toolchains["python"] = python_toolchain
-    if go_version:
-        toolchains["go"] = go_version
-    return Manifest(
-        project=project,
-        source=source,
-        inputs_digest=plan.inputs_digest,
-        toolchains=toolchains,
-        python=python_record,
-        go=go_record,
-        artifacts=tuple(sorted(artifacts.values(), key=lambda record: record.name)),
-    )
+    # Every recorded fact is re-derived here (commit, locks, flags), never taken from a part.
+    header = manifest_header(config, plan, runner=runner, python_toolchain=python_toolchain or host_python())
+    claimed = {"project": project, "source": source, "python": python_record, "go": go_record}
+    for key, value in claimed.items():
+        if value != header[key]:
+            raise ReprotasksError(
+                f"assemble: the parts' `{key}` ({json.dumps(value, sort_keys=True)[:200]}) is not what this "
+                f"checkout derives ({json.dumps(header[key], sort_keys=True)[:200]})",
+                hint=_REBUILD,
+            )
+    return Manifest(**header, artifacts=tuple(sorted(artifacts.values(), key=lambda record: record.name)))

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import hashlib
 import os
 import platform as host_platform
+import re
 import shlex
 import shutil
 import tempfile
@@ -21,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from reprotasks import __version__, _cache
-from reprotasks._files import sha256_file
 from reprotasks._run import Runner
 from reprotasks.config import Config
 from reprotasks.errors import ReprotasksError
 from reprotasks.steps import _gomod, _source
+from reprotasks.steps._layout import entries, entry_problem, kind_of, read_regular, sha256_regular, shown
+from reprotasks.steps._lockfile import parse_lock_text
 from reprotasks.steps.build_go import (
     build_flags,
     build_go_platform,
@@ -93,12 +96,15 @@ def build(
     for text in warnings:
         runner.log(f"build: WARNING: {text}")
     plan = plan_build(config, source, runner=runner, platforms=platforms, python=python, go=go)
-    if not force:
-        reused = _reusable(config, plan)
+    # Untracked configuration inputs (allowed with dirty-tree = "warn") make this config differ
+    # from the commit's: never reuse then; the build compares with the commit's config.
+    if not force and not _source.untracked_config_inputs(source, runner=runner, outputs=dist):
+        reused = _reuse(config, plan, runner=runner)
         if reused is not None:
             runner.log(f"build: inputs unchanged since the last build; {dist}/ checked and reused")
             return BuildResult(dist, reused, True, warnings)
     manifest = _build_into_dist(config, plan, runner=runner)
+    remember_build(config, manifest)
     return BuildResult(dist, manifest, False, warnings)
 
 
@@ -155,7 +161,7 @@ def plan_build(
         {
             "reprotasks": __version__,
             "source": [source.commit, source.tree, source.epoch],
-            "config": config.describe(),
+            "config": config.fingerprint(),
             "python": [build_python_part, python_toolchain or host_python()],
             "go": [list(packages), list(chosen), go_version],
             "version": version,
@@ -170,23 +176,157 @@ def host_python() -> str:
     return f"{host_platform.python_implementation()} {host_platform.python_version()}"
 
 
-def _reusable(config: Config, plan: BuildPlan) -> Manifest | None:
-    path = config.dist_dir / MANIFEST_NAME
-    if not path.is_file():
+# Files the steps after build write into dist/; a reused build drops them (those steps re-derive them).
+_LATER_OUTPUTS = re.compile(r"^SHA256SUMS(\..*)?$|\.sigstore\.json$|^provenance\.intoto\.json$|^sbom\.cdx\.json$")
+
+
+def _reuse_key(config: Config, inputs_digest: str) -> str:
+    return _cache.digest([str(config.staged_for or config.dist_dir), inputs_digest])
+
+
+def remember_build(config: Config, manifest: Manifest) -> None:
+    """Record that this machine wrote exactly this manifest for these inputs (what reuse requires)."""
+    data = manifest.to_json()
+    _cache.store("build-reuse", _reuse_key(config, manifest.inputs_digest), hashlib.sha256(data).hexdigest())
+
+
+def _reuse(config: Config, plan: BuildPlan, *, runner: Runner, restage: bool = True) -> Manifest | None:
+    """The previous build, if dist/ is provably what this machine's build of these inputs wrote.
+
+    Requires: a record (in this user's cache) that a build here wrote exactly these manifest
+    bytes for this inputs digest; the manifest's every non-artifact field equal to what this
+    build computes now; every artifact a regular file with its recorded size and sha256; and
+    nothing else in dist/ but the outputs of later steps, which are dropped.
+    """
+    dist = config.dist_dir
+    shown_dist = config.rel(dist)
+    recorded = _cache.load("build-reuse", _reuse_key(config, plan.inputs_digest))
+    if recorded is None or kind_of(dist) != "a directory" or kind_of(dist / MANIFEST_NAME) is not None:
         return None
     try:
-        manifest = read_manifest(path, config.rel(path))
+        data = read_regular(dist / MANIFEST_NAME)
+    except OSError:
+        return None
+    if hashlib.sha256(data).hexdigest() != recorded:
+        runner.log(f"build: {shown_dist}/{MANIFEST_NAME} is not the one this machine's last build wrote: rebuilding")
+        return None
+    try:
+        manifest = read_manifest(dist / MANIFEST_NAME, f"{shown_dist}/{MANIFEST_NAME}")
     except ReprotasksError:
         return None
-    if manifest.inputs_digest != plan.inputs_digest:
+    expected = manifest_header(config, plan, runner=runner)
+    if manifest.inputs_digest != plan.inputs_digest or _header_of(manifest) != expected:
+        runner.log(f"build: {shown_dist}/{MANIFEST_NAME} differs from what this build would record: rebuilding")
         return None
+    names = {record.name for record in manifest.artifacts}
+    dropped = []
+    for entry in entries(dist):
+        if entry.name == MANIFEST_NAME or entry.name in names:
+            if entry_problem(entry) is not None:
+                return None
+        elif _LATER_OUTPUTS.search(entry.name) and entry_problem(entry) is None:
+            dropped.append(entry.name)
+        else:
+            runner.log(f"build: {shown_dist}/ holds {shown(entry.name)}, which no build writes: rebuilding")
+            return None
     for record in manifest.artifacts:
-        artifact = config.dist_dir / record.name
-        if not artifact.is_file() or artifact.is_symlink() or artifact.stat().st_size != record.size:
+        artifact = dist / record.name
+        try:
+            if os.lstat(artifact).st_size != record.size or sha256_regular(artifact) != record.sha256:
+                return None
+        except OSError:
             return None
-        if sha256_file(artifact) != record.sha256:
-            return None
+    if dropped and restage:
+        runner.log(
+            f"build: dropping {', '.join(dropped)} from {shown_dist}/ (written by later steps, re-derived there)"
+        )
+        _restage(dist, [MANIFEST_NAME, *sorted(names)])
     return manifest
+
+
+def _restage(dist: Path, keep: list[str]) -> None:
+    """Replace ``dist`` by a directory holding only ``keep`` (hard links: no copy, same bytes)."""
+    stage = Path(tempfile.mkdtemp(prefix=f".{dist.name}-stage-", dir=dist.parent))
+    try:
+        for name in keep:
+            try:
+                os.link(dist / name, stage / name, follow_symlinks=False)
+            except OSError:
+                shutil.copyfile(dist / name, stage / name, follow_symlinks=False)
+        stage.chmod(0o755)
+        replace_directory(stage, dist)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _header_of(manifest: Manifest) -> dict[str, Any]:
+    return {
+        "project": manifest.project,
+        "source": manifest.source,
+        "inputs_digest": manifest.inputs_digest,
+        "toolchains": manifest.toolchains,
+        "python": manifest.python,
+        "go": manifest.go,
+    }
+
+
+def manifest_header(
+    config: Config, plan: BuildPlan, *, runner: Runner, python_toolchain: str | None = None
+) -> dict[str, Any]:
+    """Every manifest field but the artifacts, derived from the commit (git), config and toolchains.
+
+    The build writes exactly this, and reuse and provenance recompute it: a hand-edited manifest
+    never survives either.
+    """
+    python_part = go_part = None
+    if plan.python:
+        lock = config.python.build_lock
+        assert lock is not None  # config.python.build implies a lock
+        lock_rel = config.rel(lock.output)
+        text = _committed_text(plan.source, lock_rel, runner)
+        packages = {pin.name: pin.version for pin in parse_lock_text(text).pins}
+        lock_sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        python_part = _python_record(lock_sha, packages, lock_rel, plan)
+    if plan.go_packages:
+        assert config.go.module is not None
+        module_rel = config.rel(config.go.module)
+        go_sum = _source.committed_bytes(plan.source, _join(module_rel, "go.sum"), runner=runner)
+        go_part = _go_record(config, plan, None if go_sum is None else hashlib.sha256(go_sum).hexdigest(), module_rel)
+    toolchains = {"reprotasks": __version__}
+    if plan.python:
+        toolchains["python"] = python_toolchain or host_python()
+    if plan.go_version:
+        toolchains["go"] = plan.go_version
+    return {
+        "project": {"name": config.project_name, "version": plan.version},
+        "source": {
+            "commit": plan.source.commit,
+            "tree": plan.source.tree,
+            "path": plan.source.prefix.rstrip("/") or ".",
+            "source_date_epoch": plan.source.epoch,
+        },
+        "inputs_digest": plan.inputs_digest,
+        "toolchains": toolchains,
+        "python": python_part,
+        "go": go_part,
+    }
+
+
+def _join(directory: str, name: str) -> str:
+    return name if directory == "." else f"{directory}/{name}"
+
+
+def _committed_text(source: _source.Source, relative: str, runner: Runner) -> str:
+    data = _source.committed_bytes(source, relative, runner=runner)
+    if data is None:
+        raise ReprotasksError(
+            f"{relative} is not in the commit being built",
+            hint=f"run `reprotasks lock` if needed, then `git add {relative}` and commit it",
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ReprotasksError(f"{relative} is not UTF-8 text", hint="re-create it with `reprotasks lock`") from None
 
 
 def _build_into_dist(config: Config, plan: BuildPlan, *, runner: Runner) -> Manifest:
@@ -197,6 +337,7 @@ def _build_into_dist(config: Config, plan: BuildPlan, *, runner: Runner) -> Mani
         with tempfile.TemporaryDirectory(prefix="reprotasks-src-") as scratch:
             runner.log(f"build: clean copy of commit {plan.source.commit[:12]}")
             project = _source.clean_copy(plan.source, Path(scratch) / "src", runner=runner)
+            _same_config_as_commit(config, project, plan.source)
             manifest = _build_parts(config, plan, project, stage, runner=runner)
         manifest.write(stage)
         stage.chmod(0o755)  # mkdtemp made it 0700; dist/ is meant to be world-readable
@@ -206,17 +347,42 @@ def _build_into_dist(config: Config, plan: BuildPlan, *, runner: Runner) -> Mani
     return manifest
 
 
+def _same_config_as_commit(config: Config, project: Path, source: _source.Source) -> None:
+    """The settings this build records must be the commit's: refuse when the working tree's differ."""
+    committed = config.reload_at(project)
+    here, there = _flat(config.fingerprint()), _flat(committed.fingerprint())
+    differing = sorted(key for key in here.keys() | there.keys() if here.get(key) != there.get(key))
+    if differing:
+        shown_keys = ", ".join(
+            f"{key} ({here.get(key)!r} here, {there.get(key)!r} in the commit)" for key in differing[:4]
+        ) + (f" and {len(differing) - 4} more" if len(differing) > 4 else "")
+        raise ReprotasksError(
+            f"the configuration in the working tree differs from commit {source.commit[:12]}'s: {shown_keys}; "
+            "builds use only committed files, so the settings recorded would not be the commit's",
+            hint="commit the change (pyproject.toml, lock inputs, go.mod, ...) or stash it (`git stash -u`), "
+            "then build again",
+        )
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def _build_parts(config: Config, plan: BuildPlan, project: Path, stage: Path, *, runner: Runner) -> Manifest:
     """Python and every Go platform are independent jobs, run in parallel across the cores."""
-    python_part: dict[str, Any] | None = None
-    go_part: dict[str, Any] | None = None
     jobs: list[Callable[[], list[ArtifactRecord]]] = []
+    header = manifest_header(config, plan, runner=runner)
     if plan.python:
         lock = config.python.build_lock
         assert lock is not None  # config.python.build implies a lock
         lock_rel = config.rel(lock.output)
         environment = build_environment(_committed(project, lock_rel), lock_rel, runner=runner)
-        python_part = _python_record(environment, lock_rel, plan)
 
         def python_job() -> list[ArtifactRecord]:
             runner.log(f"build: sdist + wheel ({len(environment.packages)} locked build requirements)")
@@ -230,31 +396,12 @@ def _build_parts(config: Config, plan: BuildPlan, project: Path, stage: Path, *,
         assert config.go.module is not None and plan.toolchain is not None
         module_rel = config.rel(config.go.module)
         module = project / module_rel if module_rel != "." else project
-        go_part = _go_record(config, plan, module, module_rel)
         runner.log(f"build: Go {', '.join(plan.go_packages)} for {', '.join(plan.platforms)}")
         jobs += [
             functools.partial(_go_job, config, plan, module, stage, platform, runner) for platform in plan.platforms
         ]
     records = [record for job_records in _run_parallel(jobs) for record in job_records]
-    toolchains = {"reprotasks": __version__}
-    if plan.python:
-        toolchains["python"] = host_python()
-    if plan.go_version:
-        toolchains["go"] = plan.go_version
-    return Manifest(
-        project={"name": config.project_name, "version": plan.version},
-        source={
-            "commit": plan.source.commit,
-            "tree": plan.source.tree,
-            "path": plan.source.prefix.rstrip("/") or ".",
-            "source_date_epoch": plan.source.epoch,
-        },
-        inputs_digest=plan.inputs_digest,
-        toolchains=toolchains,
-        python=python_part,
-        go=go_part,
-        artifacts=tuple(records),
-    )
+    return Manifest(**header, artifacts=tuple(records))
 
 
 def _go_job(
@@ -308,23 +455,22 @@ def _committed(project: Path, relative: str) -> Path:
     return path
 
 
-def _python_record(environment: BuildEnvironment, lock_rel: str, plan: BuildPlan) -> dict[str, Any]:
-    command = build_command(environment, Path("DIST"))
+def _python_record(lock_sha: str, packages: dict[str, str], lock_rel: str, plan: BuildPlan) -> dict[str, Any]:
+    command = build_command(BuildEnvironment(Path("python"), lock_sha, packages), Path("DIST"))
     command[0] = "python"
     return {
         "command": command,
         "environment": {**build_environment_variables(Path("SOURCE"), plan.source.epoch), "umask": "022"},
-        "build_lock": {"path": lock_rel, "sha256": environment.lock_sha256},
-        "build_requirements": dict(sorted(environment.packages.items())),
+        "build_lock": {"path": lock_rel, "sha256": lock_sha},
+        "build_requirements": dict(sorted(packages.items())),
     }
 
 
-def _go_record(config: Config, plan: BuildPlan, module: Path, module_rel: str) -> dict[str, Any]:
+def _go_record(config: Config, plan: BuildPlan, go_sum_sha: str | None, module_rel: str) -> dict[str, Any]:
     assert plan.toolchain is not None
     per_platform = {p: platform_environment(p, plan.toolchain) for p in plan.platforms}
     # GOTOOLCHAIN is "local" or the pinned version depending on the machine; record the version.
     common = {"CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly", "GOTOOLCHAIN": plan.go_version or plan.toolchain}
-    go_sum = module / "go.sum"
     return {
         "module": module_rel,
         "command": [
@@ -334,7 +480,7 @@ def _go_record(config: Config, plan: BuildPlan, module: Path, module_rel: str) -
         ],
         "environment": common,
         "platforms": {p: {k: v for k, v in env.items() if k not in common} for p, env in per_platform.items()},
-        "go_sum_sha256": sha256_file(go_sum) if go_sum.is_file() else None,
+        "go_sum_sha256": go_sum_sha,
     }
 
 
@@ -362,7 +508,7 @@ def planned_commands(config: Config, *, runner: Runner, platforms: Sequence[str]
     dist = config.rel(config.dist_dir)
     source = _source.describe_source(config.root, runner=runner)
     plan = plan_build(config, source, runner=runner, platforms=platforms, python=True, go=True)
-    if _reusable(config, plan) is not None:
+    if _reuse(config, plan, runner=runner, restage=False) is not None:
         return [f"# inputs unchanged since the last build: reuse {dist}/ after checking every digest"]
     lines = [f"git clone --shared --no-checkout . $SCRATCH/src && git -C $SCRATCH/src checkout {source.commit}"]
     if plan.python:
