@@ -177,11 +177,11 @@ def _dispatch(name: str, options: StepOptions, config: Config, runner: Runner) -
     elif name == "sbom":
         from reprotasks.steps.sbom import sbom
 
-        rows = sbom(config).rows()
+        rows = sbom(config, runner=runner).rows()
     elif name == "provenance":
         from reprotasks.steps.provenance import provenance
 
-        rows = provenance(config).rows()
+        rows = provenance(config, runner=runner).rows()
     elif name == "sign":
         from reprotasks.steps.sign import sign
 

@@ -10,6 +10,7 @@ DSSE bundle.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -21,13 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from reprotasks import __version__
-from reprotasks._files import sha256_file, write_atomic
-from reprotasks._run import redact
+from reprotasks._files import write_atomic
+from reprotasks._run import Runner, redact
 from reprotasks.config import Config
-from reprotasks.errors import DriftError, ReprotasksError
+from reprotasks.errors import DriftError
+from reprotasks.steps import _source
 from reprotasks.steps._layout import PROVENANCE_NAME, SUMS_NAME
+from reprotasks.steps._trusted import trusted_manifest
 from reprotasks.steps.checksum import check_findings, read_sums
-from reprotasks.steps.manifest import MANIFEST_NAME, read_manifest
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
@@ -96,33 +98,33 @@ def builder_and_invocation(environ: Mapping[str, str]) -> tuple[str, str]:
     return f"{LOCAL_BUILDER}@v{__version__}", f"urn:uuid:{uuid.uuid4()}"
 
 
-def _dependencies(config: Config, manifest_source: Mapping[str, Any]) -> list[dict[str, Any]]:
-    deps: list[dict[str, Any]] = [
-        {"name": "source", "digest": {"gitCommit": manifest_source["commit"], "gitTree": manifest_source["tree"]}}
-    ]
-    files = [lock.output for lock in config.python.all_locks]
+def _dependencies(config: Config, runner: Runner) -> list[dict[str, Any]]:
+    """The commit and the sha256 of every lock, go.mod and go.sum *as committed* (what was built)."""
+    source = _source.describe_source(config.root, runner=runner)
+    deps: list[dict[str, Any]] = [{"name": "source", "digest": {"gitCommit": source.commit, "gitTree": source.tree}}]
+    files = [config.rel(lock.output) for lock in config.python.all_locks]
     if config.go.module is not None:
-        files += [config.go.module / "go.mod", config.go.module / "go.sum"]
-    for path in files:
-        if path.is_file():
-            deps.append({"name": config.rel(path), "digest": {"sha256": sha256_file(path)}})
+        module = config.rel(config.go.module)
+        files += [name if module == "." else f"{module}/{name}" for name in ("go.mod", "go.sum")]
+    for relative in files:
+        data = _source.committed_bytes(source, relative, runner=runner)
+        if data is not None:
+            deps.append({"name": relative, "digest": {"sha256": hashlib.sha256(data).hexdigest()}})
     return deps
 
 
-def statement(config: Config, environ: Mapping[str, str], *, now: datetime | None = None) -> dict[str, Any]:
+def statement(
+    config: Config, environ: Mapping[str, str], *, now: datetime | None = None, runner: Runner | None = None
+) -> dict[str, Any]:
+    runner = runner or Runner(config.root, log=lambda _line: None)
     dist = config.dist_dir
     shown = config.rel(dist)
     findings = check_findings(dist, shown_dist=shown)
     if findings:
         raise DriftError(findings, step="provenance")
     _problems, listed = read_sums(dist / SUMS_NAME, f"{shown}/{SUMS_NAME}")
-    manifest_path = dist / MANIFEST_NAME
-    if not manifest_path.is_file():
-        raise ReprotasksError(
-            f"{shown}/{MANIFEST_NAME} is missing: provenance describes a reprotasks build",
-            hint="run `reprotasks build` and `reprotasks checksum` first",
-        )
-    manifest = read_manifest(manifest_path, f"{shown}/{MANIFEST_NAME}")
+    # Commit, tree, toolchains and flags come from git and the tools, checked against manifest.json.
+    manifest = trusted_manifest(config, runner=runner, step="provenance")
     builder, invocation = builder_and_invocation(environ)
     recorded = {name: environ[name] for name in ENVIRONMENT_ALLOW_LIST if name in environ}
     recorded = {name: value for name, value in recorded.items() if not looks_secret(name, value)}
@@ -148,7 +150,7 @@ def statement(config: Config, environ: Mapping[str, str], *, now: datetime | Non
                     "python": manifest.python,
                     "go": manifest.go,
                 },
-                "resolvedDependencies": _dependencies(config, manifest.source) + toolchains,
+                "resolvedDependencies": _dependencies(config, runner) + toolchains,
             },
             "runDetails": {
                 "builder": {"id": builder, "version": {"reprotasks": __version__}},
@@ -164,9 +166,11 @@ def redact_text(text: str) -> str:
     return redact([text])[0]
 
 
-def provenance(config: Config, *, environ: Mapping[str, str] | None = None) -> ProvenanceResult:
+def provenance(
+    config: Config, *, environ: Mapping[str, str] | None = None, runner: Runner | None = None
+) -> ProvenanceResult:
     env = os.environ if environ is None else environ
-    data = statement(config, env)
+    data = statement(config, env, runner=runner)
     text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     target = config.dist_dir / PROVENANCE_NAME
     write_atomic(target, scrub(text, env).encode())

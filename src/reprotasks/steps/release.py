@@ -164,13 +164,13 @@ class _State:
         elif step == "sbom":
             from reprotasks.steps.sbom import sbom
 
-            sbom(config)
+            sbom(config, runner=runner)
         elif step == "checksum":
             write_checksums(config.dist_dir, shown_dist=config.rel(config.dist_dir))
         elif step == "provenance":
             from reprotasks.steps.provenance import provenance
 
-            provenance(config)
+            provenance(config, runner=runner)
         elif step == "sign":
             from reprotasks.steps.sign import sign
 

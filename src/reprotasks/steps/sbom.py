@@ -17,10 +17,13 @@ from pathlib import Path
 
 from reprotasks import __version__
 from reprotasks._files import write_atomic
+from reprotasks._run import Runner
 from reprotasks.config import Config
 from reprotasks.errors import ReprotasksError
+from reprotasks.steps import _source
 from reprotasks.steps._lockfile import parse_lock
-from reprotasks.steps.manifest import MANIFEST_NAME, Manifest, read_manifest
+from reprotasks.steps._trusted import trusted_manifest
+from reprotasks.steps.manifest import Manifest
 
 SBOM_NAME = "sbom.cdx.json"
 # Any fixed namespace works; this one is ours (uuid5 of the name) so serials never collide with others'.
@@ -131,17 +134,31 @@ def render(config: Config, manifest: Manifest | None, epoch: int) -> tuple[bytes
     return (text + "\n").encode(), len(python), len(go)
 
 
-def sbom(config: Config) -> SbomResult:
+def sbom(config: Config, *, runner: Runner | None = None) -> SbomResult:
+    runner = runner or Runner(config.root, log=lambda _line: None)
     dist = config.dist_dir
-    manifest_path = dist / MANIFEST_NAME
-    if not manifest_path.is_file():
-        raise ReprotasksError(
-            f"{config.rel(manifest_path)} is missing: the SBOM describes a reprotasks build",
-            hint="run `reprotasks build` first",
-        )
-    manifest = read_manifest(manifest_path, config.rel(manifest_path))
+    # The module graph of each binary comes from the binary, checked against manifest.json.
+    manifest = trusted_manifest(config, runner=runner, step="sbom")
+    _require_committed(config, runner)
     epoch = int(manifest.source.get("source_date_epoch") or 0)
     data, python, go = render(config, manifest, epoch)
     target = dist / SBOM_NAME
     write_atomic(target, data)
     return SbomResult(target, python, go)
+
+
+def _require_committed(config: Config, runner: Runner) -> None:
+    """The SBOM reads the locks and go.sum: they must be the committed ones (what was built)."""
+    source = _source.describe_source(config.root, runner=runner)
+    paths = [lock.output for lock in config.python.all_locks]
+    if config.go.module is not None:
+        paths.append(config.go.module / "go.sum")
+    for path in paths:
+        if not path.is_file():
+            continue
+        committed = _source.committed_bytes(source, config.rel(path), runner=runner)
+        if committed is not None and committed != path.read_bytes():
+            raise ReprotasksError(
+                f"{config.rel(path)} has uncommitted changes: the SBOM must describe the commit that was built",
+                hint=f"commit it and rebuild, or restore it (`git checkout -- {config.rel(path)}`)",
+            )

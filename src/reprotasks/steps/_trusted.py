@@ -1,0 +1,195 @@
+"""The manifest as attested: re-derived from git, the locks and the built binaries, never trusted.
+
+``sbom`` and ``provenance`` describe a build. They do not take manifest.json's word for it:
+commit and tree come from git, flags and lock digests from the configuration and the
+committed files, each Go binary's compiler and module graph from the binary itself
+(``go version -m``). manifest.json must be byte-identical to what is re-derived; a
+hand-edited manifest is a finding that names the field, never a false statement.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from reprotasks._run import Runner
+from reprotasks.config import Config
+from reprotasks.errors import DriftError, Finding, ReprotasksError
+from reprotasks.steps import _source
+from reprotasks.steps._layout import kind_of, read_regular, sha256_regular, shown
+from reprotasks.steps.build import BuildPlan, manifest_header, plan_build
+from reprotasks.steps.build_go import binary_info, parse_platform
+from reprotasks.steps.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, manifest_from_json
+
+_REBUILD = "rebuild with `reprotasks build --force` (never edit manifest.json by hand), then run this step again"
+_MAX_BINARY = 2 << 30  # a member larger than this is not a binary reprotasks built
+
+
+def trusted_manifest(config: Config, *, runner: Runner, step: str) -> Manifest:
+    """dist/manifest.json after checking every field against what git, the locks and the binaries say."""
+    dist = config.dist_dir
+    where = f"{config.rel(dist)}/{MANIFEST_NAME}"
+    kind = kind_of(dist / MANIFEST_NAME)
+    if kind == "missing":
+        raise ReprotasksError(
+            f"{where} is missing: {step} describes a reprotasks build", hint="run `reprotasks build` first"
+        )
+    if kind is not None:
+        raise DriftError([Finding(where, None, f"is {kind}: it is never followed or read", _REBUILD)], step=step)
+    data = read_regular(dist / MANIFEST_NAME)
+    try:
+        manifest = manifest_from_json(json.loads(data.decode("utf-8")))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ReprotasksError(f"{where} is not a reprotasks build manifest ({exc})", hint=_REBUILD) from None
+    source = _source.describe_source(config.root, runner=runner)
+    if manifest.source.get("commit") != source.commit:
+        raise ReprotasksError(
+            f"{config.rel(dist)}/ was built from commit {str(manifest.source.get('commit'))[:12]}, "
+            f"but HEAD is {source.commit[:12]}: {step} describes the commit it can check",
+            hint="run `reprotasks build` to build HEAD (or check out the commit that was built)",
+        )
+    go = manifest.go if isinstance(manifest.go, dict) else None
+    platforms = sorted(go.get("platforms", {})) if go and isinstance(go.get("platforms"), dict) else []
+    plan = plan_build(
+        config, source, runner=runner, platforms=platforms, python=manifest.python is not None, go=go is not None
+    )
+    header = manifest_header(config, plan, runner=runner)
+    findings = [
+        Finding(where, None, f"`{key}` says {_short(getattr(manifest, key))}, re-derived: {_short(value)}", _REBUILD)
+        for key, value in header.items()
+        if getattr(manifest, key) != value
+    ]
+    artifacts, artifact_findings = _derive_artifacts(config, plan, manifest, runner=runner, where=where)
+    derived = Manifest(**header, artifacts=tuple(artifacts))
+    findings += artifact_findings
+    if not findings and derived.to_json() != data:
+        findings.append(
+            Finding(where, None, "is not byte-identical to the manifest re-derived from the build", _REBUILD)
+        )
+    if findings:
+        raise DriftError(findings, step=step)
+    return derived
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def expected_go_archives(plan: BuildPlan) -> dict[str, tuple[str, str]]:
+    """archive name -> (main package, platform) for every binary the plan builds."""
+    expected = {}
+    for platform in plan.platforms:
+        goos, goarch = parse_platform(platform)
+        for package in plan.go_packages:
+            stem = f"{PurePosixPath(package).name}_{plan.version}_{goos}_{goarch}"
+            expected[f"{stem}.zip" if goos == "windows" else f"{stem}.tar.gz"] = (package, platform)
+    return expected
+
+
+def _derive_artifacts(
+    config: Config, plan: BuildPlan, manifest: Manifest, *, runner: Runner, where: str
+) -> tuple[list[ArtifactRecord], list[Finding]]:
+    dist = config.dist_dir
+    findings: list[Finding] = []
+    go_expected = expected_go_archives(plan)
+    listed = {record.name: record for record in manifest.artifacts}
+    for name in sorted(go_expected.keys() - listed.keys()):
+        findings.append(Finding(where, None, f"does not list {shown(name)}, which the build makes", _REBUILD))
+    python_kinds = {"sdist": 0, "wheel": 0}
+    records: list[ArtifactRecord] = []
+    jobs = []
+    for name in sorted(listed):
+        path = dist / name
+        kind = kind_of(path)
+        if kind is not None:
+            findings.append(
+                Finding(f"{config.rel(dist)}/{name}", None, f"listed in {MANIFEST_NAME} but {kind}", _REBUILD)
+            )
+            continue
+        if name in go_expected:
+            jobs.append((name, *go_expected[name]))
+        elif plan.python and name.endswith((".whl", ".tar.gz")):
+            artifact_kind = "wheel" if name.endswith(".whl") else "sdist"
+            python_kinds[artifact_kind] += 1
+            records.append(
+                ArtifactRecord(
+                    name=name,
+                    size=os.lstat(path).st_size,
+                    sha256=sha256_regular(path),
+                    kind=artifact_kind,
+                    platform="any",
+                )
+            )
+        else:
+            findings.append(Finding(where, None, f"lists {shown(name)}, which this build does not make", _REBUILD))
+    if plan.python and python_kinds != {"sdist": 1, "wheel": 1}:
+        findings.append(Finding(where, None, "does not list exactly one sdist and one wheel", _REBUILD))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        derived = list(pool.map(lambda job: _go_record(dist, *job, runner=runner), jobs))
+    for record in derived:
+        if record.compiler != plan.go_version:
+            findings.append(
+                Finding(
+                    f"{config.rel(dist)}/{record.name}",
+                    None,
+                    f"holds a binary compiled by {record.compiler or 'an unknown toolchain'}, but go.mod pins "
+                    f"{plan.go_version}",
+                    _REBUILD,
+                )
+            )
+        records.append(record)
+    return sorted(records, key=lambda record: record.name), findings
+
+
+def _go_record(dist: Path, name: str, package: str, platform: str, *, runner: Runner) -> ArtifactRecord:
+    path = dist / name
+    with tempfile.TemporaryDirectory(prefix="reprotasks-inspect-") as scratch:
+        binary = Path(scratch) / "binary"
+        _extract_single(path, binary)
+        compiler, embedded = binary_info(binary, runner=runner)
+    return ArtifactRecord(
+        name=name,
+        size=os.lstat(path).st_size,
+        sha256=sha256_regular(path),
+        kind="go-archive",
+        platform=platform,
+        package=package,
+        embedded=embedded,
+        compiler=compiler,
+    )
+
+
+def _extract_single(archive: Path, target: Path) -> None:
+    """Copy the one member of a reprotasks Go archive to ``target`` (bounded; names never used as paths)."""
+    bad = ReprotasksError(
+        f"{archive.name} is not an archive reprotasks built (one regular member expected)", hint=_REBUILD
+    )
+    with os.fdopen(os.open(archive, os.O_RDONLY | os.O_NOFOLLOW), "rb") as raw:
+        try:
+            if archive.name.endswith(".zip"):
+                with zipfile.ZipFile(raw) as zipped:
+                    infos = zipped.infolist()
+                    if len(infos) != 1 or infos[0].is_dir() or infos[0].file_size > _MAX_BINARY:
+                        raise bad
+                    with zipped.open(infos[0]) as source, target.open("wb") as sink:
+                        shutil.copyfileobj(source, sink)
+                return
+            with tarfile.open(fileobj=raw, mode="r:gz") as tarred:
+                members = tarred.getmembers()
+                if len(members) != 1 or not members[0].isfile() or members[0].size > _MAX_BINARY:
+                    raise bad
+                extracted = tarred.extractfile(members[0])
+                if extracted is None:
+                    raise bad
+                with extracted, target.open("wb") as sink:
+                    shutil.copyfileobj(extracted, sink)
+        except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile):
+            raise bad from None
