@@ -152,7 +152,15 @@ def test_setuptools_project_builds_identical_sdist_after_repack(tmp_path: Path) 
     (build_env,) = Path(os.environ["REPROTASKS_CACHE_DIR"], "build-env").glob("[!.]*")
     raw_dir = tmp_path / "raw"
     subprocess.run(
-        [str(build_env / "bin" / "python"), "-m", "build", "--no-isolation", "--sdist", "--outdir", str(raw_dir)],
+        [
+            str(build_env / "venv" / "bin" / "python"),
+            "-m",
+            "build",
+            "--no-isolation",
+            "--sdist",
+            "--outdir",
+            str(raw_dir),
+        ],
         cwd=roots[0],
         env={**os.environ, "SOURCE_DATE_EPOCH": "1706933106"},
         check=True,

@@ -91,6 +91,7 @@ class StepOptions:
     format: str = "text"
     skip: tuple[str, ...] = ()
     dry_run: bool = False
+    trust_cache: bool = False  # release: trust verify's memo and reuse an unchanged build
 
 
 def _stderr(line: str) -> None:
@@ -205,7 +206,7 @@ def _dispatch(name: str, options: StepOptions, config: Config, runner: Runner) -
             skip=options.skip,
             dry_run=options.dry_run,
             token=options.identity_token,
-            use_cache=options.use_cache,
+            trust_cache=options.trust_cache,
             report=print_release,
         )
         rows = []

@@ -154,8 +154,12 @@ def add_step_arguments(parser: argparse.ArgumentParser, step: str) -> None:
         )
         _add_instance_arguments(parser)
         parser.add_argument(
-            "--no-cache", action="store_true", help="verify: re-resolve every lock even if its inputs are unchanged"
+            "--trust-cache",
+            action="store_true",
+            help="reuse cached results: verify's memo of fresh locks and an unchanged build in dist/ (by default a "
+            "release re-resolves every lock and rebuilds from scratch)",
         )
+        parser.add_argument("--no-cache", action="store_true", help="the default for release (kept for old scripts)")
     if step == "verify":
         parser.add_argument(
             "--no-cache",
@@ -197,6 +201,7 @@ def options_from(args: argparse.Namespace) -> StepOptions:
         python=not getattr(args, "go_only", False),
         go=not getattr(args, "python_only", False),
         use_cache=not getattr(args, "no_cache", False),
+        trust_cache=getattr(args, "trust_cache", False),
         check=getattr(args, "check", False),
         platforms=tuple(getattr(args, "platforms", ())),
         force=getattr(args, "force", False),

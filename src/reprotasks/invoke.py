@@ -173,7 +173,8 @@ def sign(c: Context, identity_token: str | None = None, staging: bool = False, t
         "identity-token": "OIDC token for sign (default: $SIGSTORE_ID_TOKEN, ambient CI credentials, the browser)",
         "staging": "use Sigstore's staging instance",
         "trust-config": "ClientTrustConfig JSON of a private or local Sigstore instance",
-        "no-cache": "verify: re-resolve every lock even when its inputs are unchanged",
+        "no-cache": "the default for release (kept for old scripts)",
+        "trust-cache": "reuse cached results: verify's memo of fresh locks and an unchanged build in dist/",
     },
     iterable=["skip"],
 )
@@ -185,6 +186,7 @@ def release(
     staging: bool = False,
     trust_config: str | None = None,
     no_cache: bool = False,
+    trust_cache: bool = False,
 ) -> None:
     """verify, build, sbom, checksum, provenance, sign, verify-signatures; dist/ changes only if all pass."""
     options = StepOptions(
@@ -192,6 +194,7 @@ def release(
         dry_run=dry_run,
         identity_token=identity_token,
         use_cache=not no_cache,
+        trust_cache=trust_cache,
         sign_overrides=_instance(staging, trust_config),
     )
     _run(c, "release", options)

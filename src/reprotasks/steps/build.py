@@ -386,10 +386,12 @@ def _build_parts(config: Config, plan: BuildPlan, project: Path, stage: Path, *,
 
         def python_job() -> list[ArtifactRecord]:
             runner.log(f"build: sdist + wheel ({len(environment.packages)} locked build requirements)")
-            return [
-                ArtifactRecord.of(artifact.path, kind=artifact.kind, platform="any")
-                for artifact in build_python(project, stage, environment, runner=runner, epoch=plan.source.epoch)
-            ]
+            try:
+                built = build_python(project, stage, environment, runner=runner, epoch=plan.source.epoch)
+            finally:
+                if environment.disposable is not None:
+                    shutil.rmtree(environment.disposable, ignore_errors=True)
+            return [ArtifactRecord.of(artifact.path, kind=artifact.kind, platform="any") for artifact in built]
 
         jobs.append(python_job)
     if plan.go_packages:

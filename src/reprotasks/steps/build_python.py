@@ -21,7 +21,7 @@ from reprotasks import _cache
 from reprotasks._files import sha256_file
 from reprotasks._run import Runner
 from reprotasks.errors import ReprotasksError
-from reprotasks.steps._compile import find_uv
+from reprotasks.steps import _buildenv
 from reprotasks.steps._lockfile import parse_lock
 from reprotasks.steps.sdist import normalize_sdist
 
@@ -43,10 +43,15 @@ class BuildEnvironment:
     python: Path
     lock_sha256: str
     packages: dict[str, str]  # name -> version, from the lock
+    disposable: Path | None = None  # an uncached environment, removed after the build
 
 
 def build_environment(lock: Path, shown_lock: str, *, runner: Runner) -> BuildEnvironment:
-    """The cached environment holding exactly the locked build requirements (created if needed)."""
+    """An environment holding exactly the locked build requirements, verified before every use.
+
+    Cached (keyed by the lock's digest and the interpreter) and checked against the lock each
+    time (``_buildenv.verify``): a modified or poisoned environment is rebuilt, never used.
+    """
     if not lock.is_file():
         raise ReprotasksError(
             f"{shown_lock} is missing, so the build backend is not pinned",
@@ -57,40 +62,47 @@ def build_environment(lock: Path, shown_lock: str, *, runner: Runner) -> BuildEn
         first = parsed.problems[0]
         raise ReprotasksError(f"{shown_lock}:{first.line}: {first.problem}", hint=f"{first.fix}; or {_RELOCK}")
     lock_sha = sha256_file(lock)
-    key = _cache.digest([lock_sha, sys.version, sys.executable, platform.machine()])[:20]
+    key = _cache.digest(["buildenv-v2", lock_sha, sys.version, sys.executable, platform.machine()])[:20]
     home = _cache.cache_dir() / "build-env"
     target = home / key
-    python = target / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     packages = {pin.name: pin.version for pin in parsed.pins}
-    if (target / _READY).is_file() and python.exists():
-        runner.log(f"build: reusing the build environment for {shown_lock}")
-        return BuildEnvironment(python, lock_sha, packages)
-    home.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=home))
+    if (target / _READY).is_file():
+        try:
+            _buildenv.verify(target, parsed.pins)
+        except (_buildenv.Untrusted, OSError) as exc:
+            runner.log(
+                f"build: WARNING: the cached build environment for {shown_lock} fails its check ({exc}); rebuilding it"
+            )
+            _buildenv.remove(target)
+        else:
+            runner.log(f"build: reusing the build environment for {shown_lock} (checked against the lock)")
+            return BuildEnvironment(_buildenv.python_in(target), lock_sha, packages)
+    staging = _buildenv.fresh_directory(home, key)
     try:
         runner.log(f"build: creating the build environment from {shown_lock}")
-        staged_python = staging / python.relative_to(target)
-        uv = find_uv(runner)
-        if uv is not None:
-            runner.run([uv, "venv", "--quiet", "--python", sys.executable, str(staging)], cwd=home)
-            install = [uv, "pip", "install", "--quiet", "--python", str(staged_python)]
-        else:
-            runner.run([sys.executable, "-m", "venv", str(staging)], cwd=home)
-            install = [str(staged_python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        runner.run(
-            [*install, "--require-hashes", "--no-deps", "-r", str(lock)],
-            cwd=home,
-            purpose=f"install the locked build requirements from {shown_lock}",
-        )
+        anchored = _buildenv.create(staging, lock, shown_lock, runner=runner)
+        if not anchored:
+            # A pin without a wheel cannot be checked file by file later: use it once, keep nothing.
+            runner.log(f"build: {shown_lock} pins a package without a wheel: this build environment is not cached")
+            return BuildEnvironment(_buildenv.python_in(staging), lock_sha, packages, disposable=staging)
+        try:
+            _buildenv.verify(staging, parsed.pins)
+        except _buildenv.Untrusted as exc:
+            raise ReprotasksError(
+                f"the build environment installed from {shown_lock} does not match it: {exc}",
+                hint="report this: the installer changed files it installed",
+            ) from None
         (staging / _READY).write_text(lock_sha + "\n", encoding="utf-8")
         try:
             staging.rename(target)
         except OSError:
             if not (target / _READY).is_file():  # not a concurrent build that won the race
                 raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return BuildEnvironment(python, lock_sha, packages)
+    except BaseException:
+        _buildenv.remove(staging)
+        raise
+    _buildenv.remove(staging)
+    return BuildEnvironment(_buildenv.python_in(target), lock_sha, packages)
 
 
 def build_command(env: BuildEnvironment, out_dir: Path) -> list[str]:

@@ -88,7 +88,7 @@ def release(
     skip: Sequence[str] = (),
     dry_run: bool = False,
     token: str | None = None,
-    use_cache: bool = True,
+    trust_cache: bool = False,
     report: Callable[[ReleaseReport], None] = lambda _report: None,
 ) -> ReleaseReport:
     """Run the release; ``report`` receives the summary whether the release succeeded or not."""
@@ -115,7 +115,7 @@ def release(
         if dist.is_dir():
             shutil.copytree(dist, stage, symlinks=True, copy_function=_link_or_copy, dirs_exist_ok=True)
         staged = config.staged(stage)
-        state = _State(staged, runner, token, use_cache)
+        state = _State(staged, runner, token, trust_cache)
         for step in RELEASE_STEPS:
             if step in skipped:
                 result.outcomes.append(StepOutcome(step, "skipped", detail=skipped[step]))
@@ -152,15 +152,16 @@ class _State:
     config: Config
     runner: Runner
     token: str | None
-    use_cache: bool
+    # Caches never vouch for a release unless asked: verify re-resolves, build starts from scratch.
+    trust_cache: bool
     signed_for: Config | None = None
 
     def run(self, step: str) -> None:
         config, runner = self.config, self.runner
         if step == "verify":
-            verify(config, runner=runner, use_cache=self.use_cache, check_dist=False)
+            verify(config, runner=runner, use_cache=self.trust_cache, check_dist=False)
         elif step == "build":
-            build(config, runner=runner)
+            build(config, runner=runner, force=not self.trust_cache)
         elif step == "sbom":
             from reprotasks.steps.sbom import sbom
 

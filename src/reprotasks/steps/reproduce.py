@@ -19,7 +19,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from reprotasks import _cache
 from reprotasks._files import sha256_file
 from reprotasks._run import Runner
 from reprotasks.config import Config
@@ -176,7 +175,9 @@ def _rebuild(
             "LANG": "de_DE.UTF-8",
             "LC_ALL": "de_DE.UTF-8",
             noise: secrets.token_hex(16),
-            "REPROTASKS_CACHE_DIR": str(_cache.cache_dir()),
+            # Its own cache: the rebuild makes a fresh build environment from the lock, so one
+            # poisoned environment can never make both builds agree.
+            "REPROTASKS_CACHE_DIR": str(scratch / "cache"),
             **_go_caches(config, runner),
         }
     )
@@ -187,6 +188,7 @@ def _rebuild(
         "LC_ALL=de_DE.UTF-8",
         "another HOME and user",
         f"extra variable {noise}",
+        "a fresh build environment",
     ]
     argv = [sys.executable, "-m", "reprotasks", "-C", str(project), "build", "--force", *build_args]
     if runner.which("faketime") is not None:
