@@ -64,7 +64,8 @@ def _listable(dist: Path, shown_dist: str) -> tuple[list[str], list[Finding]]:
     for entry in found:
         name = entry.name
         where = f"{shown_dist}/{shown(name)[1:-1]}"
-        problem = name_problem(name) or entry_problem(entry)
+        bad_name = name_problem(name)
+        problem = f"file name {shown(name)} {bad_name}" if bad_name else entry_problem(entry)
         if problem is not None:
             findings.append(
                 Finding(
