@@ -227,3 +227,69 @@ def test_verify_step_checks_signatures_in_dist(signed: Path, stack: SigstoreStac
     assert "dist/SHA256SUMS.sigstore.json: signed by release@example.test, expected someone-else@example.test" in (
         other.stderr
     )
+
+
+# Release integrity on a real signed release (issue: nothing unverified enters a release).
+
+
+@pytest.mark.parametrize(
+    ("plant", "expected"),
+    [
+        (lambda d: (d / ".hidden").write_text("x"), "download/.hidden: file name '.hidden' is a hidden file"),
+        (lambda d: (d / "SHA256SUMS.asc").write_text("x"), "download/SHA256SUMS.asc: is not part of a release"),
+        (lambda d: (d / "sub").mkdir(), "download/sub: is a subdirectory"),
+        (lambda d: (d / "payload.sh").write_text("x"), "download/payload.sh: is not listed in SHA256SUMS"),
+        (
+            lambda d: shutil.copyfile(d / "SHA256SUMS.sigstore.json", d / "payload.sh.sigstore.json"),
+            "download/payload.sh.sigstore.json: is a bundle for 'payload.sh', which SHA256SUMS does not list",
+        ),
+    ],
+    ids=["hidden", "other-sums", "subdirectory", "unlisted", "orphan-bundle"],
+)
+def test_verify_release_accepts_nothing_beyond_the_layout(
+    signed: Path, tmp_path: Path, plant: object, expected: str
+) -> None:
+    download = release_copy(signed, tmp_path)
+    assert callable(plant)
+    plant(download)
+    code, output = verify_release(download, cwd=signed)
+    assert code == 1 and expected in output
+
+
+def test_verify_release_refuses_symlinks_and_never_reads_through_them(signed: Path, tmp_path: Path) -> None:
+    download = release_copy(signed, tmp_path)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    for name in ("provenance.intoto.json", "manifest.json"):
+        shutil.move(download / name, outside / name)
+        (download / name).symlink_to(outside / name)
+    code, output = verify_release(download, cwd=signed)
+    assert code == 1
+    assert "download/provenance.intoto.json: is a symlink" in output
+    assert "'manifest.json' is a symlink: release files must be regular files" in output
+
+
+def test_provenance_is_required_by_the_default_policy(signed: Path, tmp_path: Path) -> None:
+    download = release_copy(signed, tmp_path)
+    (download / "provenance.intoto.json").unlink()
+    (download / "provenance.intoto.json.sigstore.json").unlink()
+    code, output = verify_release(download, cwd=signed)
+    assert code == 1 and "provenance.intoto.json: missing: the release policy requires signed provenance" in output
+    relaxed = run_cli("verify-release", str(download), cwd=signed, env={"REPROTASKS_SIGN_REQUIRE_PROVENANCE": "0"})
+    assert relaxed.returncode == 0, relaxed.stdout + relaxed.stderr
+
+
+def test_a_file_covered_as_a_subject_of_the_signed_provenance(signed: Path, tmp_path: Path) -> None:
+    """verify-signatures FILE with a DSSE bundle: FILE's sha256 is a subject of the signed statement."""
+    download = release_copy(signed, tmp_path)
+    wheel = next(download.glob("*.whl"))
+    loose = tmp_path / wheel.name
+    shutil.copyfile(wheel, loose)
+    shutil.copyfile(download / "provenance.intoto.json.sigstore.json", tmp_path / f"{wheel.name}.sigstore.json")
+    ok = run_cli("verify-signatures", str(loose), cwd=signed)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert f"subject '{wheel.name}' of a statement signed by {SIGNER} (DSSE)" in ok.stdout
+    loose.write_bytes(loose.read_bytes() + b"\0")
+    bad = run_cli("verify-signatures", str(loose), cwd=signed)
+    assert bad.returncode == 1
+    assert "neither is this file nor has a subject with its sha256" in bad.stderr

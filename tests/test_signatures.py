@@ -143,7 +143,7 @@ def test_inconsistent_log_entry_fails(data: Path, env: dict[str, str]) -> None:
     [
         ("bundle_no_cert_v1.txt", "expected non-empty certificate chain"),
         ("bundle_no_log_entry.txt", "expected exactly one log entry"),
-        ("bundle_invalid_version.txt", "failed to load bundle"),
+        ("bundle_invalid_version.txt", "failed to load bundle: 1 validation error for Bundle: field `mediaType`"),
     ],
 )
 def test_malformed_bundles_fail_to_load(data: Path, env: dict[str, str], name: str, reason: str) -> None:
@@ -151,6 +151,7 @@ def test_malformed_bundles_fail_to_load(data: Path, env: dict[str, str], name: s
     assert code == 1
     assert f"{name}.sigstore.json: is not a valid Sigstore bundle" in output
     assert reason in output
+    assert max(len(line) for line in output.splitlines()) < 700  # the detail, never a dump
 
 
 def test_missing_bundle_and_missing_policy(data: Path, env: dict[str, str]) -> None:
@@ -194,3 +195,23 @@ def test_dsse_bundle_verifies_and_names_its_statement(
     payload_type, payload = _sigstore.verify_dsse(verifier, _sigstore.SignerPolicy(config.sign), bundle)
     assert payload_type == "application/vnd.in-toto+json"
     assert b'"name":"a.txt"' in payload
+
+
+DSSE_POLICY = [
+    "--staging",
+    "--github-repository",
+    "sigstore-conformance/extremely-dangerous-public-oidc-beacon",
+    "--github-workflow",
+    ".github/workflows/extremely-dangerous-oidc-beacon.yml",
+    "--github-ref",
+    "refs/heads/main",
+]
+
+
+def test_dsse_bundle_for_a_file_that_is_not_its_subject(data: Path, env: dict[str, str]) -> None:
+    """The public DSSE bundle verifies (signature, identity), but its statement's only subject is
+    `a.txt` (not in the test data): the file next to it is not covered, and the message says why.
+    The passing case (a file that is a subject) runs against the local instance in test_sign_e2e."""
+    code, output = verify(data, env, *DSSE_POLICY, "a.dsse.staging-rekor-v2.txt")
+    assert code == 1
+    assert "signs an in-toto statement that neither is this file nor has a subject with its sha256" in output
