@@ -83,7 +83,7 @@ def main() -> None:
         env = {**os.environ, "REPROTASKS_CACHE_DIR": str(Path(scratch) / "cache")}
         ours = [sys.executable, "-m", "reprotasks", "build", "--force"]
         timed(ours, project, env)  # warm-up: creates the build environment, fills the Go cache
-        (python,) = (Path(scratch) / "cache" / "build-env").glob("[!.]*/bin/python")
+        (python,) = (Path(scratch) / "cache" / "build-env").glob("[!.]*/venv/bin/python")
         raw_out = Path(scratch) / "raw-dist"
         raw_build(project, python, raw_out)
         mine = statistics.median(timed(ours, project, env) for _ in range(args.runs))

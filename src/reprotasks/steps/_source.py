@@ -129,13 +129,22 @@ def refuse_tracked_outputs(source: Source, dist: str, *, runner: Runner) -> None
         )
 
 
-def check_dirty(source: Source, policy: str, *, runner: Runner, strict: bool = False, outputs: str = "") -> str | None:
+def check_dirty(
+    source: Source,
+    policy: str,
+    *,
+    runner: Runner,
+    strict: bool = False,
+    outputs: str = "",
+    untracked: list[str] | None = None,
+) -> str | None:
     """Refuse (or warn about) uncommitted changes; returns a warning to show, if any.
 
     ``outputs`` (the dist directory, relative to the project) is not source and never counts.
     """
     changed = modified_files(source, runner=runner, outputs=outputs)
-    untracked = untracked_config_inputs(source, runner=runner, outputs=outputs)
+    if untracked is None:
+        untracked = untracked_config_inputs(source, runner=runner, outputs=outputs)
     if untracked and (policy == "refuse" or strict):
         listed = ", ".join(untracked[:5]) + (f" and {len(untracked) - 5} more" if len(untracked) > 5 else "")
         raise ReprotasksError(

@@ -88,8 +88,9 @@ def build(
     """Build (or reuse) every artifact into ``config.dist_dir``; see the module docstring."""
     dist = config.rel(config.dist_dir)
     source = _source.describe_source(config.root, runner=runner)
+    untracked = _source.untracked_config_inputs(source, runner=runner, outputs=dist)
     warning = _source.check_dirty(
-        source, config.dirty_tree, runner=runner, strict=config.go.vcs_stamp and go, outputs=dist
+        source, config.dirty_tree, runner=runner, strict=config.go.vcs_stamp and go, outputs=dist, untracked=untracked
     )
     _source.refuse_tracked_outputs(source, dist, runner=runner)
     warnings = (warning,) if warning else ()
@@ -98,7 +99,7 @@ def build(
     plan = plan_build(config, source, runner=runner, platforms=platforms, python=python, go=go)
     # Untracked configuration inputs (allowed with dirty-tree = "warn") make this config differ
     # from the commit's: never reuse then; the build compares with the commit's config.
-    if not force and not _source.untracked_config_inputs(source, runner=runner, outputs=dist):
+    if not force and not untracked:
         reused = _reuse(config, plan, runner=runner)
         if reused is not None:
             runner.log(f"build: inputs unchanged since the last build; {dist}/ checked and reused")
