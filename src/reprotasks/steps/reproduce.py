@@ -25,7 +25,7 @@ from reprotasks.config import Config
 from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.steps import _source
 from reprotasks.steps._explain import explain
-from reprotasks.steps._layout import SUMS_NAME
+from reprotasks.steps._layout import SUMS_NAME, kind_of, sha256_regular
 from reprotasks.steps.checksum import read_sums
 from reprotasks.steps.manifest import MANIFEST_NAME, Manifest, read_manifest
 
@@ -80,14 +80,15 @@ def reproduce(config: Config, *, runner: Runner, ref: str | None = None, sums: P
                 f"but HEAD is {source.commit[:12]}",
                 hint="run `reprotasks build` to build HEAD, then reproduce it",
             )
-        missing = [record.name for record in reference.artifacts if not (config.dist_dir / record.name).is_file()]
+        # Never through a symlink: what is compared is what dist/ itself holds.
+        missing = [record.name for record in reference.artifacts if kind_of(config.dist_dir / record.name) is not None]
         if missing:
             raise ReprotasksError(
                 f"{dist_shown}/ lacks {', '.join(missing)}, listed in its {MANIFEST_NAME}",
                 hint="run `reprotasks build` again to restore the first build",
             )
-        expected = {record.name: sha256_file(config.dist_dir / record.name) for record in reference.artifacts}
-        expected[MANIFEST_NAME] = sha256_file(manifest_path)
+        expected = {record.name: sha256_regular(config.dist_dir / record.name) for record in reference.artifacts}
+        expected[MANIFEST_NAME] = sha256_regular(manifest_path)
         build_args = _selection(reference)
         label = f"{dist_shown}/ (first build)"
     else:
