@@ -29,17 +29,11 @@ def remembered(namespace: str, key: str) -> bool:
 
 
 def remember(namespace: str, key: str) -> None:
-    """Best effort: a read-only or full cache directory must never fail a step."""
-    target = cache_dir() / namespace / key
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(target, b"ok\n")
-    except OSError:
-        pass
+    store(namespace, key, "ok")
 
 
 def store(namespace: str, key: str, value: str) -> None:
-    """Best effort, like ``remember``: keep ``value`` under ``key``."""
+    """Keep ``value`` under ``key``; best effort: a read-only or full cache directory must never fail a step."""
     target = cache_dir() / namespace / key
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

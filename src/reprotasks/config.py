@@ -127,7 +127,6 @@ class Config:
     staged_for: Path | None = None
     # How this config was loaded (overrides, their source), to load the same layers elsewhere.
     loader: tuple[Mapping[str, Any] | None, str] = (None, "overrides")
-    build_system: str | None = None  # the generated build-system lock input, if any
 
     def reload_at(self, root: Path) -> Config:
         """The same layers (environment, overrides) over the project files found at ``root``."""
@@ -139,7 +138,7 @@ class Config:
         return {
             **self.describe(),
             "project": {"name": self.project_name, "version": self.project_version},
-            "build-system": self.build_system,
+            "build-system": None if self.python.build_lock is None else self.python.build_lock.generated,
         }
 
     def staged(self, stage: Path) -> Config:
@@ -224,12 +223,7 @@ def load_config(
     if overrides:
         values.update(_validate(dict(overrides), overrides_source))
     config = _resolve(root, pyproject if pyproject.is_file() else None, document, values)
-    loader = (dict(overrides) if overrides else None, overrides_source)
-    return dataclasses.replace(
-        config,
-        loader=loader,
-        build_system=None if config.python.build_lock is None else config.python.build_lock.generated,
-    )
+    return dataclasses.replace(config, loader=(dict(overrides) if overrides else None, overrides_source))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from reprotasks.errors import Finding
 
 SUMS_NAME = "SHA256SUMS"
 PROVENANCE_NAME = "provenance.intoto.json"
+SBOM_NAME = "sbom.cdx.json"
 BUNDLE_SUFFIX = ".sigstore.json"
 MAX_NAME_BYTES = 255  # the longest file name Linux, macOS and Windows file systems accept
 

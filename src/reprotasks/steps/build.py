@@ -11,9 +11,9 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import hashlib
+import json
 import os
 import platform as host_platform
-import re
 import shlex
 import shutil
 import tempfile
@@ -27,7 +27,16 @@ from reprotasks._run import Runner
 from reprotasks.config import Config
 from reprotasks.errors import ReprotasksError
 from reprotasks.steps import _gomod, _source
-from reprotasks.steps._layout import entries, entry_problem, kind_of, read_regular, sha256_regular, shown
+from reprotasks.steps._layout import (
+    SBOM_NAME,
+    entries,
+    entry_problem,
+    is_metadata_name,
+    kind_of,
+    read_regular,
+    sha256_regular,
+    shown,
+)
 from reprotasks.steps._lockfile import parse_lock_text
 from reprotasks.steps.build_go import (
     build_flags,
@@ -43,7 +52,7 @@ from reprotasks.steps.build_python import (
     build_environment_variables,
     build_python,
 )
-from reprotasks.steps.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, read_manifest
+from reprotasks.steps.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, manifest_from_json
 
 
 @dataclass(frozen=True)
@@ -177,10 +186,6 @@ def host_python() -> str:
     return f"{host_platform.python_implementation()} {host_platform.python_version()}"
 
 
-# Files the steps after build write into dist/; a reused build drops them (those steps re-derive them).
-_LATER_OUTPUTS = re.compile(r"^SHA256SUMS(\..*)?$|\.sigstore\.json$|^provenance\.intoto\.json$|^sbom\.cdx\.json$")
-
-
 def _reuse_key(config: Config, inputs_digest: str) -> str:
     return _cache.digest([str(config.staged_for or config.dist_dir), inputs_digest])
 
@@ -212,8 +217,8 @@ def _reuse(config: Config, plan: BuildPlan, *, runner: Runner, restage: bool = T
         runner.log(f"build: {shown_dist}/{MANIFEST_NAME} is not the one this machine's last build wrote: rebuilding")
         return None
     try:
-        manifest = read_manifest(dist / MANIFEST_NAME, f"{shown_dist}/{MANIFEST_NAME}")
-    except ReprotasksError:
+        manifest = manifest_from_json(json.loads(data.decode("utf-8")))
+    except (ValueError, KeyError, TypeError):
         return None
     expected = manifest_header(config, plan, runner=runner)
     if manifest.inputs_digest != plan.inputs_digest or _header_of(manifest) != expected:
@@ -225,7 +230,8 @@ def _reuse(config: Config, plan: BuildPlan, *, runner: Runner, restage: bool = T
         if entry.name == MANIFEST_NAME or entry.name in names:
             if entry_problem(entry) is not None:
                 return None
-        elif _LATER_OUTPUTS.search(entry.name) and entry_problem(entry) is None:
+        elif (is_metadata_name(entry.name) or entry.name == SBOM_NAME) and entry_problem(entry) is None:
+            # Written by the steps after build; a reused build drops them (those steps re-derive them).
             dropped.append(entry.name)
         else:
             runner.log(f"build: {shown_dist}/ holds {shown(entry.name)}, which no build writes: rebuilding")

@@ -17,15 +17,12 @@ from pathlib import Path
 from reprotasks._files import write_atomic
 from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.steps._layout import (
-    BUNDLE_SUFFIX,
     MAX_NAME_BYTES,
-    PROVENANCE_NAME,
     SUMS_NAME,
     artifact_name_problem,
     entries,
     entry_problem,
     kind_of,
-    name_problem,
     open_regular,
     sha256_regular,
     shown,
@@ -56,48 +53,19 @@ def artifact_names(dist: Path) -> list[str]:
 
 
 def _listable(dist: Path, shown_dist: str) -> tuple[list[str], list[Finding]]:
-    """(artifacts to list, entries that break the release layout) of ``dist``."""
-    names: list[str] = []
-    findings: list[Finding] = []
-    found = list(entries(dist))
-    regular = {entry.name for entry in found if entry_problem(entry) is None}
-    for entry in found:
-        name = entry.name
-        where = f"{shown_dist}/{shown(name)[1:-1]}"
-        bad_name = name_problem(name)
-        problem = f"file name {shown(name)} {bad_name}" if bad_name else entry_problem(entry)
-        if problem is not None:
-            findings.append(
-                Finding(
-                    where,
-                    None,
-                    f"{problem}; checksum lists only regular files with plain names",
-                    f"remove it from {shown_dist}/ (build writes no such file), then run `reprotasks checksum` again",
-                )
-            )
-            continue
-        if name in (SUMS_NAME, f"{SUMS_NAME}{BUNDLE_SUFFIX}", PROVENANCE_NAME):
-            continue
-        if name.endswith(BUNDLE_SUFFIX):
-            target = name[: -len(BUNDLE_SUFFIX)]
-            if (target in regular and artifact_name_problem(target) is None) or target == PROVENANCE_NAME:
-                continue
-            findings.append(
-                Finding(
-                    where,
-                    None,
-                    f"is a bundle for {shown(target)}, which is not a release file here",
-                    f"remove it from {shown_dist}/, then run `reprotasks checksum` again",
-                )
-            )
-            continue
-        reserved = artifact_name_problem(name)
-        if reserved is not None:
-            findings.append(
-                Finding(where, None, reserved, f"remove it from {shown_dist}/, then run `reprotasks checksum` again")
-            )
-            continue
-        names.append(name)
+    """(artifacts to list, entries that break the release layout) of ``dist``.
+
+    Every regular file with a plain, unreserved name is listed; the layout rule judges the rest.
+    """
+    names = [
+        entry.name
+        for entry in entries(dist)
+        if artifact_name_problem(entry.name) is None and entry_problem(entry) is None
+    ]
+    findings = unexpected_findings(dist, set(names), shown_dist)
+    kind = kind_of(dist / SUMS_NAME)
+    if kind not in (None, "missing"):  # the layout rule leaves SHA256SUMS itself to its reader
+        findings.insert(0, Finding(f"{shown_dist}/{SUMS_NAME}", None, f"is {kind}", _RECHECKSUM))
     return names, findings
 
 

@@ -21,11 +21,11 @@ from reprotasks._run import Runner
 from reprotasks.config import Config
 from reprotasks.errors import ReprotasksError
 from reprotasks.steps import _source
+from reprotasks.steps._layout import SBOM_NAME
 from reprotasks.steps._lockfile import parse_lock
 from reprotasks.steps._trusted import trusted_manifest
 from reprotasks.steps.manifest import Manifest
 
-SBOM_NAME = "sbom.cdx.json"
 # Any fixed namespace works; this one is ours (uuid5 of the name) so serials never collide with others'.
 _SERIAL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://reprotasks.dev/sbom")
 
