@@ -14,13 +14,13 @@ must be regular files, so no step ever reads, hashes or prints a file outside th
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import stat
 from collections.abc import Iterator, Set
 from pathlib import Path
 
+from reprotasks._files import sha256_stream
 from reprotasks.errors import Finding
 
 SUMS_NAME = "SHA256SUMS"
@@ -29,7 +29,6 @@ SBOM_NAME = "sbom.cdx.json"
 BUNDLE_SUFFIX = ".sigstore.json"
 MAX_NAME_BYTES = 255  # the longest file name Linux, macOS and Windows file systems accept
 
-_CHUNK = 1 << 20
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _RELAYOUT = "a release directory holds only the files SHA256SUMS lists, SHA256SUMS, the provenance and bundles"
 
@@ -122,11 +121,8 @@ def read_regular(path: Path) -> bytes:
 
 def sha256_regular(path: Path) -> str:
     """Streaming SHA-256 of a regular file, never following a symlink."""
-    digest = hashlib.sha256()
     with os.fdopen(open_regular(path), "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return sha256_stream(handle)
 
 
 def entries(directory: Path) -> Iterator[os.DirEntry[str]]:

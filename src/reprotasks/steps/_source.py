@@ -45,6 +45,15 @@ def describe_source(project: Path, *, runner: Runner, ref: str = "HEAD") -> Sour
     return Source(toplevel.resolve(), prefix, commit, tree, epoch)
 
 
+def require_built_from(recorded: object, source: Source, shown_dist: str, *, hint: str, why: str = "") -> None:
+    """Refuse a dist/ whose manifest records another commit than HEAD (``source``)."""
+    if recorded != source.commit:
+        raise ReprotasksError(
+            f"{shown_dist}/ was built from commit {str(recorded)[:12]}, but HEAD is {source.commit[:12]}{why}",
+            hint=hint,
+        )
+
+
 def committed_bytes(source: Source, relative: str, *, runner: Runner) -> bytes | None:
     """The committed content of a project file (``relative`` to the project), or None if not in the commit."""
     return runner.capture_bytes(
@@ -65,16 +74,13 @@ def untracked_config_inputs(source: Source, *, runner: Runner, outputs: str = ""
     configuration resolved here differ from the commit's: a lock input, a pyproject.toml, a
     go.mod, a Go main package.
     """
-    excluded = [f":(exclude){source.prefix}{outputs}"] if outputs else []
     output = _git(
         runner,
         source.toplevel,
         "ls-files",
         "--others",
         "--exclude-standard",
-        "--",
-        source.prefix or ".",
-        *excluded,
+        *_project_paths(source, outputs),
         purpose="list untracked files",
     )
     found = []
@@ -85,18 +91,21 @@ def untracked_config_inputs(source: Source, *, runner: Runner, outputs: str = ""
     return found
 
 
+def _project_paths(source: Source, outputs: str) -> list[str]:
+    """The git pathspec of the project's directory, without ``outputs`` (dist/)."""
+    excluded = [f":(exclude){source.prefix}{outputs}"] if outputs else []
+    return ["--", source.prefix or ".", *excluded]
+
+
 def modified_files(source: Source, *, runner: Runner, outputs: str = "") -> list[str]:
     """Tracked files of the project with uncommitted changes (staged or not), outside ``outputs``."""
-    excluded = [f":(exclude){source.prefix}{outputs}"] if outputs else []
     output = _git(
         runner,
         source.toplevel,
         "status",
         "--porcelain=v1",
         "--untracked-files=no",
-        "--",
-        source.prefix or ".",
-        *excluded,
+        *_project_paths(source, outputs),
         purpose="list uncommitted changes",
         strip=False,  # each line starts with a two-letter status that may begin with a space
     )

@@ -32,8 +32,9 @@ _REBUILD = "rebuild with `reprotasks build --force` (never edit manifest.json by
 _MAX_BINARY = 2 << 30  # a member larger than this is not a binary reprotasks built
 
 
-def trusted_manifest(config: Config, *, runner: Runner, step: str) -> Manifest:
-    """dist/manifest.json after checking every field against what git, the locks and the binaries say."""
+def trusted_manifest(config: Config, *, runner: Runner, step: str) -> tuple[Manifest, _source.Source]:
+    """dist/manifest.json after checking every field against what git, the locks and the binaries
+    say, and the commit it was built from (HEAD)."""
     dist = config.dist_dir
     where = f"{config.rel(dist)}/{MANIFEST_NAME}"
     kind = kind_of(dist / MANIFEST_NAME)
@@ -49,12 +50,13 @@ def trusted_manifest(config: Config, *, runner: Runner, step: str) -> Manifest:
     except (ValueError, KeyError, TypeError) as exc:
         raise ReprotasksError(f"{where} is not a reprotasks build manifest ({exc})", hint=_REBUILD) from None
     source = _source.describe_source(config.root, runner=runner)
-    if manifest.source.get("commit") != source.commit:
-        raise ReprotasksError(
-            f"{config.rel(dist)}/ was built from commit {str(manifest.source.get('commit'))[:12]}, "
-            f"but HEAD is {source.commit[:12]}: {step} describes the commit it can check",
-            hint="run `reprotasks build` to build HEAD (or check out the commit that was built)",
-        )
+    _source.require_built_from(
+        manifest.source.get("commit"),
+        source,
+        config.rel(dist),
+        why=f": {step} describes the commit it can check",
+        hint="run `reprotasks build` to build HEAD (or check out the commit that was built)",
+    )
     go = manifest.go if isinstance(manifest.go, dict) else None
     platforms = sorted(go.get("platforms", {})) if go and isinstance(go.get("platforms"), dict) else []
     plan = plan_build(
@@ -75,7 +77,7 @@ def trusted_manifest(config: Config, *, runner: Runner, step: str) -> Manifest:
         )
     if findings:
         raise DriftError(findings, step=step)
-    return derived
+    return derived, source
 
 
 def _short(value: Any) -> str:

@@ -98,9 +98,8 @@ def builder_and_invocation(environ: Mapping[str, str]) -> tuple[str, str]:
     return f"{LOCAL_BUILDER}@v{__version__}", f"urn:uuid:{uuid.uuid4()}"
 
 
-def _dependencies(config: Config, runner: Runner) -> list[dict[str, Any]]:
+def _dependencies(config: Config, source: _source.Source, runner: Runner) -> list[dict[str, Any]]:
     """The commit and the sha256 of every lock, go.mod and go.sum *as committed* (what was built)."""
-    source = _source.describe_source(config.root, runner=runner)
     deps: list[dict[str, Any]] = [{"name": "source", "digest": {"gitCommit": source.commit, "gitTree": source.tree}}]
     files = [config.rel(lock.output) for lock in config.python.all_locks]
     if config.go.module is not None:
@@ -124,7 +123,7 @@ def statement(
         raise DriftError(findings, step="provenance")
     _problems, listed = read_sums(dist / SUMS_NAME, f"{shown}/{SUMS_NAME}")
     # Commit, tree, toolchains and flags come from git and the tools, checked against manifest.json.
-    manifest = trusted_manifest(config, runner=runner, step="provenance")
+    manifest, source = trusted_manifest(config, runner=runner, step="provenance")
     builder, invocation = builder_and_invocation(environ)
     recorded = {name: environ[name] for name in ENVIRONMENT_ALLOW_LIST if name in environ}
     recorded = {name: value for name, value in recorded.items() if not looks_secret(name, value)}
@@ -150,7 +149,7 @@ def statement(
                     "python": manifest.python,
                     "go": manifest.go,
                 },
-                "resolvedDependencies": _dependencies(config, runner) + toolchains,
+                "resolvedDependencies": _dependencies(config, source, runner) + toolchains,
             },
             "runDetails": {
                 "builder": {"id": builder, "version": {"reprotasks": __version__}},

@@ -74,12 +74,12 @@ def reproduce(config: Config, *, runner: Runner, ref: str | None = None, sums: P
             )
         reference = read_manifest(manifest_path, f"{dist_shown}/{MANIFEST_NAME}")
         source = _source.describe_source(config.root, runner=runner)
-        if reference.source.get("commit") != source.commit:
-            raise ReprotasksError(
-                f"{dist_shown}/ was built from commit {str(reference.source.get('commit'))[:12]}, "
-                f"but HEAD is {source.commit[:12]}",
-                hint="run `reprotasks build` to build HEAD, then reproduce it",
-            )
+        _source.require_built_from(
+            reference.source.get("commit"),
+            source,
+            dist_shown,
+            hint="run `reprotasks build` to build HEAD, then reproduce it",
+        )
         # Never through a symlink: what is compared is what dist/ itself holds.
         missing = [record.name for record in reference.artifacts if kind_of(config.dist_dir / record.name) is not None]
         if missing:

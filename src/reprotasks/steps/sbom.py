@@ -138,8 +138,8 @@ def sbom(config: Config, *, runner: Runner | None = None) -> SbomResult:
     runner = runner or Runner(config.root, log=lambda _line: None)
     dist = config.dist_dir
     # The module graph of each binary comes from the binary, checked against manifest.json.
-    manifest = trusted_manifest(config, runner=runner, step="sbom")
-    _require_committed(config, runner)
+    manifest, source = trusted_manifest(config, runner=runner, step="sbom")
+    _require_committed(config, source, runner)
     epoch = int(manifest.source.get("source_date_epoch") or 0)
     data, python, go = render(config, manifest, epoch)
     target = dist / SBOM_NAME
@@ -147,9 +147,8 @@ def sbom(config: Config, *, runner: Runner | None = None) -> SbomResult:
     return SbomResult(target, python, go)
 
 
-def _require_committed(config: Config, runner: Runner) -> None:
+def _require_committed(config: Config, source: _source.Source, runner: Runner) -> None:
     """The SBOM reads the locks and go.sum: they must be the committed ones (what was built)."""
-    source = _source.describe_source(config.root, runner=runner)
     paths = [lock.output for lock in config.python.all_locks]
     if config.go.module is not None:
         paths.append(config.go.module / "go.sum")
