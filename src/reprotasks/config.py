@@ -202,7 +202,7 @@ def load_config(
     environ: Mapping[str, str] | None = None,
 ) -> Config:
     """Read and validate the project's configuration; resolve every default to a value."""
-    root = Path(root).resolve()
+    root = resolve_path(Path(root), str(root))
     if not root.is_dir():
         raise ConfigError(
             f"project directory {root} does not exist", hint="pass an existing directory with -C/--project"
@@ -211,7 +211,13 @@ def load_config(
     document: dict[str, Any] = {}
     if pyproject.is_file():
         document = _read_toml(pyproject)
-    table = document.get("tool", {}).get("reprotasks", {})
+    tool = document.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(
+            f"pyproject.toml: `tool` must be a table, not {_type_name(tool)}",
+            hint="write tool settings as tables, e.g. `[tool.reprotasks]` followed by `key = value` lines",
+        )
+    table = tool.get("reprotasks", {})
     if not isinstance(table, dict):
         raise ConfigError(
             f"pyproject.toml: [tool.reprotasks] must be a table, not {_type_name(table)}",
@@ -229,15 +235,48 @@ def load_config(
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
-            document: dict[str, Any] = tomllib.load(handle)
-            return document
+            data = handle.read()
+    except OSError as exc:
+        raise ConfigError(
+            f"{path.name}: cannot be read ({exc.strerror or exc})", hint="check the file's permissions"
+        ) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path.name}: line {line} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            hint=f"TOML files must be UTF-8: save {path.name} as UTF-8 (or fix that byte)",
+        ) from None
+    try:
+        document: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             f"{path.name} is not valid TOML: {exc}",
             hint=f"fix the syntax at the position named above in {path.name}",
         ) from None
+    except RecursionError:
+        raise ConfigError(
+            f"{path.name} is not valid TOML: arrays or inline tables are nested too deeply to read",
+            hint=f"flatten the nesting in {path.name}",
+        ) from None
+    return document
+
+
+def resolve_path(path: Path, shown: str) -> Path:
+    """``path.resolve()``; a ConfigError naming ``shown`` for a symlink loop instead of a traceback."""
+    try:
+        return path.resolve()
+    except RuntimeError:  # Python < 3.13: "Symlink loop from ..."
+        what = "is a symlink loop (or passes through one)"
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}", hint="check the file's permissions") from None
+        what = f"cannot be resolved ({exc.strerror or exc})"
+    raise ConfigError(f"{shown} {what}", hint="fix or remove the symlinks on that path")
+
+
+def shown_name(name: str) -> str:
+    """A file name as messages show it: bytes that are not UTF-8 escaped as ``\\xff``."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _type_name(value: object) -> str:
@@ -377,9 +416,32 @@ def _text(table: Any, key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _resolve(root: Path, pyproject: Path | None, document: dict[str, Any], values: dict[str, Any]) -> Config:
+def _project_table(document: dict[str, Any]) -> dict[str, Any]:
+    """``[project]``, with the keys reprotasks reads checked for their types."""
     project = document.get("project", {})
-    dynamic = project.get("dynamic", []) if isinstance(project, dict) else []
+    if not isinstance(project, dict):
+        raise ConfigError(
+            f"pyproject.toml: `project` must be a table, not {_type_name(project)}",
+            hint='write it as `[project]` followed by `name = "..."`, `version = "..."` lines',
+        )
+    for key in ("name", "version", "requires-python"):
+        if key in project and not isinstance(project[key], str):
+            raise ConfigError(
+                f"pyproject.toml: `[project] {key}` must be a string, not {_type_name(project[key])}",
+                hint=f'e.g. `{key} = "{ {"name": "my-package", "version": "1.0"}.get(key, ">=3.11") }"`',
+            )
+    dynamic = project.get("dynamic", [])
+    if not isinstance(dynamic, list) or not all(isinstance(item, str) for item in dynamic):
+        raise ConfigError(
+            f"pyproject.toml: `[project] dynamic` must be an array of strings, not {_type_name(dynamic)}",
+            hint='e.g. `dynamic = ["version"]`',
+        )
+    return project
+
+
+def _resolve(root: Path, pyproject: Path | None, document: dict[str, Any], values: dict[str, Any]) -> Config:
+    project = _project_table(document)
+    dynamic = project.get("dynamic", [])
     locks = _resolve_locks(root, values["python.locks"])
     build_lock = _resolve_build_lock(root, document, values) if values["python.build"] else None
     platforms = tuple(values["go.platforms"])
@@ -467,7 +529,9 @@ def _resolve_sign(root: Path, values: dict[str, Any]) -> SignConfig:
             '`"https://accounts.google.com"` to [tool.reprotasks.sign]',
         )
     trust_config = values["sign.trust-config"]
-    path = None if trust_config is None else (root / trust_config).resolve()
+    path = (
+        None if trust_config is None else resolve_path(root / trust_config, f"`sign.trust-config` = {trust_config!r}")
+    )
     return SignConfig(
         instance="custom" if path is not None else values["sign.instance"],
         trust_config=path,
@@ -513,7 +577,7 @@ def _resolve_build_lock(root: Path, document: dict[str, Any], values: dict[str, 
 
 
 def _inside(root: Path, relative: str, key: str) -> Path:
-    path = (root / relative).resolve()
+    path = resolve_path(root / relative, f"`{key}` = {relative!r}")
     if not path.is_relative_to(root):
         raise ConfigError(
             f"`{key}` = {relative!r} points outside the project ({root})",
@@ -527,7 +591,17 @@ _CONTROL_FILES = ("pyproject.toml", ".python-version", "noxfile.py", "tasks.py",
 
 
 def _dist_dir(root: Path, relative: str) -> Path:
-    path = _inside(root, relative, "dist-dir")
+    # The parent is resolved, dist-dir itself is not: a symlink there is reported as one, never followed.
+    lexical = Path(os.path.normpath(root / relative))
+    if lexical == root or lexical.name in ("", ".", ".."):
+        path = _inside(root, relative, "dist-dir")
+    else:
+        path = resolve_path(lexical.parent, f"`dist-dir` = {relative!r}") / lexical.name
+        if not path.is_relative_to(root):
+            raise ConfigError(
+                f"`dist-dir` = {relative!r} points outside the project ({root})",
+                hint="use a path inside the project for `dist-dir`",
+            )
     if path == root:
         raise ConfigError(
             f"`dist-dir` = {relative!r} is the project directory itself, which `build` would replace",
@@ -549,6 +623,8 @@ def _dist_dir(root: Path, relative: str) -> Path:
 def _resolve_locks(root: Path, configured: list[str] | None) -> tuple[LockSpec, ...]:
     if configured is None:
         inputs = sorted(root.glob("requirements*.in")) + sorted((root / "requirements").glob("*.in"))
+        for path in inputs:
+            _require_input(root, path)
     else:
         inputs = []
         for entry in configured:
@@ -558,6 +634,8 @@ def _resolve_locks(root: Path, configured: list[str] | None) -> tuple[LockSpec, 
                     f"`python.locks` entry {entry!r} is not a `.in` file",
                     hint="list lock inputs such as `requirements.in`; each is locked into the `.txt` beside it",
                 )
+            if path.is_symlink() or path.exists():
+                _require_input(root, path)
             if not path.is_file():
                 raise ConfigError(
                     f"`python.locks` entry {entry!r} does not exist",
@@ -565,6 +643,28 @@ def _resolve_locks(root: Path, configured: list[str] | None) -> tuple[LockSpec, 
                 )
             inputs.append(path)
     return tuple(LockSpec(input=path, output=path.with_suffix(".txt")) for path in inputs)
+
+
+def _require_input(root: Path, path: Path) -> None:
+    """A lock input found or configured must be a regular file with a UTF-8 name."""
+    relative = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+    shown = shown_name(relative)
+    if shown != relative:
+        raise ConfigError(
+            f"{shown}: the file name is not valid UTF-8",
+            hint="rename it: lock inputs are named in the locks and in messages",
+        )
+    if not path.is_file():
+        if path.is_dir():
+            what = "a directory"
+        elif path.is_symlink():
+            what = "a broken symlink (or a symlink loop)"
+        else:
+            what = "not a regular file"
+        raise ConfigError(
+            f"{shown}: is {what}, but its name makes it a lock input (requirements*.in)",
+            hint="remove or rename it, or list the real inputs with `locks = [...]` under [tool.reprotasks.python]",
+        )
 
 
 def _walk(root: Path) -> Iterator[Path]:
@@ -605,18 +705,32 @@ def _detect_main_packages(module: Path) -> tuple[str, ...]:
     if not cmd.is_dir():
         return ()
     packages = []
-    for candidate in sorted(cmd.iterdir()):
+    try:
+        candidates = sorted(cmd.iterdir())
+    except OSError as exc:
+        raise ConfigError(
+            f"{shown_name(cmd.relative_to(module).as_posix())} in the Go module cannot be listed "
+            f"({exc.strerror or exc})",
+            hint="fix its permissions, or set `main-packages` under [tool.reprotasks.go]",
+        ) from None
+    for candidate in candidates:
+        if shown_name(candidate.name) != candidate.name:
+            continue  # not a name Go accepts as a package directory
         if candidate.is_dir() and any(_is_main(source) for source in candidate.glob("*.go")):
             packages.append(f"./cmd/{candidate.name}")
     return tuple(packages)
 
 
 def _is_main(source: Path) -> bool:
-    if source.name.endswith("_test.go"):
+    """Does this Go file declare ``package main``? (Directories, broken links, unreadable files: no.)"""
+    if source.name.endswith("_test.go") or not source.is_file():
         return False
-    with source.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            stripped = line.strip()
-            if stripped.startswith("package "):
-                return stripped.split()[1] == "main"
+    try:
+        with source.open(encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                stripped = line.strip()
+                if stripped.startswith("package "):
+                    return stripped.split()[1] == "main"
+    except OSError:
+        return False  # vanished or unreadable: go build reports it with its own words
     return False

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Set
 from pathlib import Path
 
 from reprotasks._files import sha256_stream
-from reprotasks.errors import Finding
+from reprotasks.errors import Finding, ReprotasksError
 
 SUMS_NAME = "SHA256SUMS"
 PROVENANCE_NAME = "provenance.intoto.json"
@@ -102,7 +102,7 @@ def kind_of(path: Path) -> str | None:
     """None for a regular file; else what it is ("a symlink", "a directory", ...); "missing" if absent."""
     try:
         mode = os.lstat(path).st_mode
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return "missing"
     if stat.S_ISREG(mode):
         return None
@@ -111,6 +111,34 @@ def kind_of(path: Path) -> str | None:
     if stat.S_ISDIR(mode):
         return "a directory"
     return "a special file (FIFO, socket or device)"
+
+
+def directory_problem(path: Path) -> str | None:
+    """None when ``path`` is a real directory (not a symlink); else what it is instead.
+
+    "does not exist", or "is not a directory (it is a regular file)" and the like: a release
+    directory that is a file must never be reported as missing.
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return "does not exist"
+    except NotADirectoryError:
+        return "does not exist (a parent of it is a file)"
+    if stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        return "is not a directory (it is a symlink)"
+    if stat.S_ISREG(mode):
+        return "is not a directory (it is a regular file)"
+    return "is not a directory (it is a special file: FIFO, socket or device)"
+
+
+def require_directory(path: Path, shown_path: str, *, hint: str) -> None:
+    """ReprotasksError naming ``shown_path`` unless it is a real directory."""
+    problem = directory_problem(path)
+    if problem is not None:
+        raise ReprotasksError(f"{shown_path}: {problem}", hint=hint)
 
 
 def read_regular(path: Path) -> bytes:

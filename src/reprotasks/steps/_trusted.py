@@ -23,7 +23,7 @@ from reprotasks._run import Runner
 from reprotasks.config import Config
 from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.steps import _source
-from reprotasks.steps._layout import kind_of, read_regular, sha256_regular, shown
+from reprotasks.steps._layout import kind_of, read_regular, require_directory, sha256_regular, shown
 from reprotasks.steps.build import BuildPlan, manifest_header, plan_build
 from reprotasks.steps.build_go import binary_info, parse_platform
 from reprotasks.steps.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, manifest_from_json
@@ -37,6 +37,7 @@ def trusted_manifest(config: Config, *, runner: Runner, step: str) -> tuple[Mani
     say, and the commit it was built from (HEAD)."""
     dist = config.dist_dir
     where = f"{config.rel(dist)}/{MANIFEST_NAME}"
+    require_directory(dist, config.rel(dist), hint="remove it and run `reprotasks build`")
     kind = kind_of(dist / MANIFEST_NAME)
     if kind == "missing":
         raise ReprotasksError(

@@ -20,6 +20,7 @@ from reprotasks.steps._layout import (
     MAX_NAME_BYTES,
     SUMS_NAME,
     artifact_name_problem,
+    directory_problem,
     entries,
     entry_problem,
     kind_of,
@@ -86,13 +87,12 @@ def _hash_all(paths: Iterable[Path]) -> list[str | OSError]:
 def write_checksums(dist: Path, *, shown_dist: str | None = None) -> ChecksumResult:
     """Hash every artifact in ``dist`` and write SHA256SUMS atomically."""
     shown_dist = shown_dist or dist.name
-    kind = kind_of(dist)
-    if kind == "missing":
-        raise ReprotasksError(f"{shown_dist} does not exist", hint="run `reprotasks build` first")
-    if kind != "a directory":
-        raise ReprotasksError(
-            f"{shown_dist} is not a directory (it is {kind})", hint="remove it and run `reprotasks build`"
+    problem = directory_problem(dist)
+    if problem is not None:
+        fix = (
+            "run `reprotasks build` first" if problem.startswith("does not") else "remove it and run `reprotasks build`"
         )
+        raise ReprotasksError(f"{shown_dist}: {problem}", hint=fix)
     names, findings = _listable(dist, shown_dist)
     if findings:
         raise DriftError(findings, step="checksum")
@@ -131,10 +131,14 @@ def _check(
     """(findings, listed name -> (sha256, line number)) from one read of SHA256SUMS."""
     sums = dist / SUMS_NAME
     where = f"{shown_dist}/{SUMS_NAME}"
-    kind = kind_of(dist)
-    if kind is not None and kind != "a directory":
-        what = "does not exist" if kind == "missing" else f"is not a directory (it is {kind})"
-        return [Finding(shown_dist, None, what, "pass the directory holding the release files")], {}
+    problem = directory_problem(dist)
+    if problem is not None:
+        fix = (
+            "run `reprotasks build` (and `reprotasks checksum`) first"
+            if problem.startswith("does not")
+            else "remove it and run `reprotasks build`, or pass the directory holding the release files"
+        )
+        return [Finding(shown_dist, None, problem, fix)], {}
     sums_kind = kind_of(sums)
     if sums_kind == "missing":
         findings = [Finding(where, None, "missing", _RECHECKSUM)]

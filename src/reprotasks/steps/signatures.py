@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from reprotasks._files import sha256_file
 from reprotasks.config import SignConfig
-from reprotasks.errors import DriftError, Finding, ReprotasksError
+from reprotasks.errors import DriftError, Finding
 from reprotasks.steps import _sigstore
 from reprotasks.steps._layout import (
     BUNDLE_SUFFIX,
@@ -26,6 +26,7 @@ from reprotasks.steps._layout import (
     kind_of,
     name_problem,
     read_regular,
+    require_directory,
     sha256_regular,
     shown,
 )
@@ -132,10 +133,7 @@ def verify_release(
 
     ``require_provenance`` defaults to the policy ``sign.require-provenance``.
     """
-    kind = kind_of(directory)
-    if kind is not None and kind != "a directory":
-        what = "does not exist" if kind == "missing" else f"is not a directory (it is {kind})"
-        raise ReprotasksError(f"{shown_dir} {what}", hint="pass the directory holding the release files")
+    require_directory(directory, shown_dir, hint="pass the directory holding the release files")
     policy = SignerPolicy(sign)
     verifier = _sigstore.verifier(sign, offline=offline)
     report = SignatureReport()
