@@ -11,6 +11,7 @@ from pathlib import Path
 
 from reprotasks._run import Runner, tail
 from reprotasks.errors import Finding
+from reprotasks.steps._lockfile import read_text
 
 _GO_LINE = re.compile(r"^go\s+(?P<version>\S+)")
 _TOOLCHAIN_LINE = re.compile(r"^toolchain\s+(?P<name>\S+)")
@@ -36,10 +37,12 @@ class GoPins:
         return None
 
 
-def read_pins(module: Path) -> GoPins:
+def read_pins(module: Path, shown: str | None = None) -> GoPins:
+    """The ``go`` and ``toolchain`` lines of go.mod (``shown``: how messages name go.mod)."""
     go_version = toolchain = None
     go_line = toolchain_line = None
-    for number, line in enumerate((module / "go.mod").read_text(encoding="utf-8").splitlines(), start=1):
+    text = read_text(module / "go.mod", shown, fix="go.mod is UTF-8 text: fix it (or restore it), then " + _RELOCK)
+    for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.split("//", 1)[0].strip()
         if match := _GO_LINE.match(stripped):
             go_version, go_line = match["version"], number
@@ -126,8 +129,9 @@ def _checksum_finding(module: Path, prefix: str, match: re.Match[str]) -> Findin
     entry = f"{match['module']} {match['version']}{match['gomod'] or ''}"
     line = None
     go_sum = module / "go.sum"
-    if go_sum.exists():
-        for number, text in enumerate(go_sum.read_text(encoding="utf-8").splitlines(), start=1):
+    if go_sum.is_file():
+        data = read_text(go_sum, f"{prefix}go.sum", fix="restore go.sum (`git checkout -- go.sum`): it is UTF-8 text")
+        for number, text in enumerate(data.splitlines(), start=1):
             if text.startswith(entry + " "):
                 line = number
                 break

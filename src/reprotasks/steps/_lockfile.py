@@ -11,6 +11,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from reprotasks._run import redact
+from reprotasks.config import resolve_path, shown_name
+from reprotasks.errors import ReprotasksError
 
 _INDEX_OPTIONS = frozenset(
     {"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host", "--no-index"}
@@ -69,8 +71,38 @@ def logical_lines(text: str) -> Iterator[tuple[int, str]]:
 _RELOCK = "run `reprotasks lock` to regenerate the lock"
 
 
-def parse_lock(path: Path) -> ParsedLock:
-    return parse_lock_text(path.read_text(encoding="utf-8"))
+def project_relative(path: Path) -> str:
+    """``path`` as messages show it: relative to the project (the nearest directory above it holding
+    pyproject.toml or .git), POSIX style, bytes that are not UTF-8 escaped."""
+    for parent in path.parents:
+        if (parent / "pyproject.toml").is_file() or (parent / ".git").exists():
+            return shown_name(path.relative_to(parent).as_posix())
+    return shown_name(path.name)
+
+
+def read_text(path: Path, shown: str | None = None, *, fix: str = "") -> str:
+    """A user's text file as UTF-8; a ReprotasksError naming ``shown`` (the project-relative path)
+    when it cannot be read or is not UTF-8, never a traceback."""
+    shown = shown or project_relative(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReprotasksError(
+            f"{shown}: cannot be read ({exc.strerror or exc})",
+            hint=fix or "check that it is a regular file you can read (not a directory, a broken symlink or a loop)",
+        ) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ReprotasksError(
+            f"{shown}: line {line} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            hint=fix or f"save {shown} as UTF-8, or restore it from version control",
+        ) from None
+
+
+def parse_lock(path: Path, shown: str | None = None) -> ParsedLock:
+    return parse_lock_text(read_text(path, shown, fix=f"regenerate it: {_RELOCK} (locks are UTF-8 text)"))
 
 
 def parse_lock_text(text: str) -> ParsedLock:
@@ -166,12 +198,13 @@ def split_header(text: str) -> tuple[str, str]:
 def input_files(path: Path, seen: set[Path] | None = None) -> list[Path]:
     """``path`` and every file it includes with -r/-c, recursively (existing ones only)."""
     seen = set() if seen is None else seen
-    path = path.resolve()
+    path = resolve_path(path, project_relative(path))
     if path in seen or not path.is_file():
         return []
     seen.add(path)
     found = [path]
-    for _number, line in logical_lines(path.read_text(encoding="utf-8")):
+    text = read_text(path, fix="save it as UTF-8 (requirements files are UTF-8 text), then " + _RELOCK)
+    for _number, line in logical_lines(text):
         words = line.split()
         flag, _, inline = words[0].partition("=")
         if flag in {"-r", "--requirement", "-c", "--constraint"}:

@@ -26,7 +26,7 @@ from reprotasks.steps import _source
 from reprotasks.steps._layout import kind_of, read_regular, require_directory, sha256_regular, shown
 from reprotasks.steps.build import BuildPlan, manifest_header, plan_build
 from reprotasks.steps.build_go import binary_info, parse_platform
-from reprotasks.steps.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, manifest_from_json
+from reprotasks.steps.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, manifest_from_bytes
 
 _REBUILD = "rebuild with `reprotasks build --force` (never edit manifest.json by hand), then run this step again"
 _MAX_BINARY = 2 << 30  # a member larger than this is not a binary reprotasks built
@@ -47,8 +47,8 @@ def trusted_manifest(config: Config, *, runner: Runner, step: str) -> tuple[Mani
         raise DriftError([Finding(where, None, f"is {kind}: it is never followed or read", _REBUILD)], step=step)
     data = read_regular(dist / MANIFEST_NAME)
     try:
-        manifest = manifest_from_json(json.loads(data.decode("utf-8")))
-    except (ValueError, KeyError, TypeError) as exc:
+        manifest = manifest_from_bytes(data)
+    except (ValueError, TypeError) as exc:
         raise ReprotasksError(f"{where} is not a reprotasks build manifest ({exc})", hint=_REBUILD) from None
     source = _source.describe_source(config.root, runner=runner)
     _source.require_built_from(

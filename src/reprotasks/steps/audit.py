@@ -19,7 +19,7 @@ from typing import Any
 
 from reprotasks import __version__
 from reprotasks._run import Runner
-from reprotasks.config import Config
+from reprotasks.config import Config, shown_name
 from reprotasks.errors import Finding, ReprotasksError
 from reprotasks.steps import _audit_files, _audit_shell
 
@@ -111,7 +111,7 @@ RULES: Mapping[str, Rule] = {
             "error",
             "unreadable",
             "a file that cannot be read cannot be audited",
-            "fix its permissions, or exclude it with `audit.exclude`",
+            "fix its permissions (or the broken symlink), or exclude it with `audit.exclude`",
         ),
         Rule(
             "RT-F002",
@@ -297,7 +297,10 @@ def _lock_checker(root: Path, relative: str) -> Callable[[str], bool]:
 
     def check(name: str) -> bool:
         for candidate in (root / name, root / base / name):
-            resolved = candidate.resolve()
+            try:
+                resolved = candidate.resolve()
+            except (RuntimeError, OSError):  # a symlink loop (RuntimeError before Python 3.13)
+                continue
             if resolved.is_relative_to(root.resolve()) and resolved.is_file():
                 return _is_hashed_lock(resolved)
         return False
@@ -314,27 +317,43 @@ def _audit_file(root: Path, relative: str, kind: str) -> tuple[bool, list[AuditF
         _audit_shell.hashed_lock.reset(token)
 
 
+def _real_path(root: Path, relative: str) -> Path:
+    """The file ``relative`` names. git lists a name that is not UTF-8 with U+FFFD in place of the
+    bad bytes; such a name is matched against the directory's raw names (one match or none)."""
+    path = root / relative
+    if "\ufffd" not in relative or os.path.lexists(path):
+        return path
+    try:
+        names = os.listdir(os.fsencode(path.parent))  # noqa: PTH208 - raw bytes names
+    except OSError:
+        return path
+    matches = [name for name in names if name.decode("utf-8", "replace") == path.name]
+    return path.parent / os.fsdecode(matches[0]) if len(matches) == 1 else path
+
+
 def _audit_text(root: Path, relative: str, kind: str) -> tuple[bool, list[AuditFinding]]:
-    text, problem = _read(root / relative, relative, kind)
+    shown = shown_name(relative)  # a name that is not UTF-8 (from the walk) is shown with \\x escapes
+    text, problem = _read(_real_path(root, relative), shown, kind)
     found: list[AuditFinding] = [problem] if problem else []
     if text is None:
         return False, found
     try:
         found += [
-            _finding(relative, line, col, rule, snippet=snippet)
+            _finding(shown, line, col, rule, snippet=snippet)
             for rule, line, col, snippet in _hits("shell" if kind == "maybe-shell" else kind, text)
         ]
     except SyntaxError as exc:  # a noxfile.py/tasks.py that does not parse
-        found.append(
-            _finding(relative, exc.lineno or 1, exc.offset or 1, "RT-F003", f"is not valid Python ({exc.msg})")
-        )
+        found.append(_finding(shown, exc.lineno or 1, exc.offset or 1, "RT-F003", f"is not valid Python ({exc.msg})"))
+    except RecursionError:  # e.g. YAML nested hundreds of levels deep: the parsers recurse
+        _yaml.cache_clear()  # never reuse a loader left mid-document
+        found.append(_finding(shown, 1, 1, "RT-F003", "is nested too deeply to be parsed"))
     except Exception as exc:  # ruamel.yaml's errors share no useful base class
         if not type(exc).__module__.startswith("ruamel"):
             raise
         mark = getattr(exc, "problem_mark", None)
         line = (mark.line + 1) if mark is not None else 1
         col = (mark.column + 1) if mark is not None else 1
-        found.append(_finding(relative, line, col, "RT-F003", f"is not valid YAML ({getattr(exc, 'problem', exc)})"))
+        found.append(_finding(shown, line, col, "RT-F003", f"is not valid YAML ({getattr(exc, 'problem', exc)})"))
     return True, found
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import hashlib
-import json
 import os
 import platform as host_platform
 import shlex
@@ -52,7 +51,7 @@ from reprotasks.steps.build_python import (
     build_environment_variables,
     build_python,
 )
-from reprotasks.steps.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, manifest_from_json
+from reprotasks.steps.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, manifest_from_bytes
 
 
 @dataclass(frozen=True)
@@ -217,8 +216,8 @@ def _reuse(config: Config, plan: BuildPlan, *, runner: Runner, restage: bool = T
         runner.log(f"build: {shown_dist}/{MANIFEST_NAME} is not the one this machine's last build wrote: rebuilding")
         return None
     try:
-        manifest = manifest_from_json(json.loads(data.decode("utf-8")))
-    except (ValueError, KeyError, TypeError):
+        manifest = manifest_from_bytes(data)
+    except (ValueError, TypeError):
         return None
     expected = manifest_header(config, plan, runner=runner)
     if manifest.inputs_digest != plan.inputs_digest or _header_of(manifest) != expected:

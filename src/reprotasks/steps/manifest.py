@@ -65,31 +65,73 @@ def read_manifest(path: Path, shown_path: str) -> Manifest:
     manifest can never point a step outside its directory.
     """
     try:
-        data = json.loads(read_regular(path).decode("utf-8"))
-        return manifest_from_json(data)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        data = read_regular(path)
+    except OSError as exc:
+        raise ReprotasksError(
+            f"{shown_path}: cannot be read ({exc.strerror or exc})",
+            hint="rebuild with `reprotasks build` (it rewrites dist/ and its manifest)",
+        ) from None
+    try:
+        return manifest_from_bytes(data)
+    except (ValueError, TypeError) as exc:
         raise ReprotasksError(
             f"{shown_path} is not a reprotasks build manifest ({exc})",
             hint="rebuild with `reprotasks build` (it rewrites dist/ and its manifest)",
         ) from None
 
 
+def manifest_from_bytes(data: bytes) -> Manifest:
+    """A Manifest from the bytes of manifest.json; ValueError/TypeError saying what is wrong.
+
+    Never anything else: not UTF-8, not JSON, nested too deeply, wrong types, missing keys.
+    """
+    try:
+        parsed = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    except ValueError as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    return manifest_from_json(parsed)
+
+
+def _check(value: Any, kinds: type | tuple[type, ...], what: str) -> None:
+    if isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
+        raise TypeError(f"{what} is a boolean")
+    if not isinstance(value, kinds):
+        raise TypeError(f"{what} is {_json_type(value)}")
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number"}
+    return "null" if value is None else names.get(type(value), f"a {type(value).__name__}")
+
+
 def manifest_from_json(data: Any) -> Manifest:
     """A Manifest from parsed JSON; ValueError/TypeError naming the first field that is wrong."""
     if not isinstance(data, dict):
-        raise TypeError("not a JSON object")
+        raise TypeError(f"the document is {_json_type(data)}, not a JSON object")
     if data.get("manifest_version") != MANIFEST_VERSION:
-        raise ValueError(f"manifest_version {data.get('manifest_version')!r} is not {MANIFEST_VERSION}")
+        raise ValueError(f"manifest_version {_short(data.get('manifest_version'))} is not {MANIFEST_VERSION}")
     for key in ("project", "source", "toolchains"):
-        if not isinstance(data.get(key), dict):
-            raise TypeError(f"`{key}` is not an object")
+        _check(data.get(key), dict, f"`{key}`")
     for key in ("python", "go"):
-        if data.get(key) is not None and not isinstance(data[key], dict):
-            raise TypeError(f"`{key}` is not an object")
-    if not isinstance(data.get("inputs_digest"), str):
-        raise TypeError("`inputs_digest` is not a string")
-    if not isinstance(data.get("artifacts"), list):
-        raise TypeError("`artifacts` is not a list")
+        _check(data.get(key), (dict, type(None)), f"`{key}`")
+    _check(data.get("inputs_digest"), str, "`inputs_digest`")
+    _check(data.get("artifacts"), list, "`artifacts`")
+    for key, value in data["project"].items():
+        _check(value, (str, type(None)), f"`project.{key}`")
+    _check(data["source"].get("commit"), str, "`source.commit`")
+    for key in ("tree", "path"):
+        if key in data["source"]:
+            _check(data["source"][key], str, f"`source.{key}`")
+    if "source_date_epoch" in data["source"]:
+        _check(data["source"]["source_date_epoch"], int, "`source.source_date_epoch`")
+    for key, value in data["toolchains"].items():
+        _check(value, str, f"`toolchains.{key}`")
+    if data["go"] is not None and "platforms" in data["go"]:
+        _check(data["go"]["platforms"], dict, "`go.platforms`")
     return Manifest(
         project=data["project"],
         source=data["source"],
@@ -112,10 +154,13 @@ def _artifact(item: Any) -> ArtifactRecord:
         raise ValueError(f"artifact name {shown(name)} {problem}")
     checks = {"size": int, "sha256": str, "kind": str, "platform": str}
     for key, kind in checks.items():
-        if not isinstance(item.get(key), kind) or isinstance(item.get(key), bool):
-            raise TypeError(f"artifact {shown(name)}: `{key}` is not a {kind.__name__}")
+        _check(item.get(key), kind, f"artifact {shown(name)}: `{key}`")
+    if item["size"] < 0:
+        raise ValueError(f"artifact {shown(name)}: `size` is negative")
+    for key in ("package", "compiler"):
+        _check(item.get(key), (str, type(None)), f"artifact {shown(name)}: `{key}`")
     if item["kind"] not in _KINDS:
-        raise ValueError(f"artifact {shown(name)}: unknown kind {item['kind']!r}")
+        raise ValueError(f"artifact {shown(name)}: unknown kind {_short(item['kind'])}")
     embedded = item.get("embedded", [])
     if not isinstance(embedded, list) or not all(isinstance(line, str) for line in embedded):
         raise TypeError(f"artifact {shown(name)}: `embedded` is not a list of strings")
@@ -123,3 +168,12 @@ def _artifact(item: Any) -> ArtifactRecord:
     if unknown:
         raise ValueError(f"artifact {shown(name)}: unknown field `{sorted(unknown)[0]}`")
     return ArtifactRecord(**{**item, "embedded": tuple(embedded)})
+
+
+def _short(value: Any) -> str:
+    """A JSON value as a message shows it: at most 60 characters."""
+    try:
+        text = json.dumps(value, ensure_ascii=True)
+    except (ValueError, RecursionError):
+        return _json_type(value)
+    return text if len(text) <= 60 else text[:57] + "..."

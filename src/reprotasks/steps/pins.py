@@ -12,6 +12,7 @@ from reprotasks._run import Runner
 from reprotasks.config import Config
 from reprotasks.errors import Finding
 from reprotasks.steps import _gomod
+from reprotasks.steps._lockfile import read_text
 
 _PYTHON_VERSION = re.compile(r"^(?:cpython[-@]?)?(?P<version>\d+\.\d+(?:\.\d+)?)$")
 
@@ -40,7 +41,8 @@ def _python_version_file(path: Path) -> list[Finding]:
                 f'create .python-version containing "{running}" (or set `version-pin` under [tool.reprotasks.python])',
             )
         ]
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    text = read_text(path, ".python-version", fix=f'write the Python version as plain text, e.g. "{running}"')
+    for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
@@ -103,7 +105,7 @@ def _requires_python(config: Config) -> list[Finding]:
 
 
 def _line_of(path: Path, key: str) -> int | None:
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_text(path, "pyproject.toml").splitlines(), start=1):
         if line.strip().startswith(key):
             return number
     return None
@@ -114,7 +116,7 @@ def go_findings(config: Config, *, runner: Runner) -> list[Finding]:
     if module is None:
         return []
     go_mod = f"{config.rel(module)}/go.mod".removeprefix("./")
-    pins = _gomod.read_pins(module)
+    pins = _gomod.read_pins(module, go_mod)
     findings: list[Finding] = []
     pinned = pins.pinned
     if pinned is None and config.go.toolchain_pin == "required":

@@ -22,7 +22,7 @@ from reprotasks.config import Config
 from reprotasks.errors import ReprotasksError
 from reprotasks.steps import _source
 from reprotasks.steps._layout import SBOM_NAME
-from reprotasks.steps._lockfile import parse_lock
+from reprotasks.steps._lockfile import parse_lock, read_text
 from reprotasks.steps._trusted import trusted_manifest
 from reprotasks.steps.manifest import Manifest
 
@@ -54,7 +54,7 @@ def python_packages(config: Config) -> dict[tuple[str, str], _Package]:
             raise ReprotasksError(
                 f"{config.rel(path)} is missing: the SBOM lists what the locks pin", hint="run `reprotasks lock` first"
             )
-        for pin in parse_lock(path).pins:
+        for pin in parse_lock(path, config.rel(path)).pins:
             package = found.setdefault((pin.name, pin.version), _Package(set(), set()))
             package.hashes.update(h.split(":", 1)[1] for h in pin.hashes if h.startswith("sha256:"))
             package.sources.add(config.rel(path))
@@ -68,7 +68,8 @@ def go_modules(config: Config, manifest: Manifest | None) -> dict[tuple[str, str
         return found
     go_sum = config.go.module / "go.sum"
     if go_sum.is_file():
-        for line in go_sum.read_text(encoding="utf-8").splitlines():
+        text = read_text(go_sum, config.rel(go_sum), fix="restore go.sum (`git checkout -- go.sum`): it is UTF-8 text")
+        for line in text.splitlines():
             parts = line.split()
             if len(parts) == 3 and not parts[1].endswith("/go.mod"):
                 package = found.setdefault((parts[0], parts[1]), _Package(set(), set()))

@@ -114,7 +114,7 @@ def _check_lock(config: Config, spec: LockSpec, *, runner: Runner, use_cache: bo
     lock_rel, input_rel = config.rel(spec.output), spec.describe_input(config.root)
     if not spec.output.exists():
         return Check(name, (Finding(lock_rel, None, f"missing: {input_rel} has never been locked", _RELOCK),))
-    parsed = parse_lock(spec.output)
+    parsed = parse_lock(spec.output, lock_rel)
     findings = [Finding(lock_rel, problem.line, problem.problem, problem.fix) for problem in parsed.problems]
     key = _freshness_key(config, spec)
     if use_cache and _cache.remembered("lock-fresh", key):
