@@ -212,3 +212,16 @@ def input_files(path: Path, seen: set[Path] | None = None) -> list[Path]:
             if target and "://" not in target:
                 found += input_files(path.parent / target, seen)
     return found
+
+
+def check_lock_files(input_path: Path | None, output: Path, shown_output: str) -> None:
+    """Before resolving: the input (with its -r/-c includes) and the current lock must be readable
+    UTF-8 text. The resolver reads both and would otherwise fail with its own traceback."""
+    if input_path is not None:
+        input_files(input_path)
+    if output.exists() or output.is_symlink():
+        read_text(
+            output,
+            shown_output,
+            fix=f"delete {shown_output} (`reprotasks lock` writes it again, without the kept pins) or save it as UTF-8",
+        )

@@ -28,6 +28,7 @@ from reprotasks.errors import ReprotasksError
 from reprotasks.steps import _gomod, _source
 from reprotasks.steps._layout import (
     SBOM_NAME,
+    directory_problem,
     entries,
     entry_problem,
     is_metadata_name,
@@ -95,6 +96,9 @@ def build(
 ) -> BuildResult:
     """Build (or reuse) every artifact into ``config.dist_dir``; see the module docstring."""
     dist = config.rel(config.dist_dir)
+    problem = directory_problem(config.dist_dir)
+    if problem is not None and not problem.startswith("does not exist"):  # before building, not after
+        raise ReprotasksError(f"{dist}: {problem}", hint="remove it (build writes a fresh directory there)")
     source = _source.describe_source(config.root, runner=runner)
     untracked = _source.untracked_config_inputs(source, runner=runner, outputs=dist)
     warning = _source.check_dirty(

@@ -14,7 +14,7 @@ from reprotasks.config import Config
 from reprotasks.errors import ReprotasksError
 from reprotasks.steps import _gomod
 from reprotasks.steps._compile import compile_lock
-from reprotasks.steps._lockfile import parse_lock
+from reprotasks.steps._lockfile import check_lock_files, parse_lock
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ def lock(
     locked: list[LockedFile] = []
     for spec in specs:
         runner.log(f"lock: {spec.describe_input(config.root)} -> {config.rel(spec.output)} ({backend})")
+        check_lock_files(None if spec.generated is not None else spec.input, spec.output, config.rel(spec.output))
         before = spec.output.read_bytes() if spec.output.exists() else None
         with atomic_path(spec.output) as temp:
             compile_lock(
