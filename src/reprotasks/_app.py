@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reprotasks._guard import Places, guarded
 from reprotasks._run import Runner
 from reprotasks.config import Config, load_config
 from reprotasks.errors import DriftError, ReprotasksError
@@ -124,7 +125,8 @@ def run_step(
     runner = Runner(config.root, log=log)
     started = time.monotonic()
     try:
-        rows = _dispatch(name, options, config, runner)
+        with guarded(places_of(config), exclusive=writes(name, options), log=log):
+            rows = _dispatch(name, options, config, runner)
     except OSError as exc:
         # Disk full, permissions, a file vanishing under us: say which file, never a traceback.
         where = f"{exc.filename}: " if exc.filename else ""
@@ -136,6 +138,29 @@ def run_step(
     if name not in ("release", "audit"):
         print_summary(name, rows, time.monotonic() - started)
     return rows
+
+
+# Steps that write into the project (dist/, the locks, go.mod/go.sum): one at a time per project.
+_WRITERS = frozenset({"lock", "build", "assemble", "checksum", "sbom", "provenance", "sign", "release"})
+
+
+def writes(name: str, options: StepOptions) -> bool:
+    if name == "checksum":
+        return not options.check
+    if name == "release":
+        return not options.dry_run
+    return name in _WRITERS
+
+
+def places_of(config: Config) -> Places:
+    """Where this project's steps write: the lock and the recovery of killed runs cover these."""
+    dist = config.staged_for or config.dist_dir
+    return Places(
+        root=config.root,
+        dist=dist,
+        go_module=config.go.module,
+        lock_dirs=tuple(sorted({lock.output.parent for lock in config.python.all_locks})),
+    )
 
 
 def _dispatch(name: str, options: StepOptions, config: Config, runner: Runner) -> list[tuple[str, str]]:

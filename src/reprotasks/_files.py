@@ -5,12 +5,18 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 _CHUNK = 1 << 20
+
+# In the name of every temporary file beside an output, so the next run can tell its own
+# leftovers (a SIGKILL skips every ``finally``) from the user's files.
+TEMP_MARK = ".reprotasks-"
 
 
 @contextlib.contextmanager
@@ -20,7 +26,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     The temporary file starts as a copy of ``target`` when that exists (tools such as
     pip-compile read their previous output to keep pins), and keeps ``target``'s mode.
     """
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}{TEMP_MARK}", suffix=".tmp", dir=target.parent)
     temp = Path(name)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -32,8 +38,37 @@ def atomic_path(target: Path) -> Iterator[Path]:
         with temp.open("rb") as handle:
             os.fsync(handle.fileno())
         os.replace(temp, target)
+        fsync_directory(target.parent)
     finally:
         temp.unlink(missing_ok=True)
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make renames in ``directory`` durable (best effort: some filesystems refuse)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_path(path: Path) -> None:
+    """Delete a file, symlink or whole tree, even one with read-only directories (Go's module cache)."""
+    if not path.is_dir() or path.is_symlink():
+        path.unlink(missing_ok=True)
+        return
+    try:
+        shutil.rmtree(path)
+    except OSError:
+        for directory, _subdirs, _files in os.walk(path):
+            with contextlib.suppress(OSError):
+                os.chmod(directory, stat.S_IRWXU)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def write_atomic(target: Path, data: bytes) -> None:

@@ -307,4 +307,6 @@ TABLES: tuple[str, ...] = ("python", "go", "sign", "audit")
 ALLOW_KEYS: tuple[str, ...] = ("rule", "path", "match", "reason")
 
 # Environment variables that start with REPROTASKS_ but are not config keys.
-NON_CONFIG_ENV: frozenset[str] = frozenset({"REPROTASKS_CACHE_DIR"})
+NON_CONFIG_ENV: frozenset[str] = frozenset(
+    {"REPROTASKS_CACHE_DIR", "REPROTASKS_LOCK_TIMEOUT", "REPROTASKS_FAULT"}  # see _cache, _guard, _journal
+)

@@ -9,6 +9,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from reprotasks import _journal
 from reprotasks._run import Runner, tail
 from reprotasks.errors import Finding
 from reprotasks.steps._lockfile import read_text
@@ -52,10 +53,11 @@ def read_pins(module: Path, shown: str | None = None) -> GoPins:
 
 
 def tidy(module: Path, *, runner: Runner) -> bool:
-    """``go mod tidy`` through -modfile on temporary copies, then rename them into place.
+    """``go mod tidy`` through -modfile on temporary copies, then move both into place as one change.
 
-    go rewrites go.mod/go.sum in place; tidying copies and renaming them means an interrupted
-    run leaves the previous files whole. Returns whether anything changed.
+    go rewrites go.mod/go.sum in place; tidying copies means an interrupted run leaves the
+    previous files whole, and the journal of ``replace_files`` means a kill between the two
+    renames never leaves a new go.sum beside an old go.mod. Returns whether anything changed.
     """
     go_mod, go_sum = module / "go.mod", module / "go.sum"
     fd, name = tempfile.mkstemp(prefix=".reprotasks-tidy-", suffix=".mod", dir=module)
@@ -68,12 +70,14 @@ def tidy(module: Path, *, runner: Runner) -> bool:
             shutil.copyfile(go_sum, temp_sum)
         runner.run(["go", "mod", "tidy", f"-modfile={temp_mod.name}"], cwd=module, purpose="tidy go.mod and go.sum")
         changed = temp_mod.read_bytes() != go_mod.read_bytes()
+        pairs = [(temp_mod, go_mod)]
         if temp_sum.exists():
             changed |= not go_sum.exists() or temp_sum.read_bytes() != go_sum.read_bytes()
             os.chmod(temp_sum, 0o644)
-            os.replace(temp_sum, go_sum)
+            pairs.insert(0, (temp_sum, go_sum))
         os.chmod(temp_mod, 0o644)
-        os.replace(temp_mod, go_mod)
+        if changed:
+            _journal.replace_files(pairs, journal=_journal.journal_path(module, "go.mod"))
         return changed
     finally:
         temp_mod.unlink(missing_ok=True)

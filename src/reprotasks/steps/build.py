@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reprotasks import __version__, _cache
+from reprotasks import __version__, _cache, _journal
 from reprotasks._run import Runner
 from reprotasks.config import Config
 from reprotasks.errors import ReprotasksError
@@ -497,22 +497,10 @@ def _go_record(config: Config, plan: BuildPlan, go_sum_sha: str | None, module_r
 
 
 def replace_directory(stage: Path, dist: Path) -> None:
-    """Put the staged outputs in place of ``dist`` (the old one is removed only afterwards)."""
+    """Put the staged outputs in place of ``dist``; a journal makes it all-or-nothing across a kill."""
     if dist.is_symlink() or (dist.exists() and not dist.is_dir()):
         raise ReprotasksError(f"{dist} is not a directory", hint="remove it or point `dist-dir` somewhere else")
-    old = None
-    if dist.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{dist.name}-old-", dir=dist.parent))
-        dist.rename(old / dist.name)
-    try:
-        stage.rename(dist)
-    except OSError:
-        if old is not None:
-            (old / dist.name).rename(dist)
-        raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+    _journal.replace_directory(stage, dist)
 
 
 def planned_commands(config: Config, *, runner: Runner, platforms: Sequence[str] = ()) -> list[str]:
