@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from reprotasks import __version__
 from reprotasks._app import STEPS, StepOptions, report_error, run_init, run_step
+from reprotasks._guard import Terminated
 from reprotasks.config import load_config
 from reprotasks.errors import ReprotasksError
 from reprotasks.schema import schema_json
@@ -266,9 +268,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReprotasksError as error:
         report_error(error)
         return error.exit_code
-    except KeyboardInterrupt:
-        print("interrupted: outputs are written atomically, so nothing was left half-written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        signum = stop.signum if isinstance(stop, Terminated) else signal.SIGINT
+        print(
+            f"{signal.Signals(signum).name}: stopped; outputs are replaced atomically, so each is the old or the "
+            "new one, and temporary files were removed",
+            file=sys.stderr,
+        )
+        return 128 + signum
     return 0
 
 
