@@ -285,6 +285,11 @@ def _type_name(value: object) -> str:
     )
 
 
+def _short_toml(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _suggest(word: str, candidates: list[str]) -> str:
     close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     if close:
@@ -432,8 +437,9 @@ def _project_table(document: dict[str, Any]) -> dict[str, Any]:
             )
     dynamic = project.get("dynamic", [])
     if not isinstance(dynamic, list) or not all(isinstance(item, str) for item in dynamic):
+        what = _type_name(dynamic) if not isinstance(dynamic, list) else _short_toml(dynamic)
         raise ConfigError(
-            f"pyproject.toml: `[project] dynamic` must be an array of strings, not {_type_name(dynamic)}",
+            f"pyproject.toml: `[project] dynamic` must be an array of strings, not {what}",
             hint='e.g. `dynamic = ["version"]`',
         )
     return project
