@@ -328,6 +328,9 @@ def _validate(table: Mapping[str, Any], source: str) -> dict[str, Any]:
 
 def _check_type(option: Option, value: Any, source: str) -> Any:
     where = f"{source}: `{option.dotted}`"
+    strings = value if isinstance(value, list) else [value]
+    if any(isinstance(item, str) and "\x00" in item for item in strings):
+        raise ConfigError(f"{where} contains a NUL character (\\u0000)", hint="remove the NUL character")
     if value is None and option.default is None:
         return None  # only programmatic overrides can say "unset" (TOML has no null)
     if option.kind == "bool":
