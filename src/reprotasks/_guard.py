@@ -168,6 +168,7 @@ class _ProjectLock:
     def __init__(self, directories: list[Path], *, log: Callable[[str], None]) -> None:
         self.directories = directories
         self.log = log
+        self.timeout = _timeout()  # read up front: a bad value is an error even when nobody waits
         self.taken: list[str] = []
 
     def __enter__(self) -> _ProjectLock:
@@ -213,7 +214,7 @@ class _ProjectLock:
             return
         except BlockingIOError:
             pass
-        timeout = _timeout()
+        timeout = self.timeout
         self.log(
             f"reprotasks: another reprotasks run{_holder(fd)} is using {directory}; waiting for it to finish "
             f"(at most {timeout:g}s, set {LOCK_TIMEOUT_ENV} to change)"
