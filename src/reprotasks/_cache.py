@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from reprotasks._files import write_atomic
+from reprotasks.errors import ReprotasksError
 
 
 def cache_dir() -> Path:
@@ -17,6 +19,43 @@ def cache_dir() -> Path:
         return Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "reprotasks"
+
+
+def unwritable(directory: Path) -> str | None:
+    """Why ``directory`` cannot hold a cache (created if missing), or None when it can."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".reprotasks-probe-"):
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def not_writable_error(directory: Path, reason: str, *, step: str, what: str) -> ReprotasksError:
+    """The one message for a cache directory that cannot be written (never reported as drift)."""
+    return ReprotasksError(
+        f"{step}: {directory}: cache directory {cache_dir()} is not writable ({reason}), so {what} cannot be kept",
+        hint="check its permissions and the free space, or set REPROTASKS_CACHE_DIR (or XDG_CACHE_HOME) to a "
+        "writable directory",
+    )
+
+
+def resolver_cache(backend: str) -> Path:
+    """Where pip-tools or uv keep their cache, by their own rules (their variable, then XDG_CACHE_HOME)."""
+    variable = "PIP_TOOLS_CACHE_DIR" if backend == "pip-tools" else "UV_CACHE_DIR"
+    configured = os.environ.get(variable)
+    if configured:
+        return Path(configured)
+    if backend == "pip-tools":
+        try:
+            from piptools.locations import CACHE_DIR
+        except ImportError:  # pragma: no cover - pip-tools is a dependency
+            pass
+        else:
+            return Path(CACHE_DIR)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / ("pip-tools" if backend == "pip-tools" else "uv")
 
 
 def digest(parts: Any) -> str:

@@ -7,17 +7,22 @@ recorded so later steps (provenance) can list the exact command lineage.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from reprotasks import _cache
 from reprotasks.errors import CommandFailedError, ReprotasksError, ToolMissingError
 
 UMASK = 0o022
@@ -35,27 +40,78 @@ INSTALL_HINTS: Mapping[str, str] = {
 }
 
 _SECRET_FLAGS = frozenset({"--identity-token", "--token", "--password", "-p"})
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+MASK = "***"
+
+# URL userinfo runs up to the LAST "@" before the host (passwords may hold a raw "@"); it cannot
+# hold "/", "?", "#", whitespace, quotes or brackets, so a later "@" in a path or query is left alone.
+_USERINFO = r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#\s\"'<>\[\]{}\\]+@"
+# Token shapes that are secret wherever they appear (in a URL path, a query string, free text).
+TOKEN_SHAPES = (
+    r"\bgh[pousr]_[A-Za-z0-9]{20,}",  # GitHub: personal, OAuth, user-to-server, server-to-server, refresh
+    r"\bgithub_pat_[A-Za-z0-9_]{20,}",  # GitHub fine-grained personal access token
+    r"\bglpat-[A-Za-z0-9_-]{20,}",  # GitLab personal access token
+    r"\bpypi-AgE[A-Za-z0-9_-]{16,}",  # PyPI / TestPyPI API token (a macaroon)
+    r"(?-i:\b(?:AKIA|ASIA)[0-9A-Z]{16}\b)",  # AWS access key id
+    r"\bxox[abposre]-[A-Za-z0-9-]{10,}",  # Slack
+    r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*",  # JWT (e.g. an OIDC identity token)
+    r"-----BEGIN (?P<pem>[A-Z ]*)PRIVATE KEY-----(?:.*?-----END (?P=pem)PRIVATE KEY-----)?",
+)
+_SECRET_VALUES = (
+    # ?token=... &access_token=... ;password=... in URLs, also "token=..." in free text
+    r"(?P<param>[?&;](?:access_token|auth_token|private_token|id_token|token|password|passwd|pwd|secret"
+    r"|client_secret|api_key|apikey|key|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token)=)"
+    r"[^&#\s\"'<>]+",
+    # Authorization: Bearer xxx / Authorization: Basic xxx / Bearer xxx
+    r"(?P<auth>\bauthorization\s*[:=]\s*(?:(?:bearer|basic|token)\s+)?)[^\s\"']+",
+    r"(?P<bearer>\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}",
+    # --token=xxx / --password xxx in free text (argv is also masked flag by flag)
+    r"(?P<flag>--(?:identity-token|token|password)(?:=|\s+))[^\s\"']+",
+    # NAME_TOKEN=xxx, PASSWORD=xxx, AWS_SECRET_ACCESS_KEY=xxx in free text (e.g. an echoed environment)
+    r"(?-i:(?P<env>\b[A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY)[A-Z0-9_]*=)[^\s\"']+)",
+)
+_SECRETS = re.compile(
+    "|".join([_USERINFO, *(f"(?:{shape})" for shape in TOKEN_SHAPES), *_SECRET_VALUES]), re.IGNORECASE | re.DOTALL
+)
+_KEEP = ("scheme", "param", "auth", "bearer", "flag", "env")
+
+
+def _masked(match: re.Match[str]) -> str:
+    for group in _KEEP:
+        kept = match.group(group)
+        if kept is not None:
+            return f"{kept}{MASK}@" if group == "scheme" else f"{kept}{MASK}"
+    return MASK
+
+
+def mask(text: str) -> str:
+    """``text`` with every credential replaced by ``***``: the one masking rule for all output.
+
+    URL userinfo (``https://user:p@ss@host/`` -> ``https://***@host/``), known token shapes
+    anywhere (GitHub, GitLab, PyPI, AWS, Slack, JWTs, PEM private keys), secret query values
+    (``?token=``, ``access_token=``, ``password=``, ...), Authorization/Bearer values, token
+    flags and ``*_TOKEN=``-style assignments.
+    """
+    return _SECRETS.sub(_masked, text) if text else text
 
 
 def redact(argv: Sequence[str]) -> list[str]:
-    """Mask credentials in an argv for logs and records: token flag values and URL userinfo."""
+    """Mask credentials in an argv for logs and records: token flag values, then ``mask`` on each word."""
     masked: list[str] = []
     hide_next = False
     for arg in argv:
         if hide_next:
-            masked.append("***")
+            masked.append(MASK)
             hide_next = False
             continue
         flag, sep, _value = arg.partition("=")
         if flag in _SECRET_FLAGS:
             if sep:
-                masked.append(f"{flag}=***")
+                masked.append(f"{flag}={MASK}")
             else:
                 masked.append(arg)
                 hide_next = True
             continue
-        masked.append(_URL_CREDENTIALS.sub(r"\g<scheme>***@", arg))
+        masked.append(mask(arg))
     return masked
 
 
@@ -76,6 +132,27 @@ class Completed:
     stderr: str
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A command that exited non-zero, as a step may explain it: every text here is already masked."""
+
+    command: str  # the shown command line
+    where: str  # its working directory, relative to the project when inside it
+    returncode: int
+    output: str  # stdout then stderr
+    log: Path | None  # the full output, kept where it outlives the step (None when it was short)
+
+    def default_error(self) -> CommandFailedError:
+        return CommandFailedError(
+            f"`{self.command}` failed with exit code {self.returncode} (in {self.where})",
+            details=excerpt(self.output) + self.log_note(),
+            hint="the lines above are the ones of its output that carry the error",
+        )
+
+    def log_note(self) -> str:
+        return f"\n    (full output: {self.log})" if self.log is not None else ""
+
+
 def _stderr_log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -88,6 +165,11 @@ class Runner:
     log: Callable[[str], None] = _stderr_log
     history: list[CommandRecord] = field(default_factory=list)
     _epoch: str | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Every line a step logs goes through the one masking rule, not only the commands.
+        unmasked = self.log
+        self.log = lambda line: unmasked(mask(line))
 
     def which(self, tool: str, env: Mapping[str, str] | None = None) -> str | None:
         path = (env if env is not None else os.environ).get("PATH", os.defpath)
@@ -157,12 +239,14 @@ class Runner:
         quiet: bool = False,
         replace_env: bool = False,
         umask: int = UMASK,
+        on_failure: Callable[[Failure], ReprotasksError] | None = None,
     ) -> Completed:
         """Run ``argv`` in ``cwd``; output is captured and shown only when it fails.
 
         ``env`` is added to the caller's (normalized) environment, or with ``replace_env`` is
         the whole environment. ``umask`` is only ever changed by ``reproduce``, to prove that
-        the build does not depend on it.
+        the build does not depend on it. A failure raises ``on_failure(failure)`` (a step's own
+        explanation) or a CommandFailedError with the lines of the output that carry the error.
         """
         full_env = dict(env or {}) if replace_env else self.environment(env)
         argv = list(argv)
@@ -175,7 +259,7 @@ class Runner:
             self.log(f"+ {shlex.join(shown)}" + ("" if where == "." else f"    (in {where})"))
         started = time.monotonic()
         try:
-            proc = subprocess.run(
+            proc = _complete(
                 argv,
                 cwd=cwd,
                 env=full_env,
@@ -199,11 +283,9 @@ class Runner:
         self.history.append(CommandRecord(tuple(shown), where, proc.returncode, round(time.monotonic() - started, 3)))
         result = Completed(proc.returncode, proc.stdout, proc.stderr)
         if check and proc.returncode != 0:
-            raise CommandFailedError(
-                f"`{shlex.join(shown)}` failed with exit code {proc.returncode} (in {where})",
-                details=tail(result.stderr or result.stdout),
-                hint=f"read the tool's output above; it ran in {where}",
-            )
+            output = mask("\n".join(part.rstrip() for part in (proc.stdout, proc.stderr) if part.strip()))
+            failure = Failure(shlex.join(shown), where, proc.returncode, output, keep_log(output, shown[0]))
+            raise (on_failure or Failure.default_error)(failure)
         return result
 
     def capture_bytes(self, argv: Sequence[str], *, cwd: Path, purpose: str) -> bytes | None:
@@ -212,7 +294,7 @@ class Runner:
         full[0] = self.require(full[0], purpose=purpose)
         started = time.monotonic()
         try:
-            proc = subprocess.run(
+            proc = _complete(
                 full, cwd=cwd, env=self.environment(), stdin=subprocess.DEVNULL, capture_output=True, check=False
             )
         except OSError:
@@ -231,7 +313,141 @@ class Runner:
             return path.as_posix()
 
 
+def _complete(argv: Sequence[str], **options: Any) -> subprocess.CompletedProcess[Any]:
+    """``subprocess.run`` whose whole process tree dies with it.
+
+    The command gets a process group of its own; on Ctrl-C, SIGTERM (raised as an exception
+    by ``_guard``) or any error while waiting, the group is killed, so no grandchild (git's
+    helpers, go's compilers) keeps writing into a directory that the clean-up is removing.
+    """
+    options.pop("check", None)
+    with subprocess.Popen(argv, start_new_session=True, **_pipes(options)) as process:
+        try:
+            stdout, stderr = process.communicate()
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise
+    return subprocess.CompletedProcess(list(argv), process.returncode, stdout, stderr)
+
+
+def _pipes(options: dict[str, Any]) -> dict[str, Any]:
+    if options.pop("capture_output", False):
+        options["stdout"] = options["stderr"] = subprocess.PIPE
+    return options
+
+
 def tail(text: str, lines: int = 25) -> str:
-    """The last ``lines`` lines of a tool's output, indented, for an error message."""
-    kept = text.rstrip().splitlines()[-lines:]
+    """The last ``lines`` lines of a tool's output, indented and masked, for an error message."""
+    kept = mask(text).rstrip().splitlines()[-lines:]
     return "\n".join(f"    {line}" for line in kept)
+
+
+EXCERPT_LINES = 40
+# Lines that carry an error in compiler, build backend and installer output.
+_ERROR_LINE = re.compile(
+    r"\berror\b|\w(?:Error|Exception|Exit)\b|:\d+:\d+:|:\d+: |\bundefined: |\bfatal\b|\bfailed\b|\bcannot\b"
+    r"|\bcould not\b|\bnot found\b|no such file|\bpermission denied\b|\bunsatisfiable\b|\bconflict",
+    re.IGNORECASE,
+)
+_TRACEBACK = "Traceback (most recent call last):"
+_CHAINED = (
+    "The above exception was the direct cause of the following exception:",
+    "During handling of the above exception, another exception occurred:",
+)
+
+
+def compact_tracebacks(lines: Sequence[str], *, last_frame: bool = True) -> list[str]:
+    """Python tracebacks reduced to their last frame and the exception line; chain notes dropped.
+
+    A tool's traceback is noise around one fact (the exception) and one place (the last frame,
+    left out too with ``last_frame=False``).
+    """
+    kept: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if line.strip() in _CHAINED:
+            index += 1
+            continue
+        if line.strip() != _TRACEBACK:
+            kept.append(line)
+            index += 1
+            continue
+        indent = len(line) - len(line.lstrip())
+        index += 1
+        frames: list[str] = []
+        while index < len(lines) and (
+            not lines[index].strip() or len(lines[index]) - len(lines[index].lstrip()) > indent
+        ):
+            frames.append(lines[index])
+            index += 1
+        starts = [number for number, frame in enumerate(frames) if frame.lstrip().startswith('File "')]
+        last = (frames[starts[-1] :] if starts else frames[-2:]) if last_frame else []
+        kept += [frame for frame in last if frame.strip() and set(frame.strip()) - set("^~")]
+    return kept
+
+
+def excerpt(text: str, limit: int = EXCERPT_LINES, context: int = 2) -> str:
+    """The lines of a tool's output that carry its error, with a little context, at most ``limit``.
+
+    Tracebacks are compacted first; short output is shown whole; otherwise lines that look like
+    errors (``error``, ``FooError``, ``file:12:3:``, ``undefined:``, ...) with ``context`` lines
+    around each, plus the last lines; gaps are marked ``...``. Never more than ``limit`` lines.
+    """
+    lines = [line.rstrip() for line in compact_tracebacks(mask(text).splitlines())]
+    while lines and not lines[-1]:
+        lines.pop()
+    if len(lines) > limit:
+        wanted: set[int] = set(range(len(lines) - 3, len(lines)))
+        for number, line in enumerate(lines):
+            if _ERROR_LINE.search(line):
+                wanted.update(range(max(0, number - context), min(len(lines), number + context + 1)))
+        chosen = sorted(wanted)
+        if len(chosen) > limit:  # the first errors (often the cause) and the last (the verdict)
+            chosen = chosen[: limit - limit // 4] + chosen[-(limit // 4) :]
+        selected: list[str] = []
+        for position, number in enumerate(chosen):
+            if number and (position == 0 or chosen[position - 1] != number - 1):
+                selected.append("...")
+            selected.append(lines[number])
+        lines = selected
+    return "\n".join(f"    {line}" for line in lines)
+
+
+_KEPT_LOGS = 20
+
+
+def keep_log(output: str, tool: str) -> Path | None:
+    """Save a failed command's full (masked) output where it outlives the step; None when short.
+
+    In the cache directory's ``logs/`` (the newest few are kept), else in the system's temporary
+    directory: never inside a scratch directory that is removed before the message is read.
+    """
+    if output.count("\n") < EXCERPT_LINES:
+        return None
+    name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}-{re.sub(r'[^A-Za-z0-9.-]', '_', tool)}"
+    data = (output.rstrip() + "\n").encode("utf-8", "replace")
+    directory = _cache.cache_dir() / "logs"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        handle, path = tempfile.mkstemp(prefix=f"{name}-", suffix=".log", dir=directory)
+        _prune_logs(directory)
+    except OSError:
+        system = Path(tempfile.gettempdir())
+        if system.name.startswith("reprotasks-run-"):  # this run's scratch (see _guard): removed at its end
+            system = system.parent
+        try:
+            handle, path = tempfile.mkstemp(prefix=f"reprotasks-{name}-", suffix=".log", dir=system)
+        except OSError:
+            return None
+    with os.fdopen(handle, "wb") as stream:
+        stream.write(data)
+    return Path(path)
+
+
+def _prune_logs(directory: Path) -> None:
+    logs = sorted(directory.glob("*.log"), key=lambda path: path.name)
+    for old in logs[:-_KEPT_LOGS]:
+        old.unlink(missing_ok=True)

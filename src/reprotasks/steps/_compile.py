@@ -2,17 +2,116 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
-from reprotasks._run import Runner
+from reprotasks import _cache
+from reprotasks._run import Failure, Runner, compact_tracebacks
 from reprotasks.config import Config, LockSpec
-from reprotasks.errors import ConfigError
+from reprotasks.errors import CommandFailedError, ConfigError
 
 LOCK_COMMAND = "reprotasks lock"
+_CAUSE_LINES = 12
+_NETWORK = re.compile(
+    r"Connection refused|Failed to establish a new connection|Name or service not known|Temporary failure in name"
+    r"|NameResolutionError|Network is unreachable|timed out|Request failed after|Failed to fetch|tcp connect error"
+    r"|SSLError|certificate verify failed|ProxyError",
+    re.IGNORECASE,
+)
+_MISSING = re.compile(
+    r"from versions: none|not found in the provided package locations|not found in the package registry",
+    re.IGNORECASE,
+)
+_VERSION = re.compile(r"\(from versions: [^)]|there is no version of|only .* is available", re.IGNORECASE)
+_CONFLICT = re.compile(r"ResolutionImpossible|conflict|unsatisfiable|Could not find a version", re.IGNORECASE)
+
+
+class ResolutionFailed(CommandFailedError):
+    """The resolver could not turn an input into a lock; ``kind`` is network, missing, conflict or other."""
+
+    def __init__(self, message: str, *, kind: str, cause: str, log: Path | None, hint: str, details: str) -> None:
+        super().__init__(message, hint=hint, details=details)
+        self.kind = kind
+        self.cause = cause  # the resolver's lines that say why, one per line
+        self.log = log  # its full output
+
+
+_EXCEPTION = re.compile(r"^(?P<name>[A-Za-z_][\w.]*(?:Error|Exception|NotFound|Impossible|Conflicted))(?::\s*|$)")
+
+
+def resolver_cause(output: str) -> list[str]:
+    """The lines of pip-compile's or uv's output that say why resolution failed, without tracebacks.
+
+    pip-tools ends in a chain of pip's internal exceptions: only the last one's message is kept,
+    with pip's own ``ERROR:`` lines and the last ``Retrying`` warning; uv's ``error:``/``cause:``
+    lines are kept as they are.
+    """
+    lines = compact_tracebacks([line.rstrip() for line in output.splitlines() if line.strip()], last_frame=False)
+    exceptions = [number for number, line in enumerate(lines) if _EXCEPTION.match(line)]
+    kept: list[str] = []
+    retry: str | None = None
+    for number, line in enumerate(lines):
+        text = line.strip()
+        if "Retrying (Retry(" in text:
+            retry = text  # one per attempt: the last says it all
+            continue
+        if text.startswith(("ERROR: ", "WARNING: ")):
+            line = text  # pip's log lines, indented by pip-tools
+        elif number in exceptions:
+            if number != exceptions[-1]:
+                continue  # pip's chained internals (RequirementsConflicted, ResolutionImpossible reprs)
+            matched = _EXCEPTION.match(text)
+            assert matched is not None
+            line = matched["name"].rpartition(".")[2] + text[len(matched["name"]) :]
+        if line not in kept:
+            kept.append(line)
+    return ([retry] if retry else []) + kept[:_CAUSE_LINES]
+
+
+def explain_resolution(failure: Failure, *, input_rel: str, lock_rel: str, backend: str) -> ResolutionFailed:
+    """A resolver failure as a reprotasks error: the cause lines and a hint naming the input."""
+    cause = resolver_cause(failure.output) or [f"{backend} exited with code {failure.returncode}"]
+    text = "\n".join(cause)
+    if _NETWORK.search(text):
+        kind = "network"
+        hint = (
+            "the package index could not be reached: check the network, a proxy, and `python.index-url` / "
+            "`python.extra-index-urls` (or `python.find-links` with `no-index` for offline locking)"
+        )
+    elif _MISSING.search(text):
+        kind = "missing"
+        hint = (
+            f"a requirement of {input_rel} names a package no index or find-links location offers: check its spelling "
+            "and `python.index-url` / `python.find-links`"
+        )
+    elif _VERSION.search(text):
+        kind = "version"
+        hint = (
+            f"no release matches the version a requirement of {input_rel} asks for (the lines above list what "
+            f"exists): change that specifier, then run `{LOCK_COMMAND}`"
+        )
+    elif _CONFLICT.search(text):
+        kind = "conflict"
+        hint = (
+            f"the requirements of {input_rel} named above cannot all be met at once: relax or correct one of them, "
+            f"then run `{LOCK_COMMAND}`"
+        )
+    else:
+        kind = "other"
+        hint = f"fix {input_rel} as the lines above say, then run `{LOCK_COMMAND}`"
+    first = re.sub(r"^(?:ERROR|error|\u00d7):?\s*", "", cause[0].strip())
+    return ResolutionFailed(
+        f"cannot resolve {input_rel} into {lock_rel} ({backend}): {first}",
+        kind=kind,
+        cause=text,
+        log=failure.log,
+        hint=hint,
+        details="\n".join(f"    {line}" for line in cause[1:]) + failure.log_note(),
+    )
 
 
 def find_uv(runner: Runner) -> str | None:
@@ -69,7 +168,6 @@ def compile_lock(
     common = [
         "--generate-hashes",
         "--no-config",
-        "--quiet",
         "--strip-extras",
         "--output-file",
         str(output),
@@ -88,30 +186,59 @@ def compile_lock(
 
 
 def _compile(config: Config, spec: LockSpec, common: list[str], cwd: Path, *, runner: Runner, backend: str) -> None:
+    cache = _cache.resolver_cache(backend)
+    unusable = _cache.unwritable(cache)
+    if unusable is not None:
+        # The resolver's cache only saves downloads: resolving without it gives the same lock.
+        runner.log(
+            f"lock: WARNING: cache directory {cache} is not writable ({unusable}); resolving without a cache "
+            f"(fix its permissions, or set {'PIP_TOOLS_CACHE_DIR' if backend == 'pip-tools' else 'UV_CACHE_DIR'} "
+            "or XDG_CACHE_HOME to a writable directory)"
+        )
     if backend == "pip-tools":
-        argv = [
-            sys.executable,
-            "-m",
-            "piptools",
-            "compile",
-            "--allow-unsafe",
-            "--no-emit-index-url",
-            "--no-emit-find-links",
-            *common,
-        ]
-        env = {"CUSTOM_COMPILE_COMMAND": LOCK_COMMAND}
+        with tempfile.TemporaryDirectory(prefix="reprotasks-resolver-cache-") as scratch:
+            cache_args = ["--cache-dir", scratch] if unusable is not None else []
+            # Not --quiet: pip's warnings (an unreachable index) are the cause of a failure.
+            argv = [
+                sys.executable,
+                "-m",
+                "piptools",
+                "compile",
+                "--allow-unsafe",
+                "--no-emit-index-url",
+                "--no-emit-find-links",
+                *cache_args,
+                *common,
+            ]
+            _resolve(config, spec, argv, cwd, {"CUSTOM_COMPILE_COMMAND": LOCK_COMMAND}, runner=runner, backend=backend)
     elif backend == "uv":
         argv = [
             _uv_binary(runner),
             "pip",
             "compile",
+            "--quiet",
+            *(["--no-cache"] if unusable is not None else []),
             "--custom-compile-command",
             LOCK_COMMAND,
             "--python",
             sys.executable,
             *common,
         ]
-        env = {}
+        _resolve(config, spec, argv, cwd, {}, runner=runner, backend=backend)
     else:
         raise ConfigError(f"unknown lock backend {backend!r}", hint="use `pip-tools` or `uv`")
-    runner.run(argv, cwd=cwd, env=env, purpose=f"lock {spec.describe_input(config.root)}")
+
+
+def _resolve(
+    config: Config, spec: LockSpec, argv: list[str], cwd: Path, env: dict[str, str], *, runner: Runner, backend: str
+) -> None:
+    input_rel = spec.describe_input(config.root)
+    runner.run(
+        argv,
+        cwd=cwd,
+        env=env,
+        purpose=f"lock {input_rel}",
+        on_failure=lambda failure: explain_resolution(
+            failure, input_rel=input_rel, lock_rel=config.rel(spec.output), backend=backend
+        ),
+    )

@@ -15,7 +15,7 @@ from reprotasks._run import Runner
 from reprotasks.config import Config, LockSpec
 from reprotasks.errors import CommandFailedError, ConfigError, DriftError, Finding
 from reprotasks.steps import _gomod, pins, signatures
-from reprotasks.steps._compile import backend_version, compile_lock
+from reprotasks.steps._compile import ResolutionFailed, backend_version, compile_lock
 from reprotasks.steps._layout import SUMS_NAME
 from reprotasks.steps._lockfile import input_files, parse_lock, parse_lock_text, split_header
 from reprotasks.steps.checksum import check_findings
@@ -151,6 +151,17 @@ def _freshness(config: Config, spec: LockSpec, *, runner: Runner) -> Finding | N
         shutil.copyfile(spec.output, fresh_path)
         try:
             compile_lock(config, spec, fresh_path, runner=runner, backend=config.python.lock_backend)
+        except ResolutionFailed as exc:
+            if exc.kind == "network":
+                raise  # an unreachable index says nothing about the lock: not drift
+            return Finding(
+                lock_rel,
+                None,
+                f"could not be re-resolved from {input_rel} with the pins it holds",
+                "if a hash above does not match, the lock or the index was tampered with: investigate; "
+                "otherwise " + _RELOCK,
+                details=exc.cause + (f"\n(full output: {exc.log})" if exc.log else ""),
+            )
         except CommandFailedError as exc:
             return Finding(
                 lock_rel,
