@@ -32,6 +32,7 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from reprotasks import _cache
 from reprotasks._run import Runner
 from reprotasks.steps._compile import find_uv
 from reprotasks.steps._lockfile import Pin
@@ -78,6 +79,8 @@ def create(target: Path, lock: Path, shown_lock: str, *, runner: Runner) -> bool
     python = python_in(target)
     if uv is not None:
         install = [uv, "pip", "install", "--quiet", "--python", str(python), "--no-compile"]
+        if _cache.unwritable(_cache.resolver_cache("uv")) is not None:
+            install.append("--no-cache")  # its cache only saves downloads; the wheels here are local
     else:
         install = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-compile"]
         install.append("--disable-pip-version-check")

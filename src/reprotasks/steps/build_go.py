@@ -6,13 +6,15 @@ unless configured, and the toolchain go.mod pins.
 
 from __future__ import annotations
 
+import functools
+import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from reprotasks._run import Runner
-from reprotasks.errors import ConfigError, ReprotasksError
+from reprotasks._run import Failure, Runner, excerpt
+from reprotasks.errors import CommandFailedError, ConfigError, ReprotasksError
 from reprotasks.steps import _gomod
 from reprotasks.steps.archive import write_tar_gz, write_zip
 
@@ -106,6 +108,18 @@ def check_compiler(compiler: str, pinned: str, what: str) -> None:
         )
 
 
+def go_build_failed(failure: Failure, *, module: Path, package: str, platform: str) -> CommandFailedError:
+    """``go build`` failed: the compiler's positioned errors (paths relative to the module)."""
+    output = failure.output.replace(f"{module}{os.sep}", "").replace(str(module), ".")
+    return CommandFailedError(
+        f"`go build` of {package} for {platform} failed with exit code {failure.returncode} "
+        "(in a clean copy of the commit)",
+        details=excerpt(output) + failure.log_note(),
+        hint="fix the errors above (file:line:column, relative to the Go module), commit the fix, and build again; "
+        "`go vet ./...` in the module shows them too",
+    )
+
+
 def build_go(
     module: Path,
     packages: Sequence[str],
@@ -168,6 +182,7 @@ def build_go_platform(
                 cwd=module,
                 env=env,
                 purpose=f"build {package} for {platform}",
+                on_failure=functools.partial(go_build_failed, module=module, package=package, platform=platform),
             )
             compiler, embedded = binary_info(binary, runner=runner)
             if pinned is not None:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from reprotasks import _cache
 from reprotasks._files import sha256_file
-from reprotasks._run import Runner
-from reprotasks.errors import ReprotasksError
+from reprotasks._run import Failure, Runner, excerpt
+from reprotasks.errors import CommandFailedError, ReprotasksError
 from reprotasks.steps import _buildenv
 from reprotasks.steps._lockfile import parse_lock
 from reprotasks.steps.sdist import normalize_sdist
@@ -77,6 +77,9 @@ def build_environment(lock: Path, shown_lock: str, *, runner: Runner) -> BuildEn
         else:
             runner.log(f"build: reusing the build environment for {shown_lock} (checked against the lock)")
             return BuildEnvironment(_buildenv.python_in(target), lock_sha, packages)
+    unusable = _cache.unwritable(home)
+    if unusable is not None:
+        raise _cache.not_writable_error(home, unusable, step="build", what="the build environment")
     staging = _buildenv.fresh_directory(home, key)
     try:
         runner.log(f"build: creating the build environment from {shown_lock}")
@@ -120,6 +123,18 @@ def build_environment_variables(project: Path, epoch: int, *, user_cflags: str =
     }
 
 
+def backend_failed(failure: Failure, project: Path) -> CommandFailedError:
+    """``python -m build`` failed: the lines carrying the backend's error, paths shown project-relative."""
+    output = failure.output.replace(f"{project}{os.sep}", "").replace(str(project), ".")
+    return CommandFailedError(
+        f"`python -m build --no-isolation` failed with exit code {failure.returncode}: the build backend could not "
+        "build the sdist or wheel (it ran in a clean copy of the commit)",
+        details=excerpt(output) + failure.log_note(),
+        hint="fix what the lines above name (pyproject.toml, the backend's settings or the package), commit it, and "
+        "build again",
+    )
+
+
 def build_python(
     project: Path, out_dir: Path, env: BuildEnvironment, *, runner: Runner, epoch: int
 ) -> list[PythonArtifact]:
@@ -135,6 +150,7 @@ def build_python(
             env=environment,
             purpose="build the sdist and wheel",
             replace_env=True,
+            on_failure=lambda failure: backend_failed(failure, project),
         )
         artifacts: list[PythonArtifact] = []
         for path in sorted(built.iterdir()):
