@@ -247,17 +247,24 @@ def _dispatch(name: str, options: StepOptions, config: Config, runner: Runner) -
 
 
 def print_summary(step: str, rows: list[tuple[str, str]], seconds: float) -> None:
-    """A plain table on stdout, and the same in Markdown for the GitHub Actions job summary."""
-    width = max([len(what) for what, _ in rows] + [4])
-    print(f"\n{step}: done in {seconds:.2f}s")
-    for what, outcome in rows:
-        print(f"  {what.ljust(width)}  {outcome}")
+    """A plain table on stdout, and the same in Markdown for the GitHub Actions job summary.
+
+    Credentials are masked in both; the job summary is written first, so a closed stdout
+    (``| head``) cannot cost it.
+    """
+    from reprotasks._run import mask
+
+    rows = [(mask(what), mask(outcome)) for what, outcome in rows]
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if os.environ.get("GITHUB_ACTIONS") == "true" and summary_file:
         lines = [f"### reprotasks {step} ({seconds:.1f}s)", "", "| item | result |", "| --- | --- |"]
         lines += [f"| `{what}` | {outcome} |" for what, outcome in rows]
         with open(summary_file, "a", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n\n")
+    width = max([len(what) for what, _ in rows] + [4])
+    print(f"\n{step}: done in {seconds:.2f}s")
+    for what, outcome in rows:
+        print(f"  {what.ljust(width)}  {outcome}")
 
 
 def run_init(root: Path, *, force: bool = False, install: Sequence[str] = ()) -> None:
@@ -270,14 +277,16 @@ def run_init(root: Path, *, force: bool = False, install: Sequence[str] = ()) ->
 
 def print_release(report: ReleaseReport) -> None:
     """The release plan (--dry-run) or its summary table; in GitHub Actions also the job summary."""
+    from reprotasks._run import mask
+
     if report.dry_run:
         print(f"release plan (dry run: nothing is run; outputs are staged, then replace {report.dist}/):")
         for step, commands in report.plan:
             print(f"\n[{step}]")
             for command in commands:
-                print(f"  {command}")
+                print(f"  {mask(command)}")
     headers = ("step", "result", "time", "artifacts")
-    rows = report.table()
+    rows = [tuple(mask(cell) for cell in row) for row in report.table()]
     widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(3)]
     verdict = "plan" if report.dry_run else ("done" if report.succeeded else f"FAILED, {report.dist}/ left unchanged")
     print(f"\nrelease: {verdict}")
@@ -297,16 +306,18 @@ def print_release(report: ReleaseReport) -> None:
 
 
 def report_error(error: ReprotasksError) -> None:
-    """Print the error (no traceback) and, in GitHub Actions, one annotation per finding."""
-    print(error.render(), file=sys.stderr, flush=True)
+    """Print the error (no traceback) and, in GitHub Actions, one annotation per finding; credentials masked."""
+    from reprotasks._run import mask
+
+    print(mask(error.render()), file=sys.stderr, flush=True)
     if os.environ.get("GITHUB_ACTIONS") != "true":
         return
     if isinstance(error, DriftError):
         for finding in error.findings:
-            properties = {"file": finding.path} | ({"line": str(finding.line)} if finding.line else {})
-            print(annotation("error", f"{finding.problem} -- {finding.fix}", properties), flush=True)
+            properties = {"file": mask(finding.path)} | ({"line": str(finding.line)} if finding.line else {})
+            print(annotation("error", mask(f"{finding.problem} -- {finding.fix}"), properties), flush=True)
     else:
-        print(annotation("error", error.message), flush=True)
+        print(annotation("error", mask(error.message)), flush=True)
 
 
 _DATA_SPECIAL = "%\r\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from pathlib import Path
 from reprotasks import __version__
 from reprotasks._app import STEPS, StepOptions, report_error, run_init, run_step
 from reprotasks._guard import Terminated
+from reprotasks._run import mask
 from reprotasks.config import load_config
 from reprotasks.errors import ReprotasksError
 from reprotasks.schema import schema_json
@@ -254,7 +256,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What a shell reports for a process ended by SIGPIPE: `reprotasks config | head -1` is not an error.
+CLOSED_STDOUT = 128 + signal.SIGPIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, not at exit: a closed pipe must not become "Exception ignored"
+    except BrokenPipeError:
+        return _stdout_closed()
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "schema":
@@ -262,10 +277,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "init":
             run_init(Path(args.project), force=args.force, install=args.install_command)
         elif args.command == "config":
-            print(json.dumps(load_config(args.project).describe(), indent=2))
+            # Index URLs may carry a user and password (also from REPROTASKS_* overrides): never shown.
+            print(mask(json.dumps(load_config(args.project).describe(), indent=2)))
         else:
             run_step(args.command, options_from(args), root=args.project)
     except ReprotasksError as error:
+        if isinstance(error.__context__, BrokenPipeError):
+            raise error.__context__ from None  # a step's own output (audit) met a closed stdout
         report_error(error)
         return error.exit_code
     except KeyboardInterrupt as stop:
@@ -277,6 +295,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 128 + signum
     return 0
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away (``| head``): exit quietly, as SIGPIPE would end a C tool.
+
+    stdout is pointed at /dev/null so the interpreter's last flush cannot fail again.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor behind sys.stdout (embedded use)
+        pass
+    return CLOSED_STDOUT
 
 
 if __name__ == "__main__":  # pragma: no cover
