@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from packaging.utils import canonicalize_name
 
 from reprotasks._files import atomic_path
-from reprotasks._run import Runner
+from reprotasks._run import Runner, mask
 from reprotasks.config import Config
 from reprotasks.errors import ReprotasksError
 from reprotasks.steps import _gomod
@@ -65,6 +65,7 @@ def lock(
                 config, spec, temp, runner=runner, backend=backend, upgrade=upgrade, upgrade_packages=upgrade_packages
             )
             after = temp.read_bytes()
+            _refuse_credentials(after, config.rel(spec.output), spec.describe_input(config.root))
             count = len(parse_lock(temp).pins)
         locked.append(LockedFile(config.rel(spec.output), count, before != after))
     go_module = go_changed = None
@@ -82,6 +83,19 @@ def lock(
             ),
         )
     return LockResult(tuple(locked), go_module, bool(go_changed))
+
+
+def _refuse_credentials(data: bytes, lock_rel: str, input_rel: str) -> None:
+    """A lock is committed and published: one that would carry a user, password or token is never written."""
+    text = data.decode("utf-8", "replace")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if mask(line) != line:
+            raise ReprotasksError(
+                f"{lock_rel}:{number}: the new lock would carry a credential ({mask(line).strip()}), so it was not "
+                "written",
+                hint=f"keep credentials out of {input_rel} and [tool.reprotasks]: give them to pip through a netrc "
+                "file, a keyring, or PIP_INDEX_URL / PIP_EXTRA_INDEX_URL in the environment",
+            )
 
 
 def _check_known_packages(config: Config, names: Sequence[str]) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from reprotasks import __version__
 from reprotasks._files import write_atomic
-from reprotasks._run import Runner, redact
+from reprotasks._run import MASK, Runner, mask
 from reprotasks.config import Config
 from reprotasks.errors import DriftError
 from reprotasks.steps import _source
@@ -61,22 +61,19 @@ ENVIRONMENT_ALLOW_LIST = (
 _SECRET_NAME = re.compile(
     r"TOKEN|SECRET|PASSW|PASSPHRASE|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_?KEY|AUTH|COOKIE|SESSION", re.I
 )
-_SECRET_VALUE = re.compile(
-    r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|xox[abpr]-[\w-]{10,}"
-    r"|eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}|-----BEGIN [A-Z ]*PRIVATE KEY-----|pypi-[\w-]{20,}|glpat-[\w-]{20,}"
-)
 
 
 def looks_secret(name: str, value: str) -> bool:
-    return bool(_SECRET_NAME.search(name)) or bool(_SECRET_VALUE.search(value))
+    """A secret-sounding variable name, or a value holding a credential (a token shape, URL userinfo)."""
+    return bool(_SECRET_NAME.search(name)) or mask(value) != value
 
 
 def scrub(text: str, environ: Mapping[str, str]) -> str:
-    """Last line of defence: no secret-looking environment value and no token pattern survives."""
+    """Last line of defence: no secret-looking environment value and no credential ``mask`` knows survives."""
     for name, value in environ.items():
         if len(value) >= 6 and looks_secret(name, value) and value in text:
-            text = text.replace(value, "***")
-    return _SECRET_VALUE.sub("***", text)
+            text = text.replace(value, MASK)
+    return mask(text)
 
 
 @dataclass(frozen=True)
@@ -91,7 +88,7 @@ class ProvenanceResult:
 
 def builder_and_invocation(environ: Mapping[str, str]) -> tuple[str, str]:
     if environ.get("GITHUB_ACTIONS") == "true" and environ.get("GITHUB_WORKFLOW_REF"):
-        server = environ.get("GITHUB_SERVER_URL", "https://github.com")
+        server = mask(environ.get("GITHUB_SERVER_URL", "https://github.com"))  # never a user:token@ in an id
         builder = f"{server}/{environ['GITHUB_WORKFLOW_REF']}"
         run = f"{server}/{environ.get('GITHUB_REPOSITORY', '')}/actions/runs/{environ.get('GITHUB_RUN_ID', '')}"
         return builder, f"{run}/attempts/{environ.get('GITHUB_RUN_ATTEMPT', '1')}"
@@ -161,8 +158,8 @@ def statement(
 
 
 def redact_text(text: str) -> str:
-    """URL credentials (``https://user:token@host``) in any string of the config."""
-    return redact([text])[0]
+    """Credentials (``https://user:token@host``, tokens) in any string of the config."""
+    return mask(text)
 
 
 def provenance(

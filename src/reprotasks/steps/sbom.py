@@ -17,7 +17,7 @@ from pathlib import Path
 
 from reprotasks import __version__
 from reprotasks._files import write_atomic
-from reprotasks._run import Runner
+from reprotasks._run import Runner, mask
 from reprotasks.config import Config
 from reprotasks.errors import ReprotasksError
 from reprotasks.steps import _source
@@ -132,7 +132,8 @@ def render(config: Config, manifest: Manifest | None, epoch: int) -> tuple[bytes
         draft = JsonV1Dot6(bom).output_as_string(indent=2)
         bom.serial_number = uuid.uuid5(_SERIAL_NAMESPACE, hashlib.sha256(draft.encode()).hexdigest())
         text = JsonV1Dot6(bom).output_as_string(indent=2)
-    return (text + "\n").encode(), len(python), len(go)
+    # Names, versions and properties come from locks and go.sum: a credential there must not ship here.
+    return (mask(text) + "\n").encode(), len(python), len(go)
 
 
 def sbom(config: Config, *, runner: Runner | None = None) -> SbomResult:
