@@ -76,12 +76,16 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])  # nothing listens there once the socket is closed
 
 
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
 @pytest.fixture
 def wheel_server(wheelhouse: Path) -> Iterator[int]:
     """The wheelhouse over HTTP on localhost (a URL with a password in it still downloads)."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(wheelhouse))
+    handler = functools.partial(QuietHandler, directory=str(wheelhouse))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.RequestHandlerClass.log_message = lambda *_args: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield int(server.server_address[1])
