@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from reprotasks._run import mask, redact
+from reprotasks._run import EXCERPT_LINES, excerpt, mask, redact
 
 from .conftest import MakeProject, commit_all, run_cli
 
@@ -222,6 +222,16 @@ def test_go_compile_errors_show_their_positions(hybrid_repo: Path, tmp_path: Pat
     assert "reprotasks-src-" not in error
     assert "::error::`go build` of ./cmd/worker for linux/amd64 failed" in result.stdout
     assert_clean(result, [GITHUB_TOKEN], [summary])
+
+
+def test_excerpt_keeps_the_error_lines_and_stays_bounded() -> None:
+    noise = [f"compiling unit {number}" for number in range(200)]
+    noise[120] = "pkg/a.go:3:4: undefined: helper"
+    shown = excerpt("\n".join(noise)).splitlines()
+    assert "    pkg/a.go:3:4: undefined: helper" in shown and "    compiling unit 119" in shown
+    assert "    compiling unit 60" not in shown and shown[-1] == "    compiling unit 199"
+    every_line_an_error = excerpt("\n".join(f"error {number}" for number in range(500))).splitlines()
+    assert len(every_line_an_error) <= EXCERPT_LINES and "    error 0" in every_line_an_error
 
 
 # --- item 7: an unwritable cache is a cache problem, never lock drift -------------------------

@@ -8,6 +8,7 @@ recorded so later steps (provenance) can list the exact command lineage.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import re
 import shlex
@@ -146,7 +147,9 @@ class Failure:
         return CommandFailedError(
             f"`{self.command}` failed with exit code {self.returncode} (in {self.where})",
             details=excerpt(self.output) + self.log_note(),
-            hint="the lines above are the ones of its output that carry the error",
+            hint="the lines above are the ones of its output that carry the error"
+            if self.output
+            else "it printed nothing; run that command yourself (with its verbose flag) to see why",
         )
 
     def log_note(self) -> str:
@@ -321,7 +324,7 @@ def _complete(argv: Sequence[str], **options: Any) -> subprocess.CompletedProces
     helpers, go's compilers) keeps writing into a directory that the clean-up is removing.
     """
     options.pop("check", None)
-    with subprocess.Popen(argv, start_new_session=True, **_pipes(options)) as process:
+    with subprocess.Popen(argv, start_new_session=True, preexec_fn=_die_with_parent, **_pipes(options)) as process:
         try:
             stdout, stderr = process.communicate()
         except BaseException:
@@ -330,6 +333,17 @@ def _complete(argv: Sequence[str], **options: Any) -> subprocess.CompletedProces
             process.wait()
             raise
     return subprocess.CompletedProcess(list(argv), process.returncode, stdout, stderr)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, be killed when reprotasks dies, even by SIGKILL,
+    so no orphaned tool goes on writing beside the outputs after the next run cleaned up."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+_PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
 def _pipes(options: dict[str, Any]) -> dict[str, Any]:
@@ -412,6 +426,8 @@ def excerpt(text: str, limit: int = EXCERPT_LINES, context: int = 2) -> str:
             if number and (position == 0 or chosen[position - 1] != number - 1):
                 selected.append("...")
             selected.append(lines[number])
+        if len(selected) > limit:  # the gap markers count too
+            selected = [*selected[: limit - 1 - limit // 4], "...", *selected[-(limit // 4) :]]
         lines = selected
     return "\n".join(f"    {line}" for line in lines)
 
