@@ -109,7 +109,7 @@ def test_ctrl_c_during_lock_leaves_the_previous_lock(make_project: MakeProject) 
     process.send_signal(signal.SIGINT)
     _out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
-    assert "interrupted: outputs are written atomically" in err
+    assert "SIGINT: stopped; outputs are replaced atomically" in err
     assert "Traceback" not in err
     assert lock_file.read_text() == "# previous lock\n"
     assert list(root.glob(".requirements.txt.*")) == []

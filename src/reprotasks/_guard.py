@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from reprotasks import _journal
+from reprotasks import _journal, _run
 from reprotasks._files import TEMP_MARK, remove_path
+from reprotasks._run import Terminated
 from reprotasks.errors import ReprotasksError
 
 LOCK_TIMEOUT_ENV = "REPROTASKS_LOCK_TIMEOUT"
@@ -38,14 +39,6 @@ _DEFAULT_TIMEOUT = 900.0
 _POLL = 0.2
 _SCRATCH_PREFIX = "reprotasks-run-"
 _OWNER = ".owner"
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C, then exit 128 + the signal number."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
 
 
 @dataclass(frozen=True)
@@ -74,6 +67,7 @@ def guarded(places: Places, *, exclusive: bool, log: Callable[[str], None]) -> I
                 log(line)
         if not exclusive:
             lock.acquire(exclusive=False)
+        _clean_dead_scratch()  # not the project's: each has a lock of its own that says if its run is alive
         with _scratch():
             yield
 
@@ -96,7 +90,6 @@ def recover(places: Places) -> list[str]:
         remove_path(path)
     if leftovers:
         done.append(f"reprotasks: removed {len(leftovers)} leftover(s) of an interrupted run: " + _names(leftovers))
-    _clean_dead_scratch()
     return done
 
 
@@ -112,9 +105,9 @@ def is_leftover_name(name: str) -> bool:
 
 _LEFTOVER = re.compile(
     r"^\.(?:"
-    r".+-(?:stage|release|assemble|old)-[A-Za-z0-9_]{8}"  # staging directories beside dist/
-    r"|.+" + re.escape(TEMP_MARK) + r"[A-Za-z0-9_]{8}\.tmp"  # atomic writes
-    r"|reprotasks-tidy-[A-Za-z0-9_]{8}\.(?:mod|sum)"  # go mod tidy -modfile copies
+    r".+-(?:stage|release|assemble|old)-[a-z0-9_]{8}"  # staging directories beside dist/
+    r"|.+" + re.escape(TEMP_MARK) + r"[a-z0-9_]{8}\.tmp"  # atomic writes
+    r"|reprotasks-tidy-[a-z0-9_]{8}\.(?:mod|sum)"  # go mod tidy -modfile copies
     r"|.+\.reprotasks-old"  # backups a journal names
     r")$"
 )
@@ -122,7 +115,8 @@ _LEFTOVER = re.compile(
 
 def _leftovers(places: Places) -> list[Path]:
     found = []
-    dist_prefix = f".{places.dist.name}-"
+    # Staging directories are named after dist/, and release's build stages inside its own stage.
+    staging = re.compile(r"^\.\.?" + re.escape(places.dist.name) + r"-")
     for directory in {places.root, places.dist.parent, places.dist, *places.lock_dirs, places.go_module}:
         if directory is None:
             continue
@@ -131,13 +125,21 @@ def _leftovers(places: Places) -> list[Path]:
         except OSError:
             continue
         for name in names:
-            if not is_leftover_name(name) or name.endswith(_journal.JOURNAL_SUFFIX):
+            if name.endswith(_journal.JOURNAL_SUFFIX):
+                # dist/'s and go.mod's journals are replayed; one for a staging directory is litter.
+                name_of_target = name[1 : -len(_journal.JOURNAL_SUFFIX)]
+                if is_leftover_name(name_of_target) and staging.match(name_of_target):
+                    found.append(directory / name)
                 continue
-            staging = re.match(r"^\..+-(?:stage|release|assemble|old)-", name) is not None
-            if staging and not name.startswith(dist_prefix):
+            if not is_leftover_name(name):
+                continue
+            if _STAGING.match(name) and not staging.match(name):
                 continue  # another tool's directory that merely looks alike
             found.append(directory / name)
     return sorted(found)
+
+
+_STAGING = re.compile(r"^\..+-(?:stage|release|assemble|old)-[a-z0-9_]{8}$")
 
 
 def _pending(places: Places) -> bool:
@@ -287,15 +289,30 @@ def _terminate_as_interrupt() -> Iterator[None]:
         yield
         return
 
+    owner = os.getpid()
+
     def handler(signum: int, _frame: FrameType | None) -> None:
+        if os.getpid() != owner:
+            return  # a child between fork and exec runs pending handlers too: not its business
+        # The commands run in process groups of their own (the terminal's Ctrl-C does not reach
+        # them): kill them here, also those worker threads wait for, then unwind.
+        _run.stop_commands(signum)
+        if _run.starting_a_command():
+            return  # raised once the command is registered (and killed), see _run._complete
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
         raise Terminated(signum)
 
-    previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
+        signum = _run.stop_requested()
+        if signum:  # the handler only recorded it (see above)
+            raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+        _run.resume_commands()
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -319,20 +320,100 @@ class Runner:
 def _complete(argv: Sequence[str], **options: Any) -> subprocess.CompletedProcess[Any]:
     """``subprocess.run`` whose whole process tree dies with it.
 
-    The command gets a process group of its own; on Ctrl-C, SIGTERM (raised as an exception
-    by ``_guard``) or any error while waiting, the group is killed, so no grandchild (git's
-    helpers, go's compilers) keeps writing into a directory that the clean-up is removing.
+    The command gets a process group of its own. On Ctrl-C or SIGTERM ``stop_commands`` kills
+    every group still running (also those of worker threads) and no new command starts; on an
+    error while waiting the group is killed too. So no grandchild (git's helpers, go's
+    compilers) keeps writing into a directory that the clean-up is removing.
     """
     options.pop("check", None)
-    with subprocess.Popen(argv, start_new_session=True, preexec_fn=_die_with_parent, **_pipes(options)) as process:
+    _raise_if_stopping()
+    # A signal handler must not raise while the child is forked but not yet registered (the
+    # child would escape the kill); during that window it only records the signal.
+    _STARTING.depth = getattr(_STARTING, "depth", 0) + 1
+    try:
+        process = subprocess.Popen(argv, start_new_session=True, preexec_fn=_die_with_parent, **_pipes(options))
+        with _LIVE_LOCK:
+            _LIVE.add(process)
+    finally:
+        _STARTING.depth -= 1
+    with process:
         try:
+            _raise_if_stopping()
             stdout, stderr = process.communicate()
         except BaseException:
-            with contextlib.suppress(OSError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            _kill_group(process)
             raise
+        finally:
+            with _LIVE_LOCK:
+                _LIVE.discard(process)
+    _raise_if_stopping()  # killed by stop_commands: its output means nothing
     return subprocess.CompletedProcess(list(argv), process.returncode, stdout, stderr)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C, then exit 128 + the signal number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_LIVE: set[subprocess.Popen[Any]] = set()
+_LIVE_LOCK = threading.Lock()
+_STOPPING = threading.Event()
+_stop_signal = 0
+_STARTING = threading.local()
+
+
+def starting_a_command() -> bool:
+    """Is this thread between forking a command and registering it (see ``_complete``)?"""
+    return bool(getattr(_STARTING, "depth", 0))
+
+
+def stop_commands(signum: int) -> None:
+    """Kill every running command's process group and refuse new ones (until ``resume_commands``)."""
+    global _stop_signal
+    _stop_signal = signum
+    _STOPPING.set()
+    with _LIVE_LOCK:
+        running = list(_LIVE)
+    for process in running:
+        _kill_group(process)
+
+
+def stop_requested() -> int:
+    """The signal that asked this run to stop, or 0."""
+    return _stop_signal if _STOPPING.is_set() else 0
+
+
+def _raise_if_stopping() -> None:
+    """A signal handler's exception can be swallowed (Python ignores one raised inside a fork
+    hook), so the flag it set is checked again around every command."""
+    signum = stop_requested()
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    if signum:
+        raise Terminated(signum)
+
+
+def resume_commands() -> None:
+    global _stop_signal
+    _stop_signal = 0
+    _STOPPING.clear()
+
+
+def _kill_group(process: subprocess.Popen[Any]) -> None:
+    with contextlib.suppress(OSError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    # The group outlives its leader for a moment: wait until its last member is gone.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except OSError:
+            return
+        time.sleep(0.01)
 
 
 def _die_with_parent() -> None:

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from reprotasks import __version__
 from reprotasks._app import STEPS, StepOptions, report_error, run_init, run_step
-from reprotasks._guard import Terminated
-from reprotasks._run import mask
+from reprotasks._run import Terminated, mask
 from reprotasks.config import load_config
 from reprotasks.errors import ReprotasksError
 from reprotasks.schema import schema_json

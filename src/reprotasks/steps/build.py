@@ -451,7 +451,11 @@ def _run_parallel(jobs: list[Callable[[], list[ArtifactRecord]]]) -> list[list[A
         return [job() for job in jobs]
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(len(jobs), 2 * (os.cpu_count() or 1))) as pool:
         futures = [pool.submit(job) for job in jobs]
-        concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+        try:
+            concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+        except BaseException:  # Ctrl-C, SIGTERM: start no queued job
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
         for future in futures:
             future.cancel()
         return [future.result() for future in futures]
