@@ -45,7 +45,6 @@ def restore(root: Path, state: State) -> None:
         path.unlink()
     (root / "dist").mkdir(exist_ok=True)
     for name, data in state.items():  # provenance comes back without its times: parseable, unsigned
-
         (root / name).write_bytes(data)
 
 

@@ -68,8 +68,14 @@ def guarded(places: Places, *, exclusive: bool, log: Callable[[str], None]) -> I
         if not exclusive:
             lock.acquire(exclusive=False)
         _clean_dead_scratch()  # not the project's: each has a lock of its own that says if its run is alive
-        with _scratch():
-            yield
+        try:
+            with _scratch():
+                yield
+        except KeyboardInterrupt:
+            if exclusive:  # a signal between a mkdtemp and its try/finally: sweep as the next run would
+                with _run.signals_deferred():
+                    recover(places)
+            raise
 
 
 def recover(places: Places) -> list[str]:

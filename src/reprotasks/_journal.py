@@ -9,17 +9,16 @@ a reader only ever sees all-old or all-new.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import signal
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from reprotasks._files import fsync_directory, remove_path, write_atomic
+from reprotasks._run import signals_deferred
 from reprotasks.errors import ReprotasksError
 
 JOURNAL_SUFFIX = ".reprotasks-journal"
@@ -68,7 +67,7 @@ def _replace(journal: Path, pairs: Sequence[tuple[Path, Path]], *, fault: str) -
         if entry.backup is not None:
             remove_path(directory / entry.backup)  # a finished replacement's clean-up, cut short
     # Ctrl-C or SIGTERM waits until the renames are over; only SIGKILL (or a crash) needs the journal.
-    with _signals_deferred():
+    with signals_deferred():
         write_atomic(journal, _encode(entries))
         try:
             for entry in entries:
@@ -89,19 +88,6 @@ def _replace(journal: Path, pairs: Sequence[tuple[Path, Path]], *, fault: str) -
     for entry in entries:
         if entry.backup is not None:
             remove_path(directory / entry.backup)
-
-
-@contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    deferred = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _set_aside(target: Path, backup: Path) -> None:
