@@ -27,7 +27,7 @@ def run_module(
 
 def test_core_imports_neither_nox_nor_invoke() -> None:
     code = (
-        "import sys, reprotasks, reprotasks.cli, reprotasks._app, reprotasks.steps.lock, reprotasks.steps.verify\n"
+        "import sys, reprotasks, reprotasks.cli, reprotasks._app, reprotasks.inputs.lock, reprotasks.inputs.verify\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'nox', 'invoke'})\n"
         "assert not bad, bad\n"
     )
@@ -95,7 +95,7 @@ def test_nox_lists_sessions_with_descriptions_and_passes_posargs(make_project: M
 def test_nox_register_with_prefix_replaces_default_names(make_project: MakeProject) -> None:
     root = make_project()
     (root / "noxfile.py").write_text(
-        'from reprotasks.nox import register\n\nregister(prefix="release-", only=["verify"])\n'
+        'from reprotasks.nox_sessions import register\n\nregister(prefix="release-", only=["verify"])\n'
     )
     listing = run_module("nox", "-l", cwd=root).stdout
     assert "- release-verify ->" in listing

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from reprotasks.dist.archive import write_tar_gz, write_zip
 from reprotasks.errors import ReprotasksError
-from reprotasks.steps.archive import write_tar_gz, write_zip
 
 EPOCH = 1706933106
 

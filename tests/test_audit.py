@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 
 from reprotasks._run import Runner
+from reprotasks.audit.scan import RULES, as_findings, audit
 from reprotasks.config import load_config
-from reprotasks.steps.audit import RULES, as_findings, audit
 
 from .conftest import MakeProject, commit_all, run_cli
 

@@ -10,7 +10,7 @@ import pytest
 
 from reprotasks._run import Runner
 from reprotasks.errors import ConfigError, ReprotasksError
-from reprotasks.steps.build_go import build_go, parse_platform
+from reprotasks.go.binaries import build_go, parse_platform
 
 from .conftest import HYBRID
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from reprotasks.dist.checksum import check_checksums, check_findings, write_checksums
+from reprotasks.dist.layout import SUMS_NAME
 from reprotasks.errors import DriftError
-from reprotasks.steps._layout import SUMS_NAME
-from reprotasks.steps.checksum import check_checksums, check_findings, write_checksums
 
 from .conftest import run_cli
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reprotasks.config import load_config
-from reprotasks.workflow import ACTIONS, render_workflow
+from reprotasks.github.workflow import ACTIONS, render_workflow
 
 from .conftest import commit_all, git, run_cli
 

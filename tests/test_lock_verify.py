@@ -8,7 +8,7 @@ import pytest
 
 from reprotasks import DriftError, load_config, lock, verify
 from reprotasks._run import Runner
-from reprotasks.steps._lockfile import parse_lock, split_header
+from reprotasks.python.lockfile import parse_lock, split_header
 
 from .conftest import MakeProject, run_cli
 

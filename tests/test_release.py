@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reprotasks.errors import ReprotasksError
-from reprotasks.steps.release import RELEASE_STEPS, skipped_steps
+from reprotasks.registry import release_names, skipped_steps
 
 from .conftest import commit_all, run_cli
 
@@ -108,7 +108,7 @@ def test_release_rejects_unknown_steps_to_skip(hybrid_repo: Path) -> None:
     assert skipped_steps(["sign"]) == {"sign": "--skip", "verify-signatures": "sign skipped"}
     result = run_cli("release", "--skip", "sing", cwd=hybrid_repo)
     assert result.returncode == 2 and "invalid choice: 'sing'" in result.stderr
-    assert list(RELEASE_STEPS) == ["verify", "build", "sbom", "checksum", "provenance", "sign", "verify-signatures"]
+    assert list(release_names()) == ["verify", "build", "sbom", "checksum", "provenance", "sign", "verify-signatures"]
 
 
 def test_assembled_matrix_parts_equal_one_full_build(hybrid_repo: Path, tmp_path: Path) -> None:

@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 
 from reprotasks._options import OPTIONS
 from reprotasks.config import load_config
+from reprotasks.dist.checksum import MAX_LINE_BYTES, check_findings, listed_digests, read_sums
+from reprotasks.dist.manifest import manifest_from_bytes, manifest_from_json, read_manifest
 from reprotasks.errors import ReprotasksError
-from reprotasks.steps import _gomod
-from reprotasks.steps._lockfile import check_lock_files, input_files, parse_lock, parse_lock_text
-from reprotasks.steps.checksum import MAX_LINE_BYTES, check_findings, listed_digests, read_sums
-from reprotasks.steps.manifest import manifest_from_bytes, manifest_from_json, read_manifest
+from reprotasks.go import mod as _gomod
+from reprotasks.python.lockfile import check_lock_files, input_files, parse_lock, parse_lock_text
 
 SETTINGS = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from reprotasks.config import load_config
-from reprotasks.steps._lockfile import parse_lock
-from reprotasks.steps.checksum import read_sums
-from reprotasks.steps.provenance import ENVIRONMENT_ALLOW_LIST, looks_secret, scrub, statement
+from reprotasks.dist.checksum import read_sums
+from reprotasks.dist.provenance import ENVIRONMENT_ALLOW_LIST, looks_secret, scrub, statement
+from reprotasks.python.lockfile import parse_lock
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from reprotasks._run import Runner
-from reprotasks.steps._explain import explain
-from reprotasks.steps.sdist import normalize_sdist, problems
+from reprotasks.dist.explain import explain
+from reprotasks.python.sdist import normalize_sdist, problems
 
 from .conftest import RUNNING_PYTHON, commit_all, run_cli
 

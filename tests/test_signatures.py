@@ -177,7 +177,7 @@ def test_dsse_bundle_verifies_and_names_its_statement(
     from sigstore.verify import Verifier
 
     from reprotasks.config import load_config
-    from reprotasks.steps import _sigstore
+    from reprotasks.signing import sigstore as _sigstore
 
     config = load_config(
         data,

@@ -24,7 +24,7 @@ from reprotasks._files import write_atomic
 from reprotasks._run import Runner
 from reprotasks.config import Config, load_config
 from reprotasks.errors import ReprotasksError
-from reprotasks.workflow import RELEASE_LOCK, render_workflow
+from reprotasks.github.workflow import RELEASE_LOCK, render_workflow
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -1,115 +1,56 @@
-"""The lock step: hashed Python locks and a tidy, downloaded Go module graph."""
+"""lock: every lock input becomes a hashed lock; the Go module graph is tidied and downloaded."""
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from packaging.utils import canonicalize_name
-
-from reprotasks._files import atomic_path
-from reprotasks._run import Runner, mask
-from reprotasks.config import Config
-from reprotasks.errors import ReprotasksError
-from reprotasks.steps import _gomod
-from reprotasks.steps._compile import compile_lock
-from reprotasks.steps._lockfile import check_lock_files, parse_lock
+from reprotasks.step import Context, StepResult, StepSpec, flag, many, param
 
 
-@dataclass(frozen=True)
-class LockedFile:
-    path: str
-    packages: int
-    changed: bool
+@dataclass(frozen=True, kw_only=True)
+class LockOptions:
+    upgrade: bool = flag("--upgrade", help="re-resolve every package to its newest allowed version")
+    upgrade_packages: tuple[str, ...] = many(
+        "--upgrade-package", "-P", metavar="NAME", help="upgrade only NAME (repeatable); other pins are kept"
+    )
+    backend: str | None = param(
+        "--backend",
+        choices=("pip-tools", "uv"),
+        config="python.lock-backend",
+        help="resolver for this run (default: python.lock-backend)",
+    )
+    python_only: bool = flag("--python-only", group="only", help="lock only the Python requirements")
+    go_only: bool = flag("--go-only", group="only", help="only tidy and download the Go module")
 
 
-@dataclass(frozen=True)
-class LockResult:
-    python: tuple[LockedFile, ...]
-    go_module: str | None
-    go_changed: bool
+def run(ctx: Context, options: LockOptions) -> StepResult:
+    from reprotasks.inputs.lock import lock
 
-    def rows(self) -> list[tuple[str, str]]:
-        """(what, outcome) pairs for a summary table."""
-        rows = [(f.path, f"{'updated' if f.changed else 'unchanged'}, {f.packages} packages") for f in self.python]
-        if self.go_module is not None:
-            rows.append((f"{self.go_module} (go.mod, go.sum)", "updated" if self.go_changed else "unchanged"))
-        return rows
+    locked = lock(
+        ctx.config,
+        runner=ctx.runner,
+        upgrade=options.upgrade,
+        upgrade_packages=options.upgrade_packages,
+        python=not options.go_only,
+        go=not options.python_only,
+    )
+    return StepResult.of(locked)
 
 
-def lock(
-    config: Config,
-    *,
-    runner: Runner,
-    upgrade: bool = False,
-    upgrade_packages: Sequence[str] = (),
-    backend: str | None = None,
-    python: bool = True,
-    go: bool = True,
-) -> LockResult:
-    """Write every configured lock; each file is replaced atomically, only when resolution succeeded."""
-    backend = backend or config.python.lock_backend
-    specs = config.python.locks if python else ()
-    if python and config.python.build_lock is not None:
-        specs = (*specs, config.python.build_lock)
-    if upgrade_packages:
-        _check_known_packages(config, upgrade_packages)
-    locked: list[LockedFile] = []
-    for spec in specs:
-        runner.log(f"lock: {spec.describe_input(config.root)} -> {config.rel(spec.output)} ({backend})")
-        check_lock_files(None if spec.generated is not None else spec.input, spec.output, config.rel(spec.output))
-        before = spec.output.read_bytes() if spec.output.exists() else None
-        with atomic_path(spec.output) as temp:
-            compile_lock(
-                config, spec, temp, runner=runner, backend=backend, upgrade=upgrade, upgrade_packages=upgrade_packages
-            )
-            after = temp.read_bytes()
-            _refuse_credentials(after, config.rel(spec.output), spec.describe_input(config.root))
-            count = len(parse_lock(temp).pins)
-        locked.append(LockedFile(config.rel(spec.output), count, before != after))
-    go_module = go_changed = None
-    module = config.go.module if go else None
+def plan(ctx: Context, options: LockOptions) -> list[str]:
+    locks = [ctx.config.rel(spec.output) for spec in ctx.config.python.locks] if not options.go_only else []
+    module = ctx.config.go.module if not options.python_only else None
+    planned = [f"reprotasks lock  # -> {lock}" for lock in locks]
     if module is not None:
-        runner.log(f"lock: Go module {config.rel(module)}")
-        go_changed = _gomod.tidy(module, runner=runner)
-        _gomod.download(module, runner=runner)
-        go_module = config.rel(module)
-    if not locked and go_module is None:
-        raise ReprotasksError(
-            "nothing to lock: no `requirements*.in` files and no go.mod were found",
-            hint=(
-                f"add a requirements.in in {config.root.name}, or list inputs in `locks` under [tool.reprotasks.python]"
-            ),
-        )
-    return LockResult(tuple(locked), go_module, bool(go_changed))
+        planned.append(f"go mod tidy && go mod download  # in {ctx.config.rel(module)}")
+    return planned
 
 
-def _refuse_credentials(data: bytes, lock_rel: str, input_rel: str) -> None:
-    """A lock is committed and published: one that would carry a user, password or token is never written."""
-    text = data.decode("utf-8", "replace")
-    for number, line in enumerate(text.splitlines(), start=1):
-        if mask(line) != line:
-            raise ReprotasksError(
-                f"{lock_rel}:{number}: the new lock would carry a credential ({mask(line).strip()}), so it was not "
-                "written",
-                hint=f"keep credentials out of {input_rel} and [tool.reprotasks]: give them to pip through a netrc "
-                "file, a keyring, or PIP_INDEX_URL / PIP_EXTRA_INDEX_URL in the environment",
-            )
-
-
-def _check_known_packages(config: Config, names: Sequence[str]) -> None:
-    known: set[str] = set()
-    for spec in config.python.all_locks:
-        if spec.output.exists():
-            known.update(pin.name for pin in parse_lock(spec.output).pins)
-    if not known:
-        return  # first lock: nothing to compare with
-    for name in names:
-        if canonicalize_name(name) not in known:
-            close = difflib.get_close_matches(canonicalize_name(name), sorted(known), n=1)
-            suggestion = f"did you mean `{close[0]}`? " if close else ""
-            raise ReprotasksError(
-                f"--upgrade-package {name}: no lock contains a package of that name",
-                hint=f"{suggestion}name a package that appears in one of the locks",
-            )
+SPEC = StepSpec(
+    name="lock",
+    summary="Lock Python requirements with hashes (pip-compile or uv) and tidy + download the Go module graph.",
+    options=LockOptions,
+    run=run,
+    plan=plan,
+    writes=lambda _options: True,
+)

@@ -1,235 +1,43 @@
-"""The reproduce step: build the same commit again, somewhere else, under other conditions,
-and prove every artifact comes out with the same digest.
-
-The rebuild is a separate ``reprotasks build`` process in a fresh clone at another path, with
-another umask, time zone, locale, HOME, user name, random extra environment variables and,
-when ``faketime`` is installed, a clock three days ahead. Caches that are content-addressed
-and verified (the Go build and module caches, the hash-locked build environment) are shared.
-
-``reproduce --ref TAG --sums FILE`` rebuilds an older tag and compares with that release's
-published SHA256SUMS instead of the current dist/.
-"""
+"""reproduce: rebuild elsewhere under varied conditions and prove every artifact is byte-identical."""
 
 from __future__ import annotations
 
-import os
-import secrets
-import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from reprotasks._files import sha256_file
-from reprotasks._run import Runner
-from reprotasks.config import Config
-from reprotasks.errors import DriftError, Finding, ReprotasksError
-from reprotasks.steps import _source
-from reprotasks.steps._explain import explain
-from reprotasks.steps._layout import SUMS_NAME, kind_of, sha256_regular
-from reprotasks.steps.checksum import read_sums
-from reprotasks.steps.manifest import MANIFEST_NAME, Manifest, read_manifest
+from reprotasks.step import Context, StepResult, StepSpec, param
 
-_FIX = (
-    "find the non-determinism named above (a time stamp, an absolute path, an unordered listing, the "
-    "machine's locale or user) and remove it, then run build and reproduce again"
+
+@dataclass(frozen=True, kw_only=True)
+class ReproduceOptions:
+    ref: str | None = param("--ref", metavar="TAG", help="rebuild this tag (or commit) instead of HEAD")
+    sums: Path | None = param(
+        "--sums",
+        metavar="FILE",
+        path=True,
+        help="with --ref: the release's published SHA256SUMS to compare the rebuild with",
+    )
+
+
+def run(ctx: Context, options: ReproduceOptions) -> StepResult:
+    from reprotasks.dist.reproduce import reproduce
+
+    return StepResult.of(reproduce(ctx.config, runner=ctx.runner, ref=options.ref, sums=options.sums))
+
+
+def plan(ctx: Context, options: ReproduceOptions) -> list[str]:
+    what = options.ref or "HEAD"
+    against = ctx.config.rel(options.sums) if options.sums else f"{ctx.config.rel(ctx.config.dist_dir)}/"
+    return [f"reprotasks reproduce  # rebuild {what} elsewhere, compare with {against}"]
+
+
+SPEC = StepSpec(
+    name="reproduce",
+    summary=(
+        "Rebuild the commit in another directory under another umask, TZ, locale, HOME and env, and prove every "
+        "artifact is byte-identical; --ref TAG --sums FILE checks an older release."
+    ),
+    options=ReproduceOptions,
+    run=run,
+    plan=plan,
 )
-_VARIED_AWAY = ("HOME", "USER", "LOGNAME", "TZ", "LANG", "LANGUAGE")
-
-
-@dataclass(frozen=True)
-class Comparison:
-    name: str
-    status: str  # identical | differs | missing | extra | not rebuilt
-    first: str | None = None
-    second: str | None = None
-    explanation: str = ""
-
-
-@dataclass(frozen=True)
-class ReproduceReport:
-    reference: str
-    commit: str
-    conditions: tuple[str, ...]
-    comparisons: tuple[Comparison, ...]
-
-    def rows(self) -> list[tuple[str, str]]:
-        rows = [("rebuilt under", ", ".join(self.conditions)), ("compared with", self.reference)]
-        rows += [(item.name, item.status) for item in self.comparisons]
-        return rows
-
-
-def reproduce(config: Config, *, runner: Runner, ref: str | None = None, sums: Path | None = None) -> ReproduceReport:
-    """Rebuild and compare; raises DriftError naming (and explaining) every differing artifact."""
-    dist_shown = config.rel(config.dist_dir)
-    if ref is None:
-        if sums is not None:
-            raise ReprotasksError(
-                "--sums is only used with --ref", hint="pass --ref TAG too, or drop --sums to compare with dist/"
-            )
-        manifest_path = config.dist_dir / MANIFEST_NAME
-        if not manifest_path.is_file():
-            raise ReprotasksError(
-                f"{dist_shown}/{MANIFEST_NAME} is missing: there is no first build to compare with",
-                hint="run `reprotasks build` first (or `nox -s build reproduce`)",
-            )
-        reference = read_manifest(manifest_path, f"{dist_shown}/{MANIFEST_NAME}")
-        source = _source.describe_source(config.root, runner=runner)
-        _source.require_built_from(
-            reference.source.get("commit"),
-            source,
-            dist_shown,
-            hint="run `reprotasks build` to build HEAD, then reproduce it",
-        )
-        # Never through a symlink: what is compared is what dist/ itself holds.
-        missing = [record.name for record in reference.artifacts if kind_of(config.dist_dir / record.name) is not None]
-        if missing:
-            raise ReprotasksError(
-                f"{dist_shown}/ lacks {', '.join(missing)}, listed in its {MANIFEST_NAME}",
-                hint="run `reprotasks build` again to restore the first build",
-            )
-        expected = {record.name: sha256_regular(config.dist_dir / record.name) for record in reference.artifacts}
-        expected[MANIFEST_NAME] = sha256_regular(manifest_path)
-        build_args = _selection(reference)
-        label = f"{dist_shown}/ (first build)"
-    else:
-        if sums is None:
-            raise ReprotasksError(
-                f"--ref {ref} needs the release's published checksums to compare with",
-                hint=f"download that release's {SUMS_NAME} and pass it with --sums FILE",
-            )
-        if not sums.is_file():
-            raise ReprotasksError(f"--sums {sums}: no such file", hint=f"pass the path of the release's {SUMS_NAME}")
-        problems, listed = read_sums(sums, str(sums))
-        if problems:
-            raise DriftError(problems, step="reproduce")
-        if not listed:
-            raise ReprotasksError(f"{sums} lists no file", hint=f"pass the release's real {SUMS_NAME}")
-        expected = {name: digest for name, (digest, _line) in listed.items()}
-        source = _source.describe_source(config.root, runner=runner, ref=ref)
-        build_args = []
-        label = f"{sums} ({ref})"
-    with tempfile.TemporaryDirectory(prefix="reprotasks-reproduce-") as scratch:
-        rebuilt_dist, conditions = _rebuild(config, source, Path(scratch), build_args, runner=runner)
-        comparisons = _compare(config, expected, rebuilt_dist, runner=runner, against_sums=ref is not None)
-    report = ReproduceReport(label, source.commit, conditions, tuple(comparisons))
-    findings = [_finding(dist_shown, item) for item in comparisons if item.status in ("differs", "missing", "extra")]
-    if ref is not None and not any(item.status == "identical" for item in comparisons):
-        findings.append(
-            Finding(str(sums), None, "no file it lists was produced by the rebuild", "pass the SHA256SUMS of this tag")
-        )
-    if findings:
-        raise DriftError(findings, step="reproduce")
-    return report
-
-
-def _selection(reference: Manifest) -> list[str]:
-    """Build arguments that rebuild exactly the parts the first build made."""
-    args: list[str] = []
-    if reference.python is None:
-        args.append("--go-only")
-    if reference.go is None:
-        args.append("--python-only")
-    for record in reference.artifacts:
-        if record.kind == "go-archive" and f"--platform={record.platform}" not in args:
-            args.append(f"--platform={record.platform}")
-    return args
-
-
-def _go_caches(config: Config, runner: Runner) -> dict[str, str]:
-    if config.go.module is None or runner.which("go") is None:
-        return {}
-    result = runner.run(
-        ["go", "env", "GOCACHE", "GOMODCACHE", "GOPATH"],
-        cwd=config.go.module,
-        check=False,
-        purpose="find the Go caches to share with the rebuild",
-        quiet=True,
-    )
-    values = result.stdout.splitlines()
-    if result.returncode != 0 or len(values) != 3:
-        return {}
-    return {name: value for name, value in zip(("GOCACHE", "GOMODCACHE", "GOPATH"), values, strict=True) if value}
-
-
-def _rebuild(
-    config: Config, source: _source.Source, scratch: Path, build_args: list[str], *, runner: Runner
-) -> tuple[Path, tuple[str, ...]]:
-    """Clone ``source`` deeper under ``scratch`` and build it in a child process; returns its dist/."""
-    place = scratch / "an" / "other" / "place"
-    place.mkdir(parents=True)
-    home = scratch / "home"
-    home.mkdir()
-    runner.log(f"reproduce: clean copy of commit {source.commit[:12]} in another directory")
-    project = _source.clean_copy(source, place / "checkout", runner=runner)
-    current_umask = os.umask(0o022)
-    os.umask(current_umask)
-    umask = 0o002 if current_umask & 0o077 == 0o077 else 0o077
-    environment = {key: value for key, value in os.environ.items() if key not in _VARIED_AWAY}
-    environment = {key: value for key, value in environment.items() if not key.startswith("LC_")}
-    noise = f"NOISE_{secrets.token_hex(4).upper()}"
-    environment.update(
-        {
-            "HOME": str(home),
-            "USER": "rebuilder",
-            "LOGNAME": "rebuilder",
-            "TZ": "Pacific/Kiritimati",
-            "LANG": "de_DE.UTF-8",
-            "LC_ALL": "de_DE.UTF-8",
-            noise: secrets.token_hex(16),
-            # Its own cache: the rebuild makes a fresh build environment from the lock, so one
-            # poisoned environment can never make both builds agree.
-            "REPROTASKS_CACHE_DIR": str(scratch / "cache"),
-            **_go_caches(config, runner),
-        }
-    )
-    conditions = [
-        "another path",
-        f"umask {umask:03o}",
-        "TZ=Pacific/Kiritimati",
-        "LC_ALL=de_DE.UTF-8",
-        "another HOME and user",
-        f"extra variable {noise}",
-        "a fresh build environment",
-    ]
-    argv = [sys.executable, "-m", "reprotasks", "-C", str(project), "build", "--force", *build_args]
-    if runner.which("faketime") is not None:
-        argv = ["faketime", "-f", "+3d", *argv]
-        conditions.append("clock +3 days (faketime)")
-    else:
-        conditions.append("same clock (install faketime to shift it)")
-    runner.log(f"reproduce: rebuilding under {', '.join(conditions)}")
-    runner.run(argv, cwd=place, env=environment, replace_env=True, umask=umask, purpose="rebuild the release")
-    rebuilt = project / config.rel(config.dist_dir)
-    return rebuilt, tuple(conditions)
-
-
-def _compare(
-    config: Config, expected: dict[str, str], rebuilt: Path, *, runner: Runner, against_sums: bool
-) -> list[Comparison]:
-    produced = {path.name: sha256_file(path) for path in sorted(rebuilt.iterdir()) if path.is_file()}
-    comparisons: list[Comparison] = []
-    for name in sorted(expected.keys() | produced.keys()):
-        first, second = expected.get(name), produced.get(name)
-        if first is None:
-            comparisons.append(Comparison(name, "not in the published sums" if against_sums else "extra", None, second))
-        elif second is None:
-            comparisons.append(Comparison(name, "not rebuilt" if against_sums else "missing", first, None))
-        elif first == second:
-            comparisons.append(Comparison(name, "identical", first, second))
-        else:
-            if against_sums:
-                explanation = "download the published file and run `diffoscope` on it and the rebuilt one to see why"
-            else:
-                explanation = explain(config.dist_dir / name, rebuilt / name, runner=runner)
-            comparisons.append(Comparison(name, "differs", first, second, explanation))
-    return comparisons
-
-
-def _finding(dist_shown: str, item: Comparison) -> Finding:
-    where = f"{dist_shown}/{item.name}"
-    if item.status == "missing":
-        return Finding(where, None, "was not produced by the rebuild", _FIX)
-    if item.status == "extra":
-        return Finding(where, None, "was produced only by the rebuild", _FIX)
-    problem = f"differs when rebuilt: sha256 {item.first} (first) vs {item.second} (rebuild)"
-    return Finding(where, None, problem, _FIX, item.explanation)

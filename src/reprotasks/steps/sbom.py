@@ -1,165 +1,25 @@
-"""The sbom step: a CycloneDX 1.6 JSON SBOM of what the release is made of.
-
-Python components come from the hashed locks (purl, version, every sha256), Go modules
-from go.sum plus the ``go version -m`` lines recorded in dist/manifest.json for each built
-binary. Deterministic: the timestamp is SOURCE_DATE_EPOCH and the serial number is derived
-from the content, so the SBOM can be listed in SHA256SUMS and reproduced like an artifact.
-"""
+"""sbom: dist/sbom.cdx.json, CycloneDX 1.6, from the hashed locks, go.sum and the built binaries."""
 
 from __future__ import annotations
 
-import hashlib
-import uuid
-import warnings
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
-
-from reprotasks import __version__
-from reprotasks._files import write_atomic
-from reprotasks._run import Runner, mask
-from reprotasks.config import Config
-from reprotasks.errors import ReprotasksError
-from reprotasks.steps import _source
-from reprotasks.steps._layout import SBOM_NAME
-from reprotasks.steps._lockfile import parse_lock, read_text
-from reprotasks.steps._trusted import trusted_manifest
-from reprotasks.steps.manifest import Manifest
-
-# Any fixed namespace works; this one is ours (uuid5 of the name) so serials never collide with others'.
-_SERIAL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://reprotasks.dev/sbom")
+from reprotasks.step import Context, NoOptions, StepResult, StepSpec
 
 
-@dataclass(frozen=True)
-class SbomResult:
-    path: Path
-    python: int
-    go: int
+def run(ctx: Context, options: NoOptions) -> StepResult:
+    from reprotasks.dist.sbom import sbom
 
-    def rows(self) -> list[tuple[str, str]]:
-        return [(self.path.name, f"CycloneDX 1.6: {self.python} Python packages, {self.go} Go modules")]
+    return StepResult.of(sbom(ctx.config, runner=ctx.runner))
 
 
-@dataclass
-class _Package:
-    hashes: set[str]
-    sources: set[str]
+def plan(ctx: Context, options: NoOptions) -> list[str]:
+    return [f"reprotasks sbom  # -> {ctx.config.rel(ctx.config.dist_dir)}/sbom.cdx.json"]
 
 
-def python_packages(config: Config) -> dict[tuple[str, str], _Package]:
-    """(name, version) -> sha256 hashes and the locks that pin it."""
-    found: dict[tuple[str, str], _Package] = {}
-    for path in (lock.output for lock in config.python.all_locks):
-        if not path.is_file():
-            raise ReprotasksError(
-                f"{config.rel(path)} is missing: the SBOM lists what the locks pin", hint="run `reprotasks lock` first"
-            )
-        for pin in parse_lock(path, config.rel(path)).pins:
-            package = found.setdefault((pin.name, pin.version), _Package(set(), set()))
-            package.hashes.update(h.split(":", 1)[1] for h in pin.hashes if h.startswith("sha256:"))
-            package.sources.add(config.rel(path))
-    return found
-
-
-def go_modules(config: Config, manifest: Manifest | None) -> dict[tuple[str, str], _Package]:
-    """(module, version) -> h1 hashes and where it was seen (go.sum, binaries)."""
-    found: dict[tuple[str, str], _Package] = {}
-    if config.go.module is None:
-        return found
-    go_sum = config.go.module / "go.sum"
-    if go_sum.is_file():
-        text = read_text(go_sum, config.rel(go_sum), fix="restore go.sum (`git checkout -- go.sum`): it is UTF-8 text")
-        for line in text.splitlines():
-            parts = line.split()
-            if len(parts) == 3 and not parts[1].endswith("/go.mod"):
-                package = found.setdefault((parts[0], parts[1]), _Package(set(), set()))
-                package.hashes.add(parts[2])
-                package.sources.add(config.rel(go_sum))
-    for artifact in manifest.artifacts if manifest is not None else ():
-        for line in artifact.embedded:
-            parts = line.split()
-            if len(parts) >= 3 and parts[0] in ("dep", "=>"):
-                package = found.setdefault((parts[1], parts[2]), _Package(set(), set()))
-                package.hashes.update(part for part in parts[3:4] if part.startswith("h1:"))
-                package.sources.add(artifact.name)
-    return found
-
-
-def render(config: Config, manifest: Manifest | None, epoch: int) -> tuple[bytes, int, int]:
-    from cyclonedx.model import HashAlgorithm, HashType, Property
-    from cyclonedx.model.bom import Bom
-    from cyclonedx.model.component import Component, ComponentType
-    from cyclonedx.output.json import JsonV1Dot6
-    from packageurl import PackageURL
-
-    name = config.project_name or config.root.name
-    version = (manifest.project.get("version") if manifest else None) or config.version or config.project_version
-    bom = Bom()
-    bom.metadata.timestamp = datetime.fromtimestamp(epoch, timezone.utc)
-    root = Component(name=name, version=version, type=ComponentType.APPLICATION, bom_ref=f"project:{name}")
-    bom.metadata.component = root
-    bom.metadata.tools.components.add(
-        Component(name="reprotasks", version=__version__, type=ComponentType.APPLICATION, bom_ref="tool:reprotasks")
-    )
-    components: list[Component] = []
-    python = python_packages(config)
-    for (package, pinned), found in sorted(python.items()):
-        purl = PackageURL(type="pypi", name=package, version=pinned)
-        components.append(
-            Component(
-                name=package,
-                version=pinned,
-                purl=purl,
-                bom_ref=str(purl),
-                hashes=[HashType(alg=HashAlgorithm.SHA_256, content=digest) for digest in sorted(found.hashes)],
-                properties=[Property(name="reprotasks:locked-in", value=source) for source in sorted(found.sources)],
-            )
-        )
-    go = go_modules(config, manifest)
-    for (module, pinned), found in sorted(go.items()):
-        namespace, _, last = module.rpartition("/")
-        purl = PackageURL(type="golang", namespace=namespace or None, name=last, version=pinned)
-        properties = [Property(name="reprotasks:go-sum", value=h) for h in sorted(found.hashes)]
-        properties += [Property(name="reprotasks:seen-in", value=source) for source in sorted(found.sources)]
-        components.append(Component(name=module, version=pinned, purl=purl, bom_ref=str(purl), properties=properties))
-    for component in components:
-        bom.components.add(component)
-    bom.register_dependency(root, components)
-    # The serial number is a hash of everything else, so equal content means an equal file.
-    bom.serial_number = uuid.UUID(int=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "incomplete dependency graph" notes: we only know the flat set
-        draft = JsonV1Dot6(bom).output_as_string(indent=2)
-        bom.serial_number = uuid.uuid5(_SERIAL_NAMESPACE, hashlib.sha256(draft.encode()).hexdigest())
-        text = JsonV1Dot6(bom).output_as_string(indent=2)
-    # Names, versions and properties come from locks and go.sum: a credential there must not ship here.
-    return (mask(text) + "\n").encode(), len(python), len(go)
-
-
-def sbom(config: Config, *, runner: Runner | None = None) -> SbomResult:
-    runner = runner or Runner(config.root, log=lambda _line: None)
-    dist = config.dist_dir
-    # The module graph of each binary comes from the binary, checked against manifest.json.
-    manifest, source = trusted_manifest(config, runner=runner, step="sbom")
-    _require_committed(config, source, runner)
-    epoch = int(manifest.source.get("source_date_epoch") or 0)
-    data, python, go = render(config, manifest, epoch)
-    target = dist / SBOM_NAME
-    write_atomic(target, data)
-    return SbomResult(target, python, go)
-
-
-def _require_committed(config: Config, source: _source.Source, runner: Runner) -> None:
-    """The SBOM reads the locks and go.sum: they must be the committed ones (what was built)."""
-    paths = [lock.output for lock in config.python.all_locks]
-    if config.go.module is not None:
-        paths.append(config.go.module / "go.sum")
-    for path in paths:
-        if not path.is_file():
-            continue
-        committed = _source.committed_bytes(source, config.rel(path), runner=runner)
-        if committed is not None and committed != path.read_bytes():
-            raise ReprotasksError(
-                f"{config.rel(path)} has uncommitted changes: the SBOM must describe the commit that was built",
-                hint=f"commit it and rebuild, or restore it (`git checkout -- {config.rel(path)}`)",
-            )
+SPEC = StepSpec(
+    name="sbom",
+    summary="Write dist/sbom.cdx.json (CycloneDX 1.6) from the hashed locks, go.sum and the built binaries.",
+    options=NoOptions,
+    run=run,
+    plan=plan,
+    writes=lambda _options: True,
+)

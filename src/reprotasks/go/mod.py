@@ -12,7 +12,7 @@ from pathlib import Path
 from reprotasks import _journal
 from reprotasks._run import Runner, tail
 from reprotasks.errors import Finding
-from reprotasks.steps._lockfile import read_text
+from reprotasks.python.lockfile import read_text
 
 _GO_LINE = re.compile(r"^go\s+(?P<version>\S+)")
 _TOOLCHAIN_LINE = re.compile(r"^toolchain\s+(?P<name>\S+)")

@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING
 
 from reprotasks._files import sha256_file
 from reprotasks.config import SignConfig
-from reprotasks.errors import DriftError, Finding
-from reprotasks.steps import _sigstore
-from reprotasks.steps._layout import (
+from reprotasks.dist.checksum import check_findings, read_sums
+from reprotasks.dist.layout import (
     BUNDLE_SUFFIX,
     PROVENANCE_NAME,
     SUMS_NAME,
@@ -30,9 +29,10 @@ from reprotasks.steps._layout import (
     sha256_regular,
     shown,
 )
-from reprotasks.steps._sigstore import SignatureError, SignerPolicy, bundle_path
-from reprotasks.steps.checksum import check_findings, read_sums
-from reprotasks.steps.provenance import PAYLOAD_TYPE, subject_problems
+from reprotasks.dist.provenance import PAYLOAD_TYPE, subject_problems
+from reprotasks.errors import DriftError, Finding
+from reprotasks.signing import sigstore as _sigstore
+from reprotasks.signing.sigstore import SignatureError, SignerPolicy, bundle_path
 
 if TYPE_CHECKING:
     from sigstore.verify import Verifier

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from reprotasks._run import Failure, Runner, excerpt
+from reprotasks.dist.archive import write_tar_gz, write_zip
 from reprotasks.errors import CommandFailedError, ConfigError, ReprotasksError
-from reprotasks.steps import _gomod
-from reprotasks.steps.archive import write_tar_gz, write_zip
+from reprotasks.go import mod as _gomod
 
 DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64", "darwin/arm64", "windows/amd64")
 # Micro-architecture levels are explicit so the machine's defaults never leak in.

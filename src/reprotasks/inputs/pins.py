@@ -11,8 +11,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from reprotasks._run import Runner
 from reprotasks.config import Config
 from reprotasks.errors import Finding
-from reprotasks.steps import _gomod
-from reprotasks.steps._lockfile import read_text
+from reprotasks.go import mod as _gomod
+from reprotasks.python.lockfile import read_text
 
 _PYTHON_VERSION = re.compile(r"^(?:cpython[-@]?)?(?P<version>\d+\.\d+(?:\.\d+)?)$")
 

@@ -34,8 +34,8 @@ from pathlib import Path, PurePosixPath
 
 from reprotasks import _cache
 from reprotasks._run import Runner
-from reprotasks.steps._compile import find_uv
-from reprotasks.steps._lockfile import Pin
+from reprotasks.python.lockfile import Pin
+from reprotasks.python.resolve import find_uv
 
 _INSTALLER_NOTES = frozenset({"INSTALLER", "RECORD", "REQUESTED", "direct_url.json", "uv_cache.json"})
 _WHEEL_NAME = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)(-\d[^-]*)?-[^-]+-[^-]+-[^-]+\.whl$")

@@ -22,11 +22,11 @@ from typing import Any
 from reprotasks._run import Runner
 from reprotasks.config import Config
 from reprotasks.errors import DriftError, Finding, ReprotasksError
-from reprotasks.steps import _source
-from reprotasks.steps._layout import kind_of, read_regular, require_directory, sha256_regular, shown
-from reprotasks.steps.build import BuildPlan, manifest_header, plan_build
-from reprotasks.steps.build_go import binary_info, parse_platform
-from reprotasks.steps.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, manifest_from_bytes
+from reprotasks.dist import source as _source
+from reprotasks.dist.layout import kind_of, read_regular, require_directory, sha256_regular, shown
+from reprotasks.dist.build import BuildPlan, manifest_header, plan_build
+from reprotasks.go.binaries import binary_info, parse_platform
+from reprotasks.dist.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, manifest_from_bytes
 
 _REBUILD = "rebuild with `reprotasks build --force` (never edit manifest.json by hand), then run this step again"
 _MAX_BINARY = 2 << 30  # a member larger than this is not a binary reprotasks built

@@ -21,9 +21,9 @@ from reprotasks import _cache
 from reprotasks._files import sha256_file
 from reprotasks._run import Failure, Runner, excerpt
 from reprotasks.errors import CommandFailedError, ReprotasksError
-from reprotasks.steps import _buildenv
-from reprotasks.steps._lockfile import parse_lock
-from reprotasks.steps.sdist import normalize_sdist
+from reprotasks.python import buildenv as _buildenv
+from reprotasks.python.lockfile import parse_lock
+from reprotasks.python.sdist import normalize_sdist
 
 _READY = "reprotasks-ready"
 _RELOCK = "run `reprotasks lock` (or `nox -s lock`) and commit the lock"

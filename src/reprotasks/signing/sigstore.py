@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reprotasks.config import SignConfig
+from reprotasks.dist.layout import BUNDLE_SUFFIX, read_regular, sha256_regular
 from reprotasks.errors import ConfigError, ReprotasksError
-from reprotasks.steps._layout import BUNDLE_SUFFIX, read_regular, sha256_regular
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate

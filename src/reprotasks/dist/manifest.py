@@ -12,7 +12,7 @@ from typing import Any
 
 from reprotasks._files import sha256_file, write_atomic
 from reprotasks.errors import ReprotasksError
-from reprotasks.steps._layout import artifact_name_problem, read_regular, shown
+from reprotasks.dist.layout import artifact_name_problem, read_regular, shown
 
 MANIFEST_NAME = "manifest.json"
 # 2: artifacts record the Go compiler of each binary; no `repacked` flag (not re-derivable).

@@ -8,7 +8,7 @@ import shlex
 from collections.abc import Iterator
 from typing import Any
 
-from reprotasks.steps._audit_shell import check_script, expand
+from reprotasks.audit.shell import check_script, expand
 
 Hit = tuple[str, int, int, str]  # rule, line (1-based), column (1-based), snippet
 

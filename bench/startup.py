@@ -1,0 +1,55 @@
+"""Benchmark: how long `reprotasks --help` takes, and what `import reprotasks.cli` imports.
+
+The CLI builds its parser from the step registry; the step modules only declare their specs,
+so no step's implementation (sigstore, cyclonedx, the build machinery) is imported until a step
+runs. Prints the median wall time of `python -m reprotasks --help` and of a bare `python -c pass`
+(the interpreter's own start-up), the cumulative import time of `reprotasks.cli` from
+`python -X importtime`, and fails if a heavy module was imported.
+Usage: python bench/startup.py [--runs 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+
+HEAVY = ("sigstore", "cyclonedx", "packaging", "tomlkit", "ruamel", "reprotasks.dist", "reprotasks.signing.sign")
+
+
+def wall(argv: list[str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(argv, check=True, capture_output=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=20)
+    runs = parser.parse_args().runs
+    bare = wall([sys.executable, "-c", "pass"], runs)
+    help_ = wall([sys.executable, "-m", "reprotasks", "--help"], runs)
+    trace = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import reprotasks.cli"], check=True, capture_output=True, text=True
+    ).stderr
+    modules = {}
+    for line in trace.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            _, cumulative, name = (part.strip() for part in line.removeprefix("import time:").split("|"))
+            if cumulative.isdigit():
+                modules[name] = int(cumulative)
+    heavy = sorted(name for name in modules if name.startswith(HEAVY))
+    print(f"python -c pass:          {bare * 1000:6.1f} ms (median of {runs})")
+    print(f"reprotasks --help:       {help_ * 1000:6.1f} ms (median of {runs}; target < 60 ms)")
+    print(f"import reprotasks.cli:   {modules.get('reprotasks.cli', 0) / 1000:6.1f} ms cumulative (-X importtime)")
+    if heavy:
+        raise SystemExit(f"heavy modules imported by `import reprotasks.cli`: {', '.join(heavy)}")
+
+
+if __name__ == "__main__":
+    main()

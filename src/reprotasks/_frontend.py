@@ -1,0 +1,117 @@
+"""What the front ends derive from a step's spec: argparse arguments (the CLI and nox's
+posargs), the invoke task signature, and the options object built from either.
+
+No nox or invoke import here, and no import of the CLI module: each adapter calls these.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+from reprotasks.step import Param, StepSpec
+
+
+def add_arguments(parser: argparse.ArgumentParser, spec: StepSpec[Any]) -> None:
+    """The step's options as argparse arguments (dest = the options field)."""
+    groups: dict[str, argparse._MutuallyExclusiveGroup] = {}
+    for item in spec.params:
+        target: Any = parser
+        if item.group is not None:
+            if item.group not in groups:
+                groups[item.group] = parser.add_mutually_exclusive_group()
+            target = groups[item.group]
+        target.add_argument(*_names(item), **_argparse_kwargs(item))
+
+
+def _names(item: Param) -> tuple[str, ...]:
+    return item.flags if item.kind in ("flag", "value", "list") else (item.dest,)
+
+
+def _argparse_kwargs(item: Param) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"help": item.help}
+    if item.kind == "flag":
+        kwargs["action"] = "store_true"
+    elif item.kind == "list":
+        kwargs |= {"action": "append", "default": [], "dest": item.dest}
+    elif item.kind == "value":
+        kwargs["dest"] = item.dest
+    elif item.kind == "positionals":
+        kwargs["nargs"] = "+" if item.required else "*"
+    if item.kind == "flag" and item.long_flag != "--" + item.dest.replace("_", "-"):
+        kwargs["dest"] = item.dest
+    if item.kind != "flag":
+        if item.metavar:
+            kwargs["metavar"] = item.metavar
+        if item.allowed:
+            kwargs["choices"] = item.allowed
+            if item.metavar:  # argparse then shows the metavar, not the choices
+                kwargs["help"] = f"{item.help}; one of: {', '.join(item.allowed)}"
+    return kwargs
+
+
+def parse(spec: StepSpec[Any], namespace: argparse.Namespace) -> Any:
+    """The options object of a parsed command line."""
+    return spec.make_options(vars(namespace))
+
+
+def task_signature(spec: StepSpec[Any]) -> inspect.Signature:
+    """An invoke task signature: the context, then one parameter per option, same defaults.
+
+    A required positional comes first (invoke takes it positionally too); repeatable options
+    and positional lists are iterable flags (``--platform X --platform Y``, ``--file F``).
+    """
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    parameters = [inspect.Parameter("c", kind)]
+    ordered = sorted(spec.params, key=lambda item: not (item.kind == "positional" and item.required))
+    for item in ordered:
+        if item.kind == "positional" and item.required:
+            parameters.append(inspect.Parameter(item.task_name, kind))
+        else:
+            default = None if item.kind in ("list", "positionals") else item.default
+            parameters.append(inspect.Parameter(item.task_name, kind, default=default))
+    return inspect.Signature(parameters)
+
+
+def task_help(spec: StepSpec[Any]) -> dict[str, str]:
+    return {item.task_name.replace("_", "-"): item.help for item in spec.params}
+
+
+def task_iterables(spec: StepSpec[Any]) -> list[str]:
+    return [item.task_name for item in spec.params if item.kind in ("list", "positionals")]
+
+
+def task_positionals(spec: StepSpec[Any]) -> list[str]:
+    return [item.task_name for item in spec.params if item.kind == "positional"]
+
+
+def from_task(spec: StepSpec[Any], arguments: Mapping[str, Any]) -> tuple[Any, list[str]]:
+    """The options object of an invoke call, and the problems (e.g. two exclusive flags)."""
+    values = {item.dest: arguments.get(item.task_name) for item in spec.params}
+    problems = []
+    groups: dict[str, list[Param]] = {}
+    for item in spec.params:
+        if item.group is not None and values[item.dest] not in (None, False, (), []):
+            groups.setdefault(item.group, []).append(item)
+    for given in groups.values():
+        if len(given) > 1:
+            shown = " and ".join(item.long_flag for item in given)
+            problems.append(f"{shown} cannot be combined")
+    for item in spec.params:
+        value = values[item.dest]
+        allowed = item.allowed
+        entries: list[Any] = []
+        if item.kind == "value" and value is not None:
+            entries = [value]
+        elif item.kind == "list":
+            entries = list(value or ())
+        problems += [
+            f"{item.long_flag}: invalid choice {entry!r} (choose from {', '.join(allowed)})"
+            for entry in entries
+            if allowed and entry not in allowed
+        ]
+        if item.kind == "positionals" and item.required and not value:
+            problems.append(f"--{item.task_name.replace('_', '-')} is required (at least one)")
+    return spec.make_options(values), problems

@@ -1,0 +1,489 @@
+"""The pinning audit: mutable inputs in Dockerfiles, workflows, scripts, Makefiles, go.mod, nox/invoke files.
+
+Files come from ``git ls-files`` (tracked plus untracked-but-not-ignored) when the project is a
+git work tree, else from a walk that skips tool directories. Every file is read once; unreadable
+files, binary files and invalid YAML are findings, never crashes.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import json
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from reprotasks import __version__
+from reprotasks._run import Runner
+from reprotasks.audit import files as _audit_files
+from reprotasks.audit import shell as _audit_shell
+from reprotasks.config import Config, shown_name
+from reprotasks.errors import Finding, ReprotasksError
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: str  # error | warning
+    name: str
+    why: str
+    fix: str
+
+
+RULES: Mapping[str, Rule] = {
+    rule.id: rule
+    for rule in (
+        Rule(
+            "RT-D001",
+            "error",
+            "image-not-pinned",
+            "FROM without a digest pulls whatever the tag points to today",
+            "pin the digest: `FROM python:3.12-slim@sha256:<digest>` (`docker buildx imagetools inspect` shows it)",
+        ),
+        Rule(
+            "RT-D002",
+            "error",
+            "remote-add-unchecked",
+            "ADD of a URL without a checksum accepts any bytes served",
+            "add `--checksum=sha256:<digest>` to the ADD, or download in RUN and verify with sha256sum -c",
+        ),
+        Rule(
+            "RT-S001",
+            "error",
+            "pip-install-unhashed",
+            "pip install without --require-hashes resolves whatever the index serves today",
+            "install from a hashed lock: `pip install --require-hashes -r requirements.txt` (`reprotasks lock`)",
+        ),
+        Rule(
+            "RT-S002",
+            "error",
+            "go-install-unpinned",
+            "go install/run without an exact version floats with upstream",
+            "pin an exact version: `go install example.com/tool@v1.2.3` (never @latest or a branch)",
+        ),
+        Rule(
+            "RT-S003",
+            "error",
+            "pipe-to-shell",
+            "piping a download into a shell runs unverified code",
+            "download to a file, check its sha256 (sha256sum -c), then run it",
+        ),
+        Rule(
+            "RT-S004",
+            "warning",
+            "apt-unversioned",
+            "apt-get install without versions installs whatever is current",
+            "pin versions (`apt-get install -y curl=8.5.0-2`) or use a digest-pinned base image that has them",
+        ),
+        Rule(
+            "RT-W001",
+            "error",
+            "action-not-pinned",
+            "an action referenced by tag or branch can change under you (tags are mutable)",
+            "pin the full commit SHA with the tag in a comment: `uses: actions/checkout@<40-hex sha> # v4.2.2`",
+        ),
+        Rule(
+            "RT-W002",
+            "error",
+            "workflow-permissions-missing",
+            "without top-level `permissions`, every job gets the repository's default token scopes",
+            "add `permissions: contents: read` at the top and grant more per job only where needed",
+        ),
+        Rule(
+            "RT-G001",
+            "warning",
+            "go-replace-local",
+            "a replace to a local path builds code that is not in go.sum",
+            "replace with a module version (or drop the replace before releasing)",
+        ),
+        Rule(
+            "RT-G002",
+            "error",
+            "go-toolchain-unpinned",
+            "a `go 1.N` line without a patch version and no `toolchain` line lets the Go toolchain float",
+            "add `toolchain go1.N.P` (or write `go 1.N.P`) to go.mod",
+        ),
+        Rule(
+            "RT-F001",
+            "error",
+            "unreadable",
+            "a file that cannot be read cannot be audited",
+            "fix its permissions (or the broken symlink), or exclude it with `audit.exclude`",
+        ),
+        Rule(
+            "RT-F002",
+            "error",
+            "binary",
+            "a binary file where a text file is expected cannot be audited",
+            "replace it with the text file, or exclude it with `audit.exclude`",
+        ),
+        Rule(
+            "RT-F003",
+            "error",
+            "invalid-yaml",
+            "a workflow that does not parse cannot be audited (nor run)",
+            "fix the YAML (actionlint shows where)",
+        ),
+        Rule(
+            "RT-A001",
+            "warning",
+            "unused-allow",
+            "an allow entry that matches nothing hides nothing",
+            "remove the entry from [[tool.reprotasks.audit.allow]] (or fix its rule/path/match)",
+        ),
+    )
+}
+
+_SKIPPED_DIRS = frozenset({".git", ".nox", ".tox", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache"})
+_DOCKERFILE = re.compile(r"^(?:(?:Docker|Container)file(?:\..+)?|.+\.(?:docker|container)file)$", re.I)
+_SHEBANG = re.compile(rb"^#!\s*\S*(?:/|env\s+)(?:ba|z|da|k)?sh\b")
+
+
+@dataclass(frozen=True)
+class AuditFinding:
+    path: str
+    line: int
+    col: int
+    rule: str
+    severity: str
+    message: str
+    snippet: str = ""
+
+    def text(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}: {self.rule} {self.message}"
+
+
+@dataclass
+class AuditReport:
+    files: int = 0
+    findings: list[AuditFinding] = field(default_factory=list)
+    allowed: int = 0
+
+    @property
+    def errors(self) -> list[AuditFinding]:
+        return [finding for finding in self.findings if finding.severity == "error"]
+
+    def summary(self) -> str:
+        warnings = len(self.findings) - len(self.errors)
+        return (
+            f"audit: {self.files} files, {len(self.errors)} error(s), {warnings} warning(s), "
+            f"{self.allowed} allowed by [[tool.reprotasks.audit.allow]]"
+        )
+
+
+def _kind(relative: str) -> str | None:
+    path = PurePosixPath(relative)
+    name = path.name
+    if _DOCKERFILE.match(name):
+        return "dockerfile"
+    if path.suffix in (".yml", ".yaml"):
+        if path.parent.as_posix().endswith(".github/workflows"):
+            return "workflow"
+        if path.stem == "action":
+            return "action"
+        return None
+    if name in ("Makefile", "GNUmakefile", "makefile") or path.suffix == ".mk":
+        return "makefile"
+    if name == "go.mod":
+        return "go.mod"
+    if name in ("noxfile.py", "tasks.py"):
+        return "python-tasks"
+    if path.suffix in (".sh", ".bash"):
+        return "shell"
+    if not path.suffix:
+        return "maybe-shell"
+    return None
+
+
+def candidate_files(root: Path, exclude: tuple[str, ...], dist: str, runner: Runner) -> Iterator[tuple[str, str]]:
+    """(project-relative path, kind) of every file the audit reads."""
+    for relative in _listing(root, runner):
+        kind = _kind(relative)
+        if kind is None or relative.startswith(f"{dist}/"):
+            continue
+        if any(fnmatch.fnmatch(relative, pattern) for pattern in exclude):
+            continue
+        yield relative, kind
+
+
+def _listing(root: Path, runner: Runner) -> list[str]:
+    try:
+        result = runner.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--deduplicate"],
+            cwd=root,
+            check=False,
+            purpose="list the files to audit",
+            quiet=True,
+        )
+    except ReprotasksError:  # no git: walk the tree instead
+        result = None
+    if result is not None and result.returncode == 0:
+        return sorted({name for name in result.stdout.split("\0") if name})
+    listed = []
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = sorted(d for d in subdirs if d not in _SKIPPED_DIRS)
+        base = Path(directory).relative_to(root)
+        listed += [(base / name).as_posix() for name in files]
+    return sorted(listed)
+
+
+def _read(path: Path, relative: str, kind: str) -> tuple[str | None, AuditFinding | None]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, _finding(relative, 1, 1, "RT-F001", f"cannot be read ({exc.strerror or exc})")
+    if kind == "maybe-shell":
+        if not _SHEBANG.match(data[:128]):
+            return None, None
+        kind = "shell"
+    if b"\0" in data[:8192]:
+        return None, _finding(relative, 1, 1, "RT-F002", "is a binary file")
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return None, _finding(relative, 1, 1, "RT-F002", "is not UTF-8 text")
+
+
+def _finding(path: str, line: int, col: int, rule: str, detail: str = "", snippet: str = "") -> AuditFinding:
+    spec = RULES[rule]
+    what = detail or (f"`{snippet}`" if snippet else spec.name)
+    return AuditFinding(path, line, col, rule, spec.severity, f"{what}: {spec.why} -- {spec.fix}", snippet)
+
+
+@functools.cache
+def _yaml() -> Any:
+    """One round-trip loader per process (it keeps line/column of every node)."""
+    from ruamel.yaml import YAML
+
+    return YAML(typ="rt", pure=True)
+
+
+def _hits(kind: str, text: str) -> Iterator[tuple[str, int, int, str]]:
+    if kind == "dockerfile":
+        yield from _audit_files.dockerfile(text)
+    elif kind in ("workflow", "action"):
+        document = _yaml().load(text)
+        yield from _audit_files.workflow(document, is_workflow=kind == "workflow", lines=text.splitlines())
+    elif kind == "makefile":
+        yield from _audit_files.makefile(text)
+    elif kind == "go.mod":
+        yield from _audit_files.go_mod(text)
+    elif kind == "python-tasks":
+        yield from _audit_files.python_tasks(text)
+    else:
+        yield from _audit_files._script_hits(text, 1, 1)
+
+
+@functools.lru_cache(maxsize=256)
+def _is_hashed_lock(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    requirements = [
+        line
+        for line in text.replace("\\\n", " ").splitlines()
+        if line.strip() and not line.lstrip().startswith(("#", "-"))
+    ]
+    return bool(requirements) and all("--hash=" in line for line in requirements)
+
+
+def _lock_checker(root: Path, relative: str) -> Callable[[str], bool]:
+    """`-r NAME` resolved against the project root, then the file's own directory (inside the project only)."""
+    base = PurePosixPath(relative).parent
+
+    def check(name: str) -> bool:
+        for candidate in (root / name, root / base / name):
+            try:
+                resolved = candidate.resolve()
+            except (RuntimeError, OSError):  # a symlink loop (RuntimeError before Python 3.13)
+                continue
+            if resolved.is_relative_to(root.resolve()) and resolved.is_file():
+                return _is_hashed_lock(resolved)
+        return False
+
+    return check
+
+
+def _audit_file(root: Path, relative: str, kind: str) -> tuple[bool, list[AuditFinding]]:
+    """(was it read as text, its findings): one file, independent of every other (runs in a pool)."""
+    token = _audit_shell.hashed_lock.set(_lock_checker(root, relative))
+    try:
+        return _audit_text(root, relative, kind)
+    finally:
+        _audit_shell.hashed_lock.reset(token)
+
+
+def _real_path(root: Path, relative: str) -> Path:
+    """The file ``relative`` names. git lists a name that is not UTF-8 with U+FFFD in place of the
+    bad bytes; such a name is matched against the directory's raw names (one match or none)."""
+    path = root / relative
+    if "\ufffd" not in relative or os.path.lexists(path):
+        return path
+    try:
+        names = os.listdir(os.fsencode(path.parent))  # noqa: PTH208 - raw bytes names
+    except OSError:
+        return path
+    matches = [name for name in names if name.decode("utf-8", "replace") == path.name]
+    return path.parent / os.fsdecode(matches[0]) if len(matches) == 1 else path
+
+
+def _audit_text(root: Path, relative: str, kind: str) -> tuple[bool, list[AuditFinding]]:
+    shown = shown_name(relative)  # a name that is not UTF-8 (from the walk) is shown with \\x escapes
+    text, problem = _read(_real_path(root, relative), shown, kind)
+    found: list[AuditFinding] = [problem] if problem else []
+    if text is None:
+        return False, found
+    try:
+        found += [
+            _finding(shown, line, col, rule, snippet=snippet)
+            for rule, line, col, snippet in _hits("shell" if kind == "maybe-shell" else kind, text)
+        ]
+    except SyntaxError as exc:  # a noxfile.py/tasks.py that does not parse
+        found.append(_finding(shown, exc.lineno or 1, exc.offset or 1, "RT-F003", f"is not valid Python ({exc.msg})"))
+    except RecursionError:  # e.g. YAML nested hundreds of levels deep: the parsers recurse
+        _yaml.cache_clear()  # never reuse a loader left mid-document
+        found.append(_finding(shown, 1, 1, "RT-F003", "is nested too deeply to be parsed"))
+    except Exception as exc:  # ruamel.yaml's errors share no useful base class
+        if not type(exc).__module__.startswith("ruamel"):
+            raise
+        mark = getattr(exc, "problem_mark", None)
+        line = (mark.line + 1) if mark is not None else 1
+        col = (mark.column + 1) if mark is not None else 1
+        found.append(_finding(shown, line, col, "RT-F003", f"is not valid YAML ({getattr(exc, 'problem', exc)})"))
+    return True, found
+
+
+def _audit_chunk(root: Path, chunk: list[tuple[str, str]]) -> list[tuple[bool, list[AuditFinding]]]:
+    return [_audit_file(root, relative, kind) for relative, kind in chunk]
+
+
+# YAML parsing dominates on big trees; below this many files a process pool costs more than it saves.
+_PARALLEL_FROM = 400
+
+
+def _audit_all(root: Path, files: list[tuple[str, str]]) -> list[tuple[bool, list[AuditFinding]]]:
+    workers = min(os.cpu_count() or 1, 8)
+    if len(files) < _PARALLEL_FROM or workers < 2:
+        return _audit_chunk(root, files)
+    import concurrent.futures
+
+    _yaml()  # imported once here, inherited by forked workers
+    size = max(50, len(files) // (workers * 4))
+    chunks = [files[start : start + size] for start in range(0, len(files), size)]
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+        return [result for part in pool.map(_audit_chunk, [root] * len(chunks), chunks) for result in part]
+
+
+def audit(config: Config, *, runner: Runner) -> AuditReport:
+    report = AuditReport()
+    allow = list(config.audit.allow)
+    used = [False] * len(allow)
+    files = list(candidate_files(config.root, config.audit.exclude, config.rel(config.dist_dir), runner))
+    for was_read, found in _audit_all(config.root, files):
+        report.files += was_read
+        for finding in found:
+            matches = [i for i, entry in enumerate(allow) if _allows(entry, finding)]
+            for index in matches:
+                used[index] = True
+            if matches:
+                report.allowed += 1
+            else:
+                report.findings.append(finding)
+    where = config.rel(config.pyproject) if config.pyproject else "pyproject.toml"
+    for index, entry in enumerate(allow):
+        if not used[index]:
+            described = ", ".join(f"{key} = {value!r}" for key, value in entry.items() if key != "reason")
+            detail = f"[[tool.reprotasks.audit.allow]] entry {index + 1} ({described}) matched nothing"
+            report.findings.append(_finding(where, 1, 1, "RT-A001", detail))
+    report.findings.sort(key=lambda f: (f.path, f.line, f.col, f.rule))
+    return report
+
+
+def _allows(entry: Mapping[str, str], finding: AuditFinding) -> bool:
+    if finding.rule == "RT-A001":
+        return False
+    if "rule" in entry and entry["rule"] != finding.rule:
+        return False
+    if "path" in entry and not fnmatch.fnmatch(finding.path, entry["path"]):
+        return False
+    return not ("match" in entry and entry["match"] not in finding.snippet + " " + finding.message)
+
+
+def as_findings(report: AuditReport) -> list[Finding]:
+    """Errors as verify-style findings (warnings are shown, never fail)."""
+    return [
+        Finding(f.path, f.line, f"{f.rule} {f.message.removesuffix(' -- ' + RULES[f.rule].fix)}", RULES[f.rule].fix)
+        for f in report.errors
+    ]
+
+
+# --- output ---------------------------------------------------------------------------------
+
+
+def as_text(report: AuditReport) -> str:
+    return "".join(finding.text() + "\n" for finding in report.findings) + report.summary() + "\n"
+
+
+def as_json(report: AuditReport) -> str:
+    data = {
+        "files": report.files,
+        "errors": len(report.errors),
+        "warnings": len(report.findings) - len(report.errors),
+        "allowed": report.allowed,
+        "findings": [asdict(finding) for finding in report.findings],
+    }
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def as_sarif(report: AuditReport) -> str:
+    rules = [
+        {
+            "id": rule.id,
+            "name": rule.name,
+            "shortDescription": {"text": rule.why},
+            "help": {"text": rule.fix},
+            "defaultConfiguration": {"level": rule.severity},
+        }
+        for rule in RULES.values()
+    ]
+    index = {rule_id: position for position, rule_id in enumerate(RULES)}
+    results: list[dict[str, Any]] = [
+        {
+            "ruleId": finding.rule,
+            "ruleIndex": index[finding.rule],
+            "level": finding.severity,
+            "message": {"text": finding.message},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": finding.path, "uriBaseId": "%SRCROOT%"},
+                        "region": {"startLine": finding.line, "startColumn": finding.col},
+                    }
+                }
+            ],
+        }
+        for finding in report.findings
+    ]
+    log = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "reprotasks-audit",
+                        "version": __version__,
+                        "informationUri": "https://github.com/reprotasks/reprotasks",
+                        "rules": rules,
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(log, indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,241 @@
+"""The checksum step: ``dist/SHA256SUMS`` in ``sha256sum`` format, and its strict ``--check``.
+
+dist/ must follow the release layout rule (``_layout``): the check never follows a symlink and
+never opens a path outside dist/; absolute names, ``/`` or ``..`` in names, symlinks, hidden
+files, subdirectories and unlisted files are findings, not reads.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from reprotasks._files import write_atomic
+from reprotasks.errors import DriftError, Finding, ReprotasksError
+from reprotasks.dist.layout import (
+    MAX_NAME_BYTES,
+    SUMS_NAME,
+    artifact_name_problem,
+    directory_problem,
+    entries,
+    entry_problem,
+    kind_of,
+    open_regular,
+    sha256_regular,
+    shown,
+    unexpected_findings,
+)
+
+_LINE = re.compile(r"^(?P<digest>[0-9a-fA-F]{64}) (?P<mode>[ *])(?P<name>.+)$")
+# 64 hex digits, two separator characters and the longest file name a release may hold.
+MAX_LINE_BYTES = 64 + 2 + MAX_NAME_BYTES
+_RECHECKSUM = "run `reprotasks checksum` after a fresh build, or restore the release files"
+
+
+@dataclass(frozen=True)
+class ChecksumResult:
+    path: Path
+    entries: tuple[tuple[str, str], ...]  # (name, sha256), sorted by name
+
+    def rows(self) -> list[tuple[str, str]]:
+        return [(name, digest[:16] + "…") for name, digest in self.entries]
+
+
+def artifact_names(dist: Path) -> list[str]:
+    """The names SHA256SUMS lists for ``dist``, sorted byte-wise; DriftError if dist/ holds anything else."""
+    names, findings = _listable(dist, dist.name)
+    if findings:
+        raise DriftError(findings, step="checksum")
+    return names
+
+
+def _listable(dist: Path, shown_dist: str) -> tuple[list[str], list[Finding]]:
+    """(artifacts to list, entries that break the release layout) of ``dist``.
+
+    Every regular file with a plain, unreserved name is listed; the layout rule judges the rest.
+    """
+    names = [
+        entry.name
+        for entry in entries(dist)
+        if artifact_name_problem(entry.name) is None and entry_problem(entry) is None
+    ]
+    findings = unexpected_findings(dist, set(names), shown_dist)
+    kind = kind_of(dist / SUMS_NAME)
+    if kind not in (None, "missing"):  # the layout rule leaves SHA256SUMS itself to its reader
+        findings.insert(0, Finding(f"{shown_dist}/{SUMS_NAME}", None, f"is {kind}", _RECHECKSUM))
+    return names, findings
+
+
+def _hash_all(paths: Iterable[Path]) -> list[str | OSError]:
+    """sha256 of each regular file (an OSError in place of a symlink, special or vanished file)."""
+
+    def one(path: Path) -> str | OSError:
+        try:
+            return sha256_regular(path)
+        except OSError as exc:
+            return exc
+
+    # hashlib releases the GIL on large updates, so threads use every core.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return list(pool.map(one, paths))
+
+
+def write_checksums(dist: Path, *, shown_dist: str | None = None) -> ChecksumResult:
+    """Hash every artifact in ``dist`` and write SHA256SUMS atomically."""
+    shown_dist = shown_dist or dist.name
+    problem = directory_problem(dist)
+    if problem is not None:
+        fix = (
+            "run `reprotasks build` first" if problem.startswith("does not") else "remove it and run `reprotasks build`"
+        )
+        raise ReprotasksError(f"{shown_dist}: {problem}", hint=fix)
+    names, findings = _listable(dist, shown_dist)
+    if findings:
+        raise DriftError(findings, step="checksum")
+    if not names:
+        raise ReprotasksError(f"{shown_dist} holds no artifacts to checksum", hint="run `reprotasks build` first")
+    digests = _hash_all(dist / name for name in names)
+    failed = [(name, digest) for name, digest in zip(names, digests, strict=True) if isinstance(digest, OSError)]
+    if failed:
+        raise DriftError(
+            [
+                Finding(f"{shown_dist}/{name}", None, f"cannot be hashed: {error}", _RECHECKSUM)
+                for name, error in failed
+            ],
+            step="checksum",
+        )
+    entries_ = tuple((name, str(digest)) for name, digest in zip(names, digests, strict=True))
+    write_atomic(dist / SUMS_NAME, "".join(f"{digest}  {name}\n" for name, digest in entries_).encode())
+    return ChecksumResult(dist / SUMS_NAME, entries_)
+
+
+def check_findings(dist: Path, *, shown_dist: str = "dist", require_provenance: bool = False) -> list[Finding]:
+    """Every way ``dist`` disagrees with its SHA256SUMS and the layout rule; empty when it matches exactly."""
+    return _check(dist, shown_dist, require_provenance)[0]
+
+
+def listed_digests(dist: Path, shown_dist: str) -> dict[str, str]:
+    """name -> sha256 of a SHA256SUMS that ``check_findings`` accepted."""
+    return {
+        name: digest for name, (digest, _line) in read_sums(dist / SUMS_NAME, f"{shown_dist}/{SUMS_NAME}")[1].items()
+    }
+
+
+def _check(
+    dist: Path, shown_dist: str, require_provenance: bool = False
+) -> tuple[list[Finding], dict[str, tuple[str, int]]]:
+    """(findings, listed name -> (sha256, line number)) from one read of SHA256SUMS."""
+    sums = dist / SUMS_NAME
+    where = f"{shown_dist}/{SUMS_NAME}"
+    problem = directory_problem(dist)
+    if problem is not None:
+        fix = (
+            "run `reprotasks build` (and `reprotasks checksum`) first"
+            if problem.startswith("does not")
+            else "remove it and run `reprotasks build`, or pass the directory holding the release files"
+        )
+        return [Finding(shown_dist, None, problem, fix)], {}
+    sums_kind = kind_of(sums)
+    if sums_kind == "missing":
+        findings = [Finding(where, None, "missing", _RECHECKSUM)]
+        return findings + unexpected_findings(dist, set(), shown_dist), {}
+    if sums_kind is not None:
+        return [Finding(where, None, f"is {sums_kind}: it is never followed or read", _RECHECKSUM)], {}
+    findings, expected = read_sums(sums, where)
+    if not expected and not findings:
+        return [Finding(where, None, "is empty: it lists no artifact", _RECHECKSUM)], {}
+    to_hash: list[tuple[str, int, str]] = []
+    for name, (digest, number) in expected.items():
+        kind = kind_of(dist / name)
+        if kind == "missing":
+            findings.append(
+                Finding(where, number, f"{shown(name)} is listed but missing from {shown_dist}/", _RECHECKSUM)
+            )
+        elif kind is not None:
+            findings.append(
+                Finding(where, number, f"{shown(name)} is {kind}: release files must be regular files", _RECHECKSUM)
+            )
+        else:
+            to_hash.append((name, number, digest))
+    for (name, number, digest), actual in zip(to_hash, _hash_all(dist / name for name, *_ in to_hash), strict=True):
+        if isinstance(actual, OSError):
+            findings.append(Finding(where, number, f"{shown(name)} cannot be read as a regular file", _RECHECKSUM))
+        elif actual != digest:
+            findings.append(
+                Finding(
+                    where,
+                    number,
+                    f"{shown(name)} was modified: sha256 is {actual}, SHA256SUMS says {digest}",
+                    "do not publish it; rebuild, or restore the original file",
+                )
+            )
+    findings += unexpected_findings(dist, expected.keys(), shown_dist, require_provenance=require_provenance)
+    return findings, expected
+
+
+def read_sums(sums: Path, where: str) -> tuple[list[Finding], dict[str, tuple[str, int]]]:
+    """(malformed or unsafe lines, listed name -> (sha256, line number)) of a SHA256SUMS file.
+
+    Streamed line by line with a bounded line length: a huge or hostile file costs constant
+    memory, and no overlong line is echoed. A symlink is never followed.
+    """
+    findings: list[Finding] = []
+    expected: dict[str, tuple[str, int]] = {}
+    try:
+        handle = os.fdopen(open_regular(sums), "rb")
+    except OSError:
+        return [Finding(where, None, "is not a regular file: it is never followed or read", _RECHECKSUM)], {}
+    with handle:
+        number = 0
+        while True:
+            raw = handle.readline(MAX_LINE_BYTES + 2)
+            if not raw:
+                break
+            number += 1
+            if not raw.endswith(b"\n") and len(raw) > MAX_LINE_BYTES:
+                while (rest := handle.readline(1 << 16)) and not rest.endswith(b"\n"):
+                    pass  # skip the rest of the overlong line without keeping it
+                findings.append(
+                    Finding(where, number, f"line is longer than {MAX_LINE_BYTES} bytes (not shown)", _RECHECKSUM)
+                )
+                continue
+            line = raw[:-1] if raw.endswith(b"\n") else raw
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError:
+                findings.append(Finding(where, number, "line is not valid UTF-8", _RECHECKSUM))
+                continue
+            match, problem = _parse_line(text)
+            if match is None:
+                findings.append(Finding(where, number, problem, _RECHECKSUM))
+                continue
+            name = match["name"]
+            if name in expected:
+                findings.append(Finding(where, number, f"lists {shown(name)} twice", _RECHECKSUM))
+                continue
+            expected[name] = (match["digest"].lower(), number)
+    return findings, expected
+
+
+def _parse_line(line: str) -> tuple[re.Match[str] | None, str]:
+    """(match, "") for a safe, well-formed line; (None, what is wrong) otherwise."""
+    match = _LINE.match(line)
+    if match is None:
+        return None, f"malformed line {shown(line)}: expected `<64 hex digits>  <file name>`"
+    name = match["name"]
+    problem = artifact_name_problem(name)
+    if problem is not None:
+        return None, f"file name {shown(name)} {problem}"
+    return match, ""
+
+
+def check_checksums(dist: Path, *, shown_dist: str = "dist") -> ChecksumResult:
+    """Raise DriftError listing every mismatch; return the verified entries otherwise."""
+    findings, expected = _check(dist, shown_dist)
+    if findings:
+        raise DriftError(findings, step="checksum --check")
+    return ChecksumResult(dist / SUMS_NAME, tuple((name, digest) for name, (digest, _line) in expected.items()))

@@ -1,0 +1,195 @@
+"""The provenance step: an in-toto Statement v1 with a SLSA provenance v1 predicate.
+
+Subjects are exactly the entries of SHA256SUMS. The build definition comes from
+dist/manifest.json (commit, toolchains, flags) plus the digests of every lock and go.sum;
+run details (builder, invocation, time) are the only machine-dependent part, and the
+environment is recorded through an allow-list with a last scrub for anything secret.
+The statement is written to ``dist/provenance.intoto.json``; ``sign`` wraps it in a
+DSSE bundle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from reprotasks import __version__
+from reprotasks._files import write_atomic
+from reprotasks._run import MASK, Runner, mask
+from reprotasks.config import Config
+from reprotasks.errors import DriftError
+from reprotasks.dist import source as _source
+from reprotasks.dist.layout import PROVENANCE_NAME, SUMS_NAME
+from reprotasks.dist.trusted import trusted_manifest
+from reprotasks.dist.checksum import check_findings, read_sums
+
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+# Documented in docs/provenance.md: what a consumer may assume about a reprotasks build.
+BUILD_TYPE = "https://reprotasks.dev/build-types/release/v1"
+LOCAL_BUILDER = "https://reprotasks.dev/builders/local"
+
+# Environment variables worth recording (they describe the runner, never credentials).
+ENVIRONMENT_ALLOW_LIST = (
+    "CI",
+    "GITHUB_ACTIONS",
+    "GITHUB_EVENT_NAME",
+    "GITHUB_REF",
+    "GITHUB_REPOSITORY",
+    "GITHUB_RUN_ATTEMPT",
+    "GITHUB_RUN_ID",
+    "GITHUB_SERVER_URL",
+    "GITHUB_SHA",
+    "GITHUB_WORKFLOW_REF",
+    "GOFLAGS",
+    "GOTOOLCHAIN",
+    "ImageOS",
+    "ImageVersion",
+    "RUNNER_ARCH",
+    "RUNNER_ENVIRONMENT",
+    "RUNNER_OS",
+)
+_SECRET_NAME = re.compile(
+    r"TOKEN|SECRET|PASSW|PASSPHRASE|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_?KEY|AUTH|COOKIE|SESSION", re.I
+)
+
+
+def looks_secret(name: str, value: str) -> bool:
+    """A secret-sounding variable name, or a value holding a credential (a token shape, URL userinfo)."""
+    return bool(_SECRET_NAME.search(name)) or mask(value) != value
+
+
+def scrub(text: str, environ: Mapping[str, str]) -> str:
+    """Last line of defence: no secret-looking environment value and no credential ``mask`` knows survives."""
+    for name, value in environ.items():
+        if len(value) >= 6 and looks_secret(name, value) and value in text:
+            text = text.replace(value, MASK)
+    return mask(text)
+
+
+@dataclass(frozen=True)
+class ProvenanceResult:
+    path: Path
+    subjects: int
+    builder: str
+
+    def rows(self) -> list[tuple[str, str]]:
+        return [(self.path.name, f"{self.subjects} subjects, builder {self.builder}")]
+
+
+def builder_and_invocation(environ: Mapping[str, str]) -> tuple[str, str]:
+    if environ.get("GITHUB_ACTIONS") == "true" and environ.get("GITHUB_WORKFLOW_REF"):
+        server = mask(environ.get("GITHUB_SERVER_URL", "https://github.com"))  # never a user:token@ in an id
+        builder = f"{server}/{environ['GITHUB_WORKFLOW_REF']}"
+        run = f"{server}/{environ.get('GITHUB_REPOSITORY', '')}/actions/runs/{environ.get('GITHUB_RUN_ID', '')}"
+        return builder, f"{run}/attempts/{environ.get('GITHUB_RUN_ATTEMPT', '1')}"
+    return f"{LOCAL_BUILDER}@v{__version__}", f"urn:uuid:{uuid.uuid4()}"
+
+
+def _dependencies(config: Config, source: _source.Source, runner: Runner) -> list[dict[str, Any]]:
+    """The commit and the sha256 of every lock, go.mod and go.sum *as committed* (what was built)."""
+    deps: list[dict[str, Any]] = [{"name": "source", "digest": {"gitCommit": source.commit, "gitTree": source.tree}}]
+    files = [config.rel(lock.output) for lock in config.python.all_locks]
+    if config.go.module is not None:
+        module = config.rel(config.go.module)
+        files += [name if module == "." else f"{module}/{name}" for name in ("go.mod", "go.sum")]
+    for relative in files:
+        data = _source.committed_bytes(source, relative, runner=runner)
+        if data is not None:
+            deps.append({"name": relative, "digest": {"sha256": hashlib.sha256(data).hexdigest()}})
+    return deps
+
+
+def statement(
+    config: Config, environ: Mapping[str, str], *, now: datetime | None = None, runner: Runner | None = None
+) -> dict[str, Any]:
+    runner = runner or Runner(config.root, log=lambda _line: None)
+    dist = config.dist_dir
+    shown = config.rel(dist)
+    findings = check_findings(dist, shown_dist=shown)
+    if findings:
+        raise DriftError(findings, step="provenance")
+    _problems, listed = read_sums(dist / SUMS_NAME, f"{shown}/{SUMS_NAME}")
+    # Commit, tree, toolchains and flags come from git and the tools, checked against manifest.json.
+    manifest, source = trusted_manifest(config, runner=runner, step="provenance")
+    builder, invocation = builder_and_invocation(environ)
+    recorded = {name: environ[name] for name in ENVIRONMENT_ALLOW_LIST if name in environ}
+    recorded = {name: value for name, value in recorded.items() if not looks_secret(name, value)}
+    described = json.loads(redact_text(json.dumps(config.describe())))
+    toolchains = [
+        {"name": name, "annotations": {"version": version}} for name, version in sorted(manifest.toolchains.items())
+    ]
+    finished = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": name, "digest": {"sha256": digest}} for name, (digest, _line) in sorted(listed.items())],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {
+            "buildDefinition": {
+                "buildType": BUILD_TYPE,
+                "externalParameters": {
+                    "source": {"commit": manifest.source["commit"], "path": manifest.source.get("path", ".")},
+                    "project": manifest.project,
+                    "config": described,
+                },
+                "internalParameters": {
+                    "sourceDateEpoch": manifest.source.get("source_date_epoch"),
+                    "python": manifest.python,
+                    "go": manifest.go,
+                },
+                "resolvedDependencies": _dependencies(config, source, runner) + toolchains,
+            },
+            "runDetails": {
+                "builder": {"id": builder, "version": {"reprotasks": __version__}},
+                "metadata": {"invocationId": invocation, "finishedOn": finished.isoformat().replace("+00:00", "Z")},
+                "byproducts": [{"name": "environment", "annotations": recorded}],
+            },
+        },
+    }
+
+
+def redact_text(text: str) -> str:
+    """Credentials (``https://user:token@host``, tokens) in any string of the config."""
+    return mask(text)
+
+
+def provenance(
+    config: Config, *, environ: Mapping[str, str] | None = None, runner: Runner | None = None
+) -> ProvenanceResult:
+    env = os.environ if environ is None else environ
+    data = statement(config, env, runner=runner)
+    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    target = config.dist_dir / PROVENANCE_NAME
+    write_atomic(target, scrub(text, env).encode())
+    return ProvenanceResult(target, len(data["subject"]), data["predicate"]["runDetails"]["builder"]["id"])
+
+
+def subject_problems(payload: bytes, listed: Mapping[str, str]) -> list[str]:
+    """How a statement's subjects disagree with SHA256SUMS (name -> sha256); empty when they match."""
+    try:
+        data = json.loads(payload)
+        if data.get("_type") != STATEMENT_TYPE or data.get("predicateType") != PREDICATE_TYPE:
+            return [
+                f"is not an in-toto v1 statement with a SLSA v1 predicate (predicateType {data.get('predicateType')!r})"
+            ]
+        subjects = {item["name"]: item["digest"]["sha256"] for item in data["subject"]}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return [f"is not a readable provenance statement ({exc})"]
+    problems = []
+    for name in sorted(listed.keys() | subjects.keys()):
+        if name not in subjects:
+            problems.append(f"has no subject for {name!r}, which SHA256SUMS lists")
+        elif name not in listed:
+            problems.append(f"has subject {name!r}, which SHA256SUMS does not list")
+        elif subjects[name] != listed[name]:
+            problems.append(f"says {name!r} has sha256 {subjects[name]}, SHA256SUMS says {listed[name]}")
+    return problems

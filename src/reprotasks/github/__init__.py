@@ -1,0 +1,1 @@
+"""GitHub: the release workflow template and its rendering."""

@@ -1,0 +1,201 @@
+"""The verify step: the drift gate. Read-only; reports every finding, then fails once."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from reprotasks import _cache
+from reprotasks._files import sha256_file
+from reprotasks._run import Runner
+from reprotasks.config import Config, LockSpec
+from reprotasks.dist.checksum import check_findings
+from reprotasks.dist.layout import SUMS_NAME
+from reprotasks.errors import CommandFailedError, ConfigError, DriftError, Finding
+from reprotasks.go import mod as _gomod
+from reprotasks.inputs import pins
+from reprotasks.python.lockfile import input_files, parse_lock, parse_lock_text, split_header
+from reprotasks.python.resolve import ResolutionFailed, backend_version, compile_lock
+from reprotasks.signing import verify as signatures
+
+_RELOCK = "run `reprotasks lock` (or `nox -s lock` / `invoke lock`) and commit the result"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    findings: tuple[Finding, ...]
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    checks: tuple[Check, ...]
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return tuple(finding for check in self.checks for finding in check.findings)
+
+    def rows(self) -> list[tuple[str, str]]:
+        return [
+            (
+                check.name,
+                ("ok" if check.ok else f"{len(check.findings)} problem(s)")
+                + (f" ({check.note})" if check.note else ""),
+            )
+            for check in self.checks
+        ]
+
+
+def _dist_check(config: Config) -> Check:
+    """dist/ against SHA256SUMS; with bundles present, every signature for the configured signer too."""
+    shown = config.rel(config.dist_dir)
+    if not signatures.bundles_in(config.dist_dir):
+        return Check(f"{shown}/{SUMS_NAME}", tuple(check_findings(config.dist_dir, shown_dist=shown)))
+    name = f"{shown}: checksums and signatures"
+    try:
+        report = signatures.verify_release(
+            config.dist_dir, config.sign, offline=config.sign.offline, shown_dir=shown, require_signed=True
+        )
+    except ConfigError as error:
+        where = config.rel(config.pyproject) if config.pyproject else "pyproject.toml"
+        return Check(name, (Finding(where, None, f"{shown}/ holds signatures but {error.message}", error.hint),))
+    return Check(name, tuple(report.findings))
+
+
+def verify(config: Config, *, runner: Runner, use_cache: bool = True, check_dist: bool = True) -> VerifyReport:
+    """Run every check; raise DriftError listing all findings if any check found drift.
+
+    ``check_dist=False`` leaves dist/ out (``release`` replaces it and verifies the new one).
+    """
+    checks: list[Check] = []
+    if config.python.version_pin != "none":
+        checks.append(Check("python version pin", tuple(pins.python_findings(config))))
+    for spec in config.python.locks:
+        checks.append(_check_lock(config, spec, runner=runner, use_cache=use_cache))
+    if config.python.build_lock is not None:
+        checks.append(_check_lock(config, config.python.build_lock, runner=runner, use_cache=use_cache))
+    if config.go.module is not None:
+        rel = config.rel(config.go.module)
+        checks.append(Check("go toolchain pin", tuple(pins.go_findings(config, runner=runner))))
+        checks.append(
+            Check(f"{rel}: go mod tidy -diff", tuple(_gomod.tidy_findings(config.go.module, rel, runner=runner)))
+        )
+        checks.append(
+            Check(f"{rel}: go mod verify", tuple(_gomod.verify_findings(config.go.module, rel, runner=runner)))
+        )
+    if config.audit.enabled:
+        from reprotasks.audit.scan import as_findings, audit
+
+        audited = audit(config, runner=runner)
+        warnings = len(audited.findings) - len(audited.errors)
+        note = f"{audited.files} files" + (f", {warnings} warning(s): see `reprotasks audit`" if warnings else "")
+        checks.append(Check("pinning audit", tuple(as_findings(audited)), note))
+    if check_dist and (config.dist_dir / SUMS_NAME).is_file():
+        checks.append(_dist_check(config))
+    report = VerifyReport(tuple(checks))
+    for check in checks:
+        runner.log(
+            f"verify: {check.name}: {'ok' if check.ok else 'FAILED'}" + (f" ({check.note})" if check.note else "")
+        )
+    if report.findings:
+        raise DriftError(report.findings)
+    return report
+
+
+def _check_lock(config: Config, spec: LockSpec, *, runner: Runner, use_cache: bool) -> Check:
+    name = f"lock {config.rel(spec.output)}"
+    lock_rel, input_rel = config.rel(spec.output), spec.describe_input(config.root)
+    if not spec.output.exists():
+        return Check(name, (Finding(lock_rel, None, f"missing: {input_rel} has never been locked", _RELOCK),))
+    parsed = parse_lock(spec.output, lock_rel)
+    findings = [Finding(lock_rel, problem.line, problem.problem, problem.fix) for problem in parsed.problems]
+    key = _freshness_key(config, spec)
+    if use_cache and _cache.remembered("lock-fresh", key):
+        return Check(name, tuple(findings), "resolution unchanged, cached")
+    freshness = _freshness(config, spec, runner=runner)
+    if freshness is None and not findings:
+        _cache.remember("lock-fresh", key)
+    return Check(name, tuple(findings + ([freshness] if freshness else [])))
+
+
+def _freshness_key(config: Config, spec: LockSpec) -> str:
+    backend = config.python.lock_backend
+    return _cache.digest(
+        {
+            "backend": [backend, backend_version(backend)],
+            "python": [sys.version, sys.platform, platform.machine()],
+            "resolver": config.describe()["python"],
+            "inputs": (
+                spec.generated
+                if spec.generated is not None
+                else [[str(path), sha256_file(path)] for path in input_files(spec.input)]
+            ),
+            "lock": sha256_file(spec.output),
+        }
+    )
+
+
+def _freshness(config: Config, spec: LockSpec, *, runner: Runner) -> Finding | None:
+    """Re-resolve into a temporary copy (pins kept) and compare the bodies."""
+    lock_rel, input_rel = config.rel(spec.output), spec.describe_input(config.root)
+    current = spec.output.read_text(encoding="utf-8")
+    with tempfile.TemporaryDirectory(prefix="reprotasks-verify-") as scratch:
+        fresh_path = Path(scratch) / spec.output.name
+        shutil.copyfile(spec.output, fresh_path)
+        try:
+            compile_lock(config, spec, fresh_path, runner=runner, backend=config.python.lock_backend)
+        except ResolutionFailed as exc:
+            if exc.kind == "network":
+                raise  # an unreachable index says nothing about the lock: not drift
+            return Finding(
+                lock_rel,
+                None,
+                f"could not be re-resolved from {input_rel} with the pins it holds",
+                "if a hash above does not match, the lock or the index was tampered with: investigate; "
+                "otherwise " + _RELOCK,
+                details=exc.cause + (f"\n(full output: {exc.log})" if exc.log else ""),
+            )
+        except CommandFailedError as exc:
+            return Finding(
+                lock_rel,
+                None,
+                f"could not be re-resolved from {input_rel} with the pins it holds:\n{exc.details}",
+                "if a hash above does not match, the lock or the index was tampered with: investigate; "
+                "otherwise " + _RELOCK,
+            )
+        fresh = fresh_path.read_text(encoding="utf-8")
+    _, current_body = split_header(current)
+    _, fresh_body = split_header(fresh)
+    if current_body == fresh_body:
+        return None
+    line = _first_difference(current, current_body, fresh_body)
+    return Finding(lock_rel, line, _describe_drift(current, fresh, input_rel), _RELOCK)
+
+
+def _first_difference(current: str, current_body: str, fresh_body: str) -> int:
+    header_lines = current.count("\n") - current_body.count("\n")
+    for offset, (old, new) in enumerate(zip(current_body.splitlines(), fresh_body.splitlines(), strict=False)):
+        if old != new:
+            return header_lines + offset + 1
+    return header_lines + min(len(current_body.splitlines()), len(fresh_body.splitlines())) + 1
+
+
+def _describe_drift(current: str, fresh: str, input_rel: str) -> str:
+    old = parse_lock_text(current).versions()
+    new = parse_lock_text(fresh).versions()
+    parts = [f"+{name}=={new[name]}" for name in sorted(new.keys() - old.keys())]
+    parts += [f"-{name}=={old[name]}" for name in sorted(old.keys() - new.keys())]
+    parts += [
+        f"{name} {old[name]} -> {new[name]}" for name in sorted(old.keys() & new.keys()) if old[name] != new[name]
+    ]
+    what = ", ".join(parts) if parts else "hashes or annotations differ"
+    return f"out of date with {input_rel} (re-resolving gives: {what})"

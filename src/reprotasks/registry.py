@@ -1,0 +1,121 @@
+"""The steps, in order, and the release pipeline: the one list every front end reads.
+
+The CLI's commands, the nox sessions, the invoke tasks, ``release --skip`` choices, the dry-run
+plan and the README step list are all derived from here. A spec registered at run time (before
+an adapter is imported) appears in every front end; with ``release_after=`` also in the release.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from reprotasks.errors import ReprotasksError
+from reprotasks.step import StepSpec
+from reprotasks.steps import (
+    assemble,
+    audit,
+    build,
+    checksum,
+    lock,
+    provenance,
+    release,
+    reproduce,
+    sbom,
+    sign,
+    verify,
+    verify_release,
+    verify_signatures,
+)
+
+_SPECS: dict[str, StepSpec[Any]] = {
+    spec.name: spec
+    for spec in (
+        lock.SPEC,
+        verify.SPEC,
+        audit.SPEC,
+        build.SPEC,
+        assemble.SPEC,
+        checksum.SPEC,
+        sbom.SPEC,
+        provenance.SPEC,
+        sign.SPEC,
+        verify_signatures.SPEC,
+        verify_release.SPEC,
+        reproduce.SPEC,
+        release.SPEC,
+    )
+}
+
+# The release pipeline. The SBOM comes before SHA256SUMS so that SHA256SUMS (and its signature) covers it.
+_RELEASE: list[str] = ["verify", "build", "sbom", "checksum", "provenance", "sign", "verify-signatures"]
+
+# Skipping a step skips the steps that only make sense after it.
+IMPLIED_SKIPS: dict[str, tuple[str, ...]] = {"sign": ("verify-signatures",)}
+
+
+def specs() -> tuple[StepSpec[Any], ...]:
+    return tuple(_SPECS.values())
+
+
+def names() -> tuple[str, ...]:
+    return tuple(_SPECS)
+
+
+def get(name: str) -> StepSpec[Any]:
+    spec = _SPECS.get(name)
+    if spec is None:
+        close = difflib.get_close_matches(name, _SPECS, n=1)
+        perhaps = f"perhaps you meant {close[0]!r}; " if close else ""
+        raise ReprotasksError(f"unknown step {name!r}", hint=f"{perhaps}steps are: {', '.join(_SPECS)}")
+    return spec
+
+
+def release_pipeline() -> tuple[StepSpec[Any], ...]:
+    return tuple(_SPECS[name] for name in _RELEASE)
+
+
+def release_names() -> tuple[str, ...]:
+    return tuple(_RELEASE)
+
+
+def register(spec: StepSpec[Any], *, release_after: str | None = None) -> None:
+    """Add a step (a plugin, a test); ``release_after`` also puts it into the release pipeline."""
+    if spec.name in _SPECS or spec.name in ("init", "config", "schema"):
+        raise ReprotasksError(f"a step named {spec.name!r} is already registered", hint="choose another name")
+    if release_after is not None and release_after not in _RELEASE:
+        raise ReprotasksError(
+            f"cannot put {spec.name!r} after {release_after!r}: not a release step",
+            hint=f"release steps are: {', '.join(_RELEASE)}",
+        )
+    spec.params  # noqa: B018  (a malformed options class fails here, not in a front end)
+    _SPECS[spec.name] = spec
+    if release_after is not None:
+        _RELEASE.insert(_RELEASE.index(release_after) + 1, spec.name)
+
+
+def unregister(name: str) -> None:
+    """Remove a step added with ``register`` (the built-in steps stay)."""
+    if name in _BUILT_IN:
+        raise ReprotasksError(f"{name!r} is a built-in step and cannot be removed")
+    _SPECS.pop(name, None)
+    if name in _RELEASE:
+        _RELEASE.remove(name)
+
+
+def skipped_steps(skip: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """Each release step left out, and why."""
+    unknown = [step for step in skip if step not in _RELEASE]
+    if unknown:
+        raise ReprotasksError(
+            f"release: cannot skip {', '.join(repr(step) for step in unknown)}: not a release step",
+            hint=f"release steps are: {', '.join(_RELEASE)}",
+        )
+    skipped = dict.fromkeys(skip, "--skip")
+    for step in skip:
+        for implied in IMPLIED_SKIPS.get(step, ()):
+            skipped.setdefault(implied, f"{step} skipped")
+    return skipped
+
+
+_BUILT_IN = frozenset(_SPECS)

@@ -1,0 +1,1 @@
+"""Sigstore: every sigstore import, signer policies, signing and verifying bundles."""

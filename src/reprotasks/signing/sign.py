@@ -1,0 +1,184 @@
+"""The sign step: keyless Sigstore bundles for SHA256SUMS (and optionally every artifact).
+
+The provenance statement, when present, is signed as a DSSE envelope. A file whose bundle
+already verifies for the configured signer is skipped, so re-runs are cheap and never add
+log entries. Bundles are written atomically; each new one is verified before it is kept.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reprotasks._files import write_atomic
+from reprotasks.config import Config, SignConfig
+from reprotasks.dist.checksum import check_findings, listed_digests
+from reprotasks.dist.layout import PROVENANCE_NAME, SUMS_NAME, kind_of, read_regular
+from reprotasks.errors import DriftError, ReprotasksError
+from reprotasks.signing import sigstore as _sigstore
+from reprotasks.signing.sigstore import SignatureError, SignerPolicy, bundle_path
+
+if TYPE_CHECKING:
+    from sigstore.models import Bundle
+    from sigstore.oidc import IdentityToken
+    from sigstore.verify import Verifier
+
+TOKEN_ENV = "SIGSTORE_ID_TOKEN"  # noqa: S105 - the variable's name, not a token
+_HOW_TO_SIGN_IN = (
+    "pass --identity-token or set SIGSTORE_ID_TOKEN to an OIDC token for audience `sigstore`; in GitHub Actions "
+    "give the job `permissions: id-token: write` (the token is then detected); or run in a terminal to sign in "
+    "through the browser"
+)
+
+
+@dataclass
+class SignResult:
+    rows_: list[tuple[str, str]] = field(default_factory=list)
+    # The signer every bundle in dist/ now verifies for (release verifies against it afterwards).
+    policy: SignConfig | None = None
+
+    def rows(self) -> list[tuple[str, str]]:
+        return self.rows_
+
+
+def files_to_sign(config: Config) -> list[Path]:
+    """SHA256SUMS, with ``sign.artifacts`` every file it lists, and the provenance (call after the check)."""
+    dist = config.dist_dir
+    files = [dist / SUMS_NAME]
+    if config.sign.artifacts:
+        files += [dist / name for name in sorted(listed_digests(dist, config.rel(dist)), key=str.encode)]
+    if kind_of(dist / PROVENANCE_NAME) is None:
+        files.append(dist / PROVENANCE_NAME)
+    return files
+
+
+def identity_token(
+    sign: SignConfig, *, explicit: str | None, environ: Mapping[str, str], oidc_url: Callable[[], str]
+) -> IdentityToken:
+    """The token, in order: --identity-token / SIGSTORE_ID_TOKEN, ambient CI, then the browser."""
+    from sigstore.oidc import IdentityError, IdentityToken, Issuer, IssuerError, detect_credential
+
+    raw = explicit or environ.get(TOKEN_ENV)
+    source = "--identity-token" if explicit else TOKEN_ENV
+    if not raw:
+        source = "the CI environment (ambient OIDC)"
+        try:
+            raw = detect_credential()
+        except IdentityError as exc:
+            raise ReprotasksError(
+                f"sign: the CI environment offers an OIDC credential but it could not be fetched: {exc}",
+                hint=_HOW_TO_SIGN_IN,
+            ) from None
+    if not raw:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise ReprotasksError("sign: no identity token (no terminal for a browser sign-in)", hint=_HOW_TO_SIGN_IN)
+        try:
+            return Issuer(oidc_url()).identity_token()
+        except (IssuerError, IdentityError) as exc:
+            raise ReprotasksError(f"sign: browser sign-in failed: {exc}", hint=_HOW_TO_SIGN_IN) from None
+    try:
+        return IdentityToken(raw)
+    except IdentityError as exc:
+        raise ReprotasksError(
+            f"sign: the identity token from {source} is not usable: {exc}",
+            hint="tokens are short-lived: fetch a fresh one for audience `sigstore`; " + _HOW_TO_SIGN_IN,
+        ) from None
+
+
+def _own_identity(sign: SignConfig, token: IdentityToken) -> SignerPolicy:
+    """Without a configured policy, the new bundles must show the token's own identity and issuer."""
+    return SignerPolicy(replace(sign, identity=token.identity, issuer=token.issuer, github_repository=None))
+
+
+def sign(
+    config: Config,
+    *,
+    token: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    log: Callable[[str], None] = print,
+) -> SignResult:
+    env = os.environ if environ is None else environ
+    dist = config.dist_dir
+    findings = check_findings(dist, shown_dist=config.rel(dist))
+    if findings:
+        # Never sign a SHA256SUMS that does not describe dist/ exactly.
+        raise DriftError(findings, step="sign")
+    trust = _sigstore.trust_config(config.sign, offline=False)
+    from sigstore.errors import Error as SigstoreError
+    from sigstore.sign import SigningContext
+    from sigstore.verify import Verifier as SigstoreVerifier
+
+    verifier = SigstoreVerifier(trusted_root=trust.trusted_root)
+
+    def get_token() -> IdentityToken:
+        return identity_token(
+            config.sign, explicit=token, environ=env, oidc_url=lambda: trust.signing_config.get_oidc_url()
+        )
+
+    # A token is needed up front only when the policy must come from it; otherwise only when signing.
+    identity = None if config.sign.has_policy else get_token()
+    policy = SignerPolicy(config.sign) if identity is None else _own_identity(config.sign, identity)
+    result = SignResult(policy=policy.sign)
+    pending: list[Path] = []
+    for file in files_to_sign(config):
+        if _already_signed(file, verifier, policy):
+            result.rows_.append((config.rel(file), "already signed (bundle verifies), skipped"))
+        else:
+            pending.append(file)
+    if not pending:
+        return result
+    identity = identity or get_token()
+    try:
+        context = SigningContext.from_trust_config(trust)
+        with context.signer(identity) as signer:
+            for file in pending:
+                log(f"sign: {config.rel(file)} ({_sigstore.describe_instance(config.sign)})")
+                if file.name == PROVENANCE_NAME:
+                    from sigstore.dsse import Statement
+
+                    bundle = signer.sign_dsse(Statement(read_regular(file)))
+                else:
+                    bundle = signer.sign_artifact(_sigstore.file_digest(file))
+                target = bundle_path(file)
+                # Check what we are about to publish, then write it whole or not at all.
+                if not _verifies(file, bundle, verifier, policy):
+                    raise ReprotasksError(
+                        f"sign: the new bundle for {config.rel(file)} does not verify for {policy.describe()}",
+                        hint="check `sign.identity`/`sign.issuer` (or the GitHub policy) against the identity "
+                        f"the token carries ({identity.identity}, issuer {identity.issuer})",
+                    )
+                write_atomic(target, bundle.to_json().encode())
+                result.rows_.append((config.rel(target), f"signed as {identity.identity}"))
+    except SigstoreError as exc:
+        raise ReprotasksError(
+            f"sign: Sigstore refused or failed: {_sigstore.first_line(exc)}",
+            hint=f"check the token and the instance ({_sigstore.describe_instance(config.sign)}); bundles already "
+            "written are complete and verified, re-running signs only what is missing",
+        ) from None
+    return result
+
+
+def _already_signed(file: Path, verifier: Verifier, policy: SignerPolicy) -> bool:
+    target = bundle_path(file)
+    if not target.is_file():
+        return False
+    try:
+        bundle = _sigstore.load_bundle(target)
+    except SignatureError:
+        return False
+    return _verifies(file, bundle, verifier, policy)
+
+
+def _verifies(file: Path, bundle: Bundle, verifier: Verifier, policy: SignerPolicy) -> bool:
+    try:
+        if file.name == PROVENANCE_NAME:
+            _payload_type, payload = _sigstore.verify_dsse(verifier, policy, bundle)
+            return payload == read_regular(file)
+        _sigstore.verify_artifact(verifier, policy, file, bundle)
+    except SignatureError:
+        return False
+    return True

@@ -1,0 +1,41 @@
+"""verify-release: the consumer side, a downloaded release directory verified end to end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from reprotasks.signing.options import SignerPolicyOptions
+from reprotasks.step import Context, StepResult, StepSpec, param
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifyReleaseOptions(SignerPolicyOptions):
+    directory: Path | None = param(metavar="DIR", path=True, required=True, help="the downloaded release directory")
+
+
+def run(ctx: Context, options: VerifyReleaseOptions) -> StepResult:
+    from reprotasks.signing import verify
+
+    config = ctx.config
+    directory = options.directory or config.dist_dir
+    sign = config.sign
+    report = verify.verify_release(directory, sign, offline=sign.offline, shown_dir=config.rel(directory))
+    return StepResult(table=tuple(verify.raise_findings(report, "verify-release")))
+
+
+def plan(ctx: Context, options: VerifyReleaseOptions) -> list[str]:
+    directory = options.directory or ctx.config.dist_dir
+    return [f"reprotasks verify-release {ctx.config.rel(directory)}  # checksums, signatures, provenance subjects"]
+
+
+SPEC = StepSpec(
+    name="verify-release",
+    summary=(
+        "Consumer side: verify a downloaded release directory end to end (checksums, every signature, provenance "
+        "subjects)."
+    ),
+    options=VerifyReleaseOptions,
+    run=run,
+    plan=plan,
+)

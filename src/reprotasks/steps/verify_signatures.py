@@ -1,0 +1,51 @@
+"""verify-signatures: every bundle in dist/ (or FILE... against FILE.sigstore.json) for the signer policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from reprotasks.signing.options import SignerPolicyOptions
+from reprotasks.step import Context, StepResult, StepSpec, many
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifySignaturesOptions(SignerPolicyOptions):
+    files: tuple[Path, ...] = many(
+        metavar="FILE",
+        path=True,
+        invoke="file",
+        help="check FILE against FILE.sigstore.json (default: every bundle in dist/ plus its checksums)",
+    )
+
+
+def run(ctx: Context, options: VerifySignaturesOptions) -> StepResult:
+    from reprotasks.signing import verify
+
+    config = ctx.config
+    policy = ctx.signer_policy or config.sign  # inside a release: the identity that just signed
+    if options.files:
+        report = verify.verify_files(list(options.files), policy, offline=policy.offline)
+    else:
+        shown = config.rel(config.dist_dir)
+        report = verify.verify_release(config.dist_dir, policy, offline=policy.offline, shown_dir=shown)
+    step = "release: verify-signatures" if ctx.staged else "verify-signatures"
+    return StepResult(table=tuple(verify.raise_findings(report, step)))
+
+
+def plan(ctx: Context, options: VerifySignaturesOptions) -> list[str]:
+    if options.files:
+        return [f"reprotasks verify-signatures {' '.join(ctx.config.rel(file) for file in options.files)}"]
+    return [f"reprotasks verify-signatures  # every bundle in {ctx.config.rel(ctx.config.dist_dir)}/ for the signer"]
+
+
+SPEC = StepSpec(
+    name="verify-signatures",
+    summary=(
+        "Verify dist/'s bundles (or FILE... against FILE.sigstore.json) for the configured signer identity and "
+        "OIDC issuer; SHA256SUMS' signature plus matching checksums cover the whole release."
+    ),
+    options=VerifySignaturesOptions,
+    run=run,
+    plan=plan,
+)
