@@ -9,7 +9,7 @@ from reprotasks.config import load_config
 from reprotasks.errors import ConfigError
 from reprotasks.schema import schema_json
 
-from .conftest import HYBRID, REPO, run_cli
+from .conftest import HYBRID, REPO, MakeProject, run_cli
 
 
 def write(root: Path, text: str) -> Path:
@@ -161,3 +161,37 @@ def test_readme_documents_every_option() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     missing = [option.dotted for option in OPTIONS if f"`{option.key}`" not in readme or option.env_var not in readme]
     assert not missing, f"README config reference lacks: {missing}"
+
+
+def test_every_option_is_a_config_field_an_env_var_and_described(make_project: MakeProject) -> None:
+    """The options table is the single source: each key has its dataclass field and its place in
+    describe() (audit keys are left out of describe(): they do not change what is built)."""
+    import dataclasses
+
+    from reprotasks._options import OPTIONS
+    from reprotasks.config import AuditConfig, Config, GoConfig, PythonConfig, SignConfig
+
+    tables: dict[str, type[object]] = {
+        "": Config,
+        "python": PythonConfig,
+        "go": GoConfig,
+        "sign": SignConfig,
+        "audit": AuditConfig,
+    }
+    # Keys that resolve into another field instead of one of their own.
+    folded = {"go.enabled": "go.enabled = false resolves to go.module = None (shown as null)"}
+    described = load_config(make_project()).describe()
+    for option in OPTIONS:
+        if option.dotted in folded:
+            continue
+        fields = {field.name for field in dataclasses.fields(tables[option.table])}  # type: ignore[arg-type]
+        assert option.field in fields, option.dotted
+        assert option.env_var == "REPROTASKS_" + option.dotted.upper().replace(".", "_").replace("-", "_")
+        if option.table == "audit":
+            continue
+        section = described if not option.table else described[option.table]
+        assert option.key in section, option.dotted
+    keys = {option.dotted for option in OPTIONS}
+    shown = {key for key in described if not isinstance(described[key], dict)}
+    shown |= {f"{table}.{key}" for table, values in described.items() if isinstance(values, dict) for key in values}
+    assert shown <= keys, shown - keys

@@ -6,11 +6,13 @@ The public names are loaded on first use (PEP 562), so ``import reprotasks.cli``
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from reprotasks._version import __version__
 
+TYPE_CHECKING = False  # typing is not imported at run time: `reprotasks --help` stays fast
 if TYPE_CHECKING:
+    from typing import Any
+
     from reprotasks.config import Config, load_config
     from reprotasks.errors import ConfigError, DriftError, Finding, ReprotasksError, ToolMissingError
     from reprotasks.inputs.lock import LockResult, lock

@@ -7,11 +7,14 @@ No nox or invoke import here, and no import of the CLI module: each adapter call
 from __future__ import annotations
 
 import argparse
-import inspect
 from collections.abc import Mapping
-from typing import Any
 
 from reprotasks.step import Param, StepSpec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import inspect
+    from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser, spec: StepSpec[Any]) -> None:
@@ -58,6 +61,8 @@ def parse(spec: StepSpec[Any], namespace: argparse.Namespace) -> Any:
 
 
 def task_signature(spec: StepSpec[Any]) -> inspect.Signature:
+    import inspect
+
     """An invoke task signature: the context, then one parameter per option, same defaults.
 
     A required positional comes first (invoke takes it positionally too); repeatable options

@@ -44,7 +44,9 @@ examples:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = "") -> argparse.ArgumentParser:
+    """The CLI's parser. Only ``command``'s options are added when one is named (``None``: none,
+    for the top-level help), so start-up does not pay for every step's arguments."""
     parser = argparse.ArgumentParser(
         prog="reprotasks",
         description="Reproducible, verifiable releases for Python + Go repositories.",
@@ -55,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-C", "--project", default=".", metavar="DIR", help="project directory (default: current)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for spec in registry.specs():
-        _frontend.add_arguments(commands.add_parser(spec.name, help=spec.summary, description=spec.summary), spec)
+        sub = commands.add_parser(spec.name, help=spec.summary, description=spec.summary)
+        if command == "" or command == spec.name:
+            _frontend.add_arguments(sub, spec)
     init = commands.add_parser(
         "init",
         help="wire this repository up: [tool.reprotasks], noxfile.py/tasks.py imports, the release workflow",
@@ -91,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(_command_named(sys.argv[1:] if argv is None else argv)).parse_args(argv)
     from reprotasks._report import report_error
     from reprotasks._run import Terminated
     from reprotasks.errors import ReprotasksError
@@ -112,6 +116,17 @@ def _main(argv: Sequence[str] | None) -> int:
         )
         return 128 + signum
     return 0
+
+
+def _command_named(argv: Sequence[str]) -> str | None:
+    """The command word of a command line (after ``-C DIR``), or None."""
+    words = iter(argv)
+    for word in words:
+        if word in ("-C", "--project"):
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 def _command(args: argparse.Namespace) -> None:

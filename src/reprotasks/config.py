@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reprotasks import discover
 from reprotasks._options import ALLOW_KEYS, NON_CONFIG_ENV, OPTIONS, TABLES, Option
 from reprotasks.errors import ConfigError
 
@@ -26,8 +27,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-# Directories never searched when detecting the layout.
-_SKIP_DIRS = frozenset({"node_modules", "vendor", "testdata", "dist", "build", "site-packages"})
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -202,7 +201,7 @@ def load_config(
     environ: Mapping[str, str] | None = None,
 ) -> Config:
     """Read and validate the project's configuration; resolve every default to a value."""
-    root = resolve_path(Path(root), str(root))
+    root = discover.resolve_path(Path(root), str(root))
     if not root.is_dir():
         raise ConfigError(
             f"project directory {root} does not exist", hint="pass an existing directory with -C/--project"
@@ -261,22 +260,6 @@ def _read_toml(path: Path) -> dict[str, Any]:
             hint=f"flatten the nesting in {path.name}",
         ) from None
     return document
-
-
-def resolve_path(path: Path, shown: str) -> Path:
-    """``path.resolve()``; a ConfigError naming ``shown`` for a symlink loop instead of a traceback."""
-    try:
-        return path.resolve()
-    except RuntimeError:  # Python < 3.13: "Symlink loop from ..."
-        what = "is a symlink loop (or passes through one)"
-    except OSError as exc:
-        what = f"cannot be resolved ({exc.strerror or exc})"
-    raise ConfigError(f"{shown} {what}", hint="fix or remove the symlinks on that path")
-
-
-def shown_name(name: str) -> str:
-    """A file name as messages show it: bytes that are not UTF-8 escaped as ``\\xff``."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _type_name(value: object) -> str:
@@ -451,7 +434,10 @@ def _project_table(document: dict[str, Any]) -> dict[str, Any]:
 def _resolve(root: Path, pyproject: Path | None, document: dict[str, Any], values: dict[str, Any]) -> Config:
     project = _project_table(document)
     dynamic = project.get("dynamic", [])
-    locks = _resolve_locks(root, values["python.locks"])
+    locks = tuple(
+        LockSpec(input=path, output=path.with_suffix(".txt"))
+        for path in discover.lock_inputs(root, values["python.locks"])
+    )
     build_lock = _resolve_build_lock(root, document, values) if values["python.build"] else None
     platforms = tuple(values["go.platforms"])
     for platform in platforms:
@@ -460,11 +446,11 @@ def _resolve(root: Path, pyproject: Path | None, document: dict[str, Any], value
             raise ConfigError(
                 f"`go.platforms` entry {platform!r} is not OS/ARCH", hint="write platforms like `linux/amd64`"
             )
-    module = _resolve_go_module(root, values["go.module"]) if values["go.enabled"] else None
+    module = discover.go_module(root, values["go.module"]) if values["go.enabled"] else None
     main_packages: tuple[str, ...] = ()
     if module is not None:
         configured = values["go.main-packages"]
-        main_packages = tuple(configured) if configured is not None else _detect_main_packages(module)
+        main_packages = tuple(configured) if configured is not None else discover.main_packages(module)
     dist_dir = _dist_dir(root, values["dist-dir"])
     controls = [root / name for name in _CONTROL_FILES] + [path for lock in locks for path in (lock.input, lock.output)]
     if build_lock is not None:
@@ -539,7 +525,9 @@ def _resolve_sign(root: Path, values: dict[str, Any]) -> SignConfig:
         )
     trust_config = values["sign.trust-config"]
     path = (
-        None if trust_config is None else resolve_path(root / trust_config, f"`sign.trust-config` = {trust_config!r}")
+        None
+        if trust_config is None
+        else discover.resolve_path(root / trust_config, f"`sign.trust-config` = {trust_config!r}")
     )
     return SignConfig(
         instance="custom" if path is not None else values["sign.instance"],
@@ -570,7 +558,7 @@ def _resolve_build_lock(root: Path, document: dict[str, Any], values: dict[str, 
             "pyproject.toml: `[build-system] requires` must be an array of requirement strings",
             hint='e.g. `requires = ["hatchling"]`',
         )
-    output = _inside(root, values["python.build-lock"], "python.build-lock")
+    output = discover.inside(root, values["python.build-lock"], "python.build-lock")
     if output.suffix != ".txt":
         raise ConfigError(
             f"`python.build-lock` = {values['python.build-lock']!r} must name a `.txt` lock file",
@@ -585,16 +573,6 @@ def _resolve_build_lock(root: Path, document: dict[str, Any], values: dict[str, 
     )
 
 
-def _inside(root: Path, relative: str, key: str) -> Path:
-    path = resolve_path(root / relative, f"`{key}` = {relative!r}")
-    if not path.is_relative_to(root):
-        raise ConfigError(
-            f"`{key}` = {relative!r} points outside the project ({root})",
-            hint=f"use a path inside the project for `{key}`",
-        )
-    return path
-
-
 # Files a project's release depends on; dist-dir (replaced as a whole) must never hold one.
 _CONTROL_FILES = ("pyproject.toml", ".python-version", "noxfile.py", "tasks.py", "invoke.yaml", ".gitignore")
 
@@ -603,9 +581,9 @@ def _dist_dir(root: Path, relative: str) -> Path:
     # The parent is resolved, dist-dir itself is not: a symlink there is reported as one, never followed.
     lexical = Path(os.path.normpath(root / relative))
     if lexical == root or lexical.name in ("", ".", ".."):
-        path = _inside(root, relative, "dist-dir")
+        path = discover.inside(root, relative, "dist-dir")
     else:
-        path = resolve_path(lexical.parent, f"`dist-dir` = {relative!r}") / lexical.name
+        path = discover.resolve_path(lexical.parent, f"`dist-dir` = {relative!r}") / lexical.name
         if not path.is_relative_to(root):
             raise ConfigError(
                 f"`dist-dir` = {relative!r} points outside the project ({root})",
@@ -627,119 +605,3 @@ def _dist_dir(root: Path, relative: str) -> Path:
             hint='use a plain directory of its own, e.g. `dist-dir = "dist"`',
         )
     return path
-
-
-def _resolve_locks(root: Path, configured: list[str] | None) -> tuple[LockSpec, ...]:
-    if configured is None:
-        inputs = sorted(root.glob("requirements*.in")) + sorted((root / "requirements").glob("*.in"))
-        for path in inputs:
-            _require_input(root, path)
-    else:
-        inputs = []
-        for entry in configured:
-            path = _inside(root, entry, "python.locks")
-            if path.suffix != ".in":
-                raise ConfigError(
-                    f"`python.locks` entry {entry!r} is not a `.in` file",
-                    hint="list lock inputs such as `requirements.in`; each is locked into the `.txt` beside it",
-                )
-            if path.is_symlink() or path.exists():
-                _require_input(root, path)
-            if not path.is_file():
-                raise ConfigError(
-                    f"`python.locks` entry {entry!r} does not exist",
-                    hint=f"create {entry} with your top-level requirements, or remove it from `python.locks`",
-                )
-            inputs.append(path)
-    return tuple(LockSpec(input=path, output=path.with_suffix(".txt")) for path in inputs)
-
-
-def _require_input(root: Path, path: Path) -> None:
-    """A lock input found or configured must be a regular file with a UTF-8 name."""
-    relative = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
-    shown = shown_name(relative)
-    if shown != relative:
-        raise ConfigError(
-            f"{shown}: the file name is not valid UTF-8",
-            hint="rename it: lock inputs are named in the locks and in messages",
-        )
-    if not path.is_file():
-        if path.is_dir():
-            what = "a directory"
-        elif path.is_symlink():
-            what = "a broken symlink (or a symlink loop)"
-        else:
-            what = "not a regular file"
-        raise ConfigError(
-            f"{shown}: is {what}, but its name makes it a lock input (requirements*.in)",
-            hint="remove or rename it, or list the real inputs with `locks = [...]` under [tool.reprotasks.python]",
-        )
-
-
-def _walk(root: Path) -> Iterator[Path]:
-    """Directories of the project, skipping hidden, vendored and nested-project ones."""
-    for dirpath, dirnames, _files in os.walk(root):
-        here = Path(dirpath)
-        dirnames[:] = sorted(
-            name
-            for name in dirnames
-            if not name.startswith((".", "_"))
-            and name not in _SKIP_DIRS
-            and not (here / name / "pyproject.toml").is_file()
-        )
-        yield here
-
-
-def _resolve_go_module(root: Path, configured: str | None) -> Path | None:
-    if configured is not None:
-        module = _inside(root, configured, "go.module")
-        if not (module / "go.mod").is_file():
-            raise ConfigError(
-                f"`go.module` = {configured!r} has no go.mod",
-                hint=f"point `go.module` at the directory holding go.mod, or run `go mod init` in {configured}",
-            )
-        return module
-    found = [directory for directory in _walk(root) if (directory / "go.mod").is_file()]
-    if len(found) > 1:
-        listed = ", ".join(path.relative_to(root).as_posix() or "." for path in found)
-        raise ConfigError(
-            f"found several Go modules ({listed}) and cannot tell which one to release",
-            hint='set `module = "DIR"` under [tool.reprotasks.go] in pyproject.toml',
-        )
-    return found[0] if found else None
-
-
-def _detect_main_packages(module: Path) -> tuple[str, ...]:
-    cmd = module / "cmd"
-    if not cmd.is_dir():
-        return ()
-    packages = []
-    try:
-        candidates = sorted(cmd.iterdir())
-    except OSError as exc:
-        raise ConfigError(
-            f"{shown_name(cmd.relative_to(module).as_posix())} in the Go module cannot be listed "
-            f"({exc.strerror or exc})",
-            hint="fix its permissions, or set `main-packages` under [tool.reprotasks.go]",
-        ) from None
-    for candidate in candidates:
-        if shown_name(candidate.name) != candidate.name:
-            continue  # not a name Go accepts as a package directory
-        if candidate.is_dir() and any(_is_main(source) for source in candidate.glob("*.go")):
-            packages.append(f"./cmd/{candidate.name}")
-    return tuple(packages)
-
-
-def _is_main(source: Path) -> bool:
-    """Does this Go file declare ``package main``? (Directories, broken links, unreadable files: no.)"""
-    if source.name.endswith("_test.go") or not source.is_file():
-        return False
-    try:
-        with source.open(encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                stripped = line.strip()
-                if stripped.startswith("package "):
-                    return stripped.split()[1] == "main"
-    except OSError:
-        return False  # vanished or unreadable: go build reports it with its own words
-    return False

@@ -7,9 +7,6 @@ an adapter is imported) appears in every front end; with ``release_after=`` also
 
 from __future__ import annotations
 
-import difflib
-from typing import Any
-
 from reprotasks.errors import ReprotasksError
 from reprotasks.step import StepSpec
 from reprotasks.steps import (
@@ -27,6 +24,10 @@ from reprotasks.steps import (
     verify_release,
     verify_signatures,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _SPECS: dict[str, StepSpec[Any]] = {
     spec.name: spec
@@ -65,6 +66,8 @@ def names() -> tuple[str, ...]:
 def get(name: str) -> StepSpec[Any]:
     spec = _SPECS.get(name)
     if spec is None:
+        import difflib
+
         close = difflib.get_close_matches(name, _SPECS, n=1)
         perhaps = f"perhaps you meant {close[0]!r}; " if close else ""
         raise ReprotasksError(f"unknown step {name!r}", hint=f"{perhaps}steps are: {', '.join(_SPECS)}")

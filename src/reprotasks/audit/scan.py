@@ -21,7 +21,8 @@ from reprotasks import __version__
 from reprotasks._run import Runner
 from reprotasks.audit import files as _audit_files
 from reprotasks.audit import shell as _audit_shell
-from reprotasks.config import Config, shown_name
+from reprotasks.config import Config
+from reprotasks.discover import shown_name
 from reprotasks.errors import Finding, ReprotasksError
 
 

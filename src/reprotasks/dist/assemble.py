@@ -25,7 +25,7 @@ from reprotasks.dist import source as _source
 from reprotasks.dist.layout import kind_of, sha256_regular
 from reprotasks.dist.build import host_python, manifest_header, plan_build, remember_build
 from reprotasks.dist.stage import staged
-from reprotasks.dist.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, read_manifest
+from reprotasks.dist.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, read_manifest, require_manifest
 
 _REBUILD = "rebuild every part from the same commit with the same reprotasks and toolchains, then assemble again"
 
@@ -53,12 +53,13 @@ def assemble(config: Config, parts: Sequence[Path], *, runner: Runner) -> Assemb
     manifests: list[tuple[Path, Manifest]] = []
     findings: list[Finding] = []
     for part in parts:
-        path = part / MANIFEST_NAME
-        if not path.is_file():
-            raise ReprotasksError(
-                f"assemble: {part} has no {MANIFEST_NAME}",
-                hint="pass directories written by `reprotasks build` (upload the whole dist/ of each build job)",
-            )
+        path = require_manifest(
+            part,
+            str(part),
+            missing=f"assemble: {part} has no {MANIFEST_NAME}",
+            hint="pass directories written by `reprotasks build` (upload the whole dist/ of each build job)",
+            step="assemble",
+        )
         manifest = read_manifest(path, str(path))
         findings += _check_part(part, manifest)
         manifests.append((part, manifest))

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from reprotasks._files import sha256_file, write_atomic
-from reprotasks.errors import ReprotasksError
-from reprotasks.dist.layout import artifact_name_problem, read_regular, shown
+from reprotasks.errors import DriftError, Finding, ReprotasksError
+from reprotasks.dist.layout import artifact_name_problem, kind_of, read_regular, shown
 
 MANIFEST_NAME = "manifest.json"
 # 2: artifacts record the Go compiler of each binary; no `repacked` flag (not re-derivable).
@@ -56,6 +56,20 @@ class Manifest:
         target = directory / MANIFEST_NAME
         write_atomic(target, self.to_json())
         return target
+
+
+def require_manifest(directory: Path, shown_dir: str, *, missing: str, hint: str, step: str) -> Path:
+    """The path of ``directory``'s manifest.json, which must be a regular file: ``missing`` (with
+    ``hint``) when there is none; a finding when it is a symlink or anything else, never followed."""
+    path = directory / MANIFEST_NAME
+    kind = kind_of(path)
+    if kind == "missing":
+        raise ReprotasksError(missing, hint=hint)
+    if kind is not None:
+        where = f"{shown_dir}/{MANIFEST_NAME}"
+        rebuild = "rebuild with `reprotasks build --force` (never edit manifest.json by hand), then run this step again"
+        raise DriftError([Finding(where, None, f"is {kind}: it is never followed or read", rebuild)], step=step)
+    return path
 
 
 def read_manifest(path: Path, shown_path: str) -> Manifest:

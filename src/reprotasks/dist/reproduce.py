@@ -27,7 +27,7 @@ from reprotasks.dist import source as _source
 from reprotasks.dist.explain import explain
 from reprotasks.dist.layout import SUMS_NAME, kind_of, sha256_regular
 from reprotasks.dist.checksum import read_sums
-from reprotasks.dist.manifest import MANIFEST_NAME, Manifest, read_manifest
+from reprotasks.dist.manifest import MANIFEST_NAME, Manifest, read_manifest, require_manifest
 
 _FIX = (
     "find the non-determinism named above (a time stamp, an absolute path, an unordered listing, the "
@@ -66,12 +66,13 @@ def reproduce(config: Config, *, runner: Runner, ref: str | None = None, sums: P
             raise ReprotasksError(
                 "--sums is only used with --ref", hint="pass --ref TAG too, or drop --sums to compare with dist/"
             )
-        manifest_path = config.dist_dir / MANIFEST_NAME
-        if not manifest_path.is_file():
-            raise ReprotasksError(
-                f"{dist_shown}/{MANIFEST_NAME} is missing: there is no first build to compare with",
-                hint="run `reprotasks build` first (or `nox -s build reproduce`)",
-            )
+        manifest_path = require_manifest(
+            config.dist_dir,
+            dist_shown,
+            missing=f"{dist_shown}/{MANIFEST_NAME} is missing: there is no first build to compare with",
+            hint="run `reprotasks build` first (or `nox -s build reproduce`)",
+            step="reproduce",
+        )
         reference = read_manifest(manifest_path, f"{dist_shown}/{MANIFEST_NAME}")
         source = _source.describe_source(config.root, runner=runner)
         _source.require_built_from(

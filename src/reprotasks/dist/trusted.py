@@ -26,7 +26,7 @@ from reprotasks.dist import source as _source
 from reprotasks.dist.layout import kind_of, read_regular, require_directory, sha256_regular, shown
 from reprotasks.dist.build import BuildPlan, manifest_header, plan_build
 from reprotasks.go.binaries import binary_info, parse_platform
-from reprotasks.dist.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, manifest_from_bytes
+from reprotasks.dist.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, manifest_from_bytes, require_manifest
 
 _REBUILD = "rebuild with `reprotasks build --force` (never edit manifest.json by hand), then run this step again"
 _MAX_BINARY = 2 << 30  # a member larger than this is not a binary reprotasks built
@@ -38,14 +38,14 @@ def trusted_manifest(config: Config, *, runner: Runner, step: str) -> tuple[Mani
     dist = config.dist_dir
     where = f"{config.rel(dist)}/{MANIFEST_NAME}"
     require_directory(dist, config.rel(dist), hint="remove it and run `reprotasks build`")
-    kind = kind_of(dist / MANIFEST_NAME)
-    if kind == "missing":
-        raise ReprotasksError(
-            f"{where} is missing: {step} describes a reprotasks build", hint="run `reprotasks build` first"
-        )
-    if kind is not None:
-        raise DriftError([Finding(where, None, f"is {kind}: it is never followed or read", _REBUILD)], step=step)
-    data = read_regular(dist / MANIFEST_NAME)
+    path = require_manifest(
+        dist,
+        config.rel(dist),
+        missing=f"{where} is missing: {step} describes a reprotasks build",
+        hint="run `reprotasks build` first",
+        step=step,
+    )
+    data = read_regular(path)
     try:
         manifest = manifest_from_bytes(data)
     except (ValueError, TypeError) as exc:

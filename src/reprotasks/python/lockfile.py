@@ -11,7 +11,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from reprotasks._run import redact
-from reprotasks.config import resolve_path, shown_name
+from reprotasks.discover import resolve_path, shown_name
 from reprotasks.errors import ReprotasksError
 
 _INDEX_OPTIONS = frozenset(

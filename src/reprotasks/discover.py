@@ -1,0 +1,155 @@
+"""Layout discovery: where a project's lock inputs, Go module and ``main`` packages are, when
+``[tool.reprotasks]`` does not say; and the path rules every configured path goes through."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from reprotasks.errors import ConfigError
+
+# Directories never searched when detecting the layout.
+_SKIP_DIRS = frozenset({"node_modules", "vendor", "testdata", "dist", "build", "site-packages"})
+
+
+def resolve_path(path: Path, shown: str) -> Path:
+    """``path.resolve()``; a ConfigError naming ``shown`` for a symlink loop instead of a traceback."""
+    try:
+        return path.resolve()
+    except RuntimeError:  # Python < 3.13: "Symlink loop from ..."
+        what = "is a symlink loop (or passes through one)"
+    except OSError as exc:
+        what = f"cannot be resolved ({exc.strerror or exc})"
+    raise ConfigError(f"{shown} {what}", hint="fix or remove the symlinks on that path")
+
+
+def shown_name(name: str) -> str:
+    """A file name as messages show it: bytes that are not UTF-8 escaped as ``\\xff``."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def inside(root: Path, relative: str, key: str) -> Path:
+    path = resolve_path(root / relative, f"`{key}` = {relative!r}")
+    if not path.is_relative_to(root):
+        raise ConfigError(
+            f"`{key}` = {relative!r} points outside the project ({root})",
+            hint=f"use a path inside the project for `{key}`",
+        )
+    return path
+
+
+def lock_inputs(root: Path, configured: list[str] | None) -> tuple[Path, ...]:
+    if configured is None:
+        inputs = sorted(root.glob("requirements*.in")) + sorted((root / "requirements").glob("*.in"))
+        for path in inputs:
+            _require_input(root, path)
+    else:
+        inputs = []
+        for entry in configured:
+            path = inside(root, entry, "python.locks")
+            if path.suffix != ".in":
+                raise ConfigError(
+                    f"`python.locks` entry {entry!r} is not a `.in` file",
+                    hint="list lock inputs such as `requirements.in`; each is locked into the `.txt` beside it",
+                )
+            if path.is_symlink() or path.exists():
+                _require_input(root, path)
+            if not path.is_file():
+                raise ConfigError(
+                    f"`python.locks` entry {entry!r} does not exist",
+                    hint=f"create {entry} with your top-level requirements, or remove it from `python.locks`",
+                )
+            inputs.append(path)
+    return tuple(inputs)
+
+
+def _require_input(root: Path, path: Path) -> None:
+    """A lock input found or configured must be a regular file with a UTF-8 name."""
+    relative = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+    shown = shown_name(relative)
+    if shown != relative:
+        raise ConfigError(
+            f"{shown}: the file name is not valid UTF-8",
+            hint="rename it: lock inputs are named in the locks and in messages",
+        )
+    if not path.is_file():
+        if path.is_dir():
+            what = "a directory"
+        elif path.is_symlink():
+            what = "a broken symlink (or a symlink loop)"
+        else:
+            what = "not a regular file"
+        raise ConfigError(
+            f"{shown}: is {what}, but its name makes it a lock input (requirements*.in)",
+            hint="remove or rename it, or list the real inputs with `locks = [...]` under [tool.reprotasks.python]",
+        )
+
+
+def project_directories(root: Path) -> Iterator[Path]:
+    """Directories of the project, skipping hidden, vendored and nested-project ones."""
+    for dirpath, dirnames, _files in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            name
+            for name in dirnames
+            if not name.startswith((".", "_"))
+            and name not in _SKIP_DIRS
+            and not (here / name / "pyproject.toml").is_file()
+        )
+        yield here
+
+
+def go_module(root: Path, configured: str | None) -> Path | None:
+    if configured is not None:
+        module = inside(root, configured, "go.module")
+        if not (module / "go.mod").is_file():
+            raise ConfigError(
+                f"`go.module` = {configured!r} has no go.mod",
+                hint=f"point `go.module` at the directory holding go.mod, or run `go mod init` in {configured}",
+            )
+        return module
+    found = [directory for directory in project_directories(root) if (directory / "go.mod").is_file()]
+    if len(found) > 1:
+        listed = ", ".join(path.relative_to(root).as_posix() or "." for path in found)
+        raise ConfigError(
+            f"found several Go modules ({listed}) and cannot tell which one to release",
+            hint='set `module = "DIR"` under [tool.reprotasks.go] in pyproject.toml',
+        )
+    return found[0] if found else None
+
+
+def main_packages(module: Path) -> tuple[str, ...]:
+    cmd = module / "cmd"
+    if not cmd.is_dir():
+        return ()
+    packages = []
+    try:
+        candidates = sorted(cmd.iterdir())
+    except OSError as exc:
+        raise ConfigError(
+            f"{shown_name(cmd.relative_to(module).as_posix())} in the Go module cannot be listed "
+            f"({exc.strerror or exc})",
+            hint="fix its permissions, or set `main-packages` under [tool.reprotasks.go]",
+        ) from None
+    for candidate in candidates:
+        if shown_name(candidate.name) != candidate.name:
+            continue  # not a name Go accepts as a package directory
+        if candidate.is_dir() and any(_is_main(source) for source in candidate.glob("*.go")):
+            packages.append(f"./cmd/{candidate.name}")
+    return tuple(packages)
+
+
+def _is_main(source: Path) -> bool:
+    """Does this Go file declare ``package main``? (Directories, broken links, unreadable files: no.)"""
+    if source.name.endswith("_test.go") or not source.is_file():
+        return False
+    try:
+        with source.open(encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                stripped = line.strip()
+                if stripped.startswith("package "):
+                    return stripped.split()[1] == "main"
+    except OSError:
+        return False  # vanished or unreadable: go build reports it with its own words
+    return False
