@@ -104,6 +104,20 @@ def hybrid(tmp_path: Path) -> Path:
     return target
 
 
+def run_module(
+    module: str, *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m MODULE ARGS`` (nox, invoke, reprotasks) as a real process."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def run_cli(
     *args: str, cwd: Path, env: dict[str, str] | None = None, umask: int = 0o022
 ) -> subprocess.CompletedProcess[str]:

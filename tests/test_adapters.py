@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import MakeProject, run_cli
-
-
-def run_module(
-    module: str, *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+from .conftest import MakeProject, run_cli, run_module
 
 
 def test_core_imports_neither_nox_nor_invoke() -> None:

@@ -19,23 +19,10 @@ from reprotasks.invoke import make_task
 from reprotasks.nox_sessions import _parser as nox_parser
 from reprotasks.step import StepResult, StepSpec, config_overrides, flag, param
 
-from .conftest import MakeProject, commit_all
+from .conftest import MakeProject, commit_all, run_module
 
 # Sample values per option kind; a path is given relative and must come back absolute.
 SAMPLE = {"flag": True, "value": "x", "list": ["a", "b"], "positional": "some/dir", "positionals": ["f1", "f2"]}
-
-
-def run_module(
-    module: str, *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def _subparser(step: str) -> argparse.ArgumentParser:

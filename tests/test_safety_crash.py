@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import commit_all, run_cli
-from .test_adapters import run_module, write_wiring
+from .conftest import commit_all, run_cli, run_module
+from .test_adapters import write_wiring
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:

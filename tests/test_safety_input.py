@@ -13,13 +13,12 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from .conftest import RUNNING_PYTHON, commit_all, run_cli
+from .conftest import RUNNING_PYTHON, commit_all, run_cli, run_module
 
 GOOD_PYPROJECT = "[project]\nname = 'proj'\nversion = '1.0'\n"
 IDENTITY = ("--identity", "dev@example.com", "--issuer", "https://accounts.example.com")
@@ -436,10 +435,6 @@ def test_ten_megabyte_sums_line(project: Path) -> None:
 
 
 # --- the task runners -----------------------------------------------------------------------
-
-
-def run_module(module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, check=False)
 
 
 def test_nox_and_invoke_report_bad_input_without_traceback(project: Path) -> None:

@@ -24,7 +24,7 @@ import pytest
 
 from reprotasks._run import EXCERPT_LINES, excerpt, mask, redact
 
-from .conftest import MakeProject, commit_all, run_cli
+from .conftest import MakeProject, commit_all, run_cli, run_module
 
 GITHUB_TOKEN = "ghp_" + "A1b2C3d4" * 5  # 40 characters, a GitHub personal access token's shape
 PYPI_TOKEN = "pypi-AgEIcHlwaS5vcmcCJGI0ZDYxNzA0LWE3YzEtNGU3"
@@ -50,19 +50,6 @@ def kept_log(stderr: str) -> Path:
     log = Path(found[1])
     assert log.is_file(), f"{log} is named but gone"
     return log
-
-
-def run_module(
-    module: str, *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def wire_adapters(root: Path) -> None:
