@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -432,6 +433,35 @@ def test_ten_megabyte_sums_line(project: Path) -> None:
     assert f"dist/SHA256SUMS:3: 'b.whl' was modified: sha256 is {b_digest}" in output
     assert len(output) < 5000
     assert snapshot(project) == before
+
+
+def test_a_huge_sums_file_is_checked_in_bounded_memory_and_output(project: Path) -> None:
+    """32 MB of valid lines naming files that are not there (about 300,000 findings): the
+    check keeps the first 100, counts the rest, and stays far below what the lines would take."""
+    dist = released(project, {"a.whl": b"a"})
+    sums = dist / "SHA256SUMS"
+    with sums.open("ab") as handle:
+        chunk = b"".join(b"%064x  missing-%09d.tar.gz\n" % (i, i) for i in range(10_000))
+        for _ in range(32 * 2**20 // len(chunk)):
+            handle.write(chunk)
+    size = sums.stat().st_size
+    assert size > 30 * 2**20
+    # A parent that only runs the check reports the child's peak resident memory.
+    measure = (
+        "import resource, subprocess, sys\n"
+        "done = subprocess.run([sys.executable, '-m', 'reprotasks', 'checksum', '--check'], capture_output=True)\n"
+        "sys.stdout.write(f'{done.returncode} {len(done.stderr)} "
+        "{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\\n')\n"
+        "sys.stdout.write(done.stderr.decode()[-2000:])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", measure], cwd=project, capture_output=True, text=True, check=True)
+    first, _, tail = result.stdout.partition("\n")
+    code, stderr_bytes, peak_kib = (int(word) for word in first.split())
+    assert code == 1
+    assert stderr_bytes < 40_000  # 100 findings and a count, never the whole listing
+    assert peak_kib < 120 * 1024, f"{peak_kib} KiB for a {size} byte SHA256SUMS"
+    assert "dist/SHA256SUMS:101: 'missing-000000099.tar.gz' is listed but missing from dist/" in tail
+    assert "more problem(s) not shown" in tail
 
 
 # --- the task runners -----------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,31 @@ _LINE = re.compile(r"^(?P<digest>[0-9a-fA-F]{64}) (?P<mode>[ *])(?P<name>.+)$")
 # 64 hex digits, two separator characters and the longest file name a release may hold.
 MAX_LINE_BYTES = 64 + 2 + MAX_NAME_BYTES
 _RECHECKSUM = "run `reprotasks checksum` after a fresh build, or restore the release files"
+# A hostile SHA256SUMS can hold millions of bad lines: memory and output stay bounded by keeping
+# the first findings (and counting the rest), and by refusing a listing no release comes near.
+MAX_FINDINGS = 100
+MAX_ENTRIES = 100_000
+
+
+class _Findings:
+    """The findings of one read: the first ``MAX_FINDINGS`` kept, the others counted."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.kept: list[Finding] = []
+        self.more = 0
+
+    def add(self, finding: Finding) -> None:
+        if len(self.kept) < MAX_FINDINGS:
+            self.kept.append(finding)
+        else:
+            self.more += 1
+
+    def result(self) -> list[Finding]:
+        if not self.more:
+            return self.kept
+        more = Finding(self.where, None, f"{self.more} more problem(s) not shown", _RECHECKSUM)
+        return [*self.kept, more]
 
 
 @dataclass(frozen=True)
@@ -145,22 +170,22 @@ def _check(
         return findings + unexpected_findings(dist, set(), shown_dist), {}
     if sums_kind is not None:
         return [Finding(where, None, f"is {sums_kind}: it is never followed or read", _RECHECKSUM)], {}
-    findings, expected = read_sums(sums, where)
-    if not expected and not findings:
-        return [Finding(where, None, "is empty: it lists no artifact", _RECHECKSUM)], {}
-    to_hash: list[tuple[str, int, str]] = []
-    for name, (digest, number) in expected.items():
+
+    irregular: set[str] = set()  # listed, present, not regular files: reported once, as listed
+
+    def absent(name: str) -> str | None:  # checked while reading: a listed file that is not there is not kept
         kind = kind_of(dist / name)
         if kind == "missing":
-            findings.append(
-                Finding(where, number, f"{shown(name)} is listed but missing from {shown_dist}/", _RECHECKSUM)
-            )
-        elif kind is not None:
-            findings.append(
-                Finding(where, number, f"{shown(name)} is {kind}: release files must be regular files", _RECHECKSUM)
-            )
-        else:
-            to_hash.append((name, number, digest))
+            return f"{shown(name)} is listed but missing from {shown_dist}/"
+        if kind is not None:
+            irregular.add(name)
+            return f"{shown(name)} is {kind}: release files must be regular files"
+        return None
+
+    findings, expected = read_sums(sums, where, absent=absent)
+    if not expected and not findings:
+        return [Finding(where, None, "is empty: it lists no artifact", _RECHECKSUM)], {}
+    to_hash = [(name, number, digest) for name, (digest, number) in expected.items()]
     for (name, number, digest), actual in zip(to_hash, _hash_all(dist / name for name, *_ in to_hash), strict=True):
         if isinstance(actual, OSError):
             findings.append(Finding(where, number, f"{shown(name)} cannot be read as a regular file", _RECHECKSUM))
@@ -173,17 +198,22 @@ def _check(
                     "do not publish it; rebuild, or restore the original file",
                 )
             )
-    findings += unexpected_findings(dist, expected.keys(), shown_dist, require_provenance=require_provenance)
+    listed = expected.keys() | irregular
+    findings += unexpected_findings(dist, listed, shown_dist, require_provenance=require_provenance)
     return findings, expected
 
 
-def read_sums(sums: Path, where: str) -> tuple[list[Finding], dict[str, tuple[str, int]]]:
+def read_sums(
+    sums: Path, where: str, *, absent: Callable[[str], str | None] | None = None
+) -> tuple[list[Finding], dict[str, tuple[str, int]]]:
     """(malformed or unsafe lines, listed name -> (sha256, line number)) of a SHA256SUMS file.
 
-    Streamed line by line with a bounded line length: a huge or hostile file costs constant
-    memory, and no overlong line is echoed. A symlink is never followed.
+    Streamed line by line with a bounded line length: a huge or hostile file costs bounded
+    memory (the first ``MAX_FINDINGS`` findings, at most ``MAX_ENTRIES`` entries), and no
+    overlong line is echoed. A symlink is never followed. ``absent(name)``, when given, says
+    why a listed file is not there; such a line is a finding and is not kept.
     """
-    findings: list[Finding] = []
+    found = _Findings(where)
     expected: dict[str, tuple[str, int]] = {}
     try:
         handle = os.fdopen(open_regular(sums), "rb")
@@ -199,7 +229,7 @@ def read_sums(sums: Path, where: str) -> tuple[list[Finding], dict[str, tuple[st
             if not raw.endswith(b"\n") and len(raw) > MAX_LINE_BYTES:
                 while (rest := handle.readline(1 << 16)) and not rest.endswith(b"\n"):
                     pass  # skip the rest of the overlong line without keeping it
-                findings.append(
+                found.add(
                     Finding(where, number, f"line is longer than {MAX_LINE_BYTES} bytes (not shown)", _RECHECKSUM)
                 )
                 continue
@@ -207,18 +237,25 @@ def read_sums(sums: Path, where: str) -> tuple[list[Finding], dict[str, tuple[st
             try:
                 text = line.decode("utf-8")
             except UnicodeDecodeError:
-                findings.append(Finding(where, number, "line is not valid UTF-8", _RECHECKSUM))
+                found.add(Finding(where, number, "line is not valid UTF-8", _RECHECKSUM))
                 continue
             match, problem = _parse_line(text)
             if match is None:
-                findings.append(Finding(where, number, problem, _RECHECKSUM))
+                found.add(Finding(where, number, problem, _RECHECKSUM))
                 continue
             name = match["name"]
             if name in expected:
-                findings.append(Finding(where, number, f"lists {shown(name)} twice", _RECHECKSUM))
+                found.add(Finding(where, number, f"lists {shown(name)} twice", _RECHECKSUM))
                 continue
+            gone = absent(name) if absent is not None else None
+            if gone is not None:
+                found.add(Finding(where, number, gone, _RECHECKSUM))
+                continue
+            if len(expected) == MAX_ENTRIES:
+                found.add(Finding(where, number, f"lists more than {MAX_ENTRIES} files; the rest is not read", _RECHECKSUM))
+                break
             expected[name] = (match["digest"].lower(), number)
-    return findings, expected
+    return found.result(), expected
 
 
 def _parse_line(line: str) -> tuple[re.Match[str] | None, str]:
