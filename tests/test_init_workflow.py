@@ -14,7 +14,7 @@ import pytest
 from reprotasks.config import load_config
 from reprotasks.github.workflow import ACTIONS, render_workflow
 
-from .conftest import commit_all, git, run_cli
+from .conftest import RUNNING_PYTHON, commit_all, git, run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 PINS = REPO.parent / "shared" / "github-actions-pins.md"
@@ -218,3 +218,14 @@ def test_own_release_workflow_is_rendered_from_the_template() -> None:
     install = list(dict.fromkeys(re.findall(r"^          (python -m pip install .*)$", own, re.M)))
     assert len(install) == 2 and "--require-hashes" in install[0]
     assert own == render_workflow(load_config(REPO), install), "run the init command in README (dogfood) again"
+
+
+def test_init_pins_python_when_the_project_has_no_pin(hybrid: Path) -> None:
+    (hybrid / ".python-version").unlink()
+    commit_all(hybrid)
+    result = run_cli("init", cwd=hybrid)
+    assert result.returncode == 0, result.stderr
+    assert (hybrid / ".python-version").read_text() == RUNNING_PYTHON + "\n"
+    assert f"created: pins Python {RUNNING_PYTHON}" in result.stdout
+    again = run_cli("init", cwd=hybrid)
+    assert again.returncode == 0 and ".python-version" not in again.stdout

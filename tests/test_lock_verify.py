@@ -10,7 +10,7 @@ from reprotasks import DriftError, load_config, lock, verify
 from reprotasks._run import Runner
 from reprotasks.python.lockfile import parse_lock, split_header
 
-from .conftest import MakeProject, run_cli
+from .conftest import MakeProject, commit_all, git, run_cli
 
 
 def runner_for(root: Path, lines: list[str] | None = None) -> Runner:
@@ -201,3 +201,40 @@ def test_secrets_in_resolver_urls_are_masked_in_logs_and_lock(make_project: Make
     assert not any("hunter2" in line for line in lines)
     assert not any("hunter2" in " ".join(record.argv) for record in runner.history)
     assert "hunter2" not in (root / "requirements.txt").read_text()
+
+
+@pytest.mark.parametrize("how", ["untracked", "ignored"])
+def test_a_python_pin_git_does_not_track_is_no_pin(make_project: MakeProject, how: str) -> None:
+    root = make_project("alpha\n")
+    do_lock(root)
+    if how == "ignored":
+        (root / ".gitignore").write_text(".python-version\n")
+    commit_all(root)
+    if how == "untracked":
+        git("rm", "--cached", "--quiet", ".python-version", cwd=root)
+        git("commit", "--quiet", "-m", "untrack the pin", cwd=root)
+    expected = {
+        "untracked": ".python-version: is not tracked by git: a fresh checkout (CI) has no Python pin -- "
+        "git add .python-version and commit it",
+        "ignored": ".python-version: is ignored by git: a fresh checkout (CI) has no Python pin -- "
+        "git add .python-version and commit it (and remove it from .gitignore)",
+    }
+    assert drift(root) == [expected[how]]
+    if how == "untracked":
+        commit_all(root)
+        verify(load_config(root), runner=runner_for(root))
+
+
+def test_no_python_pin_is_asked_of_a_project_without_python(tmp_path: Path) -> None:
+    """pyproject.toml carrying only [tool.reprotasks] (a Go repository): no Python to pin."""
+    root = tmp_path / "goonly"
+    root.mkdir()
+    (root / "pyproject.toml").write_text(
+        "[tool.reprotasks]\ndist-dir = 'out'\n[tool.reprotasks.audit]\nenabled = false\n"
+    )
+    report = verify(load_config(root), runner=runner_for(root))
+    assert [name for name, _ in report.rows()] == []
+    (root / "pyproject.toml").write_text(
+        "[project]\nname = 'x'\nversion = '1'\n\n[tool.reprotasks.audit]\nenabled = false\n"
+    )
+    assert drift(root)[0].startswith(".python-version: missing: the Python version is not pinned")

@@ -76,6 +76,9 @@ def init(root: Path, *, runner: Runner, force: bool = False, install: Sequence[s
     result.changes.append(("noxfile.py", _add_nox(root / "noxfile.py")))
     result.changes.append(("tasks.py", _add_invoke(root / "tasks.py")))
     result.changes.append((WORKFLOW, _write_workflow(root / WORKFLOW, config, force, tuple(install))))
+    pin = _add_python_pin(config)
+    if pin:
+        result.changes.append((".python-version", pin))
     if not install and not (root / RELEASE_LOCK).is_file():
         result.next_steps.append(
             f"{WORKFLOW} installs reprotasks from {RELEASE_LOCK}: put `reprotasks[nox,invoke]` in "
@@ -198,6 +201,17 @@ def _insert_after_imports(text: str, line: str, path: Path) -> str:
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
     return "".join(lines[:after]) + line + "\n" + "".join(lines[after:])
+
+
+def _add_python_pin(config: Config) -> str:
+    """A project with Python and no pin gets the running Python's version (verify asks for it)."""
+    from reprotasks.inputs.pins import has_python, running_python
+
+    path = config.root / ".python-version"
+    if config.python.version_pin != "python-version-file" or not has_python(config) or path.exists():
+        return ""
+    write_atomic(path, f"{running_python()}\n".encode())
+    return f"created: pins Python {running_python()} (commit it: CI reads the pin from the checkout)"
 
 
 def _write_workflow(path: Path, config: Config, force: bool, install: tuple[str, ...]) -> str:

@@ -21,13 +21,40 @@ def running_python() -> str:
     return ".".join(str(part) for part in sys.version_info[:3])
 
 
-def python_findings(config: Config) -> list[Finding]:
+def has_python(config: Config) -> bool:
+    """Does the project hold Python: a [project] table, a build system or a lock? A Go repository
+    whose pyproject.toml only carries [tool.reprotasks] has no Python version to pin."""
+    return config.project_name is not None or bool(config.python.all_locks)
+
+
+def python_findings(config: Config, *, runner: Runner | None = None) -> list[Finding]:
     policy = config.python.version_pin
     if policy == "none":
         return []
     if policy == "python-version-file":
-        return _python_version_file(config.root / ".python-version")
+        path = config.root / ".python-version"
+        findings = _python_version_file(path)
+        if not findings and runner is not None:
+            findings = _committed(path, runner=runner)
+        return findings
     return _requires_python(config)
+
+
+def _committed(path: Path, *, runner: Runner) -> list[Finding]:
+    """A pin CI never sees is no pin: .python-version must be tracked by git (when in a git work tree)."""
+
+    def git(*args: str) -> int:
+        result = runner.run(["git", *args], cwd=path.parent, check=False, purpose="ask git", quiet=True)
+        return result.returncode
+
+    if git("rev-parse", "--is-inside-work-tree") != 0:
+        return []  # not a git checkout: nothing to compare with
+    if git("ls-files", "--error-unmatch", "--", path.name) == 0:
+        return []
+    ignored = git("check-ignore", "-q", "--", path.name) == 0
+    why = "is ignored by git" if ignored else "is not tracked by git"
+    fix = "git add .python-version and commit it" + (" (and remove it from .gitignore)" if ignored else "")
+    return [Finding(".python-version", None, f"{why}: a fresh checkout (CI) has no Python pin", fix)]
 
 
 def _python_version_file(path: Path) -> list[Finding]:

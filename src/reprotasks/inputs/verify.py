@@ -77,8 +77,8 @@ def verify(config: Config, *, runner: Runner, use_cache: bool = True, check_dist
     ``check_dist=False`` leaves dist/ out (``release`` replaces it and verifies the new one).
     """
     checks: list[Check] = []
-    if config.python.version_pin != "none":
-        checks.append(Check("python version pin", tuple(pins.python_findings(config))))
+    if config.python.version_pin != "none" and pins.has_python(config):
+        checks.append(Check("python version pin", tuple(pins.python_findings(config, runner=runner))))
     for spec in config.python.locks:
         checks.append(_check_lock(config, spec, runner=runner, use_cache=use_cache))
     if config.python.build_lock is not None:
