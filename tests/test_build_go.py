@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -49,5 +50,28 @@ def test_platform_syntax_and_unpinned_toolchain(tmp_path: Path) -> None:
     module = tmp_path / "m"
     module.mkdir()
     (module / "go.mod").write_text("module example.com/m\n\ngo 1.23\n")
-    with pytest.raises(ReprotasksError, match="does not pin an exact Go toolchain"):
+    (module / "cmd" / "x").mkdir(parents=True)
+    (module / "cmd" / "x" / "main.go").write_text("package main\n\nfunc main() {}\n")
+    # go.mod pins no toolchain: the local go builds (build warns, verify and release ask for the pin).
+    [artifact] = build_go(
+        module,
+        ["./cmd/x"],
+        version="1",
+        out_dir=tmp_path / "d",
+        runner=Runner(tmp_path),
+        mtime=EPOCH,
+        platforms=("linux/amd64",),
+    )
+    local = subprocess.run(
+        ["go", "env", "GOVERSION"],
+        cwd=module,
+        env={**os.environ, "GOTOOLCHAIN": "local"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert artifact.compiler == local
+    (module / "go.mod").write_text("module example.com/m\n\ngo 1.999\n")  # newer than any local go
+    with pytest.raises(ReprotasksError) as refused:
         build_go(module, ["./cmd/x"], version="1", out_dir=tmp_path / "d", runner=Runner(tmp_path), mtime=EPOCH)
+    assert "requires go >= 1.999" in refused.value.render()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -115,3 +116,45 @@ def test_missing_go_binary(go_project: Path, tmp_path: Path) -> None:
     assert "hint: install Go 1.23 or newer" in result.stderr
     assert "Traceback" not in result.stderr
     assert sys.executable  # the CLI itself ran from an absolute interpreter path
+
+
+def test_unpinned_go_builds_with_the_local_go_records_it_and_reproduces(go_project: Path) -> None:
+    from reprotasks.dist.manifest import read_manifest
+
+    from .conftest import commit_all
+
+    gomod = go_project / "go" / "go.mod"
+    gomod.write_text(re.sub(r"go 1\.23\.0\n\ntoolchain go[\d.]+\n", "go 1.23\n", gomod.read_text()))
+    assert "toolchain" not in gomod.read_text()
+    commit_all(go_project)
+    local = subprocess.run(
+        ["go", "env", "GOVERSION"],
+        cwd=go_project / "go",
+        env={**os.environ, "GOTOOLCHAIN": "local"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    built = run_cli("build", "--go-only", "--platform", "linux/amd64", cwd=go_project)
+    assert built.returncode == 0, built.stderr
+    assert f"go/go.mod pins no Go toolchain: built with the local {local}, so these binaries reproduce only" in (
+        built.stderr
+    )
+    manifest = read_manifest(go_project / "dist" / "manifest.json", "dist/manifest.json")
+    assert manifest.toolchains["go"] == local
+    assert {record.compiler for record in manifest.artifacts} == {local}
+    reproduced = run_cli("reproduce", cwd=go_project)
+    assert reproduced.returncode == 0, reproduced.stderr
+    # verify (hence release) still asks for the pin ...
+    assert any("toolchain" in line for line in findings(go_project))
+    # ... unless the project says it pins none: then no warning either.
+    quiet = run_cli(
+        "build",
+        "--go-only",
+        "--platform",
+        "linux/amd64",
+        "--force",
+        cwd=go_project,
+        env={"REPROTASKS_GO_TOOLCHAIN_PIN": "none"},
+    )
+    assert quiet.returncode == 0 and "WARNING" not in quiet.stderr, quiet.stderr

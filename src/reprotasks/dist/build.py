@@ -44,7 +44,7 @@ from reprotasks.go.binaries import (
     build_go_platform,
     parse_platform,
     platform_environment,
-    toolchain_setting,
+    go_toolchain,
 )
 from reprotasks.python.package import (
     BuildEnvironment,
@@ -85,6 +85,7 @@ class BuildPlan:
     toolchain: str | None  # GOTOOLCHAIN setting
     go_version: str | None  # the exact Go toolchain that builds
     inputs_digest: str
+    go_pinned: bool = True  # False: go.mod pins no toolchain, the local go builds
 
 
 def build(
@@ -111,6 +112,14 @@ def build(
     for text in warnings:
         runner.log(f"build: WARNING: {text}")
     plan = plan_build(config, source, runner=runner, platforms=platforms, python=python, go=go)
+    if not plan.go_pinned and config.go.toolchain_pin == "required":
+        text = (
+            f"{config.rel(config.go.module or config.root)}/go.mod pins no Go toolchain: built with the local "
+            f"{plan.go_version}, so these binaries reproduce only with {plan.go_version} (pin it: "
+            f"`go mod edit -toolchain={plan.go_version}`; `release` requires the pin)"
+        )
+        warnings = (*warnings, text)
+        runner.log(f"build: WARNING: {text}")
     # Untracked configuration inputs (allowed with dirty-tree = "warn") make this config differ
     # from the commit's: never reuse then; the build compares with the commit's config.
     if not force and not untracked:
@@ -166,9 +175,10 @@ def plan_build(
             "under [tool.reprotasks.go])",
         )
     toolchain = go_version = None
+    go_pinned = True
     if packages and module is not None:
-        toolchain = toolchain_setting(module, runner=runner)
-        go_version = _gomod.read_pins(module).pinned
+        chosen_go = go_toolchain(module, runner=runner)
+        toolchain, go_version, go_pinned = chosen_go.setting, chosen_go.version, chosen_go.pinned
     # Order-free: `--platform b --platform a` and the configured [a, b] are the same build.
     chosen = tuple(sorted(set(platforms or config.go.platforms)))
     version = _version(config, source, runner)
@@ -183,7 +193,15 @@ def plan_build(
         }
     )
     return BuildPlan(
-        source, version, build_python_part, packages, chosen if packages else (), toolchain, go_version, digest
+        source,
+        version,
+        build_python_part,
+        packages,
+        chosen if packages else (),
+        toolchain,
+        go_version,
+        digest,
+        go_pinned,
     )
 
 
@@ -416,6 +434,7 @@ def _go_job(
         version_variable=config.go.version_variable,
         vcs_stamp=config.go.vcs_stamp,
         toolchain=plan.toolchain,
+        compiler=plan.go_version,
     )
     return [
         ArtifactRecord.of(

@@ -64,20 +64,38 @@ def parse_platform(text: str) -> tuple[str, str]:
     return goos, goarch
 
 
-def toolchain_setting(module: Path, *, runner: Runner) -> str:
-    """GOTOOLCHAIN value that builds with exactly the toolchain go.mod pins.
+@dataclass(frozen=True)
+class Toolchain:
+    """How a module's binaries are compiled: the GOTOOLCHAIN setting and the exact Go version."""
+
+    setting: str  # "local", or the pinned version for go to fetch through GOPROXY
+    version: str  # e.g. "go1.24.1": what every binary's `go version` must say
+    pinned: bool  # go.mod pins it; else it is the local go's, reproducible only with that go
+
+
+def go_toolchain(module: Path, *, runner: Runner) -> Toolchain:
+    """The toolchain that builds with exactly the version go.mod pins, or, when go.mod pins none,
+    the local go (recorded as such: such binaries reproduce only with that go).
 
     ``local`` only when the ``go`` binary on PATH *is* the pin: asked with ``GOTOOLCHAIN=local``,
     so a GOTOOLCHAIN in the caller's environment cannot make another toolchain look like it.
     """
     pinned = _gomod.read_pins(module).pinned
-    if pinned is None:
+    local, error = _gomod.running_version(module, runner=runner, toolchain="local")
+    if pinned is not None:
+        return Toolchain("local" if local == pinned else pinned, pinned, True)
+    if local is None:
+        last = (error.splitlines() or ["no output"])[-1]
         raise ReprotasksError(
-            f"{module / 'go.mod'} does not pin an exact Go toolchain, so binaries cannot be reproduced",
-            hint="pin it with `go mod edit -toolchain=goX.Y.Z`",
+            f"{module / 'go.mod'} pins no exact Go toolchain and the local go cannot build it ({last})",
+            hint="pin one with `go mod edit -toolchain=goX.Y.Z`, or install a go that supports go.mod's `go` line",
         )
-    local, _ = _gomod.running_version(module, runner=runner, toolchain="local")
-    return "local" if local == pinned else pinned
+    return Toolchain("local", local, False)
+
+
+def toolchain_setting(module: Path, *, runner: Runner) -> str:
+    """GOTOOLCHAIN value for ``module`` (see ``go_toolchain``)."""
+    return go_toolchain(module, runner=runner).setting
 
 
 def binary_info(binary: Path, *, runner: Runner) -> tuple[str, tuple[str, ...]]:
@@ -101,7 +119,7 @@ def binary_info(binary: Path, *, runner: Runner) -> tuple[str, tuple[str, ...]]:
 def check_compiler(compiler: str, pinned: str, what: str) -> None:
     if compiler != pinned:
         raise ReprotasksError(
-            f"{what} was compiled by {compiler or 'an unknown toolchain'}, but go.mod pins {pinned}: "
+            f"{what} was compiled by {compiler or 'an unknown toolchain'}, but the build uses {pinned}: "
             "the toolchain recorded must be the toolchain used",
             hint=f"let reprotasks pick the toolchain (unset GOTOOLCHAIN, or set it to {pinned}), and make sure "
             "`go` can download it through GOPROXY (or install that version)",
@@ -164,11 +182,14 @@ def build_go_platform(
     toolchain: str,
     version_variable: str = "main.version",
     vcs_stamp: bool = False,
+    compiler: str | None = None,
 ) -> list[GoArtifact]:
-    """Every package for one platform (independent of other platforms: safe to run in parallel)."""
+    """Every package for one platform (independent of other platforms: safe to run in parallel).
+
+    ``compiler``: the Go version every binary must report (default: go.mod's pin)."""
     goos, goarch = parse_platform(platform)
     env = platform_environment(platform, toolchain)
-    pinned = _gomod.read_pins(module).pinned
+    pinned = compiler or _gomod.read_pins(module).pinned
     flags = build_flags(version, version_variable=version_variable, vcs_stamp=vcs_stamp)
     out_dir.mkdir(parents=True, exist_ok=True)
     artifacts: list[GoArtifact] = []
@@ -184,9 +205,9 @@ def build_go_platform(
                 purpose=f"build {package} for {platform}",
                 on_failure=functools.partial(go_build_failed, module=module, package=package, platform=platform),
             )
-            compiler, embedded = binary_info(binary, runner=runner)
+            used, embedded = binary_info(binary, runner=runner)
             if pinned is not None:
-                check_compiler(compiler, pinned, f"{package} for {platform}")
+                check_compiler(used, pinned, f"{package} for {platform}")
             stem = f"{name}_{version}_{goos}_{goarch}"
             if goos == "windows":
                 target = out_dir / f"{stem}.zip"
@@ -194,5 +215,5 @@ def build_go_platform(
             else:
                 target = out_dir / f"{stem}.tar.gz"
                 write_tar_gz(target, [(exe, binary)], mtime=mtime)
-            artifacts.append(GoArtifact(target, package, platform, embedded, compiler))
+            artifacts.append(GoArtifact(target, package, platform, embedded, used))
     return artifacts
