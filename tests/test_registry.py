@@ -325,3 +325,55 @@ def test_the_readme_and_the_release_help_list_every_step() -> None:
     assert listed == list(registry.names())
     skip_help = _subparser("release").format_help()
     assert "one of: verify, build, sbom, checksum, provenance, sign, verify-signatures" in " ".join(skip_help.split())
+
+
+def test_plugin_specs_are_checked_when_registered() -> None:
+    def spec_of(name: str, options: type[Any]) -> StepSpec[Any]:
+        return StepSpec(name=name, summary="", options=options, run=lambda c, o: StepResult(), plan=lambda c, o: [])
+
+    with pytest.raises(ReprotasksError, match="is not lower-case words joined by '-'"):
+        registry.register(spec_of("verify_release", _HelloOptions))
+
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class Hijack:
+        project: str | None = param("--project", help="would take -C's place")
+
+    with pytest.raises(ReprotasksError, match="is taken by the command line itself"):
+        registry.register(spec_of("publish", Hijack))
+    assert "publish" not in registry.names() and "verify_release" not in registry.names()
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _TypedOptions:
+    target: str | None = param(metavar="TARGET", help="optional positional")
+    jobs: int = param("--jobs", default=4, help="a number")
+
+
+def test_optional_positionals_and_numbers_parse_alike_everywhere() -> None:
+    spec = StepSpec(
+        name="typed", summary="", options=_TypedOptions, run=lambda c, o: StepResult(), plan=lambda c, o: []
+    )
+    parser = argparse.ArgumentParser(exit_on_error=False)
+    _frontend.add_arguments(parser, spec)
+    assert _frontend.parse(spec, parser.parse_args([])) == _TypedOptions(target=None, jobs=4)
+    assert _frontend.parse(spec, parser.parse_args(["x", "--jobs", "8"])) == _TypedOptions(target="x", jobs=8)
+    assert _frontend.from_task(spec, {"target": "x", "jobs": "8"}) == (_TypedOptions(target="x", jobs=8), [])
+    assert _frontend.from_task(spec, {"jobs": "many"})[1] == ["--jobs: invalid int value 'many'"]
+    assert _frontend.task_positionals(spec) == []  # invoke requires its positionals: an optional one is a flag
+    with pytest.raises(argparse.ArgumentError):
+        parser.parse_args(["--jobs", "many"])
+
+
+def test_invoke_short_flags_are_the_clis_and_never_h() -> None:
+    names = {str(argument.name): argument.names for argument in make_task(registry.get("lock")).get_arguments()}
+    assert names["upgrade_package"] == ("upgrade-package", "P")
+    for step in registry.names():
+        for argument in make_task(registry.get(step)).get_arguments():
+            assert "h" not in argument.names, (step, argument.names)
+
+
+def test_an_abbreviated_project_option_keeps_the_commands_options(make_project: MakeProject) -> None:
+    root = make_project()
+    result = run_module("reprotasks", "--proj", ".", "checksum", "--check", cwd=root)
+    assert result.returncode == 1, result.stderr
+    assert "dist: does not exist" in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -152,3 +153,30 @@ def test_assembled_matrix_parts_equal_one_full_build(hybrid_repo: Path, tmp_path
     manifest.write_text(json.dumps(data))
     other = run_cli("assemble", str(parts / "python"), str(parts / "linux-amd64"), cwd=hybrid_repo)
     assert other.returncode == 2 and "the parts disagree on the source commit" in other.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_an_interrupted_release_shows_how_far_it_got_and_leaves_dist(hybrid_repo: Path, signum: int) -> None:
+    assert run_cli("build", cwd=hybrid_repo).returncode == 0
+    before = tree(hybrid_repo / "dist")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reprotasks", "release", "--skip", "sign"],
+        cwd=hybrid_repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stderr is not None
+    for line in process.stderr:  # interrupt while build runs
+        if line.startswith("release: build"):
+            break
+    process.send_signal(signum)
+    stdout, rest = process.communicate(timeout=120)
+    assert process.returncode == 128 + signum, rest
+    assert "release: FAILED, dist/ left unchanged" in stdout
+    rows = {line.split()[0]: line.split()[1] for line in stdout.splitlines()[-8:] if line.startswith("  ")}
+    assert rows["verify"] == "ok" and rows["build"] == "failed" and rows["sbom"] == "not"
+    assert f"{signal.Signals(signum).name}: stopped" in rest
+    assert tree(hybrid_repo / "dist") == before
+    assert not [path.name for path in hybrid_repo.iterdir() if path.name.startswith(".dist-")]

@@ -17,7 +17,7 @@ from reprotasks._guard import Places, guarded
 from reprotasks._report import ReleaseReport, print_release, print_summary
 from reprotasks._run import Runner
 from reprotasks.config import Config, load_config
-from reprotasks.errors import ReprotasksError
+from reprotasks.errors import from_os_error
 from reprotasks.step import Context, StepResult, config_overrides
 
 
@@ -49,19 +49,15 @@ def run_step(
         with guarded(places_of(config), exclusive=spec.writes(options), log=log):
             result = spec.run(context, options)
     except OSError as exc:
-        # Disk full, permissions, a file vanishing under us: say which file, never a traceback.
-        where = f"{exc.filename}: " if exc.filename else ""
-        raise ReprotasksError(
-            f"{name}: {where}{exc.strerror or exc}",
-            hint="check that path's permissions and the free space; outputs are written atomically, "
-            "so nothing half-written was left",
-        ) from None
+        raise from_os_error(name, exc) from None
+    except KeyboardInterrupt:
+        if isinstance(context.report, ReleaseReport):  # how far it got, before the exit
+            print_release(context.report)
+        raise
     if result.output:
         sys.stdout.write(result.output)
     if isinstance(result.report, ReleaseReport):
         print_release(result.report)
-        if result.report.interrupted is not None:
-            raise result.report.interrupted
     if result.error is not None:
         raise result.error
     if spec.table:

@@ -41,8 +41,12 @@ def _argparse_kwargs(item: Param) -> dict[str, Any]:
         kwargs |= {"action": "append", "default": [], "dest": item.dest}
     elif item.kind == "value":
         kwargs["dest"] = item.dest
+        if _typed(item):
+            kwargs["type"] = type(item.default)
     elif item.kind == "positionals":
         kwargs["nargs"] = "+" if item.required else "*"
+    elif not item.required:
+        kwargs["nargs"] = "?"
     if item.kind == "flag" and item.long_flag != "--" + item.dest.replace("_", "-"):
         kwargs["dest"] = item.dest
     if item.kind != "flag":
@@ -53,6 +57,11 @@ def _argparse_kwargs(item: Param) -> dict[str, Any]:
             if item.metavar:  # argparse then shows the metavar, not the choices
                 kwargs["help"] = f"{item.help}; one of: {', '.join(item.allowed)}"
     return kwargs
+
+
+def _typed(item: Param) -> bool:
+    """A value option whose default is a number: parsed as one (argparse ``type=``)."""
+    return isinstance(item.default, (int, float)) and not isinstance(item.default, bool)
 
 
 def parse(spec: StepSpec[Any], namespace: argparse.Namespace) -> Any:
@@ -75,7 +84,8 @@ def task_signature(spec: StepSpec[Any]) -> inspect.Signature:
         if item.kind == "positional" and item.required:
             parameters.append(inspect.Parameter(item.task_name, kind))
         else:
-            default = None if item.kind in ("list", "positionals") else item.default
+            # Numbers are converted by from_task (a clean error, not invoke's ValueError).
+            default = None if item.kind in ("list", "positionals") or _typed(item) else item.default
             parameters.append(inspect.Parameter(item.task_name, kind, default=default))
     return inspect.Signature(parameters)
 
@@ -84,12 +94,23 @@ def task_help(spec: StepSpec[Any]) -> dict[str, str]:
     return {item.task_name.replace("_", "-"): item.help for item in spec.params}
 
 
+def task_short_flags(spec: StepSpec[Any]) -> dict[str, str]:
+    """Task parameter -> the one-letter flag the CLI gives it (``-P``), without the dash."""
+    return {
+        item.task_name: flag[1:]
+        for item in spec.params
+        for flag in item.flags
+        if len(flag) == 2 and flag.startswith("-") and flag[1] != "-"
+    }
+
+
 def task_iterables(spec: StepSpec[Any]) -> list[str]:
     return [item.task_name for item in spec.params if item.kind in ("list", "positionals")]
 
 
 def task_positionals(spec: StepSpec[Any]) -> list[str]:
-    return [item.task_name for item in spec.params if item.kind == "positional"]
+    """Required positionals only: invoke requires every positional, so an optional one is a flag."""
+    return [item.task_name for item in spec.params if item.kind == "positional" and item.required]
 
 
 def from_task(spec: StepSpec[Any], arguments: Mapping[str, Any]) -> tuple[Any, list[str]]:
@@ -106,6 +127,12 @@ def from_task(spec: StepSpec[Any], arguments: Mapping[str, Any]) -> tuple[Any, l
             problems.append(f"{shown} cannot be combined")
     for item in spec.params:
         value = values[item.dest]
+        if _typed(item) and value is not None:
+            try:
+                values[item.dest] = value = type(item.default)(value)
+            except (TypeError, ValueError):
+                problems.append(f"{item.long_flag}: invalid {type(item.default).__name__} value {value!r}")
+                values[item.dest] = None
         allowed = item.allowed
         entries: list[Any] = []
         if item.kind == "value" and value is not None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from reprotasks import registry
 from reprotasks._report import ReleaseReport, StepOutcome
-from reprotasks.errors import ReprotasksError
+from reprotasks.errors import ReprotasksError, from_os_error
 from reprotasks.step import Context, Outcome, StepSpec
 
 
@@ -26,14 +26,17 @@ class _Failed(Exception):
 def run_release(
     ctx: Context, *, skip: tuple[str, ...], dry_run: bool, trust_cache: bool, token: str | None
 ) -> ReleaseReport:
-    """Run (or with ``dry_run`` plan) the release. A failing step, or Ctrl-C, ends up in the
-    report (after the stage is removed), for the adapter to raise once the report is shown."""
+    """Run (or with ``dry_run`` plan) the release. A failing step ends up in the report (after
+    the stage is removed), for the adapter to raise once the report is shown. Ctrl-C/SIGTERM is
+    re-raised (so the project guard unwinds as for any step); the report is then in
+    ``ctx.report`` for the adapter to show first."""
     from reprotasks.dist import source
     from reprotasks.dist.stage import staged
 
     config = ctx.config
     dist = config.dist_dir
     report = ReleaseReport(config.rel(dist), dry_run=dry_run)
+    ctx.report = report
     skipped = registry.skipped_steps(skip)
     pipeline = registry.release_pipeline()
     if dist.is_symlink() or (dist.exists() and not dist.is_dir()):
@@ -62,31 +65,36 @@ def run_release(
                 trust_cache=trust_cache,
                 identity_token=token,
             )
-            for spec in pipeline:
-                if spec.name in skipped:
-                    report.outcomes.append(StepOutcome(spec.name, Outcome.SKIPPED, detail=skipped[spec.name]))
-                    continue
-                if report.error is not None:
-                    report.outcomes.append(StepOutcome(spec.name, Outcome.NOT_RUN))
-                    continue
-                before = _snapshot(stage)
-                started = time.monotonic()
-                ctx.log(f"release: {spec.name}")
-                try:
-                    result = spec.run(inner, spec.defaults())
-                    if result.error is not None:
-                        raise result.error
-                except ReprotasksError as error:
-                    report.error = error
-                    report.outcomes.append(StepOutcome(spec.name, Outcome.FAILED, time.monotonic() - started))
-                    continue
-                except KeyboardInterrupt as stop:
-                    report.interrupted = stop
-                    report.outcomes.append(StepOutcome(spec.name, Outcome.FAILED, time.monotonic() - started))
-                    _not_run_after(report, pipeline, spec.name, skipped)
-                    raise _Failed from None
-                changed = tuple(sorted(name for name, key in _snapshot(stage).items() if before.get(name) != key))
-                report.outcomes.append(StepOutcome(spec.name, Outcome.OK, time.monotonic() - started, changed))
+            current: tuple[str, float] | None = None  # the step running, since when
+            try:
+                for spec in pipeline:
+                    if spec.name in skipped:
+                        report.outcomes.append(StepOutcome(spec.name, Outcome.SKIPPED, detail=skipped[spec.name]))
+                        continue
+                    if report.error is not None:
+                        report.outcomes.append(StepOutcome(spec.name, Outcome.NOT_RUN))
+                        continue
+                    current = (spec.name, time.monotonic())
+                    before = _snapshot(stage)
+                    ctx.log(f"release: {spec.name}")
+                    try:
+                        result = spec.run(inner, spec.defaults())
+                        if result.error is not None:
+                            raise result.error
+                    except (ReprotasksError, OSError) as error:
+                        report.error = error if isinstance(error, ReprotasksError) else from_os_error(spec.name, error)
+                        report.outcomes.append(StepOutcome(spec.name, Outcome.FAILED, time.monotonic() - current[1]))
+                        current = None
+                        continue
+                    changed = tuple(sorted(name for name, key in _snapshot(stage).items() if before.get(name) != key))
+                    report.outcomes.append(StepOutcome(spec.name, Outcome.OK, time.monotonic() - current[1], changed))
+                    current = None
+            except KeyboardInterrupt:
+                # Wherever it struck (in a step, or between two): the step running failed, the rest did not run.
+                if current is not None and current[0] not in {item.step for item in report.outcomes}:
+                    report.outcomes.append(StepOutcome(current[0], Outcome.FAILED, time.monotonic() - current[1]))
+                _not_run_after(report, pipeline, skipped)
+                raise
             if report.error is not None:
                 raise _Failed
     except _Failed:
@@ -94,11 +102,10 @@ def run_release(
     return report
 
 
-def _not_run_after(
-    report: ReleaseReport, pipeline: tuple[StepSpec[Any], ...], failed: str, skipped: dict[str, str]
-) -> None:
-    names = [spec.name for spec in pipeline]
-    for rest in names[names.index(failed) + 1 :]:
+def _not_run_after(report: ReleaseReport, pipeline: tuple[StepSpec[Any], ...], skipped: dict[str, str]) -> None:
+    """Every step without an outcome yet: skipped (if asked) or not run."""
+    done = {item.step for item in report.outcomes}
+    for rest in [spec.name for spec in pipeline if spec.name not in done]:
         report.outcomes.append(
             StepOutcome(rest, Outcome.SKIPPED, detail=skipped[rest])
             if rest in skipped

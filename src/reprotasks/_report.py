@@ -36,7 +36,6 @@ class ReleaseReport:
     outcomes: list[StepOutcome] = field(default_factory=list)
     plan: list[tuple[str, list[str]]] = field(default_factory=list)  # --dry-run: step -> commands
     error: ReprotasksError | None = None  # the failing step's error, raised after the report is shown
-    interrupted: KeyboardInterrupt | None = None  # Ctrl-C or SIGTERM, raised after the report is shown
 
     @property
     def succeeded(self) -> bool:

@@ -119,14 +119,20 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def _command_named(argv: Sequence[str]) -> str | None:
-    """The command word of a command line (after ``-C DIR``), or None."""
-    words = iter(argv)
-    for word in words:
-        if word in ("-C", "--project"):
-            next(words, None)
-        elif not word.startswith("-"):
-            return word
-    return None
+    """The command word of a command line, read as argparse reads it (``-C DIR``, ``--proj DIR``,
+    ``-CDIR``), or None. An unknown word gets every command's arguments (argparse then says so)."""
+    first = argparse.ArgumentParser(add_help=False)
+    first.add_argument("-C", "--project")
+    first.add_argument("--version", action="store_true")
+    first.add_argument("command", nargs="?")
+    try:
+        known, _rest = first.parse_known_args(argv)
+    except (argparse.ArgumentError, SystemExit):
+        return ""
+    command: str | None = known.command
+    if command is not None and command not in registry.names():
+        return ""
+    return command
 
 
 def _command(args: argparse.Namespace) -> None:

@@ -71,3 +71,13 @@ class DriftError(ReprotasksError):
         super().__init__(
             f"{step} found {count} {noun}:\n" + "\n".join(f.render() for f in self.findings),
         )
+
+
+def from_os_error(step: str, exc: OSError) -> ReprotasksError:
+    """Disk full, permissions, a file vanishing under a step: which file, and never a traceback."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    return ReprotasksError(
+        f"{step}: {where}{exc.strerror or exc}",
+        hint="check that path's permissions and the free space; outputs are written atomically, "
+        "so nothing half-written was left",
+    )

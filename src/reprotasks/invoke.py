@@ -52,6 +52,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
+class _StepTask(Task[Any]):
+    """A task whose short flags are the CLI's (``-P`` for ``--upgrade-package``) and never ``-h``,
+    which stays invoke's help; the other short flags invoke picks as usual."""
+
+    def __init__(self, body: Any, *, short: dict[str, str], **kwargs: Any) -> None:
+        self.short = short  # task parameter -> its CLI short flag (without "-")
+        super().__init__(body, **kwargs)
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        reserved = {"h", *(flag for parameter, flag in self.short.items() if parameter != name)}
+        opts = super().arg_opts(name, default, taken_names | reserved)
+        if name in self.short:
+            opts["names"] = [opts["names"][0], self.short[name]]
+        return opts
+
+
 def make_task(spec: StepSpec[Any]) -> Task[Any]:
     """One invoke task for one step, with the step's options as its flags."""
 
@@ -65,8 +81,9 @@ def make_task(spec: StepSpec[Any]) -> Task[Any]:
     body.__name__ = spec.name.replace("-", "_")
     body.__qualname__ = body.__name__
     body.__doc__ = spec.summary
-    return Task(
+    return _StepTask(
         body,
+        short=_frontend.task_short_flags(spec),
         help=_frontend.task_help(spec),
         iterable=_frontend.task_iterables(spec),
         positional=_frontend.task_positionals(spec),

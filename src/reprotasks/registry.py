@@ -7,6 +7,8 @@ an adapter is imported) appears in every front end; with ``release_after=`` also
 
 from __future__ import annotations
 
+import re
+
 from reprotasks.errors import ReprotasksError
 from reprotasks.step import StepSpec
 from reprotasks.steps import (
@@ -86,12 +88,24 @@ def register(spec: StepSpec[Any], *, release_after: str | None = None) -> None:
     """Add a step (a plugin, a test); ``release_after`` also puts it into the release pipeline."""
     if spec.name in _SPECS or spec.name in ("init", "config", "schema"):
         raise ReprotasksError(f"a step named {spec.name!r} is already registered", hint="choose another name")
+    if not _NAME.match(spec.name):
+        raise ReprotasksError(
+            f"step name {spec.name!r} is not lower-case words joined by '-'",
+            hint="name a step like `publish` or `verify-images`: every front end shows the name, and invoke "
+            "would turn `_` into `-` (and so clash with another step)",
+        )
     if release_after is not None and release_after not in _RELEASE:
         raise ReprotasksError(
             f"cannot put {spec.name!r} after {release_after!r}: not a release step",
             hint=f"release steps are: {', '.join(_RELEASE)}",
         )
-    spec.params  # noqa: B018  (a malformed options class fails here, not in a front end)
+    for item in spec.params:  # a malformed options class fails here, not in a front end
+        if item.dest in _RESERVED_DESTS or set(item.flags) & _RESERVED_FLAGS:
+            raise ReprotasksError(
+                f"step {spec.name!r}: option {item.long_flag if item.flags else item.dest!r} is taken by the "
+                "command line itself (-C/--project, --version, -h/--help, the command name)",
+                hint="give the option another name",
+            )
     _SPECS[spec.name] = spec
     if release_after is not None:
         _RELEASE.insert(_RELEASE.index(release_after) + 1, spec.name)
@@ -122,3 +136,6 @@ def skipped_steps(skip: tuple[str, ...] | list[str]) -> dict[str, str]:
 
 
 _BUILT_IN = frozenset(_SPECS)
+_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+_RESERVED_DESTS = frozenset({"project", "command", "version", "help"})
+_RESERVED_FLAGS = frozenset({"-C", "--project", "--version", "-h", "--help"})

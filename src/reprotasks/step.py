@@ -101,7 +101,7 @@ class Param:
 
     def config_override(self, value: Any) -> tuple[str, Any] | None:
         """The (dotted key, value) this option sets, when it was given."""
-        if self.config is None or value in (None, False, ()):
+        if self.config is None or value is None or value is False or value == ():
             return None
         if self.kind == "flag":
             return self.config, True if self.config_value is None else self.config_value
@@ -259,6 +259,7 @@ class Context:
     trust_cache: bool = True  # release trusts no cache unless --trust-cache
     identity_token: str | None = field(default=None, repr=False)
     signer_policy: SignConfig | None = None
+    report: object = None  # what a step has to show even when interrupted (release's table)
 
 
 @dataclass(frozen=True)
