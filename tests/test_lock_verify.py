@@ -238,3 +238,20 @@ def test_no_python_pin_is_asked_of_a_project_without_python(tmp_path: Path) -> N
         "[project]\nname = 'x'\nversion = '1'\n\n[tool.reprotasks.audit]\nenabled = false\n"
     )
     assert drift(root)[0].startswith(".python-version: missing: the Python version is not pinned")
+
+
+def test_a_lock_constrained_by_another_is_locked_after_it(make_project: MakeProject) -> None:
+    """requirements-dev.in sorts first but reads requirements.txt: one lock run is a fixed point."""
+    root = make_project("alpha\n")
+    (root / "requirements-dev.in").write_text("-c requirements.txt\nbeta\ngamma\n")
+    lines: list[str] = []
+    lock(load_config(root), runner=runner_for(root, lines))
+    order = [line.split()[1] for line in lines if line.startswith("lock: ") and " -> " in line]
+    assert order == ["requirements.in", "requirements-dev.in"]
+    dev = {pin.name: pin.version for pin in parse_lock(root / "requirements-dev.txt").pins}
+    main = {pin.name: pin.version for pin in parse_lock(root / "requirements.txt").pins}
+    assert dev["beta"] == main["beta"] == "2.0"  # the constraint held on the first run
+    before = {name: (root / name).read_bytes() for name in ("requirements.txt", "requirements-dev.txt")}
+    do_lock(root)
+    assert {name: (root / name).read_bytes() for name in before} == before
+    verify(load_config(root), runner=runner_for(root))

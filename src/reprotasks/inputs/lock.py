@@ -10,10 +10,10 @@ from packaging.utils import canonicalize_name
 
 from reprotasks._files import atomic_path
 from reprotasks._run import Runner, mask
-from reprotasks.config import Config
+from reprotasks.config import Config, LockSpec
 from reprotasks.errors import ReprotasksError
 from reprotasks.go import mod as _gomod
-from reprotasks.python.lockfile import check_lock_files, parse_lock
+from reprotasks.python.lockfile import check_lock_files, included_paths, parse_lock
 from reprotasks.python.resolve import compile_lock
 
 
@@ -50,7 +50,7 @@ def lock(
 ) -> LockResult:
     """Write every configured lock; each file is replaced atomically, only when resolution succeeded."""
     backend = backend or config.python.lock_backend
-    specs = config.python.locks if python else ()
+    specs = lock_order(config.python.locks) if python else ()
     if python and config.python.build_lock is not None:
         specs = (*specs, config.python.build_lock)
     if upgrade_packages:
@@ -83,6 +83,29 @@ def lock(
             ),
         )
     return LockResult(tuple(locked), go_module, bool(go_changed))
+
+
+def lock_order(specs: Sequence[LockSpec]) -> tuple[LockSpec, ...]:
+    """Locks whose input includes (``-r``/``-c``) another lock or its input come after that lock,
+    so one ``lock`` run is a fixed point (``-c requirements.txt`` sees the new requirements.txt).
+    Otherwise the configured order is kept; a cycle keeps it too (pip then reads what is there)."""
+    included = {spec.output: included_paths(spec.input) if spec.generated is None else set() for spec in specs}
+    first = {
+        spec.output: {
+            other.output
+            for other in specs
+            if other is not spec and {other.output.resolve(), other.input.resolve()} & included[spec.output]
+        }
+        for spec in specs
+    }
+    ordered: list[LockSpec] = []
+    pending = list(specs)
+    while pending:
+        ready = [spec for spec in pending if not (first[spec.output] & {s.output for s in pending})]
+        chosen = ready[0] if ready else pending[0]  # a cycle: the configured order
+        ordered.append(chosen)
+        pending.remove(chosen)
+    return tuple(ordered)
 
 
 def _refuse_credentials(data: bytes, lock_rel: str, input_rel: str) -> None:

@@ -195,6 +195,36 @@ def split_header(text: str) -> tuple[str, str]:
     return "".join(lines[:index]), "".join(lines[index:])
 
 
+def included_paths(path: Path) -> set[Path]:
+    """Every file ``path`` names with -r/-c, recursively, whether or not it exists yet."""
+    named: set[Path] = set()
+    pending = [path]
+    while pending:
+        current = pending.pop()
+        current = resolve_path(current, project_relative(current))
+        if not current.is_file():
+            continue
+        text = read_text(current, fix="save it as UTF-8 (requirements files are UTF-8 text), then " + _RELOCK)
+        for target in _include_targets(text):
+            resolved = resolve_path(current.parent / target, target)
+            if resolved not in named:
+                named.add(resolved)
+                pending.append(resolved)
+    return named
+
+
+def _include_targets(text: str) -> list[str]:
+    targets = []
+    for _number, line in logical_lines(text):
+        words = line.split()
+        flag, _, inline = words[0].partition("=")
+        if flag in {"-r", "--requirement", "-c", "--constraint"}:
+            target = inline or (words[1] if len(words) > 1 else "")
+            if target and "://" not in target:
+                targets.append(target)
+    return targets
+
+
 def input_files(path: Path, seen: set[Path] | None = None) -> list[Path]:
     """``path`` and every file it includes with -r/-c, recursively (existing ones only)."""
     seen = set() if seen is None else seen
@@ -204,13 +234,8 @@ def input_files(path: Path, seen: set[Path] | None = None) -> list[Path]:
     seen.add(path)
     found = [path]
     text = read_text(path, fix="save it as UTF-8 (requirements files are UTF-8 text), then " + _RELOCK)
-    for _number, line in logical_lines(text):
-        words = line.split()
-        flag, _, inline = words[0].partition("=")
-        if flag in {"-r", "--requirement", "-c", "--constraint"}:
-            target = inline or (words[1] if len(words) > 1 else "")
-            if target and "://" not in target:
-                found += input_files(path.parent / target, seen)
+    for target in _include_targets(text):
+        found += input_files(path.parent / target, seen)
     return found
 
 
