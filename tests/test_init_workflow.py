@@ -229,3 +229,26 @@ def test_init_pins_python_when_the_project_has_no_pin(hybrid: Path) -> None:
     assert f"created: pins Python {RUNNING_PYTHON}" in result.stdout
     again = run_cli("init", cwd=hybrid)
     assert again.returncode == 0 and ".python-version" not in again.stdout
+
+
+def test_init_never_replaces_a_workflow_of_the_users_own(hybrid: Path) -> None:
+    (hybrid / "noxfile.py").unlink()
+    (hybrid / "tasks.py").unlink()
+    theirs = hybrid / WORKFLOW
+    theirs.parent.mkdir(parents=True)
+    theirs.write_text("name: release\non: push\njobs: {}\n")
+    commit_all(hybrid)
+    git("tag", "1.0.0", cwd=hybrid)
+    git("tag", "1.1.0", cwd=hybrid)
+    git("remote", "add", "origin", "git@github.com:acme/hybrid.git", cwd=hybrid)
+    result = run_cli("init", "--no-nox", "--no-invoke", cwd=hybrid)
+    assert result.returncode == 0, result.stderr
+    assert theirs.read_text() == "name: release\non: push\njobs: {}\n"
+    ours = hybrid / ".github" / "workflows" / "reprotasks-release.yml"
+    assert 'tags: ["[0-9]*"]' in ours.read_text() and "git tag 1.2.3" in ours.read_text()
+    config = load_config(hybrid)
+    assert config.sign.github_workflow == ".github/workflows/reprotasks-release.yml"
+    assert not (hybrid / "noxfile.py").exists() and not (hybrid / "tasks.py").exists()
+    again = run_cli("init", "--no-nox", "--no-invoke", cwd=hybrid)
+    assert again.returncode == 0 and "unchanged (matches the template)" in again.stdout
+    assert theirs.read_text() == "name: release\non: push\njobs: {}\n"

@@ -84,9 +84,12 @@ def places_of(config: Config) -> Places:
     )
 
 
-def run_init(root: Path, *, force: bool = False, install: Sequence[str] = ()) -> None:
+def run_init(
+    root: Path, *, force: bool = False, install: Sequence[str] = (), nox: bool = True, invoke: bool = True
+) -> None:
     from reprotasks.scaffold import init
 
     started = time.monotonic()
-    result = init(root, runner=Runner(Path(root).resolve(), log=_stderr), force=force, install=install)
+    runner = Runner(Path(root).resolve(), log=_stderr)
+    result = init(root, runner=runner, force=force, install=install, nox=nox, invoke=invoke)
     print_summary("init", result.rows(), time.monotonic() - started)

@@ -67,7 +67,11 @@ def build_parser(command: str | None = "") -> argparse.ArgumentParser:
         "import line to noxfile.py and tasks.py (creating them if absent), and write "
         ".github/workflows/release.yml from the template. Idempotent: running it again changes nothing.",
     )
-    init.add_argument("--force", action="store_true", help="replace a release.yml that differs from the template")
+    init.add_argument(
+        "--force", action="store_true", help="replace a workflow init wrote that differs from the template"
+    )
+    init.add_argument("--no-nox", action="store_true", help="leave noxfile.py alone")
+    init.add_argument("--no-invoke", action="store_true", help="leave tasks.py alone")
     init.add_argument(
         "--install-command",
         action="append",
@@ -143,7 +147,13 @@ def _command(args: argparse.Namespace) -> None:
     elif args.command == "init":
         from reprotasks._app import run_init
 
-        run_init(Path(args.project), force=args.force, install=args.install_command)
+        run_init(
+            Path(args.project),
+            force=args.force,
+            install=args.install_command,
+            nox=not args.no_nox,
+            invoke=not args.no_invoke,
+        )
     elif args.command == "config":
         import json
 

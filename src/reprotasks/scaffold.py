@@ -24,7 +24,7 @@ from reprotasks._files import write_atomic
 from reprotasks._run import Runner
 from reprotasks.config import Config, load_config
 from reprotasks.errors import ReprotasksError
-from reprotasks.github.workflow import RELEASE_LOCK, render_workflow
+from reprotasks.github.workflow import DEFAULT_INSTALL, MARKER, RELEASE_LOCK, render_workflow
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -59,8 +59,19 @@ class InitResult:
         return self.changes + [("next", step) for step in self.next_steps]
 
 
-def init(root: Path, *, runner: Runner, force: bool = False, install: Sequence[str] = ()) -> InitResult:
-    """``install``: the workflow's commands that install reprotasks (default: from requirements-release.txt)."""
+def init(
+    root: Path,
+    *,
+    runner: Runner,
+    force: bool = False,
+    install: Sequence[str] = (),
+    nox: bool = True,
+    invoke: bool = True,
+) -> InitResult:
+    """``install``: the workflow's commands that install reprotasks (default: from requirements-release.txt).
+
+    A release workflow that ``init`` did not write is never replaced: the new one gets a free
+    name, and the signer policy names it. ``nox``/``invoke``: write those files too."""
     root = root.resolve()
     pyproject = root / "pyproject.toml"
     if not pyproject.is_file():
@@ -71,24 +82,70 @@ def init(root: Path, *, runner: Runner, force: bool = False, install: Sequence[s
         )
     result = InitResult()
     config = load_config(root)  # also validates what is already there
-    result.changes.append(("pyproject.toml", _add_table(pyproject, config, runner)))
+    had_table = _has_table(pyproject)
+    workflow = (config.sign.github_workflow or WORKFLOW) if had_table else _free_workflow(root)
+    result.changes.append(("pyproject.toml", _add_table(pyproject, config, runner, workflow)))
     config = load_config(root)
-    result.changes.append(("noxfile.py", _add_nox(root / "noxfile.py")))
-    result.changes.append(("tasks.py", _add_invoke(root / "tasks.py")))
-    result.changes.append((WORKFLOW, _write_workflow(root / WORKFLOW, config, force, tuple(install))))
+    if nox:
+        result.changes.append(("noxfile.py", _add_nox(root / "noxfile.py")))
+    if invoke:
+        result.changes.append(("tasks.py", _add_invoke(root / "tasks.py")))
+    tags = _tag_pattern(root, runner)
+    if _is_foreign(root / workflow):
+        result.changes.append((workflow, "kept: not written by reprotasks init (never replaced)"))
+        result.next_steps.append(
+            f"{workflow} is your own workflow and [tool.reprotasks] names it as the signer: set "
+            f'`github-workflow = "{_free_workflow(root)}"` under [tool.reprotasks.sign] and run init again'
+        )
+    else:
+        result.changes.append((workflow, _write_workflow(root / workflow, config, force, tuple(install), tags)))
     pin = _add_python_pin(config)
     if pin:
         result.changes.append((".python-version", pin))
     if not install and not (root / RELEASE_LOCK).is_file():
         result.next_steps.append(
-            f"{WORKFLOW} installs reprotasks from {RELEASE_LOCK}: put `reprotasks[nox,invoke]` in "
+            f"{workflow} installs reprotasks from {RELEASE_LOCK}: put `reprotasks[nox,invoke]` in "
             f"{RELEASE_LOCK.replace('.txt', '.in')}, run `reprotasks lock` and commit both"
         )
     result.next_steps.append("review the changes, commit them, then `nox -s lock verify build checksum`")
     return result
 
 
-def detected_settings(config: Config, runner: Runner) -> dict[str, Any]:
+def _has_table(pyproject: Path) -> bool:
+    return "reprotasks" in tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {})
+
+
+def _is_foreign(path: Path) -> bool:
+    """A file there that ``init`` did not write (its first line is not the marker)."""
+    if not path.is_file():
+        return path.exists() or path.is_symlink()
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        return not handle.readline().startswith(MARKER)
+
+
+def _free_workflow(root: Path) -> str:
+    """release.yml, unless a workflow of the user's own has that name: then reprotasks-release.yml, ..."""
+    for candidate in (WORKFLOW, ".github/workflows/reprotasks-release.yml"):
+        if not _is_foreign(root / candidate):
+            return candidate
+    number = 2
+    while _is_foreign(root / f".github/workflows/reprotasks-release-{number}.yml"):
+        number += 1
+    return f".github/workflows/reprotasks-release-{number}.yml"
+
+
+def _tag_pattern(root: Path, runner: Runner) -> str:
+    """``v*``, or ``[0-9]*`` when the repository's tags are bare versions (1.2.3)."""
+    try:
+        tags = runner.run(["git", "tag", "--list"], cwd=root, purpose="list the tags", quiet=True).stdout.split()
+    except ReprotasksError:
+        return "v*"
+    prefixed = sum(1 for tag in tags if re.match(r"^v\d", tag))
+    bare = sum(1 for tag in tags if re.match(r"^\d", tag))
+    return "[0-9]*" if bare > prefixed else "v*"
+
+
+def detected_settings(config: Config, runner: Runner, workflow: str = WORKFLOW) -> dict[str, Any]:
     """What ``init`` writes: the layout as reprotasks sees it, spelled out."""
     table: dict[str, Any] = {"dist-dir": config.rel(config.dist_dir)}
     python: dict[str, Any] = {"locks": [config.rel(lock.input) for lock in config.python.locks]}
@@ -102,7 +159,7 @@ def detected_settings(config: Config, runner: Runner) -> dict[str, Any]:
     sign: dict[str, Any] = {}
     repository = _github_repository(config.root, runner)
     if repository:
-        sign = {"github-repository": repository, "github-workflow": WORKFLOW}
+        sign = {"github-repository": repository, "github-workflow": workflow}
     for name, values in (("python", python), ("go", go), ("sign", sign)):
         if values:
             table[name] = values
@@ -120,11 +177,11 @@ def _github_repository(root: Path, runner: Runner) -> str | None:
     return match.group("repo") if match else None
 
 
-def _add_table(pyproject: Path, config: Config, runner: Runner) -> str:
+def _add_table(pyproject: Path, config: Config, runner: Runner, workflow: str) -> str:
     text = pyproject.read_text(encoding="utf-8")
     if "reprotasks" in tomllib.loads(text).get("tool", {}):
         return "unchanged ([tool.reprotasks] already there)"
-    settings = detected_settings(config, runner)
+    settings = detected_settings(config, runner, workflow)
     document = tomlkit.document()
     tool = tomlkit.table(is_super_table=True)
     reprotasks = tomlkit.table()
@@ -214,8 +271,8 @@ def _add_python_pin(config: Config) -> str:
     return f"created: pins Python {running_python()} (commit it: CI reads the pin from the checkout)"
 
 
-def _write_workflow(path: Path, config: Config, force: bool, install: tuple[str, ...]) -> str:
-    rendered = render_workflow(config, install) if install else render_workflow(config)
+def _write_workflow(path: Path, config: Config, force: bool, install: tuple[str, ...], tags: str) -> str:
+    rendered = render_workflow(config, install or DEFAULT_INSTALL, tag_pattern=tags)
     if path.is_file():
         if path.read_text(encoding="utf-8") == rendered:
             return "unchanged (matches the template)"

@@ -89,11 +89,18 @@ def _matrix(config: Config) -> str:
     return "\n".join(f"          - part: {part}\n            args: {args}" for part, args in entries)
 
 
-def render_workflow(config: Config, install: Sequence[str] = DEFAULT_INSTALL) -> str:
+# The marker of a workflow `reprotasks init` wrote (any other file there is the user's own).
+MARKER = "# Written by `reprotasks init`"
+
+
+def render_workflow(config: Config, install: Sequence[str] = DEFAULT_INSTALL, *, tag_pattern: str = "v*") -> str:
+    """``tag_pattern``: the tags that release (``v*``, or ``[0-9]*`` for bare versions)."""
     template = Template(resources.files("reprotasks").joinpath("templates/release.yml").read_text(encoding="utf-8"))
     values = {
         **ACTIONS,
         "reprotasks_version": __version__,
+        "tag_pattern": tag_pattern,
+        "tag_example": "v1.2.3" if tag_pattern.startswith("v") else "1.2.3",
         "setup": _setup(config, install),
         "matrix": _matrix(config),
         "dist": config.rel(config.dist_dir),
