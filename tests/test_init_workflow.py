@@ -111,10 +111,39 @@ def test_init_extends_existing_noxfile_and_tasks(hybrid: Path) -> None:
     assert run("invoke", "hello", cwd=hybrid).stdout == "hi\n"
 
 
-def test_init_without_pyproject_fails_cleanly(tmp_path: Path) -> None:
-    result = run_cli("init", cwd=tmp_path)
+def test_init_in_a_go_repository_writes_reprotasks_toml(hybrid: Path, tmp_path: Path, go_env: dict[str, str]) -> None:
+    """No pyproject.toml: the settings go to reprotasks.toml (same keys), and the release runs."""
+    root = tmp_path / "gorepo"
+    shutil.copytree(hybrid / "go", root)
+    commit_all(root)
+    env = {**go_env, "REPROTASKS_AUDIT_ENABLED": "0"}
+    result = run_cli("init", "--no-nox", "--no-invoke", cwd=root, env=env)
+    assert result.returncode == 0, result.stderr
+    text = (root / "reprotasks.toml").read_text()
+    assert 'module = "."' in text and "\n[tool" not in text
+    assert not (root / ".python-version").exists()  # no Python to pin
+    assert 'python-version: "' in (root / WORKFLOW).read_text()
+    assert load_config(root).go.module == root
+    commit_all(root)
+    verify = run_cli("verify", cwd=root, env=env)
+    assert verify.returncode == 0, verify.stderr
+    built = run_cli("build", "--platform", "linux/amd64", cwd=root, env=env)
+    assert built.returncode == 0, built.stderr
+    assert any(path.name.startswith("worker_") for path in (root / "dist").iterdir())
+    again = run_cli("init", "--no-nox", "--no-invoke", cwd=root, env=env)
+    assert again.returncode == 0 and "unchanged (reprotasks.toml already there)" in again.stdout
+
+
+def test_settings_in_both_places_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\nversion = '1'\n[tool.reprotasks]\n")
+    (tmp_path / "reprotasks.toml").write_text("dist-dir = 'out'\n")
+    result = run_cli("config", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "pyproject.toml not found" in result.stderr and "hint:" in result.stderr
+    assert "the configuration is given twice: in reprotasks.toml and in [tool.reprotasks]" in result.stderr
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\nversion = '1'\n")
+    (tmp_path / "reprotasks.toml").write_text("dist-dri = 'out'\n")
+    typo = run_cli("config", cwd=tmp_path)
+    assert typo.returncode == 2 and "reprotasks.toml" in typo.stderr and "dist-dir" in typo.stderr
 
 
 @pytest.mark.network

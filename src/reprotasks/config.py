@@ -193,6 +193,10 @@ class Config:
         }
 
 
+# The settings without a pyproject.toml (a Go repository): the keys of [tool.reprotasks] at its top.
+STANDALONE = "reprotasks.toml"
+
+
 def load_config(
     root: Path | str = ".",
     *,
@@ -222,8 +226,19 @@ def load_config(
             f"pyproject.toml: [tool.reprotasks] must be a table, not {_type_name(table)}",
             hint="write it as a table: `[tool.reprotasks]` followed by `key = value` lines",
         )
+    source = "pyproject.toml [tool.reprotasks]"
+    standalone = root / STANDALONE
+    if standalone.exists() or standalone.is_symlink():
+        if not standalone.is_file():
+            raise ConfigError(f"{STANDALONE}: is not a regular file", hint="remove it, or make it a TOML file")
+        if "reprotasks" in tool:
+            raise ConfigError(
+                f"the configuration is given twice: in {STANDALONE} and in [tool.reprotasks] of pyproject.toml",
+                hint="keep one of them (the settings are the same keys in both)",
+            )
+        table, source = _read_toml(standalone), STANDALONE
     values: dict[str, Any] = {option.dotted: option.default for option in OPTIONS}
-    values.update(_validate(table, "pyproject.toml [tool.reprotasks]"))
+    values.update(_validate(table, source))
     values.update(_from_environ(os.environ if environ is None else environ))
     if overrides:
         values.update(_validate(dict(overrides), overrides_source))
@@ -574,7 +589,15 @@ def _resolve_build_lock(root: Path, document: dict[str, Any], values: dict[str, 
 
 
 # Files a project's release depends on; dist-dir (replaced as a whole) must never hold one.
-_CONTROL_FILES = ("pyproject.toml", ".python-version", "noxfile.py", "tasks.py", "invoke.yaml", ".gitignore")
+_CONTROL_FILES = (
+    "pyproject.toml",
+    "reprotasks.toml",
+    ".python-version",
+    "noxfile.py",
+    "tasks.py",
+    "invoke.yaml",
+    ".gitignore",
+)
 
 
 def _dist_dir(root: Path, relative: str) -> Path:

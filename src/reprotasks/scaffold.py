@@ -22,7 +22,7 @@ import tomlkit
 
 from reprotasks._files import write_atomic
 from reprotasks._run import Runner
-from reprotasks.config import Config, load_config
+from reprotasks.config import STANDALONE, Config, load_config
 from reprotasks.errors import ReprotasksError
 from reprotasks.github.workflow import DEFAULT_INSTALL, MARKER, RELEASE_LOCK, render_workflow
 
@@ -73,23 +73,26 @@ def init(
     A release workflow that ``init`` did not write is never replaced: the new one gets a free
     name, and the signer policy names it. ``nox``/``invoke``: write those files too."""
     root = root.resolve()
+    if not root.is_dir():
+        raise ReprotasksError(f"{root} is not a directory", hint="run `reprotasks init` in the repository (or -C DIR)")
     pyproject = root / "pyproject.toml"
-    if not pyproject.is_file():
-        raise ReprotasksError(
-            f"{pyproject.name} not found in {root}",
-            hint="run `reprotasks init` at the root of a Python project (or pass -C DIR); reprotasks keeps its "
-            "settings in [tool.reprotasks] there",
-        )
+    standalone = root / STANDALONE
     result = InitResult()
     config = load_config(root)  # also validates what is already there
-    had_table = _has_table(pyproject)
+    had_table = standalone.exists() or (pyproject.is_file() and _has_table(pyproject))
     workflow = (config.sign.github_workflow or WORKFLOW) if had_table else _free_workflow(root)
-    result.changes.append(("pyproject.toml", _add_table(pyproject, config, runner, workflow)))
+    if pyproject.is_file() and not standalone.exists():
+        result.changes.append(("pyproject.toml", _add_table(pyproject, config, runner, workflow)))
+    else:  # no pyproject.toml (a Go repository): the same keys in reprotasks.toml
+        result.changes.append((STANDALONE, _write_standalone(standalone, config, runner, workflow)))
     config = load_config(root)
     if nox:
         result.changes.append(("noxfile.py", _add_nox(root / "noxfile.py")))
     if invoke:
         result.changes.append(("tasks.py", _add_invoke(root / "tasks.py")))
+    pin = _add_python_pin(config)
+    if pin:
+        result.changes.append((".python-version", pin))
     tags = _tag_pattern(root, runner)
     if _is_foreign(root / workflow):
         result.changes.append((workflow, "kept: not written by reprotasks init (never replaced)"))
@@ -99,9 +102,6 @@ def init(
         )
     else:
         result.changes.append((workflow, _write_workflow(root / workflow, config, force, tuple(install), tags)))
-    pin = _add_python_pin(config)
-    if pin:
-        result.changes.append((".python-version", pin))
     if not install and not (root / RELEASE_LOCK).is_file():
         result.next_steps.append(
             f"{workflow} installs reprotasks from {RELEASE_LOCK}: put `reprotasks[nox,invoke]` in "
@@ -206,6 +206,30 @@ def _add_table(pyproject: Path, config: Config, runner: Runner, workflow: str) -
         )
     write_atomic(pyproject, new_text.encode("utf-8"))
     return "added [tool.reprotasks] (" + ", ".join(sorted(_flat_keys(settings))) + ")"
+
+
+def _write_standalone(path: Path, config: Config, runner: Runner, workflow: str) -> str:
+    if path.exists():
+        return f"unchanged ({STANDALONE} already there)"
+    settings = detected_settings(config, runner, workflow)
+    document = tomlkit.document()
+    document.add(tomlkit.comment("reprotasks settings (the keys of [tool.reprotasks]), written by `reprotasks init`"))
+    document.add(tomlkit.comment("keys: `reprotasks schema`"))
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            table = tomlkit.table()
+            for sub_key, sub_value in value.items():
+                table.add(sub_key, sub_value)
+            document.add(key, table)
+        else:
+            document.add(key, value)
+    text = tomlkit.dumps(document)
+    if tomllib.loads(text) != settings:
+        raise ReprotasksError(
+            f"{path}: could not be written cleanly", hint="write it by hand (see `reprotasks schema`)"
+        )
+    write_atomic(path, text.encode("utf-8"))
+    return "created (" + ", ".join(sorted(_flat_keys(settings))) + ")"
 
 
 def _flat_keys(settings: dict[str, Any], prefix: str = "") -> list[str]:

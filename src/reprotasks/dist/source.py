@@ -64,7 +64,7 @@ def committed_bytes(source: Source, relative: str, *, runner: Runner) -> bytes |
 
 
 # Untracked files with these names (or suffixes) change what the configuration resolves to.
-_CONFIG_NAMES = frozenset({"pyproject.toml", "go.mod", "go.sum", "go.work", ".python-version"})
+_CONFIG_NAMES = frozenset({"pyproject.toml", "reprotasks.toml", "go.mod", "go.sum", "go.work", ".python-version"})
 
 
 def untracked_config_inputs(source: Source, *, runner: Runner, outputs: str = "") -> list[str]:

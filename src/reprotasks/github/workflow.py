@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from importlib import resources
 from string import Template
@@ -61,7 +62,7 @@ def _setup(config: Config, install: Sequence[str]) -> str:
         "          fetch-depth: 0  # tags and history: versions and SOURCE_DATE_EPOCH come from git",
         f"      - uses: {ACTIONS['setup_python']}",
         "        with:",
-        "          python-version-file: .python-version",
+        _python_version(config),
     ]
     if config.go.module is not None:
         go_mod = config.rel(config.go.module / "go.mod")
@@ -78,6 +79,14 @@ def _setup(config: Config, install: Sequence[str]) -> str:
         lines.append("        run: |")
         lines += [f"          {command}" for command in install]
     return "\n".join(lines)
+
+
+def _python_version(config: Config) -> str:
+    """The project's pin; a repository without one (Go only) runs reprotasks on this Python."""
+    if (config.root / ".python-version").is_file():
+        return "          python-version-file: .python-version"
+    running = ".".join(str(part) for part in sys.version_info[:3])
+    return f'          python-version: "{running}"  # the Python that runs reprotasks (no .python-version here)'
 
 
 def _matrix(config: Config) -> str:
