@@ -158,3 +158,25 @@ def test_unpinned_go_builds_with_the_local_go_records_it_and_reproduces(go_proje
         env={"REPROTASKS_GO_TOOLCHAIN_PIN": "none"},
     )
     assert quiet.returncode == 0 and "WARNING" not in quiet.stderr, quiet.stderr
+
+
+def test_a_version_variable_that_matches_nothing_is_a_warning(go_project: Path) -> None:
+    from .conftest import commit_all
+
+    commit_all(go_project)
+    stamped = run_cli("build", "--go-only", "--platform", "linux/amd64", "--platform", "linux/arm64", cwd=go_project)
+    assert stamped.returncode == 0 and "WARNING" not in stamped.stderr, stamped.stderr
+    missed = run_cli(
+        "build",
+        "--go-only",
+        "--platform",
+        "linux/amd64",
+        "--platform",
+        "linux/arm64",
+        "--force",
+        cwd=go_project,
+        env={"REPROTASKS_GO_VERSION_VARIABLE": "main.Version"},
+    )
+    assert missed.returncode == 0, missed.stderr
+    warning = "./cmd/worker: `-X main.Version=...` matched no string variable, so the binary does not carry"
+    assert missed.stderr.count(warning) == 1, missed.stderr  # once per package, not per platform

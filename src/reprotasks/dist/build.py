@@ -435,6 +435,7 @@ def _go_job(
         vcs_stamp=config.go.vcs_stamp,
         toolchain=plan.toolchain,
         compiler=plan.go_version,
+        check_stamp=platform == plan.platforms[0],  # one check per package is enough
     )
     return [
         ArtifactRecord.of(

@@ -116,6 +116,21 @@ def binary_info(binary: Path, *, runner: Runner) -> tuple[str, tuple[str, ...]]:
     return compiler, tuple(line.strip() for line in lines[1:] if line.strip())
 
 
+def version_stamped(binary: Path, variable: str, *, runner: Runner) -> bool:
+    """Did ``-X variable=...`` set anything? The linker then holds the value as ``<variable>.str``."""
+    listed = runner.run(
+        ["go", "tool", "nm", str(binary)],
+        cwd=binary.parent,
+        env={"GOTOOLCHAIN": "local", "GOFLAGS": ""},
+        check=False,
+        purpose="list the binary's symbols",
+        quiet=True,
+    )
+    if listed.returncode != 0:
+        return True  # cannot tell: say nothing rather than something false
+    return any(line.split()[-1:] == [f"{variable}.str"] for line in listed.stdout.splitlines())
+
+
 def check_compiler(compiler: str, pinned: str, what: str) -> None:
     if compiler != pinned:
         raise ReprotasksError(
@@ -183,6 +198,7 @@ def build_go_platform(
     version_variable: str = "main.version",
     vcs_stamp: bool = False,
     compiler: str | None = None,
+    check_stamp: bool = False,
 ) -> list[GoArtifact]:
     """Every package for one platform (independent of other platforms: safe to run in parallel).
 
@@ -208,6 +224,12 @@ def build_go_platform(
             used, embedded = binary_info(binary, runner=runner)
             if pinned is not None:
                 check_compiler(used, pinned, f"{package} for {platform}")
+            if check_stamp and version_variable and not version_stamped(binary, version_variable, runner=runner):
+                runner.log(
+                    f"build: WARNING: {package}: `-X {version_variable}=...` matched no string variable, so the "
+                    f"binary does not carry the version {version} (set `version-variable` under [tool.reprotasks.go] "
+                    'to the package.Variable it prints, or "" to stamp nothing)'
+                )
             stem = f"{name}_{version}_{goos}_{goarch}"
             if goos == "windows":
                 target = out_dir / f"{stem}.zip"
