@@ -180,3 +180,24 @@ def test_a_version_variable_that_matches_nothing_is_a_warning(go_project: Path) 
     assert missed.returncode == 0, missed.stderr
     warning = "./cmd/worker: `-X main.Version=...` matched no string variable, so the binary does not carry"
     assert missed.stderr.count(warning) == 1, missed.stderr  # once per package, not per platform
+
+
+def test_extra_ldflags_and_tags_are_used_recorded_and_reproduced(go_project: Path) -> None:
+    from reprotasks.dist.manifest import read_manifest
+
+    from .conftest import commit_all
+
+    with (go_project / "pyproject.toml").open("a") as handle:
+        handle.write('\n[tool.reprotasks.go]\nldflags = ["-s", "-w"]\ntags = ["netgo"]\n')
+    commit_all(go_project)
+    built = run_cli("build", "--go-only", "--platform", "linux/amd64", cwd=go_project)
+    assert built.returncode == 0, built.stderr
+    assert "-tags=netgo '-ldflags=-buildid= -X main.version=0.3.0 -s -w'" in built.stderr
+    manifest = read_manifest(go_project / "dist" / "manifest.json", "dist/manifest.json")
+    assert manifest.go is not None and "-tags=netgo" in manifest.go["command"]
+    assert run_cli("reproduce", cwd=go_project).returncode == 0
+    assert run_cli("sbom", cwd=go_project).returncode == 0  # the trusted manifest re-derives the same flags
+    bad = run_cli("build", cwd=go_project, env={"REPROTASKS_GO_LDFLAGS": "-buildid=x"})
+    assert bad.returncode == 2 and "`go.ldflags` entry '-buildid=x'" in bad.stderr
+    bad_tag = run_cli("build", cwd=go_project, env={"REPROTASKS_GO_TAGS": "a,b"})
+    assert bad_tag.returncode == 2 and "`go.tags` entry 'a,b' is not a Go build tag" in bad_tag.stderr

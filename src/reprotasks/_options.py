@@ -175,6 +175,23 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         table="go",
+        key="ldflags",
+        kind="list",
+        default=[],
+        help=(
+            'Extra linker flags appended to `-ldflags`, e.g. `["-s", "-w"]` to leave out the symbol table and '
+            "DWARF, or `-X pkg.Var=value`; recorded in the manifest. `-buildid=` is always set by reprotasks."
+        ),
+    ),
+    Option(
+        table="go",
+        key="tags",
+        kind="list",
+        default=[],
+        help="Build tags for every `go build` (`-tags=a,b`); recorded in the manifest.",
+    ),
+    Option(
+        table="go",
         key="vcs-stamp",
         kind="bool",
         default=False,

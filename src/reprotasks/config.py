@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -76,6 +77,8 @@ class GoConfig:
     platforms: tuple[str, ...]
     version_variable: str
     vcs_stamp: bool
+    ldflags: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
 
 
 GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
@@ -177,6 +180,8 @@ class Config:
                 "platforms": list(self.go.platforms),
                 "version-variable": self.go.version_variable,
                 "vcs-stamp": self.go.vcs_stamp,
+                "ldflags": list(self.go.ldflags),
+                "tags": list(self.go.tags),
             },
             "sign": {
                 "instance": self.sign.instance,
@@ -506,6 +511,8 @@ def _resolve(root: Path, pyproject: Path | None, document: dict[str, Any], value
             platforms=platforms,
             version_variable=values["go.version-variable"],
             vcs_stamp=values["go.vcs-stamp"],
+            ldflags=_go_ldflags(values["go.ldflags"]),
+            tags=_go_tags(values["go.tags"]),
         ),
         sign=_resolve_sign(root, values),
         audit=AuditConfig(
@@ -514,6 +521,30 @@ def _resolve(root: Path, pyproject: Path | None, document: dict[str, Any], value
             allow=tuple(values["audit.allow"]),
         ),
     )
+
+
+_GO_TAG = re.compile(r"^[A-Za-z0-9_.]+$")
+
+
+def _go_ldflags(flags: list[str]) -> tuple[str, ...]:
+    for flag in flags:
+        if not flag.strip() or any(char.isspace() for char in flag) or flag.startswith(("-buildid", "--buildid")):
+            raise ConfigError(
+                f"`go.ldflags` entry {flag!r}: each entry is one linker flag without spaces, and not -buildid",
+                hint='write e.g. `ldflags = ["-s", "-w", "-X", "main.commit=abc"]` under [tool.reprotasks.go]; '
+                "reprotasks sets -buildid= itself",
+            )
+    return tuple(flags)
+
+
+def _go_tags(tags: list[str]) -> tuple[str, ...]:
+    for tag in tags:
+        if not _GO_TAG.match(tag):
+            raise ConfigError(
+                f"`go.tags` entry {tag!r} is not a Go build tag",
+                hint='build tags are words of letters, digits, `_` and `.`, e.g. `tags = ["netgo", "osusergo"]`',
+            )
+    return tuple(tags)
 
 
 def _resolve_sign(root: Path, values: dict[str, Any]) -> SignConfig:

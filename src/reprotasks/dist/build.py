@@ -40,7 +40,7 @@ from reprotasks.dist.layout import (
 )
 from reprotasks.python.lockfile import parse_lock_text
 from reprotasks.go.binaries import (
-    build_flags,
+    go_flags,
     build_go_platform,
     parse_platform,
     platform_environment,
@@ -436,6 +436,8 @@ def _go_job(
         toolchain=plan.toolchain,
         compiler=plan.go_version,
         check_stamp=platform == plan.platforms[0],  # one check per package is enough
+        ldflags=config.go.ldflags,
+        tags=config.go.tags,
     )
     return [
         ArtifactRecord.of(
@@ -497,7 +499,7 @@ def _go_record(config: Config, plan: BuildPlan, go_sum_sha: str | None, module_r
         "command": [
             "go",
             "build",
-            *build_flags(plan.version, version_variable=config.go.version_variable, vcs_stamp=config.go.vcs_stamp),
+            *go_flags(config.go, plan.version),
         ],
         "environment": common,
         "platforms": {p: {k: v for k, v in env.items() if k not in common} for p, env in per_platform.items()},
@@ -522,7 +524,7 @@ def planned_commands(config: Config, *, runner: Runner, platforms: Sequence[str]
         lines.append(f"{settings} python -m build --no-isolation --outdir {dist} .")
     if plan.go_packages and config.go.module is not None and plan.toolchain is not None:
         module_rel = config.rel(config.go.module)
-        flags = build_flags(plan.version, version_variable=config.go.version_variable, vcs_stamp=config.go.vcs_stamp)
+        flags = go_flags(config.go, plan.version)
         for platform in plan.platforms:
             env = platform_environment(platform, plan.toolchain)
             settings = " ".join(f"{key}={value}" for key, value in env.items())

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from reprotasks._run import Failure, Runner, excerpt
+from reprotasks.config import GoConfig
 from reprotasks.dist.archive import write_tar_gz, write_zip
 from reprotasks.errors import CommandFailedError, ConfigError, ReprotasksError
 from reprotasks.go import mod as _gomod
@@ -37,12 +38,30 @@ class GoArtifact:
     compiler: str | None = None  # the toolchain that compiled it (first line of `go version -m`)
 
 
-def build_flags(version: str, *, version_variable: str = "main.version", vcs_stamp: bool = False) -> list[str]:
+def build_flags(
+    version: str,
+    *,
+    version_variable: str = "main.version",
+    vcs_stamp: bool = False,
+    ldflags: Sequence[str] = (),
+    tags: Sequence[str] = (),
+) -> list[str]:
     """The exact `go build` flags (recorded in the manifest)."""
-    ldflags = "-buildid="
+    linker = "-buildid="
     if version_variable:
-        ldflags += f" -X {version_variable}={version}"
-    return ["-trimpath", f"-buildvcs={'true' if vcs_stamp else 'false'}", f"-ldflags={ldflags}"]
+        linker += f" -X {version_variable}={version}"
+    linker += "".join(f" {flag}" for flag in ldflags)
+    flags = ["-trimpath", f"-buildvcs={'true' if vcs_stamp else 'false'}"]
+    if tags:
+        flags.append(f"-tags={','.join(tags)}")
+    return [*flags, f"-ldflags={linker}"]
+
+
+def go_flags(go: GoConfig, version: str) -> list[str]:
+    """``build_flags`` as a project's [tool.reprotasks.go] sets them."""
+    return build_flags(
+        version, version_variable=go.version_variable, vcs_stamp=go.vcs_stamp, ldflags=go.ldflags, tags=go.tags
+    )
 
 
 def platform_environment(platform: str, toolchain: str) -> dict[str, str]:
@@ -199,6 +218,8 @@ def build_go_platform(
     vcs_stamp: bool = False,
     compiler: str | None = None,
     check_stamp: bool = False,
+    ldflags: Sequence[str] = (),
+    tags: Sequence[str] = (),
 ) -> list[GoArtifact]:
     """Every package for one platform (independent of other platforms: safe to run in parallel).
 
@@ -206,7 +227,7 @@ def build_go_platform(
     goos, goarch = parse_platform(platform)
     env = platform_environment(platform, toolchain)
     pinned = compiler or _gomod.read_pins(module).pinned
-    flags = build_flags(version, version_variable=version_variable, vcs_stamp=vcs_stamp)
+    flags = build_flags(version, version_variable=version_variable, vcs_stamp=vcs_stamp, ldflags=ldflags, tags=tags)
     out_dir.mkdir(parents=True, exist_ok=True)
     artifacts: list[GoArtifact] = []
     with tempfile.TemporaryDirectory(prefix="reprotasks-go-") as scratch:
