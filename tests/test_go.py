@@ -201,3 +201,23 @@ def test_extra_ldflags_and_tags_are_used_recorded_and_reproduced(go_project: Pat
     assert bad.returncode == 2 and "`go.ldflags` entry '-buildid=x'" in bad.stderr
     bad_tag = run_cli("build", cwd=go_project, env={"REPROTASKS_GO_TAGS": "a,b"})
     assert bad_tag.returncode == 2 and "`go.tags` entry 'a,b' is not a Go build tag" in bad_tag.stderr
+
+
+def test_platform_variants_set_goarm_and_goamd64_and_name_the_archive(go_project: Path) -> None:
+    from reprotasks.dist.manifest import read_manifest
+
+    from .conftest import commit_all
+
+    commit_all(go_project)
+    built = run_cli("build", "--go-only", "--platform", "linux/arm/v6", "--platform", "linux/amd64/v3", cwd=go_project)
+    assert built.returncode == 0, built.stderr
+    manifest = read_manifest(go_project / "dist" / "manifest.json", "dist/manifest.json")
+    names = sorted(record.name for record in manifest.artifacts)
+    assert names == ["worker_0.3.0_linux_amd64v3.tar.gz", "worker_0.3.0_linux_armv6.tar.gz"]
+    embedded = {record.platform: record.embedded for record in manifest.artifacts}
+    assert "build\tGOARM=6" in "\n".join(embedded["linux/arm/v6"])
+    assert "build\tGOAMD64=v3" in "\n".join(embedded["linux/amd64/v3"])
+    assert run_cli("reproduce", cwd=go_project).returncode == 0
+    assert run_cli("sbom", cwd=go_project).returncode == 0
+    bad = run_cli("build", "--go-only", "--platform", "linux/arm/v9", cwd=go_project)
+    assert bad.returncode == 2 and "platform 'linux/arm/v9': 'arm' has no variant 'v9'" in bad.stderr

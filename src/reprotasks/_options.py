@@ -164,7 +164,10 @@ OPTIONS: tuple[Option, ...] = (
         key="platforms",
         kind="list",
         default=["linux/amd64", "linux/arm64", "darwin/arm64", "windows/amd64"],
-        help="GOOS/GOARCH targets every main package is built for.",
+        help=(
+            "GOOS/GOARCH targets every main package is built for, optionally with a variant: `linux/arm/v7` "
+            "(GOARM), `linux/amd64/v3` (GOAMD64), `linux/arm64/v8.2` (GOARM64)."
+        ),
     ),
     Option(
         table="go",

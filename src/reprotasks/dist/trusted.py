@@ -25,7 +25,7 @@ from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.dist import source as _source
 from reprotasks.dist.layout import kind_of, read_regular, require_directory, sha256_regular, shown
 from reprotasks.dist.build import BuildPlan, manifest_header, plan_build
-from reprotasks.go.binaries import binary_info, parse_platform
+from reprotasks.go.binaries import archive_stem, binary_info, parse_platform
 from reprotasks.dist.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, manifest_from_bytes, require_manifest
 
 _REBUILD = "rebuild with `reprotasks build --force` (never edit manifest.json by hand), then run this step again"
@@ -90,9 +90,9 @@ def expected_go_archives(plan: BuildPlan) -> dict[str, tuple[str, str]]:
     """archive name -> (main package, platform) for every binary the plan builds."""
     expected = {}
     for platform in plan.platforms:
-        goos, goarch = parse_platform(platform)
+        goos, _goarch = parse_platform(platform)
         for package in plan.go_packages:
-            stem = f"{PurePosixPath(package).name}_{plan.version}_{goos}_{goarch}"
+            stem = archive_stem(package, plan.version, platform)
             expected[f"{stem}.zip" if goos == "windows" else f"{stem}.tar.gz"] = (package, platform)
     return expected
 

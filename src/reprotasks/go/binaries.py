@@ -73,14 +73,49 @@ def platform_environment(platform: str, toolchain: str) -> dict[str, str]:
         "GOFLAGS": "-mod=readonly",
         "GOTOOLCHAIN": toolchain,
         **_ARCH_ENV.get(goarch, {}),
+        **_variant_environment(platform),
     }
 
 
+# OS/ARCH/VARIANT: the variable a variant sets, and the values it takes.
+_VARIANTS = {
+    "arm": ("GOARM", {"v5": "5", "v6": "6", "v7": "7"}),
+    "amd64": ("GOAMD64", {"v1": "v1", "v2": "v2", "v3": "v3", "v4": "v4"}),
+    "arm64": ("GOARM64", {f"v{major}.{minor}": f"v{major}.{minor}" for major in (8, 9) for minor in range(10)}),
+}
+
+
 def parse_platform(text: str) -> tuple[str, str]:
-    goos, sep, goarch = text.partition("/")
-    if not sep or not goos or not goarch or "/" in goarch:
-        raise ConfigError(f"platform {text!r} is not OS/ARCH", hint="write platforms like `linux/amd64`")
-    return goos, goarch
+    """(GOOS, GOARCH) of ``OS/ARCH`` or ``OS/ARCH/VARIANT`` (``linux/arm/v7``, ``linux/amd64/v3``)."""
+    parts = text.split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise ConfigError(
+            f"platform {text!r} is not OS/ARCH or OS/ARCH/VARIANT",
+            hint="write platforms like `linux/amd64`, `linux/arm/v7` or `linux/amd64/v3`",
+        )
+    if len(parts) == 3:
+        _variable, values = _VARIANTS.get(parts[1], ("", {}))
+        if parts[2] not in values:
+            raise ConfigError(
+                f"platform {text!r}: {parts[1]!r} has no variant {parts[2]!r}",
+                hint="variants are arm/v5, arm/v6, arm/v7; amd64/v1 to amd64/v4; arm64/v8.0 to arm64/v9.9",
+            )
+    return parts[0], parts[1]
+
+
+def _variant_environment(platform: str) -> dict[str, str]:
+    parts = platform.split("/")
+    if len(parts) != 3:
+        return {}
+    variable, values = _VARIANTS[parts[1]]
+    return {variable: values[parts[2]]}
+
+
+def archive_stem(package: str, version: str, platform: str) -> str:
+    """``NAME_VERSION_OS_ARCH``, with the variant joined to the arch (``linux_armv7``) as GoReleaser does."""
+    goos, goarch = parse_platform(platform)
+    variant = platform.split("/")[2] if platform.count("/") == 2 else ""
+    return f"{PurePosixPath(package).name}_{version}_{goos}_{goarch}{variant}"
 
 
 @dataclass(frozen=True)
@@ -224,7 +259,7 @@ def build_go_platform(
     """Every package for one platform (independent of other platforms: safe to run in parallel).
 
     ``compiler``: the Go version every binary must report (default: go.mod's pin)."""
-    goos, goarch = parse_platform(platform)
+    goos, _goarch = parse_platform(platform)
     env = platform_environment(platform, toolchain)
     pinned = compiler or _gomod.read_pins(module).pinned
     flags = build_flags(version, version_variable=version_variable, vcs_stamp=vcs_stamp, ldflags=ldflags, tags=tags)
@@ -251,7 +286,7 @@ def build_go_platform(
                     f"binary does not carry the version {version} (set `version-variable` under [tool.reprotasks.go] "
                     'to the package.Variable it prints, or "" to stamp nothing)'
                 )
-            stem = f"{name}_{version}_{goos}_{goarch}"
+            stem = archive_stem(package, version, platform)
             if goos == "windows":
                 target = out_dir / f"{stem}.zip"
                 write_zip(target, [(exe, binary)], mtime=mtime)
