@@ -199,3 +199,38 @@ def test_unusable_cache_directory_is_an_error_not_a_traceback(hybrid_repo: Path,
     assert f"error: build: {not_a_directory}/build-env: " in result.stderr
     assert "permissions and the free space" in result.stderr and "Traceback" not in result.stderr
     assert not (hybrid_repo / "dist").exists()
+
+
+def test_submodules_are_built_from_this_checkout_never_dropped(hybrid_repo: Path, tmp_path: Path) -> None:
+    """A submodule's files are in the build (cloned from the local checkout, nothing fetched);
+    one that is not checked out here is a clear error."""
+    import zipfile
+
+    from .conftest import commit_all, git
+
+    data = tmp_path / "data-repo"
+    data.mkdir()
+    (data / "table.txt").write_text("from the submodule\n")
+    commit_all(data)
+    git(
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "--quiet",
+        str(data),
+        "src/hybrid_orchestrator/data",
+        cwd=hybrid_repo,
+    )
+    commit_all(hybrid_repo, "add a submodule")
+    built = run_cli("build", "--python-only", cwd=hybrid_repo)
+    assert built.returncode == 0, built.stderr
+    [wheel] = (hybrid_repo / "dist").glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        assert archive.read("hybrid_orchestrator/data/table.txt") == b"from the submodule\n"
+    reproduced = run_cli("reproduce", cwd=hybrid_repo)
+    assert reproduced.returncode == 0, reproduced.stderr
+    git("submodule", "deinit", "--quiet", "--force", "--all", cwd=hybrid_repo)
+    missing = run_cli("build", "--python-only", "--force", cwd=hybrid_repo)
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert "submodule src/hybrid_orchestrator/data is not checked out in" in missing.stderr

@@ -203,4 +203,45 @@ def clean_copy(source: Source, destination: Path, *, runner: Runner) -> Path:
         source.commit,
         purpose=f"check out {source.commit[:12]}",
     )
+    if (destination / ".gitmodules").is_file():
+        _checkout_submodules(source, destination, runner=runner)
     return destination / source.prefix
+
+
+def _checkout_submodules(source: Source, destination: Path, *, runner: Runner) -> None:
+    """Each submodule at the commit the superproject records, cloned from this machine's checkout
+    of it (never from its URL: a build fetches nothing). One not checked out here is an error,
+    not a silently missing directory."""
+    listed = runner.run(
+        ["git", "config", "--file", ".gitmodules", "--null", "--get-regexp", r"^submodule\..*\.path$"],
+        cwd=destination,
+        check=False,
+        purpose="list the submodules",
+        quiet=True,
+    ).stdout
+    for entry in filter(None, listed.split("\0")):
+        key, _, path = entry.partition("\n")
+        name = key.removeprefix("submodule.").removesuffix(".path")
+        local = source.toplevel / path
+        if not (local / ".git").exists():
+            raise ReprotasksError(
+                f"submodule {path} is not checked out in {source.toplevel}, so the build cannot include it",
+                hint="run `git submodule update --init` (the build copies submodules from this checkout and "
+                "fetches nothing)",
+            )
+        _git(runner, destination, "config", f"submodule.{name}.url", str(local), purpose=f"point {path} at {local}")
+        _git(
+            runner,
+            destination,
+            "-c",
+            "protocol.file.allow=always",  # a local clone: git refuses file:// submodules by default
+            "-c",
+            "core.autocrlf=false",
+            "submodule",
+            "update",
+            "--init",
+            "--quiet",
+            "--",
+            path,
+            purpose=f"check out submodule {path} at the commit {source.commit[:12]} records",
+        )
