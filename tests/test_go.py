@@ -221,3 +221,22 @@ def test_platform_variants_set_goarm_and_goamd64_and_name_the_archive(go_project
     assert run_cli("sbom", cwd=go_project).returncode == 0
     bad = run_cli("build", "--go-only", "--platform", "linux/arm/v9", cwd=go_project)
     assert bad.returncode == 2 and "platform 'linux/arm/v9': 'arm' has no variant 'v9'" in bad.stderr
+
+
+def test_a_main_package_is_built_only_where_its_build_constraints_allow(go_project: Path) -> None:
+    from .conftest import commit_all
+
+    service = go_project / "go" / "cmd" / "winservice"
+    service.mkdir()
+    (service / "main.go").write_text("//go:build windows\n\npackage main\n\nfunc main() {}\n")
+    commit_all(go_project)
+    built = run_cli("build", "--go-only", "--platform", "linux/amd64", "--platform", "windows/amd64", cwd=go_project)
+    assert built.returncode == 0, built.stderr
+    assert "./cmd/winservice is not built for linux/amd64: its build constraints exclude every file" in built.stderr
+    assert sorted(path.name for path in (go_project / "dist").iterdir() if path.suffix in (".gz", ".zip")) == [
+        "winservice_0.3.0_windows_amd64.zip",
+        "worker_0.3.0_linux_amd64.tar.gz",
+        "worker_0.3.0_windows_amd64.zip",
+    ]
+    assert run_cli("sbom", cwd=go_project).returncode == 0  # the trusted manifest asks go, and agrees
+    assert run_cli("reproduce", cwd=go_project).returncode == 0

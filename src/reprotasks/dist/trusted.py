@@ -25,7 +25,7 @@ from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.dist import source as _source
 from reprotasks.dist.layout import kind_of, read_regular, require_directory, sha256_regular, shown
 from reprotasks.dist.build import BuildPlan, manifest_header, plan_build
-from reprotasks.go.binaries import archive_stem, binary_info, parse_platform
+from reprotasks.go.binaries import archive_stem, binary_info, excluded_on, parse_platform
 from reprotasks.dist.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, manifest_from_bytes, require_manifest
 
 _REBUILD = "rebuild with `reprotasks build --force` (never edit manifest.json by hand), then run this step again"
@@ -105,6 +105,12 @@ def _derive_artifacts(
     go_expected = expected_go_archives(plan)
     listed = {record.name: record for record in manifest.artifacts}
     for name in sorted(go_expected.keys() - listed.keys()):
+        package, platform = go_expected[name]
+        module, toolchain = config.go.module, plan.toolchain
+        if module is not None and toolchain is not None:
+            tags = config.go.tags
+            if excluded_on(module, package, platform, toolchain=toolchain, tags=tags, runner=runner):
+                continue  # the build skips it too: its build constraints leave no file for that platform
         findings.append(Finding(where, None, f"does not list {shown(name)}, which the build makes", _REBUILD))
     python_kinds = {"sdist": 0, "wheel": 0}
     records: list[ArtifactRecord] = []

@@ -195,8 +195,28 @@ def check_compiler(compiler: str, pinned: str, what: str) -> None:
         )
 
 
+_EXCLUDED = "build constraints exclude all Go files"
+
+
+class PlatformExcluded(CommandFailedError):
+    """A main package with no Go file for a platform (e.g. a ``js && wasm`` command on linux)."""
+
+
+def excluded_on(
+    module: Path, package: str, platform: str, *, toolchain: str, tags: Sequence[str], runner: Runner
+) -> bool:
+    """Do ``package``'s build constraints leave no Go file for ``platform``? (go decides, not us)."""
+    argv = ["go", "list", "-e", "-f", "{{len .GoFiles}}"] + ([f"-tags={','.join(tags)}"] if tags else []) + [package]
+    listed = runner.run(
+        argv, cwd=module, env=platform_environment(platform, toolchain), check=False, purpose="list", quiet=True
+    )
+    return listed.returncode == 0 and listed.stdout.strip() == "0"
+
+
 def go_build_failed(failure: Failure, *, module: Path, package: str, platform: str) -> CommandFailedError:
     """``go build`` failed: the compiler's positioned errors (paths relative to the module)."""
+    if _EXCLUDED in failure.output:
+        return PlatformExcluded(f"{package} has no Go file for {platform}")
     output = failure.output.replace(f"{module}{os.sep}", "").replace(str(module), ".")
     return CommandFailedError(
         f"`go build` of {package} for {platform} failed with exit code {failure.returncode} "
@@ -270,13 +290,17 @@ def build_go_platform(
             name = PurePosixPath(package).name
             exe = f"{name}.exe" if goos == "windows" else name
             binary = Path(scratch) / exe
-            runner.run(
-                ["go", "build", *flags, "-o", str(binary), package],
-                cwd=module,
-                env=env,
-                purpose=f"build {package} for {platform}",
-                on_failure=functools.partial(go_build_failed, module=module, package=package, platform=platform),
-            )
+            try:
+                runner.run(
+                    ["go", "build", *flags, "-o", str(binary), package],
+                    cwd=module,
+                    env=env,
+                    purpose=f"build {package} for {platform}",
+                    on_failure=functools.partial(go_build_failed, module=module, package=package, platform=platform),
+                )
+            except PlatformExcluded:
+                runner.log(f"build: {package} is not built for {platform}: its build constraints exclude every file")
+                continue
             used, embedded = binary_info(binary, runner=runner)
             if pinned is not None:
                 check_compiler(used, pinned, f"{package} for {platform}")
