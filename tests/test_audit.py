@@ -130,3 +130,22 @@ def test_permission_denied_is_a_finding(make_project: MakeProject) -> None:
     script.chmod(0)
     result = run_cli("audit", cwd=root)
     assert "deploy.sh:1:1: RT-F001 cannot be read" in result.stdout
+
+
+def test_submodules_are_not_read_as_files_and_w001_names_the_action(make_project: MakeProject, tmp_path: Path) -> None:
+    from .conftest import git
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x.txt").write_text("x\n")
+    commit_all(other)
+    root = make_project()
+    commit_all(root)
+    git("-c", "protocol.file.allow=always", "submodule", "add", "--quiet", str(other), "vendored", cwd=root)
+    workflow = root / ".github" / "workflows" / "ci.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text("permissions: {}\njobs:\n  a:\n    steps:\n      - uses: ncipollo/release-action@v1\n")
+    commit_all(root)
+    result = run_cli("audit", cwd=root)
+    assert "vendored" not in result.stdout, result.stdout
+    assert "`uses: ncipollo/release-action@<40-hex sha> # v1`" in result.stdout

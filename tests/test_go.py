@@ -240,3 +240,27 @@ def test_a_main_package_is_built_only_where_its_build_constraints_allow(go_proje
     ]
     assert run_cli("sbom", cwd=go_project).returncode == 0  # the trusted manifest asks go, and agrees
     assert run_cli("reproduce", cwd=go_project).returncode == 0
+
+
+def test_gotoolchain_local_with_another_pin_is_refused_by_build_as_by_verify(go_project: Path) -> None:
+    from .conftest import commit_all
+
+    gomod = go_project / "go" / "go.mod"
+    gomod.write_text(re.sub(r"toolchain go[\d.]+", "toolchain go1.24.0", gomod.read_text()))
+    commit_all(go_project)
+    built = run_cli("build", "--go-only", "--platform", "linux/amd64", cwd=go_project, env={"GOTOOLCHAIN": "local"})
+    assert built.returncode == 2, built.stderr
+    assert "GOTOOLCHAIN=local, but go/go.mod pins go1.24.0 and the local go is go1." in built.stderr
+    assert "unset GOTOOLCHAIN so go fetches go1.24.0" in built.stderr
+
+
+def test_a_version_variable_that_is_not_a_string_gets_a_hint(go_project: Path) -> None:
+    from .conftest import commit_all
+
+    main = go_project / "go" / "cmd" / "worker" / "main.go"
+    main.write_text(main.read_text().replace('var version = "dev"', "var version = 3"))
+    commit_all(go_project)
+    built = run_cli("build", "--go-only", "--platform", "linux/amd64", cwd=go_project)
+    assert built.returncode == 1, built.stderr
+    assert "the version variable is not a string variable" in built.stderr
+    assert "set `version-variable` under [tool.reprotasks.go]" in built.stderr

@@ -281,3 +281,16 @@ def test_init_never_replaces_a_workflow_of_the_users_own(hybrid: Path) -> None:
     again = run_cli("init", "--no-nox", "--no-invoke", cwd=hybrid)
     assert again.returncode == 0 and "unchanged (matches the template)" in again.stdout
     assert theirs.read_text() == "name: release\non: push\njobs: {}\n"
+
+
+def test_init_names_its_renamed_workflow_without_a_github_origin_and_flags_an_ignored_pin(hybrid: Path) -> None:
+    (hybrid / ".python-version").unlink()
+    (hybrid / ".gitignore").write_text(".python-version\n")
+    theirs = hybrid / WORKFLOW
+    theirs.parent.mkdir(parents=True)
+    theirs.write_text("name: ci\non: push\njobs: {}\n")
+    commit_all(hybrid)
+    result = run_cli("init", "--no-nox", "--no-invoke", cwd=hybrid)
+    assert result.returncode == 0, result.stderr
+    assert load_config(hybrid).sign.github_workflow == ".github/workflows/reprotasks-release.yml"
+    assert ".gitignore ignores it: remove that line, or `git add -f .python-version`" in result.stdout

@@ -180,3 +180,12 @@ def test_an_interrupted_release_shows_how_far_it_got_and_leaves_dist(hybrid_repo
     assert f"{signal.Signals(signum).name}: stopped" in rest
     assert tree(hybrid_repo / "dist") == before
     assert not [path.name for path in hybrid_repo.iterdir() if path.name.startswith(".dist-")]
+
+
+def test_release_dry_run_tells_whether_it_would_reuse_the_build(hybrid_repo: Path) -> None:
+    """A release rebuilds unless --trust-cache: the plan must say what the release would do."""
+    assert run_cli("build", cwd=hybrid_repo).returncode == 0
+    plan = run_cli("release", "--dry-run", "--skip", "sign", cwd=hybrid_repo).stdout
+    assert "python -m build" in plan and "reuse dist/" not in plan
+    trusting = run_cli("release", "--dry-run", "--skip", "sign", "--trust-cache", cwd=hybrid_repo).stdout
+    assert "# inputs unchanged since the last build: reuse dist/ after checking every digest" in trusting

@@ -44,11 +44,12 @@ def run_release(
             f"{config.rel(dist)} is not a directory", hint="remove it or point `dist-dir` somewhere else"
         )
     if dry_run:
+        planning = Context(config=config, runner=ctx.runner, log=ctx.log, trust_cache=trust_cache, identity_token=token)
         for spec in pipeline:
             if spec.name in skipped:
                 report.outcomes.append(StepOutcome(spec.name, Outcome.SKIPPED, detail=skipped[spec.name]))
             else:
-                report.plan.append((spec.name, spec.plan(ctx, spec.defaults())))
+                report.plan.append((spec.name, spec.plan(planning, spec.defaults())))
                 report.outcomes.append(StepOutcome(spec.name, Outcome.PLANNED))
         return report
     source.refuse_tracked_outputs(

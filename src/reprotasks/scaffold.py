@@ -90,7 +90,7 @@ def init(
         result.changes.append(("noxfile.py", _add_nox(root / "noxfile.py")))
     if invoke:
         result.changes.append(("tasks.py", _add_invoke(root / "tasks.py")))
-    pin = _add_python_pin(config)
+    pin = _add_python_pin(config, runner)
     if pin:
         result.changes.append((".python-version", pin))
     tags = _tag_pattern(root, runner)
@@ -160,6 +160,8 @@ def detected_settings(config: Config, runner: Runner, workflow: str = WORKFLOW) 
     repository = _github_repository(config.root, runner)
     if repository:
         sign = {"github-repository": repository, "github-workflow": workflow}
+    elif workflow != WORKFLOW:  # the signer policy must name the workflow init writes, GitHub origin or not
+        sign = {"github-workflow": workflow}
     for name, values in (("python", python), ("go", go), ("sign", sign)):
         if values:
             table[name] = values
@@ -284,7 +286,7 @@ def _insert_after_imports(text: str, line: str, path: Path) -> str:
     return "".join(lines[:after]) + line + "\n" + "".join(lines[after:])
 
 
-def _add_python_pin(config: Config) -> str:
+def _add_python_pin(config: Config, runner: Runner) -> str:
     """A project with Python and no pin gets the running Python's version (verify asks for it)."""
     from reprotasks.inputs.pins import has_python, running_python
 
@@ -292,7 +294,20 @@ def _add_python_pin(config: Config) -> str:
     if config.python.version_pin != "python-version-file" or not has_python(config) or path.exists():
         return ""
     write_atomic(path, f"{running_python()}\n".encode())
-    return f"created: pins Python {running_python()} (commit it: CI reads the pin from the checkout)"
+    created = f"created: pins Python {running_python()} (commit it: CI reads the pin from the checkout"
+    if _ignored_by_git(path, runner):
+        return created + "; .gitignore ignores it: remove that line, or `git add -f .python-version`)"
+    return created + ")"
+
+
+def _ignored_by_git(path: Path, runner: Runner) -> bool:
+    try:
+        found = runner.run(
+            ["git", "check-ignore", "-q", "--", path.name], cwd=path.parent, check=False, purpose="ask git", quiet=True
+        )
+    except ReprotasksError:  # no git
+        return False
+    return found.returncode == 0
 
 
 def _write_workflow(path: Path, config: Config, force: bool, install: tuple[str, ...], tags: str) -> str:

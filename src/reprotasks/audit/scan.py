@@ -12,6 +12,7 @@ import functools
 import json
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
@@ -223,13 +224,21 @@ def _listing(root: Path, runner: Runner) -> list[str]:
     except ReprotasksError:  # no git: walk the tree instead
         result = None
     if result is not None and result.returncode == 0:
-        return sorted({name for name in result.stdout.split("\0") if name})
+        # A submodule is listed as one entry (a gitlink): a directory, audited in its own repository.
+        return sorted({name for name in result.stdout.split("\0") if name and not _is_directory(root / name)})
     listed = []
     for directory, subdirs, files in os.walk(root):
         subdirs[:] = sorted(d for d in subdirs if d not in _SKIPPED_DIRS)
         base = Path(directory).relative_to(root)
         listed += [(base / name).as_posix() for name in files]
     return sorted(listed)
+
+
+def _is_directory(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _read(path: Path, relative: str, kind: str) -> tuple[str | None, AuditFinding | None]:
@@ -252,7 +261,11 @@ def _read(path: Path, relative: str, kind: str) -> tuple[str | None, AuditFindin
 def _finding(path: str, line: int, col: int, rule: str, detail: str = "", snippet: str = "") -> AuditFinding:
     spec = RULES[rule]
     what = detail or (f"`{snippet}`" if snippet else spec.name)
-    return AuditFinding(path, line, col, rule, spec.severity, f"{what}: {spec.why} -- {spec.fix}", snippet)
+    fix = spec.fix
+    if rule == "RT-W001" and "@" in snippet:  # name the action at hand, not an example
+        action, _, ref = snippet.partition("@")
+        fix = f"pin the full commit SHA with the tag in a comment: `uses: {action}@<40-hex sha> # {ref}`"
+    return AuditFinding(path, line, col, rule, spec.severity, f"{what}: {spec.why} -- {fix}", snippet)
 
 
 @functools.cache

@@ -507,12 +507,15 @@ def _go_record(config: Config, plan: BuildPlan, go_sum_sha: str | None, module_r
     }
 
 
-def planned_commands(config: Config, *, runner: Runner, platforms: Sequence[str] = ()) -> list[str]:
-    """What ``build`` would run, as shell-like lines (for ``release --dry-run``); runs nothing."""
+def planned_commands(
+    config: Config, *, runner: Runner, platforms: Sequence[str] = (), reuse: bool = True
+) -> list[str]:
+    """What ``build`` would run, as shell-like lines (for ``release --dry-run``); runs nothing.
+    ``reuse``: whether an unchanged build would be reused (not in a release without --trust-cache)."""
     dist = config.rel(config.dist_dir)
     source = _source.describe_source(config.root, runner=runner)
     plan = plan_build(config, source, runner=runner, platforms=platforms, python=True, go=True)
-    if _reuse(config, plan, runner=runner, restage=False) is not None:
+    if reuse and _reuse(config, plan, runner=runner, restage=False) is not None:
         return [f"# inputs unchanged since the last build: reuse {dist}/ after checking every digest"]
     lines = [f"git clone --shared --no-checkout . $SCRATCH/src && git -C $SCRATCH/src checkout {source.commit}"]
     if plan.python:

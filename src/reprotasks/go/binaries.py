@@ -137,6 +137,13 @@ def go_toolchain(module: Path, *, runner: Runner) -> Toolchain:
     pinned = _gomod.read_pins(module).pinned
     local, error = _gomod.running_version(module, runner=runner, toolchain="local")
     if pinned is not None:
+        if local != pinned and os.environ.get("GOTOOLCHAIN") == "local":
+            # The caller forbade toolchain downloads: say so, as verify does, rather than fetch the pin anyway.
+            raise ReprotasksError(
+                f"GOTOOLCHAIN=local, but {module.name}/go.mod pins {pinned} and the local go is {local}",
+                hint=f"unset GOTOOLCHAIN so go fetches {pinned} through GOPROXY, or install {pinned} "
+                "(or change the pin deliberately with `go mod edit -toolchain=...` and re-lock)",
+            )
         return Toolchain("local" if local == pinned else pinned, pinned, True)
     if local is None:
         last = (error.splitlines() or ["no output"])[-1]
@@ -217,6 +224,13 @@ def go_build_failed(failure: Failure, *, module: Path, package: str, platform: s
     """``go build`` failed: the compiler's positioned errors (paths relative to the module)."""
     if _EXCLUDED in failure.output:
         return PlatformExcluded(f"{package} has no Go file for {platform}")
+    if "cannot set with -X" in failure.output:
+        return CommandFailedError(
+            f"`go build` of {package} for {platform}: the version variable is not a string variable",
+            details=excerpt(failure.output),
+            hint="set `version-variable` under [tool.reprotasks.go] to the string variable the command prints "
+            '(e.g. "main.Version"), or to "" to stamp nothing',
+        )
     output = failure.output.replace(f"{module}{os.sep}", "").replace(str(module), ".")
     return CommandFailedError(
         f"`go build` of {package} for {platform} failed with exit code {failure.returncode} "

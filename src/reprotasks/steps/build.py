@@ -36,7 +36,8 @@ def run(ctx: Context, options: BuildOptions) -> StepResult:
 def plan(ctx: Context, options: BuildOptions) -> list[str]:
     from reprotasks.dist.build import planned_commands
 
-    return planned_commands(ctx.config, runner=ctx.runner, platforms=options.platforms)
+    reuse = ctx.trust_cache and not options.force
+    return planned_commands(ctx.config, runner=ctx.runner, platforms=options.platforms, reuse=reuse)
 
 
 SPEC = StepSpec(
