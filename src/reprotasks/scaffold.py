@@ -188,14 +188,7 @@ def _add_table(pyproject: Path, config: Config, runner: Runner, workflow: str) -
     tool = tomlkit.table(is_super_table=True)
     reprotasks = tomlkit.table()
     reprotasks.comment("written by `reprotasks init`; keys: `reprotasks schema`")
-    for key, value in settings.items():
-        if isinstance(value, dict):
-            sub = tomlkit.table()
-            for sub_key, sub_value in value.items():
-                sub.add(sub_key, sub_value)
-            reprotasks.add(key, sub)
-        else:
-            reprotasks.add(key, value)
+    _fill(reprotasks, settings)
     tool.add("reprotasks", reprotasks)
     document.add("tool", tool)
     separator = "" if text.endswith("\n\n") or not text else ("\n" if text.endswith("\n") else "\n\n")
@@ -210,6 +203,18 @@ def _add_table(pyproject: Path, config: Config, runner: Runner, workflow: str) -
     return "added [tool.reprotasks] (" + ", ".join(sorted(_flat_keys(settings))) + ")"
 
 
+def _fill(container: Any, settings: dict[str, Any]) -> None:
+    """Add ``settings`` to a tomlkit document or table: plain keys, then one table per sub-table."""
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            table = tomlkit.table()
+            for sub_key, sub_value in value.items():
+                table.add(sub_key, sub_value)
+            container.add(key, table)
+        else:
+            container.add(key, value)
+
+
 def _write_standalone(path: Path, config: Config, runner: Runner, workflow: str) -> str:
     if path.exists():
         return f"unchanged ({STANDALONE} already there)"
@@ -217,14 +222,7 @@ def _write_standalone(path: Path, config: Config, runner: Runner, workflow: str)
     document = tomlkit.document()
     document.add(tomlkit.comment("reprotasks settings (the keys of [tool.reprotasks]), written by `reprotasks init`"))
     document.add(tomlkit.comment("keys: `reprotasks schema`"))
-    for key, value in settings.items():
-        if isinstance(value, dict):
-            table = tomlkit.table()
-            for sub_key, sub_value in value.items():
-                table.add(sub_key, sub_value)
-            document.add(key, table)
-        else:
-            document.add(key, value)
+    _fill(document, settings)
     text = tomlkit.dumps(document)
     if tomllib.loads(text) != settings:
         raise ReprotasksError(
