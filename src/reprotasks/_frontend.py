@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 
-from reprotasks.step import Param, StepSpec
+from reprotasks.step import Param, StepSpec, is_given
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -70,13 +70,13 @@ def parse(spec: StepSpec[Any], namespace: argparse.Namespace) -> Any:
 
 
 def task_signature(spec: StepSpec[Any]) -> inspect.Signature:
-    import inspect
-
     """An invoke task signature: the context, then one parameter per option, same defaults.
 
     A required positional comes first (invoke takes it positionally too); repeatable options
     and positional lists are iterable flags (``--platform X --platform Y``, ``--file F``).
     """
+    import inspect
+
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
     parameters = [inspect.Parameter("c", kind)]
     ordered = sorted(spec.params, key=lambda item: not (item.kind == "positional" and item.required))
@@ -119,7 +119,7 @@ def from_task(spec: StepSpec[Any], arguments: Mapping[str, Any]) -> tuple[Any, l
     problems = []
     groups: dict[str, list[Param]] = {}
     for item in spec.params:
-        if item.group is not None and values[item.dest] not in (None, False, (), []):
+        if item.group is not None and is_given(values[item.dest]):
             groups.setdefault(item.group, []).append(item)
     for given in groups.values():
         if len(given) > 1:

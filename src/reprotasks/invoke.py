@@ -71,13 +71,14 @@ class _StepTask(Task[Any]):
 def make_task(spec: StepSpec[Any]) -> Task[Any]:
     """One invoke task for one step, with the step's options as its flags."""
 
+    signature = _frontend.task_signature(spec)
+
     def body(c: Context, *args: Any, **arguments: Any) -> None:
-        signature = _frontend.task_signature(spec)
         bound = signature.bind(c, *args, **arguments)
         bound.apply_defaults()
         _run(c, spec, {key: value for key, value in bound.arguments.items() if key != "c"})
 
-    body.__signature__ = _frontend.task_signature(spec)  # type: ignore[attr-defined]
+    body.__signature__ = signature  # type: ignore[attr-defined]
     body.__name__ = spec.name.replace("-", "_")
     body.__qualname__ = body.__name__
     body.__doc__ = spec.summary

@@ -286,26 +286,16 @@ def _insert_after_imports(text: str, line: str, path: Path) -> str:
 
 def _add_python_pin(config: Config, runner: Runner) -> str:
     """A project with Python and no pin gets the running Python's version (verify asks for it)."""
-    from reprotasks.inputs.pins import has_python, running_python
+    from reprotasks.inputs.pins import has_python, ignored_by_git, running_python
 
     path = config.root / ".python-version"
     if config.python.version_pin != "python-version-file" or not has_python(config) or path.exists():
         return ""
     write_atomic(path, f"{running_python()}\n".encode())
     created = f"created: pins Python {running_python()} (commit it: CI reads the pin from the checkout"
-    if _ignored_by_git(path, runner):
+    if ignored_by_git(path, runner=runner):
         return created + "; .gitignore ignores it: remove that line, or `git add -f .python-version`)"
     return created + ")"
-
-
-def _ignored_by_git(path: Path, runner: Runner) -> bool:
-    try:
-        found = runner.run(
-            ["git", "check-ignore", "-q", "--", path.name], cwd=path.parent, check=False, purpose="ask git", quiet=True
-        )
-    except ReprotasksError:  # no git
-        return False
-    return found.returncode == 0
 
 
 def _write_workflow(path: Path, config: Config, force: bool, install: tuple[str, ...], tags: str) -> str:

@@ -101,13 +101,18 @@ class Param:
 
     def config_override(self, value: Any) -> tuple[str, Any] | None:
         """The (dotted key, value) this option sets, when it was given."""
-        if self.config is None or value is None or value is False or value == ():
+        if self.config is None or not is_given(value):
             return None
         if self.kind == "flag":
             return self.config, True if self.config_value is None else self.config_value
         if self.path:
             return self.config, str(value)
         return self.config, value
+
+
+def is_given(value: Any) -> bool:
+    """Was an option given? Not for None, an unset flag or an empty list; yes for 0 or ""."""
+    return value is not None and value is not False and value != () and value != []
 
 
 def param(
@@ -134,22 +139,23 @@ def param(
         kind = "list" if flags else "positionals"
     else:
         kind = "value" if flags else "positional"
-    spec = {
-        "kind": kind,
-        "help": help,
-        "flags": flags,
-        "default": default,
-        "metavar": metavar,
-        "choices": choices,
-        "path": path,
-        "required": required,
-        "group": group,
-        "config": config,
-        "config_value": config_value,
-        "clears": clears,
-        "invoke": invoke,
-    }
-    return field(default=default, repr=not secret, metadata={_PARAM: spec})
+    declared = Param(
+        dest="",  # the field's name, filled in by params_of
+        kind=kind,
+        help=help,
+        flags=flags,
+        default=default,
+        metavar=metavar,
+        choices=choices,
+        path=path,
+        required=required,
+        group=group,
+        config=config,
+        config_value=config_value,
+        clears=clears,
+        invoke=invoke,
+    )
+    return field(default=default, repr=not secret, metadata={_PARAM: declared})
 
 
 def flag(*flags: str, help: str, **kwargs: Any) -> Any:
@@ -162,15 +168,21 @@ def many(*flags: str, help: str, **kwargs: Any) -> Any:
     return param(*flags, help=help, default=(), **kwargs)
 
 
+_PARAMS: dict[type[Any], tuple[Param, ...]] = {}
+
+
 def params_of(options_type: type[Any]) -> tuple[Param, ...]:
-    """The params of an options dataclass, in declaration order."""
+    """The params of an options dataclass, in declaration order (read once per class)."""
+    if options_type in _PARAMS:
+        return _PARAMS[options_type]
     found = []
     for item in dataclasses.fields(options_type):
-        spec = item.metadata.get(_PARAM)
-        if spec is None:
+        declared = item.metadata.get(_PARAM)
+        if declared is None:
             raise TypeError(f"{options_type.__name__}.{item.name} is not declared with reprotasks.step.param()")
-        found.append(Param(dest=item.name, **spec))
-    return tuple(found)
+        found.append(dataclasses.replace(declared, dest=item.name))
+    _PARAMS[options_type] = tuple(found)
+    return _PARAMS[options_type]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ import functools
 import json
 import os
 import re
-import stat
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
@@ -24,6 +23,7 @@ from reprotasks.audit import files as _audit_files
 from reprotasks.audit import shell as _audit_shell
 from reprotasks.config import Config
 from reprotasks.discover import shown_name
+from reprotasks.dist.layout import kind_of
 from reprotasks.errors import Finding, ReprotasksError
 
 
@@ -225,20 +225,13 @@ def _listing(root: Path, runner: Runner) -> list[str]:
         result = None
     if result is not None and result.returncode == 0:
         # A submodule is listed as one entry (a gitlink): a directory, audited in its own repository.
-        return sorted({name for name in result.stdout.split("\0") if name and not _is_directory(root / name)})
+        return sorted({name for name in result.stdout.split("\0") if name and kind_of(root / name) != "a directory"})
     listed = []
     for directory, subdirs, files in os.walk(root):
         subdirs[:] = sorted(d for d in subdirs if d not in _SKIPPED_DIRS)
         base = Path(directory).relative_to(root)
         listed += [(base / name).as_posix() for name in files]
     return sorted(listed)
-
-
-def _is_directory(path: Path) -> bool:
-    try:
-        return stat.S_ISDIR(os.lstat(path).st_mode)
-    except OSError:
-        return False
 
 
 def _read(path: Path, relative: str, kind: str) -> tuple[str | None, AuditFinding | None]:

@@ -431,13 +431,11 @@ def _go_job(
         out_dir=stage,
         runner=runner,
         mtime=plan.source.epoch,
+        flags=go_flags(config.go, plan.version),
         version_variable=config.go.version_variable,
-        vcs_stamp=config.go.vcs_stamp,
         toolchain=plan.toolchain,
         compiler=plan.go_version,
         check_stamp=platform == plan.platforms[0],  # one check per package is enough
-        ldflags=config.go.ldflags,
-        tags=config.go.tags,
     )
     return [
         ArtifactRecord.of(

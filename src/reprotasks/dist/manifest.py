@@ -58,6 +58,9 @@ class Manifest:
         return target
 
 
+REBUILD_HINT = "rebuild with `reprotasks build --force` (never edit manifest.json by hand), then run this step again"
+
+
 def require_manifest(directory: Path, shown_dir: str, *, missing: str, hint: str, step: str) -> Path:
     """The path of ``directory``'s manifest.json, which must be a regular file: ``missing`` (with
     ``hint``) when there is none; a finding when it is a symlink or anything else, never followed."""
@@ -67,8 +70,7 @@ def require_manifest(directory: Path, shown_dir: str, *, missing: str, hint: str
         raise ReprotasksError(missing, hint=hint)
     if kind is not None:
         where = f"{shown_dir}/{MANIFEST_NAME}"
-        rebuild = "rebuild with `reprotasks build --force` (never edit manifest.json by hand), then run this step again"
-        raise DriftError([Finding(where, None, f"is {kind}: it is never followed or read", rebuild)], step=step)
+        raise DriftError([Finding(where, None, f"is {kind}: it is never followed or read", REBUILD_HINT)], step=step)
     return path
 
 

@@ -33,10 +33,7 @@ def staged(dist: Path, kind: str, *, keep: Iterable[str] | None = None, everythi
         if everything and dist.is_dir():
             shutil.copytree(dist, stage, symlinks=True, copy_function=_link_or_copy, dirs_exist_ok=True)
         for name in keep or ():
-            try:
-                os.link(dist / name, stage / name, follow_symlinks=False)
-            except OSError:
-                shutil.copyfile(dist / name, stage / name, follow_symlinks=False)
+            _link_or_copy(str(dist / name), str(stage / name))
         yield stage
         stage.chmod(0o755)  # mkdtemp made it 0700; dist/ is meant to be world-readable
         replace_directory(stage, dist)
@@ -46,6 +43,6 @@ def staged(dist: Path, kind: str, *, keep: Iterable[str] | None = None, everythi
 
 def _link_or_copy(source: str, destination: str) -> None:
     try:
-        os.link(source, destination)
-    except OSError:
-        shutil.copy2(source, destination)
+        os.link(source, destination, follow_symlinks=False)
+    except OSError:  # another file system, or no hard links: a copy of the same bytes
+        shutil.copy2(source, destination, follow_symlinks=False)

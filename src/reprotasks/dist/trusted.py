@@ -25,10 +25,10 @@ from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.dist import source as _source
 from reprotasks.dist.layout import kind_of, read_regular, require_directory, sha256_regular, shown
 from reprotasks.dist.build import BuildPlan, manifest_header, plan_build
-from reprotasks.go.binaries import archive_stem, binary_info, excluded_on, parse_platform
-from reprotasks.dist.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, manifest_from_bytes, require_manifest
+from reprotasks.go.binaries import archive_stem, binary_info, excluded_on, go_flags, parse_platform
+from reprotasks.dist.manifest import MANIFEST_NAME, REBUILD_HINT, ArtifactRecord, Manifest, manifest_from_bytes, require_manifest
 
-_REBUILD = "rebuild with `reprotasks build --force` (never edit manifest.json by hand), then run this step again"
+_REBUILD = REBUILD_HINT
 _MAX_BINARY = 2 << 30  # a member larger than this is not a binary reprotasks built
 
 
@@ -108,8 +108,8 @@ def _derive_artifacts(
         package, platform = go_expected[name]
         module, toolchain = config.go.module, plan.toolchain
         if module is not None and toolchain is not None:
-            tags = config.go.tags
-            if excluded_on(module, package, platform, toolchain=toolchain, tags=tags, runner=runner):
+            flags = go_flags(config.go, plan.version)
+            if excluded_on(module, package, platform, toolchain=toolchain, flags=flags, runner=runner):
                 continue  # the build skips it too: its build constraints leave no file for that platform
         findings.append(Finding(where, None, f"does not list {shown(name)}, which the build makes", _REBUILD))
     python_kinds = {"sdist": 0, "wheel": 0}

@@ -210,12 +210,17 @@ class PlatformExcluded(CommandFailedError):
 
 
 def excluded_on(
-    module: Path, package: str, platform: str, *, toolchain: str, tags: Sequence[str], runner: Runner
+    module: Path, package: str, platform: str, *, toolchain: str, flags: Sequence[str], runner: Runner
 ) -> bool:
-    """Do ``package``'s build constraints leave no Go file for ``platform``? (go decides, not us)."""
-    argv = ["go", "list", "-e", "-f", "{{len .GoFiles}}"] + ([f"-tags={','.join(tags)}"] if tags else []) + [package]
+    """Do ``package``'s build constraints leave no Go file for ``platform``, with the build's
+    ``flags`` (its tags)? go decides, not us."""
     listed = runner.run(
-        argv, cwd=module, env=platform_environment(platform, toolchain), check=False, purpose="list", quiet=True
+        ["go", "list", "-e", *flags, "-f", "{{len .GoFiles}}", package],
+        cwd=module,
+        env=platform_environment(platform, toolchain),
+        check=False,
+        purpose="list",
+        quiet=True,
     )
     return listed.returncode == 0 and listed.stdout.strip() == "0"
 
@@ -256,6 +261,7 @@ def build_go(
 ) -> list[GoArtifact]:
     """Build every package for every platform; archives are named NAME_VERSION_OS_ARCH."""
     toolchain = toolchain or toolchain_setting(module, runner=runner)
+    flags = build_flags(version, version_variable=version_variable, vcs_stamp=vcs_stamp)
     artifacts: list[GoArtifact] = []
     for platform in platforms:
         artifacts += build_go_platform(
@@ -266,8 +272,8 @@ def build_go(
             out_dir=out_dir,
             runner=runner,
             mtime=mtime,
+            flags=flags,
             version_variable=version_variable,
-            vcs_stamp=vcs_stamp,
             toolchain=toolchain,
         )
     return artifacts
@@ -283,20 +289,19 @@ def build_go_platform(
     runner: Runner,
     mtime: int,
     toolchain: str,
+    flags: Sequence[str],
     version_variable: str = "main.version",
-    vcs_stamp: bool = False,
     compiler: str | None = None,
     check_stamp: bool = False,
-    ldflags: Sequence[str] = (),
-    tags: Sequence[str] = (),
 ) -> list[GoArtifact]:
     """Every package for one platform (independent of other platforms: safe to run in parallel).
 
-    ``compiler``: the Go version every binary must report (default: go.mod's pin)."""
+    ``flags``: the `go build` flags (``build_flags``); ``version_variable``: the one ``-X`` in
+    them that stamps the version (checked with ``check_stamp``); ``compiler``: the Go version
+    every binary must report (default: go.mod's pin)."""
     goos, _goarch = parse_platform(platform)
     env = platform_environment(platform, toolchain)
     pinned = compiler or _gomod.read_pins(module).pinned
-    flags = build_flags(version, version_variable=version_variable, vcs_stamp=vcs_stamp, ldflags=ldflags, tags=tags)
     out_dir.mkdir(parents=True, exist_ok=True)
     artifacts: list[GoArtifact] = []
     with tempfile.TemporaryDirectory(prefix="reprotasks-go-") as scratch:

@@ -10,7 +10,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from reprotasks._run import Runner
 from reprotasks.config import Config
-from reprotasks.errors import Finding
+from reprotasks.errors import Finding, ReprotasksError
 from reprotasks.go import mod as _gomod
 from reprotasks.python.lockfile import read_text
 
@@ -40,6 +40,17 @@ def python_findings(config: Config, *, runner: Runner | None = None) -> list[Fin
     return _requires_python(config)
 
 
+def ignored_by_git(path: Path, *, runner: Runner) -> bool:
+    """Does .gitignore (or git's other exclude files) hide ``path``? False outside a git checkout."""
+    try:
+        found = runner.run(
+            ["git", "check-ignore", "-q", "--", path.name], cwd=path.parent, check=False, purpose="ask git", quiet=True
+        )
+    except ReprotasksError:  # no git
+        return False
+    return found.returncode == 0
+
+
 def _committed(path: Path, *, runner: Runner) -> list[Finding]:
     """A pin CI never sees is no pin: .python-version must be tracked by git (when in a git work tree)."""
 
@@ -51,7 +62,7 @@ def _committed(path: Path, *, runner: Runner) -> list[Finding]:
         return []  # not a git checkout: nothing to compare with
     if git("ls-files", "--error-unmatch", "--", path.name) == 0:
         return []
-    ignored = git("check-ignore", "-q", "--", path.name) == 0
+    ignored = ignored_by_git(path, runner=runner)
     why = "is ignored by git" if ignored else "is not tracked by git"
     fix = "git add .python-version and commit it" + (" (and remove it from .gitignore)" if ignored else "")
     return [Finding(".python-version", None, f"{why}: a fresh checkout (CI) has no Python pin", fix)]
