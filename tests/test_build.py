@@ -122,14 +122,47 @@ def test_one_platform_for_ci_matrices(hybrid_repo: Path) -> None:
     assert bad.returncode == 2 and "platform 'linux' is not OS/ARCH" in bad.stderr
 
 
-def test_missing_build_lock_and_failing_backend_are_clear_errors(hybrid_repo: Path) -> None:
+def test_without_a_committed_build_lock_build_resolves_records_and_reproduce_reuses(hybrid_repo: Path) -> None:
     git("rm", "--quiet", "build-requirements.txt", cwd=hybrid_repo)
     commit_all(hybrid_repo, "drop the build lock")
-    result = run_cli("build", "--python-only", cwd=hybrid_repo)
-    assert result.returncode == 2
-    assert "build-requirements.txt is not in the commit being built" in result.stderr
-    assert "reprotasks lock" in result.stderr and "Traceback" not in result.stderr
+    output = build(hybrid_repo, "--python-only")
+    assert "build-requirements.txt is not committed, so the build backend is not locked" in output
+    assert "run `reprotasks lock` and commit build-requirements.txt" in output
+    manifest = json.loads((hybrid_repo / "dist" / "manifest.json").read_text())
+    lock = manifest["python"]["build_lock"]
+    assert lock["path"] is None and lock["resolved"] == sorted(lock["resolved"])
+    names = [line.split("==")[0] for line in lock["resolved"]]
+    assert {"hatchling", "build"} <= set(names) and all("--hash=sha256:" in line for line in lock["resolved"])
+    assert sorted(manifest["python"]["build_requirements"]) == sorted(names)
+    # Unchanged inputs: the recorded resolution is reused, not resolved again.
+    assert "dist/ checked and reused" in build(hybrid_repo, "--python-only")
+    reproduced = run_cli("reproduce", cwd=hybrid_repo)
+    assert reproduced.returncode == 0, reproduced.stderr
+    assert "--from-manifest=" in reproduced.stderr and "identical" in reproduced.stdout
+    for step in ("sbom", "checksum", "provenance"):
+        done = run_cli(step, cwd=hybrid_repo)
+        assert done.returncode == 0, done.stderr
+    sbom = (hybrid_repo / "dist" / "sbom.cdx.json").read_text()
+    assert "manifest.json (build requirements resolved at build time)" in sbom
+    # `release` still requires the committed lock (verify), unless configured otherwise.
+    verified = run_cli("verify", cwd=hybrid_repo)
+    assert verified.returncode == 1 and "build-requirements.txt: missing" in verified.stderr
+    relaxed = run_cli("verify", cwd=hybrid_repo, env={"REPROTASKS_PYTHON_REQUIRE_BUILD_LOCK": "false"})
+    assert "build-requirements.txt: missing" not in relaxed.stderr, relaxed.stderr
+    # A changed recorded requirement is caught by every step that re-derives the manifest.
+    path = hybrid_repo / "dist" / "manifest.json"
+    tampered = json.loads(path.read_text())
+    tampered["python"]["build_lock"]["resolved"][0] = tampered["python"]["build_lock"]["resolved"][0].replace(
+        "--hash=sha256:", "--hash=sha256:0", 1
+    )
+    path.write_text(json.dumps(tampered, indent=2, sort_keys=True) + "\n")
+    refused = run_cli("sbom", cwd=hybrid_repo)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "not a sorted, hashed lock" in refused.stderr
+    foreign = run_cli("build", "--from-manifest", "nowhere.json", cwd=hybrid_repo)
+    assert foreign.returncode == 2 and "nowhere.json: cannot be read (No such file" in foreign.stderr
     git("checkout", "--quiet", "HEAD~1", "--", "build-requirements.txt", cwd=hybrid_repo)
+    shutil.rmtree(hybrid_repo / "dist")
     pyproject = hybrid_repo / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('"click>=8.1"', '"click>>8.1"'))
     commit_all(hybrid_repo, "break a dependency specifier")

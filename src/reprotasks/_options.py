@@ -139,6 +139,16 @@ OPTIONS: tuple[Option, ...] = (
         ),
     ),
     Option(
+        table="python",
+        key="require-build-lock",
+        kind="bool",
+        default=True,
+        help=(
+            "`verify` (and so `release`) fails while the build lock is not committed. `build` works without it "
+            "anyway: it resolves the backend with hashes and records them in the manifest."
+        ),
+    ),
+    Option(
         table="go",
         key="enabled",
         kind="bool",

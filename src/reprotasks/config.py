@@ -62,6 +62,7 @@ class PythonConfig:
     version_pin: str
     build: bool  # an sdist and a wheel are built (option on and a [build-system] table present)
     build_lock: LockSpec | None  # None when there is nothing to build
+    require_build_lock: bool = True  # verify fails while the build lock is not committed
 
     @property
     def all_locks(self) -> tuple[LockSpec, ...]:
@@ -172,6 +173,7 @@ class Config:
                 "version-pin": self.python.version_pin,
                 "build": self.python.build,
                 "build-lock": None if self.python.build_lock is None else self.rel(self.python.build_lock.output),
+                "require-build-lock": self.python.require_build_lock,
             },
             "go": {
                 "module": None if self.go.module is None else self.rel(self.go.module),
@@ -503,6 +505,7 @@ def _resolve(root: Path, pyproject: Path | None, document: dict[str, Any], value
             version_pin=values["python.version-pin"],
             build=build_lock is not None,
             build_lock=build_lock,
+            require_build_lock=values["python.require-build-lock"],
         ),
         go=GoConfig(
             module=module,

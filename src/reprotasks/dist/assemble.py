@@ -24,6 +24,7 @@ from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.dist import source as _source
 from reprotasks.dist.layout import kind_of, sha256_regular
 from reprotasks.dist.build import host_python, manifest_header, plan_build, remember_build
+from reprotasks.dist.manifest import recorded_lock
 from reprotasks.dist.stage import staged
 from reprotasks.dist.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, read_manifest, require_manifest
 
@@ -153,6 +154,7 @@ def _merge(config: Config, manifests: list[tuple[Path, Manifest]], *, runner: Ru
         python=python_record is not None,
         go=go_record is not None,
         python_toolchain=python_toolchain or host_python(),
+        recorded_lock=recorded_lock(python_record),
     )
     if plan.version != project.get("version") or plan.go_version != go_version:
         raise ReprotasksError(

@@ -9,6 +9,7 @@ listed in its manifest, the previous outputs are reused after checking their dig
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import functools
 import hashlib
 import os
@@ -38,7 +39,8 @@ from reprotasks.dist.layout import (
     sha256_regular,
     shown,
 )
-from reprotasks.python.lockfile import parse_lock_text
+from reprotasks.python.lockfile import canonical_lines, parse_lock_text
+from reprotasks.python.resolve import compile_lock
 from reprotasks.go.binaries import (
     go_flags,
     build_go_platform,
@@ -54,7 +56,7 @@ from reprotasks.python.package import (
     build_python,
 )
 from reprotasks.dist.stage import staged
-from reprotasks.dist.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, manifest_from_bytes
+from reprotasks.dist.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, manifest_from_bytes, recorded_lock
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,16 @@ class BuildResult:
 
 
 @dataclass(frozen=True)
+class BuildLock:
+    """What the build backend is installed from: the committed build lock or, when the commit has
+    none, the requirements resolved (with hashes) for this build and recorded in its manifest."""
+
+    path: str  # project-relative path of the configured build lock
+    text: str | None  # None: not in the commit, and not resolved yet
+    committed: bool
+
+
+@dataclass(frozen=True)
 class BuildPlan:
     source: _source.Source
     version: str
@@ -86,6 +98,15 @@ class BuildPlan:
     go_version: str | None  # the exact Go toolchain that builds
     inputs_digest: str
     go_pinned: bool = True  # False: go.mod pins no toolchain, the local go builds
+    build_lock: BuildLock | None = None  # None: no Python part
+
+
+def _unlocked_warning(lock: BuildLock) -> str:
+    return (
+        f"{lock.path} is not committed, so the build backend is not locked: [build-system] requires is resolved "
+        "with hashes for this build and recorded in the manifest (`reproduce` reuses exactly those versions); run "
+        f"`reprotasks lock` and commit {lock.path} (`release` requires it)"
+    )
 
 
 def build(
@@ -96,8 +117,13 @@ def build(
     python: bool = True,
     go: bool = True,
     force: bool = False,
+    from_manifest: Path | None = None,
 ) -> BuildResult:
-    """Build (or reuse) every artifact into ``config.dist_dir``; see the module docstring."""
+    """Build (or reuse) every artifact into ``config.dist_dir``; see the module docstring.
+
+    ``from_manifest``: for a commit without a committed build lock, install the build backend
+    from the requirements that manifest recorded instead of resolving them again (reproduce).
+    """
     dist = config.rel(config.dist_dir)
     problem = directory_problem(config.dist_dir)
     if problem is not None and not problem.startswith("does not exist"):  # before building, not after
@@ -111,7 +137,23 @@ def build(
     warnings = (warning,) if warning else ()
     for text in warnings:
         runner.log(f"build: WARNING: {text}")
-    plan = plan_build(config, source, runner=runner, platforms=platforms, python=python, go=go)
+    recorded = None if from_manifest is None else _requirements_from(from_manifest)
+    plan = plan_build(
+        config, source, runner=runner, platforms=platforms, python=python, go=go, recorded_lock=recorded
+    )
+    if plan.build_lock is not None and plan.build_lock.committed and recorded is not None:
+        raise ReprotasksError(
+            f"--from-manifest: commit {source.commit[:12]} has its own build lock {plan.build_lock.path}, which "
+            "the build uses",
+            hint="drop --from-manifest (it is for commits without a committed build lock)",
+        )
+    if plan.build_lock is not None and not plan.build_lock.committed:
+        if not config.python.require_build_lock:
+            runner.log(f"build: {plan.build_lock.path} is not committed (require-build-lock = false)")
+        else:
+            text = _unlocked_warning(plan.build_lock)
+            warnings = (*warnings, text)
+            runner.log(f"build: WARNING: {text}")
     if not plan.go_pinned and config.go.toolchain_pin == "required":
         text = (
             f"{config.rel(config.go.module or config.root)}/go.mod pins no Go toolchain: built with the local "
@@ -130,6 +172,28 @@ def build(
     manifest = _build_into_dist(config, plan, runner=runner)
     remember_build(config, manifest)
     return BuildResult(dist, manifest, False, warnings)
+
+
+def _requirements_from(path: Path) -> str:
+    where = path.as_posix()
+    try:
+        manifest = manifest_from_bytes(read_regular(path))
+    except OSError as exc:
+        raise ReprotasksError(
+            f"--from-manifest {where}: cannot be read ({exc.strerror or exc})", hint="pass a build's manifest.json"
+        ) from None
+    except (ValueError, TypeError) as exc:
+        raise ReprotasksError(
+            f"--from-manifest {where}: not a reprotasks build manifest ({exc})", hint="pass a build's manifest.json"
+        ) from None
+    text = recorded_lock(manifest.python)
+    if text is None:
+        raise ReprotasksError(
+            f"--from-manifest {where} records no resolved build requirements (its build used a committed build "
+            "lock, or built no Python package)",
+            hint="pass the manifest of a build made without a committed build lock, or drop --from-manifest",
+        )
+    return text
 
 
 def _version(config: Config, source: _source.Source, runner: Runner) -> str:
@@ -160,8 +224,11 @@ def plan_build(
     python: bool,
     go: bool,
     python_toolchain: str | None = None,
+    recorded_lock: str | None = None,
 ) -> BuildPlan:
-    """``python_toolchain``: the Python that built the Python part, if not this one (assemble)."""
+    """``python_toolchain``: the Python that built the Python part, if not this one (assemble).
+    ``recorded_lock``: the build requirements a manifest recorded, used when the commit has no
+    build lock (see ``BuildLock``)."""
     for platform in platforms:
         parse_platform(platform)
     build_python_part = python and config.python.build
@@ -192,6 +259,15 @@ def plan_build(
             "version": version,
         }
     )
+    build_lock = None
+    if build_python_part:
+        assert config.python.build_lock is not None  # config.python.build implies a lock
+        lock_rel = config.rel(config.python.build_lock.output)
+        data = _source.committed_bytes(source, lock_rel, runner=runner)
+        if data is None:
+            build_lock = BuildLock(lock_rel, recorded_lock, committed=False)
+        else:
+            build_lock = BuildLock(lock_rel, _decoded(data, lock_rel), committed=True)
     return BuildPlan(
         source,
         version,
@@ -202,6 +278,7 @@ def plan_build(
         go_version,
         digest,
         go_pinned,
+        build_lock,
     )
 
 
@@ -243,7 +320,16 @@ def _reuse(config: Config, plan: BuildPlan, *, runner: Runner, restage: bool = T
         manifest = manifest_from_bytes(data)
     except (ValueError, TypeError):
         return None
-    expected = manifest_header(config, plan, runner=runner)
+    if plan.build_lock is not None and plan.build_lock.text is None:
+        # Not committed: what the last build resolved is this build's (unchanged inputs).
+        text = recorded_lock(manifest.python)
+        if text is None:
+            return None
+        plan = dataclasses.replace(plan, build_lock=dataclasses.replace(plan.build_lock, text=text))
+    try:
+        expected = manifest_header(config, plan, runner=runner)
+    except ReprotasksError:
+        return None  # the recorded requirements are not a clean lock: rebuild
     if manifest.inputs_digest != plan.inputs_digest or _header_of(manifest) != expected:
         runner.log(f"build: {shown_dist}/{MANIFEST_NAME} differs from what this build would record: rebuilding")
         return None
@@ -301,13 +387,8 @@ def manifest_header(
     """
     python_part = go_part = None
     if plan.python:
-        lock = config.python.build_lock
-        assert lock is not None  # config.python.build implies a lock
-        lock_rel = config.rel(lock.output)
-        text = _committed_text(plan.source, lock_rel, runner)
-        packages = {pin.name: pin.version for pin in parse_lock_text(text).pins}
-        lock_sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        python_part = _python_record(lock_sha, packages, lock_rel, plan)
+        assert plan.build_lock is not None
+        python_part = _python_record(plan.build_lock, plan)
     if plan.go_packages:
         assert config.go.module is not None
         module_rel = config.rel(config.go.module)
@@ -337,13 +418,7 @@ def _join(directory: str, name: str) -> str:
     return name if directory == "." else f"{directory}/{name}"
 
 
-def _committed_text(source: _source.Source, relative: str, runner: Runner) -> str:
-    data = _source.committed_bytes(source, relative, runner=runner)
-    if data is None:
-        raise ReprotasksError(
-            f"{relative} is not in the commit being built",
-            hint=f"run `reprotasks lock` if needed, then `git add {relative}` and commit it",
-        )
+def _decoded(data: bytes, relative: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -354,13 +429,34 @@ def _build_into_dist(config: Config, plan: BuildPlan, *, runner: Runner) -> Mani
     with staged(config.dist_dir, "stage") as stage, tempfile.TemporaryDirectory(prefix="reprotasks-src-") as scratch:
         runner.log(f"build: clean copy of commit {plan.source.commit[:12]}")
         project = _source.clean_copy(plan.source, Path(scratch) / "src", runner=runner)
-        _same_config_as_commit(config, project, plan.source)
+        committed = _same_config_as_commit(config, project, plan.source)
+        lock = plan.build_lock
+        if lock is not None and lock.text is None:
+            text = _resolve_build_requirements(committed, Path(scratch), runner=runner)
+            plan = dataclasses.replace(plan, build_lock=dataclasses.replace(lock, text=text))
         manifest = _build_parts(config, plan, project, stage, runner=runner)
         manifest.write(stage)
     return manifest
 
 
-def _same_config_as_commit(config: Config, project: Path, source: _source.Source) -> None:
+def _resolve_build_requirements(committed: Config, scratch: Path, *, runner: Runner) -> str:
+    """``[build-system] requires`` (plus ``build``) of the commit, resolved with hashes, as lock text."""
+    spec = committed.python.build_lock
+    assert spec is not None
+    output = scratch / "resolved-build-requirements.txt"
+    runner.log(f"build: resolving {spec.describe_input(committed.root)} with hashes (no committed build lock)")
+    compile_lock(committed, spec, output, runner=runner, backend=committed.python.lock_backend)
+    parsed = parse_lock_text(output.read_text(encoding="utf-8"))
+    if parsed.problems or not parsed.pins:
+        problem = parsed.problems[0].problem if parsed.problems else "no package"
+        raise ReprotasksError(
+            f"resolving [build-system] requires gave no clean hashed lock ({problem})",
+            hint="run `reprotasks lock` to see the resolver's output, then commit the build lock",
+        )
+    return "\n".join(canonical_lines(parsed.pins)) + "\n"
+
+
+def _same_config_as_commit(config: Config, project: Path, source: _source.Source) -> Config:
     """The settings this build records must be the commit's: refuse when the working tree's differ."""
     committed = config.reload_at(project)
     here, there = _flat(config.fingerprint()), _flat(committed.fingerprint())
@@ -375,6 +471,7 @@ def _same_config_as_commit(config: Config, project: Path, source: _source.Source
             hint="commit the change (pyproject.toml, lock inputs, go.mod, ...) or stash it (`git stash -u`), "
             "then build again",
         )
+    return committed
 
 
 def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -392,10 +489,14 @@ def _build_parts(config: Config, plan: BuildPlan, project: Path, stage: Path, *,
     jobs: list[Callable[[], list[ArtifactRecord]]] = []
     header = manifest_header(config, plan, runner=runner)
     if plan.python:
-        lock = config.python.build_lock
-        assert lock is not None  # config.python.build implies a lock
-        lock_rel = config.rel(lock.output)
-        environment = build_environment(_committed(project, lock_rel), lock_rel, runner=runner)
+        lock = plan.build_lock
+        assert lock is not None and lock.text is not None
+        if lock.committed:
+            environment = build_environment(_committed(project, lock.path), lock.path, runner=runner)
+        else:
+            resolved = project.parent / "build-requirements.resolved.txt"
+            resolved.write_text(lock.text, encoding="utf-8")
+            environment = build_environment(resolved, "the build requirements resolved for this build", runner=runner)
 
         def python_job() -> list[ArtifactRecord]:
             runner.log(f"build: sdist + wheel ({len(environment.packages)} locked build requirements)")
@@ -476,13 +577,30 @@ def _committed(project: Path, relative: str) -> Path:
     return path
 
 
-def _python_record(lock_sha: str, packages: dict[str, str], lock_rel: str, plan: BuildPlan) -> dict[str, Any]:
+def _python_record(lock: BuildLock, plan: BuildPlan) -> dict[str, Any]:
+    if lock.text is None:
+        raise ReprotasksError(
+            f"{lock.path} is not in commit {plan.source.commit[:12]} and the manifest records no build requirements "
+            "resolved for it, so what built the Python package is unknown",
+            hint=f"rebuild (`reprotasks build --force`); better, run `reprotasks lock` and commit {lock.path}",
+        )
+    parsed = parse_lock_text(lock.text)
+    if not lock.committed and (parsed.problems or "\n".join(canonical_lines(parsed.pins)) + "\n" != lock.text):
+        raise ReprotasksError(
+            "the build requirements recorded in the manifest are not a sorted, hashed lock as reprotasks writes one",
+            hint="rebuild (`reprotasks build --force`; never edit manifest.json by hand)",
+        )
+    packages = {pin.name: pin.version for pin in parsed.pins}
+    lock_sha = hashlib.sha256(lock.text.encode("utf-8")).hexdigest()
     command = build_command(BuildEnvironment(Path("python"), lock_sha, packages), Path("DIST"))
     command[0] = "python"
+    build_lock: dict[str, Any] = {"path": lock.path, "sha256": lock_sha}
+    if not lock.committed:
+        build_lock = {"path": None, "sha256": lock_sha, "resolved": canonical_lines(parsed.pins)}
     return {
         "command": command,
         "environment": {**build_environment_variables(Path("SOURCE"), plan.source.epoch), "umask": "022"},
-        "build_lock": {"path": lock_rel, "sha256": lock_sha},
+        "build_lock": build_lock,
         "build_requirements": dict(sorted(packages.items())),
     }
 
@@ -516,10 +634,12 @@ def planned_commands(
     if reuse and _reuse(config, plan, runner=runner, restage=False) is not None:
         return [f"# inputs unchanged since the last build: reuse {dist}/ after checking every digest"]
     lines = [f"git clone --shared --no-checkout . $SCRATCH/src && git -C $SCRATCH/src checkout {source.commit}"]
-    if plan.python:
-        lock = config.python.build_lock
-        assert lock is not None
-        lines.append(f"pip install --require-hashes --no-deps -r {config.rel(lock.output)}  # cached build venv")
+    if plan.build_lock is not None:
+        lock_file = plan.build_lock.path
+        if not plan.build_lock.committed:
+            lines.append(f"# {lock_file} is not committed: resolve [build-system] requires with hashes")
+            lock_file = "$SCRATCH/build-requirements.resolved.txt"
+        lines.append(f"pip install --require-hashes --no-deps -r {lock_file}  # cached build venv")
         env = build_environment_variables(Path("$SCRATCH/src"), plan.source.epoch)
         settings = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
         lines.append(f"{settings} python -m build --no-isolation --outdir {dist} .")

@@ -58,6 +58,18 @@ class Manifest:
         return target
 
 
+def recorded_lock(python_record: Any) -> str | None:
+    """The build requirements a manifest's ``python`` part recorded because the commit had no
+    build lock (as lock text), or None."""
+    if not isinstance(python_record, dict):
+        return None
+    lock = python_record.get("build_lock")
+    lines = lock.get("resolved") if isinstance(lock, dict) else None
+    if not isinstance(lines, list) or not lines or not all(isinstance(line, str) for line in lines):
+        return None
+    return "\n".join(lines) + "\n"
+
+
 REBUILD_HINT = "rebuild with `reprotasks build --force` (never edit manifest.json by hand), then run this step again"
 
 

@@ -24,6 +24,7 @@ from reprotasks._run import Runner
 from reprotasks.config import Config
 from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.dist import source as _source
+from reprotasks.dist.manifest import recorded_lock
 from reprotasks.dist.explain import explain
 from reprotasks.dist.layout import SUMS_NAME, kind_of, sha256_regular
 from reprotasks.dist.checksum import read_sums
@@ -91,6 +92,9 @@ def reproduce(config: Config, *, runner: Runner, ref: str | None = None, sums: P
         expected = {record.name: sha256_regular(config.dist_dir / record.name) for record in reference.artifacts}
         expected[MANIFEST_NAME] = sha256_regular(manifest_path)
         build_args = _selection(reference)
+        if recorded_lock(reference.python) is not None:
+            # No committed build lock: the rebuild installs exactly what the first build resolved.
+            build_args.append(f"--from-manifest={manifest_path.resolve()}")
         label = f"{dist_shown}/ (first build)"
     else:
         if sums is None:

@@ -22,9 +22,9 @@ from reprotasks.config import Config
 from reprotasks.errors import ReprotasksError
 from reprotasks.dist import source as _source
 from reprotasks.dist.layout import SBOM_NAME
-from reprotasks.python.lockfile import parse_lock, read_text
+from reprotasks.python.lockfile import parse_lock, parse_lock_text, read_text
 from reprotasks.dist.trusted import trusted_manifest
-from reprotasks.dist.manifest import Manifest
+from reprotasks.dist.manifest import Manifest, recorded_lock
 
 # Any fixed namespace works; this one is ours (uuid5 of the name) so serials never collide with others'.
 _SERIAL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://reprotasks.dev/sbom")
@@ -46,18 +46,27 @@ class _Package:
     sources: set[str]
 
 
-def python_packages(config: Config) -> dict[tuple[str, str], _Package]:
-    """(name, version) -> sha256 hashes and the locks that pin it."""
+def python_packages(config: Config, manifest: Manifest | None = None) -> dict[tuple[str, str], _Package]:
+    """(name, version) -> sha256 hashes and the locks that pin it. A build lock that is not
+    committed is replaced by the requirements the (checked) manifest recorded for that build."""
     found: dict[tuple[str, str], _Package] = {}
-    for path in (lock.output for lock in config.python.all_locks):
-        if not path.is_file():
+    resolved = recorded_lock(manifest.python) if manifest is not None else None
+    for lock in config.python.all_locks:
+        path = lock.output
+        if lock is config.python.build_lock and resolved is not None:
+            pins = parse_lock_text(resolved).pins
+            source = "manifest.json (build requirements resolved at build time)"
+        elif not path.is_file():
             raise ReprotasksError(
                 f"{config.rel(path)} is missing: the SBOM lists what the locks pin", hint="run `reprotasks lock` first"
             )
-        for pin in parse_lock(path, config.rel(path)).pins:
+        else:
+            pins = parse_lock(path, config.rel(path)).pins
+            source = config.rel(path)
+        for pin in pins:
             package = found.setdefault((pin.name, pin.version), _Package(set(), set()))
             package.hashes.update(h.split(":", 1)[1] for h in pin.hashes if h.startswith("sha256:"))
-            package.sources.add(config.rel(path))
+            package.sources.add(source)
     return found
 
 
@@ -102,7 +111,7 @@ def render(config: Config, manifest: Manifest | None, epoch: int) -> tuple[bytes
         Component(name="reprotasks", version=__version__, type=ComponentType.APPLICATION, bom_ref="tool:reprotasks")
     )
     components: list[Component] = []
-    python = python_packages(config)
+    python = python_packages(config, manifest)
     for (package, pinned), found in sorted(python.items()):
         purl = PackageURL(type="pypi", name=package, version=pinned)
         components.append(

@@ -25,6 +25,7 @@ from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.dist import source as _source
 from reprotasks.dist.layout import kind_of, read_regular, require_directory, sha256_regular, shown
 from reprotasks.dist.build import BuildPlan, manifest_header, plan_build
+from reprotasks.dist.manifest import recorded_lock
 from reprotasks.go.binaries import archive_stem, binary_info, excluded_on, go_flags, parse_platform
 from reprotasks.dist.manifest import MANIFEST_NAME, REBUILD_HINT, ArtifactRecord, Manifest, manifest_from_bytes, require_manifest
 
@@ -61,7 +62,13 @@ def trusted_manifest(config: Config, *, runner: Runner, step: str) -> tuple[Mani
     go = manifest.go if isinstance(manifest.go, dict) else None
     platforms = sorted(go.get("platforms", {})) if go and isinstance(go.get("platforms"), dict) else []
     plan = plan_build(
-        config, source, runner=runner, platforms=platforms, python=manifest.python is not None, go=go is not None
+        config,
+        source,
+        runner=runner,
+        platforms=platforms,
+        python=manifest.python is not None,
+        go=go is not None,
+        recorded_lock=recorded_lock(manifest.python),
     )
     header = manifest_header(config, plan, runner=runner)
     findings = [

@@ -81,8 +81,13 @@ def verify(config: Config, *, runner: Runner, use_cache: bool = True, check_dist
         checks.append(Check("python version pin", tuple(pins.python_findings(config, runner=runner))))
     for spec in config.python.locks:
         checks.append(_check_lock(config, spec, runner=runner, use_cache=use_cache))
-    if config.python.build_lock is not None:
-        checks.append(_check_lock(config, config.python.build_lock, runner=runner, use_cache=use_cache))
+    build_lock = config.python.build_lock
+    if build_lock is not None:
+        if not config.python.require_build_lock and not build_lock.output.exists():
+            note = "not written: build resolves the backend each time (require-build-lock = false)"
+            checks.append(Check(f"lock {config.rel(build_lock.output)}", (), note))
+        else:
+            checks.append(_check_lock(config, build_lock, runner=runner, use_cache=use_cache))
     if config.go.module is not None:
         rel = config.rel(config.go.module)
         checks.append(Check("go toolchain pin", tuple(pins.go_findings(config, runner=runner))))

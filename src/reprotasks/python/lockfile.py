@@ -186,6 +186,14 @@ def parse_lock_text(text: str) -> ParsedLock:
     return ParsedLock(tuple(pins), tuple(problems))
 
 
+def canonical_lines(pins: tuple[Pin, ...]) -> list[str]:
+    """One ``name==version --hash=...`` line per pin, sorted: a lock as a manifest records it."""
+    return [
+        " ".join([f"{pin.name}=={pin.version}", *(f"--hash={digest}" for digest in sorted(pin.hashes))])
+        for pin in sorted(pins, key=lambda pin: pin.name)
+    ]
+
+
 def split_header(text: str) -> tuple[str, str]:
     """(header, body): the header is the leading comment block a resolver writes."""
     lines = text.splitlines(keepends=True)

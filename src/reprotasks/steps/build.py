@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from reprotasks.step import Context, StepResult, StepSpec, flag, many
+from reprotasks.step import Context, StepResult, StepSpec, flag, many, param
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -17,6 +18,13 @@ class BuildOptions:
     python_only: bool = flag("--python-only", group="only", help="build only the sdist and wheel")
     go_only: bool = flag("--go-only", group="only", help="build only the Go binaries")
     force: bool = flag("--force", help="rebuild even if the inputs are unchanged since the last build")
+    from_manifest: Path | None = param(
+        "--from-manifest",
+        metavar="MANIFEST",
+        path=True,
+        help="when the commit has no build lock: install the build backend from the requirements this "
+        "manifest.json recorded instead of resolving them again (what `reproduce` does)",
+    )
 
 
 def run(ctx: Context, options: BuildOptions) -> StepResult:
@@ -29,6 +37,7 @@ def run(ctx: Context, options: BuildOptions) -> StepResult:
         python=not options.go_only,
         go=not options.python_only,
         force=options.force or not ctx.trust_cache,
+        from_manifest=options.from_manifest,
     )
     return StepResult.of(built)
 
