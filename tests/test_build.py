@@ -267,3 +267,36 @@ def test_submodules_are_built_from_this_checkout_never_dropped(hybrid_repo: Path
     missing = run_cli("build", "--python-only", "--force", cwd=hybrid_repo)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     assert "submodule src/hybrid_orchestrator/data is not checked out in" in missing.stderr
+
+
+def test_go_at_the_root_and_python_in_a_subdirectory_is_one_release(tmp_path: Path, go_env: dict[str, str]) -> None:
+    root = tmp_path / "mixed"
+    shutil.copytree(HYBRID / "go", root, ignore=shutil.ignore_patterns("dist"))
+    python = root / "python"
+    python.mkdir()
+    shutil.copytree(HYBRID / "src", python / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "requirements.in", "requirements.txt", "build-requirements.txt"):
+        shutil.copy(HYBRID / name, python / name)
+    shutil.copy(HYBRID / ".python-version", root / ".python-version")
+    commit_all(root, "Go at the root, Python in python/")
+    initialized = run_cli("init", "--no-nox", "--no-invoke", cwd=root, env=go_env)
+    assert initialized.returncode == 0, initialized.stderr
+    settings = (root / "reprotasks.toml").read_text()
+    assert 'project = "python"' in settings and 'locks = ["python/requirements.in"]' in settings
+    commit_all(root, "reprotasks init")
+    verified = run_cli("verify", cwd=root, env=go_env)
+    assert "lock python/build-requirements.txt" in verified.stdout, verified.stdout + verified.stderr
+    build(root, "--platform", "linux/amd64", env=go_env)
+    manifest = json.loads((root / "dist" / "manifest.json").read_text())
+    assert {record["name"] for record in manifest["artifacts"]} == {
+        *PYTHON_ARTIFACTS,
+        "worker_0.3.0_linux_amd64.tar.gz",
+    }
+    assert manifest["python"]["directory"] == "python" and manifest["go"]["module"] == "."
+    assert manifest["python"]["build_lock"]["path"] == "python/build-requirements.txt"
+    reproduced = run_cli("reproduce", cwd=root, env=go_env)
+    assert reproduced.returncode == 0, reproduced.stderr
+    # A root pyproject.toml with its own [project] makes python.project ambiguous: refused.
+    (root / "pyproject.toml").write_text("[project]\nname = 'other'\nversion = '1'\n")
+    ambiguous = run_cli("config", cwd=root, env=go_env)
+    assert ambiguous.returncode == 2 and "has its own [project]" in ambiguous.stderr

@@ -123,6 +123,17 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         table="python",
+        key="project",
+        kind="str",
+        default=None,
+        help=(
+            "Directory of the Python project (the pyproject.toml with [build-system] and [project]), relative to "
+            "the project root, when it is not the root: e.g. Go at the root and Python in `python/`. Its "
+            "`requirements*.in` are found too, and the default build lock lives there."
+        ),
+    ),
+    Option(
+        table="python",
         key="build",
         kind="bool",
         default=True,

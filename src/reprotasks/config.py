@@ -63,6 +63,7 @@ class PythonConfig:
     build: bool  # an sdist and a wheel are built (option on and a [build-system] table present)
     build_lock: LockSpec | None  # None when there is nothing to build
     require_build_lock: bool = True  # verify fails while the build lock is not committed
+    project: Path | None = None  # the Python project's directory (pyproject.toml); None: the root
 
     @property
     def all_locks(self) -> tuple[LockSpec, ...]:
@@ -128,6 +129,8 @@ class Config:
     # Set while `release` stages its outputs in ``dist_dir``: the dist/ they will replace. Paths
     # inside the stage are shown (and recorded in manifests/provenance) as paths in this one.
     staged_for: Path | None = None
+    # The file holding the settings, as messages name it (pyproject.toml or reprotasks.toml).
+    settings_file: str = "pyproject.toml"
     # How this config was loaded (overrides, their source), to load the same layers elsewhere.
     loader: tuple[Mapping[str, Any] | None, str] = (None, "overrides")
 
@@ -173,6 +176,7 @@ class Config:
                 "version-pin": self.python.version_pin,
                 "build": self.python.build,
                 "build-lock": None if self.python.build_lock is None else self.rel(self.python.build_lock.output),
+                "project": None if self.python.project is None else self.rel(self.python.project),
                 "require-build-lock": self.python.require_build_lock,
             },
             "go": {
@@ -249,8 +253,53 @@ def load_config(
     values.update(_from_environ(os.environ if environ is None else environ))
     if overrides:
         values.update(_validate(dict(overrides), overrides_source))
-    config = _resolve(root, pyproject if pyproject.is_file() else None, document, values)
-    return dataclasses.replace(config, loader=(dict(overrides) if overrides else None, overrides_source))
+    python_dir, python_document = _python_project(root, document, values)
+    if python_dir is not None:
+        pyproject = python_dir / "pyproject.toml"
+        document = python_document
+        default_lock = next(option.default for option in OPTIONS if option.dotted == "python.build-lock")
+        if values["python.build-lock"] == default_lock:
+            values["python.build-lock"] = f"{python_dir.relative_to(root).as_posix()}/{default_lock}"
+    config = _resolve(root, pyproject if pyproject.is_file() else None, document, values, python_dir)
+    return dataclasses.replace(
+        config,
+        loader=(dict(overrides) if overrides else None, overrides_source),
+        settings_file=STANDALONE if source == STANDALONE else "pyproject.toml",
+    )
+
+
+def _python_project(root: Path, document: dict[str, Any], values: dict[str, Any]) -> tuple[Path | None, dict[str, Any]]:
+    """(directory, pyproject document) of ``python.project`` when it names a subdirectory."""
+    relative = values["python.project"]
+    if relative is None or Path(relative) == Path():
+        return None, document
+    directory = discover.inside(root, relative, "python.project")
+    if directory == root:
+        return None, document
+    shown = directory.relative_to(root).as_posix()
+    pyproject = directory / "pyproject.toml"
+    if not pyproject.is_file():
+        raise ConfigError(
+            f"`python.project` = {relative!r}: {shown}/pyproject.toml does not exist",
+            hint="point `python.project` at the directory holding the Python project's pyproject.toml",
+        )
+    for table in ("project", "build-system"):
+        if table in document:
+            raise ConfigError(
+                f"`python.project` = {relative!r}, but pyproject.toml at the root has its own [{table}]: which "
+                "Python project to build is ambiguous",
+                hint="drop `python.project` to build the root's project, or move [project] and [build-system] "
+                f"into {shown}/pyproject.toml",
+            )
+    python_document = _read_toml(pyproject)
+    tool = python_document.get("tool")
+    if isinstance(tool, dict) and "reprotasks" in tool:
+        raise ConfigError(
+            f"{shown}/pyproject.toml has a [tool.reprotasks] table, which is never read: the settings live at the "
+            "project root",
+            hint=f"move its keys into [tool.reprotasks] of the root's pyproject.toml or into {STANDALONE}",
+        )
+    return directory, python_document
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -453,12 +502,14 @@ def _project_table(document: dict[str, Any]) -> dict[str, Any]:
     return project
 
 
-def _resolve(root: Path, pyproject: Path | None, document: dict[str, Any], values: dict[str, Any]) -> Config:
+def _resolve(
+    root: Path, pyproject: Path | None, document: dict[str, Any], values: dict[str, Any], python_dir: Path | None
+) -> Config:
     project = _project_table(document)
     dynamic = project.get("dynamic", [])
     locks = tuple(
         LockSpec(input=path, output=path.with_suffix(".txt"))
-        for path in discover.lock_inputs(root, values["python.locks"])
+        for path in discover.lock_inputs(root, values["python.locks"], python_dir)
     )
     build_lock = _resolve_build_lock(root, document, values) if values["python.build"] else None
     platforms = tuple(values["go.platforms"])
@@ -506,6 +557,7 @@ def _resolve(root: Path, pyproject: Path | None, document: dict[str, Any], value
             build=build_lock is not None,
             build_lock=build_lock,
             require_build_lock=values["python.require-build-lock"],
+            project=python_dir,
         ),
         go=GoConfig(
             module=module,

@@ -39,9 +39,13 @@ def inside(root: Path, relative: str, key: str) -> Path:
     return path
 
 
-def lock_inputs(root: Path, configured: list[str] | None) -> tuple[Path, ...]:
+def lock_inputs(root: Path, configured: list[str] | None, python_dir: Path | None = None) -> tuple[Path, ...]:
+    """The configured lock inputs, else ``requirements*.in`` and ``requirements/*.in`` at the root
+    and in the Python project's directory (``python.project``)."""
     if configured is None:
-        inputs = sorted(root.glob("requirements*.in")) + sorted((root / "requirements").glob("*.in"))
+        inputs = []
+        for directory in (root,) if python_dir is None else (root, python_dir):
+            inputs += sorted(directory.glob("requirements*.in")) + sorted((directory / "requirements").glob("*.in"))
         for path in inputs:
             _require_input(root, path)
     else:
@@ -98,6 +102,26 @@ def project_directories(root: Path) -> Iterator[Path]:
             and not (here / name / "pyproject.toml").is_file()
         )
         yield here
+
+
+def python_subproject(root: Path) -> str | None:
+    """The one subdirectory (at most two levels down) holding a Python project (a pyproject.toml
+    with [build-system] or [project]), as a root-relative path; None if there are none or several."""
+    import tomllib
+
+    found = []
+    for directory in sorted(root.glob("*/")) + sorted(root.glob("*/*/")):
+        relative = directory.relative_to(root)
+        if any(part.startswith((".", "_")) or part in _SKIP_DIRS for part in relative.parts):
+            continue
+        pyproject = directory / "pyproject.toml"
+        try:
+            document = tomllib.loads(pyproject.read_text(encoding="utf-8")) if pyproject.is_file() else {}
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+        if "build-system" in document or "project" in document:
+            found.append(relative.as_posix())
+    return found[0] if len(found) == 1 else None
 
 
 def go_module(root: Path, configured: str | None) -> Path | None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import tomlkit
 
+from reprotasks import discover
 from reprotasks._files import write_atomic
 from reprotasks._run import Runner
 from reprotasks.config import STANDALONE, Config, load_config
@@ -79,6 +80,11 @@ def init(
     standalone = root / STANDALONE
     result = InitResult()
     config = load_config(root)  # also validates what is already there
+    if not pyproject.is_file() and not standalone.exists() and config.python.project is None:
+        # Go at the root, the Python project in a subdirectory: one release of both.
+        subproject = discover.python_subproject(root)
+        if subproject is not None:
+            config = load_config(root, overrides={"python": {"project": subproject}}, overrides_source="init")
     had_table = standalone.exists() or (pyproject.is_file() and _has_table(pyproject))
     workflow = (config.sign.github_workflow or WORKFLOW) if had_table else _free_workflow(root)
     if pyproject.is_file() and not standalone.exists():
@@ -151,6 +157,8 @@ def detected_settings(config: Config, runner: Runner, workflow: str = WORKFLOW) 
     python: dict[str, Any] = {"locks": [config.rel(lock.input) for lock in config.python.locks]}
     if not config.python.locks:
         python = {}
+    if config.python.project is not None:
+        python["project"] = config.rel(config.python.project)
     go: dict[str, Any]
     if config.go.module is None:
         go = {"enabled": False}

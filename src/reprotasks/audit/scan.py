@@ -401,7 +401,7 @@ def audit(config: Config, *, runner: Runner) -> AuditReport:
                 report.allowed += 1
             else:
                 report.findings.append(finding)
-    where = config.rel(config.pyproject) if config.pyproject else "pyproject.toml"
+    where = config.settings_file
     for index, entry in enumerate(allow):
         if not used[index]:
             described = ", ".join(f"{key} = {value!r}" for key, value in entry.items() if key != "reason")

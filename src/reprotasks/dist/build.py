@@ -388,7 +388,7 @@ def manifest_header(
     python_part = go_part = None
     if plan.python:
         assert plan.build_lock is not None
-        python_part = _python_record(plan.build_lock, plan)
+        python_part = _python_record(plan.build_lock, plan, _python_dir(config))
     if plan.go_packages:
         assert config.go.module is not None
         module_rel = config.rel(config.go.module)
@@ -501,7 +501,9 @@ def _build_parts(config: Config, plan: BuildPlan, project: Path, stage: Path, *,
         def python_job() -> list[ArtifactRecord]:
             runner.log(f"build: sdist + wheel ({len(environment.packages)} locked build requirements)")
             try:
-                built = build_python(project, stage, environment, runner=runner, epoch=plan.source.epoch)
+                built = build_python(
+                    project / _python_dir(config), stage, environment, runner=runner, epoch=plan.source.epoch
+                )
             finally:
                 if environment.disposable is not None:
                     shutil.rmtree(environment.disposable, ignore_errors=True)
@@ -577,7 +579,12 @@ def _committed(project: Path, relative: str) -> Path:
     return path
 
 
-def _python_record(lock: BuildLock, plan: BuildPlan) -> dict[str, Any]:
+def _python_dir(config: Config) -> str:
+    """The Python project's directory relative to the project root ("." unless python.project)."""
+    return "." if config.python.project is None else config.rel(config.python.project)
+
+
+def _python_record(lock: BuildLock, plan: BuildPlan, directory: str) -> dict[str, Any]:
     if lock.text is None:
         raise ReprotasksError(
             f"{lock.path} is not in commit {plan.source.commit[:12]} and the manifest records no build requirements "
@@ -597,12 +604,15 @@ def _python_record(lock: BuildLock, plan: BuildPlan) -> dict[str, Any]:
     build_lock: dict[str, Any] = {"path": lock.path, "sha256": lock_sha}
     if not lock.committed:
         build_lock = {"path": None, "sha256": lock_sha, "resolved": canonical_lines(parsed.pins)}
-    return {
+    record = {
         "command": command,
         "environment": {**build_environment_variables(Path("SOURCE"), plan.source.epoch), "umask": "022"},
         "build_lock": build_lock,
         "build_requirements": dict(sorted(packages.items())),
     }
+    if directory != ".":
+        record["directory"] = directory  # python.project: the backend runs there
+    return record
 
 
 def _go_record(config: Config, plan: BuildPlan, go_sum_sha: str | None, module_rel: str) -> dict[str, Any]:
@@ -642,7 +652,8 @@ def planned_commands(
         lines.append(f"pip install --require-hashes --no-deps -r {lock_file}  # cached build venv")
         env = build_environment_variables(Path("$SCRATCH/src"), plan.source.epoch)
         settings = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
-        lines.append(f"{settings} python -m build --no-isolation --outdir {dist} .")
+        where = "" if config.python.project is None else f"cd {_python_dir(config)} && "
+        lines.append(f"{where}{settings} python -m build --no-isolation --outdir {dist} .")
     if plan.go_packages and config.go.module is not None and plan.toolchain is not None:
         module_rel = config.rel(config.go.module)
         flags = go_flags(config.go, plan.version)

@@ -112,19 +112,18 @@ def _python_version_file(path: Path) -> list[Finding]:
 def _requires_python(config: Config) -> list[Finding]:
     running = running_python()
     line = _line_of(config.pyproject, "requires-python") if config.pyproject else None
+    where = config.rel(config.pyproject) if config.pyproject else "pyproject.toml"
     fix_exact = f'set `requires-python = "=={".".join(running.split(".")[:2])}.*"` in [project]'
     if config.requires_python is None:
-        return [Finding("pyproject.toml", None, "`requires-python` is missing", fix_exact)]
+        return [Finding(where, None, "`requires-python` is missing", fix_exact)]
     try:
         specifiers = list(SpecifierSet(config.requires_python))
     except InvalidSpecifier:
-        return [
-            Finding("pyproject.toml", line, f"`requires-python = {config.requires_python!r}` is not valid", fix_exact)
-        ]
+        return [Finding(where, line, f"`requires-python = {config.requires_python!r}` is not valid", fix_exact)]
     if len(specifiers) != 1 or specifiers[0].operator not in {"==", "==="}:
         return [
             Finding(
-                "pyproject.toml",
+                where,
                 line,
                 f"`requires-python = {config.requires_python!r}` does not pin one Python version",
                 fix_exact + ' (version-pin = "requires-python" needs an exact pin)',
@@ -133,7 +132,7 @@ def _requires_python(config: Config) -> list[Finding]:
     if not specifiers[0].contains(running, prereleases=True):
         return [
             Finding(
-                "pyproject.toml",
+                where,
                 line,
                 f"`requires-python = {config.requires_python!r}` does not match the running Python {running}",
                 "run with a matching Python, or change the pin deliberately and re-lock",

@@ -66,7 +66,7 @@ def _dist_check(config: Config) -> Check:
             config.dist_dir, config.sign, offline=config.sign.offline, shown_dir=shown, require_signed=True
         )
     except ConfigError as error:
-        where = config.rel(config.pyproject) if config.pyproject else "pyproject.toml"
+        where = config.settings_file
         return Check(name, (Finding(where, None, f"{shown}/ holds signatures but {error.message}", error.hint),))
     return Check(name, tuple(report.findings))
 
