@@ -10,7 +10,7 @@ from pathlib import Path
 from reprotasks.errors import ConfigError
 
 # Directories never searched when detecting the layout.
-_SKIP_DIRS = frozenset({"node_modules", "vendor", "testdata", "dist", "build", "site-packages"})
+SKIP_DIRS = frozenset({"node_modules", "vendor", "testdata", "dist", "build", "site-packages"})
 
 
 def resolve_path(path: Path, shown: str) -> Path:
@@ -98,30 +98,10 @@ def project_directories(root: Path) -> Iterator[Path]:
             name
             for name in dirnames
             if not name.startswith((".", "_"))
-            and name not in _SKIP_DIRS
+            and name not in SKIP_DIRS
             and not (here / name / "pyproject.toml").is_file()
         )
         yield here
-
-
-def python_subproject(root: Path) -> str | None:
-    """The one subdirectory (at most two levels down) holding a Python project (a pyproject.toml
-    with [build-system] or [project]), as a root-relative path; None if there are none or several."""
-    import tomllib
-
-    found = []
-    for directory in sorted(root.glob("*/")) + sorted(root.glob("*/*/")):
-        relative = directory.relative_to(root)
-        if any(part.startswith((".", "_")) or part in _SKIP_DIRS for part in relative.parts):
-            continue
-        pyproject = directory / "pyproject.toml"
-        try:
-            document = tomllib.loads(pyproject.read_text(encoding="utf-8")) if pyproject.is_file() else {}
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-            continue
-        if "build-system" in document or "project" in document:
-            found.append(relative.as_posix())
-    return found[0] if len(found) == 1 else None
 
 
 def go_module(root: Path, configured: str | None) -> Path | None:

@@ -82,7 +82,7 @@ def init(
     config = load_config(root)  # also validates what is already there
     if not pyproject.is_file() and not standalone.exists() and config.python.project is None:
         # Go at the root, the Python project in a subdirectory: one release of both.
-        subproject = discover.python_subproject(root)
+        subproject = _python_subproject(root)
         if subproject is not None:
             config = load_config(root, overrides={"python": {"project": subproject}}, overrides_source="init")
     had_table = standalone.exists() or (pyproject.is_file() and _has_table(pyproject))
@@ -115,6 +115,24 @@ def init(
         )
     result.next_steps.append("review the changes, commit them, then `nox -s lock verify build checksum`")
     return result
+
+
+def _python_subproject(root: Path) -> str | None:
+    """The one subdirectory (at most two levels down) holding a Python project (a pyproject.toml
+    with [build-system] or [project]), as a root-relative path; None if there are none or several."""
+    found = []
+    for directory in sorted(root.glob("*/")) + sorted(root.glob("*/*/")):
+        relative = directory.relative_to(root)
+        if any(part.startswith((".", "_")) or part in discover.SKIP_DIRS for part in relative.parts):
+            continue
+        pyproject = directory / "pyproject.toml"
+        try:
+            document = tomllib.loads(pyproject.read_text(encoding="utf-8")) if pyproject.is_file() else {}
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+        if "build-system" in document or "project" in document:
+            found.append(relative.as_posix())
+    return found[0] if len(found) == 1 else None
 
 
 def _has_table(pyproject: Path) -> bool:
