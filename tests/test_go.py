@@ -260,7 +260,112 @@ def test_a_version_variable_that_is_not_a_string_gets_a_hint(go_project: Path) -
     main = go_project / "go" / "cmd" / "worker" / "main.go"
     main.write_text(main.read_text().replace('var version = "dev"', "var version = 3"))
     commit_all(go_project)
-    built = run_cli("build", "--go-only", "--platform", "linux/amd64", cwd=go_project)
+    auto = run_cli("build", "--go-only", "--platform", "linux/amd64", cwd=go_project)
+    assert auto.returncode == 0 and "no version variable to stamp" in auto.stderr, auto.stderr
+    built = run_cli(
+        "build",
+        "--go-only",
+        "--platform",
+        "linux/amd64",
+        "--force",
+        cwd=go_project,
+        env={"REPROTASKS_GO_VERSION_VARIABLE": "main.version"},
+    )
     assert built.returncode == 1, built.stderr
     assert "the version variable is not a string variable" in built.stderr
     assert "set `version-variable` under [tool.reprotasks.go]" in built.stderr
+
+
+def test_goreleaser_knobs_root_main_binary_names_archive_files_and_names(go_project: Path, tmp_path: Path) -> None:
+    """A root main package named after the module path (without /v2), a detected `Version`
+    variable, an excluded tool, renamed binaries, LICENSE in every archive and a custom archive name."""
+    import json
+    import tarfile
+    import zipfile
+
+    from .conftest import commit_all
+
+    module = go_project / "go"
+    for source in [module / "go.mod", *module.rglob("*.go")]:
+        source.write_text(source.read_text().replace("example.com/hybrid/worker", "example.com/acme/v2"))
+    (module / "main.go").write_text(
+        'package main\n\nimport "fmt"\n\nvar (\n\tVersion string\n\tcommit = "none"\n)\n\n'
+        "func main() { fmt.Println(Version, commit) }\n"
+    )
+    (module / "cmd" / "devtool").mkdir()
+    (module / "cmd" / "devtool" / "main.go").write_text("package main\n\nfunc main() {}\n")
+    worker = module / "cmd" / "worker" / "main.go"
+    worker.write_text(worker.read_text().replace("version", "Version"))
+    (go_project / "LICENSE").write_text("MIT\n")
+    settings = (
+        "\n[tool.reprotasks.go]\n"
+        'exclude-packages = ["./cmd/devtool"]\n'
+        'binary-names = ["./cmd/worker=acme-worker"]\n'
+        'archive-files = ["LICENSE"]\n'
+        'archive-name = "{binary}-{version}-{os}-{arch}"\n'
+    )
+    pyproject = go_project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + settings)
+    commit_all(go_project)
+    shown = json.loads(run_cli("config", cwd=go_project).stdout)["go"]
+    assert shown["main-packages"] == ["./cmd/worker", "."]
+    assert shown["binary-names"] == [".=acme", "./cmd/worker=acme-worker"]
+    built = run_cli("build", "--go-only", "--platform", "linux/amd64", "--platform", "windows/amd64", cwd=go_project)
+    assert built.returncode == 0 and "WARNING" not in built.stderr, built.stderr
+    assert "-X main.Version=0.3.0" in built.stderr
+    dist = go_project / "dist"
+    assert sorted(path.name for path in dist.iterdir()) == [
+        "acme-0.3.0-linux-amd64.tar.gz",
+        "acme-0.3.0-windows-amd64.zip",
+        "acme-worker-0.3.0-linux-amd64.tar.gz",
+        "acme-worker-0.3.0-windows-amd64.zip",
+        "manifest.json",
+    ]
+    with tarfile.open(dist / "acme-0.3.0-linux-amd64.tar.gz") as archive:
+        assert archive.getnames() == ["LICENSE", "acme"]
+        archive.extractall(tmp_path / "x", filter="data")
+    with zipfile.ZipFile(dist / "acme-worker-0.3.0-windows-amd64.zip") as archive:
+        assert sorted(archive.namelist()) == ["LICENSE", "acme-worker.exe"]
+    ran = subprocess.run([str(tmp_path / "x" / "acme")], capture_output=True, text=True, check=True)
+    assert ran.stdout == "0.3.0 none\n"
+    manifest = json.loads((dist / "manifest.json").read_text())
+    assert manifest["go"]["archives"] == {
+        "name": "{binary}-{version}-{os}-{arch}",
+        "files": ["LICENSE"],
+        "binaries": {".": "acme", "./cmd/worker": "acme-worker"},
+    }
+    for step in ("sbom", "checksum", "provenance"):
+        done = run_cli(step, cwd=go_project)
+        assert done.returncode == 0, done.stderr
+    reproduced = run_cli("reproduce", cwd=go_project)
+    assert reproduced.returncode == 0, reproduced.stderr
+    # A member the archive should not hold is refused by every step that re-derives the manifest.
+    with tarfile.open(dist / "acme-0.3.0-linux-amd64.tar.gz") as archive:
+        names = archive.getnames()
+    extra = tmp_path / "extra.tar.gz"
+    with tarfile.open(extra, "w:gz") as archive:
+        archive.add(tmp_path / "x" / "acme", "acme")
+    os.replace(extra, dist / "acme-0.3.0-linux-amd64.tar.gz")
+    refused = run_cli("sbom", cwd=go_project)
+    assert refused.returncode != 0 and "regular members LICENSE, acme expected" in refused.stderr, refused.stderr
+    assert names == ["LICENSE", "acme"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ('exclude-packages = ["./cmd/nope"]', "`go.exclude-packages` entry './cmd/nope' is not one of the main"),
+        ('binary-names = ["./cmd/worker=../x"]', "`go.binary-names` entry './cmd/worker=../x' is not PACKAGE=NAME"),
+        ('binary-names = ["./cmd/other=x"]', "`go.binary-names` entry './cmd/other=x' is not PACKAGE=NAME"),
+        ('archive-name = "{binary}_{version}"', "`go.archive-name` = '{binary}_{version}' is not a usable"),
+        ('archive-name = "{binary}/{os}_{arch}"', "is not a usable archive name"),
+        ('archive-name = "{name}_{os}_{arch}"', "is not a usable archive name"),
+        ('archive-files = ["../etc/passwd"]', "points outside the project"),
+        ('archive-files = ["NOPE"]', "`go.archive-files` entry 'NOPE' is not a regular file"),
+    ],
+)
+def test_bad_goreleaser_knobs_are_config_errors(go_project: Path, setting: str, message: str) -> None:
+    pyproject = go_project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + f"\n[tool.reprotasks.go]\n{setting}\n")
+    result = run_cli("config", cwd=go_project)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr

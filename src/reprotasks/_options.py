@@ -178,7 +178,47 @@ OPTIONS: tuple[Option, ...] = (
         key="main-packages",
         kind="list",
         default=None,
-        help="Go `main` packages to build, relative to the module. Default: every `cmd/*` with `package main`.",
+        help=(
+            "Go `main` packages to build, relative to the module. Default: every `cmd/*` with `package main`, and "
+            "the module root (`.`) when it is one."
+        ),
+    ),
+    Option(
+        table="go",
+        key="exclude-packages",
+        kind="list",
+        default=[],
+        help="Main packages never built (e.g. `./cmd/devtool`), taken out of `main-packages` or of those found.",
+    ),
+    Option(
+        table="go",
+        key="binary-names",
+        kind="list",
+        default=[],
+        help=(
+            'Binary names as `PACKAGE=NAME` entries, e.g. `["./cmd/server=acme-server"]`. Default: the last '
+            "element of the package path; for `.`, of the module path (without a `/vN` suffix)."
+        ),
+    ),
+    Option(
+        table="go",
+        key="archive-files",
+        kind="list",
+        default=[],
+        help=(
+            'Files of the commit put beside the binary in every archive, by their base name, e.g. `["LICENSE", '
+            '"README.md"]` (paths relative to the project root).'
+        ),
+    ),
+    Option(
+        table="go",
+        key="archive-name",
+        kind="str",
+        default="{binary}_{version}_{os}_{arch}{variant}",
+        help=(
+            "Archive name without extension (`.tar.gz`, `.zip` on windows), from `{binary}`, `{version}`, `{os}`, "
+            "`{arch}` and `{variant}` (`v7` of linux/arm/v7); `{os}` and `{arch}` are required."
+        ),
     ),
     Option(
         table="go",
@@ -194,8 +234,12 @@ OPTIONS: tuple[Option, ...] = (
         table="go",
         key="version-variable",
         kind="str",
-        default="main.version",
-        help='Variable set to the release version with `-ldflags -X` (`""` to stamp nothing).',
+        default="auto",
+        help=(
+            "Variable set to the release version with `-ldflags -X`. `auto`: each package-level string variable "
+            "named `version` or `Version` declared in a main package (`main.version`, `main.Version`); or a "
+            '`package/path.Var`; `""` to stamp nothing.'
+        ),
     ),
     Option(
         table="go",

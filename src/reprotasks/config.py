@@ -16,7 +16,7 @@ import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from reprotasks import discover
@@ -81,6 +81,12 @@ class GoConfig:
     vcs_stamp: bool
     ldflags: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    # What the version is stamped into: version_variable resolved ("auto": found in the sources).
+    version_variables: tuple[str, ...] = ()
+    binary_names: Mapping[str, str] = dataclasses.field(default_factory=dict)  # main package -> binary name
+    archive_files: tuple[str, ...] = ()  # project-relative files added to every archive
+    archive_name: str = "{binary}_{version}_{os}_{arch}{variant}"
+    exclude_packages: tuple[str, ...] = ()
 
 
 GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
@@ -188,6 +194,10 @@ class Config:
                 "vcs-stamp": self.go.vcs_stamp,
                 "ldflags": list(self.go.ldflags),
                 "tags": list(self.go.tags),
+                "exclude-packages": list(self.go.exclude_packages),
+                "binary-names": [f"{package}={name}" for package, name in sorted(self.go.binary_names.items())],
+                "archive-files": list(self.go.archive_files),
+                "archive-name": self.go.archive_name,
             },
             "sign": {
                 "instance": self.sign.instance,
@@ -521,9 +531,12 @@ def _resolve(
             )
     module = discover.go_module(root, values["go.module"]) if values["go.enabled"] else None
     main_packages: tuple[str, ...] = ()
+    go_outputs = GoOutputs()
     if module is not None:
         configured = values["go.main-packages"]
         main_packages = tuple(configured) if configured is not None else discover.main_packages(module)
+        main_packages = _without_excluded(main_packages, values["go.exclude-packages"])
+        go_outputs = _go_outputs(root, module, main_packages, values)
     dist_dir = _dist_dir(root, values["dist-dir"])
     controls = [root / name for name in _CONTROL_FILES] + [path for lock in locks for path in (lock.input, lock.output)]
     if build_lock is not None:
@@ -568,6 +581,11 @@ def _resolve(
             vcs_stamp=values["go.vcs-stamp"],
             ldflags=_go_ldflags(values["go.ldflags"]),
             tags=_go_tags(values["go.tags"]),
+            version_variables=go_outputs.version_variables,
+            binary_names=go_outputs.binary_names,
+            archive_files=go_outputs.archive_files,
+            archive_name=go_outputs.archive_name,
+            exclude_packages=tuple(values["go.exclude-packages"]),
         ),
         sign=_resolve_sign(root, values),
         audit=AuditConfig(
@@ -579,6 +597,88 @@ def _resolve(
 
 
 _GO_TAG = re.compile(r"^[A-Za-z0-9_.]+$")
+
+
+@dataclass(frozen=True)
+class GoOutputs:
+    version_variables: tuple[str, ...] = ()
+    binary_names: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    archive_files: tuple[str, ...] = ()
+    archive_name: str = "{binary}_{version}_{os}_{arch}{variant}"
+
+
+_BINARY_NAME = re.compile(r"^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$")
+_ARCHIVE_FIELDS = ("binary", "version", "os", "arch", "variant")
+
+
+def _without_excluded(packages: tuple[str, ...], excluded: list[str]) -> tuple[str, ...]:
+    for entry in excluded:
+        if entry not in packages:
+            raise ConfigError(
+                f"`go.exclude-packages` entry {entry!r} is not one of the main packages "
+                f"({', '.join(packages) or 'none'})",
+                hint="name a main package exactly as listed (e.g. `./cmd/devtool`), or remove the entry",
+            )
+    return tuple(package for package in packages if package not in excluded)
+
+
+def _go_outputs(root: Path, module: Path, packages: tuple[str, ...], values: dict[str, Any]) -> GoOutputs:
+    """Binary names, version variables, archive names and files, validated against the packages."""
+    module_path = discover.go_module_path(module)
+    names = {package: discover.default_binary_name(package, module_path) for package in packages}
+    for entry in values["go.binary-names"]:
+        package, sep, name = entry.partition("=")
+        if not sep or package not in names or not _BINARY_NAME.match(name):
+            raise ConfigError(
+                f"`go.binary-names` entry {entry!r} is not PACKAGE=NAME for a main package "
+                f"({', '.join(packages) or 'none'}) and a file name of letters, digits, `.`, `_`, `+`, `-`",
+                hint='e.g. `binary-names = ["./cmd/server=acme-server"]` under [tool.reprotasks.go]',
+            )
+        names[package] = name
+    clashing = sorted({name for name in names.values() if list(names.values()).count(name) > 1})
+    if clashing:
+        raise ConfigError(
+            f"two main packages make a binary named {clashing[0]!r}",
+            hint="give one of them another name with `binary-names` under [tool.reprotasks.go]",
+        )
+    template = values["go.archive-name"]
+    fields = re.findall(r"\{([^{}]*)\}", template)
+    literal = re.sub(r"\{[^{}]*\}", "", template)
+    usable = (
+        all(field in _ARCHIVE_FIELDS for field in fields)
+        and {"os", "arch"} <= set(fields)
+        and ("binary" in fields or len(packages) <= 1)
+        and re.fullmatch(r"[A-Za-z0-9._+-]*", literal) is not None
+        and not template.startswith((".", "{variant}"))
+    )
+    if not usable:
+        raise ConfigError(
+            f"`go.archive-name` = {template!r} is not a usable archive name",
+            hint="use the fields {binary} {version} {os} {arch} {variant} ({os} and {arch} always, {binary} with "
+            "several main packages) and letters, digits, `.`, `_`, `+`, `-`, e.g. "
+            '`archive-name = "{binary}-{version}-{os}-{arch}"`',
+        )
+    files = []
+    for entry in values["go.archive-files"]:
+        path = discover.inside(root, entry, "go.archive-files")
+        if path == root or not path.is_file() or path.is_symlink():
+            raise ConfigError(
+                f"`go.archive-files` entry {entry!r} is not a regular file in the project",
+                hint="list files such as LICENSE or README.md, relative to the project root",
+            )
+        files.append(path.relative_to(root).as_posix())
+    basenames = [PurePosixPath(name).name for name in files]
+    taken = set(names.values()) | {f"{name}.exe" for name in names.values()}
+    if len(set(basenames)) != len(basenames) or taken & set(basenames):
+        raise ConfigError(
+            "`go.archive-files` puts two files with the same name (or a binary's name) into the archives",
+            hint="list files whose base names differ from each other and from the binaries",
+        )
+    variable = values["go.version-variable"]
+    variables: tuple[str, ...] = (variable,) if variable else ()
+    if variable == "auto":
+        variables = discover.version_variables(module, packages)
+    return GoOutputs(variables, names, tuple(files), template)
 
 
 def _go_ldflags(flags: list[str]) -> tuple[str, ...]:

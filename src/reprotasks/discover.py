@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from reprotasks.errors import ConfigError
 
@@ -124,9 +125,11 @@ def go_module(root: Path, configured: str | None) -> Path | None:
 
 
 def main_packages(module: Path) -> tuple[str, ...]:
+    """Every ``cmd/*`` that is a main package, then the module root (``.``) if it is one."""
+    root_main = (".",) if any(_is_main(source) for source in sorted(module.glob("*.go"))) else ()
     cmd = module / "cmd"
     if not cmd.is_dir():
-        return ()
+        return root_main
     packages = []
     try:
         candidates = sorted(cmd.iterdir())
@@ -141,7 +144,63 @@ def main_packages(module: Path) -> tuple[str, ...]:
             continue  # not a name Go accepts as a package directory
         if candidate.is_dir() and any(_is_main(source) for source in candidate.glob("*.go")):
             packages.append(f"./cmd/{candidate.name}")
-    return tuple(packages)
+    return (*packages, *root_main)
+
+
+_MODULE_LINE = re.compile(r"^\s*module\s+\"?(?P<path>[^\s\"]+)", re.MULTILINE)
+_MAJOR = re.compile(r"^v[0-9]+$")
+# A package-level string variable named version/Version: `var version = "dev"`, `var Version string`,
+# or the same inside a `var ( ... )` block.
+_VERSION_VAR = re.compile(
+    r"^(?:var\s+|\s+)(?P<name>[Vv]ersion)(?:\s+string\b|\s*(?:string\s*)?=\s*(?:\"|`))", re.MULTILINE
+)
+
+
+def go_module_path(module: Path) -> str:
+    """The module path go.mod declares ("" if it cannot be read: names then fall back to the directory)."""
+    try:
+        match = _MODULE_LINE.search((module / "go.mod").read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return ""
+    return match["path"] if match else ""
+
+
+def default_binary_name(package: str, module_path: str) -> str:
+    """The name `go build` gives a package's binary: its last path element; for the module root,
+    the module path's (a major-version suffix such as /v2 skipped)."""
+    if package.strip("./") == "":
+        parts = [part for part in module_path.split("/") if part]
+        if len(parts) > 1 and _MAJOR.match(parts[-1]):
+            parts.pop()
+        return parts[-1] if parts else "main"
+    return PurePosixPath(package).name
+
+
+def version_variables(module: Path, packages: tuple[str, ...]) -> tuple[str, ...]:
+    """``main.version`` / ``main.Version`` for each such variable a main package declares (sorted)."""
+    found: set[str] = set()
+    for package in packages:
+        directory = module / package
+        for source in sorted(directory.glob("*.go")) if directory.is_dir() else ():
+            if source.name.endswith("_test.go") or not source.is_file():
+                continue
+            try:
+                text = source.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            found.update(f"main.{match['name']}" for match in _VERSION_VAR.finditer(_top_level(text)))
+    return tuple(sorted(found))
+
+
+def _top_level(text: str) -> str:
+    """The Go source without function bodies (a `version :=` inside a function is no variable to set)."""
+    kept, depth = [], 0
+    for line in text.splitlines():
+        if depth == 0:
+            kept.append(line)
+        depth += line.count("{") - line.count("}")
+        depth = max(depth, 0)
+    return "\n".join(kept)
 
 
 def _is_main(source: Path) -> bool:

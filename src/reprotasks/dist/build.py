@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from reprotasks import __version__, _cache, _journal
@@ -42,6 +42,7 @@ from reprotasks.dist.layout import (
 from reprotasks.python.lockfile import canonical_lines, parse_lock_text
 from reprotasks.python.resolve import compile_lock
 from reprotasks.go.binaries import (
+    DEFAULT_ARCHIVE_NAME,
     go_flags,
     build_go_platform,
     parse_platform,
@@ -514,16 +515,24 @@ def _build_parts(config: Config, plan: BuildPlan, project: Path, stage: Path, *,
         assert config.go.module is not None and plan.toolchain is not None
         module_rel = config.rel(config.go.module)
         module = project / module_rel if module_rel != "." else project
+        for relative in config.go.archive_files:
+            if not (project / relative).is_file() or (project / relative).is_symlink():
+                raise ReprotasksError(
+                    f"{relative} (listed in `go.archive-files`) is not a regular file in commit "
+                    f"{plan.source.commit[:12]}",
+                    hint=f"`git add {relative}` and commit it, or remove it from `go.archive-files`",
+                )
         runner.log(f"build: Go {', '.join(plan.go_packages)} for {', '.join(plan.platforms)}")
         jobs += [
-            functools.partial(_go_job, config, plan, module, stage, platform, runner) for platform in plan.platforms
+            functools.partial(_go_job, config, plan, project, module, stage, platform, runner)
+            for platform in plan.platforms
         ]
     records = [record for job_records in _run_parallel(jobs) for record in job_records]
     return Manifest(**header, artifacts=tuple(records))
 
 
 def _go_job(
-    config: Config, plan: BuildPlan, module: Path, stage: Path, platform: str, runner: Runner
+    config: Config, plan: BuildPlan, project: Path, module: Path, stage: Path, platform: str, runner: Runner
 ) -> list[ArtifactRecord]:
     assert plan.toolchain is not None
     artifacts = build_go_platform(
@@ -535,10 +544,14 @@ def _go_job(
         runner=runner,
         mtime=plan.source.epoch,
         flags=go_flags(config.go, plan.version),
-        version_variable=config.go.version_variable,
+        names=config.go.binary_names,
+        template=config.go.archive_name,
+        extra_files=[project / relative for relative in config.go.archive_files],
+        version_variables=config.go.version_variables,
         toolchain=plan.toolchain,
         compiler=plan.go_version,
-        check_stamp=platform == plan.platforms[0],  # one check per package is enough
+        # One check per package is enough; none when the project chose to stamp nothing.
+        check_stamp=platform == plan.platforms[0] and config.go.version_variable != "",
     )
     return [
         ArtifactRecord.of(
@@ -620,7 +633,7 @@ def _go_record(config: Config, plan: BuildPlan, go_sum_sha: str | None, module_r
     per_platform = {p: platform_environment(p, plan.toolchain) for p in plan.platforms}
     # GOTOOLCHAIN is "local" or the pinned version depending on the machine; record the version.
     common = {"CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly", "GOTOOLCHAIN": plan.go_version or plan.toolchain}
-    return {
+    record: dict[str, Any] = {
         "module": module_rel,
         "command": [
             "go",
@@ -631,6 +644,14 @@ def _go_record(config: Config, plan: BuildPlan, go_sum_sha: str | None, module_r
         "platforms": {p: {k: v for k, v in env.items() if k not in common} for p, env in per_platform.items()},
         "go_sum_sha256": go_sum_sha,
     }
+    go = config.go
+    named = {package: name for package, name in go.binary_names.items() if package in plan.go_packages}
+    if go.archive_files or go.archive_name != DEFAULT_ARCHIVE_NAME or any(
+        name != PurePosixPath(package).name for package, name in named.items()
+    ):
+        # GoReleaser-style settings, recorded only when used (older manifests stay as they were).
+        record["archives"] = {"name": go.archive_name, "files": list(go.archive_files), "binaries": named}
+    return record
 
 
 def planned_commands(

@@ -20,13 +20,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from reprotasks._run import Runner
-from reprotasks.config import Config
+from reprotasks.config import Config, GoConfig
 from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.dist import source as _source
 from reprotasks.dist.layout import kind_of, read_regular, require_directory, sha256_regular, shown
 from reprotasks.dist.build import BuildPlan, manifest_header, plan_build
 from reprotasks.dist.manifest import recorded_lock
-from reprotasks.go.binaries import archive_stem, binary_info, excluded_on, go_flags, parse_platform
+from reprotasks.go.binaries import archive_name, binary_info, excluded_on, executable_name, go_flags
 from reprotasks.dist.manifest import MANIFEST_NAME, REBUILD_HINT, ArtifactRecord, Manifest, manifest_from_bytes, require_manifest
 
 _REBUILD = REBUILD_HINT
@@ -93,14 +93,13 @@ def _short(value: Any) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def expected_go_archives(plan: BuildPlan) -> dict[str, tuple[str, str]]:
+def expected_go_archives(go: GoConfig, plan: BuildPlan) -> dict[str, tuple[str, str]]:
     """archive name -> (main package, platform) for every binary the plan builds."""
     expected = {}
     for platform in plan.platforms:
-        goos, _goarch = parse_platform(platform)
         for package in plan.go_packages:
-            stem = archive_stem(package, plan.version, platform)
-            expected[f"{stem}.zip" if goos == "windows" else f"{stem}.tar.gz"] = (package, platform)
+            name = archive_name(go.binary_names.get(package, package), plan.version, platform, go.archive_name)
+            expected[name] = (package, platform)
     return expected
 
 
@@ -109,7 +108,7 @@ def _derive_artifacts(
 ) -> tuple[list[ArtifactRecord], list[Finding]]:
     dist = config.dist_dir
     findings: list[Finding] = []
-    go_expected = expected_go_archives(plan)
+    go_expected = expected_go_archives(config.go, plan)
     listed = {record.name: record for record in manifest.artifacts}
     for name in sorted(go_expected.keys() - listed.keys()):
         package, platform = go_expected[name]
@@ -149,7 +148,7 @@ def _derive_artifacts(
     if plan.python and python_kinds != {"sdist": 1, "wheel": 1}:
         findings.append(Finding(where, None, "does not list exactly one sdist and one wheel", _REBUILD))
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        derived = list(pool.map(lambda job: _go_record(dist, *job, runner=runner), jobs))
+        derived = list(pool.map(lambda job: _go_record(config.go, dist, *job, runner=runner), jobs))
     for record in derived:
         if record.compiler != plan.go_version:
             findings.append(
@@ -165,11 +164,14 @@ def _derive_artifacts(
     return sorted(records, key=lambda record: record.name), findings
 
 
-def _go_record(dist: Path, name: str, package: str, platform: str, *, runner: Runner) -> ArtifactRecord:
+def _go_record(
+    go: GoConfig, dist: Path, name: str, package: str, platform: str, *, runner: Runner
+) -> ArtifactRecord:
     path = dist / name
+    members = {PurePosixPath(relative).name for relative in go.archive_files}
     with tempfile.TemporaryDirectory(prefix="reprotasks-inspect-") as scratch:
         binary = Path(scratch) / "binary"
-        _extract_single(path, binary)
+        _extract_binary(path, binary, executable_name(go.binary_names.get(package, package), platform), members)
         compiler, embedded = binary_info(binary, runner=runner)
     return ArtifactRecord(
         name=name,
@@ -183,29 +185,37 @@ def _go_record(dist: Path, name: str, package: str, platform: str, *, runner: Ru
     )
 
 
-def _extract_single(archive: Path, target: Path) -> None:
-    """Copy the one member of a reprotasks Go archive to ``target`` (bounded; names never used as paths)."""
+def _extract_binary(archive: Path, target: Path, binary: str, extras: set[str]) -> None:
+    """Copy the member ``binary`` of a reprotasks Go archive to ``target``; the archive must hold
+    exactly that regular file plus ``extras`` (go.archive-files). Bounded; names never used as paths."""
+    expected = {binary, *extras}
     bad = ReprotasksError(
-        f"{archive.name} is not an archive reprotasks built (one regular member expected)", hint=_REBUILD
+        f"{archive.name} is not an archive reprotasks built (regular members {', '.join(sorted(expected))} "
+        "expected)",
+        hint=_REBUILD,
     )
     with os.fdopen(os.open(archive, os.O_RDONLY | os.O_NOFOLLOW), "rb") as raw:
         try:
             if archive.name.endswith(".zip"):
                 with zipfile.ZipFile(raw) as zipped:
                     infos = zipped.infolist()
-                    if len(infos) != 1 or infos[0].is_dir() or infos[0].file_size > _MAX_BINARY:
+                    if sorted(info.filename for info in infos) != sorted(expected) or any(
+                        info.is_dir() or info.file_size > _MAX_BINARY for info in infos
+                    ):
                         raise bad
-                    with zipped.open(infos[0]) as source, target.open("wb") as sink:
+                    with zipped.open(binary) as source, target.open("wb") as sink:
                         shutil.copyfileobj(source, sink)
                 return
             with tarfile.open(fileobj=raw, mode="r:gz") as tarred:
                 members = tarred.getmembers()
-                if len(members) != 1 or not members[0].isfile() or members[0].size > _MAX_BINARY:
+                if sorted(member.name for member in members) != sorted(expected) or any(
+                    not member.isfile() or member.size > _MAX_BINARY for member in members
+                ):
                     raise bad
-                extracted = tarred.extractfile(members[0])
+                extracted = tarred.extractfile(next(member for member in members if member.name == binary))
                 if extracted is None:
                     raise bad
                 with extracted, target.open("wb") as sink:
                     shutil.copyfileobj(extracted, sink)
-        except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile):
+        except (OSError, EOFError, KeyError, tarfile.TarError, zipfile.BadZipFile):
             raise bad from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -41,15 +41,16 @@ class GoArtifact:
 def build_flags(
     version: str,
     *,
-    version_variable: str = "main.version",
+    version_variables: Sequence[str] = ("main.version",),
     vcs_stamp: bool = False,
     ldflags: Sequence[str] = (),
     tags: Sequence[str] = (),
 ) -> list[str]:
-    """The exact `go build` flags (recorded in the manifest)."""
+    """The exact `go build` flags (recorded in the manifest). One flag set serves every main
+    package: `-X` for a variable a package does not declare is ignored by the linker."""
     linker = "-buildid="
-    if version_variable:
-        linker += f" -X {version_variable}={version}"
+    for variable in version_variables:
+        linker += f" -X {variable}={version}"
     linker += "".join(f" {flag}" for flag in ldflags)
     flags = ["-trimpath", f"-buildvcs={'true' if vcs_stamp else 'false'}"]
     if tags:
@@ -60,7 +61,7 @@ def build_flags(
 def go_flags(go: GoConfig, version: str) -> list[str]:
     """``build_flags`` as a project's [tool.reprotasks.go] sets them."""
     return build_flags(
-        version, version_variable=go.version_variable, vcs_stamp=go.vcs_stamp, ldflags=go.ldflags, tags=go.tags
+        version, version_variables=go.version_variables, vcs_stamp=go.vcs_stamp, ldflags=go.ldflags, tags=go.tags
     )
 
 
@@ -111,11 +112,23 @@ def _variant_environment(platform: str) -> dict[str, str]:
     return {variable: values[parts[2]]}
 
 
-def archive_stem(package: str, version: str, platform: str) -> str:
-    """``NAME_VERSION_OS_ARCH``, with the variant joined to the arch (``linux_armv7``) as GoReleaser does."""
+DEFAULT_ARCHIVE_NAME = "{binary}_{version}_{os}_{arch}{variant}"
+
+
+def archive_name(binary: str, version: str, platform: str, template: str = DEFAULT_ARCHIVE_NAME) -> str:
+    """The archive's file name: ``template`` filled in (by default ``NAME_VERSION_OS_ARCH``, the variant
+    joined to the arch, ``linux_armv7``, as GoReleaser does), plus ``.zip`` on windows, else ``.tar.gz``."""
     goos, goarch = parse_platform(platform)
     variant = platform.split("/")[2] if platform.count("/") == 2 else ""
-    return f"{PurePosixPath(package).name}_{version}_{goos}_{goarch}{variant}"
+    stem = template
+    for key, value in (("binary", binary), ("version", version), ("os", goos), ("arch", goarch)):
+        stem = stem.replace(f"{{{key}}}", value)
+    stem = stem.replace("{variant}", variant)
+    return f"{stem}.zip" if goos == "windows" else f"{stem}.tar.gz"
+
+
+def executable_name(binary: str, platform: str) -> str:
+    return f"{binary}.exe" if parse_platform(platform)[0] == "windows" else binary
 
 
 @dataclass(frozen=True)
@@ -255,13 +268,12 @@ def build_go(
     runner: Runner,
     mtime: int,
     platforms: Sequence[str] = DEFAULT_PLATFORMS,
-    version_variable: str = "main.version",
-    vcs_stamp: bool = False,
+    version_variables: Sequence[str] = ("main.version",),
     toolchain: str | None = None,
 ) -> list[GoArtifact]:
-    """Build every package for every platform; archives are named NAME_VERSION_OS_ARCH."""
+    """Every package for every platform with the default flags and archive names."""
     toolchain = toolchain or toolchain_setting(module, runner=runner)
-    flags = build_flags(version, version_variable=version_variable, vcs_stamp=vcs_stamp)
+    flags = build_flags(version, version_variables=version_variables)
     artifacts: list[GoArtifact] = []
     for platform in platforms:
         artifacts += build_go_platform(
@@ -273,7 +285,7 @@ def build_go(
             runner=runner,
             mtime=mtime,
             flags=flags,
-            version_variable=version_variable,
+            version_variables=version_variables,
             toolchain=toolchain,
         )
     return artifacts
@@ -290,24 +302,28 @@ def build_go_platform(
     mtime: int,
     toolchain: str,
     flags: Sequence[str],
-    version_variable: str = "main.version",
+    names: Mapping[str, str] | None = None,
+    template: str = DEFAULT_ARCHIVE_NAME,
+    extra_files: Sequence[Path] = (),
+    version_variables: Sequence[str] = (),
     compiler: str | None = None,
     check_stamp: bool = False,
 ) -> list[GoArtifact]:
     """Every package for one platform (independent of other platforms: safe to run in parallel).
 
-    ``flags``: the `go build` flags (``build_flags``); ``version_variable``: the one ``-X`` in
-    them that stamps the version (checked with ``check_stamp``); ``compiler``: the Go version
-    every binary must report (default: go.mod's pin)."""
-    goos, _goarch = parse_platform(platform)
+    ``flags``: the `go build` flags (``build_flags``); ``names``: the binary name of each package
+    (default: its last path element); ``template``: the archive name (``archive_name``);
+    ``extra_files``: put beside the binary in each archive; ``version_variables``: the ``-X``
+    in ``flags`` that stamp the version (checked with ``check_stamp``); ``compiler``: the Go
+    version every binary must report (default: go.mod's pin)."""
     env = platform_environment(platform, toolchain)
     pinned = compiler or _gomod.read_pins(module).pinned
     out_dir.mkdir(parents=True, exist_ok=True)
     artifacts: list[GoArtifact] = []
     with tempfile.TemporaryDirectory(prefix="reprotasks-go-") as scratch:
         for package in packages:
-            name = PurePosixPath(package).name
-            exe = f"{name}.exe" if goos == "windows" else name
+            name = (names or {}).get(package) or PurePosixPath(package).name
+            exe = executable_name(name, platform)
             binary = Path(scratch) / exe
             try:
                 runner.run(
@@ -323,18 +339,29 @@ def build_go_platform(
             used, embedded = binary_info(binary, runner=runner)
             if pinned is not None:
                 check_compiler(used, pinned, f"{package} for {platform}")
-            if check_stamp and version_variable and not version_stamped(binary, version_variable, runner=runner):
-                runner.log(
-                    f"build: WARNING: {package}: `-X {version_variable}=...` matched no string variable, so the "
-                    f"binary does not carry the version {version} (set `version-variable` under [tool.reprotasks.go] "
-                    'to the package.Variable it prints, or "" to stamp nothing)'
-                )
-            stem = archive_stem(package, version, platform)
-            if goos == "windows":
-                target = out_dir / f"{stem}.zip"
-                write_zip(target, [(exe, binary)], mtime=mtime)
+            if check_stamp:
+                _check_stamp(binary, package, version, version_variables, runner=runner)
+            target = out_dir / archive_name(name, version, platform, template)
+            members = [(exe, binary), *((path.name, path) for path in extra_files)]
+            if target.name.endswith(".zip"):
+                write_zip(target, members, mtime=mtime)
             else:
-                target = out_dir / f"{stem}.tar.gz"
-                write_tar_gz(target, [(exe, binary)], mtime=mtime)
+                write_tar_gz(target, members, mtime=mtime)
             artifacts.append(GoArtifact(target, package, platform, embedded, used))
     return artifacts
+
+
+def _check_stamp(binary: Path, package: str, version: str, variables: Sequence[str], *, runner: Runner) -> None:
+    if not variables:
+        runner.log(
+            f"build: WARNING: {package}: no version variable to stamp (no main package declares a string `version` "
+            "or `Version`), so the binary does not carry the version "
+            f"{version} (set `version-variable` under [tool.reprotasks.go] to the package.Variable it prints)"
+        )
+    elif not any(version_stamped(binary, variable, runner=runner) for variable in variables):
+        shown = " ".join(f"-X {variable}=..." for variable in variables)
+        runner.log(
+            f"build: WARNING: {package}: `{shown}` matched no string variable, so the "
+            f"binary does not carry the version {version} (set `version-variable` under [tool.reprotasks.go] "
+            'to the package.Variable it prints, or "" to stamp nothing)'
+        )
