@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -255,3 +256,29 @@ def test_a_lock_constrained_by_another_is_locked_after_it(make_project: MakeProj
     do_lock(root)
     assert {name: (root / name).read_bytes() for name in before} == before
     verify(load_config(root), runner=runner_for(root))
+
+
+@pytest.mark.parametrize("backend", ["pip-tools", "uv"])
+def test_project_dependencies_are_locked_without_a_requirements_in(make_project: MakeProject, backend: str) -> None:
+    """No requirements*.in: [project] dependencies and optional-dependencies are the lock input."""
+    root = make_project()
+    (root / "requirements.in").unlink()
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_text().replace(
+        "version = '1.0'\n",
+        "version = '1.0'\ndependencies = ['alpha']\n[project.optional-dependencies]\nx = ['gamma']\n",
+    )
+    pyproject.write_text(text + f"lock-backend = {backend!r}\n")
+    config = load_config(root)
+    assert [config.rel(spec.output) for spec in config.python.locks] == ["requirements.lock.txt"]
+    do_lock(root)
+    assert parse_lock(root / "requirements.lock.txt").versions() == {"alpha": "1.1", "beta": "2.0", "gamma": "0.2"}
+    verify(load_config(root), runner=runner_for(root))
+    pyproject.write_text(pyproject.read_text().replace("x = ['gamma']", "x = ['gamma<0.2']"))
+    [finding] = drift(root)
+    assert finding.startswith("requirements.lock.txt") and "pyproject.toml [project] dependencies" in finding
+    # Turned off, or with a requirements.in, the dependencies are not locked this way.
+    off = run_cli("config", cwd=root, env={"REPROTASKS_PYTHON_LOCK_DEPENDENCIES": "false"})
+    assert json.loads(off.stdout)["python"]["locks"] == []
+    (root / "requirements.in").write_text("alpha\n")
+    assert [spec.input.name for spec in load_config(root).python.locks] == ["requirements.in"]

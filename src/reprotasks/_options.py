@@ -76,6 +76,17 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         table="python",
+        key="lock-dependencies",
+        kind="bool",
+        default=True,
+        help=(
+            "Without `requirements*.in` and without `locks`, lock the [project] dependencies and every "
+            "optional-dependency group of pyproject.toml into `requirements.lock.txt` beside it (the runtime "
+            "dependencies the SBOM lists)."
+        ),
+    ),
+    Option(
+        table="python",
         key="lock-backend",
         kind="choice",
         default="pip-tools",

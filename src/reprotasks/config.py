@@ -41,6 +41,7 @@ class LockSpec:
     # Content of a generated input (the build-system lock): ``input`` is then only its name.
     generated: str | None = None
     label: str | None = None  # how messages name the input, when it is not a file
+    resolver_args: tuple[str, ...] = ()  # extra resolver arguments for this lock (e.g. --all-extras)
 
     def describe_input(self, root: Path) -> str:
         if self.label is not None:
@@ -521,6 +522,8 @@ def _resolve(
         LockSpec(input=path, output=path.with_suffix(".txt"))
         for path in discover.lock_inputs(root, values["python.locks"], python_dir)
     )
+    if not locks and values["python.locks"] is None and values["python.lock-dependencies"]:
+        locks = _dependencies_lock(pyproject, project, dynamic)
     build_lock = _resolve_build_lock(root, document, values) if values["python.build"] else None
     platforms = tuple(values["go.platforms"])
     for platform in platforms:
@@ -741,6 +744,28 @@ def _resolve_sign(root: Path, values: dict[str, Any]) -> SignConfig:
         github_ref=values["sign.github-ref"],
         offline=values["sign.offline"],
         require_provenance=values["sign.require-provenance"],
+    )
+
+
+# Where the [project] dependencies are locked when the project has no requirements*.in.
+DEPENDENCIES_LOCK = "requirements.lock.txt"
+
+
+def _dependencies_lock(pyproject: Path | None, project: dict[str, Any], dynamic: Any) -> tuple[LockSpec, ...]:
+    """The lock of ``[project] dependencies`` and every optional-dependency group (the package's
+    runtime dependencies), when they are declared statically."""
+    if pyproject is None or "dependencies" in dynamic:
+        return ()
+    declared = project.get("dependencies") or project.get("optional-dependencies")
+    if not declared:
+        return ()
+    return (
+        LockSpec(
+            input=pyproject,
+            output=pyproject.with_name(DEPENDENCIES_LOCK),
+            label=f"{pyproject.name} [project] dependencies",
+            resolver_args=("--all-extras",),
+        ),
     )
 
 

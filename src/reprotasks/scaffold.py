@@ -172,9 +172,9 @@ def _tag_pattern(root: Path, runner: Runner) -> str:
 def detected_settings(config: Config, runner: Runner, workflow: str = WORKFLOW) -> dict[str, Any]:
     """What ``init`` writes: the layout as reprotasks sees it, spelled out."""
     table: dict[str, Any] = {"dist-dir": config.rel(config.dist_dir)}
-    python: dict[str, Any] = {"locks": [config.rel(lock.input) for lock in config.python.locks]}
-    if not config.python.locks:
-        python = {}
+    # The [project] dependencies lock is found again without a setting (its input is no `.in` file).
+    inputs = [config.rel(lock.input) for lock in config.python.locks if lock.label is None]
+    python: dict[str, Any] = {"locks": inputs} if inputs else {}
     if config.python.project is not None:
         python["project"] = config.rel(config.python.project)
     go: dict[str, Any]

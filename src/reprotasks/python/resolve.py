@@ -173,6 +173,7 @@ def compile_lock(
         str(output),
         *_resolver_args(config),
         *upgrade_args,
+        *spec.resolver_args,
         spec.input.name,
     ]
     if spec.generated is not None:
