@@ -282,3 +282,56 @@ def test_project_dependencies_are_locked_without_a_requirements_in(make_project:
     assert json.loads(off.stdout)["python"]["locks"] == []
     (root / "requirements.in").write_text("alpha\n")
     assert [spec.input.name for spec in load_config(root).python.locks] == ["requirements.in"]
+
+
+def test_uv_and_poetry_locks_are_gated_by_their_tool_and_listed_by_the_sbom(
+    make_project: MakeProject, wheelhouse: Path
+) -> None:
+    """A uv.lock made offline from the wheelhouse: verify asks `uv lock --check` (with the project's
+    indexes); a stale one is a finding; poetry.lock without poetry installed is a finding, not a
+    silent pass; the SBOM lists what both pin; no requirements.lock.txt is asked for."""
+    import shutil
+    import subprocess
+
+    from reprotasks.dist.sbom import python_packages
+    from reprotasks.python.resolve import find_uv
+
+    root = make_project()
+    (root / "requirements.in").unlink()
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "version = '1.0'\n", "version = '1.0'\nrequires-python = '>=3.10'\ndependencies = ['alpha']\n"
+        )
+        + "version-pin = 'none'\n"
+    )
+    uv = find_uv(runner_for(root))
+    assert uv is not None
+    subprocess.run(
+        [uv, "lock", "--no-index", "--find-links", str(wheelhouse)], cwd=root, check=True, capture_output=True
+    )
+    config = load_config(root)
+    assert config.python.locks == ()  # uv.lock holds the dependencies: no requirements.lock.txt
+    report = verify(config, runner=runner_for(root))
+    assert dict(report.rows())["uv.lock: uv lock --check"] == "ok"
+    packages = python_packages(config)
+    assert {("alpha", "1.1"), ("beta", "2.0")} <= set(packages)
+    assert packages[("alpha", "1.1")].sources == {"uv.lock"}
+    pyproject.write_text(pyproject.read_text().replace("dependencies = ['alpha']", "dependencies = ['alpha', 'gamma']"))
+    [stale] = drift(root)
+    assert stale.startswith("uv.lock: does not match pyproject.toml (`uv lock --check` failed)")
+    assert "run `uv lock` and commit uv.lock" in stale
+    (root / "uv.lock").unlink()
+    digest = "a" * 64
+    (root / "poetry.lock").write_text(
+        '[[package]]\nname = "Requests"\nversion = "2.31.0"\n'
+        f'files = [{{file = "requests-2.31.0-py3-none-any.whl", hash = "sha256:{digest}"}}]\n'
+    )
+    [unchecked] = drift(root)
+    if shutil.which("poetry") is None:
+        assert "poetry.lock: cannot be checked: `poetry` is not installed" in unchecked
+    else:
+        assert unchecked.startswith("poetry.lock: does not match pyproject.toml")
+    assert python_packages(load_config(root))[("requests", "2.31.0")].hashes == {digest}
+    off = run_cli("verify", cwd=root, env={"REPROTASKS_PYTHON_CHECK_TOOL_LOCKS": "0"})
+    assert off.returncode == 0, off.stderr

@@ -87,6 +87,16 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         table="python",
+        key="check-tool-locks",
+        kind="bool",
+        default=True,
+        help=(
+            "`verify` asks uv, poetry or pdm whether the `uv.lock`, `poetry.lock` or `pdm.lock` beside "
+            "pyproject.toml still matches it (a missing tool is a finding); the SBOM lists their packages."
+        ),
+    ),
+    Option(
+        table="python",
         key="lock-backend",
         kind="choice",
         default="pip-tools",

@@ -65,6 +65,7 @@ class PythonConfig:
     build_lock: LockSpec | None  # None when there is nothing to build
     require_build_lock: bool = True  # verify fails while the build lock is not committed
     project: Path | None = None  # the Python project's directory (pyproject.toml); None: the root
+    check_tool_locks: bool = True  # verify runs uv/poetry/pdm's own check of their locks
 
     @property
     def all_locks(self) -> tuple[LockSpec, ...]:
@@ -185,6 +186,7 @@ class Config:
                 "build-lock": None if self.python.build_lock is None else self.rel(self.python.build_lock.output),
                 "project": None if self.python.project is None else self.rel(self.python.project),
                 "require-build-lock": self.python.require_build_lock,
+                "check-tool-locks": self.python.check_tool_locks,
             },
             "go": {
                 "module": None if self.go.module is None else self.rel(self.go.module),
@@ -574,6 +576,7 @@ def _resolve(
             build_lock=build_lock,
             require_build_lock=values["python.require-build-lock"],
             project=python_dir,
+            check_tool_locks=values["python.check-tool-locks"],
         ),
         go=GoConfig(
             module=module,
@@ -747,8 +750,10 @@ def _resolve_sign(root: Path, values: dict[str, Any]) -> SignConfig:
     )
 
 
-# Where the [project] dependencies are locked when the project has no requirements*.in.
+# Where the [project] dependencies are locked when the project has no requirements*.in and
+# no lock of its own tool (python/toollocks.py).
 DEPENDENCIES_LOCK = "requirements.lock.txt"
+TOOL_LOCKS = ("uv.lock", "poetry.lock", "pdm.lock")
 
 
 def _dependencies_lock(pyproject: Path | None, project: dict[str, Any], dynamic: Any) -> tuple[LockSpec, ...]:
@@ -756,6 +761,8 @@ def _dependencies_lock(pyproject: Path | None, project: dict[str, Any], dynamic:
     runtime dependencies), when they are declared statically."""
     if pyproject is None or "dependencies" in dynamic:
         return ()
+    if any((pyproject.parent / name).is_file() for name in TOOL_LOCKS):
+        return ()  # uv, poetry or pdm locks them (verify asks that tool)
     declared = project.get("dependencies") or project.get("optional-dependencies")
     if not declared:
         return ()

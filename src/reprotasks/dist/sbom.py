@@ -22,6 +22,7 @@ from reprotasks.config import Config
 from reprotasks.errors import ReprotasksError
 from reprotasks.dist import source as _source
 from reprotasks.dist.layout import SBOM_NAME
+from reprotasks.python import toollocks
 from reprotasks.python.lockfile import parse_lock, parse_lock_text, read_text
 from reprotasks.dist.trusted import trusted_manifest
 from reprotasks.dist.manifest import Manifest, recorded_lock
@@ -67,6 +68,11 @@ def python_packages(config: Config, manifest: Manifest | None = None) -> dict[tu
             package = found.setdefault((pin.name, pin.version), _Package(set(), set()))
             package.hashes.update(h.split(":", 1)[1] for h in pin.hashes if h.startswith("sha256:"))
             package.sources.add(source)
+    for tool_lock in toollocks.tool_locks(config):
+        for locked in toollocks.locked_packages(tool_lock):
+            package = found.setdefault((locked.name, locked.version), _Package(set(), set()))
+            package.hashes.update(locked.hashes)
+            package.sources.add(config.rel(tool_lock.path))
     return found
 
 

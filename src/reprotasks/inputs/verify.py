@@ -18,6 +18,7 @@ from reprotasks.dist.layout import SUMS_NAME
 from reprotasks.errors import CommandFailedError, ConfigError, DriftError, Finding
 from reprotasks.go import mod as _gomod
 from reprotasks.inputs import pins
+from reprotasks.python import toollocks
 from reprotasks.python.lockfile import input_files, parse_lock, parse_lock_text, split_header
 from reprotasks.python.resolve import ResolutionFailed, backend_version, compile_lock
 from reprotasks.signing import verify as signatures
@@ -81,6 +82,10 @@ def verify(config: Config, *, runner: Runner, use_cache: bool = True, check_dist
         checks.append(Check("python version pin", tuple(pins.python_findings(config, runner=runner))))
     for spec in config.python.locks:
         checks.append(_check_lock(config, spec, runner=runner, use_cache=use_cache))
+    if config.python.check_tool_locks:
+        for tool_lock in toollocks.tool_locks(config):
+            name = f"{config.rel(tool_lock.path)}: {tool_lock.tool} {' '.join(tool_lock.check)}"
+            checks.append(Check(name, tuple(toollocks.freshness_findings(config, tool_lock, runner=runner))))
     build_lock = config.python.build_lock
     if build_lock is not None:
         if not config.python.require_build_lock and not build_lock.output.exists():

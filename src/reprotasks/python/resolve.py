@@ -136,7 +136,7 @@ def backend_version(backend: str) -> str:
         return "unknown"
 
 
-def _resolver_args(config: Config) -> list[str]:
+def resolver_args(config: Config) -> list[str]:
     python = config.python
     args: list[str] = []
     if python.index_url:
@@ -171,7 +171,7 @@ def compile_lock(
         "--strip-extras",
         "--output-file",
         str(output),
-        *_resolver_args(config),
+        *resolver_args(config),
         *upgrade_args,
         *spec.resolver_args,
         spec.input.name,
