@@ -300,3 +300,23 @@ def test_go_at_the_root_and_python_in_a_subdirectory_is_one_release(tmp_path: Pa
     (root / "pyproject.toml").write_text("[project]\nname = 'other'\nversion = '1'\n")
     ambiguous = run_cli("config", cwd=root, env=go_env)
     assert ambiguous.returncode == 2 and "has its own [project]" in ambiguous.stderr
+
+
+def test_build_constraints_keep_the_backend_of_the_last_release(hybrid_repo: Path) -> None:
+    """python.build-constraints pins the backend the lock resolves, so the wheel says what built it."""
+    (hybrid_repo / "build-constraints.txt").write_text("hatchling==1.25.0\n")
+    pyproject = hybrid_repo / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text() + '\n[tool.reprotasks.python]\nbuild-constraints = "build-constraints.txt"\n'
+    )
+    stale = run_cli("verify", cwd=hybrid_repo)
+    assert stale.returncode == 1 and "build-requirements.txt" in stale.stderr, stale.stderr
+    locked = run_cli("lock", "--python-only", cwd=hybrid_repo)
+    assert locked.returncode == 0, locked.stderr
+    assert "hatchling==1.25.0" in (hybrid_repo / "build-requirements.txt").read_text()
+    commit_all(hybrid_repo, "keep hatchling 1.25.0")
+    build(hybrid_repo, "--python-only")
+    with zipfile.ZipFile(hybrid_repo / "dist" / "hybrid_orchestrator-0.3.0-py3-none-any.whl") as wheel:
+        assert "Generator: hatchling 1.25.0" in wheel.read("hybrid_orchestrator-0.3.0.dist-info/WHEEL").decode()
+    missing = run_cli("config", cwd=hybrid_repo, env={"REPROTASKS_PYTHON_BUILD_CONSTRAINTS": "nope.txt"})
+    assert missing.returncode == 2 and "`python.build-constraints` = 'nope.txt' is not a regular file" in missing.stderr

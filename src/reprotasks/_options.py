@@ -172,6 +172,16 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         table="python",
+        key="build-constraints",
+        kind="str",
+        default=None,
+        help=(
+            "A constraints file (pip `-c`) applied when locking `[build-system] requires`, e.g. "
+            "`hatchling==1.21.1` to keep the backend (and so the wheel metadata) of the last release."
+        ),
+    ),
+    Option(
+        table="python",
         key="require-build-lock",
         kind="bool",
         default=True,

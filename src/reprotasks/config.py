@@ -42,6 +42,8 @@ class LockSpec:
     generated: str | None = None
     label: str | None = None  # how messages name the input, when it is not a file
     resolver_args: tuple[str, ...] = ()  # extra resolver arguments for this lock (e.g. --all-extras)
+    # A constraints file a generated input applies (`-c`); copied beside it when resolving.
+    constraints: Path | None = None
 
     def describe_input(self, root: Path) -> str:
         if self.label is not None:
@@ -186,6 +188,11 @@ class Config:
                 "build-lock": None if self.python.build_lock is None else self.rel(self.python.build_lock.output),
                 "project": None if self.python.project is None else self.rel(self.python.project),
                 "require-build-lock": self.python.require_build_lock,
+                "build-constraints": (
+                    None
+                    if self.python.build_lock is None or self.python.build_lock.constraints is None
+                    else self.rel(self.python.build_lock.constraints)
+                ),
                 "check-tool-locks": self.python.check_tool_locks,
             },
             "go": {
@@ -776,6 +783,9 @@ def _dependencies_lock(pyproject: Path | None, project: dict[str, Any], dynamic:
     )
 
 
+# The name python.build-constraints gets beside the generated build-system input.
+BUILD_CONSTRAINTS = "build-constraints.txt"
+
 # The build front end runs inside the build environment, so it is locked with the backend.
 BUILD_FRONTEND = "build"
 
@@ -798,11 +808,21 @@ def _resolve_build_lock(root: Path, document: dict[str, Any], values: dict[str, 
             hint='e.g. `build-lock = "requirements/build.txt"`',
         )
     lines = ["# [build-system] requires of pyproject.toml, plus the build front end", *requires, BUILD_FRONTEND]
+    constraints = None
+    if values["python.build-constraints"] is not None:
+        constraints = discover.inside(root, values["python.build-constraints"], "python.build-constraints")
+        if not constraints.is_file() or constraints.is_symlink():
+            raise ConfigError(
+                f"`python.build-constraints` = {values['python.build-constraints']!r} is not a regular file",
+                hint="create it with lines such as `hatchling==1.21.1` (pip constraints), or remove the setting",
+            )
+        lines.append(f"-c {BUILD_CONSTRAINTS}")
     return LockSpec(
         input=output.with_name("build-system.in"),
         output=output,
         generated="\n".join(lines) + "\n",
         label="pyproject.toml [build-system] requires",
+        constraints=constraints,
     )
 
 

@@ -149,6 +149,7 @@ def _freshness_key(config: Config, spec: LockSpec) -> str:
                 if spec.generated is not None
                 else [[str(path), sha256_file(path)] for path in input_files(spec.input)]
             ),
+            "constraints": None if spec.constraints is None else sha256_file(spec.constraints),
             "lock": sha256_file(spec.output),
         }
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from reprotasks import _cache
 from reprotasks._run import Failure, Runner, compact_tracebacks
-from reprotasks.config import Config, LockSpec
+from reprotasks.config import BUILD_CONSTRAINTS, Config, LockSpec
 from reprotasks.errors import CommandFailedError, ConfigError
 
 LOCK_COMMAND = "reprotasks lock"
@@ -181,6 +182,8 @@ def compile_lock(
         # directory under its fixed name, so the "via -r NAME" annotations are stable.
         with tempfile.TemporaryDirectory(prefix="reprotasks-input-") as scratch:
             (Path(scratch) / spec.input.name).write_text(spec.generated, encoding="utf-8")
+            if spec.constraints is not None:
+                shutil.copyfile(spec.constraints, Path(scratch) / BUILD_CONSTRAINTS)
             _compile(config, spec, common, Path(scratch), runner=runner, backend=backend)
     else:
         _compile(config, spec, common, spec.input.parent, runner=runner, backend=backend)
