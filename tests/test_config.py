@@ -112,16 +112,36 @@ def test_overrides_are_validated_with_their_source(tmp_path: Path) -> None:
         load_config(tmp_path, overrides={"python": {"backend": "uv"}}, overrides_source="invoke configuration")
 
 
-def test_several_go_modules_need_a_choice(tmp_path: Path) -> None:
+def test_several_go_modules_are_all_checked_and_one_is_released(tmp_path: Path) -> None:
+    """Every module is locked and verified; the one with commands is released; with commands in
+    several, build (only build) asks which; the audit never stops on it."""
+    from .conftest import commit_all, run_cli
+
     write(tmp_path, "")
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "go.mod").write_text(f"module example.com/{name}\n\ngo 1.23.0\n")
-    with pytest.raises(ConfigError, match=r"found several Go modules \(a, b\)") as caught:
-        load_config(tmp_path)
-    assert 'module = "DIR"' in caught.value.hint
-    write(tmp_path, "[tool.reprotasks.go]\nmodule = 'b'\n")
+    config = load_config(tmp_path)
+    assert config.go.modules == ((tmp_path / "a").resolve(), (tmp_path / "b").resolve())
+    assert config.go.module is None and config.go.unchosen == ()
+    command = tmp_path / "b" / "cmd" / "tool"
+    command.mkdir(parents=True)
+    (command / "main.go").write_text("package main\n\nfunc main() {}\n")
     assert load_config(tmp_path).go.module == (tmp_path / "b").resolve()
+    (tmp_path / "a" / "main.go").write_text("package main\n\nfunc main() {}\n")
+    config = load_config(tmp_path)
+    assert config.go.module is None and len(config.go.unchosen) == 2
+    commit_all(tmp_path)
+    audited = run_cli("audit", cwd=tmp_path)
+    assert audited.returncode in (0, 1) and "Traceback" not in audited.stderr, audited.stderr
+    built = run_cli("build", "--go-only", cwd=tmp_path)
+    assert built.returncode == 2 and "several Go modules have main packages (a, b)" in built.stderr
+    assert 'module = "DIR"' in built.stderr
+    write(tmp_path, "[tool.reprotasks.go]\nmodule = 'b'\n")
+    config = load_config(tmp_path)
+    assert config.go.module == (tmp_path / "b").resolve() and len(config.go.modules) == 2
+    write(tmp_path, "[tool.reprotasks.go]\nmodules = ['b']\nmodule = 'a'\n")
+    assert [path.name for path in load_config(tmp_path).go.modules] == ["b", "a"]
 
 
 def test_paths_outside_the_project_are_refused(tmp_path: Path) -> None:
@@ -179,7 +199,11 @@ def test_every_option_is_a_config_field_an_env_var_and_described(make_project: M
         "audit": AuditConfig,
     }
     # Keys that resolve into another field instead of one of their own.
-    folded = {"go.enabled": "go.enabled = false resolves to go.module = None (shown as null)"}
+    folded = {
+        "go.enabled": "go.enabled = false resolves to go.module = None (shown as null)",
+        "python.lock-dependencies": "resolves into python.locks (requirements.lock.txt)",
+        "python.build-constraints": "resolves into the build lock's input (LockSpec.constraints)",
+    }
     described = load_config(make_project()).describe()
     for option in OPTIONS:
         if option.dotted in folded:

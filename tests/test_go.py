@@ -101,7 +101,7 @@ def test_lock_tidies_atomically_and_restores_drift(go_project: Path) -> None:
     good = go_sum.read_bytes()
     go_sum.write_text("")
     result = lock(load_config(go_project), runner=Runner(go_project, log=lambda _line: None))
-    assert result.go_module == "go" and result.go_changed
+    assert result.go_modules == (("go", True),)
     assert go_sum.read_bytes() == good
     assert [p.name for p in (go_project / "go").iterdir() if p.name.startswith(".")] == []
     verify(load_config(go_project), runner=Runner(go_project, log=lambda _line: None))
@@ -369,3 +369,20 @@ def test_bad_goreleaser_knobs_are_config_errors(go_project: Path, setting: str, 
     pyproject.write_text(pyproject.read_text() + f"\n[tool.reprotasks.go]\n{setting}\n")
     result = run_cli("config", cwd=go_project)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_every_go_module_is_locked_and_verified(go_project: Path) -> None:
+    """A second module (tools, no commands) is tidied by lock and checked by verify; go/ is still released."""
+    tools = go_project / "tools"
+    tools.mkdir()
+    (tools / "go.mod").write_text("module example.com/tools\n\ngo 1.23\n")
+    (tools / "tools.go").write_text('package tools\n\nimport _ "github.com/google/uuid"\n')
+    config = load_config(go_project)
+    assert [config.rel(module) for module in config.go.modules] == ["go", "tools"]
+    assert config.rel(config.go.module) == "go"  # type: ignore[arg-type]
+    found = findings(go_project)
+    assert any(f.startswith("tools/go.mod:3: the Go toolchain is not pinned") for f in found), found
+    assert any(f.startswith("tools/go.mod") and "not tidy" in f for f in found), found
+    result = lock(load_config(go_project), runner=Runner(go_project, log=lambda _line: None))
+    assert dict(result.go_modules) == {"go": False, "tools": True}
+    assert "github.com/google/uuid" in (tools / "go.mod").read_text()

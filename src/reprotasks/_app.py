@@ -79,7 +79,7 @@ def places_of(config: Config) -> Places:
     return Places(
         root=config.root,
         dist=dist,
-        go_module=config.go.module,
+        go_modules=config.go.modules,
         lock_dirs=tuple(sorted({lock.output.parent for lock in config.python.all_locks})),
     )
 

@@ -47,7 +47,7 @@ class Places:
 
     root: Path
     dist: Path
-    go_module: Path | None = None
+    go_modules: tuple[Path, ...] = ()
     lock_dirs: tuple[Path, ...] = field(default=())
 
     def shown(self, path: Path) -> str:
@@ -82,9 +82,9 @@ def recover(places: Places) -> list[str]:
     """Replay journals and remove what killed runs left; returns what was done, for the log."""
     done = []
     journals = [(_journal.journal_path(places.dist.parent, places.dist.name), f"{places.shown(places.dist)}/")]
-    if places.go_module is not None:
-        module = places.shown(places.go_module)
-        journals.append((_journal.journal_path(places.go_module, "go.mod"), f"{module}/go.mod and go.sum"))
+    for go_module in places.go_modules:
+        module = places.shown(go_module)
+        journals.append((_journal.journal_path(go_module, "go.mod"), f"{module}/go.mod and go.sum"))
     for journal, shown in journals:
         outcome = _journal.recover(journal)
         if outcome == "rolled back":
@@ -123,9 +123,7 @@ def _leftovers(places: Places) -> list[Path]:
     found = []
     # Staging directories are named after dist/, and release's build stages inside its own stage.
     staging = re.compile(r"^\.\.?" + re.escape(places.dist.name) + r"-")
-    for directory in {places.root, places.dist.parent, places.dist, *places.lock_dirs, places.go_module}:
-        if directory is None:
-            continue
+    for directory in {places.root, places.dist.parent, places.dist, *places.lock_dirs, *places.go_modules}:
         try:
             names = [path.name for path in directory.iterdir()]
         except OSError:
@@ -154,7 +152,7 @@ def _pending(places: Places) -> bool:
         path.exists()
         for path in (
             _journal.journal_path(places.dist.parent, places.dist.name),
-            *([] if places.go_module is None else [_journal.journal_path(places.go_module, "go.mod")]),
+            *(_journal.journal_path(module, "go.mod") for module in places.go_modules),
         )
     )
 

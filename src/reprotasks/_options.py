@@ -206,6 +206,16 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         table="go",
+        key="modules",
+        kind="list",
+        default=None,
+        help=(
+            "Directories of every Go module `lock` tidies and `verify` checks. Default: each go.mod in the tree. "
+            "The commands of one of them are released (`module`)."
+        ),
+    ),
+    Option(
+        table="go",
         key="main-packages",
         kind="list",
         default=None,

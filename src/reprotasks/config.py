@@ -91,6 +91,8 @@ class GoConfig:
     archive_files: tuple[str, ...] = ()  # project-relative files added to every archive
     archive_name: str = "{binary}_{version}_{os}_{arch}{variant}"
     exclude_packages: tuple[str, ...] = ()
+    modules: tuple[Path, ...] = ()  # every module lock tidies and verify checks (module among them)
+    unchosen: tuple[Path, ...] = ()  # several modules with commands, none configured: build asks which
 
 
 GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
@@ -197,6 +199,7 @@ class Config:
             },
             "go": {
                 "module": None if self.go.module is None else self.rel(self.go.module),
+                "modules": [self.rel(module) for module in self.go.modules],
                 "main-packages": list(self.go.main_packages),
                 "toolchain-pin": self.go.toolchain_pin,
                 "platforms": list(self.go.platforms),
@@ -541,7 +544,14 @@ def _resolve(
             raise ConfigError(
                 f"`go.platforms` entry {platform!r} is not OS/ARCH", hint="write platforms like `linux/amd64`"
             )
-    module = discover.go_module(root, values["go.module"]) if values["go.enabled"] else None
+    modules: tuple[Path, ...] = ()
+    module: Path | None = None
+    unchosen: tuple[Path, ...] = ()
+    if values["go.enabled"]:
+        modules = discover.go_modules(root, values["go.modules"])
+        module, unchosen = discover.go_module(root, values["go.module"], modules)
+        if module is not None and module not in modules:
+            modules = (*modules, module)
     main_packages: tuple[str, ...] = ()
     go_outputs = GoOutputs()
     if module is not None:
@@ -553,8 +563,8 @@ def _resolve(
     controls = [root / name for name in _CONTROL_FILES] + [path for lock in locks for path in (lock.input, lock.output)]
     if build_lock is not None:
         controls.append(build_lock.output)
-    if module is not None:
-        controls += [module / "go.mod", module / "go.sum"]
+    for each in modules:
+        controls += [each / "go.mod", each / "go.sum"]
     for control in controls:
         if control.is_relative_to(dist_dir) and (control.exists() or control.is_symlink()):
             raise ConfigError(
@@ -599,6 +609,8 @@ def _resolve(
             archive_files=go_outputs.archive_files,
             archive_name=go_outputs.archive_name,
             exclude_packages=tuple(values["go.exclude-packages"]),
+            modules=modules,
+            unchosen=unchosen,
         ),
         sign=_resolve_sign(root, values),
         audit=AuditConfig(

@@ -105,23 +105,36 @@ def project_directories(root: Path) -> Iterator[Path]:
         yield here
 
 
-def go_module(root: Path, configured: str | None) -> Path | None:
-    if configured is not None:
-        module = inside(root, configured, "go.module")
-        if not (module / "go.mod").is_file():
-            raise ConfigError(
-                f"`go.module` = {configured!r} has no go.mod",
-                hint=f"point `go.module` at the directory holding go.mod, or run `go mod init` in {configured}",
-            )
-        return module
-    found = [directory for directory in project_directories(root) if (directory / "go.mod").is_file()]
-    if len(found) > 1:
-        listed = ", ".join(path.relative_to(root).as_posix() or "." for path in found)
+def _module_at(root: Path, configured: str, key: str) -> Path:
+    module = inside(root, configured, key)
+    if not (module / "go.mod").is_file():
         raise ConfigError(
-            f"found several Go modules ({listed}) and cannot tell which one to release",
-            hint='set `module = "DIR"` under [tool.reprotasks.go] in pyproject.toml',
+            f"`{key}` = {configured!r} has no go.mod",
+            hint=f"point `{key}` at the directory holding go.mod, or run `go mod init` in {configured}",
         )
-    return found[0] if found else None
+    return module
+
+
+def go_modules(root: Path, configured: list[str] | None) -> tuple[Path, ...]:
+    """Every Go module lock tidies and verify checks: the configured ones, else each go.mod in the tree."""
+    if configured is not None:
+        return tuple(dict.fromkeys(_module_at(root, entry, "go.modules") for entry in configured))
+    return tuple(directory for directory in project_directories(root) if (directory / "go.mod").is_file())
+
+
+def go_module(root: Path, configured: str | None, modules: tuple[Path, ...]) -> tuple[Path | None, tuple[Path, ...]]:
+    """(the module whose commands are released, the candidates when that cannot be told).
+
+    ``go.module`` if set; else the only module; else the only one with main packages (the others
+    are libraries, tools or examples: locked and verified, not released)."""
+    if configured is not None:
+        return _module_at(root, configured, "go.module"), ()
+    if len(modules) <= 1:
+        return (modules[0] if modules else None), ()
+    with_commands = [module for module in modules if main_packages(module)]
+    if len(with_commands) == 1:
+        return with_commands[0], ()
+    return None, tuple(with_commands)
 
 
 def main_packages(module: Path) -> tuple[str, ...]:

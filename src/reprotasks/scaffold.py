@@ -177,11 +177,13 @@ def detected_settings(config: Config, runner: Runner, workflow: str = WORKFLOW) 
     python: dict[str, Any] = {"locks": inputs} if inputs else {}
     if config.python.project is not None:
         python["project"] = config.rel(config.python.project)
-    go: dict[str, Any]
-    if config.go.module is None:
-        go = {"enabled": False}
-    else:
+    go: dict[str, Any] = {"enabled": False}
+    if config.go.module is not None:
         go = {"module": config.rel(config.go.module), "platforms": list(config.go.platforms)}
+    elif config.go.modules:  # commands in several modules: build asks which one to release
+        go = {"platforms": list(config.go.platforms)}
+    if len(config.go.modules) > 1:
+        go["modules"] = [config.rel(module) for module in config.go.modules]
     sign: dict[str, Any] = {}
     repository = _github_repository(config.root, runner)
     if repository:

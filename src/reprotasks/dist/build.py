@@ -25,7 +25,7 @@ from typing import Any
 from reprotasks import __version__, _cache, _journal
 from reprotasks._run import Runner
 from reprotasks.config import Config
-from reprotasks.errors import ReprotasksError
+from reprotasks.errors import ConfigError, ReprotasksError
 from reprotasks.go import mod as _gomod
 from reprotasks.dist import source as _source
 from reprotasks.dist.layout import (
@@ -233,6 +233,13 @@ def plan_build(
     for platform in platforms:
         parse_platform(platform)
     build_python_part = python and config.python.build
+    if go and config.go.unchosen:
+        listed = ", ".join(config.rel(module) for module in config.go.unchosen)
+        raise ConfigError(
+            f"several Go modules have main packages ({listed}) and none is chosen to release",
+            hint='set `module = "DIR"` under [tool.reprotasks.go] to the one whose commands are released '
+            "(every module is still locked and verified), or build with --python-only",
+        )
     module = config.go.module if go else None
     packages = config.go.main_packages if module is not None else ()
     if not build_python_part and not packages:

@@ -27,14 +27,13 @@ class LockedFile:
 @dataclass(frozen=True)
 class LockResult:
     python: tuple[LockedFile, ...]
-    go_module: str | None
-    go_changed: bool
+    go_modules: tuple[tuple[str, bool], ...]  # (module directory, go.mod/go.sum changed)
 
     def rows(self) -> list[tuple[str, str]]:
         """(what, outcome) pairs for a summary table."""
         rows = [(f.path, f"{'updated' if f.changed else 'unchanged'}, {f.packages} packages") for f in self.python]
-        if self.go_module is not None:
-            rows.append((f"{self.go_module} (go.mod, go.sum)", "updated" if self.go_changed else "unchanged"))
+        for module, changed in self.go_modules:
+            rows.append((f"{module} (go.mod, go.sum)", "updated" if changed else "unchanged"))
         return rows
 
 
@@ -68,21 +67,20 @@ def lock(
             _refuse_credentials(after, config.rel(spec.output), spec.describe_input(config.root))
             count = len(parse_lock(temp).pins)
         locked.append(LockedFile(config.rel(spec.output), count, before != after))
-    go_module = go_changed = None
-    module = config.go.module if go else None
-    if module is not None:
+    go_modules = []
+    for module in config.go.modules if go else ():
         runner.log(f"lock: Go module {config.rel(module)}")
-        go_changed = _gomod.tidy(module, runner=runner)
+        changed = _gomod.tidy(module, runner=runner)
         _gomod.download(module, runner=runner)
-        go_module = config.rel(module)
-    if not locked and go_module is None:
+        go_modules.append((config.rel(module), changed))
+    if not locked and not go_modules:
         raise ReprotasksError(
             "nothing to lock: no `requirements*.in` files and no go.mod were found",
             hint=(
                 f"add a requirements.in in {config.root.name}, or list inputs in `locks` under [tool.reprotasks.python]"
             ),
         )
-    return LockResult(tuple(locked), go_module, bool(go_changed))
+    return LockResult(tuple(locked), tuple(go_modules))
 
 
 def lock_order(specs: Sequence[LockSpec]) -> tuple[LockSpec, ...]:

@@ -148,10 +148,7 @@ def _line_of(path: Path, key: str) -> int | None:
     return None
 
 
-def go_findings(config: Config, *, runner: Runner) -> list[Finding]:
-    module = config.go.module
-    if module is None:
-        return []
+def go_findings(config: Config, module: Path, *, runner: Runner) -> list[Finding]:
     go_mod = f"{config.rel(module)}/go.mod".removeprefix("./")
     pins = _gomod.read_pins(module, go_mod)
     findings: list[Finding] = []

@@ -93,15 +93,12 @@ def verify(config: Config, *, runner: Runner, use_cache: bool = True, check_dist
             checks.append(Check(f"lock {config.rel(build_lock.output)}", (), note))
         else:
             checks.append(_check_lock(config, build_lock, runner=runner, use_cache=use_cache))
-    if config.go.module is not None:
-        rel = config.rel(config.go.module)
-        checks.append(Check("go toolchain pin", tuple(pins.go_findings(config, runner=runner))))
-        checks.append(
-            Check(f"{rel}: go mod tidy -diff", tuple(_gomod.tidy_findings(config.go.module, rel, runner=runner)))
-        )
-        checks.append(
-            Check(f"{rel}: go mod verify", tuple(_gomod.verify_findings(config.go.module, rel, runner=runner)))
-        )
+    for module in config.go.modules:
+        rel = config.rel(module)
+        pin = "go toolchain pin" if len(config.go.modules) == 1 else f"{rel}: go toolchain pin"
+        checks.append(Check(pin, tuple(pins.go_findings(config, module, runner=runner))))
+        checks.append(Check(f"{rel}: go mod tidy -diff", tuple(_gomod.tidy_findings(module, rel, runner=runner))))
+        checks.append(Check(f"{rel}: go mod verify", tuple(_gomod.verify_findings(module, rel, runner=runner))))
     if config.audit.enabled:
         from reprotasks.audit.scan import as_findings, audit
 

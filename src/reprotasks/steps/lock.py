@@ -39,9 +39,9 @@ def run(ctx: Context, options: LockOptions) -> StepResult:
 
 def plan(ctx: Context, options: LockOptions) -> list[str]:
     locks = [ctx.config.rel(spec.output) for spec in ctx.config.python.locks] if not options.go_only else []
-    module = ctx.config.go.module if not options.python_only else None
+    modules = ctx.config.go.modules if not options.python_only else ()
     planned = [f"reprotasks lock  # -> {lock}" for lock in locks]
-    if module is not None:
+    for module in modules:
         planned.append(f"go mod tidy && go mod download  # in {ctx.config.rel(module)}")
     return planned
 
