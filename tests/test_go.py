@@ -224,20 +224,39 @@ def test_platform_variants_set_goarm_and_goamd64_and_name_the_archive(go_project
 
 
 def test_a_main_package_is_built_only_where_its_build_constraints_allow(go_project: Path) -> None:
+    """A windows-only service and a `js && wasm` main: each built only for its platforms; the
+    WebAssembly module's build information (which `go version -m` cannot read) is read and recorded."""
+    import json
+
     from .conftest import commit_all
 
     service = go_project / "go" / "cmd" / "winservice"
     service.mkdir()
     (service / "main.go").write_text("//go:build windows\n\npackage main\n\nfunc main() {}\n")
+    web = go_project / "go" / "cmd" / "web"
+    web.mkdir()
+    (web / "main.go").write_text(
+        '//go:build js && wasm\n\npackage main\n\nimport "syscall/js"\n\nvar version = "dev"\n\n'
+        'func main() { js.Global().Set("version", version) }\n'
+    )
     commit_all(go_project)
-    built = run_cli("build", "--go-only", "--platform", "linux/amd64", "--platform", "windows/amd64", cwd=go_project)
+    platforms = ["--platform", "linux/amd64", "--platform", "windows/amd64", "--platform", "js/wasm"]
+    built = run_cli("build", "--go-only", *platforms, cwd=go_project)
     assert built.returncode == 0, built.stderr
     assert "./cmd/winservice is not built for linux/amd64: its build constraints exclude every file" in built.stderr
+    assert "./cmd/web is not built for windows/amd64" in built.stderr
     assert sorted(path.name for path in (go_project / "dist").iterdir() if path.suffix in (".gz", ".zip")) == [
+        "web_0.3.0_js_wasm.tar.gz",
         "winservice_0.3.0_windows_amd64.zip",
+        "worker_0.3.0_js_wasm.tar.gz",
         "worker_0.3.0_linux_amd64.tar.gz",
         "worker_0.3.0_windows_amd64.zip",
     ]
+    manifest = json.loads((go_project / "dist" / "manifest.json").read_text())
+    [wasm] = [record for record in manifest["artifacts"] if record["name"] == "web_0.3.0_js_wasm.tar.gz"]
+    assert wasm["compiler"] == manifest["toolchains"]["go"]
+    assert "path\texample.com/hybrid/worker/cmd/web" in wasm["embedded"]
+    assert "build\tGOOS=js" in wasm["embedded"]
     assert run_cli("sbom", cwd=go_project).returncode == 0  # the trusted manifest asks go, and agrees
     assert run_cli("reproduce", cwd=go_project).returncode == 0
 

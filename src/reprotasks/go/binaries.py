@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -172,11 +173,22 @@ def toolchain_setting(module: Path, *, runner: Runner) -> str:
     return go_toolchain(module, runner=runner).setting
 
 
+_WASM_MAGIC = b"\0asm"
+# cmd/go's sentinels around the module information (modload.infoStart / infoEnd).
+_MODINFO_START = bytes.fromhex("3077af0c9274080241e1c107e6d618e6")
+_MODINFO_END = bytes.fromhex("f932433186182072008242104116d8f2")
+_GO_VERSION = re.compile(rb"(?<![0-9A-Za-z.])(go1\.[0-9]+(?:\.[0-9]+)?(?:(?:rc|beta)[0-9]+)?)(?![0-9A-Za-z.])")
+
+
 def binary_info(binary: Path, *, runner: Runner) -> tuple[str, tuple[str, ...]]:
     """(compiler, build information lines) embedded in a Go binary, read by ``go version -m``.
 
-    Runs outside any module with the local go (reading needs no particular toolchain).
+    Runs outside any module with the local go (reading needs no particular toolchain). A
+    WebAssembly module, which ``go version -m`` cannot read, is read here (``wasm_build_info``).
     """
+    with binary.open("rb") as handle:
+        if handle.read(4) == _WASM_MAGIC:
+            return wasm_build_info(binary)
     shown = runner.run(
         ["go", "version", "-m", str(binary)],
         cwd=binary.parent,
@@ -188,6 +200,23 @@ def binary_info(binary: Path, *, runner: Runner) -> tuple[str, tuple[str, ...]]:
     # First line: "<file>: go1.X.Y"; the rest is path-independent.
     compiler = lines[0].rpartition(": ")[2].strip() if lines else ""
     return compiler, tuple(line.strip() for line in lines[1:] if line.strip())
+
+
+def wasm_build_info(binary: Path) -> tuple[str, tuple[str, ...]]:
+    """What ``go version -m`` would print for a WebAssembly module, which it cannot read: the
+    module information the linker stores between its two 16-byte sentinels (``runtime.modinfo``),
+    and the one Go version string (``runtime.buildVersion``) in the data."""
+    data = binary.read_bytes()
+    start, end = data.find(_MODINFO_START), data.find(_MODINFO_END)
+    versions = {match.group(1).decode() for match in _GO_VERSION.finditer(data)}
+    if start < 0 or end < start or len(versions) != 1:
+        raise ReprotasksError(
+            f"{binary.name}: the Go build information of this WebAssembly module cannot be read "
+            f"({'no module information' if start < 0 or end < start else f'{len(versions)} Go version strings'})",
+            hint="build WebAssembly with a Go release toolchain, or leave js/wasm out of `go.platforms`",
+        )
+    modinfo = data[start + len(_MODINFO_START) : end].decode("utf-8", "replace")
+    return versions.pop(), tuple(line.strip() for line in modinfo.splitlines() if line.strip())
 
 
 def version_stamped(binary: Path, variable: str, *, runner: Runner) -> bool:
