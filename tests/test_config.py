@@ -219,3 +219,20 @@ def test_every_option_is_a_config_field_an_env_var_and_described(make_project: M
     shown = {key for key in described if not isinstance(described[key], dict)}
     shown |= {f"{table}.{key}" for table, values in described.items() if isinstance(values, dict) for key in values}
     assert shown <= keys, shown - keys
+
+
+def test_version_variables_are_package_level_string_variables_of_main_packages(tmp_path: Path) -> None:
+    from reprotasks.discover import version_variables
+
+    (tmp_path / "cmd" / "a").mkdir(parents=True)
+    (tmp_path / "cmd" / "a" / "main.go").write_text(
+        'package main\n\nconst version = "1"\n\ntype T struct {\n\tVersion string\n}\n\n'
+        'func f(\n\tversion string,\n) {\n\tvar Version = "local"\n}\n\nvar (\n\tcommit = "x"\n\tVersion string\n)\n'
+    )
+    (tmp_path / "cmd" / "a" / "main_test.go").write_text('package main\n\nvar version = "test"\n')
+    (tmp_path / "cmd" / "b").mkdir()
+    (tmp_path / "cmd" / "b" / "main.go").write_text('package main\n\nvar version = "dev"\n')
+    assert version_variables(tmp_path, ("./cmd/a",)) == ("main.Version",)
+    assert version_variables(tmp_path, ("./cmd/a", "./cmd/b")) == ("main.Version", "main.version")
+    (tmp_path / "cmd" / "b" / "main.go").write_text("package main\n\nvar version = computeVersion()\n")
+    assert version_variables(tmp_path, ("./cmd/b",)) == ()

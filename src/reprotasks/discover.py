@@ -162,11 +162,9 @@ def main_packages(module: Path) -> tuple[str, ...]:
 
 _MODULE_LINE = re.compile(r"^\s*module\s+\"?(?P<path>[^\s\"]+)", re.MULTILINE)
 _MAJOR = re.compile(r"^v[0-9]+$")
-# A package-level string variable named version/Version: `var version = "dev"`, `var Version string`,
-# or the same inside a `var ( ... )` block.
-_VERSION_VAR = re.compile(
-    r"^(?:var\s+|\s+)(?P<name>[Vv]ersion)(?:\s+string\b|\s*(?:string\s*)?=\s*(?:\"|`))", re.MULTILINE
-)
+# A package-level string variable named version/Version, as declared on a `var` line or inside a
+# `var ( ... )` block: `version = "dev"`, `Version string`, `Version string = "dev"`.
+_VERSION_VAR = re.compile(r"^(?P<name>[Vv]ersion)(?:\s+string\b|\s*(?:string\s*)?=\s*[\"`])")
 
 
 def go_module_path(module: Path) -> str:
@@ -201,19 +199,30 @@ def version_variables(module: Path, packages: tuple[str, ...]) -> tuple[str, ...
                 text = source.read_text(encoding="utf-8", errors="replace")
             except OSError:
                 continue
-            found.update(f"main.{match['name']}" for match in _VERSION_VAR.finditer(_top_level(text)))
+            for declaration in _package_variables(text):
+                match = _VERSION_VAR.match(declaration)
+                if match:
+                    found.add(f"main.{match['name']}")
     return tuple(sorted(found))
 
 
-def _top_level(text: str) -> str:
-    """The Go source without function bodies (a `version :=` inside a function is no variable to set)."""
-    kept, depth = [], 0
+def _package_variables(text: str) -> Iterator[str]:
+    """The declarations of package-level variables: what follows `var` on its line, and each line
+    of a `var ( ... )` block (not constants, function bodies, parameters or struct fields)."""
+    depth, in_block = 0, False
     for line in text.splitlines():
+        stripped = line.strip()
         if depth == 0:
-            kept.append(line)
-        depth += line.count("{") - line.count("}")
-        depth = max(depth, 0)
-    return "\n".join(kept)
+            if in_block:
+                if stripped.startswith(")"):
+                    in_block = False
+                else:
+                    yield stripped
+            elif re.match(r"^var\s*\($", stripped):
+                in_block = True
+            elif stripped.startswith("var "):
+                yield stripped[4:].strip()
+        depth = max(depth + line.count("{") - line.count("}"), 0)
 
 
 def _is_main(source: Path) -> bool:
