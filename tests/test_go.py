@@ -405,3 +405,14 @@ def test_every_go_module_is_locked_and_verified(go_project: Path) -> None:
     result = lock(load_config(go_project), runner=Runner(go_project, log=lambda _line: None))
     assert dict(result.go_modules) == {"go": False, "tools": True}
     assert "github.com/google/uuid" in (tools / "go.mod").read_text()
+
+
+def test_an_archive_name_that_would_collide_is_refused_before_building(go_project: Path) -> None:
+    pyproject = go_project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '\n[tool.reprotasks.go]\narchive-name = "{binary}_{os}_{arch}"\n')
+    from .conftest import commit_all
+
+    commit_all(go_project)
+    built = run_cli("build", "--go-only", "--platform", "linux/arm/v6", "--platform", "linux/arm/v7", cwd=go_project)
+    assert built.returncode == 2 and "the same archive name as ./cmd/worker for linux/arm/v6" in built.stderr
+    assert not (go_project / "dist").exists()

@@ -43,6 +43,7 @@ from reprotasks.python.lockfile import canonical_lines, parse_lock_text
 from reprotasks.python.resolve import compile_lock
 from reprotasks.go.binaries import (
     DEFAULT_ARCHIVE_NAME,
+    archive_name,
     go_flags,
     build_go_platform,
     parse_platform,
@@ -256,6 +257,7 @@ def plan_build(
         toolchain, go_version, go_pinned = chosen_go.setting, chosen_go.version, chosen_go.pinned
     # Order-free: `--platform b --platform a` and the configured [a, b] are the same build.
     chosen = tuple(sorted(set(platforms or config.go.platforms)))
+    _require_distinct_archives(config, packages, chosen)
     version = _version(config, source, runner)
     digest = _cache.digest(
         {
@@ -288,6 +290,22 @@ def plan_build(
         go_pinned,
         build_lock,
     )
+
+
+def _require_distinct_archives(config: Config, packages: Sequence[str], platforms: Sequence[str]) -> None:
+    """Two binaries must never be written to one archive name (the second would replace the first)."""
+    seen: dict[str, str] = {}
+    for platform in platforms:
+        for package in packages:
+            name = archive_name(config.go.binary_names.get(package, package), "VERSION", platform, config.go.archive_name)
+            if name in seen:
+                raise ConfigError(
+                    f"`go.archive-name` = {config.go.archive_name!r} gives {package} for {platform} the same archive "
+                    f"name as {seen[name]} ({name})",
+                    hint="add the fields that tell them apart (`{variant}` for arm/v6 and arm/v7, `{binary}` for "
+                    "several commands) to `archive-name` under [tool.reprotasks.go]",
+                )
+            seen[name] = f"{package} for {platform}"
 
 
 def host_python() -> str:
