@@ -159,6 +159,13 @@ def test_without_a_committed_build_lock_build_resolves_records_and_reproduce_reu
     refused = run_cli("sbom", cwd=hybrid_repo)
     assert refused.returncode != 0 and "Traceback" not in refused.stderr
     assert "not a sorted, hashed lock" in refused.stderr
+    # Recorded requirements given with --from-manifest must be exactly [build-system] requires' closure.
+    tampered = json.loads(json.dumps(manifest))  # the first build's, untouched
+    resolved = tampered["python"]["build_lock"]["resolved"]
+    tampered["python"]["build_lock"]["resolved"] = [line for line in resolved if not line.startswith("hatchling==")]
+    (hybrid_repo / "other.json").write_text(json.dumps(tampered))
+    partial = run_cli("build", "--python-only", "--force", "--from-manifest", "other.json", cwd=hybrid_repo)
+    assert partial.returncode == 2 and "nothing provides hatchling" in partial.stderr, partial.stderr
     foreign = run_cli("build", "--from-manifest", "nowhere.json", cwd=hybrid_repo)
     assert foreign.returncode == 2 and "nowhere.json: cannot be read (No such file" in foreign.stderr
     git("checkout", "--quiet", "HEAD~1", "--", "build-requirements.txt", cwd=hybrid_repo)

@@ -236,3 +236,16 @@ def test_version_variables_are_package_level_string_variables_of_main_packages(t
     assert version_variables(tmp_path, ("./cmd/a", "./cmd/b")) == ("main.Version", "main.version")
     (tmp_path / "cmd" / "b" / "main.go").write_text("package main\n\nvar version = computeVersion()\n")
     assert version_variables(tmp_path, ("./cmd/b",)) == ()
+
+
+def test_a_submodule_or_nested_repository_is_not_part_of_the_layout(tmp_path: Path) -> None:
+    """tomlkit's tests/toml-test submodule has a go.mod: it is another project's, never released here."""
+    write(tmp_path, "")
+    fixture = tmp_path / "tests" / "toml-test"
+    fixture.mkdir(parents=True)
+    (fixture / ".git").write_text("gitdir: ../../.git/modules/toml-test\n")
+    (fixture / "go.mod").write_text("module github.com/toml-lang/toml-test\n\ngo 1.18\n")
+    (fixture / "cmd" / "toml-test").mkdir(parents=True)
+    (fixture / "cmd" / "toml-test" / "main.go").write_text("package main\n\nfunc main() {}\n")
+    config = load_config(tmp_path)
+    assert config.go.module is None and config.go.modules == ()

@@ -92,7 +92,9 @@ def _require_input(root: Path, path: Path) -> None:
 
 
 def project_directories(root: Path) -> Iterator[Path]:
-    """Directories of the project, skipping hidden, vendored and nested-project ones."""
+    """Directories of the project, skipping hidden, vendored and nested-project ones: a directory
+    with its own pyproject.toml, and a git submodule or nested repository (its own `.git`): another
+    project's go.mod is not this project's to release."""
     for dirpath, dirnames, _files in os.walk(root):
         here = Path(dirpath)
         dirnames[:] = sorted(
@@ -101,6 +103,7 @@ def project_directories(root: Path) -> Iterator[Path]:
             if not name.startswith((".", "_"))
             and name not in SKIP_DIRS
             and not (here / name / "pyproject.toml").is_file()
+            and not os.path.lexists(here / name / ".git")
         )
         yield here
 

@@ -154,6 +154,7 @@ class AuditFinding:
     severity: str
     message: str
     snippet: str = ""
+    fix: str = ""  # the fix this finding's message ends with (the rule's, or one naming the case at hand)
 
     def text(self) -> str:
         return f"{self.path}:{self.line}:{self.col}: {self.rule} {self.message}"
@@ -258,7 +259,7 @@ def _finding(path: str, line: int, col: int, rule: str, detail: str = "", snippe
     if rule == "RT-W001" and "@" in snippet:  # name the action at hand, not an example
         action, _, ref = snippet.partition("@")
         fix = f"pin the full commit SHA with the tag in a comment: `uses: {action}@<40-hex sha> # {ref}`"
-    return AuditFinding(path, line, col, rule, spec.severity, f"{what}: {spec.why} -- {fix}", snippet)
+    return AuditFinding(path, line, col, rule, spec.severity, f"{what}: {spec.why} -- {fix}", snippet, fix)
 
 
 @functools.cache
@@ -423,10 +424,11 @@ def _allows(entry: Mapping[str, str], finding: AuditFinding) -> bool:
 
 def as_findings(report: AuditReport) -> list[Finding]:
     """Errors as verify-style findings (warnings are shown, never fail)."""
-    return [
-        Finding(f.path, f.line, f"{f.rule} {f.message.removesuffix(' -- ' + RULES[f.rule].fix)}", RULES[f.rule].fix)
-        for f in report.errors
-    ]
+    findings = []
+    for f in report.errors:
+        fix = f.fix or RULES[f.rule].fix
+        findings.append(Finding(f.path, f.line, f"{f.rule} {f.message.removesuffix(' -- ' + fix)}", fix))
+    return findings
 
 
 # --- output ---------------------------------------------------------------------------------

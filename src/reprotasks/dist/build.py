@@ -40,6 +40,7 @@ from reprotasks.dist.layout import (
     shown,
 )
 from reprotasks.python.lockfile import canonical_lines, parse_lock_text
+from reprotasks.python.buildenv import closure_problems
 from reprotasks.python.resolve import compile_lock
 from reprotasks.go.binaries import (
     DEFAULT_ARCHIVE_NAME,
@@ -172,7 +173,8 @@ def build(
             runner.log(f"build: inputs unchanged since the last build; {dist}/ checked and reused")
             return BuildResult(dist, reused, True, warnings)
     manifest = _build_into_dist(config, plan, runner=runner)
-    remember_build(config, manifest)
+    if from_manifest is None:  # requirements taken from a given manifest are never reused by a plain build
+        remember_build(config, manifest)
     return BuildResult(dist, manifest, False, warnings)
 
 
@@ -523,6 +525,7 @@ def _build_parts(config: Config, plan: BuildPlan, project: Path, stage: Path, *,
             resolved = project.parent / "build-requirements.resolved.txt"
             resolved.write_text(lock.text, encoding="utf-8")
             environment = build_environment(resolved, "the build requirements resolved for this build", runner=runner)
+            _require_closure(config, environment)
 
         def python_job() -> list[ArtifactRecord]:
             runner.log(f"build: sdist + wheel ({len(environment.packages)} locked build requirements)")
@@ -615,6 +618,26 @@ def _committed(project: Path, relative: str) -> Path:
             hint=f"run `reprotasks lock` if needed, then `git add {relative}` and commit it",
         )
     return path
+
+
+def _require_closure(config: Config, environment: BuildEnvironment) -> None:
+    """Requirements that were not read from a committed lock (resolved now, or recorded in a
+    manifest given with --from-manifest) must be exactly what [build-system] requires needs: no
+    missing package, no version outside its range, nothing extra."""
+    spec = config.python.build_lock
+    assert spec is not None and spec.generated is not None and environment.directory is not None
+    requirements = [line for line in spec.generated.splitlines() if line and not line.startswith(("#", "-"))]
+    problems = closure_problems(environment.directory, requirements)
+    if problems:
+        if environment.disposable is not None:
+            shutil.rmtree(environment.disposable, ignore_errors=True)
+        raise ReprotasksError(
+            "the build requirements are not exactly what [build-system] requires needs: "
+            + "; ".join(problems[:6])
+            + (f" and {len(problems) - 6} more" if len(problems) > 6 else ""),
+            hint="build without --from-manifest (it then resolves them), or pass the manifest of a build of this "
+            "commit; better, run `reprotasks lock` and commit the build lock",
+        )
 
 
 def _python_dir(config: Config) -> str:

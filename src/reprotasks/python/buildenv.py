@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import email.parser
 import hashlib
 import io
 import os
@@ -31,6 +32,8 @@ import sysconfig
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
+
+from packaging.requirements import InvalidRequirement, Requirement
 
 from reprotasks import _cache
 from reprotasks._run import Runner
@@ -194,6 +197,51 @@ def _check_interpreter(target: Path) -> None:
     python = python_in(target)
     if os.path.realpath(python) != os.path.realpath(base):
         raise Untrusted(f"{python.name} is not this interpreter ({base})")
+
+
+def closure_problems(target: Path, requirements: list[str]) -> list[str]:
+    """What keeps the installed environment from being exactly the dependency closure of
+    ``requirements`` (PEP 508 strings) for this interpreter: a requirement nothing satisfies, a
+    version outside its specifier, a package nothing requires. Read from the installed METADATA."""
+    installed: dict[str, tuple[str, list[Requirement]]] = {}
+    for metadata in sorted(site_packages(target).glob("*.dist-info/METADATA")):
+        message = email.parser.BytesParser().parsebytes(metadata.read_bytes(), headersonly=True)
+        name, version = message.get("Name"), message.get("Version")
+        if name and version:
+            requires = []
+            for line in message.get_all("Requires-Dist") or []:
+                try:
+                    requires.append(Requirement(line))
+                except InvalidRequirement:
+                    continue
+            installed[canonical(name)] = (version, requires)
+    problems: list[str] = []
+    needed: dict[str, set[str]] = {}  # name -> extras already followed
+    pending = [(Requirement(text), "") for text in requirements]
+    while pending:
+        requirement, wanted_by = pending.pop()
+        if requirement.marker is not None and not any(
+            requirement.marker.evaluate({"extra": extra}) for extra in (wanted_by or "").split(",")
+        ):
+            continue
+        name = canonical(requirement.name)
+        if name not in installed:
+            problems.append(f"nothing provides {requirement}")
+            continue
+        version, requires = installed[name]
+        if not requirement.specifier.contains(version, prereleases=True):
+            problems.append(f"{name} {version} does not satisfy {requirement}")
+        followed = needed.get(name)
+        extras = set(requirement.extras)
+        if followed is not None and extras <= followed:
+            continue
+        needed[name] = (followed or set()) | extras
+        selected = ",".join(sorted(needed[name]))
+        pending += [(dependency, selected) for dependency in requires]
+    problems += [
+        f"{name} {installed[name][0]} is not required by anything" for name in sorted(installed.keys() - needed)
+    ]
+    return problems
 
 
 def fresh_directory(home: Path, key: str) -> Path:

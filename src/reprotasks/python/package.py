@@ -44,6 +44,7 @@ class BuildEnvironment:
     lock_sha256: str
     packages: dict[str, str]  # name -> version, from the lock
     disposable: Path | None = None  # an uncached environment, removed after the build
+    directory: Path | None = None  # where it lives (its venv/ and the wheels it was installed from)
 
 
 def build_environment(lock: Path, shown_lock: str, *, runner: Runner) -> BuildEnvironment:
@@ -76,7 +77,7 @@ def build_environment(lock: Path, shown_lock: str, *, runner: Runner) -> BuildEn
             _buildenv.remove(target)
         else:
             runner.log(f"build: reusing the build environment for {shown_lock} (checked against the lock)")
-            return BuildEnvironment(_buildenv.python_in(target), lock_sha, packages)
+            return BuildEnvironment(_buildenv.python_in(target), lock_sha, packages, directory=target)
     unusable = _cache.unwritable(home)
     if unusable is not None:
         raise _cache.not_writable_error(home, unusable, step="build", what="the build environment")
@@ -87,7 +88,9 @@ def build_environment(lock: Path, shown_lock: str, *, runner: Runner) -> BuildEn
         if not anchored:
             # A pin without a wheel cannot be checked file by file later: use it once, keep nothing.
             runner.log(f"build: {shown_lock} pins a package without a wheel: this build environment is not cached")
-            return BuildEnvironment(_buildenv.python_in(staging), lock_sha, packages, disposable=staging)
+            return BuildEnvironment(
+                _buildenv.python_in(staging), lock_sha, packages, disposable=staging, directory=staging
+            )
         try:
             _buildenv.verify(staging, parsed.pins)
         except _buildenv.Untrusted as exc:
@@ -105,7 +108,7 @@ def build_environment(lock: Path, shown_lock: str, *, runner: Runner) -> BuildEn
         _buildenv.remove(staging)
         raise
     _buildenv.remove(staging)
-    return BuildEnvironment(_buildenv.python_in(target), lock_sha, packages)
+    return BuildEnvironment(_buildenv.python_in(target), lock_sha, packages, directory=target)
 
 
 def build_command(env: BuildEnvironment, out_dir: Path) -> list[str]:
