@@ -80,6 +80,19 @@ def test_wrong_toolchain_version(go_project: Path) -> None:
     assert f"GOTOOLCHAIN={older}" in message and f"go mod edit -toolchain={running}" in message
 
 
+def test_verify_asks_for_the_pinned_toolchain_as_build_does(go_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without GOTOOLCHAIN=local in the environment, build runs GOTOOLCHAIN=<pin> (a newer local go is
+    no obstacle): verify asks the same way, so only a pin go cannot provide is a finding."""
+    go_mod = go_project / "go" / "go.mod"
+    go_mod.write_text(re.sub(r"(?m)^toolchain .*$", "toolchain go1.26.7", go_mod.read_text()))
+    monkeypatch.delenv("GOTOOLCHAIN")
+    monkeypatch.setenv("GOPROXY", "off")  # the pin cannot be fetched here
+    [message] = findings(go_project)
+    assert message.startswith("go/go.mod:5: the go command refuses this module:"), message
+    assert "download go1.26.7 for linux/amd64: toolchain not available" in message
+    assert "let go fetch it through GOPROXY" in message
+
+
 def test_go_refusing_a_newer_go_line(go_project: Path) -> None:
     go_mod = go_project / "go" / "go.mod"
     go_mod.write_text("module example.com/hybrid/worker\n\ngo 1.99.0\n")

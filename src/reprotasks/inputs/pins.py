@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -163,14 +164,18 @@ def go_findings(config: Config, module: Path, *, runner: Runner) -> list[Finding
                 "or write the full `go X.Y.Z`",
             )
         )
-    running, refusal = _gomod.running_version(module, runner=runner)
+    # Asked as build asks: GOTOOLCHAIN=<pin> (go fetches it through GOPROXY), unless the caller's
+    # environment says GOTOOLCHAIN=local; a local go newer than the pin is then no obstacle.
+    asked = "local" if pinned is None or os.environ.get("GOTOOLCHAIN") == "local" else pinned
+    running, refusal = _gomod.running_version(module, runner=runner, toolchain=asked)
     if running is None:
         findings.append(
             Finding(
                 go_mod,
                 pins.toolchain_line or pins.go_line,
                 f"the go command refuses this module: {refusal}",
-                f"install {pinned or 'the Go version go.mod asks for'}, or allow go to fetch it with GOTOOLCHAIN=auto",
+                f"install {pinned or 'the Go version go.mod asks for'}, or let go fetch it through GOPROXY "
+                "(build does, unless GOTOOLCHAIN=local)",
             )
         )
     elif pinned is not None and running != pinned:
