@@ -327,3 +327,22 @@ def test_build_constraints_keep_the_backend_of_the_last_release(hybrid_repo: Pat
         assert "Generator: hatchling 1.25.0" in wheel.read("hybrid_orchestrator-0.3.0.dist-info/WHEEL").decode()
     missing = run_cli("config", cwd=hybrid_repo, env={"REPROTASKS_PYTHON_BUILD_CONSTRAINTS": "nope.txt"})
     assert missing.returncode == 2 and "`python.build-constraints` = 'nope.txt' is not a regular file" in missing.stderr
+
+
+def test_a_backend_that_runs_its_own_binary_builds(tmp_path: Path) -> None:
+    """uv_build runs the `uv-build` binary its wheel installs: the build environment's scripts are on PATH."""
+    root = tmp_path / "uvb"
+    (root / "src" / "uvb").mkdir(parents=True)
+    (root / "src" / "uvb" / "__init__.py").write_text('"""A uv_build project."""\n')
+    (root / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["uv_build>=0.8,<0.12"]\nbuild-backend = "uv_build"\n\n'
+        '[project]\nname = "uvb"\nversion = "0.1.0"\nrequires-python = ">=3.10"\n'
+    )
+    commit_all(root)
+    output = build(root)
+    assert "is not committed, so the build backend is not locked" in output
+    assert sorted(path.name for path in (root / "dist").iterdir()) == [
+        "manifest.json",
+        "uvb-0.1.0-py3-none-any.whl",
+        "uvb-0.1.0.tar.gz",
+    ]

@@ -177,3 +177,24 @@ def test_no_dist(tmp_path: Path) -> None:
     result = run_cli("checksum", cwd=tmp_path)
     assert result.returncode == 2
     assert "does not exist" in result.stderr and "run `reprotasks build` first" in result.stderr
+
+
+def test_an_artifact_swapped_after_the_build_is_never_checksummed(dist: Path) -> None:
+    """SHA256SUMS vouches for what the build made: a file whose digest is not manifest.json's is refused."""
+    from reprotasks.dist.manifest import ArtifactRecord, Manifest
+
+    header = {"project": {}, "source": {}, "inputs_digest": "", "toolchains": {}, "python": None, "go": None}
+    wheel = dist / "pkg-1.0-py3-none-any.whl"
+    record = ArtifactRecord.of(wheel, kind="wheel", platform="any")
+    Manifest(**header, artifacts=(record,)).write(dist)
+    write_checksums(dist)  # as built: fine
+    wheel.write_bytes(b"swapped wheel bytes")
+    before = (dist / SUMS_NAME).read_bytes()
+    with pytest.raises(DriftError) as caught:
+        write_checksums(dist)
+    [finding] = caught.value.findings
+    assert finding.render().startswith("dist/pkg-1.0-py3-none-any.whl: was modified after the build: sha256 ")
+    assert (dist / SUMS_NAME).read_bytes() == before  # the old SHA256SUMS stays
+    wheel.unlink()
+    with pytest.raises(DriftError, match="is listed in manifest.json but missing"):
+        write_checksums(dist)

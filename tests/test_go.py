@@ -305,7 +305,7 @@ def test_a_version_variable_that_is_not_a_string_gets_a_hint(go_project: Path) -
     )
     assert built.returncode == 1, built.stderr
     assert "the version variable is not a string variable" in built.stderr
-    assert "set `version-variable` under [tool.reprotasks.go]" in built.stderr
+    assert "set `go.version-variable`" in built.stderr
 
 
 def test_goreleaser_knobs_root_main_binary_names_archive_files_and_names(go_project: Path, tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from reprotasks.dist.layout import (
     entry_problem,
     kind_of,
     open_regular,
+    read_regular,
     sha256_regular,
     shown,
     unexpected_findings,
@@ -33,6 +34,7 @@ from reprotasks.dist.layout import (
 _LINE = re.compile(r"^(?P<digest>[0-9a-fA-F]{64}) (?P<mode>[ *])(?P<name>.+)$")
 # 64 hex digits, two separator characters and the longest file name a release may hold.
 MAX_LINE_BYTES = 64 + 2 + MAX_NAME_BYTES
+_REBUILD = "do not publish it; rebuild with `reprotasks build --force`, then checksum again"
 _RECHECKSUM = "run `reprotasks checksum` after a fresh build, or restore the release files"
 # A hostile SHA256SUMS can hold millions of bad lines: memory and output stay bounded by keeping
 # the first findings (and counting the rest), and by refusing a listing no release comes near.
@@ -134,8 +136,35 @@ def write_checksums(dist: Path, *, shown_dist: str | None = None) -> ChecksumRes
             step="checksum",
         )
     entries_ = tuple((name, str(digest)) for name, digest in zip(names, digests, strict=True))
+    mismatches = _manifest_mismatches(dist, shown_dist, dict(entries_))
+    if mismatches:
+        raise DriftError(mismatches, step="checksum")
     write_atomic(dist / SUMS_NAME, "".join(f"{digest}  {name}\n" for name, digest in entries_).encode())
     return ChecksumResult(dist / SUMS_NAME, entries_)
+
+
+def _manifest_mismatches(dist: Path, shown_dist: str, digests: dict[str, str]) -> list[Finding]:
+    """SHA256SUMS vouches for what the build made: every artifact manifest.json lists must still
+    have the digest recorded there (a file swapped after the build is never checksummed)."""
+    from reprotasks.dist.manifest import MANIFEST_NAME, manifest_from_bytes
+
+    if MANIFEST_NAME not in digests:
+        return []
+    try:
+        manifest = manifest_from_bytes(read_regular(dist / MANIFEST_NAME))
+    except (OSError, ValueError, TypeError) as exc:
+        where = f"{shown_dist}/{MANIFEST_NAME}"
+        return [Finding(where, None, f"is not a reprotasks build manifest ({exc})", _REBUILD)]
+    findings = []
+    for record in manifest.artifacts:
+        found = digests.get(record.name)
+        where = f"{shown_dist}/{shown(record.name)}"
+        if found is None:
+            findings.append(Finding(where, None, f"is listed in {MANIFEST_NAME} but missing", _REBUILD))
+        elif found != record.sha256:
+            problem = f"was modified after the build: sha256 {found}, {MANIFEST_NAME} records {record.sha256}"
+            findings.append(Finding(where, None, problem, _REBUILD))
+    return findings
 
 
 def check_findings(dist: Path, *, shown_dist: str = "dist", require_provenance: bool = False) -> list[Finding]:

@@ -229,9 +229,12 @@ def version_stamped(binary: Path, variable: str, *, runner: Runner) -> bool:
         purpose="list the binary's symbols",
         quiet=True,
     )
-    if listed.returncode != 0:
-        return True  # cannot tell: say nothing rather than something false
-    return any(line.split()[-1:] == [f"{variable}.str"] for line in listed.stdout.splitlines())
+    symbols = [line.split() for line in listed.stdout.splitlines() if line.strip()]
+    if listed.returncode != 0 or len(symbols) < 2:
+        return (
+            True  # cannot tell (a stripped binary, `-ldflags=-s`, lists none): say nothing rather than something false
+        )
+    return any(words[-1:] == [f"{variable}.str"] for words in symbols)
 
 
 def check_compiler(compiler: str, pinned: str, what: str) -> None:
@@ -275,7 +278,7 @@ def go_build_failed(failure: Failure, *, module: Path, package: str, platform: s
         return CommandFailedError(
             f"`go build` of {package} for {platform}: the version variable is not a string variable",
             details=excerpt(failure.output),
-            hint="set `version-variable` under [tool.reprotasks.go] to the string variable the command prints "
+            hint="set `go.version-variable` to the string variable the command prints "
             '(e.g. "main.Version"), or to "" to stamp nothing',
         )
     output = failure.output.replace(f"{module}{os.sep}", "").replace(str(module), ".")
@@ -385,12 +388,12 @@ def _check_stamp(binary: Path, package: str, version: str, variables: Sequence[s
         runner.log(
             f"build: WARNING: {package}: no version variable to stamp (no main package declares a string `version` "
             "or `Version`), so the binary does not carry the version "
-            f"{version} (set `version-variable` under [tool.reprotasks.go] to the package.Variable it prints)"
+            f"{version} (set `go.version-variable` to the package.Variable it prints)"
         )
     elif not any(version_stamped(binary, variable, runner=runner) for variable in variables):
         shown = " ".join(f"-X {variable}=..." for variable in variables)
         runner.log(
             f"build: WARNING: {package}: `{shown}` matched no string variable, so the "
-            f"binary does not carry the version {version} (set `version-variable` under [tool.reprotasks.go] "
+            f"binary does not carry the version {version} (set `go.version-variable` "
             'to the package.Variable it prints, or "" to stamp nothing)'
         )

@@ -147,6 +147,10 @@ def build_python(
         built = Path(scratch)
         variables = build_environment_variables(project, epoch, user_cflags=os.environ.get("CFLAGS", ""))
         environment = {key: value for key, value in runner.environment(variables).items() if key not in _DROPPED}
+        # The environment's scripts first on PATH, as in an activated venv: some backends run a tool
+        # they install (uv_build runs its `uv-build` binary).
+        scripts = str(env.python.parent)
+        environment["PATH"] = os.pathsep.join([scripts, *filter(None, [environment.get("PATH", "")])])
         runner.run(
             build_command(env, built),
             cwd=project,
