@@ -183,7 +183,15 @@ def test_an_artifact_swapped_after_the_build_is_never_checksummed(dist: Path) ->
     """SHA256SUMS vouches for what the build made: a file whose digest is not manifest.json's is refused."""
     from reprotasks.dist.manifest import ArtifactRecord, Manifest
 
-    header = {"project": {}, "source": {}, "inputs_digest": "", "toolchains": {}, "python": None, "go": None}
+    source = {"commit": "a" * 40, "tree": "b" * 40, "path": ".", "source_date_epoch": 0}
+    header = {
+        "project": {"name": "pkg", "version": "1.0"},
+        "source": source,
+        "inputs_digest": "c" * 64,
+        "toolchains": {"reprotasks": "0"},
+        "python": None,
+        "go": None,
+    }
     wheel = dist / "pkg-1.0-py3-none-any.whl"
     record = ArtifactRecord.of(wheel, kind="wheel", platform="any")
     Manifest(**header, artifacts=(record,)).write(dist)
@@ -196,5 +204,5 @@ def test_an_artifact_swapped_after_the_build_is_never_checksummed(dist: Path) ->
     assert finding.render().startswith("dist/pkg-1.0-py3-none-any.whl: was modified after the build: sha256 ")
     assert (dist / SUMS_NAME).read_bytes() == before  # the old SHA256SUMS stays
     wheel.unlink()
-    with pytest.raises(DriftError, match="is listed in manifest.json but missing"):
+    with pytest.raises(DriftError, match=r"is listed in manifest\.json but missing"):
         write_checksums(dist)
