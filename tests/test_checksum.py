@@ -184,17 +184,17 @@ def test_an_artifact_swapped_after_the_build_is_never_checksummed(dist: Path) ->
     from reprotasks.dist.manifest import ArtifactRecord, Manifest
 
     source = {"commit": "a" * 40, "tree": "b" * 40, "path": ".", "source_date_epoch": 0}
-    header = {
-        "project": {"name": "pkg", "version": "1.0"},
-        "source": source,
-        "inputs_digest": "c" * 64,
-        "toolchains": {"reprotasks": "0"},
-        "python": None,
-        "go": None,
-    }
+    manifest = Manifest(
+        project={"name": "pkg", "version": "1.0"},
+        source=source,
+        inputs_digest="c" * 64,
+        toolchains={"reprotasks": "0"},
+        python=None,
+        go=None,
+        artifacts=(ArtifactRecord.of(dist / "pkg-1.0-py3-none-any.whl", kind="wheel", platform="any"),),
+    )
     wheel = dist / "pkg-1.0-py3-none-any.whl"
-    record = ArtifactRecord.of(wheel, kind="wheel", platform="any")
-    Manifest(**header, artifacts=(record,)).write(dist)
+    manifest.write(dist)
     write_checksums(dist)  # as built: fine
     wheel.write_bytes(b"swapped wheel bytes")
     before = (dist / SUMS_NAME).read_bytes()

@@ -231,7 +231,7 @@ def test_version_variables_are_package_level_string_variables_of_main_packages(t
     )
     (tmp_path / "cmd" / "a" / "main_test.go").write_text('package main\n\nvar version = "test"\n')
     (tmp_path / "cmd" / "b").mkdir()
-    (tmp_path / "cmd" / "b" / "main.go").write_text('package main\n\nvar version = "dev"\n')
+    (tmp_path / "cmd" / "b" / "main.go").write_text('package main\n\nvar tpl = "{" // }{\nvar version = "dev"\n')
     assert version_variables(tmp_path, ("./cmd/a",)) == ("main.Version",)
     assert version_variables(tmp_path, ("./cmd/a", "./cmd/b")) == ("main.Version", "main.version")
     (tmp_path / "cmd" / "b" / "main.go").write_text("package main\n\nvar version = computeVersion()\n")

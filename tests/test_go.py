@@ -394,9 +394,14 @@ def test_goreleaser_knobs_root_main_binary_names_archive_files_and_names(go_proj
         ('archive-name = "{name}_{os}_{arch}"', "is not a usable archive name"),
         ('archive-files = ["../etc/passwd"]', "points outside the project"),
         ('archive-files = ["NOPE"]', "`go.archive-files` entry 'NOPE' is not a regular file"),
+        ('archive-files = [".git/config"]', "`go.archive-files` entry '.git/config' is not a regular file"),
+        ('archive-files = ["NOTICE"]', "`go.archive-files` entry 'NOTICE' is not a regular file"),  # a symlink
     ],
 )
 def test_bad_goreleaser_knobs_are_config_errors(go_project: Path, setting: str, message: str) -> None:
+    (go_project / ".git").mkdir()
+    (go_project / ".git" / "config").write_text("[core]\n")
+    (go_project / "NOTICE").symlink_to("README.md")
     pyproject = go_project / "pyproject.toml"
     pyproject.write_text(pyproject.read_text() + f"\n[tool.reprotasks.go]\n{setting}\n")
     result = run_cli("config", cwd=go_project)

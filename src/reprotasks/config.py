@@ -685,13 +685,22 @@ def _go_outputs(root: Path, module: Path, packages: tuple[str, ...], values: dic
         )
     files = []
     for entry in values["go.archive-files"]:
-        path = discover.inside(root, entry, "go.archive-files")
-        if path == root or not path.is_file() or path.is_symlink():
+        discover.inside(root, entry, "go.archive-files")  # never outside the project, even through a link
+        relative = PurePosixPath(os.path.normpath(entry).replace(os.sep, "/"))
+        lexical = root / relative
+        if (
+            relative.is_absolute()
+            or ".." in relative.parts
+            or any(part.lower() == ".git" for part in relative.parts)
+            or any(ancestor.is_symlink() for ancestor in (lexical, *lexical.parents) if ancestor.is_relative_to(root))
+            or not lexical.is_file()
+        ):
             raise ConfigError(
-                f"`go.archive-files` entry {entry!r} is not a regular file in the project",
-                hint="list files such as LICENSE or README.md, relative to the project root",
+                f"`go.archive-files` entry {entry!r} is not a regular file of the project (a symlink, a directory, "
+                "or a path into .git is not one)",
+                hint="list committed files such as LICENSE or README.md, relative to the project root",
             )
-        files.append(path.relative_to(root).as_posix())
+        files.append(relative.as_posix())
     basenames = [PurePosixPath(name).name for name in files]
     taken = set(names.values()) | {f"{name}.exe" for name in names.values()}
     if len(set(basenames)) != len(basenames) or taken & set(basenames):

@@ -209,11 +209,26 @@ def version_variables(module: Path, packages: tuple[str, ...]) -> tuple[str, ...
     return tuple(sorted(found))
 
 
+# Go comments and literals, whose braces and keywords are not code; a literal keeps its quotes
+# (a version variable is recognised by its `= "`), a raw string's lines are kept (line counts).
+_GO_NOISE = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|`[^`]*`|\'(?:\\.|[^\'\\\n])+\'', re.DOTALL)
+
+
+def _code_only(text: str) -> str:
+    def blank(match: re.Match[str]) -> str:
+        found = match.group(0)
+        if found.startswith(("//", "/*")):
+            return "\n" * found.count("\n")
+        return found[0] + "\n" * found.count("\n") + found[0]
+
+    return _GO_NOISE.sub(blank, text)
+
+
 def _package_variables(text: str) -> Iterator[str]:
     """The declarations of package-level variables: what follows `var` on its line, and each line
     of a `var ( ... )` block (not constants, function bodies, parameters or struct fields)."""
     depth, in_block = 0, False
-    for line in text.splitlines():
+    for line in _code_only(text).splitlines():
         stripped = line.strip()
         if depth == 0:
             if in_block:

@@ -556,6 +556,14 @@ def _build_parts(config: Config, plan: BuildPlan, project: Path, stage: Path, *,
             for platform in plan.platforms
         ]
     records = [record for job_records in _run_parallel(jobs) for record in job_records]
+    names = [record.name for record in records]
+    clashing = sorted({name for name in names if names.count(name) > 1})
+    if clashing:  # one part's file replaced the other's in the stage: nothing of this build is kept
+        raise ReprotasksError(
+            f"two artifacts of this build are named {clashing[0]} (a Go archive and the sdist or wheel)",
+            hint="change `go.archive-name` under [tool.reprotasks.go] so Go archives cannot take Python "
+            "artifacts' names",
+        )
     return Manifest(**header, artifacts=tuple(records))
 
 
