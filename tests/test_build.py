@@ -24,6 +24,10 @@ GO_ARTIFACTS = {
 }
 
 
+def git_show(root: Path, what: str) -> bytes:
+    return subprocess.run(["git", "show", what], cwd=root, capture_output=True, check=True).stdout
+
+
 def build(root: Path, *args: str, umask: int = 0o022, env: dict[str, str] | None = None) -> str:
     result = run_cli("build", *args, cwd=root, env=env, umask=umask)
     assert result.returncode == 0, result.stderr
@@ -168,6 +172,10 @@ def test_without_a_committed_build_lock_build_resolves_records_and_reproduce_reu
     assert partial.returncode == 2 and "nothing provides hatchling" in partial.stderr, partial.stderr
     foreign = run_cli("build", "--from-manifest", "nowhere.json", cwd=hybrid_repo)
     assert foreign.returncode == 2 and "nowhere.json: cannot be read (No such file" in foreign.stderr
+    # A lock in the working tree that is not committed is not the build's: verify says so.
+    (hybrid_repo / "build-requirements.txt").write_bytes(git_show(hybrid_repo, "HEAD~1:build-requirements.txt"))
+    untracked = run_cli("verify", cwd=hybrid_repo)
+    assert "build-requirements.txt: is not tracked by git: build, reproduce and the SBOM use only" in untracked.stderr
     git("checkout", "--quiet", "HEAD~1", "--", "build-requirements.txt", cwd=hybrid_repo)
     shutil.rmtree(hybrid_repo / "dist")
     pyproject = hybrid_repo / "pyproject.toml"

@@ -333,5 +333,20 @@ def test_uv_and_poetry_locks_are_gated_by_their_tool_and_listed_by_the_sbom(
     else:
         assert unchecked.startswith("poetry.lock: does not match pyproject.toml")
     assert python_packages(load_config(root))[("requests", "2.31.0")].hashes == {digest}
+    # Malformed or hostile tool locks: a clear error or nothing listed, never a traceback or a followed link.
+    from reprotasks.errors import ReprotasksError
+
+    (root / "poetry.lock").write_text("package = 1\n[[x]]\nfiles = 5\n")
+    assert python_packages(load_config(root)) == {}
+    (root / "poetry.lock").write_text("[[package]\n")
+    with pytest.raises(ReprotasksError, match=r"poetry\.lock cannot be read as a poetry lock"):
+        python_packages(load_config(root))
+    (root / "elsewhere.lock").write_text('[[package]]\nname = "evil"\nversion = "6.6.6"\n')
+    (root / "poetry.lock").unlink()
+    (root / "poetry.lock").symlink_to(root / "elsewhere.lock")
+    with pytest.raises(ReprotasksError, match="is not a regular file"):
+        python_packages(load_config(root))
+    (root / "poetry.lock").unlink()
+    (root / "poetry.lock").write_text('[[package]]\nname = "requests"\nversion = "2.31.0"\n')
     off = run_cli("verify", cwd=root, env={"REPROTASKS_PYTHON_CHECK_TOOL_LOCKS": "0"})
     assert off.returncode == 0, off.stderr

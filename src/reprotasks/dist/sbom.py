@@ -156,7 +156,7 @@ def sbom(config: Config, *, runner: Runner | None = None) -> SbomResult:
     dist = config.dist_dir
     # The module graph of each binary comes from the binary, checked against manifest.json.
     manifest, source = trusted_manifest(config, runner=runner, step="sbom")
-    _require_committed(config, source, runner)
+    _require_committed(config, source, runner, manifest)
     epoch = int(manifest.source.get("source_date_epoch") or 0)
     data, python, go = render(config, manifest, epoch)
     target = dist / SBOM_NAME
@@ -164,16 +164,24 @@ def sbom(config: Config, *, runner: Runner | None = None) -> SbomResult:
     return SbomResult(target, python, go)
 
 
-def _require_committed(config: Config, source: _source.Source, runner: Runner) -> None:
-    """The SBOM reads the locks and go.sum: they must be the committed ones (what was built)."""
-    paths = [lock.output for lock in config.python.all_locks]
+def _require_committed(config: Config, source: _source.Source, runner: Runner, manifest: Manifest) -> None:
+    """The SBOM reads the locks, the tool locks and go.sum: they must be the committed ones (what was
+    built). A build lock the build did not use (it recorded resolved requirements) is not read."""
+    unread = config.python.build_lock if recorded_lock(manifest.python) is not None else None
+    paths = [lock.output for lock in config.python.all_locks if lock is not unread]
+    paths += [tool_lock.path for tool_lock in toollocks.tool_locks(config)]
     if config.go.module is not None:
         paths.append(config.go.module / "go.sum")
     for path in paths:
         if not path.is_file():
             continue
         committed = _source.committed_bytes(source, config.rel(path), runner=runner)
-        if committed is not None and committed != path.read_bytes():
+        if committed is None:
+            raise ReprotasksError(
+                f"{config.rel(path)} is not in the commit that was built: the SBOM lists only committed locks",
+                hint=f"`git add {config.rel(path)}` and commit it, then build again (or remove it)",
+            )
+        if committed != path.read_bytes():
             raise ReprotasksError(
                 f"{config.rel(path)} has uncommitted changes: the SBOM must describe the commit that was built",
                 hint=f"commit it and rebuild, or restore it (`git checkout -- {config.rel(path)}`)",

@@ -52,21 +52,28 @@ def ignored_by_git(path: Path, *, runner: Runner) -> bool:
     return found.returncode == 0
 
 
-def _committed(path: Path, *, runner: Runner) -> list[Finding]:
-    """A pin CI never sees is no pin: .python-version must be tracked by git (when in a git work tree)."""
+def not_committed(path: Path, shown: str, consequence: str, *, runner: Runner) -> list[Finding]:
+    """A finding when ``path`` exists but git does not track it (in a git work tree): a fresh
+    checkout (CI) and the build, which uses only committed files, never see it."""
 
     def git(*args: str) -> int:
         result = runner.run(["git", *args], cwd=path.parent, check=False, purpose="ask git", quiet=True)
         return result.returncode
 
-    if git("rev-parse", "--is-inside-work-tree") != 0:
+    if not path.exists() or git("rev-parse", "--is-inside-work-tree") != 0:
         return []  # not a git checkout: nothing to compare with
-    if git("ls-files", "--error-unmatch", "--", path.name) == 0:
-        return []
+    if git("cat-file", "-e", f"HEAD:./{path.name}") == 0:
+        return []  # in the last commit (what build and CI check out)
     ignored = ignored_by_git(path, runner=runner)
-    why = "is ignored by git" if ignored else "is not tracked by git"
-    fix = "git add .python-version and commit it" + (" (and remove it from .gitignore)" if ignored else "")
-    return [Finding(".python-version", None, f"{why}: a fresh checkout (CI) has no Python pin", fix)]
+    staged = not ignored and git("ls-files", "--error-unmatch", "--", path.name) == 0
+    why = "is ignored by git" if ignored else "is staged but not committed" if staged else "is not tracked by git"
+    fix = f"git add {shown} and commit it" + (" (and remove it from .gitignore)" if ignored else "")
+    return [Finding(shown, None, f"{why}: {consequence}", fix)]
+
+
+def _committed(path: Path, *, runner: Runner) -> list[Finding]:
+    """A pin CI never sees is no pin: .python-version must be tracked by git (when in a git work tree)."""
+    return not_committed(path, ".python-version", "a fresh checkout (CI) has no Python pin", runner=runner)
 
 
 def _python_version_file(path: Path) -> list[Finding]:

@@ -85,7 +85,11 @@ def verify(config: Config, *, runner: Runner, use_cache: bool = True, check_dist
     if config.python.check_tool_locks:
         for tool_lock in toollocks.tool_locks(config):
             name = f"{config.rel(tool_lock.path)}: {tool_lock.tool} {' '.join(tool_lock.check)}"
-            checks.append(Check(name, tuple(toollocks.freshness_findings(config, tool_lock, runner=runner))))
+            found = pins.not_committed(
+                tool_lock.path, config.rel(tool_lock.path), "build and the SBOM use only committed files", runner=runner
+            )
+            found += toollocks.freshness_findings(config, tool_lock, runner=runner)
+            checks.append(Check(name, tuple(found)))
     build_lock = config.python.build_lock
     if build_lock is not None:
         if not config.python.require_build_lock and not build_lock.output.exists():
@@ -125,6 +129,9 @@ def _check_lock(config: Config, spec: LockSpec, *, runner: Runner, use_cache: bo
         return Check(name, (Finding(lock_rel, None, f"missing: {input_rel} has never been locked", _RELOCK),))
     parsed = parse_lock(spec.output, lock_rel)
     findings = [Finding(lock_rel, problem.line, problem.problem, problem.fix) for problem in parsed.problems]
+    findings += pins.not_committed(
+        spec.output, lock_rel, "build, reproduce and the SBOM use only committed files", runner=runner
+    )
     key = _freshness_key(config, spec)
     if use_cache and _cache.remembered("lock-fresh", key):
         return Check(name, tuple(findings), "resolution unchanged, cached")

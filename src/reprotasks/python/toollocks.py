@@ -16,7 +16,7 @@ from packaging.utils import canonicalize_name
 
 from reprotasks._run import Runner, excerpt
 from reprotasks.config import TOOL_LOCKS, Config
-from reprotasks.errors import Finding
+from reprotasks.errors import Finding, ReprotasksError
 from reprotasks.python.resolve import find_uv, resolver_args
 
 if sys.version_info >= (3, 11):
@@ -97,13 +97,24 @@ def freshness_findings(config: Config, lock: ToolLock, *, runner: Runner) -> lis
 
 
 def locked_packages(lock: ToolLock) -> list[LockedPackage]:
-    """Every package ``lock`` pins from an index (the project itself and path/git sources left out)."""
+    """Every package ``lock`` pins from an index (the project itself and path/git sources left out).
+    ``lock`` must be a regular file (never followed as a symlink) holding TOML; anything else is an
+    error naming it, never an empty list."""
+    shown = lock.path.name
+    if lock.path.is_symlink() or not lock.path.is_file():
+        raise ReprotasksError(
+            f"{shown} is not a regular file (a symlink is never followed)",
+            hint=f"commit the real {shown} written by {lock.tool}, or remove it",
+        )
     try:
         document = tomllib.loads(lock.path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return []
-    packages = []
-    for entry in document.get("package", []):
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ReprotasksError(
+            f"{shown} cannot be read as a {lock.tool} lock ({exc})", hint=f"run `{lock.relock}` and commit it"
+        ) from None
+    entries = document.get("package", [])
+    packages: list[LockedPackage] = []
+    for entry in entries if isinstance(entries, list) else ():
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             continue
         version = entry.get("version")
@@ -114,6 +125,10 @@ def locked_packages(lock: ToolLock) -> list[LockedPackage]:
     return packages
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _local_source(source: dict[str, Any]) -> bool:
     """A uv source that is the project itself or a path (no index release to list)."""
     return any(key in source for key in ("editable", "virtual", "path", "directory"))
@@ -121,9 +136,9 @@ def _local_source(source: dict[str, Any]) -> bool:
 
 def _hashes(entry: dict[str, Any]) -> set[str]:
     found: set[str] = set()
-    files = list(entry.get("files", []))  # poetry, pdm
+    files = [item for item in _list(entry.get("files")) if isinstance(item, dict)]  # poetry, pdm
     files += [entry["sdist"]] if isinstance(entry.get("sdist"), dict) else []  # uv
-    files += [item for item in entry.get("wheels", []) if isinstance(item, dict)]  # uv
+    files += [item for item in _list(entry.get("wheels")) if isinstance(item, dict)]  # uv
     for item in files:
         digest = item.get("hash") if isinstance(item, dict) else None
         if isinstance(digest, str) and digest.startswith("sha256:"):
