@@ -143,15 +143,24 @@ def test_without_a_committed_build_lock_build_resolves_records_and_reproduce_reu
     reproduced = run_cli("reproduce", cwd=hybrid_repo)
     assert reproduced.returncode == 0, reproduced.stderr
     assert "--from-manifest=" in reproduced.stderr and "identical" in reproduced.stdout
-    for step in ("sbom", "checksum", "provenance"):
+    for step in ("sbom", "checksum"):
         done = run_cli(step, cwd=hybrid_repo)
         assert done.returncode == 0, done.stderr
+    # Provenance attests what the commit pins: recorded pins only when the project says so.
+    refused = run_cli("provenance", cwd=hybrid_repo)
+    assert refused.returncode == 2 and "provenance attests only what the commit pins" in refused.stderr
+    relaxed_env = {"REPROTASKS_PYTHON_REQUIRE_BUILD_LOCK": "false"}
+    attested = run_cli("provenance", cwd=hybrid_repo, env=relaxed_env)
+    assert attested.returncode == 0, attested.stderr
+    assert (
+        "resolved at build time, recorded in manifest.json" in (hybrid_repo / "dist/provenance.intoto.json").read_text()
+    )
     sbom = (hybrid_repo / "dist" / "sbom.cdx.json").read_text()
     assert "manifest.json (build requirements resolved at build time)" in sbom
     # `release` still requires the committed lock (verify), unless configured otherwise.
     verified = run_cli("verify", cwd=hybrid_repo)
     assert verified.returncode == 1 and "build-requirements.txt: missing" in verified.stderr
-    relaxed = run_cli("verify", cwd=hybrid_repo, env={"REPROTASKS_PYTHON_REQUIRE_BUILD_LOCK": "false"})
+    relaxed = run_cli("verify", cwd=hybrid_repo, env=relaxed_env)
     assert "build-requirements.txt: missing" not in relaxed.stderr, relaxed.stderr
     # A changed recorded requirement is caught by every step that re-derives the manifest.
     path = hybrid_repo / "dist" / "manifest.json"

@@ -28,6 +28,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
+# Settings of the gates (verify, provenance), left out of a build's inputs digest.
+_GATES = ("require-build-lock", "check-tool-locks")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -153,8 +155,11 @@ class Config:
 
     def fingerprint(self) -> dict[str, Any]:
         """Everything configuration contributes to a build's outputs (compared with the commit's)."""
+        described = self.describe()
+        for gate in _GATES:  # what verify and provenance demand does not change what is built
+            described["python"].pop(gate)
         return {
-            **self.describe(),
+            **described,
             "project": {"name": self.project_name, "version": self.project_version},
             "build-system": None if self.python.build_lock is None else self.python.build_lock.generated,
         }

@@ -25,9 +25,10 @@ from reprotasks import __version__
 from reprotasks._files import write_atomic
 from reprotasks._run import MASK, Runner, mask
 from reprotasks.config import Config
-from reprotasks.errors import DriftError
+from reprotasks.errors import DriftError, ReprotasksError
 from reprotasks.dist import source as _source
 from reprotasks.dist.layout import PROVENANCE_NAME, SUMS_NAME
+from reprotasks.dist.manifest import recorded_lock
 from reprotasks.dist.trusted import trusted_manifest
 from reprotasks.dist.checksum import check_findings, read_sums
 
@@ -121,6 +122,15 @@ def statement(
     _problems, listed = read_sums(dist / SUMS_NAME, f"{shown}/{SUMS_NAME}")
     # Commit, tree, toolchains and flags come from git and the tools, checked against manifest.json.
     manifest, source = trusted_manifest(config, runner=runner, step="provenance")
+    if recorded_lock(manifest.python) is not None and config.python.require_build_lock:
+        # Those pins come from dist/manifest.json alone: nothing in the commit can confirm them.
+        lock = config.rel(config.python.build_lock.output) if config.python.build_lock else "the build lock"
+        raise ReprotasksError(
+            f"{shown}/manifest.json records build requirements resolved at build time ({lock} is not committed): "
+            "provenance attests only what the commit pins",
+            hint=f"run `reprotasks lock`, commit {lock} and build again; or set `require-build-lock = false` under "
+            "[tool.reprotasks.python] to attest them as recorded (the provenance then says so)",
+        )
     builder, invocation = builder_and_invocation(environ)
     recorded = {name: environ[name] for name in ENVIRONMENT_ALLOW_LIST if name in environ}
     recorded = {name: value for name, value in recorded.items() if not looks_secret(name, value)}
@@ -143,6 +153,11 @@ def statement(
                 },
                 "internalParameters": {
                     "sourceDateEpoch": manifest.source.get("source_date_epoch"),
+                    **(
+                        {"buildRequirements": "resolved at build time, recorded in manifest.json, not in the commit"}
+                        if recorded_lock(manifest.python) is not None
+                        else {}
+                    ),
                     "python": manifest.python,
                     "go": manifest.go,
                 },
