@@ -434,3 +434,19 @@ def test_an_archive_name_that_would_collide_is_refused_before_building(go_projec
     built = run_cli("build", "--go-only", "--platform", "linux/arm/v6", "--platform", "linux/arm/v7", cwd=go_project)
     assert built.returncode == 2 and "the same archive name as ./cmd/worker for linux/arm/v6" in built.stderr
     assert not (go_project / "dist").exists()
+
+
+def test_webassembly_build_information_that_could_be_forged_is_refused(tmp_path: Path) -> None:
+    from reprotasks.errors import ReprotasksError
+    from reprotasks.go.binaries import _MODINFO_END, _MODINFO_START, wasm_build_info
+
+    real = _MODINFO_START + b"path\texample.com/app\nbuild\tGOOS=js\n" + _MODINFO_END
+    module = tmp_path / "app.wasm"
+    module.write_bytes(b"\0asm\x01\0\0\0" + b"go1.26.8" + b"\0" + real + b"requires go1.21 or later")
+    assert wasm_build_info(module, "go1.26.8") == ("go1.26.8", ("path\texample.com/app", "build\tGOOS=js"))
+    with pytest.raises(ReprotasksError, match="2 Go version strings and none is go1.25.0"):
+        wasm_build_info(module, "go1.25.0")
+    planted = _MODINFO_START + b"dep\tgithub.com/totally/legit\tv9.9.9\n" + _MODINFO_END
+    module.write_bytes(b"\0asm\x01\0\0\0go1.26.8\0" + planted + real)
+    with pytest.raises(ReprotasksError, match="not marked exactly once"):
+        wasm_build_info(module, "go1.26.8")

@@ -148,7 +148,9 @@ def _derive_artifacts(
     if plan.python and python_kinds != {"sdist": 1, "wheel": 1}:
         findings.append(Finding(where, None, "does not list exactly one sdist and one wheel", _REBUILD))
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        derived = list(pool.map(lambda job: _go_record(config.go, dist, *job, runner=runner), jobs))
+        derived = list(
+            pool.map(lambda job: _go_record(config.go, dist, *job, expected=plan.go_version, runner=runner), jobs)
+        )
     for record in derived:
         if record.compiler != plan.go_version:
             findings.append(
@@ -165,14 +167,14 @@ def _derive_artifacts(
 
 
 def _go_record(
-    go: GoConfig, dist: Path, name: str, package: str, platform: str, *, runner: Runner
+    go: GoConfig, dist: Path, name: str, package: str, platform: str, *, expected: str | None, runner: Runner
 ) -> ArtifactRecord:
     path = dist / name
     members = {PurePosixPath(relative).name for relative in go.archive_files}
     with tempfile.TemporaryDirectory(prefix="reprotasks-inspect-") as scratch:
         binary = Path(scratch) / "binary"
         _extract_binary(path, binary, executable_name(go.binary_names.get(package, package), platform), members)
-        compiler, embedded = binary_info(binary, runner=runner)
+        compiler, embedded = binary_info(binary, runner=runner, expected=expected)
     return ArtifactRecord(
         name=name,
         size=os.lstat(path).st_size,

@@ -180,7 +180,7 @@ _MODINFO_END = bytes.fromhex("f932433186182072008242104116d8f2")
 _GO_VERSION = re.compile(rb"(?<![0-9A-Za-z.])(go1\.[0-9]+(?:\.[0-9]+)?(?:(?:rc|beta)[0-9]+)?)(?![0-9A-Za-z.])")
 
 
-def binary_info(binary: Path, *, runner: Runner) -> tuple[str, tuple[str, ...]]:
+def binary_info(binary: Path, *, runner: Runner, expected: str | None = None) -> tuple[str, tuple[str, ...]]:
     """(compiler, build information lines) embedded in a Go binary, read by ``go version -m``.
 
     Runs outside any module with the local go (reading needs no particular toolchain). A
@@ -188,7 +188,7 @@ def binary_info(binary: Path, *, runner: Runner) -> tuple[str, tuple[str, ...]]:
     """
     with binary.open("rb") as handle:
         if handle.read(4) == _WASM_MAGIC:
-            return wasm_build_info(binary)
+            return wasm_build_info(binary, expected)
     shown = runner.run(
         ["go", "version", "-m", str(binary)],
         cwd=binary.parent,
@@ -202,21 +202,33 @@ def binary_info(binary: Path, *, runner: Runner) -> tuple[str, tuple[str, ...]]:
     return compiler, tuple(line.strip() for line in lines[1:] if line.strip())
 
 
-def wasm_build_info(binary: Path) -> tuple[str, tuple[str, ...]]:
+def wasm_build_info(binary: Path, expected: str | None = None) -> tuple[str, tuple[str, ...]]:
     """What ``go version -m`` would print for a WebAssembly module, which it cannot read: the
     module information the linker stores between its two 16-byte sentinels (``runtime.modinfo``),
-    and the one Go version string (``runtime.buildVersion``) in the data."""
+    and the Go version (``runtime.buildVersion``).
+
+    Less than ``go version -m`` can tell: the sentinels must occur exactly once each (a program
+    holding them in a string, to plant other module lines, is refused rather than believed); the
+    version is ``expected`` (the toolchain the build ran) when that string is in the module, else
+    the only Go version string in it."""
     data = binary.read_bytes()
+    starts, ends = data.count(_MODINFO_START), data.count(_MODINFO_END)
     start, end = data.find(_MODINFO_START), data.find(_MODINFO_END)
     versions = {match.group(1).decode() for match in _GO_VERSION.finditer(data)}
-    if start < 0 or end < start or len(versions) != 1:
+    version = expected if expected in versions else (next(iter(versions)) if len(versions) == 1 else None)
+    if starts != 1 or ends != 1 or end < start or version is None:
+        what = (
+            "its module information is not marked exactly once"
+            if starts != 1 or ends != 1 or end < start
+            else f"it holds {len(versions)} Go version strings and none is {expected or 'the toolchain'}"
+        )
         raise ReprotasksError(
-            f"{binary.name}: the Go build information of this WebAssembly module cannot be read "
-            f"({'no module information' if start < 0 or end < start else f'{len(versions)} Go version strings'})",
-            hint="build WebAssembly with a Go release toolchain, or leave js/wasm out of `go.platforms`",
+            f"{binary.name}: the Go build information of this WebAssembly module cannot be read ({what})",
+            hint="`go version -m` cannot read WebAssembly: leave js/wasm and wasip1/wasm out of `go.platforms`, or "
+            "remove the string that imitates the linker's build information",
         )
     modinfo = data[start + len(_MODINFO_START) : end].decode("utf-8", "replace")
-    return versions.pop(), tuple(line.strip() for line in modinfo.splitlines() if line.strip())
+    return version, tuple(line.strip() for line in modinfo.splitlines() if line.strip())
 
 
 def version_stamped(binary: Path, variable: str, *, runner: Runner) -> bool:
@@ -368,7 +380,7 @@ def build_go_platform(
             except PlatformExcluded:
                 runner.log(f"build: {package} is not built for {platform}: its build constraints exclude every file")
                 continue
-            used, embedded = binary_info(binary, runner=runner)
+            used, embedded = binary_info(binary, runner=runner, expected=pinned)
             if pinned is not None:
                 check_compiler(used, pinned, f"{package} for {platform}")
             if check_stamp:
