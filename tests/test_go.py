@@ -444,7 +444,7 @@ def test_webassembly_build_information_that_could_be_forged_is_refused(tmp_path:
     module = tmp_path / "app.wasm"
     module.write_bytes(b"\0asm\x01\0\0\0" + b"go1.26.8" + b"\0" + real + b"requires go1.21 or later")
     assert wasm_build_info(module, "go1.26.8") == ("go1.26.8", ("path\texample.com/app", "build\tGOOS=js"))
-    with pytest.raises(ReprotasksError, match="2 Go version strings and none is go1.25.0"):
+    with pytest.raises(ReprotasksError, match=r"2 Go version strings and none is go1\.25\.0"):
         wasm_build_info(module, "go1.25.0")
     planted = _MODINFO_START + b"dep\tgithub.com/totally/legit\tv9.9.9\n" + _MODINFO_END
     module.write_bytes(b"\0asm\x01\0\0\0go1.26.8\0" + planted + real)

@@ -293,4 +293,12 @@ def test_init_names_its_renamed_workflow_without_a_github_origin_and_flags_an_ig
     result = run_cli("init", "--no-nox", "--no-invoke", cwd=hybrid)
     assert result.returncode == 0, result.stderr
     assert load_config(hybrid).sign.github_workflow == ".github/workflows/reprotasks-release.yml"
-    assert ".gitignore ignores it: remove that line, or `git add -f .python-version`" in result.stdout
+    assert ".gitignore ignored it: `!/.python-version` added there" in result.stdout
+    assert "added `/dist/`" in result.stdout
+    ignores = (hybrid / ".gitignore").read_text().splitlines()
+    assert "!/.python-version" in ignores and "/dist/" in ignores
+    ignored = subprocess.run(["git", "check-ignore", "-q", ".python-version"], cwd=hybrid, check=False)
+    assert ignored.returncode == 1  # no longer ignored
+    assert "then `reprotasks lock`, `reprotasks verify`, `reprotasks build`" in result.stdout  # no nox: no nox hint
+    again = run_cli("init", "--no-nox", "--no-invoke", cwd=hybrid)
+    assert again.returncode == 0 and (hybrid / ".gitignore").read_text().splitlines() == ignores

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from reprotasks import discover
 from reprotasks._files import write_atomic
@@ -99,6 +100,9 @@ def init(
     pin = _add_python_pin(config, runner)
     if pin:
         result.changes.append((".python-version", pin))
+    ignored = _add_dist_ignore(config, runner)
+    if ignored:
+        result.changes.append((".gitignore", ignored))
     tags = _tag_pattern(root, runner)
     if _is_foreign(root / workflow):
         result.changes.append((workflow, "kept: not written by reprotasks init (never replaced)"))
@@ -113,14 +117,19 @@ def init(
             f"{workflow} installs reprotasks from {RELEASE_LOCK}: put `reprotasks[nox,invoke]` in "
             f"{RELEASE_LOCK.replace('.txt', '.in')}, run `reprotasks lock` and commit both"
         )
-    result.next_steps.append("review the changes, commit them, then `nox -s lock verify build checksum`")
+    then = (
+        "`nox -s lock verify build checksum`" if nox else "`reprotasks lock`, `reprotasks verify`, `reprotasks build`"
+    )
+    result.next_steps.append(f"review the changes, commit them, then {then}")
     return result
 
 
 def _python_subproject(root: Path) -> str | None:
-    """The one subdirectory (at most two levels down) holding a Python project (a pyproject.toml
-    with [build-system] or [project]), as a root-relative path; None if there are none or several."""
-    found = []
+    """The one subdirectory (at most two levels down) holding a Python project that builds (a
+    pyproject.toml with [build-system]; else with [project]), as a root-relative path; None if there
+    are none or several."""
+    found: list[str] = []
+    buildable: list[str] = []
     for directory in sorted(root.glob("*/")) + sorted(root.glob("*/*/")):
         relative = directory.relative_to(root)
         if any(part.startswith((".", "_")) or part in discover.SKIP_DIRS for part in relative.parts):
@@ -132,7 +141,10 @@ def _python_subproject(root: Path) -> str | None:
             continue
         if "build-system" in document or "project" in document:
             found.append(relative.as_posix())
-    return found[0] if len(found) == 1 else None
+        if "build-system" in document:
+            buildable.append(relative.as_posix())
+    chosen = buildable if buildable else found
+    return chosen[0] if len(chosen) == 1 else None
 
 
 def _has_table(pyproject: Path) -> bool:
@@ -319,11 +331,44 @@ def _add_python_pin(config: Config, runner: Runner) -> str:
     path = config.root / ".python-version"
     if config.python.version_pin != "python-version-file" or not has_python(config) or path.exists():
         return ""
-    write_atomic(path, f"{running_python()}\n".encode())
-    created = f"created: pins Python {running_python()} (commit it: CI reads the pin from the checkout"
+    running = running_python()
+    if config.requires_python is not None:
+        try:
+            allowed = SpecifierSet(config.requires_python).contains(running, prereleases=True)
+        except InvalidSpecifier:
+            allowed = True  # verify reports the specifier itself
+        if not allowed:
+            return (
+                f"not written: `requires-python = {config.requires_python!r}` excludes the running Python {running}; "
+                "write the version you release with into .python-version and run reprotasks with it"
+            )
+    write_atomic(path, f"{running}\n".encode())
+    created = f"created: pins Python {running} (commit it: CI reads the pin from the checkout)"
     if ignored_by_git(path, runner=runner):
-        return created + "; .gitignore ignores it: remove that line, or `git add -f .python-version`)"
-    return created + ")"
+        _append_gitignore(config.root, "!/.python-version", "the Python pin is part of the release inputs")
+        created += "; .gitignore ignored it: `!/.python-version` added there"
+    return created
+
+
+def _add_dist_ignore(config: Config, runner: Runner) -> str:
+    """dist/ is replaced by every build: it must never be committed (build refuses tracked outputs)."""
+    from reprotasks.inputs.pins import ignored_by_git
+
+    dist = config.dist_dir
+    if not (config.root / ".git").exists() or ignored_by_git(dist / "x", runner=runner):
+        return ""
+    relative = config.rel(dist)
+    _append_gitignore(config.root, f"/{relative}/", "build outputs, replaced by every `reprotasks build`")
+    return f"added `/{relative}/`"
+
+
+def _append_gitignore(root: Path, pattern: str, why: str) -> None:
+    path = root / ".gitignore"
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if pattern in text.splitlines():
+        return
+    separator = "" if not text or text.endswith("\n") else "\n"
+    write_atomic(path, f"{text}{separator}# {why} (reprotasks init)\n{pattern}\n".encode())
 
 
 def _write_workflow(path: Path, config: Config, force: bool, install: tuple[str, ...], tags: str) -> str:

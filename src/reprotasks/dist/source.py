@@ -133,8 +133,8 @@ def refuse_tracked_outputs(source: Source, dist: str, *, runner: Runner) -> None
             f"`dist-dir` {dist}/ holds files tracked by git ({', '.join(tracked[:3])}"
             + (", ..." if len(tracked) > 3 else "")
             + "), and build, assemble and release replace that directory as a whole",
-            hint=f'point `dist-dir` at a directory of its own (e.g. "dist"), or `git rm -r --cached {dist}` '
-            "and add it to .gitignore",
+            hint=f"stop tracking the build outputs: `git rm -r --cached {dist}`, add `/{dist}/` to .gitignore and "
+            "commit; or point `dist-dir` at a directory of its own",
         )
 
 
