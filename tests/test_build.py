@@ -363,3 +363,32 @@ def test_a_backend_that_runs_its_own_binary_builds(tmp_path: Path) -> None:
         "uvb-0.1.0-py3-none-any.whl",
         "uvb-0.1.0.tar.gz",
     ]
+
+
+def test_a_dynamic_python_version_names_the_release_or_is_flagged(hybrid_repo: Path) -> None:
+    """[project] version is dynamic: a Python-only release is named by its wheel's version (manifest,
+    SBOM), not by git describe; with Go too, the disagreement is a warning naming the fix."""
+    pyproject = hybrid_repo / "pyproject.toml"
+    text = pyproject.read_text().replace('version = "0.3.0"\n', 'dynamic = ["version"]\n', 1)
+    pyproject.write_text(
+        text.replace("[project]", '[tool.hatch.version]\npath = "src/hybrid_orchestrator/__init__.py"\n\n[project]', 1)
+    )
+    commit_all(hybrid_repo, "dynamic version")
+    git("tag", "v0.2.0", cwd=hybrid_repo)
+    (hybrid_repo / "NEWS").write_text("after the tag\n")
+    commit_all(hybrid_repo, "one more commit")
+    output = build(hybrid_repo, "--platform", "linux/amd64")
+    assert "the release is named 0.2.0-1-g" in output and "but the wheel's version is 0.3.0" in output
+    assert 'set `version = "0.3.0"`' in output
+    pyproject.write_text(pyproject.read_text() + "\n[tool.reprotasks.go]\nenabled = false\n")
+    commit_all(hybrid_repo, "Python only")
+    output = build(hybrid_repo)
+    assert "release version 0.3.0, the wheel's" in output and "WARNING: the release is named" not in output
+    manifest = json.loads((hybrid_repo / "dist" / "manifest.json").read_text())
+    assert manifest["project"]["version"] == "0.3.0"
+    assert "dist/ checked and reused" in build(hybrid_repo)
+    for step in ("sbom", "checksum", "provenance"):
+        done = run_cli(step, cwd=hybrid_repo)
+        assert done.returncode == 0, done.stderr
+    sbom = json.loads((hybrid_repo / "dist" / "sbom.cdx.json").read_text())
+    assert sbom["metadata"]["component"]["version"] == "0.3.0"

@@ -155,6 +155,7 @@ def _merge(config: Config, manifests: list[tuple[Path, Manifest]], *, runner: Ru
         go=go_record is not None,
         python_toolchain=python_toolchain or host_python(),
         recorded_lock=recorded_lock(python_record),
+        built_wheels=list(artifacts),
     )
     if plan.version != project.get("version") or plan.go_version != go_version:
         raise ReprotasksError(

@@ -102,6 +102,15 @@ class BuildPlan:
     inputs_digest: str
     go_pinned: bool = True  # False: go.mod pins no toolchain, the local go builds
     build_lock: BuildLock | None = None  # None: no Python part
+    # A Python-only project whose [project] version is dynamic: the release is named by the
+    # version the backend gives the wheel, known once it is built (``version`` is git's until then).
+    version_from_wheel: bool = False
+
+
+def wheel_version(names: Sequence[str]) -> str | None:
+    """The version in the (one) wheel file name among ``names``, as the backend wrote it."""
+    versions = {name.split("-")[1] for name in names if name.endswith(".whl") and name.count("-") >= 4}
+    return versions.pop() if len(versions) == 1 else None
 
 
 def _unlocked_warning(lock: BuildLock) -> str:
@@ -173,9 +182,27 @@ def build(
             runner.log(f"build: inputs unchanged since the last build; {dist}/ checked and reused")
             return BuildResult(dist, reused, True, warnings)
     manifest = _build_into_dist(config, plan, runner=runner)
+    disagreement = _version_disagreement(config, manifest)
+    if disagreement:
+        warnings = (*warnings, disagreement)
+        runner.log(f"build: WARNING: {disagreement}")
     if from_manifest is None:  # requirements taken from a given manifest are never reused by a plain build
         remember_build(config, manifest)
     return BuildResult(dist, manifest, False, warnings)
+
+
+def _version_disagreement(config: Config, manifest: Manifest) -> str | None:
+    """A release (Go archives, manifest, SBOM) named otherwise than the wheel it ships: a project
+    with Go and a dynamic Python version, named by git describe. Said, never silently shipped."""
+    built = wheel_version([record.name for record in manifest.artifacts])
+    release = manifest.project.get("version")
+    if built is None or release is None or built == release or config.version is not None:
+        return None
+    return (
+        f"the release is named {release} (git describe) but the wheel's version is {built}: archives, manifest and "
+        f'SBOM say {release}; set `version = "{built}"` in [tool.reprotasks] (or REPROTASKS_VERSION, e.g. from the '
+        "tag in CI) so they agree"
+    )
 
 
 def _requirements_from(path: Path) -> str:
@@ -229,10 +256,12 @@ def plan_build(
     go: bool,
     python_toolchain: str | None = None,
     recorded_lock: str | None = None,
+    built_wheels: Sequence[str] = (),
 ) -> BuildPlan:
     """``python_toolchain``: the Python that built the Python part, if not this one (assemble).
     ``recorded_lock``: the build requirements a manifest recorded, used when the commit has no
-    build lock (see ``BuildLock``)."""
+    build lock (see ``BuildLock``). ``built_wheels``: the wheel names a manifest lists (the release
+    version of a Python-only project with a dynamic version is its wheel's)."""
     for platform in platforms:
         parse_platform(platform)
     build_python_part = python and config.python.build
@@ -261,6 +290,8 @@ def plan_build(
     chosen = tuple(sorted(set(platforms or config.go.platforms)))
     _require_distinct_archives(config, packages, chosen)
     version = _version(config, source, runner)
+    from_wheel = build_python_part and not config.go.main_packages and not config.go.unchosen
+    from_wheel = from_wheel and config.version is None and config.project_version is None
     digest = _cache.digest(
         {
             "reprotasks": __version__,
@@ -280,9 +311,10 @@ def plan_build(
             build_lock = BuildLock(lock_rel, recorded_lock, committed=False)
         else:
             build_lock = BuildLock(lock_rel, _decoded(data, lock_rel), committed=True)
+    built = wheel_version(built_wheels) if from_wheel else None
     return BuildPlan(
         source,
-        version,
+        built or version,
         build_python_part,
         packages,
         chosen if packages else (),
@@ -291,6 +323,7 @@ def plan_build(
         digest,
         go_pinned,
         build_lock,
+        from_wheel,
     )
 
 
@@ -348,6 +381,9 @@ def _reuse(config: Config, plan: BuildPlan, *, runner: Runner, restage: bool = T
         manifest = manifest_from_bytes(data)
     except (ValueError, TypeError):
         return None
+    if plan.version_from_wheel:
+        built = wheel_version([record.name for record in manifest.artifacts])
+        plan = dataclasses.replace(plan, version=built or plan.version)
     if plan.build_lock is not None and plan.build_lock.text is None:
         # Not committed: what the last build resolved is this build's (unchanged inputs).
         text = recorded_lock(manifest.python)
@@ -557,6 +593,10 @@ def _build_parts(config: Config, plan: BuildPlan, project: Path, stage: Path, *,
         ]
     records = [record for job_records in _run_parallel(jobs) for record in job_records]
     names = [record.name for record in records]
+    built = wheel_version(names) if plan.version_from_wheel else None
+    if built is not None and built != plan.version:
+        runner.log(f"build: release version {built}, the wheel's ([project] version is dynamic)")
+        header = manifest_header(config, dataclasses.replace(plan, version=built), runner=runner)
     clashing = sorted({name for name in names if names.count(name) > 1})
     if clashing:  # one part's file replaced the other's in the stage: nothing of this build is kept
         raise ReprotasksError(

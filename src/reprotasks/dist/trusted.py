@@ -69,6 +69,7 @@ def trusted_manifest(config: Config, *, runner: Runner, step: str) -> tuple[Mani
         python=manifest.python is not None,
         go=go is not None,
         recorded_lock=recorded_lock(manifest.python),
+        built_wheels=[record.name for record in manifest.artifacts],
     )
     header = manifest_header(config, plan, runner=runner)
     findings = [
