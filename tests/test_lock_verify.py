@@ -350,3 +350,24 @@ def test_uv_and_poetry_locks_are_gated_by_their_tool_and_listed_by_the_sbom(
     (root / "poetry.lock").write_text('[[package]]\nname = "requests"\nversion = "2.31.0"\n')
     off = run_cli("verify", cwd=root, env={"REPROTASKS_PYTHON_CHECK_TOOL_LOCKS": "0"})
     assert off.returncode == 0, off.stderr
+
+
+def test_with_uv_the_dependencies_lock_covers_every_supported_python(make_project: MakeProject) -> None:
+    """structlog declares `typing-extensions; python_version<'3.11'`: a lock made on 3.11 must keep it
+    (uv --universal from requires-python's floor), or the SBOM misses what older Pythons install."""
+    root = make_project()
+    (root / "requirements.in").unlink()
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "version = '1.0'\n",
+            "version = '1.0'\nrequires-python = '>=3.9'\n"
+            "dependencies = ['alpha', \"gamma; python_version < '3.11'\"]\n",
+        )
+        + "lock-backend = 'uv'\nversion-pin = 'none'\n"
+    )
+    do_lock(root)
+    text = (root / "requirements.lock.txt").read_text()
+    assert "gamma==0.2 ; python_full_version < '3.11'" in text, text
+    assert parse_lock(root / "requirements.lock.txt").versions() == {"alpha": "1.1", "beta": "2.0", "gamma": "0.2"}
+    verify(load_config(root), runner=runner_for(root))

@@ -44,6 +44,7 @@ class LockSpec:
     generated: str | None = None
     label: str | None = None  # how messages name the input, when it is not a file
     resolver_args: tuple[str, ...] = ()  # extra resolver arguments for this lock (e.g. --all-extras)
+    universal: bool = False  # with uv: one lock for every Python and platform (`--universal`)
     # A constraints file a generated input applies (`-c`); copied beside it when resolving.
     constraints: Path | None = None
 
@@ -805,6 +806,7 @@ def _dependencies_lock(pyproject: Path | None, project: dict[str, Any], dynamic:
             output=pyproject.with_name(DEPENDENCIES_LOCK),
             label=f"{pyproject.name} [project] dependencies",
             resolver_args=("--all-extras",),
+            universal=True,
         ),
     )
 

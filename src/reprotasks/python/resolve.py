@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
 from reprotasks import _cache
 from reprotasks._run import Failure, Runner, compact_tracebacks
 from reprotasks.config import BUILD_CONSTRAINTS, Config, LockSpec
@@ -226,11 +228,31 @@ def _compile(config: Config, spec: LockSpec, common: list[str], cwd: Path, *, ru
             LOCK_COMMAND,
             "--python",
             sys.executable,
+            *(_universal_args(config) if spec.universal else []),
             *common,
         ]
         _resolve(config, spec, argv, cwd, {}, runner=runner, backend=backend)
     else:
         raise ConfigError(f"unknown lock backend {backend!r}", hint="use `pip-tools` or `uv`")
+
+
+def _universal_args(config: Config) -> list[str]:
+    """uv's one lock for every Python the project supports: from the lowest `requires-python` allows."""
+    args = ["--universal"]
+    floors = []
+    try:
+        specifiers = SpecifierSet(config.requires_python or "")
+    except InvalidSpecifier:
+        return args
+    for specifier in specifiers:
+        if specifier.operator in (">=", "~=", "==", "==="):
+            parts = specifier.version.split(".")
+            if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
+                floors.append((int(parts[0]), int(parts[1])))
+    if floors:
+        major, minor = max(floors)
+        args += ["--python-version", f"{major}.{minor}"]
+    return args
 
 
 def _resolve(
