@@ -259,6 +259,10 @@ def _finding(path: str, line: int, col: int, rule: str, detail: str = "", snippe
     if rule == "RT-W001" and "@" in snippet:  # name the action at hand, not an example
         action, _, ref = snippet.partition("@")
         fix = f"pin the full commit SHA with the tag in a comment: `uses: {action}@<40-hex sha> # {ref}`"
+    if rule == "RT-D001" and snippet and "@" not in snippet and "$" not in snippet:  # the image at hand
+        fix = (
+            f"pin the digest: `FROM {snippet}@sha256:<digest>` (`docker buildx imagetools inspect {snippet}` shows it)"
+        )
     return AuditFinding(path, line, col, rule, spec.severity, f"{what}: {spec.why} -- {fix}", snippet, fix)
 
 

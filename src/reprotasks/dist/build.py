@@ -270,7 +270,8 @@ def plan_build(
         raise ConfigError(
             f"several Go modules have main packages ({listed}) and none is chosen to release",
             hint='set `module = "DIR"` under [tool.reprotasks.go] to the one whose commands are released '
-            "(every module is still locked and verified), or build with --python-only",
+            "(every module is still locked and verified)"
+            + (", or build with --python-only" if config.python.build else ""),
         )
     module = config.go.module if go else None
     packages = config.go.main_packages if module is not None else ()

@@ -164,7 +164,8 @@ def build_python(
             if path.name.endswith(".tar.gz"):
                 repacked = normalize_sdist(path, epoch)
                 if repacked:
-                    runner.log(f"build: re-packed {path.name} deterministically ({len(repacked)} header problems)")
+                    count = f"{len(repacked)} header problem{'s' if len(repacked) != 1 else ''}"
+                    runner.log(f"build: re-packed {path.name} deterministically ({count})")
                 kind, notes = "sdist", tuple(repacked)
             elif path.suffix == ".whl":
                 kind, notes = "wheel", ()

@@ -40,6 +40,16 @@ _CHECKS = {
 }
 
 
+_UNREACHABLE = (
+    "error sending request",
+    "dns error",
+    "Failed to fetch",
+    "Connection refused",
+    "Network is unreachable",
+    "Max retries exceeded",
+)
+
+
 @dataclass(frozen=True)
 class LockedPackage:
     name: str  # canonical
@@ -85,6 +95,13 @@ def freshness_findings(config: Config, lock: ToolLock, *, runner: Runner) -> lis
     if result.returncode == 0:
         return []
     output = (result.stdout + result.stderr).strip()
+    if any(sign in output for sign in _UNREACHABLE):
+        # An index that cannot be reached says nothing about the lock: an error, not drift.
+        raise ReprotasksError(
+            f"`{lock.tool} {' '.join(lock.check)}` could not reach the package index to check {shown}",
+            details=excerpt(output),
+            hint="check the network and the index settings (index-url, find-links, no-index), then verify again",
+        )
     return [
         Finding(
             shown,
