@@ -320,6 +320,13 @@ def test_go_at_the_root_and_python_in_a_subdirectory_is_one_release(tmp_path: Pa
     assert manifest["python"]["build_lock"]["path"] == "python/build-requirements.txt"
     reproduced = run_cli("reproduce", cwd=root, env=go_env)
     assert reproduced.returncode == 0, reproduced.stderr
+    # Tagged v0.9.1 but named 0.3.0 by the Python client's [project] version: said.
+    git("tag", "v0.9.1", cwd=root)
+    tagged = build(root, "--platform", "linux/amd64", "--force", env=go_env)
+    assert (
+        "the commit is tagged v0.9.1 but the release is named 0.3.0 ([project] version of python/pyproject.toml)"
+        in tagged
+    )
     # A root pyproject.toml with its own [project] makes python.project ambiguous: refused.
     (root / "pyproject.toml").write_text("[project]\nname = 'other'\nversion = '1'\n")
     ambiguous = run_cli("config", cwd=root, env=go_env)

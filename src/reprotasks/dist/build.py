@@ -159,6 +159,10 @@ def build(
             "the build uses",
             hint="drop --from-manifest (it is for commits without a committed build lock)",
         )
+    tagged = _tag_disagreement(config, plan, runner=runner)
+    if tagged:
+        warnings = (*warnings, tagged)
+        runner.log(f"build: WARNING: {tagged}")
     if plan.build_lock is not None and not plan.build_lock.committed:
         if not config.python.require_build_lock:
             runner.log(f"build: {plan.build_lock.path} is not committed (require-build-lock = false)")
@@ -189,6 +193,28 @@ def build(
     if from_manifest is None:  # requirements taken from a given manifest are never reused by a plain build
         remember_build(config, manifest)
     return BuildResult(dist, manifest, False, warnings)
+
+
+def _tag_disagreement(config: Config, plan: BuildPlan, *, runner: Runner) -> str | None:
+    """A commit tagged v0.9.1 released as 0.3.0 (the static [project] version of a Python client in a
+    subdirectory, say): said, so the archives are not silently named otherwise than the tag."""
+    if config.version is not None or config.project_version is None:
+        return None
+    described = runner.run(
+        ["git", "describe", "--tags", "--exact-match", plan.source.commit],
+        cwd=plan.source.toplevel,
+        check=False,
+        purpose="compare the release version with the commit's tag",
+        quiet=True,
+    )
+    tag = described.stdout.strip()
+    if described.returncode != 0 or not tag or tag.removeprefix("v") == plan.version:
+        return None
+    where = config.rel(config.pyproject) if config.pyproject else "pyproject.toml"
+    return (
+        f"the commit is tagged {tag} but the release is named {plan.version} ([project] version of {where}); "
+        f'set `version = "{tag.removeprefix("v")}"` in [tool.reprotasks] if the tag names this release'
+    )
 
 
 def _version_disagreement(config: Config, manifest: Manifest) -> str | None:
