@@ -152,3 +152,23 @@ def test_submodules_are_not_read_as_files_and_w001_names_the_action(make_project
     result = run_cli("audit", cwd=root)
     assert "vendored" not in result.stdout, result.stdout
     assert "`uses: ncipollo/release-action@<40-hex sha> # v1`" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("line", "rules"),
+    [
+        ("curl -fsSL https://get.example/x.sh | sh", ["RT-S003"]),
+        ("curl -fsSL https://get.example/x | sudo bash -s -- -y", ["RT-S003"]),
+        ("curl https://get.example/x.py | python3 -", ["RT-S003"]),
+        ("curl https://get.example/x | bash -x", ["RT-S003"]),
+        # What is piped in is data for an inline program, not code (curlie's args/gen.sh):
+        ("curl -h all|perl -pe 's/^ *//'", []),
+        ("curl https://get.example/data.json | python3 -c 'import json,sys; json.load(sys.stdin)'", []),
+        ("wget -qO- https://get.example/x | sh -c 'wc -c'", []),
+        ("curl https://get.example/x | ruby -ne 'puts $_'", []),
+    ],
+)
+def test_a_download_piped_into_a_shell_is_flagged_only_when_it_runs_as_code(line: str, rules: list[str]) -> None:
+    from reprotasks.audit.shell import check_script
+
+    assert [issue.rule for issue in check_script(line)] == rules

@@ -399,3 +399,17 @@ def test_a_dynamic_python_version_names_the_release_or_is_flagged(hybrid_repo: P
         assert done.returncode == 0, done.stderr
     sbom = json.loads((hybrid_repo / "dist" / "sbom.cdx.json").read_text())
     assert sbom["metadata"]["component"]["version"] == "0.3.0"
+
+
+def test_a_static_version_is_named_as_the_wheel_names_it(hybrid_repo: Path) -> None:
+    """itsdangerous declares `version = "2.3.0.dev"`; its wheel says 2.3.0.dev0 (PEP 440): one name."""
+    pyproject = hybrid_repo / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('version = "0.3.0"', 'version = "0.3.0.dev"', 1))
+    commit_all(hybrid_repo, "a dev version")
+    output = build(hybrid_repo, "--platform", "linux/amd64")
+    assert "WARNING: the release is named" not in output
+    names = sorted(path.name for path in (hybrid_repo / "dist").iterdir())
+    assert (
+        "hybrid_orchestrator-0.3.0.dev0-py3-none-any.whl" in names and "worker_0.3.0.dev0_linux_amd64.tar.gz" in names
+    )
+    assert json.loads((hybrid_repo / "dist" / "manifest.json").read_text())["project"]["version"] == "0.3.0.dev0"

@@ -134,7 +134,7 @@ def _check_line(line: str, start: int, text: str, known: dict[str, str]) -> Iter
             if (
                 rule is None
                 and argv[0] in _FETCHERS
-                and any(later and later[0] in _SHELLS for later in commands[position + 1 :])
+                and any(later and later[0] in _SHELLS and _runs_stdin(later) for later in commands[position + 1 :])
             ):
                 rule = "RT-S003"
             if (
@@ -145,6 +145,23 @@ def _check_line(line: str, start: int, text: str, known: dict[str, str]) -> Iter
                 rule = "RT-S003"
             if rule is not None:
                 yield ShellIssue(rule, start + _offset(line, argv[0]), " ".join(argv))
+
+
+def _runs_stdin(argv: list[str]) -> bool:
+    """Does this shell or interpreter run the program it reads on stdin? Not with an inline program
+    (`sh -c`, `perl -pe`, `python -c`, `python -m`) or a script file: what is piped in is then data."""
+    name = argv[0]
+    for arg in argv[1:]:
+        if arg in ("-", "-s", "--"):
+            return True
+        if not arg.startswith("-") or arg.startswith("--"):
+            return arg.startswith("--")  # a script file or program text: stdin is its input
+        flags = arg[1:]
+        if "c" in flags or (name in ("perl", "ruby") and ("e" in flags or "E" in flags)):
+            return False
+        if name.startswith("python") and "m" in flags:
+            return False
+    return True
 
 
 def _offset(text: str, word: str) -> int:

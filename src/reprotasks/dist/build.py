@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from packaging.version import InvalidVersion, Version
+
 from reprotasks import __version__, _cache, _journal
 from reprotasks._run import Runner
 from reprotasks.config import Config
@@ -200,19 +202,22 @@ def _tag_disagreement(config: Config, plan: BuildPlan, *, runner: Runner) -> str
     subdirectory, say): said, so the archives are not silently named otherwise than the tag."""
     if config.version is not None or config.project_version is None:
         return None
+    # The commit's own tag; with Go binaries named by a Python project's version, the nearest one.
+    nearest = ["--abbrev=0"] if plan.go_packages and config.python.project is not None else ["--exact-match"]
     described = runner.run(
-        ["git", "describe", "--tags", "--exact-match", plan.source.commit],
+        ["git", "describe", "--tags", *nearest, plan.source.commit],
         cwd=plan.source.toplevel,
         check=False,
         purpose="compare the release version with the commit's tag",
         quiet=True,
     )
     tag = described.stdout.strip()
-    if described.returncode != 0 or not tag or tag.removeprefix("v") == plan.version:
+    if described.returncode != 0 or not tag or _same_version(tag.removeprefix("v"), plan.version):
         return None
     where = config.rel(config.pyproject) if config.pyproject else "pyproject.toml"
+    tagged = "tagged" if nearest == ["--exact-match"] else "last tagged"
     return (
-        f"the commit is tagged {tag} but the release is named {plan.version} ([project] version of {where}); "
+        f"the commit is {tagged} {tag} but the release is named {plan.version} ([project] version of {where}); "
         f'set `version = "{tag.removeprefix("v")}"` in [tool.reprotasks] if the tag names this release'
     )
 
@@ -222,10 +227,11 @@ def _version_disagreement(config: Config, manifest: Manifest) -> str | None:
     with Go and a dynamic Python version, named by git describe. Said, never silently shipped."""
     built = wheel_version([record.name for record in manifest.artifacts])
     release = manifest.project.get("version")
-    if built is None or release is None or built == release or config.version is not None:
+    if built is None or release is None or _same_version(built, release) or config.version is not None:
         return None
+    source = "[project] version" if config.project_version is not None else "git describe"
     return (
-        f"the release is named {release} (git describe) but the wheel's version is {built}: archives, manifest and "
+        f"the release is named {release} ({source}) but the wheel's version is {built}: archives, manifest and "
         f'SBOM say {release}; set `version = "{built}"` in [tool.reprotasks] (or REPROTASKS_VERSION, e.g. from the '
         "tag in CI) so they agree"
     )
@@ -253,8 +259,25 @@ def _requirements_from(path: Path) -> str:
     return text
 
 
+def _normalized(version: str | None) -> str | None:
+    """A [project] version as the backend writes it into file names (PEP 440: `2.3.0.dev` is `2.3.0.dev0`)."""
+    if version is None:
+        return None
+    try:
+        return str(Version(version))
+    except InvalidVersion:
+        return version
+
+
+def _same_version(first: str, second: str) -> bool:
+    try:
+        return Version(first) == Version(second)
+    except InvalidVersion:
+        return first == second
+
+
 def _version(config: Config, source: _source.Source, runner: Runner) -> str:
-    version = config.version or config.project_version
+    version = config.version or _normalized(config.project_version)
     if version is None:
         described = runner.run(
             ["git", "describe", "--tags", "--always", "--abbrev=12", source.commit],

@@ -34,7 +34,7 @@ def python_findings(config: Config, *, runner: Runner | None = None) -> list[Fin
         return []
     if policy == "python-version-file":
         path = config.root / ".python-version"
-        findings = _python_version_file(path)
+        findings = _python_version_file(path, config.requires_python)
         if not findings and runner is not None:
             findings = _committed(path, runner=runner)
         return findings
@@ -76,17 +76,16 @@ def _committed(path: Path, *, runner: Runner) -> list[Finding]:
     return not_committed(path, ".python-version", "a fresh checkout (CI) has no Python pin", runner=runner)
 
 
-def _python_version_file(path: Path) -> list[Finding]:
+def _python_version_file(path: Path, requires_python: str | None = None) -> list[Finding]:
     running = running_python()
     if not path.is_file():
-        return [
-            Finding(
-                ".python-version",
-                None,
-                "missing: the Python version is not pinned",
-                f'create .python-version containing "{running}" (or set `version-pin` under [tool.reprotasks.python])',
+        fix = f'create .python-version containing "{running}" (or set `version-pin` under [tool.reprotasks.python])'
+        if requires_python is not None and not _allows(requires_python, running):
+            fix = (
+                f"`requires-python = {requires_python!r}` excludes the running Python {running}: run reprotasks with a "
+                "Python it allows and write that version into .python-version (or set `version-pin`)"
             )
-        ]
+        return [Finding(".python-version", None, "missing: the Python version is not pinned", fix)]
     text = read_text(path, ".python-version", fix=f'write the Python version as plain text, e.g. "{running}"')
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip()
@@ -115,6 +114,13 @@ def _python_version_file(path: Path) -> list[Finding]:
             ]
         return []
     return [Finding(".python-version", None, "is empty", f'write the Python version, e.g. "{running}"')]
+
+
+def _allows(requires_python: str, version: str) -> bool:
+    try:
+        return SpecifierSet(requires_python).contains(version, prereleases=True)
+    except InvalidSpecifier:
+        return True  # the specifier itself is reported where it is checked
 
 
 def _requires_python(config: Config) -> list[Finding]:
