@@ -49,7 +49,7 @@ def test_text_output_exit_codes_and_messages() -> None:
     assert len(lines) == len(expected())
     first = next(line for line in lines if line.startswith("docker/Dockerfile:3:6: RT-D001"))
     assert "`golang:1.23`" in first and "@sha256:" in first  # why it matters and the pinned form
-    assert "audit: 14 files, " in result.stdout and "1 allowed" in result.stdout
+    assert "audit: 15 files, " in result.stdout and "1 allowed" in result.stdout
     assert "audit found" in result.stderr and "hint:" in result.stderr
     clean = run_cli("audit", cwd=HYBRID)
     assert clean.returncode == 0, clean.stdout + clean.stderr
@@ -172,3 +172,39 @@ def test_a_download_piped_into_a_shell_is_flagged_only_when_it_runs_as_code(line
     from reprotasks.audit.shell import check_script
 
     assert [issue.rule for issue in check_script(line)] == rules
+
+
+@pytest.mark.parametrize(
+    ("line", "rules"),
+    [
+        ("go get github.com/acme/tool", ["RT-S002"]),  # moves go.mod to whatever is latest
+        ("go run github.com/acme/tool/cmd/gen", ["RT-S002"]),
+        ("go install golang.org/x/tools/gopls@" + "0123456789abcdef" * 2 + "01234567", []),  # a full commit
+        ("go get github.com/acme/tool@v1.2.3", []),
+        ("go run ./cmd/gen", []),
+        ("go run main.go", []),
+        ("pip install --no-index --find-links wheels/ flask", []),  # nothing from an index
+        ("apt-get install --snapshot 20240301T000000Z -y curl", []),  # pinned by the snapshot
+        ("apt-get install -y curl", ["RT-S004"]),
+    ],
+)
+def test_go_pip_and_apt_inputs_pinned_or_not(line: str, rules: list[str]) -> None:
+    from reprotasks.audit.shell import check_script
+
+    assert [issue.rule for issue in check_script(line)] == rules
+
+
+def test_vendored_and_test_data_trees_and_staging_directories_are_not_audited(tmp_path: Path) -> None:
+    from reprotasks.audit.scan import candidate_files
+
+    for relative in ("vendor/x/install.sh", "pkg/testdata/Dockerfile", "third_party/a/Makefile", ".dist-stage-1/x.sh"):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text("#!/bin/sh\ncurl https://x | sh\n")
+    (tmp_path / "Dockerfile").write_text("FROM alpine\n")
+    (tmp_path / "pyproject.toml").write_text("")
+    config = load_config(tmp_path)
+    runner = Runner(tmp_path, log=lambda _line: None)
+    found = [path for path, _kind in candidate_files(tmp_path, config.audit.exclude, "dist", runner)]
+    assert found == ["Dockerfile"]
+    everything = [path for path, _kind in candidate_files(tmp_path, (), "dist", runner)]
+    assert "vendor/x/install.sh" in everything and ".dist-stage-1/x.sh" not in everything

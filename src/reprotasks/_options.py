@@ -394,8 +394,11 @@ OPTIONS: tuple[Option, ...] = (
         table="audit",
         key="exclude",
         kind="list",
-        default=[],
-        help="Globs (project-relative, `**` for any depth) of files the pinning audit skips, e.g. test fixtures.",
+        default=["vendor/*", "*/vendor/*", "testdata/*", "*/testdata/*", "third_party/*", "*/third_party/*"],
+        help=(
+            "Globs (project-relative, `*` crosses directories) of files the pinning audit skips, e.g. test fixtures. "
+            "Default: vendored and test-data trees (`[]` audits them too)."
+        ),
     ),
     Option(
         table="audit",

@@ -43,10 +43,13 @@ def _dockerfile_instructions(text: str) -> Iterator[tuple[int, str, str, str]]:
         while parts[-1].rstrip().endswith(escape) and index + 1 < len(lines):
             parts[-1] = parts[-1].rstrip()[:-1]
             index += 1
+            # As Docker does: comment lines (and empty ones) inside a continuation are skipped, and
+            # the instruction goes on with the next line.
+            while index + 1 < len(lines) and (not lines[index].strip() or lines[index].lstrip().startswith("#")):
+                index += 1
             if lines[index].lstrip().startswith("#"):
-                parts.append("")  # comment lines inside a continuation are dropped
-            else:
-                parts.append(lines[index])
+                break
+            parts.append(lines[index])
         logical = " ".join(part.strip() for part in parts)
         index += 1
         bodies = []

@@ -204,9 +204,12 @@ def _kind(relative: str) -> str | None:
 
 def candidate_files(root: Path, exclude: tuple[str, ...], dist: str, runner: Runner) -> Iterator[tuple[str, str]]:
     """(project-relative path, kind) of every file the audit reads."""
+    parent, _, name = dist.rpartition("/")
+    staging = f"{parent}/.{name}-" if parent else f".{name}-"
     for relative in _listing(root, runner):
         kind = _kind(relative)
-        if kind is None or relative.startswith(f"{dist}/"):
+        # dist/ and, beside it, the staging directories of build and release (.dist-stage-*, .dist-release-*).
+        if kind is None or relative.startswith((f"{dist}/", staging)):
             continue
         if any(fnmatch.fnmatch(relative, pattern) for pattern in exclude):
             continue

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 _WRAPPERS = frozenset({"sudo", "env", "exec", "time", "nohup", "command", "xargs", "doas"})
 _SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "ash", "fish", "python", "python3", "perl", "ruby"})
 _FETCHERS = frozenset({"curl", "wget"})
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")  # `go install pkg@<full commit>`: go.sum-checked, immutable
 _EXACT_GO_VERSION = re.compile(r"^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+incompatible)?$")
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
@@ -179,7 +180,11 @@ def _check_command(argv: list[str], variables: Mapping[str, str]) -> str | None:
         return _check_pip(argv[2:])
     if name == "go" and len(argv) > 1 and argv[1] in ("install", "run", "get"):
         return _check_go(argv[1], argv[2:], variables)
-    if name in ("apt-get", "apt") and "install" in argv[1:]:
+    if (
+        name in ("apt-get", "apt")
+        and "install" in argv[1:]
+        and not any(word == "--snapshot" or word.startswith(("--snapshot=", "-S")) for word in argv[1:])
+    ):
         packages = [word for word in argv[argv.index("install") + 1 :] if not word.startswith("-")]
         if any("=" not in package for package in packages):
             return "RT-S004"
@@ -190,8 +195,8 @@ def _check_pip(args: list[str]) -> str | None:
     if not args or args[0] != "install":
         return None
     options = args[1:]
-    if "--require-hashes" in options:
-        return None
+    if "--require-hashes" in options or "--no-index" in options:
+        return None  # hashed, or nothing from an index (local --find-links directories only)
     # Local paths only (`.`, `-e .`, `./pkg`, a built wheel) with --no-deps fetch nothing unpinned.
     targets = [word for word in options if not word.startswith("-")]
     requirement_files = [options[i + 1] for i, word in enumerate(options[:-1]) if word in ("-r", "--requirement")]
@@ -214,10 +219,11 @@ def _check_go(verb: str, args: list[str], variables: Mapping[str, str]) -> str |
     for package in packages:
         if package.startswith((".", "/")) or "@" not in package:
             # A local package (or `go run main.go`) builds from this module: go.sum pins it.
-            if verb == "install" and not package.startswith((".", "/")) and "." in package.split("/")[0]:
-                return "RT-S002"  # a remote path without @version floats
+            remote = not package.startswith((".", "/")) and "." in package.split("/")[0]
+            if remote and not package.endswith(".go"):
+                return "RT-S002"  # a remote path without @version floats (go get: to the latest)
             continue
         version = expand(package.rsplit("@", 1)[1], variables)
-        if not _EXACT_GO_VERSION.match(version):
+        if not (_EXACT_GO_VERSION.match(version) or _COMMIT.match(version)):
             return "RT-S002"
     return None
