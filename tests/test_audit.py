@@ -208,3 +208,30 @@ def test_vendored_and_test_data_trees_and_staging_directories_are_not_audited(tm
     assert found == ["Dockerfile"]
     everything = [path for path, _kind in candidate_files(tmp_path, (), "dist", runner)]
     assert "vendor/x/install.sh" in everything and ".dist-stage-1/x.sh" not in everything
+
+
+@pytest.mark.parametrize(
+    ("line", "rules"),
+    [
+        ("apk add --no-cache curl", ["RT-S005"]),
+        ("apk add --no-cache -X https://dl-cdn.alpinelinux.org/alpine/v3.20/main curl=8.9.1-r0", []),
+        ("dnf install -y curl", ["RT-S005"]),
+        ("yum install -y curl-8.6.0", []),
+        ("microdnf install ./local.rpm", []),
+        ("npm install -g typescript", ["RT-S006"]),
+        ("npm install -g typescript@5.4.5 @scope/tool@1.2.3", []),
+        ("npm install", []),  # the project's package-lock.json decides
+        ("npx eslint .", []),  # the project's own, locked copy
+        ("npx --yes prettier --check .", ["RT-S006"]),
+        ("npx --yes prettier@3.3.3 --check .", []),
+        ("gem install bundler", ["RT-S006"]),
+        ("gem install bundler -v 2.5.0", []),
+        ("cargo install ripgrep", ["RT-S006"]),
+        ("cargo install ripgrep --version 14.1.0 --locked", []),
+        ("cargo install --path .", []),
+    ],
+)
+def test_other_package_managers(line: str, rules: list[str]) -> None:
+    from reprotasks.audit.shell import check_script
+
+    assert [issue.rule for issue in check_script(line)] == rules

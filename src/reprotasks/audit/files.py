@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 import shlex
 from collections.abc import Iterator
@@ -64,6 +65,17 @@ def _dockerfile_instructions(text: str) -> Iterator[tuple[int, str, str, str]]:
         yield start + 1, instruction.upper(), arguments.strip(), "\n".join(bodies)
 
 
+def _exec_form(command: str) -> str:
+    """The exec form's JSON array as the one command it runs (shell-quoted); as written if not JSON."""
+    try:
+        argv = json.loads(command)
+    except ValueError:
+        return command
+    if not isinstance(argv, list) or not all(isinstance(word, str) for word in argv):
+        return command
+    return shlex.join(argv)
+
+
 def dockerfile(text: str) -> Iterator[Hit]:
     stages: set[str] = set()
     args: dict[str, str] = {}
@@ -93,6 +105,8 @@ def dockerfile(text: str) -> Iterator[Hit]:
             command = " ".join(
                 w for w in arguments.split() if not w.startswith("--mount") and not w.startswith("--network")
             )
+            if command.startswith("["):  # exec form: RUN ["pip", "install", "flask"]
+                command = _exec_form(command)
             script = heredoc if heredoc else command
             offset_line = line + 1 if heredoc else line
             yield from _script_hits(script, offset_line, 1 if heredoc else 5, args)

@@ -82,6 +82,22 @@ RULES: Mapping[str, Rule] = {
             "pin versions (`apt-get install -y curl=8.5.0-2`) or use a digest-pinned base image that has them",
         ),
         Rule(
+            "RT-S005",
+            "warning",
+            "system-package-unversioned",
+            "apk add / dnf, yum, microdnf install without versions installs whatever is current",
+            "pin versions (`apk add curl=8.9.1-r0`, `dnf install curl-8.6.0`) or use a digest-pinned base image "
+            "that has them",
+        ),
+        Rule(
+            "RT-S006",
+            "error",
+            "tool-unversioned",
+            "a global npm/npx, gem or cargo install without an exact version takes whatever is latest today",
+            "name the exact version: `npm install -g pkg@1.2.3`, `npx pkg@1.2.3`, `gem install pkg -v 1.2.3`, "
+            "`cargo install pkg --version 1.2.3 --locked`",
+        ),
+        Rule(
             "RT-W001",
             "error",
             "action-not-pinned",

@@ -180,6 +180,9 @@ def _check_command(argv: list[str], variables: Mapping[str, str]) -> str | None:
         return _check_pip(argv[2:])
     if name == "go" and len(argv) > 1 and argv[1] in ("install", "run", "get"):
         return _check_go(argv[1], argv[2:], variables)
+    other = _check_other_installers(name, argv[1:])
+    if other is not None:
+        return other
     if (
         name in ("apt-get", "apt")
         and "install" in argv[1:]
@@ -188,6 +191,54 @@ def _check_command(argv: list[str], variables: Mapping[str, str]) -> str | None:
         packages = [word for word in argv[argv.index("install") + 1 :] if not word.startswith("-")]
         if any("=" not in package for package in packages):
             return "RT-S004"
+    return None
+
+
+_EXACT_NPM = re.compile(r"^(@[^/@]+/)?[^@/]+@v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
+_RPM_VERSIONED = re.compile(r"-\d")
+
+
+def _operands(args: list[str], after: str, with_values: frozenset[str] = frozenset()) -> list[str]:
+    """The non-option words after the subcommand ``after`` (options in ``with_values`` take one)."""
+    if after not in args:
+        return []
+    words, skip = [], False
+    for word in args[args.index(after) + 1 :]:
+        if skip:
+            skip = False
+        elif word.startswith("-"):
+            skip = word in with_values
+        else:
+            words.append(word)
+    return words
+
+
+def _check_other_installers(name: str, args: list[str]) -> str | None:
+    """apk, dnf/yum/microdnf (RT-S005, a warning as for apt); global npm, npx, gem and cargo tools (RT-S006)."""
+    if name == "apk" and "add" in args:
+        packages = _operands(args, "add", frozenset({"-X", "--repository", "-t", "--virtual", "--root", "-p"}))
+        if any("=" not in package and "~" not in package for package in packages):
+            return "RT-S005"
+    elif name in ("dnf", "yum", "microdnf") and "install" in args:
+        packages = [word for word in _operands(args, "install") if not word.endswith(".rpm")]
+        if any(not _RPM_VERSIONED.search(package) for package in packages):
+            return "RT-S005"
+    elif name == "npm" and args[:1] in (["install"], ["i"], ["add"]) and ("-g" in args or "--global" in args):
+        if any(not _EXACT_NPM.match(package) for package in _operands(args, args[0])):
+            return "RT-S006"
+    elif name == "npx" and any(word in ("-y", "--yes") for word in args):
+        # Only with --yes: a plain `npx eslint` runs the project's own, package-lock-pinned copy.
+        first = next((word for word in args if not word.startswith("-")), None)
+        if first is not None and not first.startswith((".", "/")) and not _EXACT_NPM.match(first):
+            return "RT-S006"
+    elif name == "gem" and args[:1] == ["install"]:
+        if not any(word in ("-v", "--version") or word.startswith("--version=") for word in args):
+            return "RT-S006"
+    elif name == "cargo" and args[:1] == ["install"]:
+        crates = _operands(args, "install", frozenset({"--version", "--git", "--branch", "--tag", "--rev", "--root"}))
+        pinned = "--version" in args or any(word.startswith("--version=") for word in args)
+        if "--path" not in args and not pinned and any("@" not in crate for crate in crates):
+            return "RT-S006"
     return None
 
 
