@@ -235,3 +235,30 @@ def test_other_package_managers(line: str, rules: list[str]) -> None:
     from reprotasks.audit.shell import check_script
 
     assert [issue.rule for issue in check_script(line)] == rules
+
+
+@pytest.mark.parametrize(
+    ("script", "rules"),
+    [
+        ("curl -fsSL https://get.example/install.sh |\n  sh -s -- -y", ["RT-S003"]),  # the pipe goes on
+        ("bash <(curl -fsSL https://get.example/install.sh)", ["RT-S003"]),
+        ("source <(curl -s https://get.example/env)", ["RT-S003"]),
+        ("diff <(curl -s https://get.example/a) b", []),
+        ("curl -o x.sh https://get.example/install.sh && sh x.sh", ["RT-S003"]),
+        ("wget -O f https://get.example/f; chmod +x f; ./f", ["RT-S003"]),
+        ("curl -LO https://get.example/install.sh\nbash install.sh", ["RT-S003"]),
+        (
+            "curl -o /usr/local/bin/kubectl https://dl.example/kubectl && chmod +x /usr/local/bin/kubectl && kubectl",
+            ["RT-S003"],
+        ),
+        # A checksum check of the file between download and run makes it a pinned input:
+        ('curl -o x.sh https://get.example/install.sh && echo "abc  x.sh" | sha256sum -c && sh x.sh', []),
+        ("curl -LO https://get.example/install.sh\nsha256sum -c install.sh.sha256\nbash install.sh", []),
+        ("curl -fsSLO https://get.example/tool.tar.gz && tar xzf tool.tar.gz", []),  # not run
+        ("curl -o data.json https://get.example/data.json && jq . data.json", []),
+    ],
+)
+def test_download_then_run(script: str, rules: list[str]) -> None:
+    from reprotasks.audit.shell import check_script
+
+    assert [issue.rule for issue in check_script(script)] == rules

@@ -57,8 +57,9 @@ def logical_lines(text: str) -> Iterator[tuple[int, str]]:
                 parts[-1] = parts[-1][:-1]
             else:
                 try:
-                    words(joined)
-                    break
+                    tokens = words(joined)
+                    if not tokens or tokens[-1] not in ("|", "|&", "&&", "||"):
+                        break  # (a line ending in a pipe or && goes on on the next one)
                 except ValueError:  # an open quote: the command goes on
                     pass
             parts.append(lines[index])
@@ -117,11 +118,17 @@ def expand(word: str, variables: Mapping[str, str]) -> str:
 def check_script(text: str, variables: Mapping[str, str] | None = None) -> Iterator[ShellIssue]:
     """Every install of a mutable input in ``text``; ``variables`` resolves ``$NAME`` (e.g. ARG defaults)."""
     known = dict(variables or {})
+    downloads: dict[str, bool] = {}  # file fetched earlier in this script -> its checksum was checked
     for start, line in logical_lines(text):
-        yield from _check_line(line, start, text, known)
+        yield from _check_line(line, start, text, known, downloads)
 
 
-def _check_line(line: str, start: int, text: str, known: dict[str, str]) -> Iterator[ShellIssue]:
+def _check_line(
+    line: str, start: int, text: str, known: dict[str, str], downloads: dict[str, bool]
+) -> Iterator[ShellIssue]:
+    substituted = _PROCESS_SUBSTITUTION.search(line)
+    if substituted:  # bash <(curl ...): the download runs as code, no pipe needed
+        yield ShellIssue("RT-S003", start + substituted.start(1), substituted.group(0).strip())
     for pipeline in simple_commands(line):
         commands = [_strip(argv) for argv in pipeline]
         for position, argv in enumerate(commands):
@@ -144,8 +151,73 @@ def _check_line(line: str, start: int, text: str, known: dict[str, str]) -> Iter
                 and any(fetcher in word for word in argv[1:] for fetcher in ("curl ", "wget "))
             ):
                 rule = "RT-S003"
+            if rule is None:
+                rule = _download_then_run(argv, downloads)
             if rule is not None:
                 yield ShellIssue(rule, start + _offset(line, argv[0]), " ".join(argv))
+
+
+_PROCESS_SUBSTITUTION = re.compile(
+    r"(?:^|[;&|(]\s*|\s)((?:sudo\s+)?(?:sh|bash|zsh|dash|ksh|source|\.)\s+(?:-\S+\s+)*<\(\s*(?:curl|wget)\b[^)]*\))"
+)
+_CHECKERS = frozenset(
+    {"sha256sum", "sha512sum", "shasum", "sha1sum", "gpg", "gpgv", "cosign", "minisign", "slsa-verifier"}
+)
+_BIN_DIRS = ("/usr/local/bin/", "/usr/bin/", "/bin/", "~/.local/bin/", "$HOME/.local/bin/", "$HOME/bin/")
+
+
+def _download_then_run(argv: list[str], downloads: dict[str, bool]) -> str | None:
+    """Download to a file, then run it (`curl -o x.sh URL && sh x.sh`, `wget -O f URL; ./f`) without a
+    checksum check of that file in between: RT-S003, as a pipe into a shell would be."""
+    name = argv[0]
+    if name in _FETCHERS:
+        target = _download_target(argv)
+        if target:
+            downloads[target] = False
+        return None
+    if name in _CHECKERS:
+        checked = [target for target in downloads if any(target in word or _base(target) in word for word in argv)]
+        if any(word in ("-c", "--check", "--verify", "verify-blob") for word in argv[1:]) and not checked:
+            checked = list(downloads)  # `sha256sum -c SUMS` checks what SUMS lists
+        for target in checked:
+            downloads[target] = True
+        return None
+    ran = None
+    if name in _SHELLS:
+        ran = next((word for word in argv[1:] if not word.startswith("-")), None)
+    elif name.startswith(("./", "/", "~/", "$")) or "/" in name:
+        ran = name
+    else:
+        installed = [target for target in downloads if target.startswith(_BIN_DIRS) and _base(target) == name]
+        ran = installed[0] if installed else None
+    for target, verified in downloads.items():
+        if ran is not None and not verified and (ran == target or ran.removeprefix("./") == target.removeprefix("./")):
+            return "RT-S003"
+    return None
+
+
+def _base(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _download_target(argv: list[str]) -> str | None:
+    """The file curl or wget writes (None: stdout, or it cannot be told)."""
+    args = argv[1:]
+    urls = [word for word in args if "://" in word]
+    for index, word in enumerate(args):
+        if argv[0] == "curl" and word in ("-o", "--output") and index + 1 < len(args):
+            return args[index + 1]
+        if argv[0] == "wget" and word in ("-O", "--output-document") and index + 1 < len(args):
+            return None if args[index + 1] == "-" else args[index + 1]
+        if argv[0] == "wget" and word.startswith("--output-document="):
+            return word.split("=", 1)[1] or None
+    remote_name = argv[0] == "wget" or any(
+        word in ("-O", "--remote-name") or re.fullmatch(r"-[a-zA-Z]*O", word) for word in args
+    )
+    if remote_name and urls:
+        base = _base(urls[0].split("?", 1)[0])
+        return base or None
+    return None
 
 
 def _runs_stdin(argv: list[str]) -> bool:
