@@ -76,6 +76,24 @@ def _exec_form(command: str) -> str:
     return shlex.join(argv)
 
 
+def _from_image(arguments: str, args: dict[str, str], stages: set[str]) -> str | None:
+    """The image a `--from=` (COPY) or `--mount=...,from=` (RUN) names, when it is one without a digest."""
+    for word in arguments.split():
+        value = None
+        if word.startswith("--from="):
+            value = word.split("=", 1)[1]
+        elif word.startswith("--mount="):
+            options = dict(part.partition("=")[::2] for part in word.split("=", 1)[1].split(","))
+            value = options.get("from")
+        if not value:
+            continue
+        image = expand(value, args)
+        if image.lower() in stages or image.isdigit() or "@sha256:" in image or image == "scratch":
+            continue  # a stage (by name or index), or pinned
+        return value
+    return None
+
+
 def dockerfile(text: str) -> Iterator[Hit]:
     stages: set[str] = set()
     args: dict[str, str] = {}
@@ -101,7 +119,10 @@ def dockerfile(text: str) -> Iterator[Hit]:
                 w.startswith("--checksum=") for w in words
             ):
                 yield "RT-D002", line, 5, arguments
-        elif instruction == "RUN":
+        elif instruction in ("COPY", "RUN") and (source := _from_image(arguments, args, stages)):
+            # COPY --from=image:tag / RUN --mount=...,from=image:tag pull an image as FROM does
+            yield "RT-D001", line, len(instruction) + 2, source
+        if instruction == "RUN":
             command = " ".join(
                 w for w in arguments.split() if not w.startswith("--mount") and not w.startswith("--network")
             )
@@ -138,9 +159,31 @@ def _steps(document: Any) -> Iterator[Any]:
         yield from (step for step in runs["steps"] if isinstance(step, dict))
 
 
+def _job_images(document: Any) -> Iterator[tuple[Any, str | int, str]]:
+    """(node, key, image) of every job `container:` and `services:` image of a workflow."""
+    jobs = document.get("jobs") if isinstance(document, dict) else None
+    for job in jobs.values() if isinstance(jobs, dict) else ():
+        if not isinstance(job, dict):
+            continue
+        container = job.get("container")
+        if isinstance(container, str):
+            yield job, "container", container
+        elif isinstance(container, dict) and isinstance(container.get("image"), str):
+            yield container, "image", container["image"]
+        services = job.get("services")
+        for service in services.values() if isinstance(services, dict) else ():
+            if isinstance(service, dict) and isinstance(service.get("image"), str):
+                yield service, "image", service["image"]
+
+
 def workflow(document: Any, *, is_workflow: bool, lines: list[str]) -> Iterator[Hit]:
     if is_workflow and isinstance(document, dict) and "permissions" not in document:
         yield "RT-W002", 1, 1, "permissions"
+    for node, key, image in _job_images(document):
+        # A job's container and service images are pulled like FROM; `${{ ... }}` is resolved elsewhere.
+        if image and "@sha256:" not in image and "${{" not in image:
+            line, col = _position(node, key)
+            yield "RT-D001", line, col, image
     for step in _steps(document):
         uses = step.get("uses")
         if isinstance(uses, str):

@@ -43,7 +43,8 @@ RULES: Mapping[str, Rule] = {
             "RT-D001",
             "error",
             "image-not-pinned",
-            "FROM without a digest pulls whatever the tag points to today",
+            "an image without a digest (FROM, COPY --from, a job's container or service) is whatever its tag "
+            "points to today",
             "pin the digest: `FROM python:3.12-slim@sha256:<digest>` (`docker buildx imagetools inspect` shows it)",
         ),
         Rule(
@@ -279,9 +280,7 @@ def _finding(path: str, line: int, col: int, rule: str, detail: str = "", snippe
         action, _, ref = snippet.partition("@")
         fix = f"pin the full commit SHA with the tag in a comment: `uses: {action}@<40-hex sha> # {ref}`"
     if rule == "RT-D001" and snippet and "@" not in snippet and "$" not in snippet:  # the image at hand
-        fix = (
-            f"pin the digest: `FROM {snippet}@sha256:<digest>` (`docker buildx imagetools inspect {snippet}` shows it)"
-        )
+        fix = f"pin the digest: `{snippet}@sha256:<digest>` (`docker buildx imagetools inspect {snippet}` shows it)"
     return AuditFinding(path, line, col, rule, spec.severity, f"{what}: {spec.why} -- {fix}", snippet, fix)
 
 
