@@ -264,9 +264,11 @@ def test_symlink_loops_in_the_project(project: Path) -> None:
     commit_all(project)
     result = run_cli("config", cwd=project)
     assert result.returncode == 0 and json.loads(result.stdout)["go"]["main-packages"] == ["./cmd/tool"]
-    output = fails(project, "audit", code=1)
-    for name in ("a", "b", ".github/workflows/x.yml", ".github/workflows/y.yml"):
-        assert f"{name}:1:1: RT-F001 cannot be read (Too many levels of symbolic links)" in output
+    # Symlinks are no files of the project to audit (a link's target is audited where it is):
+    # loops are skipped, without a traceback or an error.
+    audited = run_cli("audit", cwd=project)
+    assert audited.returncode == 0 and "Traceback" not in audited.stderr, audited.stdout + audited.stderr
+    assert "RT-F001" not in audited.stdout
 
 
 def test_symlink_loops_in_dist(project: Path) -> None:

@@ -246,13 +246,16 @@ def _listing(root: Path, runner: Runner) -> list[str]:
         result = None
     if result is not None and result.returncode == 0:
         # A submodule is listed as one entry (a gitlink): a directory, audited in its own repository.
-        return sorted({name for name in result.stdout.split("\0") if name and kind_of(root / name) != "a directory"})
-    listed = []
-    for directory, subdirs, files in os.walk(root):
-        subdirs[:] = sorted(d for d in subdirs if d not in _SKIPPED_DIRS)
-        base = Path(directory).relative_to(root)
-        listed += [(base / name).as_posix() for name in files]
-    return sorted(listed)
+        # A symlink is audited where its target is (a tracked file is listed itself); one to a
+        # directory, outside the project or nowhere is not a file of this project to audit.
+        names = {name for name in result.stdout.split("\0") if name}
+    else:
+        names = set()
+        for directory, subdirs, files in os.walk(root):
+            subdirs[:] = sorted(d for d in subdirs if d not in _SKIPPED_DIRS)
+            base = Path(directory).relative_to(root)
+            names.update((base / name).as_posix() for name in files)
+    return sorted(name for name in names if kind_of(root / name) not in ("a directory", "a symlink"))
 
 
 def _read(path: Path, relative: str, kind: str) -> tuple[str | None, AuditFinding | None]:

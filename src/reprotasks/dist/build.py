@@ -202,20 +202,25 @@ def _tag_disagreement(config: Config, plan: BuildPlan, *, runner: Runner) -> str
     subdirectory, say): said, so the archives are not silently named otherwise than the tag."""
     if config.version is not None or config.project_version is None:
         return None
-    # The commit's own tag; with Go binaries named by a Python project's version, the nearest one.
-    nearest = ["--abbrev=0"] if plan.go_packages and config.python.project is not None else ["--exact-match"]
-    described = runner.run(
-        ["git", "describe", "--tags", *nearest, plan.source.commit],
-        cwd=plan.source.toplevel,
-        check=False,
-        purpose="compare the release version with the commit's tag",
-        quiet=True,
-    )
-    tag = described.stdout.strip()
-    if described.returncode != 0 or not tag or _same_version(tag.removeprefix("v"), plan.version):
+    # The commit's own tag; with Go binaries named by a Python project's version, else the nearest one.
+    searches = [["--exact-match"]]
+    if plan.go_packages and config.python.project is not None:
+        searches.append(["--abbrev=0"])
+    tag, tagged = "", ""
+    for search in searches:
+        described = runner.run(
+            ["git", "describe", "--tags", *search, plan.source.commit],
+            cwd=plan.source.toplevel,
+            check=False,
+            purpose="compare the release version with the commit's tag",
+            quiet=True,
+        )
+        if described.returncode == 0 and described.stdout.strip():
+            tag, tagged = described.stdout.strip(), "tagged" if search == ["--exact-match"] else "last tagged"
+            break
+    if not tag or _same_version(tag.removeprefix("v"), plan.version):
         return None
     where = config.rel(config.pyproject) if config.pyproject else "pyproject.toml"
-    tagged = "tagged" if nearest == ["--exact-match"] else "last tagged"
     return (
         f"the commit is {tagged} {tag} but the release is named {plan.version} ([project] version of {where}); "
         f'set `version = "{tag.removeprefix("v")}"` in [tool.reprotasks] if the tag names this release'
