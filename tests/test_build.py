@@ -327,6 +327,10 @@ def test_go_at_the_root_and_python_in_a_subdirectory_is_one_release(tmp_path: Pa
         "the commit is tagged v0.9.1 but the release is named 0.3.0 ([project] version of python/pyproject.toml)"
         in tagged
     )
+    (root / "NEWS").write_text("after the tag\n")
+    commit_all(root, "after the tag")
+    later = build(root, "--platform", "linux/amd64", env=go_env)
+    assert "the commit is last tagged v0.9.1 but the release is named 0.3.0" in later
     # A root pyproject.toml with its own [project] makes python.project ambiguous: refused.
     (root / "pyproject.toml").write_text("[project]\nname = 'other'\nversion = '1'\n")
     ambiguous = run_cli("config", cwd=root, env=go_env)
