@@ -159,6 +159,21 @@ def _steps(document: Any) -> Iterator[Any]:
         yield from (step for step in runs["steps"] if isinstance(step, dict))
 
 
+_EXPRESSION_ENV = re.compile(r"\$\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def _with_env(script: str, environment: dict[str, str]) -> str:
+    return _EXPRESSION_ENV.sub(lambda match: environment.get(match.group(1), match.group(0)), script)
+
+
+def _env_of(node: Any) -> dict[str, str]:
+    """A workflow's, job's or step's `env:` values that are plain text (no expression of their own)."""
+    env = node.get("env") if isinstance(node, dict) else None
+    if not isinstance(env, dict):
+        return {}
+    return {str(k): str(v) for k, v in env.items() if isinstance(v, (str, int, float)) and "${{" not in str(v)}
+
+
 def _job_images(document: Any) -> Iterator[tuple[Any, str | int, str]]:
     """(node, key, image) of every job `container:` and `services:` image of a workflow."""
     jobs = document.get("jobs") if isinstance(document, dict) else None
@@ -179,6 +194,13 @@ def _job_images(document: Any) -> Iterator[tuple[Any, str | int, str]]:
 def workflow(document: Any, *, is_workflow: bool, lines: list[str]) -> Iterator[Hit]:
     if is_workflow and isinstance(document, dict) and "permissions" not in document:
         yield "RT-W002", 1, 1, "permissions"
+    top_env = _env_of(document)
+    job_env: dict[int, dict[str, str]] = {}
+    jobs = document.get("jobs") if isinstance(document, dict) else None
+    for job in jobs.values() if isinstance(jobs, dict) else ():
+        if isinstance(job, dict) and isinstance(job.get("steps"), list):
+            for step in job["steps"]:
+                job_env[id(step)] = {**top_env, **_env_of(job)}
     for node, key, image in _job_images(document):
         # A job's container and service images are pulled like FROM; `${{ ... }}` is resolved elsewhere.
         if image and "@sha256:" not in image and "${{" not in image:
@@ -195,31 +217,42 @@ def workflow(document: Any, *, is_workflow: bool, lines: list[str]) -> Iterator[
         run = step.get("run")
         if isinstance(run, str):
             line, col = _position(step, "run")
+            # `${{ env.NAME }}` set in the workflow's, the job's or the step's `env:` (a pinned version, say)
+            script = _with_env(str(run), {**job_env.get(id(step), top_env), **_env_of(step)})
             block = type(run).__name__ in ("LiteralScalarString", "FoldedScalarString")
             if not block:
-                yield from _script_hits(str(run), line, col)
+                yield from _script_hits(script, line, col)
                 continue
             first = lines[line] if line < len(lines) else ""  # the block's first content line
             indent = len(first) - len(first.lstrip(" "))
-            for rule, hit_line, hit_col, snippet in _script_hits(str(run), line + 1, 1):
+            for rule, hit_line, hit_col, snippet in _script_hits(script, line + 1, 1):
                 yield rule, hit_line, hit_col + indent, snippet
 
 
 # --- Makefiles, go.mod, nox/invoke files ----------------------------------------------------
 
 
+_MAKE_ASSIGNMENT = re.compile(r"^(?:export\s+|override\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*(?:\?=|::?=|=)\s*(.*?)\s*$")
+_MAKE_REFERENCE = re.compile(r"\$[({]([A-Za-z_][A-Za-z0-9_.-]*)[)}]")
+
+
 def makefile(text: str) -> Iterator[Hit]:
     lines = text.splitlines()
+    variables: dict[str, str] = {}  # `VERSION ?= v0.6.0`, `:=`, `=`: what $(VERSION) means in recipes
     index = 0
     while index < len(lines):
         raw = lines[index]
         start = index
+        assignment = None if raw.startswith("\t") else _MAKE_ASSIGNMENT.match(raw)
+        if assignment and "$" not in assignment.group(2):
+            variables.setdefault(assignment.group(1), assignment.group(2))  # the first wins, as with ?=
         if raw.startswith("\t"):
             recipe = [raw[1:]]
             while recipe[-1].endswith("\\") and index + 1 < len(lines):
                 index += 1
                 recipe.append(lines[index].lstrip("\t"))
-            command = "\n".join(recipe).lstrip("@-+ ").replace("$$", "$")
+            command = "\n".join(recipe).lstrip("@-+ ")
+            command = _MAKE_REFERENCE.sub(lambda m: variables.get(m.group(1), m.group(0)), command).replace("$$", "$")
             for rule, _line, col, snippet in _script_hits(re.sub(r"\\\n", " ", command), 1, 2):
                 yield rule, start + 1, col, snippet
         index += 1
