@@ -11,6 +11,7 @@ import pytest
 
 from reprotasks._run import Runner
 from reprotasks.audit.scan import RULES, as_findings, audit
+from reprotasks.audit.shell import check_script
 from reprotasks.config import load_config
 
 from .conftest import MakeProject, commit_all, run_cli
@@ -18,6 +19,11 @@ from .conftest import MakeProject, commit_all, run_cli
 DATA = Path(__file__).resolve().parent / "data"
 TREE = DATA / "audit" / "tree"
 HYBRID = Path(__file__).resolve().parent.parent / "examples" / "hybrid"
+
+
+def shell_rules(script: str) -> list[str]:
+    """The rules the shell checks find in ``script``, in order."""
+    return [issue.rule for issue in check_script(script)]
 
 
 def expected() -> set[str]:
@@ -170,9 +176,7 @@ def test_submodules_are_not_read_as_files_and_w001_names_the_action(make_project
     ],
 )
 def test_a_download_piped_into_a_shell_is_flagged_only_when_it_runs_as_code(line: str, rules: list[str]) -> None:
-    from reprotasks.audit.shell import check_script
-
-    assert [issue.rule for issue in check_script(line)] == rules
+    assert shell_rules(line) == rules
 
 
 @pytest.mark.parametrize(
@@ -190,9 +194,7 @@ def test_a_download_piped_into_a_shell_is_flagged_only_when_it_runs_as_code(line
     ],
 )
 def test_go_pip_and_apt_inputs_pinned_or_not(line: str, rules: list[str]) -> None:
-    from reprotasks.audit.shell import check_script
-
-    assert [issue.rule for issue in check_script(line)] == rules
+    assert shell_rules(line) == rules
 
 
 def test_vendored_and_test_data_trees_and_staging_directories_are_not_audited(tmp_path: Path) -> None:
@@ -233,9 +235,7 @@ def test_vendored_and_test_data_trees_and_staging_directories_are_not_audited(tm
     ],
 )
 def test_other_package_managers(line: str, rules: list[str]) -> None:
-    from reprotasks.audit.shell import check_script
-
-    assert [issue.rule for issue in check_script(line)] == rules
+    assert shell_rules(line) == rules
 
 
 @pytest.mark.parametrize(
@@ -260,6 +260,4 @@ def test_other_package_managers(line: str, rules: list[str]) -> None:
     ],
 )
 def test_download_then_run(script: str, rules: list[str]) -> None:
-    from reprotasks.audit.shell import check_script
-
-    assert [issue.rule for issue in check_script(script)] == rules
+    assert shell_rules(script) == rules

@@ -34,6 +34,9 @@ class Option:
         return "REPROTASKS_" + self.dotted.replace(".", "_").replace("-", "_").upper()
 
 
+# GoReleaser's archive naming, the variant joined to the arch (`linux_armv7`).
+DEFAULT_ARCHIVE_NAME = "{binary}_{version}_{os}_{arch}{variant}"
+
 OPTIONS: tuple[Option, ...] = (
     Option(
         table="",
@@ -255,7 +258,7 @@ OPTIONS: tuple[Option, ...] = (
         table="go",
         key="archive-name",
         kind="str",
-        default="{binary}_{version}_{os}_{arch}{variant}",
+        default=DEFAULT_ARCHIVE_NAME,
         help=(
             "Archive name without extension (`.tar.gz`, `.zip` on windows), from `{binary}`, `{version}`, `{os}`, "
             "`{arch}` and `{variant}` (`v7` of linux/arm/v7); `{os}` and `{arch}` are required."

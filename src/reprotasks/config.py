@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from reprotasks import discover
-from reprotasks._options import ALLOW_KEYS, NON_CONFIG_ENV, OPTIONS, TABLES, Option
+from reprotasks._options import ALLOW_KEYS, DEFAULT_ARCHIVE_NAME, NON_CONFIG_ENV, OPTIONS, TABLES, Option
 from reprotasks.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -92,7 +92,7 @@ class GoConfig:
     version_variables: tuple[str, ...] = ()
     binary_names: Mapping[str, str] = dataclasses.field(default_factory=dict)  # main package -> binary name
     archive_files: tuple[str, ...] = ()  # project-relative files added to every archive
-    archive_name: str = "{binary}_{version}_{os}_{arch}{variant}"
+    archive_name: str = DEFAULT_ARCHIVE_NAME
     exclude_packages: tuple[str, ...] = ()
     modules: tuple[Path, ...] = ()  # every module lock tidies and verify checks (module among them)
     unchosen: tuple[Path, ...] = ()  # several modules with commands, none configured: build asks which
@@ -635,7 +635,7 @@ class GoOutputs:
     version_variables: tuple[str, ...] = ()
     binary_names: Mapping[str, str] = dataclasses.field(default_factory=dict)
     archive_files: tuple[str, ...] = ()
-    archive_name: str = "{binary}_{version}_{os}_{arch}{variant}"
+    archive_name: str = DEFAULT_ARCHIVE_NAME
 
 
 _BINARY_NAME = re.compile(r"^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$")

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from reprotasks import discover
 from reprotasks._files import write_atomic
@@ -326,22 +325,17 @@ def _insert_after_imports(text: str, line: str, path: Path) -> str:
 
 def _add_python_pin(config: Config, runner: Runner) -> str:
     """A project with Python and no pin gets the running Python's version (verify asks for it)."""
-    from reprotasks.inputs.pins import has_python, ignored_by_git, running_python
+    from reprotasks.inputs.pins import allows_python, has_python, ignored_by_git, running_python
 
     path = config.root / ".python-version"
     if config.python.version_pin != "python-version-file" or not has_python(config) or path.exists():
         return ""
     running = running_python()
-    if config.requires_python is not None:
-        try:
-            allowed = SpecifierSet(config.requires_python).contains(running, prereleases=True)
-        except InvalidSpecifier:
-            allowed = True  # verify reports the specifier itself
-        if not allowed:
-            return (
-                f"not written: `requires-python = {config.requires_python!r}` excludes the running Python {running}; "
-                "write the version you release with into .python-version and run reprotasks with it"
-            )
+    if config.requires_python is not None and not allows_python(config.requires_python, running):
+        return (
+            f"not written: `requires-python = {config.requires_python!r}` excludes the running Python {running}; "
+            "write the version you release with into .python-version and run reprotasks with it"
+        )
     write_atomic(path, f"{running}\n".encode())
     created = f"created: pins Python {running} (commit it: CI reads the pin from the checkout)"
     if ignored_by_git(path, runner=runner):

@@ -144,19 +144,22 @@ def _position(node: Any, key: str | int) -> tuple[int, int]:
     return line + 1, col + 1
 
 
-def _steps(document: Any) -> Iterator[Any]:
+def _steps(document: Any) -> Iterator[tuple[Any, dict[str, str]]]:
+    """(step, the `env:` it inherits from its workflow and job) of every step and reusable-workflow call."""
+    top_env = _env_of(document)
     jobs = document.get("jobs") if isinstance(document, dict) else None
     if isinstance(jobs, dict):
         for job in jobs.values():
             if isinstance(job, dict):
+                job_env = {**top_env, **_env_of(job)}
                 if isinstance(job.get("uses"), str):
-                    yield job  # a reusable workflow call
+                    yield job, job_env  # a reusable workflow call
                 steps = job.get("steps")
                 if isinstance(steps, list):
-                    yield from (step for step in steps if isinstance(step, dict))
+                    yield from ((step, job_env) for step in steps if isinstance(step, dict))
     runs = document.get("runs") if isinstance(document, dict) else None
     if isinstance(runs, dict) and isinstance(runs.get("steps"), list):
-        yield from (step for step in runs["steps"] if isinstance(step, dict))
+        yield from ((step, top_env) for step in runs["steps"] if isinstance(step, dict))
 
 
 _EXPRESSION_ENV = re.compile(r"\$\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -194,19 +197,12 @@ def _job_images(document: Any) -> Iterator[tuple[Any, str | int, str]]:
 def workflow(document: Any, *, is_workflow: bool, lines: list[str]) -> Iterator[Hit]:
     if is_workflow and isinstance(document, dict) and "permissions" not in document:
         yield "RT-W002", 1, 1, "permissions"
-    top_env = _env_of(document)
-    job_env: dict[int, dict[str, str]] = {}
-    jobs = document.get("jobs") if isinstance(document, dict) else None
-    for job in jobs.values() if isinstance(jobs, dict) else ():
-        if isinstance(job, dict) and isinstance(job.get("steps"), list):
-            for step in job["steps"]:
-                job_env[id(step)] = {**top_env, **_env_of(job)}
     for node, key, image in _job_images(document):
         # A job's container and service images are pulled like FROM; `${{ ... }}` is resolved elsewhere.
         if image and "@sha256:" not in image and "${{" not in image:
             line, col = _position(node, key)
             yield "RT-D001", line, col, image
-    for step in _steps(document):
+    for step, inherited in _steps(document):
         uses = step.get("uses")
         if isinstance(uses, str):
             line, col = _position(step, "uses")
@@ -218,7 +214,7 @@ def workflow(document: Any, *, is_workflow: bool, lines: list[str]) -> Iterator[
         if isinstance(run, str):
             line, col = _position(step, "run")
             # `${{ env.NAME }}` set in the workflow's, the job's or the step's `env:` (a pinned version, say)
-            script = _with_env(str(run), {**job_env.get(id(step), top_env), **_env_of(step)})
+            script = _with_env(str(run), {**inherited, **_env_of(step)})
             block = type(run).__name__ in ("LiteralScalarString", "FoldedScalarString")
             if not block:
                 yield from _script_hits(script, line, col)

@@ -185,15 +185,15 @@ def _download_then_run(argv: list[str], downloads: dict[str, bool]) -> str | Non
     ran = None
     if name in _SHELLS:
         ran = next((word for word in argv[1:] if not word.startswith("-")), None)
-    elif name.startswith(("./", "/", "~/", "$")) or "/" in name:
+    elif "/" in name or name.startswith("$"):
         ran = name
     else:
         installed = [target for target in downloads if target.startswith(_BIN_DIRS) and _base(target) == name]
         ran = installed[0] if installed else None
-    for target, verified in downloads.items():
-        if ran is not None and not verified and (ran == target or ran.removeprefix("./") == target.removeprefix("./")):
-            return "RT-S003"
-    return None
+    if ran is None:
+        return None
+    unchecked = (target for target, verified in downloads.items() if not verified)
+    return "RT-S003" if any(ran.removeprefix("./") == target.removeprefix("./") for target in unchecked) else None
 
 
 def _base(path: str) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from reprotasks import __version__, _cache, _journal
+from reprotasks._options import DEFAULT_ARCHIVE_NAME
 from reprotasks._run import Runner
 from reprotasks.config import Config
 from reprotasks.errors import ConfigError, ReprotasksError
@@ -41,12 +42,11 @@ from reprotasks.dist.layout import (
     sha256_regular,
     shown,
 )
-from reprotasks.python.lockfile import canonical_lines, parse_lock_text
+from reprotasks.python.lockfile import canonical_lines, canonical_text, parse_lock_text
 from reprotasks.python.buildenv import closure_problems
 from reprotasks.python.resolve import compile_lock
 from reprotasks.go.binaries import (
-    DEFAULT_ARCHIVE_NAME,
-    archive_name,
+    archive_names,
     go_flags,
     build_go_platform,
     parse_platform,
@@ -385,17 +385,15 @@ def plan_build(
 def _require_distinct_archives(config: Config, packages: Sequence[str], platforms: Sequence[str]) -> None:
     """Two binaries must never be written to one archive name (the second would replace the first)."""
     seen: dict[str, str] = {}
-    for platform in platforms:
-        for package in packages:
-            name = archive_name(config.go.binary_names.get(package, package), "VERSION", platform, config.go.archive_name)
-            if name in seen:
-                raise ConfigError(
-                    f"`go.archive-name` = {config.go.archive_name!r} gives {package} for {platform} the same archive "
-                    f"name as {seen[name]} ({name})",
-                    hint="add the fields that tell them apart (`{variant}` for arm/v6 and arm/v7, `{binary}` for "
-                    "several commands) to `archive-name` under [tool.reprotasks.go]",
-                )
-            seen[name] = f"{package} for {platform}"
+    for name, package, platform in archive_names(config.go, packages, platforms, "VERSION"):
+        if name in seen:
+            raise ConfigError(
+                f"`go.archive-name` = {config.go.archive_name!r} gives {package} for {platform} the same archive "
+                f"name as {seen[name]} ({name})",
+                hint="add the fields that tell them apart (`{variant}` for arm/v6 and arm/v7, `{binary}` for "
+                "several commands) to `archive-name` under [tool.reprotasks.go]",
+            )
+        seen[name] = f"{package} for {platform}"
 
 
 def host_python() -> str:
@@ -572,7 +570,7 @@ def _resolve_build_requirements(committed: Config, scratch: Path, *, runner: Run
             f"resolving [build-system] requires gave no clean hashed lock ({problem})",
             hint="run `reprotasks lock` to see the resolver's output, then commit the build lock",
         )
-    return "\n".join(canonical_lines(parsed.pins)) + "\n"
+    return canonical_text(parsed.pins)
 
 
 def _same_config_as_commit(config: Config, project: Path, source: _source.Source) -> Config:
@@ -756,7 +754,7 @@ def _python_record(lock: BuildLock, plan: BuildPlan, directory: str) -> dict[str
             hint=f"rebuild (`reprotasks build --force`); better, run `reprotasks lock` and commit {lock.path}",
         )
     parsed = parse_lock_text(lock.text)
-    if not lock.committed and (parsed.problems or "\n".join(canonical_lines(parsed.pins)) + "\n" != lock.text):
+    if not lock.committed and (parsed.problems or canonical_text(parsed.pins) != lock.text):
         raise ReprotasksError(
             "the build requirements recorded in the manifest are not a sorted, hashed lock as reprotasks writes one",
             hint="rebuild (`reprotasks build --force`; never edit manifest.json by hand)",

@@ -122,7 +122,8 @@ def statement(
     _problems, listed = read_sums(dist / SUMS_NAME, f"{shown}/{SUMS_NAME}")
     # Commit, tree, toolchains and flags come from git and the tools, checked against manifest.json.
     manifest, source = trusted_manifest(config, runner=runner, step="provenance")
-    if recorded_lock(manifest.python) is not None and config.python.require_build_lock:
+    unlocked = recorded_lock(manifest.python) is not None  # the build resolved its backend (no committed lock)
+    if unlocked and config.python.require_build_lock:
         # Those pins come from dist/manifest.json alone: nothing in the commit can confirm them.
         lock = config.rel(config.python.build_lock.output) if config.python.build_lock else "the build lock"
         raise ReprotasksError(
@@ -155,7 +156,7 @@ def statement(
                     "sourceDateEpoch": manifest.source.get("source_date_epoch"),
                     **(
                         {"buildRequirements": "resolved at build time, recorded in manifest.json, not in the commit"}
-                        if recorded_lock(manifest.python) is not None
+                        if unlocked
                         else {}
                     ),
                     "python": manifest.python,

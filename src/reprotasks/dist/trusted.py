@@ -26,7 +26,7 @@ from reprotasks.dist import source as _source
 from reprotasks.dist.layout import kind_of, read_regular, require_directory, sha256_regular, shown
 from reprotasks.dist.build import BuildPlan, manifest_header, plan_build
 from reprotasks.dist.manifest import recorded_lock
-from reprotasks.go.binaries import archive_name, binary_info, excluded_on, executable_name, go_flags
+from reprotasks.go.binaries import archive_names, binary_info, excluded_on, executable_name, go_flags
 from reprotasks.dist.manifest import MANIFEST_NAME, REBUILD_HINT, ArtifactRecord, Manifest, manifest_from_bytes, require_manifest
 
 _REBUILD = REBUILD_HINT
@@ -96,12 +96,10 @@ def _short(value: Any) -> str:
 
 def expected_go_archives(go: GoConfig, plan: BuildPlan) -> dict[str, tuple[str, str]]:
     """archive name -> (main package, platform) for every binary the plan builds."""
-    expected = {}
-    for platform in plan.platforms:
-        for package in plan.go_packages:
-            name = archive_name(go.binary_names.get(package, package), plan.version, platform, go.archive_name)
-            expected[name] = (package, platform)
-    return expected
+    return {
+        name: (package, platform)
+        for name, package, platform in archive_names(go, plan.go_packages, plan.platforms, plan.version)
+    }
 
 
 def _derive_artifacts(

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from reprotasks._options import DEFAULT_ARCHIVE_NAME
 from reprotasks._run import Failure, Runner, excerpt
 from reprotasks.config import GoConfig
 from reprotasks.dist.archive import write_tar_gz, write_zip
@@ -113,9 +114,6 @@ def _variant_environment(platform: str) -> dict[str, str]:
     return {variable: values[parts[2]]}
 
 
-DEFAULT_ARCHIVE_NAME = "{binary}_{version}_{os}_{arch}{variant}"
-
-
 def archive_name(binary: str, version: str, platform: str, template: str = DEFAULT_ARCHIVE_NAME) -> str:
     """The archive's file name: ``template`` filled in (by default ``NAME_VERSION_OS_ARCH``, the variant
     joined to the arch, ``linux_armv7``, as GoReleaser does), plus ``.zip`` on windows, else ``.tar.gz``."""
@@ -126,6 +124,17 @@ def archive_name(binary: str, version: str, platform: str, template: str = DEFAU
         stem = stem.replace(f"{{{key}}}", value)
     stem = stem.replace("{variant}", variant)
     return f"{stem}.zip" if goos == "windows" else f"{stem}.tar.gz"
+
+
+def archive_names(
+    go: GoConfig, packages: Sequence[str], platforms: Sequence[str], version: str
+) -> list[tuple[str, str, str]]:
+    """(archive name, main package, platform) of every binary built for ``platforms``, in build order."""
+    return [
+        (archive_name(go.binary_names.get(package, package), version, platform, go.archive_name), package, platform)
+        for platform in platforms
+        for package in packages
+    ]
 
 
 def executable_name(binary: str, platform: str) -> str:
@@ -243,9 +252,8 @@ def version_stamped(binary: Path, variable: str, *, runner: Runner) -> bool:
     )
     symbols = [line.split() for line in listed.stdout.splitlines() if line.strip()]
     if listed.returncode != 0 or len(symbols) < 2:
-        return (
-            True  # cannot tell (a stripped binary, `-ldflags=-s`, lists none): say nothing rather than something false
-        )
+        # Cannot tell (a stripped binary, `-ldflags=-s`, lists none): say nothing rather than something false.
+        return True
     return any(words[-1:] == [f"{variable}.str"] for words in symbols)
 
 

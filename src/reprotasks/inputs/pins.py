@@ -80,7 +80,7 @@ def _python_version_file(path: Path, requires_python: str | None = None) -> list
     running = running_python()
     if not path.is_file():
         fix = f'create .python-version containing "{running}" (or set `version-pin` under [tool.reprotasks.python])'
-        if requires_python is not None and not _allows(requires_python, running):
+        if requires_python is not None and not allows_python(requires_python, running):
             fix = (
                 f"`requires-python = {requires_python!r}` excludes the running Python {running}: run reprotasks with a "
                 "Python it allows and write that version into .python-version (or set `version-pin`)"
@@ -116,7 +116,8 @@ def _python_version_file(path: Path, requires_python: str | None = None) -> list
     return [Finding(".python-version", None, "is empty", f'write the Python version, e.g. "{running}"')]
 
 
-def _allows(requires_python: str, version: str) -> bool:
+def allows_python(requires_python: str, version: str) -> bool:
+    """Does ``requires-python`` admit ``version``? (An invalid specifier is reported where it is checked.)"""
     try:
         return SpecifierSet(requires_python).contains(version, prereleases=True)
     except InvalidSpecifier:

@@ -221,7 +221,7 @@ def closure_problems(target: Path, requirements: list[str]) -> list[str]:
     while pending:
         requirement, wanted_by = pending.pop()
         if requirement.marker is not None and not any(
-            requirement.marker.evaluate({"extra": extra}) for extra in (wanted_by or "").split(",")
+            requirement.marker.evaluate({"extra": extra}) for extra in wanted_by.split(",")
         ):
             continue
         name = canonical(requirement.name)

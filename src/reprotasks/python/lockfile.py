@@ -194,6 +194,11 @@ def canonical_lines(pins: tuple[Pin, ...]) -> list[str]:
     ]
 
 
+def canonical_text(pins: tuple[Pin, ...]) -> str:
+    """``canonical_lines`` as lock text (what the build installs from and the manifest's sha256 covers)."""
+    return "\n".join(canonical_lines(pins)) + "\n"
+
+
 def split_header(text: str) -> tuple[str, str]:
     """(header, body): the header is the leading comment block a resolver writes."""
     lines = text.splitlines(keepends=True)
