@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from pathlib import Path
 
 import jsonschema
 import pytest
 
 from reprotasks._run import Runner
+from reprotasks.audit import yamldoc
 from reprotasks.audit.scan import RULES, as_findings, audit
 from reprotasks.audit.shell import check_script
 from reprotasks.config import load_config
@@ -55,7 +57,7 @@ def test_text_output_exit_codes_and_messages() -> None:
     assert len(lines) == len(expected())
     first = next(line for line in lines if line.startswith("docker/Dockerfile:3:6: RT-D001"))
     assert "`golang:1.23`" in first and "@sha256:" in first  # why it matters and the pinned form
-    assert "audit: 17 files, " in result.stdout and "1 allowed" in result.stdout
+    assert "audit: 18 files, " in result.stdout and "1 allowed" in result.stdout
     assert "audit found" in result.stderr and "hint:" in result.stderr
     clean = run_cli("audit", cwd=HYBRID)
     assert clean.returncode == 0, clean.stdout + clean.stderr
@@ -88,6 +90,8 @@ def test_unreadable_binary_and_invalid_files_are_findings(make_project: MakeProj
     workflows = root / ".github" / "workflows"
     workflows.mkdir(parents=True)
     (workflows / "bad.yml").write_text("jobs: [\n  - :\n")
+    # GitHub refuses a key given twice; which `uses:` would count is unclear, so it is no workflow to trust
+    (workflows / "twice.yml").write_text("jobs:\n  a:\n    steps: []\n  a:\n    steps: []\n")
     (root / "noxfile.py").write_text("def broken(:\n")
     (root / "latin1.sh").write_bytes(b"#!/bin/sh\necho \xe9\n")
     result = run_cli("audit", cwd=root)
@@ -97,6 +101,7 @@ def test_unreadable_binary_and_invalid_files_are_findings(make_project: MakeProj
         ".github/workflows/bad.yml:",
         "noxfile.py:1:",
         "latin1.sh:1:1: RT-F002 is not UTF-8 text",
+        ".github/workflows/twice.yml:4:3: RT-F003 is not valid YAML (the key 'a' is given twice in one mapping)",
     ):
         assert expected_line in result.stdout, result.stdout
     assert "RT-F003 is not valid YAML" in result.stdout and "RT-F003 is not valid Python" in result.stdout
@@ -261,3 +266,22 @@ def test_other_package_managers(line: str, rules: list[str]) -> None:
 )
 def test_download_then_run(script: str, rules: list[str]) -> None:
     assert shell_rules(script) == rules
+
+
+def test_workflow_yaml_keeps_positions_aliases_and_merges() -> None:
+    text = (
+        "base: &base {runs-on: ubuntu-24.04, container: node:20}\n"
+        "loop: &loop [1, *loop]\n"
+        "job:\n  <<: *base\n  container: node:22\n  env:\n    EMPTY:\n  run: |\n    echo hi\n"
+    )
+    document = yamldoc.load(text)
+    job = document["job"]
+    assert job["runs-on"] == "ubuntu-24.04" and job["container"] == "node:22"  # its own key wins over the merge
+    assert (job["container"].line, job["container"].col) == (5, 14) and job["run"].style == "|"
+    assert job["env"]["EMPTY"] is None and document["loop"][1] is document["loop"]  # a cycle, not a copy
+    assert type(pickle.loads(pickle.dumps(job["run"]))) is str  # findings cross process pools as plain text
+    laughs = "a: &a [x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 8)}]\n" for i in range(12)
+    )
+    assert len(yamldoc.load(laughs)["m"]) == 8  # 8**13 strings if expanded: shared instead
+    assert yamldoc.load("") is None

@@ -136,12 +136,10 @@ def dockerfile(text: str) -> Iterator[Hit]:
 # --- GitHub workflows and composite actions ------------------------------------------------
 
 
-def _position(node: Any, key: str | int) -> tuple[int, int]:
-    try:
-        line, col = node.lc.value(key) if isinstance(key, str) else node.lc.item(key)
-    except (AttributeError, KeyError, TypeError):
-        line, col = getattr(getattr(node, "lc", None), "line", 0), getattr(getattr(node, "lc", None), "col", 0)
-    return line + 1, col + 1
+def _position(node: Any, key: str) -> tuple[int, int]:
+    """Where ``node[key]`` was written (every value the audit reports is a yamldoc.Scalar)."""
+    value = node.get(key)
+    return getattr(value, "line", 1), getattr(value, "col", 1)
 
 
 def _steps(document: Any) -> Iterator[tuple[Any, dict[str, str]]]:
@@ -177,7 +175,7 @@ def _env_of(node: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in env.items() if isinstance(v, (str, int, float)) and "${{" not in str(v)}
 
 
-def _job_images(document: Any) -> Iterator[tuple[Any, str | int, str]]:
+def _job_images(document: Any) -> Iterator[tuple[Any, str, str]]:
     """(node, key, image) of every job `container:` and `services:` image of a workflow."""
     jobs = document.get("jobs") if isinstance(document, dict) else None
     for job in jobs.values() if isinstance(jobs, dict) else ():
@@ -215,7 +213,7 @@ def workflow(document: Any, *, is_workflow: bool, lines: list[str]) -> Iterator[
             line, col = _position(step, "run")
             # `${{ env.NAME }}` set in the workflow's, the job's or the step's `env:` (a pinned version, say)
             script = _with_env(str(run), {**inherited, **_env_of(step)})
-            block = type(run).__name__ in ("LiteralScalarString", "FoldedScalarString")
+            block = getattr(run, "style", None) in ("|", ">")
             if not block:
                 yield from _script_hits(script, line, col)
                 continue

@@ -21,6 +21,7 @@ from reprotasks import __version__
 from reprotasks._run import Runner
 from reprotasks.audit import files as _audit_files
 from reprotasks.audit import shell as _audit_shell
+from reprotasks.audit import yamldoc
 from reprotasks.config import Config
 from reprotasks.discover import shown_name
 from reprotasks.dist.layout import kind_of
@@ -284,22 +285,14 @@ def _finding(path: str, line: int, col: int, rule: str, detail: str = "", snippe
         fix = f"pin the full commit SHA with the tag in a comment: `uses: {action}@<40-hex sha> # {ref}`"
     if rule == "RT-D001" and snippet and "@" not in snippet and "$" not in snippet:  # the image at hand
         fix = f"pin the digest: `{snippet}@sha256:<digest>` (`docker buildx imagetools inspect {snippet}` shows it)"
-    return AuditFinding(path, line, col, rule, spec.severity, f"{what}: {spec.why} -- {fix}", snippet, fix)
-
-
-@functools.cache
-def _yaml() -> Any:
-    """One round-trip loader per process (it keeps line/column of every node)."""
-    from ruamel.yaml import YAML
-
-    return YAML(typ="rt", pure=True)
+    return AuditFinding(path, line, col, rule, spec.severity, f"{what}: {spec.why} -- {fix}", str(snippet), fix)
 
 
 def _hits(kind: str, text: str) -> Iterator[tuple[str, int, int, str]]:
     if kind == "dockerfile":
         yield from _audit_files.dockerfile(text)
     elif kind in ("workflow", "action"):
-        document = _yaml().load(text)
+        document = yamldoc.load(text)
         yield from _audit_files.workflow(document, is_workflow=kind == "workflow", lines=text.splitlines())
     elif kind == "makefile":
         yield from _audit_files.makefile(text)
@@ -372,18 +365,14 @@ def _audit_text(root: Path, relative: str, kind: str) -> tuple[bool, list[AuditF
     if text is None:
         return False, found
     try:
-        found += [
-            _finding(shown, line, col, rule, snippet=snippet)
-            for rule, line, col, snippet in _hits("shell" if kind == "maybe-shell" else kind, text)
-        ]
+        # dict.fromkeys: a YAML alias (`steps: *steps`) repeats the same lines; each is reported once
+        hits = dict.fromkeys(_hits("shell" if kind == "maybe-shell" else kind, text))
+        found += [_finding(shown, line, col, rule, snippet=snippet) for rule, line, col, snippet in hits]
     except SyntaxError as exc:  # a noxfile.py/tasks.py that does not parse
         found.append(_finding(shown, exc.lineno or 1, exc.offset or 1, "RT-F003", f"is not valid Python ({exc.msg})"))
     except RecursionError:  # e.g. YAML nested hundreds of levels deep: the parsers recurse
-        _yaml.cache_clear()  # never reuse a loader left mid-document
         found.append(_finding(shown, 1, 1, "RT-F003", "is nested too deeply to be parsed"))
-    except Exception as exc:  # ruamel.yaml's errors share no useful base class
-        if not type(exc).__module__.startswith("ruamel"):
-            raise
+    except yamldoc.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = (mark.line + 1) if mark is not None else 1
         col = (mark.column + 1) if mark is not None else 1
@@ -405,7 +394,6 @@ def _audit_all(root: Path, files: list[tuple[str, str]]) -> list[tuple[bool, lis
         return _audit_chunk(root, files)
     import concurrent.futures
 
-    _yaml()  # imported once here, inherited by forked workers
     size = max(50, len(files) // (workers * 4))
     chunks = [files[start : start + size] for start in range(0, len(files), size)]
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
