@@ -285,3 +285,34 @@ def test_workflow_yaml_keeps_positions_aliases_and_merges() -> None:
     )
     assert len(yamldoc.load(laughs)["m"]) == 8  # 8**13 strings if expanded: shared instead
     assert yamldoc.load("") is None
+
+
+def test_unchanged_files_reuse_their_results_and_any_change_is_seen(make_project: MakeProject) -> None:
+    root = make_project()
+    (root / "requirements.txt").write_text("idna==3.10 \\\n    --hash=sha256:" + "a" * 64 + "\n")
+    (root / "Dockerfile").write_text("FROM scratch\nRUN pip install -r requirements.txt\n")
+    (root / "setup.sh").write_text("#!/bin/sh\ngo install example.com/tool@v1.2.3\n")
+    assert run_cli("audit", cwd=root).returncode == 0
+    store = next((Path(os.environ["REPROTASKS_CACHE_DIR"]) / "audit").glob("*.json"))
+    # Reused: a result planted for the file's exact bytes is what a plain re-audit reports...
+    data = json.loads(store.read_text())
+    data["files"]["setup.sh"][3] = [[2, 1, "RT-S002", "", "planted"]]
+    store.write_text(json.dumps(data))
+    assert "setup.sh:2:1: RT-S002 `planted`" in run_cli("audit", cwd=root).stdout
+    # ...and never once the bytes change, nor with --no-cache.
+    assert run_cli("audit", "--no-cache", cwd=root).returncode == 0
+    (root / "setup.sh").write_text("#!/bin/sh\ngo install example.com/tool@latest\n")
+    changed = run_cli("audit", cwd=root)
+    assert "setup.sh:2:1: RT-S002 `go install example.com/tool@latest`" in changed.stdout, changed.stdout
+    # A lock that loses its hashes changes the Dockerfile's finding though the Dockerfile is unchanged.
+    (root / "requirements.txt").write_text("idna==3.10\n")
+    assert "Dockerfile:2:5: RT-S001" in run_cli("audit", cwd=root).stdout
+    # Rules of another version, or a cache that is not JSON, are ignored, never trusted or fatal.
+    data = json.loads(store.read_text())
+    data["rules"] = "older"
+    data["files"]["Dockerfile"][3] = []
+    store.write_text(json.dumps(data))
+    assert "Dockerfile:2:5: RT-S001" in run_cli("audit", cwd=root).stdout
+    store.write_text("{not json")
+    again = run_cli("audit", cwd=root)
+    assert "Dockerfile:2:5: RT-S001" in again.stdout and "Traceback" not in again.stderr

@@ -12,6 +12,7 @@ import functools
 import json
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
@@ -20,11 +21,10 @@ from typing import Any
 from reprotasks import __version__
 from reprotasks._run import Runner
 from reprotasks.audit import files as _audit_files
+from reprotasks.audit import memo, yamldoc
 from reprotasks.audit import shell as _audit_shell
-from reprotasks.audit import yamldoc
 from reprotasks.config import Config
 from reprotasks.discover import shown_name
-from reprotasks.dist.layout import kind_of
 from reprotasks.errors import Finding, ReprotasksError
 
 
@@ -197,25 +197,27 @@ class AuditReport:
 
 
 def _kind(relative: str) -> str | None:
-    path = PurePosixPath(relative)
-    name = path.name
+    # Plain string work: this runs for every file of the tree (pathlib objects cost 10x more).
+    directory, _, name = relative.rpartition("/")
+    stem, dot, suffix = name.rpartition(".")
+    suffix = f".{suffix}" if dot and stem else ""
     if _DOCKERFILE.match(name):
         return "dockerfile"
-    if path.suffix in (".yml", ".yaml"):
-        if path.parent.as_posix().endswith(".github/workflows"):
+    if suffix in (".yml", ".yaml"):
+        if directory.endswith(".github/workflows"):
             return "workflow"
-        if path.stem == "action":
+        if stem == "action":
             return "action"
         return None
-    if name in ("Makefile", "GNUmakefile", "makefile") or path.suffix == ".mk":
+    if name in ("Makefile", "GNUmakefile", "makefile") or suffix == ".mk":
         return "makefile"
     if name == "go.mod":
         return "go.mod"
     if name in ("noxfile.py", "tasks.py"):
         return "python-tasks"
-    if path.suffix in (".sh", ".bash"):
+    if suffix in (".sh", ".bash"):
         return "shell"
-    if not path.suffix:
+    if not suffix:
         return "maybe-shell"
     return None
 
@@ -224,12 +226,20 @@ def candidate_files(root: Path, exclude: tuple[str, ...], dist: str, runner: Run
     """(project-relative path, kind) of every file the audit reads."""
     parent, _, name = dist.rpartition("/")
     staging = f"{parent}/.{name}-" if parent else f".{name}-"
+    excluded = re.compile("|".join(fnmatch.translate(pattern) for pattern in exclude) or "(?!)")
     for relative in _listing(root, runner):
         kind = _kind(relative)
         # dist/ and, beside it, the staging directories of build and release (.dist-stage-*, .dist-release-*).
-        if kind is None or relative.startswith((f"{dist}/", staging)):
+        if kind is None or relative.startswith((f"{dist}/", staging)) or excluded.match(relative):
             continue
-        if any(fnmatch.fnmatch(relative, pattern) for pattern in exclude):
+        # A submodule is listed as one entry (a gitlink): a directory, audited in its own repository.
+        # A symlink is audited where its target is (a tracked file is listed itself); one to a
+        # directory, outside the project or nowhere is not a file of this project to audit.
+        try:
+            mode = os.lstat(os.path.join(root, relative)).st_mode  # noqa: PTH118 - once per file of the tree
+        except OSError:
+            mode = stat.S_IFREG  # gone or unreadable: reading it says which (RT-F001)
+        if stat.S_ISDIR(mode) or stat.S_ISLNK(mode):
             continue
         yield relative, kind
 
@@ -246,9 +256,6 @@ def _listing(root: Path, runner: Runner) -> list[str]:
     except ReprotasksError:  # no git: walk the tree instead
         result = None
     if result is not None and result.returncode == 0:
-        # A submodule is listed as one entry (a gitlink): a directory, audited in its own repository.
-        # A symlink is audited where its target is (a tracked file is listed itself); one to a
-        # directory, outside the project or nowhere is not a file of this project to audit.
         names = {name for name in result.stdout.split("\0") if name}
     else:
         names = set()
@@ -256,24 +263,24 @@ def _listing(root: Path, runner: Runner) -> list[str]:
             subdirs[:] = sorted(d for d in subdirs if d not in _SKIPPED_DIRS)
             base = Path(directory).relative_to(root)
             names.update((base / name).as_posix() for name in files)
-    return sorted(name for name in names if kind_of(root / name) not in ("a directory", "a symlink"))
+    return sorted(names)
 
 
-def _read(path: Path, relative: str, kind: str) -> tuple[str | None, AuditFinding | None]:
+def _read(path: Path, kind: str) -> tuple[str | None, memo.Raw | None, str]:
+    """(text or None when there is none to audit, the problem reading it, digest of its bytes or "")."""
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return None, _finding(relative, 1, 1, "RT-F001", f"cannot be read ({exc.strerror or exc})")
-    if kind == "maybe-shell":
-        if not _SHEBANG.match(data[:128]):
-            return None, None
-        kind = "shell"
+        return None, (1, 1, "RT-F001", f"cannot be read ({exc.strerror or exc})", ""), ""
+    digest = memo.content_digest(data)
+    if kind == "maybe-shell" and not _SHEBANG.match(data[:128]):
+        return None, None, digest
     if b"\0" in data[:8192]:
-        return None, _finding(relative, 1, 1, "RT-F002", "is a binary file")
+        return None, (1, 1, "RT-F002", "is a binary file", ""), digest
     try:
-        return data.decode("utf-8"), None
+        return data.decode("utf-8"), None, digest
     except UnicodeDecodeError:
-        return None, _finding(relative, 1, 1, "RT-F002", "is not UTF-8 text")
+        return None, (1, 1, "RT-F002", "is not UTF-8 text", ""), digest
 
 
 def _finding(path: str, line: int, col: int, rule: str, detail: str = "", snippet: str = "") -> AuditFinding:
@@ -335,13 +342,22 @@ def _lock_checker(root: Path, relative: str) -> Callable[[str], bool]:
     return check
 
 
-def _audit_file(root: Path, relative: str, kind: str) -> tuple[bool, list[AuditFinding]]:
-    """(was it read as text, its findings): one file, independent of every other (runs in a pool)."""
-    token = _audit_shell.hashed_lock.set(_lock_checker(root, relative))
+def _audit_file(root: Path, relative: str, kind: str) -> memo.Entry:
+    """One file's result, independent of every other (runs in a pool); records the locks it consulted."""
+    check = _lock_checker(root, relative)
+    asked: dict[str, bool] = {}
+
+    def recorded(name: str) -> bool:
+        asked[name] = check(name)
+        return asked[name]
+
+    token = _audit_shell.hashed_lock.set(recorded)
     try:
-        return _audit_text(root, relative, kind)
+        entry = _audit_text(root, relative, kind)
     finally:
         _audit_shell.hashed_lock.reset(token)
+    entry.locks = asked
+    return entry
 
 
 def _real_path(root: Path, relative: str) -> Path:
@@ -358,29 +374,29 @@ def _real_path(root: Path, relative: str) -> Path:
     return path.parent / os.fsdecode(matches[0]) if len(matches) == 1 else path
 
 
-def _audit_text(root: Path, relative: str, kind: str) -> tuple[bool, list[AuditFinding]]:
-    shown = shown_name(relative)  # a name that is not UTF-8 (from the walk) is shown with \\x escapes
-    text, problem = _read(_real_path(root, relative), shown, kind)
-    found: list[AuditFinding] = [problem] if problem else []
+def _audit_text(root: Path, relative: str, kind: str) -> memo.Entry:
+    text, problem, digest = _read(_real_path(root, relative), kind)
+    entry = memo.Entry(kind, digest, text is not None, [problem] if problem else [])
     if text is None:
-        return False, found
+        return entry
     try:
         # dict.fromkeys: a YAML alias (`steps: *steps`) repeats the same lines; each is reported once
         hits = dict.fromkeys(_hits("shell" if kind == "maybe-shell" else kind, text))
-        found += [_finding(shown, line, col, rule, snippet=snippet) for rule, line, col, snippet in hits]
+        entry.raws += [(line, col, rule, "", snippet) for rule, line, col, snippet in hits]
     except SyntaxError as exc:  # a noxfile.py/tasks.py that does not parse
-        found.append(_finding(shown, exc.lineno or 1, exc.offset or 1, "RT-F003", f"is not valid Python ({exc.msg})"))
+        entry.raws.append((exc.lineno or 1, exc.offset or 1, "RT-F003", f"is not valid Python ({exc.msg})", ""))
     except RecursionError:  # e.g. YAML nested hundreds of levels deep: the parsers recurse
-        found.append(_finding(shown, 1, 1, "RT-F003", "is nested too deeply to be parsed"))
+        entry.raws.append((1, 1, "RT-F003", "is nested too deeply to be parsed", ""))
     except yamldoc.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = (mark.line + 1) if mark is not None else 1
         col = (mark.column + 1) if mark is not None else 1
-        found.append(_finding(shown, line, col, "RT-F003", f"is not valid YAML ({getattr(exc, 'problem', exc)})"))
-    return True, found
+        detail = f"is not valid YAML ({getattr(exc, 'problem', exc)})"
+        entry.raws.append((line, col, "RT-F003", detail, ""))
+    return entry
 
 
-def _audit_chunk(root: Path, chunk: list[tuple[str, str]]) -> list[tuple[bool, list[AuditFinding]]]:
+def _audit_chunk(root: Path, chunk: list[tuple[str, str]]) -> list[memo.Entry]:
     return [_audit_file(root, relative, kind) for relative, kind in chunk]
 
 
@@ -388,7 +404,7 @@ def _audit_chunk(root: Path, chunk: list[tuple[str, str]]) -> list[tuple[bool, l
 _PARALLEL_FROM = 400
 
 
-def _audit_all(root: Path, files: list[tuple[str, str]]) -> list[tuple[bool, list[AuditFinding]]]:
+def _audit_fresh(root: Path, files: list[tuple[str, str]]) -> list[memo.Entry]:
     workers = min(os.cpu_count() or 1, 8)
     if len(files) < _PARALLEL_FROM or workers < 2:
         return _audit_chunk(root, files)
@@ -400,14 +416,42 @@ def _audit_all(root: Path, files: list[tuple[str, str]]) -> list[tuple[bool, lis
         return [result for part in pool.map(_audit_chunk, [root] * len(chunks), chunks) for result in part]
 
 
-def audit(config: Config, *, runner: Runner) -> AuditReport:
+def _unchanged(root: Path, relative: str, kind: str, entry: memo.Entry | None) -> bool:
+    if entry is None or entry.kind != kind:
+        return False
+    try:
+        with open(os.path.join(root, relative), "rb") as file:  # noqa: PTH118 - the hot path of a re-audit
+            digest = memo.content_digest(file.read())
+    except OSError:
+        return False
+    return memo.still_valid(entry, kind, digest, _lock_checker(root, relative))
+
+
+def _audit_all(root: Path, files: list[tuple[str, str]], *, use_cache: bool) -> list[memo.Entry]:
+    """Every file's result: reused from the last run where its bytes and the rules are unchanged."""
+    previous = memo.load(root) if use_cache else {}
+    entries = {
+        relative: previous[relative]
+        for relative, kind in files
+        if _unchanged(root, relative, kind, previous.get(relative))
+    }
+    stale = [(relative, kind) for relative, kind in files if relative not in entries]
+    entries.update(zip((relative for relative, _ in stale), _audit_fresh(root, stale), strict=True))
+    if stale or len(previous) != len(entries):
+        memo.save(root, entries)
+    return [entries[relative] for relative, _ in files]
+
+
+def audit(config: Config, *, runner: Runner, use_cache: bool = True) -> AuditReport:
     report = AuditReport()
     allow = list(config.audit.allow)
     used = [False] * len(allow)
     files = list(candidate_files(config.root, config.audit.exclude, config.rel(config.dist_dir), runner))
-    for was_read, found in _audit_all(config.root, files):
-        report.files += was_read
-        for finding in found:
+    for (relative, _), result in zip(files, _audit_all(config.root, files, use_cache=use_cache), strict=True):
+        report.files += result.was_read
+        shown = shown_name(relative)  # a name that is not UTF-8 (from the walk) is shown with \\x escapes
+        for line, col, rule, detail, snippet in result.raws:
+            finding = _finding(shown, line, col, rule, detail, snippet)
             matches = [i for i, entry in enumerate(allow) if _allows(entry, finding)]
             for index in matches:
                 used[index] = True

@@ -6,6 +6,7 @@ nox/invoke command strings.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Callable, Iterator, Mapping
@@ -35,10 +36,17 @@ class ShellIssue:
 
 def words(text: str) -> list[str]:
     """Shell words and control operators of one logical line; a comment ends it."""
+    return list(_words(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _words(text: str) -> tuple[str, ...]:
+    # shlex is pure Python and most of the audit's time: a line is split once (logical_lines and
+    # simple_commands both ask), and lines repeated across files are split once per process.
     lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|()<>")
     lexer.whitespace_split = True
     lexer.commenters = "#"
-    return list(lexer)
+    return tuple(lexer)
 
 
 def logical_lines(text: str) -> Iterator[tuple[int, str]]:
@@ -55,6 +63,8 @@ def logical_lines(text: str) -> Iterator[tuple[int, str]]:
             joined = "\n".join(parts)
             if joined.endswith("\\"):
                 parts[-1] = parts[-1][:-1]
+            elif not joined.rstrip().endswith(("|", "&")) and not any(quote in joined for quote in "'\""):
+                break  # no operator at its end and no quote left open: the command ends here
             else:
                 try:
                     tokens = words(joined)

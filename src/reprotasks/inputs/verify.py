@@ -106,7 +106,7 @@ def verify(config: Config, *, runner: Runner, use_cache: bool = True, check_dist
     if config.audit.enabled:
         from reprotasks.audit.scan import as_findings, audit
 
-        audited = audit(config, runner=runner)
+        audited = audit(config, runner=runner, use_cache=use_cache)
         warnings = len(audited.findings) - len(audited.errors)
         note = f"{audited.files} files" + (f", {warnings} warning(s): see `reprotasks audit`" if warnings else "")
         checks.append(Check("pinning audit", tuple(as_findings(audited)), note))

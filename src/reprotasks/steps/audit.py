@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reprotasks.step import Context, StepResult, StepSpec, param
+from reprotasks.step import Context, StepResult, StepSpec, flag, param
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -15,13 +15,16 @@ class AuditOptions:
         choices=("text", "json", "sarif"),
         help="text (file:line:col: RULE-ID message), json, or SARIF 2.1.0 for GitHub code scanning",
     )
+    no_cache: bool = flag(
+        "--no-cache", help="audit every file again, even those whose bytes and rules are unchanged since the last run"
+    )
 
 
 def run(ctx: Context, options: AuditOptions) -> StepResult:
     from reprotasks.audit.scan import as_findings, as_json, as_sarif, as_text, audit
     from reprotasks.errors import DriftError
 
-    audited = audit(ctx.config, runner=ctx.runner)
+    audited = audit(ctx.config, runner=ctx.runner, use_cache=ctx.trust_cache and not options.no_cache)
     render = {"json": as_json, "sarif": as_sarif}.get(options.format, as_text)
     findings = tuple(as_findings(audited))
     error = None
