@@ -194,6 +194,12 @@ def test_a_download_piped_into_a_shell_is_flagged_only_when_it_runs_as_code(line
         ("go run ./cmd/gen", []),
         ("go run main.go", []),
         ("pip install --no-index --find-links wheels/ flask", []),  # nothing from an index
+        ("uv pip install dist/a-1.tar.gz --find-links crates/dist --offline --no-deps", []),  # local, nothing more
+        ("pip install --no-deps -p venv/bin/python dist/a-1-py3-none-any.whl", []),  # -p's value is no package
+        ("pip install --no-deps -e . requests", ["RT-S001"]),  # requests comes from the index
+        ("pip install --no-deps dist/a-1.tar.gz --find-links https://x/simple", []),  # local with no deps
+        ("pip install dist/a-1.tar.gz", ["RT-S001"]),  # its dependencies come from the index
+        ("pip install --no-deps a @ https://example.com/a-1.whl", ["RT-S001"]),  # a URL, unhashed
         ("apt-get install --snapshot 20240301T000000Z -y curl", []),  # pinned by the snapshot
         ("apt-get install -y curl", ["RT-S004"]),
     ],

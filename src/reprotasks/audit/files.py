@@ -204,7 +204,8 @@ def workflow(document: Any, *, is_workflow: bool, lines: list[str]) -> Iterator[
         uses = step.get("uses")
         if isinstance(uses, str):
             line, col = _position(step, "uses")
-            if not (uses.startswith("./") or (uses.startswith("docker://") and "@sha256:" in uses)):
+            # `./path` and `$/path` name this repository's own file, at the commit that runs
+            if not (uses.startswith(("./", "$/")) or (uses.startswith("docker://") and "@sha256:" in uses)):
                 ref = uses.rsplit("@", 1)[1] if "@" in uses else ""
                 if not _SHA.match(ref):
                     yield "RT-W001", line, col, uses

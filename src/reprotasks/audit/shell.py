@@ -324,23 +324,58 @@ def _check_other_installers(name: str, args: list[str]) -> str | None:
     return None
 
 
+# pip / uv pip install options that take a value (the value is no package to install).
+_PIP_VALUED = frozenset(
+    {
+        "-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-f", "--find-links", "-i", "--index-url",
+        "--extra-index-url", "-t", "--target", "--prefix", "--root", "-p", "--python", "--platform",
+        "--python-version", "--implementation", "--abi", "--src", "--upgrade-strategy", "--progress-bar",
+        "--cache-dir", "--log", "--trusted-host", "--proxy", "--timeout", "--retries", "--index-strategy",
+        "--keyring-provider", "--config-settings", "-C", "--only-binary", "--no-binary", "--python-platform",
+        "--exclude-newer", "--resolution", "--prerelease", "--link-mode", "--reinstall-package", "--index",
+        "--default-index", "--overrides", "--build-constraints", "-b", "--group", "--extra",
+    }
+)  # fmt: skip
+
+
+def _is_local(word: str) -> bool:
+    """A path or an archive file, not a requirement (`name`, `name==1.0`, `name @ https://...`)."""
+    if "://" in word:
+        return word.startswith("file://")
+    return word.startswith((".", "/", "~")) or "/" in word or word.endswith((".whl", ".tar.gz", ".zip"))
+
+
 def _check_pip(args: list[str]) -> str | None:
     if not args or args[0] != "install":
         return None
     options = args[1:]
     if "--require-hashes" in options or "--no-index" in options:
         return None  # hashed, or nothing from an index (local --find-links directories only)
-    # Local paths only (`.`, `-e .`, `./pkg`, a built wheel) with --no-deps fetch nothing unpinned.
-    targets = [word for word in options if not word.startswith("-")]
-    requirement_files = [options[i + 1] for i, word in enumerate(options[:-1]) if word in ("-r", "--requirement")]
-    editable = [options[i + 1] for i, word in enumerate(options[:-1]) if word in ("-e", "--editable")]
-    local = all(
-        word.startswith((".", "/")) or word.endswith(".whl") for word in targets if word not in requirement_files
-    )
-    others = [word for word in targets if word not in requirement_files and word not in editable]
-    if requirement_files and not others and all(hashed_lock.get()(name) for name in requirement_files):
+    values: dict[str, list[str]] = {}
+    targets: list[str] = []
+    index = 0
+    while index < len(options):
+        word = options[index]
+        if word in _PIP_VALUED and index + 1 < len(options):
+            key = {"--requirement": "-r", "--editable": "-e"}.get(word, word)
+            values.setdefault(key, []).append(options[index + 1])
+            index += 2
+            continue
+        if not word.startswith("-"):
+            targets.append(word)
+        index += 1
+    requirement_files = values.get("-r", [])
+    editable = values.get("-e", [])
+    if requirement_files and not targets and all(hashed_lock.get()(name) for name in requirement_files):
         return None
-    if "--no-deps" in options and local and not requirement_files and (targets or editable):
+    # Local paths only (`.`, `-e .`, `dist/pkg.tar.gz`, a built wheel) with --no-deps fetch nothing unpinned
+    # (with uv's --offline nothing is fetched at all).
+    if (
+        "--no-deps" in options
+        and not requirement_files
+        and (targets or editable)
+        and all(_is_local(word) for word in targets + editable)
+    ):
         return None
     return "RT-S001"
 
