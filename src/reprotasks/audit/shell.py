@@ -215,10 +215,11 @@ def _download_target(argv: list[str]) -> str | None:
     args = argv[1:]
     urls = [word for word in args if "://" in word]
     for index, word in enumerate(args):
-        if argv[0] == "curl" and word in ("-o", "--output") and index + 1 < len(args):
+        # `-o FILE`, or a cluster of short options ending in it (`curl -fsSLo FILE`, `wget -qO FILE`)
+        if argv[0] == "curl" and (word == "--output" or re.fullmatch(r"-[a-zA-Z]*o", word)) and index + 1 < len(args):
             return args[index + 1]
-        if argv[0] == "wget" and word in ("-O", "--output-document") and index + 1 < len(args):
-            return None if args[index + 1] == "-" else args[index + 1]
+        if argv[0] == "wget" and (word == "--output-document" or re.fullmatch(r"-[a-zA-Z]*O", word)):
+            return None if index + 1 >= len(args) or args[index + 1] == "-" else args[index + 1]
         if argv[0] == "wget" and word.startswith("--output-document="):
             return word.split("=", 1)[1] or None
     remote_name = argv[0] == "wget" or any(
