@@ -57,7 +57,7 @@ def test_text_output_exit_codes_and_messages() -> None:
     assert len(lines) == len(expected())
     first = next(line for line in lines if line.startswith("docker/Dockerfile:3:6: RT-D001"))
     assert "`golang:1.23`" in first and "@sha256:" in first  # why it matters and the pinned form
-    assert "audit: 19 files, " in result.stdout and "1 allowed" in result.stdout
+    assert "audit: 21 files, " in result.stdout and "1 allowed" in result.stdout
     assert "audit found" in result.stderr and "hint:" in result.stderr
     clean = run_cli("audit", cwd=HYBRID)
     assert clean.returncode == 0, clean.stdout + clean.stderr
@@ -188,7 +188,12 @@ def test_a_download_piped_into_a_shell_is_flagged_only_when_it_runs_as_code(line
     ("line", "rules"),
     [
         ("go get github.com/acme/tool", ["RT-S002"]),  # moves go.mod to whatever is latest
-        ("go run github.com/acme/tool/cmd/gen", ["RT-S002"]),
+        ("go run github.com/acme/tool/cmd/gen", []),  # the version the current go.mod requires
+        ("go install github.com/google/ko", []),  # likewise (outside a module go refuses to run)
+        ("go install github.com/google/ko@main", ["RT-S002"]),
+        ("curl -sLf -o /dev/null https://x/y 2> /dev/null || echo gone", []),  # an existence check, no file
+        ("wget -qO cross https://x/cross\nchmod +x cross\nmv cross /usr/local/bin/\ncross build", ["RT-S003"]),
+        ("curl -fsSLo k https://x/k && sha256sum -c k.sha256 && mv k /usr/local/bin/k && k version", []),
         ("go install golang.org/x/tools/gopls@" + "0123456789abcdef" * 2 + "01234567", []),  # a full commit
         ("go get github.com/acme/tool@v1.2.3", []),
         ("go run ./cmd/gen", []),

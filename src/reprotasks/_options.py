@@ -397,7 +397,8 @@ OPTIONS: tuple[Option, ...] = (
         table="audit",
         key="exclude",
         kind="list",
-        default=["vendor/*", "*/vendor/*", "testdata/*", "*/testdata/*", "third_party/*", "*/third_party/*"],
+        # `[!.]*/vendor/*`: not .github/vendor/, whose scripts the workflows run
+        default=["vendor/*", "[!.]*/vendor/*", "testdata/*", "*/testdata/*", "third_party/*", "*/third_party/*"],
         help=(
             "Globs (project-relative, `*` crosses directories) of files the pinning audit skips, e.g. test fixtures. "
             "Default: vendored and test-data trees (`[]` audits them too)."

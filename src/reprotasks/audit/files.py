@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import posixpath
 import re
 import shlex
 from collections.abc import Iterator
@@ -175,29 +176,59 @@ def _env_of(node: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in env.items() if isinstance(v, (str, int, float)) and "${{" not in str(v)}
 
 
-def _job_images(document: Any) -> Iterator[tuple[Any, str, str]]:
-    """(node, key, image) of every job `container:` and `services:` image of a workflow."""
+def _job_images(document: Any) -> Iterator[tuple[Any, str, str, list[str]]]:
+    """(node, key, image, what it can be) of every job `container:` and `services:` image of a workflow;
+    `${{ matrix.X }}` is replaced by each value the job's matrix gives X."""
     jobs = document.get("jobs") if isinstance(document, dict) else None
     for job in jobs.values() if isinstance(jobs, dict) else ():
         if not isinstance(job, dict):
             continue
+        found: list[tuple[Any, str, str]] = []
         container = job.get("container")
         if isinstance(container, str):
-            yield job, "container", container
+            found.append((job, "container", container))
         elif isinstance(container, dict) and isinstance(container.get("image"), str):
-            yield container, "image", container["image"]
+            found.append((container, "image", container["image"]))
         services = job.get("services")
         for service in services.values() if isinstance(services, dict) else ():
             if isinstance(service, dict) and isinstance(service.get("image"), str):
-                yield service, "image", service["image"]
+                found.append((service, "image", service["image"]))
+        for node, key, image in found:
+            yield node, key, image, _matrix_expansions(image, job)
+
+
+_EXPRESSION_MATRIX = re.compile(r"\$\{\{\s*matrix\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}")
+
+
+def _matrix_expansions(text: str, job: dict[str, Any]) -> list[str]:
+    """``text`` with each `${{ matrix.X }}` replaced by every value X takes (a list or `include:` entries)."""
+    strategy = job.get("strategy")
+    matrix = strategy.get("matrix") if isinstance(strategy, dict) else None
+    if not isinstance(matrix, dict) or not _EXPRESSION_MATRIX.search(text):
+        return [text]
+    results = [text]
+    for name in dict.fromkeys(_EXPRESSION_MATRIX.findall(text)):
+        given = matrix.get(name)
+        values = [str(value) for value in given if isinstance(value, str)] if isinstance(given, list) else []
+        include = matrix.get("include")
+        for entry in include if isinstance(include, list) else []:
+            if isinstance(entry, dict) and isinstance(entry.get(name), str):
+                values.append(str(entry[name]))
+        if not values:
+            continue  # set elsewhere (fromJSON, an input): left as written, so not judged
+        pattern = re.compile(r"\$\{\{\s*matrix\." + re.escape(name) + r"\s*\}\}")
+        # str.replace-like: a value is text, never a regex replacement template
+        results = [pattern.sub(value.replace("\\", "\\\\"), result) for result in results for value in values]
+    return results
 
 
 def workflow(document: Any, *, is_workflow: bool, lines: list[str]) -> Iterator[Hit]:
     if is_workflow and isinstance(document, dict) and "permissions" not in document:
         yield "RT-W002", 1, 1, "permissions"
-    for node, key, image in _job_images(document):
-        # A job's container and service images are pulled like FROM; `${{ ... }}` is resolved elsewhere.
-        if image and "@sha256:" not in image and "${{" not in image:
+    for node, key, image, variants in _job_images(document):
+        # A job's container and service images are pulled like FROM; an expression the matrix does
+        # not give (an input, fromJSON) is resolved elsewhere, so it is not judged here.
+        if any(variant and "@sha256:" not in variant and "${{" not in variant for variant in variants):
             line, col = _position(node, key)
             yield "RT-D001", line, col, image
     for step, inherited in _steps(document):
@@ -253,7 +284,10 @@ def makefile(text: str) -> Iterator[Hit]:
         index += 1
 
 
-def go_mod(text: str) -> Iterator[Hit]:
+def go_mod(text: str, relative: str = "go.mod") -> Iterator[Hit]:
+    """Toolchain pins and `replace` targets of the go.mod at ``relative`` (project-relative)."""
+    if re.search(r"^module\s+_\s*(?://.*)?$", text, re.M):
+        return  # `module _`: a placeholder (bingo's), never built as a module
     has_toolchain = re.search(r"^toolchain\s+go\d", text, re.M) is not None
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.split("//", 1)[0].strip()
@@ -263,7 +297,9 @@ def go_mod(text: str) -> Iterator[Hit]:
         replaced = line.removeprefix("replace").strip() if line.startswith("replace") or "=>" in line else ""
         if "=>" in replaced:
             target = replaced.split("=>", 1)[1].strip()
-            if target.startswith((".", "/")):
+            # A directory of this repository is pinned by the commit; one outside it is not.
+            inside = posixpath.normpath(posixpath.join(posixpath.dirname(relative), target))
+            if target.startswith("/") or (target.startswith(".") and inside.split("/")[0] == ".."):
                 yield "RT-G001", number, raw.find("=>") + 4, replaced
     if not re.search(r"^go\s+\d", text, re.M):
         yield "RT-G002", 1, 1, "go directive missing"

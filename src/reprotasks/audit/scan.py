@@ -66,8 +66,9 @@ RULES: Mapping[str, Rule] = {
             "RT-S002",
             "error",
             "go-install-unpinned",
-            "go install/run without an exact version floats with upstream",
-            "pin an exact version: `go install example.com/tool@v1.2.3` (never @latest or a branch)",
+            "go install/run @latest or @branch, or go get without an exact version, floats with upstream",
+            "pin an exact version: `go install example.com/tool@v1.2.3` (never @latest or a branch), or "
+            "run it without @ inside a module whose go.mod requires it",
         ),
         Rule(
             "RT-S003",
@@ -117,8 +118,8 @@ RULES: Mapping[str, Rule] = {
             "RT-G001",
             "warning",
             "go-replace-local",
-            "a replace to a local path builds code that is not in go.sum",
-            "replace with a module version (or drop the replace before releasing)",
+            "a replace to a directory outside this repository builds code that neither go.sum nor the commit pins",
+            "replace with a module version, or move the code into this repository",
         ),
         Rule(
             "RT-G002",
@@ -295,7 +296,7 @@ def _finding(path: str, line: int, col: int, rule: str, detail: str = "", snippe
     return AuditFinding(path, line, col, rule, spec.severity, f"{what}: {spec.why} -- {fix}", str(snippet), fix)
 
 
-def _hits(kind: str, text: str) -> Iterator[tuple[str, int, int, str]]:
+def _hits(kind: str, text: str, relative: str) -> Iterator[tuple[str, int, int, str]]:
     if kind == "dockerfile":
         yield from _audit_files.dockerfile(text)
     elif kind in ("workflow", "action"):
@@ -304,7 +305,7 @@ def _hits(kind: str, text: str) -> Iterator[tuple[str, int, int, str]]:
     elif kind == "makefile":
         yield from _audit_files.makefile(text)
     elif kind == "go.mod":
-        yield from _audit_files.go_mod(text)
+        yield from _audit_files.go_mod(text, relative)
     elif kind == "python-tasks":
         yield from _audit_files.python_tasks(text)
     else:
@@ -381,7 +382,7 @@ def _audit_text(root: Path, relative: str, kind: str) -> memo.Entry:
         return entry
     try:
         # dict.fromkeys: a YAML alias (`steps: *steps`) repeats the same lines; each is reported once
-        hits = dict.fromkeys(_hits("shell" if kind == "maybe-shell" else kind, text))
+        hits = dict.fromkeys(_hits("shell" if kind == "maybe-shell" else kind, text, relative))
         entry.raws += [(line, col, rule, "", snippet) for rule, line, col, snippet in hits]
     except SyntaxError as exc:  # a noxfile.py/tasks.py that does not parse
         entry.raws.append((exc.lineno or 1, exc.offset or 1, "RT-F003", f"is not valid Python ({exc.msg})", ""))

@@ -87,7 +87,17 @@ def simple_commands(line: str) -> list[list[list[str]]]:
     pipelines: list[list[list[str]]] = []
     pipeline: list[list[str]] = []
     command: list[str] = []
+    redirected = False
     for token in tokens:
+        if redirected:  # `> FILE`, `2> /dev/null`, `< in`: the file is no word of the command
+            redirected = False
+            if not set(token) <= set(";&|()<>"):
+                continue
+        if token not in ("<(", ">(") and set(token) <= set("<>&") and ("<" in token or ">" in token):
+            redirected = True
+            if command and command[-1].isdigit():
+                command.pop()  # the descriptor of `2>`
+            continue
         if set(token) <= set(";&|()<>"):
             if command:
                 pipeline.append(command)
@@ -182,8 +192,16 @@ def _download_then_run(argv: list[str], downloads: dict[str, bool]) -> str | Non
     name = argv[0]
     if name in _FETCHERS:
         target = _download_target(argv)
-        if target:
+        if target and target != "/dev/null":
             downloads[target] = False
+        return None
+    if name in ("mv", "cp", "install") and len(operands := [w for w in argv[1:] if not w.startswith("-")]) >= 2:
+        # `mv cross /usr/local/bin/` then `cross build`: the download runs under its new name
+        destination = operands[-1]
+        for source in operands[:-1]:
+            if source in downloads:
+                moved = f"{destination.rstrip('/')}/{_base(source)}" if destination.endswith("/") else destination
+                downloads[moved] = downloads[source]
         return None
     if name in _CHECKERS:
         checked = [target for target in downloads if any(target in word or _base(target) in word for word in argv)]
@@ -387,10 +405,12 @@ def _check_go(verb: str, args: list[str], variables: Mapping[str, str]) -> str |
         packages = packages[:1]
     for package in packages:
         if package.startswith((".", "/")) or "@" not in package:
-            # A local package (or `go run main.go`) builds from this module: go.sum pins it.
+            # Without @version, `go install`/`go run` build the version the current module's go.mod
+            # requires (go.sum checks it; outside a module they refuse to run). `go get` moves
+            # go.mod to whatever is latest.
             remote = not package.startswith((".", "/")) and "." in package.split("/")[0]
-            if remote and not package.endswith(".go"):
-                return "RT-S002"  # a remote path without @version floats (go get: to the latest)
+            if verb == "get" and remote and not package.endswith(".go"):
+                return "RT-S002"
             continue
         version = expand(package.rsplit("@", 1)[1], variables)
         if not (_EXACT_GO_VERSION.match(version) or _COMMIT.match(version)):

@@ -4,6 +4,7 @@ set -eu
 go get github.com/acme/tool
 go get github.com/acme/tool@v1.2.3
 go run github.com/acme/gen/cmd/gen
+go install github.com/acme/gen@main
 go run ./cmd/gen
 go install golang.org/x/tools/gopls@0123456789abcdef0123456789abcdef01234567
 curl -fsSL https://get.example.com/install.sh |
