@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["str", "bool", "list", "choice", "allow-list"]
+Kind = Literal["str", "bool", "list", "choice", "allow-list", "image-list"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -416,6 +416,19 @@ OPTIONS: tuple[Option, ...] = (
         ),
     ),
     Option(
+        table="",
+        key="images",
+        kind="image-list",
+        default=[],
+        help=(
+            "OCI images of the Go services, as `[[tool.reprotasks.images]]` entries: `name`, `binary` (a built Go "
+            'binary), `base` ("scratch" or an image pinned by `@sha256:` digest), `entrypoint` (default '
+            '["/BINARY"]), `cmd`, `user` (default "65532:65532", non-root), `env` (["K=V"]), `workdir`, `labels`, '
+            "`platforms` (default: the linux ones of go.platforms), `repository` (where `publish` pushes). "
+            "Environment variable: a JSON array of such tables."
+        ),
+    ),
+    Option(
         table="sign",
         key="offline",
         kind="bool",
@@ -435,6 +448,22 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 TABLES: tuple[str, ...] = ("python", "go", "sign", "audit")
+
+# Keys of one `[[tool.reprotasks.images]]` entry (`name` and `binary` are required), with their
+# TOML types: "str", "list" (of strings) or "table" (of strings).
+IMAGE_KEYS: dict[str, str] = {
+    "name": "str",
+    "binary": "str",
+    "base": "str",
+    "entrypoint": "list",
+    "cmd": "list",
+    "user": "str",
+    "env": "list",
+    "workdir": "str",
+    "labels": "table",
+    "platforms": "list",
+    "repository": "str",
+}
 
 # Keys of one `[[tool.reprotasks.audit.allow]]` entry; `reason` is required.
 ALLOW_KEYS: tuple[str, ...] = ("rule", "path", "match", "reason")

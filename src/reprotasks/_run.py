@@ -39,6 +39,10 @@ INSTALL_HINTS: Mapping[str, str] = {
     ),
     "git": "install git (e.g. `apt-get install git`) and put it on PATH",
     "uv": "install uv with `pip install 'reprotasks[uv]'` (or `pip install uv`)",
+    "crane": (
+        "install crane (go-containerregistry's registry client): "
+        "`go install github.com/google/go-containerregistry/cmd/crane@v0.22.1`, and put $(go env GOPATH)/bin on PATH"
+    ),
 }
 
 _SECRET_FLAGS = frozenset({"--identity-token", "--token", "--password", "-p"})
@@ -292,23 +296,38 @@ class Runner:
             raise (on_failure or Failure.default_error)(failure)
         return result
 
+    def output_bytes(self, argv: Sequence[str], *, cwd: Path, purpose: str) -> bytes:
+        """The exact stdout bytes of a command (a registry blob, say); a CommandFailedError naming
+        its error output when it fails."""
+        result = self._capture(argv, cwd=cwd, purpose=purpose)
+        if result.returncode != 0:
+            shown = redact(list(argv))
+            output = mask(result.stderr.decode("utf-8", "replace").strip())
+            failure = Failure(shlex.join(shown), self._relative(cwd), result.returncode, output, None)
+            raise failure.default_error()
+        return bytes(result.stdout)
+
     def capture_bytes(self, argv: Sequence[str], *, cwd: Path, purpose: str) -> bytes | None:
         """The exact stdout bytes of a quiet command (e.g. a git blob), or None when it fails."""
+        try:
+            result = self._capture(argv, cwd=cwd, purpose=purpose)
+        except OSError:
+            return None
+        return bytes(result.stdout) if result.returncode == 0 else None
+
+    def _capture(self, argv: Sequence[str], *, cwd: Path, purpose: str) -> subprocess.CompletedProcess[bytes]:
         full = list(argv)
         full[0] = self.require(full[0], purpose=purpose)
         started = time.monotonic()
-        try:
-            proc = _complete(
-                full, cwd=cwd, env=self.environment(), stdin=subprocess.DEVNULL, capture_output=True, check=False
-            )
-        except OSError:
-            return None
+        proc = _complete(
+            full, cwd=cwd, env=self.environment(), stdin=subprocess.DEVNULL, capture_output=True, check=False
+        )
         shown = redact(full)
         shown[0] = Path(full[0]).name
         self.history.append(
             CommandRecord(tuple(shown), self._relative(cwd), proc.returncode, round(time.monotonic() - started, 3))
         )
-        return proc.stdout if proc.returncode == 0 else None
+        return proc
 
     def _relative(self, path: Path) -> str:
         try:

@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from reprotasks import discover
-from reprotasks._options import ALLOW_KEYS, DEFAULT_ARCHIVE_NAME, NON_CONFIG_ENV, OPTIONS, TABLES, Option
+from reprotasks._options import ALLOW_KEYS, DEFAULT_ARCHIVE_NAME, IMAGE_KEYS, NON_CONFIG_ENV, OPTIONS, TABLES, Option
 from reprotasks.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -127,6 +127,23 @@ class AuditConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ImageConfig:
+    """One `[[tool.reprotasks.images]]` entry, checked (the base pinned, the platforms linux)."""
+
+    name: str
+    binary: str
+    base: str = "scratch"
+    entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
+    user: str = "65532:65532"
+    env: tuple[str, ...] = ()
+    workdir: str = "/"
+    labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    platforms: tuple[str, ...] = ()
+    repository: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     root: Path
     pyproject: Path | None
@@ -141,6 +158,8 @@ class Config:
     sign: SignConfig
     # Not part of describe(): what the audit accepts does not change what is built.
     audit: AuditConfig = AuditConfig()
+    # Not part of describe() either: images are made from the build's outputs, after it.
+    images: tuple[ImageConfig, ...] = ()
     # Set while `release` stages its outputs in ``dist_dir``: the dist/ they will replace. Paths
     # inside the stage are shown (and recorded in manifests/provenance) as paths in this one.
     staged_for: Path | None = None
@@ -424,6 +443,8 @@ def _check_type(option: Option, value: Any, source: str) -> Any:
         return value
     if option.kind == "allow-list":
         return _check_allow_list(value, where)
+    if option.kind == "image-list":
+        return _check_image_list(value, where)
     if option.kind == "list":
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise ConfigError(
@@ -468,6 +489,96 @@ def _check_allow_list(value: Any, where: str) -> list[dict[str, str]]:
     return entries
 
 
+_IMAGE_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+_PINNED_IMAGE = re.compile(r"^[^\s@]+@sha256:[0-9a-f]{64}$")
+IMAGE_EXAMPLE = '[[tool.reprotasks.images]]\nname = "worker"\nbinary = "worker"'
+
+
+def _check_image_list(value: Any, where: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+        raise ConfigError(f"{where} must be an array of tables, not {_type_name(value)}", hint=f"e.g.\n{IMAGE_EXAMPLE}")
+    entries: list[dict[str, Any]] = []
+    names: set[str] = set()
+    for number, item in enumerate(value, 1):
+        at = f"{where} entry {number}"
+        unknown = sorted(set(item) - set(IMAGE_KEYS))
+        if unknown:
+            raise ConfigError(
+                f"{at}: unknown key `{unknown[0]}`",
+                hint=f"{_suggest(unknown[0], list(IMAGE_KEYS))}an entry has: {', '.join(IMAGE_KEYS)}",
+            )
+        for key, kind in IMAGE_KEYS.items():
+            if key not in item:
+                continue
+            field_value = item[key]
+            good = (
+                isinstance(field_value, str)
+                if kind == "str"
+                else isinstance(field_value, list) and all(isinstance(part, str) for part in field_value)
+                if kind == "list"
+                else isinstance(field_value, Mapping) and all(isinstance(part, str) for part in field_value.values())
+            )
+            if not good:
+                wanted = {"str": "a string", "list": "an array of strings", "table": "a table of strings"}[kind]
+                raise ConfigError(f"{at}: `{key}` must be {wanted}, not {_type_name(field_value)}", hint=IMAGE_EXAMPLE)
+        for key in ("name", "binary"):
+            if not str(item.get(key, "")).strip():
+                raise ConfigError(
+                    f"{at} has no `{key}`", hint=f"every image names itself and its Go binary:\n{IMAGE_EXAMPLE}"
+                )
+        name = item["name"]
+        if not _IMAGE_NAME.match(name) or len(name) > 128:
+            raise ConfigError(
+                f"{at}: `name` {name!r} is not an image name (lower-case letters, digits and . _ - between them)",
+                hint='e.g. `name = "worker"`; the image file is dist/NAME_VERSION.oci.tar',
+            )
+        if name in names:
+            raise ConfigError(f"{at}: `name` {name!r} is given twice", hint="give each image its own name")
+        names.add(name)
+        base = item.get("base", "scratch")
+        if base != "scratch" and not _PINNED_IMAGE.match(base):
+            raise ConfigError(
+                f"{at}: `base` {base!r} is not pinned by digest: a tag is whatever it points to today",
+                hint=f'pin it: `base = "{base.split("@")[0]}@sha256:<digest>"` (`crane digest {base.split("@")[0]}` '
+                'shows it), or use `base = "scratch"`',
+            )
+        for variable in item.get("env", []):
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", variable):
+                raise ConfigError(f"{at}: `env` entry {variable!r} is not NAME=value", hint='e.g. `env = ["LOG=info"]`')
+        for platform in item.get("platforms", []):
+            parts = platform.split("/")
+            if parts[0] != "linux" or len(parts) not in (2, 3) or not all(parts):
+                raise ConfigError(
+                    f"{at}: platform {platform!r} is not linux/ARCH[/VARIANT]",
+                    hint="images run on Linux: list platforms like `linux/amd64` (built by go.platforms)",
+                )
+        entries.append(dict(item))
+    return entries
+
+
+def _resolve_images(entries: list[dict[str, Any]], go_platforms: tuple[str, ...]) -> tuple[ImageConfig, ...]:
+    linux = tuple(platform for platform in go_platforms if platform.startswith("linux/"))
+    images = []
+    for entry in entries:
+        binary = entry["binary"]
+        images.append(
+            ImageConfig(
+                name=entry["name"],
+                binary=binary,
+                base=entry.get("base", "scratch"),
+                entrypoint=tuple(entry.get("entrypoint") or [f"/{binary}"]),
+                cmd=tuple(entry.get("cmd", [])),
+                user=entry.get("user", "65532:65532"),
+                env=tuple(entry.get("env", [])),
+                workdir=entry.get("workdir", "/"),
+                labels=dict(entry.get("labels", {})),
+                platforms=tuple(entry.get("platforms") or linux),
+                repository=entry.get("repository"),
+            )
+        )
+    return tuple(images)
+
+
 def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
     by_env = {option.env_var: option for option in OPTIONS}
     result: dict[str, Any] = {}
@@ -490,7 +601,7 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
             value = lowered in _TRUE
         elif option.kind == "list":
             value = raw.split()  # whitespace-separated, like PIP_FIND_LINKS
-        elif option.kind == "allow-list":
+        elif option.kind in ("allow-list", "image-list"):
             try:
                 value = json.loads(raw)
             except ValueError as exc:
@@ -624,6 +735,7 @@ def _resolve(
             exclude=tuple(values["audit.exclude"]),
             allow=tuple(values["audit.allow"]),
         ),
+        images=_resolve_images(values["images"], platforms),
     )
 
 

@@ -16,6 +16,7 @@ from reprotasks.steps import (
     audit,
     build,
     checksum,
+    image,
     lock,
     provenance,
     release,
@@ -38,6 +39,7 @@ _SPECS: dict[str, StepSpec[Any]] = {
         verify.SPEC,
         audit.SPEC,
         build.SPEC,
+        image.SPEC,
         assemble.SPEC,
         checksum.SPEC,
         sbom.SPEC,
@@ -51,7 +53,7 @@ _SPECS: dict[str, StepSpec[Any]] = {
 }
 
 # The release pipeline. The SBOM comes before SHA256SUMS so that SHA256SUMS (and its signature) covers it.
-_RELEASE: list[str] = ["verify", "build", "sbom", "checksum", "provenance", "sign", "verify-signatures"]
+_RELEASE: list[str] = ["verify", "build", "image", "sbom", "checksum", "provenance", "sign", "verify-signatures"]
 
 # Skipping a step skips the steps that only make sense after it.
 IMPLIED_SKIPS: dict[str, tuple[str, ...]] = {"sign": ("verify-signatures",)}

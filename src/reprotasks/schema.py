@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reprotasks._options import ALLOW_KEYS, OPTIONS, TABLES, Option
+from reprotasks._options import ALLOW_KEYS, IMAGE_KEYS, OPTIONS, TABLES, Option
 
 SCHEMA_ID = "https://reprotasks.invalid/schema/tool-reprotasks.json"
 
@@ -24,6 +24,21 @@ def _option_schema(option: Option) -> dict[str, Any]:
         schema = {
             "type": "array",
             "items": {"type": "object", "additionalProperties": False, "required": ["reason"], "properties": entry},
+        }
+    elif option.kind == "image-list":
+        types = {
+            "str": {"type": "string"},
+            "list": {"type": "array", "items": {"type": "string"}},
+            "table": {"type": "object", "additionalProperties": {"type": "string"}},
+        }
+        schema = {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "binary"],
+                "properties": {key: types[kind] for key, kind in IMAGE_KEYS.items()},
+            },
         }
     elif option.kind == "choice":
         schema = {"type": "string", "enum": list(option.choices)}

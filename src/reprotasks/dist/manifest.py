@@ -17,7 +17,7 @@ from reprotasks.dist.layout import artifact_name_problem, kind_of, read_regular,
 MANIFEST_NAME = "manifest.json"
 # 2: artifacts record the Go compiler of each binary; no `repacked` flag (not re-derivable).
 MANIFEST_VERSION = 2
-_KINDS = ("sdist", "wheel", "go-archive")
+_KINDS = ("sdist", "wheel", "go-archive", "oci-image")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +30,7 @@ class ArtifactRecord:
     package: str | None = None  # the Go main package
     embedded: tuple[str, ...] = ()  # `go version -m` lines
     compiler: str | None = None  # the Go toolchain that compiled the binary (`go version -m`, first line)
+    image: str | None = None  # an oci-image's index digest (sha256:...): what a registry names it
 
     @classmethod
     def of(cls, path: Path, **details: Any) -> ArtifactRecord:
@@ -49,6 +50,9 @@ class Manifest:
     def to_json(self) -> bytes:
         data = asdict(self)
         data["manifest_version"] = MANIFEST_VERSION
+        for item in data["artifacts"]:
+            if item["image"] is None:
+                del item["image"]  # only images have one: older manifests stay byte-identical
         data["artifacts"] = sorted(data["artifacts"], key=lambda item: item["name"])
         return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
@@ -185,14 +189,14 @@ def _artifact(item: Any) -> ArtifactRecord:
         _check(item.get(key), kind, f"artifact {shown(name)}: `{key}`")
     if item["size"] < 0:
         raise ValueError(f"artifact {shown(name)}: `size` is negative")
-    for key in ("package", "compiler"):
+    for key in ("package", "compiler", "image"):
         _check(item.get(key), (str, type(None)), f"artifact {shown(name)}: `{key}`")
     if item["kind"] not in _KINDS:
         raise ValueError(f"artifact {shown(name)}: unknown kind {_short(item['kind'])}")
     embedded = item.get("embedded", [])
     if not isinstance(embedded, list) or not all(isinstance(line, str) for line in embedded):
         raise TypeError(f"artifact {shown(name)}: `embedded` is not a list of strings")
-    unknown = set(item) - {"name", "size", "sha256", "kind", "platform", "package", "embedded", "compiler"}
+    unknown = set(item) - {"name", "size", "sha256", "kind", "platform", "package", "embedded", "compiler", "image"}
     if unknown:
         raise ValueError(f"artifact {shown(name)}: unknown field `{sorted(unknown)[0]}`")
     return ArtifactRecord(**{**item, "embedded": tuple(embedded)})

@@ -114,7 +114,9 @@ def reproduce(config: Config, *, runner: Runner, ref: str | None = None, sums: P
         build_args = []
         label = f"{sums} ({ref})"
     with tempfile.TemporaryDirectory(prefix="reprotasks-reproduce-") as scratch:
-        rebuilt_dist, conditions = _rebuild(config, source, Path(scratch), build_args, runner=runner)
+        # A tag's own configuration says which images it makes (none: the step does nothing).
+        images = ref is not None or any(record.kind == "oci-image" for record in reference.artifacts)
+        rebuilt_dist, conditions = _rebuild(config, source, Path(scratch), build_args, runner=runner, images=images)
         comparisons = _compare(config, expected, rebuilt_dist, runner=runner, against_sums=ref is not None)
     report = ReproduceReport(label, source.commit, conditions, tuple(comparisons))
     findings = [_finding(dist_shown, item) for item in comparisons if item.status in ("differs", "missing", "extra")]
@@ -157,7 +159,7 @@ def _go_caches(config: Config, runner: Runner) -> dict[str, str]:
 
 
 def _rebuild(
-    config: Config, source: _source.Source, scratch: Path, build_args: list[str], *, runner: Runner
+    config: Config, source: _source.Source, scratch: Path, build_args: list[str], *, runner: Runner, images: bool
 ) -> tuple[Path, tuple[str, ...]]:
     """Clone ``source`` deeper under ``scratch`` and build it in a child process; returns its dist/."""
     place = scratch / "an" / "other" / "place"
@@ -204,6 +206,11 @@ def _rebuild(
         conditions.append("same clock (install faketime to shift it)")
     runner.log(f"reproduce: rebuilding under {', '.join(conditions)}")
     runner.run(argv, cwd=place, env=environment, replace_env=True, umask=umask, purpose="rebuild the release")
+    if images:  # the first build's images, made again from the rebuilt archives
+        image_argv = [sys.executable, "-m", "reprotasks", "-C", str(project), "image"]
+        if argv[0] == "faketime":
+            image_argv = [*argv[:3], *image_argv]
+        runner.run(image_argv, cwd=place, env=environment, replace_env=True, umask=umask, purpose="remake the images")
     rebuilt = project / config.rel(config.dist_dir)
     return rebuilt, tuple(conditions)
 

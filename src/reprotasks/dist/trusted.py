@@ -10,6 +10,7 @@ hand-edited manifest is a finding that names the field, never a false statement.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import json
 import os
 import shutil
@@ -33,9 +34,13 @@ _REBUILD = REBUILD_HINT
 _MAX_BINARY = 2 << 30  # a member larger than this is not a binary reprotasks built
 
 
-def trusted_manifest(config: Config, *, runner: Runner, step: str) -> tuple[Manifest, _source.Source]:
+def trusted_manifest(
+    config: Config, *, runner: Runner, step: str, images: bool = True
+) -> tuple[Manifest, _source.Source]:
     """dist/manifest.json after checking every field against what git, the locks and the binaries
-    say, and the commit it was built from (HEAD)."""
+    say, and the commit it was built from (HEAD). Its images are re-made from the checked archives
+    and must be byte-identical; with ``images=False`` (the image step, which replaces them) they
+    are left out of the check and of the manifest returned."""
     dist = config.dist_dir
     where = f"{config.rel(dist)}/{MANIFEST_NAME}"
     require_directory(dist, config.rel(dist), hint="remove it and run `reprotasks build`")
@@ -51,6 +56,11 @@ def trusted_manifest(config: Config, *, runner: Runner, step: str) -> tuple[Mani
         manifest = manifest_from_bytes(data)
     except (ValueError, TypeError) as exc:
         raise ReprotasksError(f"{where} is not a reprotasks build manifest ({exc})", hint=_REBUILD) from None
+    if not images:
+        manifest = dataclasses.replace(
+            manifest, artifacts=tuple(record for record in manifest.artifacts if record.kind != "oci-image")
+        )
+        data = manifest.to_json()  # compared as the build wrote it, before any image was added
     source = _source.describe_source(config.root, runner=runner)
     _source.require_built_from(
         manifest.source.get("commit"),
@@ -78,8 +88,13 @@ def trusted_manifest(config: Config, *, runner: Runner, step: str) -> tuple[Mani
         if getattr(manifest, key) != value
     ]
     artifacts, artifact_findings = _derive_artifacts(config, plan, manifest, runner=runner, where=where)
-    derived = Manifest(**header, artifacts=tuple(artifacts))
     findings += artifact_findings
+    if images and not findings:
+        built = Manifest(**header, artifacts=tuple(artifacts))
+        image_records, image_findings = _derive_images(config, built, manifest, runner=runner)
+        artifacts = sorted([*artifacts, *image_records], key=lambda record: record.name)
+        findings += image_findings
+    derived = Manifest(**header, artifacts=tuple(artifacts))
     if not findings and derived.to_json() != data:
         findings.append(
             Finding(where, None, "is not byte-identical to the manifest re-derived from the build", _REBUILD)
@@ -130,6 +145,8 @@ def _derive_artifacts(
             continue
         if name in go_expected:
             jobs.append((name, *go_expected[name]))
+        elif listed[name].kind == "oci-image":
+            continue  # re-made from the checked archives afterwards (_derive_images)
         elif plan.python and name.endswith((".whl", ".tar.gz")):
             artifact_kind = "wheel" if name.endswith(".whl") else "sdist"
             python_kinds[artifact_kind] += 1
@@ -165,6 +182,40 @@ def _derive_artifacts(
     return sorted(records, key=lambda record: record.name), findings
 
 
+def _derive_images(
+    config: Config, built: Manifest, manifest: Manifest, *, runner: Runner
+) -> tuple[list[ArtifactRecord], list[Finding]]:
+    """The configured images re-made from the (checked) archives; each listed one must be identical."""
+    from reprotasks.image.build import RERUN_HINT, image_file, make_image, record_of
+
+    where = f"{config.rel(config.dist_dir)}/{MANIFEST_NAME}"
+    version = str(built.project.get("version") or "")
+    listed = {record.name: record for record in manifest.artifacts if record.kind == "oci-image"}
+    expected = {image_file(image.name, version): image for image in config.images}
+    findings = [
+        Finding(where, None, f"lists the image {shown(name)}, which no [[tool.reprotasks.images]] entry makes", RERUN_HINT)
+        for name in sorted(listed.keys() - expected.keys())
+    ]
+    findings += [
+        Finding(where, None, f"does not list the image {shown(name)}, which the configuration makes", RERUN_HINT)
+        for name in sorted(expected.keys() - listed.keys())
+    ]
+    records = []
+    for name in sorted(expected.keys() & listed.keys()):
+        record = record_of(make_image(config, built, expected[name], runner=runner), version)
+        if record != listed[name] or sha256_regular(config.dist_dir / name) != record.sha256:
+            findings.append(
+                Finding(
+                    f"{config.rel(config.dist_dir)}/{name}",
+                    None,
+                    f"is not the image this build and configuration make (re-made: {record.image})",
+                    RERUN_HINT,
+                )
+            )
+        records.append(record)
+    return records, findings
+
+
 def _go_record(
     go: GoConfig, dist: Path, name: str, package: str, platform: str, *, expected: str | None, runner: Runner
 ) -> ArtifactRecord:
@@ -172,7 +223,7 @@ def _go_record(
     members = {PurePosixPath(relative).name for relative in go.archive_files}
     with tempfile.TemporaryDirectory(prefix="reprotasks-inspect-") as scratch:
         binary = Path(scratch) / "binary"
-        _extract_binary(path, binary, executable_name(go.binary_names.get(package, package), platform), members)
+        extract_binary(path, binary, executable_name(go.binary_names.get(package, package), platform), members)
         compiler, embedded = binary_info(binary, runner=runner, expected=expected)
     return ArtifactRecord(
         name=name,
@@ -186,7 +237,7 @@ def _go_record(
     )
 
 
-def _extract_binary(archive: Path, target: Path, binary: str, extras: set[str]) -> None:
+def extract_binary(archive: Path, target: Path, binary: str, extras: set[str]) -> None:
     """Copy the member ``binary`` of a reprotasks Go archive to ``target``; the archive must hold
     exactly that regular file plus ``extras`` (go.archive-files). Bounded; names never used as paths."""
     expected = {binary, *extras}

@@ -1,0 +1,1 @@
+"""OCI images of the built release: deterministic layouts, base images by digest, publishing."""
