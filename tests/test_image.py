@@ -1,0 +1,246 @@
+"""OCI images against real components: the `distribution` registry on 127.0.0.1, crane as the
+independent reader, the worker binary run from the exported root file system."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tarfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reprotasks.image import oci
+
+from .conftest import commit_all, run_cli
+
+pytestmark = [pytest.mark.slow]
+
+
+def tools_dir() -> Path:
+    return Path(os.environ.get("TOOLS_BIN") or Path.home() / ".cache" / "reprotasks-tools")
+
+
+def tool(name: str) -> str:
+    found = os.environ.get(name.upper()) or shutil.which(name) or str(tools_dir() / name)
+    if not Path(found).is_file():
+        message = f"{name} is not installed in {tools_dir()} (.ci/run installs it with `go install`)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+@pytest.fixture
+def crane_on_path(monkeypatch: pytest.MonkeyPatch) -> str:
+    crane = tool("crane")
+    monkeypatch.setenv("PATH", f"{Path(crane).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    return crane
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A `distribution` registry on 127.0.0.1 (filesystem storage in a temporary directory)."""
+    binary = tool("registry")
+    work = tmp_path_factory.mktemp("registry")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = work / "config.yml"
+    config.write_text(
+        f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {work / 'data'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the registry did not start: {process.stderr.read()!r}") from None
+                time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def crane(*args: str, stdin: bytes | None = None) -> bytes:
+    result = subprocess.run([tool("crane"), *args], input=stdin, capture_output=True, check=False)
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout
+
+
+def enable_images(project: Path, **settings: object) -> None:
+    lines = ["", "[[tool.reprotasks.images]]", 'name = "worker"', 'binary = "worker"']
+    lines += [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
+    with (project / "pyproject.toml").open("a", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    commit_all(project, "images")
+
+
+def ok(step: str, project: Path, *args: str, umask: int = 0o022) -> str:
+    result = run_cli(step, *args, cwd=project, umask=umask)
+    assert result.returncode == 0, f"{step}:\n{result.stdout}{result.stderr}"
+    assert "Traceback" not in result.stderr
+    return result.stdout + result.stderr
+
+
+def image_record(project: Path) -> dict[str, object]:
+    manifest = json.loads((project / "dist" / "manifest.json").read_text())
+    (record,) = [item for item in manifest["artifacts"] if item["kind"] == "oci-image"]
+    return dict(record)
+
+
+def push_layout(layout_tar: Path, reference: str, scratch: Path) -> str:
+    """crane pushes the layout as written (an independent reader of it); returns the registry's digest."""
+    layout = scratch / "layout"
+    shutil.rmtree(layout, ignore_errors=True)
+    layout.mkdir(parents=True)
+    with tarfile.open(layout_tar) as archive:
+        archive.extractall(layout, filter="data")
+    crane("push", "--index", str(layout), reference)
+    return crane("digest", reference).decode().strip()
+
+
+def exported_rootfs(reference: str, platform: str, target: Path) -> Path:
+    data = crane("export", "--platform", platform, reference, "-")
+    target.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        archive.extractall(target, filter="data")
+    return target
+
+
+def test_worker_image_is_reproducible_pushed_by_digest_and_runs(
+    hybrid_repo: Path, registry: str, crane_on_path: str, tmp_path: Path
+) -> None:
+    enable_images(hybrid_repo)
+    ok("build", hybrid_repo)
+    started = time.perf_counter()
+    output = ok("image", hybrid_repo)
+    print(f"image step: {time.perf_counter() - started:.2f}s")  # numbers for the issue note (pytest -s)
+    record = image_record(hybrid_repo)
+    layout_tar = hybrid_repo / "dist" / "worker_0.3.0.oci.tar"
+    assert record["name"] == layout_tar.name and record["platform"] == "linux/amd64,linux/arm64"
+    assert str(record["image"]) in output
+    # The same commit elsewhere (another path, umask 077) gives the same bytes.
+    other = tmp_path / "an" / "other" / "path"
+    shutil.copytree(hybrid_repo, other, ignore=shutil.ignore_patterns("dist"))
+    ok("build", other, umask=0o077)
+    ok("image", other, umask=0o077)
+    assert (other / "dist" / layout_tar.name).read_bytes() == layout_tar.read_bytes()
+    # crane reads the layout and pushes it: the registry's digest is the one recorded.
+    reference = f"{registry}/worker:0.3.0"
+    assert push_layout(layout_tar, reference, tmp_path) == record["image"]
+    crane("validate", "--remote", reference)
+    # The linux/amd64 image's file system runs the worker, which reports the released version.
+    rootfs = exported_rootfs(f"{registry}/worker@{record['image']}", "linux/amd64", tmp_path / "rootfs")
+    assert sorted(path.name for path in rootfs.iterdir()) == ["worker"]
+    ran = subprocess.run([rootfs / "worker"], input=b"deploy\n", capture_output=True, check=True)
+    assert ran.stdout.decode().startswith("worker 0.3.0: job ")
+    config = json.loads(crane("config", "--platform", "linux/amd64", reference))
+    epoch = json.loads((hybrid_repo / "dist" / "manifest.json").read_text())["source"]["source_date_epoch"]
+    assert config["config"]["User"] == "65532:65532" and config["config"]["Entrypoint"] == ["/worker"]
+    assert config["created"] == oci.rfc3339(epoch)
+    assert config["config"]["Labels"]["org.opencontainers.image.version"] == "0.3.0"
+    # The provenance attests the image; reproduce remakes it from the rebuilt archives.
+    ok("sbom", hybrid_repo)
+    ok("checksum", hybrid_repo)
+    ok("provenance", hybrid_repo)
+    subjects = json.loads((hybrid_repo / "dist" / "provenance.intoto.json").read_text())["subject"]
+    assert layout_tar.name in {subject["name"] for subject in subjects}
+    reproduced = ok("reproduce", hybrid_repo)
+    assert any(line.split()[:2] == [layout_tar.name, "identical"] for line in reproduced.splitlines()), reproduced
+
+
+def _base_layout(target: Path, epoch: int) -> None:
+    """A two-platform base image built here (no public registry is reachable)."""
+    manifests, blobs = [], []
+    for text in ("linux/amd64", "linux/arm64"):
+        platform = oci.Platform.parse(text)
+        files = [oci.LayerFile("/etc/base-release", f"base for {text}\n".encode())]
+        settings = oci.Settings(entrypoint=("/bin/false",), env=("PATH=/usr/bin:/bin", "LOG=debug"), user="0")
+        manifest, referenced = oci.image(platform, files, settings, epoch=epoch, base=None)
+        manifests.append((platform, manifest))
+        blobs += [manifest, *referenced]
+    index = oci.image_index(manifests, annotations={})
+    target.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(oci.layout_tar(index, blobs, mtime=epoch))) as archive:
+        archive.extractall(target, filter="data")
+
+
+def test_image_on_a_base_pinned_by_digest_and_a_tag_is_refused(
+    hybrid_repo: Path, registry: str, crane_on_path: str, tmp_path: Path
+) -> None:
+    _base_layout(tmp_path / "base", 1_700_000_000)
+    crane("push", "--index", str(tmp_path / "base"), f"{registry}/base:1")
+    digest = crane("digest", f"{registry}/base:1").decode().strip()
+    enable_images(hybrid_repo, base=f"{registry}/base@{digest}", env=["LOG=info"])
+    ok("build", hybrid_repo)
+    ok("image", hybrid_repo)
+    record = image_record(hybrid_repo)
+    reference = f"{registry}/worker:0.3.0-base"
+    assert push_layout(hybrid_repo / "dist" / "worker_0.3.0.oci.tar", reference, tmp_path) == record["image"]
+    rootfs = exported_rootfs(reference, "linux/arm64", tmp_path / "rootfs")
+    assert (rootfs / "etc" / "base-release").read_text() == "base for linux/arm64\n"
+    assert (rootfs / "worker").stat().st_mode & 0o111
+    config = json.loads(crane("config", "--platform", "linux/arm64", reference))
+    assert config["config"]["Env"] == ["PATH=/usr/bin:/bin", "LOG=info"]  # the image's own value wins
+    assert len(config["rootfs"]["diff_ids"]) == 2 and config["config"]["User"] == "65532:65532"
+    # A base named by tag is whatever the tag points to today: refused before anything is fetched.
+    text = (hybrid_repo / "pyproject.toml").read_text().replace(f"base@{digest}", "base:1")
+    (hybrid_repo / "pyproject.toml").write_text(text)
+    refused = run_cli("image", cwd=hybrid_repo)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "is not pinned by digest" in refused.stderr and "crane digest" in refused.stderr
+
+
+def test_tampered_stale_and_misconfigured_images_are_refused(hybrid_repo: Path, crane_on_path: str) -> None:
+    enable_images(hybrid_repo)
+    ok("build", hybrid_repo)
+    ok("image", hybrid_repo)
+    layout_tar = hybrid_repo / "dist" / "worker_0.3.0.oci.tar"
+    original = layout_tar.read_bytes()
+    tampered = bytearray(original)
+    tampered[len(tampered) // 2] ^= 1  # one bit inside the amd64 layer
+    layout_tar.write_bytes(bytes(tampered))
+    refused = run_cli("sbom", cwd=hybrid_repo)  # provenance reads the same re-derived manifest
+    assert refused.returncode == 1, refused.stderr
+    assert "worker_0.3.0.oci.tar: is not the image this build and configuration make" in refused.stderr
+    assert "reprotasks image" in refused.stderr and "Traceback" not in refused.stderr
+    checksum = run_cli("checksum", cwd=hybrid_repo)
+    assert checksum.returncode == 1 and "worker_0.3.0.oci.tar" in checksum.stderr
+    ok("image", hybrid_repo)
+    assert layout_tar.read_bytes() == original
+    # Another entrypoint: the recorded image is stale until `image` runs again.
+    text = (hybrid_repo / "pyproject.toml").read_text()
+    (hybrid_repo / "pyproject.toml").write_text(text + 'entrypoint = ["/worker", "--serve"]\n')
+    commit_all(hybrid_repo, "entrypoint")
+    ok("build", hybrid_repo)
+    stale = run_cli("sbom", cwd=hybrid_repo)
+    assert stale.returncode == 1 and "the image" in stale.stderr and "reprotasks image" in stale.stderr
+    ok("image", hybrid_repo)
+    ok("sbom", hybrid_repo)
+    # Misconfigured entries: one paragraph naming the key and the fix, exit 2, no traceback.
+    for old, new, expected in (
+        ('binary = "worker"', 'binary = "nope"', "the build made no `nope` binary for linux/amd64, linux/arm64"),
+        ('binary = "worker"', 'binary = "worker"\nplatforms = ["darwin/arm64"]', "is not linux/ARCH[/VARIANT]"),
+        ('name = "worker"', 'name = "Worker!"', "is not an image name"),
+        ('binary = "worker"', 'binary = "worker"\nbase = "alpine:3.20"', "is not pinned by digest"),
+        ('binary = "worker"', 'binary = "worker"\ncolour = "blue"', "unknown key `colour`"),
+    ):
+        (hybrid_repo / "pyproject.toml").write_text(text.replace(old, new))
+        result = run_cli("image", cwd=hybrid_repo)
+        assert result.returncode in (1, 2) and expected in result.stderr, (new, result.stderr)
+        assert "Traceback" not in result.stderr
