@@ -134,7 +134,8 @@ def test_invoke_refuses_exclusive_flags_and_bad_choices() -> None:
     ]
     _, problems = _frontend.from_task(registry.get("release"), {"skip": ["sing"]})
     assert problems == [
-        "--skip: invalid choice 'sing' (choose from verify, build, sbom, checksum, provenance, sign, verify-signatures)"
+        "--skip: invalid choice 'sing' (choose from verify, build, image, sbom, checksum, provenance, sign, "
+        "verify-signatures)"
     ]
 
 
@@ -324,7 +325,9 @@ def test_the_readme_and_the_release_help_list_every_step() -> None:
     listed = [name for name in registry.names() if f"- **{name}" in readme or f"/ **{name}" in readme]
     assert listed == list(registry.names())
     skip_help = _subparser("release").format_help()
-    assert "one of: verify, build, sbom, checksum, provenance, sign, verify-signatures" in " ".join(skip_help.split())
+    assert "one of: verify, build, image, sbom, checksum, provenance, sign, verify-signatures" in " ".join(
+        skip_help.split()
+    )
 
 
 def test_plugin_specs_are_checked_when_registered() -> None:

@@ -158,7 +158,7 @@ class Config:
     sign: SignConfig
     # Not part of describe(): what the audit accepts does not change what is built.
     audit: AuditConfig = AuditConfig()
-    # Not part of describe() either: images are made from the build's outputs, after it.
+    # Not part of fingerprint(): images are made from the build's outputs, after it.
     images: tuple[ImageConfig, ...] = ()
     # Set while `release` stages its outputs in ``dist_dir``: the dist/ they will replace. Paths
     # inside the stage are shown (and recorded in manifests/provenance) as paths in this one.
@@ -178,6 +178,7 @@ class Config:
         described = self.describe()
         for gate in _GATES:  # what verify and provenance demand does not change what is built
             described["python"].pop(gate)
+        described.pop("images")  # made after the build, from its outputs
         return {
             **described,
             "project": {"name": self.project_name, "version": self.project_version},
@@ -249,6 +250,22 @@ class Config:
                 "offline": self.sign.offline,
                 "require-provenance": self.sign.require_provenance,
             },
+            "images": [
+                {
+                    "name": image.name,
+                    "binary": image.binary,
+                    "base": image.base,
+                    "entrypoint": list(image.entrypoint),
+                    "cmd": list(image.cmd),
+                    "user": image.user,
+                    "env": list(image.env),
+                    "workdir": image.workdir,
+                    "labels": dict(sorted(image.labels.items())),
+                    "platforms": list(image.platforms),
+                    "repository": image.repository,
+                }
+                for image in self.images
+            ],
         }
 
 
