@@ -68,7 +68,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                         break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the registry did not start: {process.stderr.read()!r}") from None
+                    errors = process.stderr.read() if process.stderr is not None else b""
+                    raise RuntimeError(f"the registry did not start: {errors!r}") from None
                 time.sleep(0.2)
         yield f"127.0.0.1:{port}"
     finally:
