@@ -245,3 +245,36 @@ def test_tampered_stale_and_misconfigured_images_are_refused(hybrid_repo: Path, 
         result = run_cli("image", cwd=hybrid_repo)
         assert result.returncode in (1, 2) and expected in result.stderr, (new, result.stderr)
         assert "Traceback" not in result.stderr
+
+
+def test_publish_pushes_by_digest_tags_once_and_never_moves_a_tag(
+    hybrid_repo: Path, registry: str, crane_on_path: str, tmp_path: Path
+) -> None:
+    repository = f"{registry}/team/worker"
+    enable_images(hybrid_repo, repository=repository)
+    ok("build", hybrid_repo)
+    ok("image", hybrid_repo)
+    digest = str(image_record(hybrid_repo)["image"])
+    output = ok("publish", hybrid_repo)
+    assert f"{repository}:0.3.0" in output and digest in output and "tag set" in output
+    assert crane("digest", f"{repository}:0.3.0").decode().strip() == digest
+    assert "tag already there" in ok("publish", hybrid_repo)  # idempotent
+    # The tag names another image: never moved, and the error says what it names.
+    _base_layout(tmp_path / "other", 1_600_000_000)
+    crane("push", "--index", str(tmp_path / "other"), f"{repository}:0.3.1")
+    other = crane("digest", f"{repository}:0.3.1").decode().strip()
+    text = (hybrid_repo / "pyproject.toml").read_text()
+    (hybrid_repo / "pyproject.toml").write_text(text.replace('version = "0.3.0"', 'version = "0.3.1"'))
+    commit_all(hybrid_repo, "0.3.1")
+    ok("build", hybrid_repo)
+    ok("image", hybrid_repo)
+    moved = run_cli("publish", cwd=hybrid_repo)
+    assert moved.returncode == 2 and "Traceback" not in moved.stderr
+    assert f"{repository}:0.3.1 already names {other}" in moved.stderr and "never moved" in moved.stderr
+    assert crane("digest", f"{repository}:0.3.1").decode().strip() == other
+    # --no-tag pushes by digest only; what is pushed must be what dist/ records.
+    assert "not set (--no-tag)" in ok("publish", hybrid_repo, "--no-tag")
+    layout_tar = hybrid_repo / "dist" / "worker_0.3.1.oci.tar"
+    layout_tar.write_bytes(layout_tar.read_bytes() + b"\0" * 512)
+    tampered = run_cli("publish", cwd=hybrid_repo)
+    assert tampered.returncode == 2 and "worker_0.3.1.oci.tar: its sha256 is" in tampered.stderr

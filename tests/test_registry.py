@@ -342,8 +342,8 @@ def test_plugin_specs_are_checked_when_registered() -> None:
         project: str | None = param("--project", help="would take -C's place")
 
     with pytest.raises(ReprotasksError, match="is taken by the command line itself"):
-        registry.register(spec_of("publish", Hijack))
-    assert "publish" not in registry.names() and "verify_release" not in registry.names()
+        registry.register(spec_of("deploy", Hijack))
+    assert "deploy" not in registry.names() and "verify_release" not in registry.names()
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

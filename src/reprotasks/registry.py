@@ -19,6 +19,7 @@ from reprotasks.steps import (
     image,
     lock,
     provenance,
+    publish,
     release,
     reproduce,
     sbom,
@@ -49,6 +50,7 @@ _SPECS: dict[str, StepSpec[Any]] = {
         verify_release.SPEC,
         reproduce.SPEC,
         release.SPEC,
+        publish.SPEC,
     )
 }
 

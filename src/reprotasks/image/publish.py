@@ -1,0 +1,158 @@
+"""Publishing images: push each recorded image by digest, then tag it with the version, never moving a tag.
+
+What is pushed is exactly what dist/ records: the layout tar must have the sha256 manifest.json
+lists, every blob in it must match its name, and its ``index.json`` must have the recorded image
+digest, before ``crane`` uploads anything. The version tag is set only when it is absent; one
+that already names this digest is left as it is; one that names another image is an error (a
+release tag is never moved). Credentials are crane's: ``~/.docker/config.json`` (``DOCKER_CONFIG``),
+credential helpers, or ``crane auth login``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from reprotasks._run import Runner
+from reprotasks.config import Config
+from reprotasks.dist.layout import sha256_regular, shown
+from reprotasks.dist.manifest import MANIFEST_NAME, REBUILD_HINT, ArtifactRecord, read_manifest, require_manifest
+from reprotasks.errors import ReprotasksError
+from reprotasks.image.build import IMAGE_KIND, RERUN_HINT, image_file
+from reprotasks.image.oci import sha256_digest
+
+_BLOB_NAME = re.compile(r"^blobs/sha256/[0-9a-f]{64}$")
+_LAYOUT_NAMES = frozenset({"blobs", "blobs/sha256", "index.json", "oci-layout"})
+_MAX_LAYOUT = 16 << 30
+
+
+@dataclass(frozen=True)
+class Pushed:
+    reference: str  # repository:version
+    digest: str
+    tag: str  # what happened to the tag: "set", "already there", "not set (--no-tag)"
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    pushed: tuple[Pushed, ...]
+
+    def rows(self) -> list[tuple[str, str]]:
+        return [(item.reference, f"{item.digest} (tag {item.tag})") for item in self.pushed]
+
+
+def publish(config: Config, *, runner: Runner, tag: bool = True) -> PublishResult:
+    dist = config.dist_dir
+    shown_dist = config.rel(dist)
+    path = require_manifest(
+        dist,
+        shown_dist,
+        missing=f"{shown_dist}/{MANIFEST_NAME} is missing: there is no build to publish",
+        hint="run `reprotasks build` and `reprotasks image` first (or `nox -s build image publish`)",
+        step="publish",
+    )
+    manifest = read_manifest(path, f"{shown_dist}/{MANIFEST_NAME}")
+    version = str(manifest.project.get("version") or "")
+    records = {record.name: record for record in manifest.artifacts if record.kind == IMAGE_KIND}
+    targets = [image for image in config.images if image.repository]
+    if not targets:
+        raise ReprotasksError(
+            "no image to publish: no [[tool.reprotasks.images]] entry has a `repository`",
+            hint='add e.g. `repository = "ghcr.io/OWNER/worker"` to each image to push',
+        )
+    pushed = []
+    for image in targets:
+        assert image.repository is not None
+        name = image_file(image.name, version)
+        record = records.get(name)
+        if record is None or record.image is None:
+            raise ReprotasksError(
+                f"{shown_dist}/{MANIFEST_NAME} records no image {shown(name)}: it was not made for this build",
+                hint=RERUN_HINT,
+            )
+        with tempfile.TemporaryDirectory(prefix="reprotasks-publish-") as scratch:
+            layout = Path(scratch) / "layout"
+            _checked_layout(dist / name, record, layout, f"{shown_dist}/{name}")
+            reference = f"{image.repository}@{record.image}"
+            runner.run(["crane", "push", "--index", str(layout), reference], cwd=config.root, purpose=f"push {name}")
+        served = _digest(runner, config.root, reference)
+        if served != record.image:
+            raise ReprotasksError(
+                f"{reference}: the registry reports {served} after the push",
+                hint="the registry does not serve what was pushed: do not use it",
+            )
+        state = "not set (--no-tag)"
+        if tag:
+            state = _tag(runner, config.root, image.repository, version, record.image)
+        runner.log(f"publish: {image.repository}:{version}  {record.image}  (tag {state})")
+        pushed.append(Pushed(f"{image.repository}:{version}", record.image, state))
+    return PublishResult(tuple(pushed))
+
+
+def _checked_layout(tar_path: Path, record: ArtifactRecord, target: Path, where: str) -> None:
+    """Unpack the layout tar into ``target`` after checking that it is exactly the recorded image."""
+    try:
+        digest = sha256_regular(tar_path)
+    except OSError as exc:
+        raise ReprotasksError(f"{where}: cannot be read ({exc.strerror or exc})", hint=RERUN_HINT) from None
+    if digest != record.sha256:
+        raise ReprotasksError(
+            f"{where}: its sha256 is {digest}, but {MANIFEST_NAME} records {record.sha256}", hint=REBUILD_HINT
+        )
+    bad = ReprotasksError(f"{where} is not an OCI layout reprotasks wrote", hint=RERUN_HINT)
+    target.mkdir()
+    (target / "blobs" / "sha256").mkdir(parents=True)
+    try:
+        with tarfile.open(tar_path, mode="r:") as archive:
+            for member in archive:
+                if member.name in ("blobs", "blobs/sha256") and member.isdir():
+                    continue
+                if not member.isfile() or member.size > _MAX_LAYOUT:
+                    raise bad
+                if member.name not in _LAYOUT_NAMES and not _BLOB_NAME.match(member.name):
+                    raise bad
+                handle = archive.extractfile(member)
+                if handle is None:
+                    raise bad
+                with handle:
+                    data = handle.read()
+                if member.name.startswith("blobs/") and sha256_digest(data) != "sha256:" + member.name[-64:]:
+                    raise bad
+                (target / member.name).write_bytes(data)
+    except (OSError, EOFError, tarfile.TarError):
+        raise bad from None
+    index = target / "index.json"
+    if not index.is_file() or "sha256:" + hashlib.sha256(index.read_bytes()).hexdigest() != record.image:
+        raise ReprotasksError(f"{where}: its index.json is not the recorded image {record.image}", hint=RERUN_HINT)
+
+
+def _digest(runner: Runner, root: Path, reference: str) -> str | None:
+    """The digest ``reference`` names in its registry, or None when it names nothing."""
+    result = runner.run(["crane", "digest", reference], cwd=root, check=False, purpose="read a digest", quiet=True)
+    if result.returncode == 0:
+        return result.stdout.strip()
+    if "MANIFEST_UNKNOWN" in result.stderr or "NAME_UNKNOWN" in result.stderr or " 404 " in result.stderr:
+        return None
+    raise ReprotasksError(
+        f"cannot read {reference} from its registry: {(result.stderr.strip().splitlines() or ['no output'])[-1]}",
+        hint="check the registry address and your credentials (`crane auth login REGISTRY`, or ~/.docker/config.json)",
+    )
+
+
+def _tag(runner: Runner, root: Path, repository: str, version: str, digest: str) -> str:
+    current = _digest(runner, root, f"{repository}:{version}")
+    if current == digest:
+        return "already there"
+    if current is not None:
+        raise ReprotasksError(
+            f"{repository}:{version} already names {current}, not this release's {digest}: "
+            "a release tag is never moved",
+            hint=f"the image was pushed by digest ({repository}@{digest}); publish a new version to tag it, or "
+            "delete the old tag in the registry if it was a mistake",
+        )
+    runner.run(["crane", "tag", f"{repository}@{digest}", version], cwd=root, purpose=f"tag {repository}:{version}")
+    return "set"

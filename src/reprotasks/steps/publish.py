@@ -1,0 +1,37 @@
+"""publish: push each image by digest to its `repository`, then tag it with the version (never moving a tag)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reprotasks.step import Context, StepResult, StepSpec, flag
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishOptions:
+    no_tag: bool = flag("--no-tag", help="push by digest only; leave the version tag alone")
+
+
+def run(ctx: Context, options: PublishOptions) -> StepResult:
+    from reprotasks.image.publish import publish
+
+    return StepResult.of(publish(ctx.config, runner=ctx.runner, tag=not options.no_tag))
+
+
+def plan(ctx: Context, options: PublishOptions) -> list[str]:
+    targets = [image.repository for image in ctx.config.images if image.repository]
+    where = ", ".join(str(target) for target in targets) or "no image has a `repository`"
+    return [f"reprotasks publish{' --no-tag' if options.no_tag else ''}  # -> {where}"]
+
+
+SPEC = StepSpec(
+    name="publish",
+    summary=(
+        "Push each image in dist/ by digest to its `repository` (crane; docker config credentials), checked "
+        "against manifest.json first, then tag it with the version unless that tag names another image."
+    ),
+    options=PublishOptions,
+    run=run,
+    plan=plan,
+    writes=lambda _options: False,
+)
