@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tarfile
 import time
 import urllib.request
@@ -278,3 +279,39 @@ def test_publish_pushes_by_digest_tags_once_and_never_moves_a_tag(
     layout_tar.write_bytes(layout_tar.read_bytes() + b"\0" * 512)
     tampered = run_cli("publish", cwd=hybrid_repo)
     assert tampered.returncode == 2 and "worker_0.3.1.oci.tar: its sha256 is" in tampered.stderr
+
+
+def test_python_app_image_installs_the_wheel_and_its_hashed_lock(
+    hybrid_repo: Path, registry: str, crane_on_path: str, tmp_path: Path
+) -> None:
+    _base_layout(tmp_path / "base", 1_700_000_000)  # stands in for python:3.11-slim (no public registry here)
+    crane("push", "--index", str(tmp_path / "base"), f"{registry}/python:3.11")
+    digest = crane("digest", f"{registry}/python:3.11").decode().strip()
+    with (hybrid_repo / "pyproject.toml").open("a", encoding="utf-8") as handle:
+        handle.write(
+            f'\n[[tool.reprotasks.images]]\nname = "orchestrator"\nkind = "python"\n'
+            f'base = "{registry}/python@{digest}"\nentrypoint = ["hybrid"]\n'
+        )
+    commit_all(hybrid_repo, "python image")
+    ok("build", hybrid_repo)
+    ok("image", hybrid_repo)
+    manifest = json.loads((hybrid_repo / "dist" / "manifest.json").read_text())
+    (record,) = [item for item in manifest["artifacts"] if item["name"] == "orchestrator_0.3.0.oci.tar"]
+    assert record["package"] == "hybrid_orchestrator-0.3.0-py3-none-any.whl"
+    reference = f"{registry}/orchestrator:0.3.0"
+    assert push_layout(hybrid_repo / "dist" / record["name"], reference, tmp_path) == record["image"]
+    rootfs = exported_rootfs(reference, "linux/arm64", tmp_path / "rootfs")
+    site = rootfs / "app" / "site-packages"
+    assert (site / "hybrid_orchestrator" / "cli.py").is_file() and (site / "click" / "core.py").is_file()
+    assert not list(rootfs.rglob("*.pyc")) and not list(rootfs.rglob("direct_url.json"))
+    script = rootfs / "usr" / "local" / "bin" / "hybrid"
+    assert script.read_text().startswith("#!/usr/bin/env python3\n")
+    # The installed application runs (the host's Python 3.11 stands in for the base's).
+    ran = subprocess.run(
+        [sys.executable, str(script), "--help"], env={"PYTHONPATH": str(site)}, capture_output=True, check=False
+    )
+    assert ran.returncode == 0 and b"Orchestrate Linux automation jobs" in ran.stdout, ran.stderr
+    config = json.loads(crane("config", "--platform", "linux/arm64", reference))
+    assert "PYTHONPATH=/app/site-packages" in config["config"]["Env"] and config["config"]["Entrypoint"] == ["hybrid"]
+    reproduced = ok("reproduce", hybrid_repo)
+    assert any(line.split()[:2] == [record["name"], "identical"] for line in reproduced.splitlines()), reproduced

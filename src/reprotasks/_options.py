@@ -421,11 +421,13 @@ OPTIONS: tuple[Option, ...] = (
         kind="image-list",
         default=[],
         help=(
-            "OCI images of the Go services, as `[[tool.reprotasks.images]]` entries: `name`, `binary` (a built Go "
-            'binary), `base` ("scratch" or an image pinned by `@sha256:` digest), `entrypoint` (default '
-            '["/BINARY"]), `cmd`, `user` (default "65532:65532", non-root), `env` (["K=V"]), `workdir`, `labels`, '
-            "`platforms` (default: the linux ones of go.platforms), `repository` (where `publish` pushes). "
-            "Environment variable: a JSON array of such tables."
+            'OCI images, as `[[tool.reprotasks.images]]` entries: `name`, `kind` ("go", the default: `binary`, a '
+            'built Go binary; "python": the wheel and its hashed `requirements` lock installed for '
+            '`python-version`), `base` ("scratch", Go only, or an image pinned by `@sha256:` digest), '
+            '`entrypoint` (default ["/BINARY"]; required for Python), `cmd`, `user` (default "65532:65532", '
+            'non-root), `env` (["K=V"]), `workdir`, `labels`, `platforms` (default: the linux ones of '
+            "go.platforms, else linux/amd64), `repository` (where `publish` pushes). Environment variable: a JSON "
+            "array of such tables."
         ),
     ),
     Option(
@@ -453,7 +455,10 @@ TABLES: tuple[str, ...] = ("python", "go", "sign", "audit")
 # TOML types: "str", "list" (of strings) or "table" (of strings).
 IMAGE_KEYS: dict[str, str] = {
     "name": "str",
+    "kind": "str",
     "binary": "str",
+    "requirements": "str",
+    "python-version": "str",
     "base": "str",
     "entrypoint": "list",
     "cmd": "list",

@@ -131,7 +131,10 @@ class ImageConfig:
     """One `[[tool.reprotasks.images]]` entry, checked (the base pinned, the platforms linux)."""
 
     name: str
-    binary: str
+    kind: str = "go"  # go | python
+    binary: str = ""  # go: the Go binary in the image
+    requirements: Path | None = None  # python: the hashed runtime lock installed with the wheel
+    python_version: str = ""  # python: the base image's Python (X.Y), for which wheels are chosen
     base: str = "scratch"
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()
@@ -253,7 +256,10 @@ class Config:
             "images": [
                 {
                     "name": image.name,
+                    "kind": image.kind,
                     "binary": image.binary,
+                    "requirements": None if image.requirements is None else self.rel(image.requirements),
+                    "python-version": image.python_version,
                     "base": image.base,
                     "entrypoint": list(image.entrypoint),
                     "cmd": list(image.cmd),
@@ -538,8 +544,11 @@ def _check_image_list(value: Any, where: str) -> list[dict[str, Any]]:
             if not good:
                 wanted = {"str": "a string", "list": "an array of strings", "table": "a table of strings"}[kind]
                 raise ConfigError(f"{at}: `{key}` must be {wanted}, not {_type_name(field_value)}", hint=IMAGE_EXAMPLE)
-        for key in ("name", "binary"):
-            if not str(item.get(key, "")).strip():
+        kind = item.get("kind", "go")
+        if kind not in ("go", "python"):
+            raise ConfigError(f'{at}: `kind` {kind!r} is not "go" or "python"', hint=IMAGE_EXAMPLE)
+        for key in ("name", "binary") if kind == "go" else ("name", "entrypoint"):
+            if not item.get(key):
                 raise ConfigError(
                     f"{at} has no `{key}`", hint=f"every image names itself and its Go binary:\n{IMAGE_EXAMPLE}"
                 )
@@ -552,7 +561,20 @@ def _check_image_list(value: Any, where: str) -> list[dict[str, Any]]:
         if name in names:
             raise ConfigError(f"{at}: `name` {name!r} is given twice", hint="give each image its own name")
         names.add(name)
-        base = item.get("base", "scratch")
+        if kind == "python" and "binary" in item:
+            raise ConfigError(f"{at}: `binary` is for Go images", hint='drop it, or set `kind = "go"`')
+        if kind == "go" and ("requirements" in item or "python-version" in item):
+            raise ConfigError(
+                f"{at}: `requirements` and `python-version` are for Python images", hint='set `kind = "python"`'
+            )
+        if "python-version" in item and not re.match(r"^3\.\d+$", item["python-version"]):
+            raise ConfigError(f"{at}: `python-version` {item['python-version']!r} is not 3.N", hint='e.g. "3.12"')
+        base = item.get("base", "scratch" if kind == "go" else "")
+        if kind == "python" and base in ("", "scratch"):
+            raise ConfigError(
+                f"{at}: a Python image needs a `base` with a Python interpreter, pinned by digest",
+                hint='e.g. `base = "python@sha256:<digest of python:3.12-slim>"` (`crane digest python:3.12-slim`)',
+            )
         if base != "scratch" and not _PINNED_IMAGE.match(base):
             raise ConfigError(
                 f"{at}: `base` {base!r} is not pinned by digest: a tag is whatever it points to today",
@@ -573,15 +595,39 @@ def _check_image_list(value: Any, where: str) -> list[dict[str, Any]]:
     return entries
 
 
-def _resolve_images(entries: list[dict[str, Any]], go_platforms: tuple[str, ...]) -> tuple[ImageConfig, ...]:
-    linux = tuple(platform for platform in go_platforms if platform.startswith("linux/"))
+def _resolve_images(
+    root: Path, entries: list[dict[str, Any]], go_platforms: tuple[str, ...], locks: tuple[LockSpec, ...]
+) -> tuple[ImageConfig, ...]:
+    linux = tuple(platform for platform in go_platforms if platform.startswith("linux/")) or ("linux/amd64",)
     images = []
     for entry in entries:
-        binary = entry["binary"]
+        kind = entry.get("kind", "go")
+        binary = entry.get("binary", "")
+        requirements = None
+        python_version = ""
+        if kind == "python":
+            if "requirements" in entry:
+                requirements = discover.inside(root, entry["requirements"], "images.requirements")
+            elif locks:
+                requirements = locks[0].output
+            else:
+                raise ConfigError(
+                    f"image {entry['name']}: no hashed lock to install: the project has no requirements lock",
+                    hint="set `requirements` to the hashed runtime lock (e.g. requirements.txt from `reprotasks lock`)",
+                )
+            python_version = entry.get("python-version") or _python_version_file(root)
+            if not python_version:
+                raise ConfigError(
+                    f"image {entry['name']}: which Python does the base image run?",
+                    hint='set `python-version = "3.12"` on the image (or commit a .python-version file)',
+                )
         images.append(
             ImageConfig(
                 name=entry["name"],
+                kind=kind,
                 binary=binary,
+                requirements=requirements,
+                python_version=python_version,
                 base=entry.get("base", "scratch"),
                 entrypoint=tuple(entry.get("entrypoint") or [f"/{binary}"]),
                 cmd=tuple(entry.get("cmd", [])),
@@ -594,6 +640,16 @@ def _resolve_images(entries: list[dict[str, Any]], go_platforms: tuple[str, ...]
             )
         )
     return tuple(images)
+
+
+def _python_version_file(root: Path) -> str:
+    """X.Y from the project's committed ``.python-version`` (pyenv, uv), or ""."""
+    try:
+        text = (root / ".python-version").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+    match = re.match(r"^\s*(3\.\d+)", text)
+    return match.group(1) if match else ""
 
 
 def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -752,7 +808,7 @@ def _resolve(
             exclude=tuple(values["audit.exclude"]),
             allow=tuple(values["audit.allow"]),
         ),
-        images=_resolve_images(values["images"], platforms),
+        images=_resolve_images(root, values["images"], platforms, locks),
     )
 
 

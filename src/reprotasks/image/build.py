@@ -66,8 +66,93 @@ def _binary_archives(config: Config, manifest: Manifest, image: ImageConfig) -> 
     return found
 
 
+# pip platform tags for a glibc base (python:3.x-slim and the like): manylinux 2014 to 2.28.
+_PIP_PLATFORMS = {
+    "linux/amd64": ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64"),
+    "linux/arm64": ("manylinux2014_aarch64", "manylinux_2_17_aarch64", "manylinux_2_28_aarch64"),
+}
+SITE = "/app/site-packages"
+
+
+def _python_files(
+    config: Config, manifest: Manifest, image: ImageConfig, platform: str, *, runner: Runner
+) -> list[oci.LayerFile]:
+    """The wheel this build made and its committed hashed lock, installed for ``platform`` with pip,
+    without byte-code (time stamps), scripts (their shebang names this machine's interpreter) or
+    direct_url.json (a local path)."""
+    import sys
+
+    from reprotasks.dist import source as _source
+    from reprotasks.dist.layout import sha256_regular
+
+    if platform not in _PIP_PLATFORMS:
+        raise ReprotasksError(
+            f"image {image.name}: no wheel platform is known for {platform}",
+            hint=f"use one of {', '.join(_PIP_PLATFORMS)} for Python images",
+        )
+    wheels = [record for record in manifest.artifacts if record.kind == "wheel"]
+    if len(wheels) != 1:
+        raise ReprotasksError(
+            f"image {image.name}: the build made {len(wheels)} wheels, not one",
+            hint="build the Python project (`reprotasks build`), then run image again",
+        )
+    wheel = config.dist_dir / wheels[0].name
+    if sha256_regular(wheel) != wheels[0].sha256:
+        raise ReprotasksError(f"{config.rel(wheel)} is not the wheel manifest.json records", hint=RERUN_HINT)
+    assert image.requirements is not None
+    relative = config.rel(image.requirements)
+    lock = _source.committed_bytes(_source.describe_source(config.root, runner=runner), relative, runner=runner)
+    if lock is None:
+        raise ReprotasksError(
+            f"image {image.name}: {relative} is not in the commit: the image installs the committed lock",
+            hint=f"commit {relative} (`reprotasks lock` writes it with hashes), then build and image again",
+        )
+    python = image.python_version.replace(".", "")
+    with tempfile.TemporaryDirectory(prefix="reprotasks-image-python-") as scratch:
+        requirements = Path(scratch) / "image-requirements.txt"
+        requirements.write_bytes(lock + f"\n{wheel} --hash=sha256:{wheels[0].sha256}\n".encode())
+        site = Path(scratch) / "site"
+        index: list[str] = []
+        if config.python.index_url:
+            index += ["--index-url", config.python.index_url]
+        for url in config.python.extra_index_urls:
+            index += ["--extra-index-url", url]
+        runner.run(
+            [
+                sys.executable, "-m", "pip", "install", "--no-deps", "--require-hashes", "--only-binary=:all:",
+                "--no-compile", "--disable-pip-version-check", "--no-input", "--target", str(site),
+                *(f"--platform={tag}" for tag in _PIP_PLATFORMS[platform]),
+                f"--python-version={image.python_version}", "--implementation=cp",
+                f"--abi=cp{python}", "--abi=abi3", "--abi=none", *index, "-r", str(requirements),
+            ],
+            cwd=config.root,
+            purpose=f"install {wheels[0].name} and {relative} for the image {image.name} ({platform})",
+        )  # fmt: skip
+        files = []
+        for path in sorted(site.rglob("*")):
+            relative_path = path.relative_to(site).as_posix()
+            if not path.is_file() or path.is_symlink() or path.name == "direct_url.json" or path.suffix == ".pyc":
+                continue
+            data = path.read_bytes()
+            if relative_path.startswith("bin/"):
+                # Console scripts: on PATH (/usr/local/bin) with the image's python3, not this machine's.
+                first, newline, rest = data.partition(b"\n")
+                if first.startswith(b"#!") and b"python" in first:
+                    data = b"#!/usr/bin/env python3" + newline + rest
+                files.append(oci.LayerFile(f"/usr/local/{relative_path}", data, executable=True))
+                continue
+            if path.name == "RECORD" and path.parent.name.endswith(".dist-info"):
+                data = b"".join(
+                    line
+                    for line in data.splitlines(keepends=True)
+                    if not line.startswith(b"../") and b"direct_url.json" not in line and b"__pycache__" not in line
+                )
+            files.append(oci.LayerFile(f"{SITE}/{relative_path}", data, executable=bool(path.stat().st_mode & 0o111)))
+    return files
+
+
 def make_image(config: Config, manifest: Manifest, image: ImageConfig, *, runner: Runner) -> Made:
-    """The image's layout tar, in memory, from the archives in ``config.dist_dir``."""
+    """The image's layout tar, in memory, from the archives (or the wheel) in ``config.dist_dir``."""
     from reprotasks.dist.trusted import extract_binary
     from reprotasks.go.binaries import executable_name
 
@@ -80,32 +165,41 @@ def make_image(config: Config, manifest: Manifest, image: ImageConfig, *, runner
         "org.opencontainers.image.version": version,
         **image.labels,
     }
+    env = image.env
+    if image.kind == "python" and not any(item.startswith("PYTHONPATH=") for item in env):
+        env = (f"PYTHONPATH={SITE}", *env)
     settings = oci.Settings(
         entrypoint=image.entrypoint,
         cmd=image.cmd,
         user=image.user,
-        env=image.env,
+        env=env,
         workdir=image.workdir,
         labels=labels,
     )
-    archives = _binary_archives(config, manifest, image)
+    archives = _binary_archives(config, manifest, image) if image.kind == "go" else {}
     manifests: list[tuple[oci.Platform, oci.Blob]] = []
     blobs: list[oci.Blob] = []
     for text in image.platforms:
         platform = oci.Platform.parse(text)
-        record = archives[text]
-        with tempfile.TemporaryDirectory(prefix="reprotasks-image-") as scratch:
-            binary = Path(scratch) / "binary"
-            members = {PurePosixPath(relative).name for relative in config.go.archive_files}
-            extract_binary(config.dist_dir / record.name, binary, executable_name(image.binary, text), members)
-            data = binary.read_bytes()
+        if image.kind == "python":
+            files = _python_files(config, manifest, image, text, runner=runner)
+        else:
+            with tempfile.TemporaryDirectory(prefix="reprotasks-image-") as scratch:
+                binary = Path(scratch) / "binary"
+                members = {PurePosixPath(relative).name for relative in config.go.archive_files}
+                extract_binary(
+                    config.dist_dir / archives[text].name, binary, executable_name(image.binary, text), members
+                )
+                files = [oci.LayerFile(f"/{image.binary}", binary.read_bytes(), executable=True)]
         base = None if image.base == "scratch" else fetch_base(image.base, platform, runner=runner)
-        files = [oci.LayerFile(f"/{image.binary}", data, executable=True)]
         manifest_blob, referenced = oci.image(platform, files, settings, epoch=epoch, base=base)
         manifests.append((platform, manifest_blob))
         blobs += [manifest_blob, *referenced]
     index = oci.image_index(manifests, annotations=labels)
-    package = next(iter(archives.values())).package or image.binary
+    if image.kind == "python":
+        package = next(record.name for record in manifest.artifacts if record.kind == "wheel")
+    else:
+        package = next(iter(archives.values())).package or image.binary
     return Made(image, oci.layout_tar(index, blobs, mtime=epoch), index.digest, package)
 
 
