@@ -171,6 +171,15 @@ def rendered_workflows(tmp_path: Path, hybrid: Path) -> list[Path]:
     target = tmp_path / "rendered" / ".github" / "workflows"
     target.mkdir(parents=True)
     (target / "hybrid.yml").write_text(render_workflow(load_config(hybrid)))
+    pyproject = (hybrid / "pyproject.toml").read_text()
+    (hybrid / "pyproject.toml").write_text(
+        pyproject
+        + '\n[[tool.reprotasks.images]]\nname = "worker"\nbinary = "worker"\nrepository = "ghcr.io/acme/worker"\n'
+    )
+    with_images = render_workflow(load_config(hybrid))
+    assert "reprotasks image\n" in with_images and "packages: write" in with_images
+    (target / "hybrid-images.yml").write_text(with_images)
+    (hybrid / "pyproject.toml").write_text(pyproject)
     shutil.rmtree(hybrid / "go")
     (target / "python-only.yml").write_text(render_workflow(load_config(hybrid)))
     for own in sorted((REPO / ".github" / "workflows").glob("*.yml")):

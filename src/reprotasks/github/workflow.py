@@ -54,7 +54,33 @@ _PYPI = """
 """
 
 
-def _setup(config: Config, install: Sequence[str]) -> str:
+_IMAGES = """
+  images:
+    name: publish images (by digest)
+    needs: sign
+    runs-on: ubuntu-24.04
+    permissions:
+      contents: read
+      packages: write  # push to ghcr.io: only this job can
+    steps:
+$setup
+      - uses: $download_artifact
+        with:
+          name: signed-release
+          path: $dist
+      - name: install crane (pinned; the Go checksum database vouches for it)
+        run: go install github.com/google/go-containerregistry/cmd/crane@v0.22.1
+      - name: reprotasks publish (push by digest, tag the version once)
+        env:
+          GH_TOKEN: $${{ github.token }}
+        run: |
+          export PATH="$$(go env GOPATH)/bin:$$PATH"
+          printf '%s' "$$GH_TOKEN" | crane auth login ghcr.io -u "$$GITHUB_ACTOR" --password-stdin
+          reprotasks publish
+"""
+
+
+def _setup(config: Config, install: Sequence[str], *, go: bool = False) -> str:
     lines = [
         f"      - uses: {ACTIONS['checkout']}",
         "        with:",
@@ -64,6 +90,13 @@ def _setup(config: Config, install: Sequence[str]) -> str:
         "        with:",
         _python_version(config),
     ]
+    if config.go.module is None and go:  # crane is installed with Go
+        lines += [
+            f"      - uses: {ACTIONS['setup_go']}",
+            "        with:",
+            '          go-version: "1.26.8"',
+            "          cache: false",
+        ]
     if config.go.module is not None:
         go_mod = config.rel(config.go.module / "go.mod")
         lines += [
@@ -115,5 +148,11 @@ def render_workflow(config: Config, install: Sequence[str] = DEFAULT_INSTALL, *,
         "dist": config.rel(config.dist_dir),
         "pypi_note": "; PyPI with trusted publishing when vars.PYPI_PUBLISH is 'true'" if config.python.build else "",
         "pypi": Template(_PYPI).substitute(ACTIONS) if config.python.build else "",
+        "image_step": "\n          reprotasks image" if config.images else "",
+        "images": Template(_IMAGES).substitute(
+            ACTIONS, setup=_setup(config, install, go=True), dist=config.rel(config.dist_dir)
+        )
+        if any(image.repository for image in config.images)
+        else "",
     }
     return template.substitute(values).rstrip("\n") + "\n"
