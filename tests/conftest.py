@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import registry as _registry
+
 REPO = Path(__file__).resolve().parent.parent
 HYBRID = REPO / "examples" / "hybrid"
 RUNNING_PYTHON = ".".join(str(part) for part in sys.version_info[:3])
@@ -173,3 +175,8 @@ def hybrid_repo(hybrid: Path, go_env: dict[str, str], monkeypatch: pytest.Monkey
         monkeypatch.setenv(name, value)
     commit_all(hybrid)
     return hybrid
+
+
+# A real OCI registry on 127.0.0.1 (one per test module) and crane on PATH: tests/registry.py.
+registry = pytest.fixture(scope="module", name="registry")(_registry.registry_fixture)
+crane_on_path = pytest.fixture(name="crane_on_path")(_registry.crane_on_path_fixture)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import commit_all, run_cli
+from tests.registry import crane
 from tests.sigstack import BINARIES, SigstoreStack
 
 # One worker runs them all: the timestamp authority's metrics port (2112) is fixed upstream.
@@ -293,3 +294,43 @@ def test_a_file_covered_as_a_subject_of_the_signed_provenance(signed: Path, tmp_
     bad = run_cli("verify-signatures", str(loose), cwd=signed)
     assert bad.returncode == 1
     assert "neither is this file nor has a subject with its sha256" in bad.stderr
+
+
+def test_published_image_is_signed_by_digest_and_verified_from_the_registry(
+    hybrid_repo: Path, stack: SigstoreStack, registry: str, crane_on_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """publish --sign: a bundle over the image digest, pushed as an OCI referrer; verify-signatures --image."""
+    assert stack.trust_config is not None
+    repository = f"{registry}/signed/worker"
+    with (hybrid_repo / "pyproject.toml").open("a", encoding="utf-8") as handle:
+        handle.write(
+            f"\n[tool.reprotasks.sign]\ntrust-config = {str(stack.trust_config)!r}\n"
+            f"identity = {SIGNER!r}\nissuer = {stack.issuer.url!r}\n"
+            f'\n[[tool.reprotasks.images]]\nname = "worker"\nbinary = "worker"\nrepository = "{repository}"\n'
+        )
+    commit_all(hybrid_repo, "sign and publish images")
+    for step in ("build", "image"):
+        assert run_cli(step, cwd=hybrid_repo).returncode == 0
+    manifest = json.loads((hybrid_repo / "dist" / "manifest.json").read_text())
+    digest = next(item["image"] for item in manifest["artifacts"] if item["kind"] == "oci-image")
+    monkeypatch.setenv("SIGSTORE_ID_TOKEN", stack.issuer.token(SIGNER))
+    published = run_cli("publish", "--sign", cwd=hybrid_repo)
+    assert published.returncode == 0, published.stderr
+    assert f"signed by {SIGNER}" in published.stdout + published.stderr
+    monkeypatch.delenv("SIGSTORE_ID_TOKEN")
+    # The referrer names the image as its subject (what registries' referrers API lists).
+    referrer = json.loads(crane("manifest", f"{repository}:{digest.replace(':', '-')}.sigstore"))
+    assert referrer["subject"]["digest"] == digest
+    assert referrer["artifactType"] == "application/vnd.dev.sigstore.bundle.v0.3+json"
+    for reference in (f"{repository}@{digest}", f"{repository}:0.3.0"):
+        verified = run_cli("verify-signatures", "--image", reference, cwd=hybrid_repo)
+        assert verified.returncode == 0, verified.stderr
+        assert f"signed by {SIGNER}" in verified.stdout + verified.stderr
+    other = run_cli(
+        "verify-signatures", "--image", f"{repository}@{digest}", "--identity", "x@example.test", cwd=hybrid_repo
+    )
+    assert other.returncode == 1 and "Traceback" not in other.stderr, other.stderr
+    # An image nobody signed: refused, saying so.
+    crane("copy", f"{repository}@{digest}", f"{registry}/unsigned/worker:1")
+    unsigned = run_cli("verify-signatures", "--image", f"{registry}/unsigned/worker:1", cwd=hybrid_repo)
+    assert unsigned.returncode == 1 and "has no signature" in unsigned.stderr, unsigned.stderr

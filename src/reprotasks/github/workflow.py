@@ -62,6 +62,7 @@ _IMAGES = """
     permissions:
       contents: read
       packages: write  # push to ghcr.io: only this job can
+      id-token: write  # sign each image digest (Sigstore, keyless) as this workflow
     steps:
 $setup
       - uses: $download_artifact
@@ -70,13 +71,13 @@ $setup
           path: $dist
       - name: install crane (pinned; the Go checksum database vouches for it)
         run: go install github.com/google/go-containerregistry/cmd/crane@v0.22.1
-      - name: reprotasks publish (push by digest, tag the version once)
+      - name: reprotasks publish (push by digest, tag the version once, sign the digest)
         env:
           GH_TOKEN: $${{ github.token }}
         run: |
           export PATH="$$(go env GOPATH)/bin:$$PATH"
           printf '%s' "$$GH_TOKEN" | crane auth login ghcr.io -u "$$GITHUB_ACTOR" --password-stdin
-          reprotasks publish
+          reprotasks publish --sign
 """
 
 

@@ -11,9 +11,11 @@ credential helpers, or ``crane auth login``.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import tarfile
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from reprotasks.dist.layout import sha256_regular, shown
 from reprotasks.dist.manifest import MANIFEST_NAME, REBUILD_HINT, ArtifactRecord, read_manifest, require_manifest
 from reprotasks.errors import ReprotasksError
 from reprotasks.image.build import IMAGE_KIND, RERUN_HINT, image_file
-from reprotasks.image.oci import sha256_digest
+from reprotasks.image.oci import INDEX, sha256_digest
 
 _BLOB_NAME = re.compile(r"^blobs/sha256/[0-9a-f]{64}$")
 _LAYOUT_NAMES = frozenset({"blobs", "blobs/sha256", "index.json", "oci-layout"})
@@ -45,7 +47,9 @@ class PublishResult:
         return [(item.reference, f"{item.digest} (tag {item.tag})") for item in self.pushed]
 
 
-def publish(config: Config, *, runner: Runner, tag: bool = True) -> PublishResult:
+def publish(
+    config: Config, *, runner: Runner, tag: bool = True, sign: bool = False, environ: Mapping[str, str] | None = None
+) -> PublishResult:
     dist = config.dist_dir
     shown_dist = config.rel(dist)
     path = require_manifest(
@@ -65,6 +69,15 @@ def publish(config: Config, *, runner: Runner, tag: bool = True) -> PublishResul
             hint='add e.g. `repository = "ghcr.io/OWNER/worker"` to each image to push',
         )
     pushed = []
+    signatures: dict[str, bytes] = {}
+    signer = ""
+    if sign:  # signed before anything is pushed: a refused token leaves the registry untouched
+        from reprotasks.image.signature import sign_digests
+
+        digests = [records[name].image for name in (image_file(i.name, version) for i in targets) if name in records]
+        signatures, signer = sign_digests(
+            config.sign, [digest for digest in digests if digest], environ=os.environ if environ is None else environ
+        )
     for image in targets:
         assert image.repository is not None
         name = image_file(image.name, version)
@@ -88,6 +101,13 @@ def publish(config: Config, *, runner: Runner, tag: bool = True) -> PublishResul
         state = "not set (--no-tag)"
         if tag:
             state = _tag(runner, config.root, image.repository, version, record.image)
+        if record.image in signatures:
+            from reprotasks.image.signature import push_signature
+
+            index = (dist / name, record.image)
+            subject = {"mediaType": INDEX, "digest": record.image, "size": _index_size(*index)}
+            pushed_tag = push_signature(runner, config.root, image.repository, subject, signatures[record.image])
+            state += f"; signed by {signer}, bundle at {image.repository}:{pushed_tag}"
         runner.log(f"publish: {image.repository}:{version}  {record.image}  (tag {state})")
         pushed.append(Pushed(f"{image.repository}:{version}", record.image, state))
     return PublishResult(tuple(pushed))
@@ -128,6 +148,13 @@ def _checked_layout(tar_path: Path, record: ArtifactRecord, target: Path, where:
     index = target / "index.json"
     if not index.is_file() or "sha256:" + hashlib.sha256(index.read_bytes()).hexdigest() != record.image:
         raise ReprotasksError(f"{where}: its index.json is not the recorded image {record.image}", hint=RERUN_HINT)
+
+
+def _index_size(tar_path: Path, digest: str) -> int:
+    """The size of the layout's index.json (checked before the push: its digest is ``digest``)."""
+    with tarfile.open(tar_path, mode="r:") as archive:
+        member = archive.getmember("index.json")
+        return member.size
 
 
 def _digest(runner: Runner, root: Path, reference: str) -> str | None:

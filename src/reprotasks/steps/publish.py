@@ -10,18 +10,24 @@ from reprotasks.step import Context, StepResult, StepSpec, flag
 @dataclass(frozen=True, kw_only=True)
 class PublishOptions:
     no_tag: bool = flag("--no-tag", help="push by digest only; leave the version tag alone")
+    sign: bool = flag(
+        "--sign",
+        help="sign each image digest with Sigstore (keyless, [tool.reprotasks.sign]) and push the bundle as an OCI "
+        "referrer of the image (`verify-signatures --image REF` checks it)",
+    )
 
 
 def run(ctx: Context, options: PublishOptions) -> StepResult:
     from reprotasks.image.publish import publish
 
-    return StepResult.of(publish(ctx.config, runner=ctx.runner, tag=not options.no_tag))
+    return StepResult.of(publish(ctx.config, runner=ctx.runner, tag=not options.no_tag, sign=options.sign))
 
 
 def plan(ctx: Context, options: PublishOptions) -> list[str]:
     targets = [image.repository for image in ctx.config.images if image.repository]
     where = ", ".join(str(target) for target in targets) or "no image has a `repository`"
-    return [f"reprotasks publish{' --no-tag' if options.no_tag else ''}  # -> {where}"]
+    flags = (" --no-tag" if options.no_tag else "") + (" --sign" if options.sign else "")
+    return [f"reprotasks publish{flags}  # -> {where}"]
 
 
 SPEC = StepSpec(

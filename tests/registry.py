@@ -1,0 +1,71 @@
+"""A real OCI registry (`distribution`) on 127.0.0.1 and crane, for the image tests (installed by .ci/run)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def tools_dir() -> Path:
+    return Path(os.environ.get("TOOLS_BIN") or Path.home() / ".cache" / "reprotasks-tools")
+
+
+def tool(name: str) -> str:
+    found = os.environ.get(name.upper()) or shutil.which(name) or str(tools_dir() / name)
+    if not Path(found).is_file():
+        message = f"{name} is not installed in {tools_dir()} (.ci/run installs it with `go install`)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def crane(*args: str, stdin: bytes | None = None) -> bytes:
+    result = subprocess.run([tool("crane"), *args], input=stdin, capture_output=True, check=False)
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout
+
+
+def crane_on_path_fixture(monkeypatch: pytest.MonkeyPatch) -> str:
+    crane = tool("crane")
+    monkeypatch.setenv("PATH", f"{Path(crane).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    return crane
+
+
+def registry_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A `distribution` registry on 127.0.0.1 (filesystem storage in a temporary directory)."""
+    binary = tool("registry")
+    work = tmp_path_factory.mktemp("registry")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = work / "config.yml"
+    config.write_text(
+        f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {work / 'data'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    errors = process.stderr.read() if process.stderr is not None else b""
+                    raise RuntimeError(f"the registry did not start: {errors!r}") from None
+                time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
