@@ -96,6 +96,10 @@ def test_worker_image_is_reproducible_pushed_by_digest_and_runs(
     assert config["config"]["Labels"]["org.opencontainers.image.version"] == "0.3.0"
     # The provenance attests the image; reproduce remakes it from the rebuilt archives.
     ok("sbom", hybrid_repo)
+    components = json.loads((hybrid_repo / "dist" / "sbom.cdx.json").read_text())["components"]
+    assert {"type": "container", "purl": f"pkg:oci/worker@{record['image']}"}.items() <= next(
+        item for item in components if item["type"] == "container"
+    ).items()
     ok("checksum", hybrid_repo)
     ok("provenance", hybrid_repo)
     subjects = json.loads((hybrid_repo / "dist" / "provenance.intoto.json").read_text())["subject"]

@@ -137,6 +137,25 @@ def render(config: Config, manifest: Manifest | None, epoch: int) -> tuple[bytes
         properties = [Property(name="reprotasks:go-sum", value=h) for h in sorted(found.hashes)]
         properties += [Property(name="reprotasks:seen-in", value=source) for source in sorted(found.sources)]
         components.append(Component(name=module, version=pinned, purl=purl, bom_ref=str(purl), properties=properties))
+    for artifact in manifest.artifacts if manifest is not None else ():
+        if artifact.kind == "oci-image" and artifact.image:
+            # The image by digest (pkg:oci), as registries and scanners name it.
+            image_name = artifact.name.removesuffix(".oci.tar").rsplit("_", 1)[0]
+            purl = PackageURL(type="oci", name=image_name, version=artifact.image)
+            components.append(
+                Component(
+                    name=image_name,
+                    version=version,
+                    type=ComponentType.CONTAINER,
+                    purl=purl,
+                    bom_ref=str(purl),
+                    hashes=[HashType(alg=HashAlgorithm.SHA_256, content=artifact.image.removeprefix("sha256:"))],
+                    properties=[
+                        Property(name="reprotasks:file", value=artifact.name),
+                        Property(name="reprotasks:platforms", value=artifact.platform),
+                    ],
+                )
+            )
     for component in components:
         bom.components.add(component)
     bom.register_dependency(root, components)
