@@ -72,7 +72,7 @@ def publish(
     signatures: dict[str, bytes] = {}
     signer = ""
     if sign:  # signed before anything is pushed: a refused token leaves the registry untouched
-        from reprotasks.image.signature import sign_digests
+        from reprotasks.signing.images import sign_digests
 
         digests = [records[name].image for name in (image_file(i.name, version) for i in targets) if name in records]
         signatures, signer = sign_digests(
@@ -102,7 +102,7 @@ def publish(
         if tag:
             state = _tag(runner, config.root, image.repository, version, record.image)
         if record.image in signatures:
-            from reprotasks.image.signature import push_signature
+            from reprotasks.signing.images import push_signature
 
             index = (dist / name, record.image)
             subject = {"mediaType": INDEX, "digest": record.image, "size": _index_size(*index)}

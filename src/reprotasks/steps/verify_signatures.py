@@ -48,7 +48,7 @@ def run(ctx: Context, options: VerifySignaturesOptions) -> StepResult:
 
 def _verify_images(ctx: Context, references: tuple[str, ...], policy: Any) -> list[tuple[str, str]]:
     from reprotasks.errors import DriftError, Finding
-    from reprotasks.image.signature import verify_image
+    from reprotasks.signing.images import verify_image
     from reprotasks.signing.sigstore import SignatureError
 
     rows, findings = [], []
