@@ -191,11 +191,19 @@ def test_an_artifact_swapped_after_the_build_is_never_checksummed(dist: Path) ->
         toolchains={"reprotasks": "0"},
         python=None,
         go=None,
-        artifacts=(ArtifactRecord.of(dist / "pkg-1.0-py3-none-any.whl", kind="wheel", platform="any"),),
+        artifacts=tuple(
+            ArtifactRecord.of(path, kind="wheel" if path.suffix == ".whl" else "sdist", platform="any")
+            for path in sorted(dist.iterdir())
+            if not path.name.startswith("SHA256SUMS")
+        ),
     )
     wheel = dist / "pkg-1.0-py3-none-any.whl"
     manifest.write(dist)
     write_checksums(dist)  # as built: fine
+    (dist / "stray-1.0.tar.gz").write_bytes(b"no step made me")
+    with pytest.raises(DriftError, match=r"stray-1\.0\.tar\.gz: is not an artifact manifest\.json records"):
+        write_checksums(dist)  # SHA256SUMS (and so the provenance) never vouches for a file no step made
+    (dist / "stray-1.0.tar.gz").unlink()
     wheel.write_bytes(b"swapped wheel bytes")
     before = (dist / SUMS_NAME).read_bytes()
     with pytest.raises(DriftError) as caught:

@@ -30,8 +30,8 @@ def enable_images(project: Path, **settings: object) -> None:
     commit_all(project, "images")
 
 
-def ok(step: str, project: Path, *args: str, umask: int = 0o022) -> str:
-    result = run_cli(step, *args, cwd=project, umask=umask)
+def ok(step: str, project: Path, *args: str, umask: int = 0o022, env: dict[str, str] | None = None) -> str:
+    result = run_cli(step, *args, cwd=project, umask=umask, env=env)
     assert result.returncode == 0, f"{step}:\n{result.stdout}{result.stderr}"
     assert "Traceback" not in result.stderr
     return result.stdout + result.stderr
@@ -142,6 +142,63 @@ def test_image_on_a_base_pinned_by_digest_and_a_tag_is_refused(
     config = json.loads(crane("config", "--platform", "linux/arm64", reference))
     assert config["config"]["Env"] == ["PATH=/usr/bin:/bin", "LOG=info"]  # the image's own value wins
     assert len(config["rootfs"]["diff_ids"]) == 2 and config["config"]["User"] == "65532:65532"
+    # An index offering linux/amd64/v3 before plain linux/amd64: the plain one is taken.
+    variants = []
+    for text, marker in (("linux/amd64/v3", b"v3"), ("linux/amd64", b"plain"), ("linux/arm64/v8", b"v8")):
+        platform = oci.Platform.parse(text)
+        files = [oci.LayerFile("/etc/which", marker)]
+        manifest, referenced = oci.image(platform, files, oci.Settings(entrypoint=("/x",)), epoch=1, base=None)
+        variants.append((platform, manifest, referenced))
+    index = oci.Blob(
+        oci.INDEX,
+        oci.canonical_json(
+            {
+                "schemaVersion": 2,
+                "mediaType": oci.INDEX,
+                "manifests": [m.descriptor(platform=p.as_json()) for p, m, _ in variants],
+            }
+        ),
+    )
+    layout = tmp_path / "variants"
+    layout.mkdir()
+    blobs = [blob for _, manifest, referenced in variants for blob in (manifest, *referenced)]
+    with tarfile.open(fileobj=io.BytesIO(oci.layout_tar(index, blobs, mtime=1))) as archive:
+        archive.extractall(layout, filter="data")
+    crane("push", "--index", str(layout), f"{registry}/variants:1")
+    variant_digest = crane("digest", f"{registry}/variants:1").decode().strip()
+    text = (hybrid_repo / "pyproject.toml").read_text()
+    (hybrid_repo / "pyproject.toml").write_text(text.replace(f"base@{digest}", f"variants@{variant_digest}"))
+    ok("image", hybrid_repo)
+    reference = f"{registry}/worker:variants"
+    push_layout(hybrid_repo / "dist" / "worker_0.3.0.oci.tar", reference, tmp_path)
+    assert (exported_rootfs(reference, "linux/amd64", tmp_path / "amd64") / "etc" / "which").read_bytes() == b"plain"
+    assert (exported_rootfs(reference, "linux/arm64", tmp_path / "arm64") / "etc" / "which").read_bytes() == b"v8"
+    (hybrid_repo / "pyproject.toml").write_text(text)
+    # A base whose config does not describe its layers would make an invalid image: refused.
+    broken = json.loads(crane("config", "--platform", "linux/amd64", f"{registry}/base@{digest}"))
+    broken["rootfs"]["diff_ids"] = []
+    platform = oci.Platform.parse("linux/amd64")
+    config_blob = oci.Blob(oci.CONFIG, oci.canonical_json({**broken, "architecture": "amd64", "os": "linux"}))
+    good_manifest = json.loads(crane("manifest", "--platform", "linux/amd64", f"{registry}/base@{digest}"))
+    bad_manifest = oci.Blob(oci.MANIFEST, oci.canonical_json({**good_manifest, "config": config_blob.descriptor()}))
+    layers = [
+        oci.Blob(oci.LAYER, crane("blob", f"{registry}/base@{item['digest']}")) for item in good_manifest["layers"]
+    ]
+    bad_index = oci.image_index([(platform, bad_manifest)], annotations={})
+    layout = tmp_path / "broken"
+    layout.mkdir()
+    with tarfile.open(
+        fileobj=io.BytesIO(oci.layout_tar(bad_index, [bad_manifest, config_blob, *layers], mtime=1))
+    ) as archive:
+        archive.extractall(layout, filter="data")
+    crane("push", "--index", str(layout), f"{registry}/broken:1")
+    broken_digest = crane("digest", f"{registry}/broken:1").decode().strip()
+    (hybrid_repo / "pyproject.toml").write_text(
+        text.replace(f"base@{digest}", f"broken@{broken_digest}") + 'platforms = ["linux/amd64"]\n'
+    )
+    refused = run_cli("image", cwd=hybrid_repo)
+    assert refused.returncode == 2 and "its config lists 0 diff_ids for 1 layers" in refused.stderr, refused.stderr
+    (hybrid_repo / "pyproject.toml").write_text(text)
     # A base named by tag is whatever the tag points to today: refused before anything is fetched.
     text = (hybrid_repo / "pyproject.toml").read_text().replace(f"base@{digest}", "base:1")
     (hybrid_repo / "pyproject.toml").write_text(text)
@@ -176,6 +233,20 @@ def test_tampered_stale_and_misconfigured_images_are_refused(hybrid_repo: Path, 
     assert stale.returncode == 1 and "the image" in stale.stderr and "reprotasks image" in stale.stderr
     ok("image", hybrid_repo)
     ok("sbom", hybrid_repo)
+    # A record forged to name another dist/ file is refused: the image step removes only image files.
+    manifest_path = hybrid_repo / "dist" / "manifest.json"
+    genuine = manifest_path.read_bytes()
+    forged = json.loads(genuine)
+    forged["artifacts"].append(dict(image_record(hybrid_repo), name="manifest.json"))
+    manifest_path.write_text(json.dumps(forged, indent=2, sort_keys=True) + "\n")
+    refused = run_cli("image", cwd=hybrid_repo)
+    assert refused.returncode == 1 and "records 'manifest.json' as an image" in refused.stderr, refused.stderr
+    assert manifest_path.is_file()
+    manifest_path.write_bytes(genuine)
+    # No image configured any more: the recorded one is removed, with what described it.
+    ok("image", hybrid_repo, env={"REPROTASKS_IMAGES": "[]"})
+    assert not list((hybrid_repo / "dist").glob("*.oci.tar")) and not (hybrid_repo / "dist" / "sbom.cdx.json").exists()
+    ok("sbom", hybrid_repo, env={"REPROTASKS_IMAGES": "[]"})
     # Misconfigured entries: one paragraph naming the key and the fix, exit 2, no traceback.
     for old, new, expected in (
         ('binary = "worker"', 'binary = "nope"', "the build made no `nope` binary for linux/amd64, linux/arm64"),

@@ -109,7 +109,9 @@ def test_release_rejects_unknown_steps_to_skip(hybrid_repo: Path) -> None:
     assert skipped_steps(["sign"]) == {"sign": "--skip", "verify-signatures": "sign skipped"}
     result = run_cli("release", "--skip", "sing", cwd=hybrid_repo)
     assert result.returncode == 2 and "invalid choice: 'sing'" in result.stderr
-    assert list(release_names()) == ["verify", "build", "sbom", "checksum", "provenance", "sign", "verify-signatures"]
+    assert list(release_names()) == [
+        "verify", "build", "image", "sbom", "checksum", "provenance", "sign", "verify-signatures"
+    ]  # fmt: skip
 
 
 def test_assembled_matrix_parts_equal_one_full_build(hybrid_repo: Path, tmp_path: Path) -> None:

@@ -518,8 +518,13 @@ IMAGE_EXAMPLE = '[[tool.reprotasks.images]]\nname = "worker"\nbinary = "worker"'
 
 
 def _check_image_list(value: Any, where: str) -> list[dict[str, Any]]:
-    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+    if not isinstance(value, list):
         raise ConfigError(f"{where} must be an array of tables, not {_type_name(value)}", hint=f"e.g.\n{IMAGE_EXAMPLE}")
+    for number, item in enumerate(value, 1):
+        if not isinstance(item, Mapping):
+            raise ConfigError(
+                f"{where} entry {number} must be a table, not {_type_name(item)}", hint=f"e.g.\n{IMAGE_EXAMPLE}"
+            )
     entries: list[dict[str, Any]] = []
     names: set[str] = set()
     for number, item in enumerate(value, 1):
@@ -543,7 +548,15 @@ def _check_image_list(value: Any, where: str) -> list[dict[str, Any]]:
             )
             if not good:
                 wanted = {"str": "a string", "list": "an array of strings", "table": "a table of strings"}[kind]
-                raise ConfigError(f"{at}: `{key}` must be {wanted}, not {_type_name(field_value)}", hint=IMAGE_EXAMPLE)
+                parts = list(field_value.values()) if isinstance(field_value, Mapping) else field_value
+                inner = next((part for part in parts if not isinstance(part, str)), field_value)
+                what = _type_name(field_value) if inner is field_value else f"one holding {_type_name(inner)}"
+                raise ConfigError(f"{at}: `{key}` must be {wanted}, not {what}", hint=IMAGE_EXAMPLE)
+            texts = [field_value] if kind == "str" else [*field_value, *(field_value if kind == "table" else ())]
+            if any("\x00" in text for text in texts):
+                raise ConfigError(f"{at}: `{key}` contains a NUL character (\\u0000)", hint="remove the NUL character")
+            if kind == "list" and key in ("platforms", "entrypoint") and not field_value:
+                raise ConfigError(f"{at}: `{key}` is empty", hint=f"leave `{key}` out for the default, or list values")
         kind = item.get("kind", "go")
         if kind not in ("go", "python"):
             raise ConfigError(f'{at}: `kind` {kind!r} is not "go" or "python"', hint=IMAGE_EXAMPLE)
@@ -569,11 +582,17 @@ def _check_image_list(value: Any, where: str) -> list[dict[str, Any]]:
             )
         if "python-version" in item and not re.match(r"^3\.\d+$", item["python-version"]):
             raise ConfigError(f"{at}: `python-version` {item['python-version']!r} is not 3.N", hint='e.g. "3.12"')
+        _check_image_fields(item, at)
         base = item.get("base", "scratch" if kind == "go" else "")
         if kind == "python" and base in ("", "scratch"):
             raise ConfigError(
                 f"{at}: a Python image needs a `base` with a Python interpreter, pinned by digest",
                 hint='e.g. `base = "python@sha256:<digest of python:3.12-slim>"` (`crane digest python:3.12-slim`)',
+            )
+        if base != "scratch" and "@" in base and not _PINNED_IMAGE.match(base):
+            raise ConfigError(
+                f"{at}: `base` {base!r} is not pinned by a sha256 digest (`@sha256:` and 64 lower-case hex digits)",
+                hint=f'copy it exactly: `base = "{base.split("@")[0]}@sha256:<digest>"` (`crane digest` shows it)',
             )
         if base != "scratch" and not _PINNED_IMAGE.match(base):
             raise ConfigError(
@@ -595,14 +614,48 @@ def _check_image_list(value: Any, where: str) -> list[dict[str, Any]]:
     return entries
 
 
+_REPOSITORY = re.compile(
+    r"^(?:[a-zA-Z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+)
+
+
+def _check_image_fields(item: Mapping[str, Any], at: str) -> None:
+    """The values a runtime or registry would refuse, or that would not do what they seem to."""
+    platforms = item.get("platforms", [])
+    if len(set(platforms)) != len(platforms):
+        raise ConfigError(f"{at}: `platforms` lists a platform twice", hint="list each platform once")
+    if "user" in item and not item["user"].strip():
+        raise ConfigError(
+            f"{at}: `user` is empty, which runs the image as root",
+            hint='leave it out (non-root 65532:65532), or write `user = "0"` to run as root on purpose',
+        )
+    if "workdir" in item and not item["workdir"].startswith("/"):
+        raise ConfigError(f"{at}: `workdir` {item['workdir']!r} is not an absolute path", hint='e.g. `workdir = "/"`')
+    names = [variable.split("=", 1)[0] for variable in item.get("env", [])]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{at}: `env` sets a variable twice", hint="keep one NAME=value per variable")
+    if any(not key.strip() for key in item.get("labels", {})):
+        raise ConfigError(f"{at}: `labels` has an empty key", hint='e.g. `labels = { "team" = "ops" }`')
+    if "repository" in item and not _REPOSITORY.match(item["repository"]):
+        raise ConfigError(
+            f"{at}: `repository` {item['repository']!r} is not an image repository (no scheme, tag or digest)",
+            hint='e.g. `repository = "ghcr.io/acme/worker"` (publish pushes by digest and tags the version itself)',
+        )
+
+
 def _resolve_images(
     root: Path, entries: list[dict[str, Any]], go_platforms: tuple[str, ...], locks: tuple[LockSpec, ...]
 ) -> tuple[ImageConfig, ...]:
-    linux = tuple(platform for platform in go_platforms if platform.startswith("linux/")) or ("linux/amd64",)
+    linux = tuple(platform for platform in go_platforms if platform.startswith("linux/"))
     images = []
     for entry in entries:
         kind = entry.get("kind", "go")
         binary = entry.get("binary", "")
+        if not entry.get("platforms") and not linux and kind == "go":
+            raise ConfigError(
+                f"image {entry['name']}: go.platforms builds no linux platform to put in it",
+                hint="add e.g. linux/amd64 to go.platforms",
+            )
         requirements = None
         python_version = ""
         if kind == "python":
@@ -621,6 +674,7 @@ def _resolve_images(
                     f"image {entry['name']}: which Python does the base image run?",
                     hint='set `python-version = "3.12"` on the image (or commit a .python-version file)',
                 )
+        platforms = tuple(entry.get("platforms") or linux or ("linux/amd64",))  # Python without Go: amd64
         images.append(
             ImageConfig(
                 name=entry["name"],
@@ -635,7 +689,7 @@ def _resolve_images(
                 env=tuple(entry.get("env", [])),
                 workdir=entry.get("workdir", "/"),
                 labels=dict(entry.get("labels", {})),
-                platforms=tuple(entry.get("platforms") or linux),
+                platforms=platforms,
                 repository=entry.get("repository"),
             )
         )
@@ -678,10 +732,12 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
             try:
                 value = json.loads(raw)
             except ValueError as exc:
-                raise ConfigError(
-                    f"environment variable {name} is not JSON ({exc})",
-                    hint='e.g. [{"rule": "RT-D001", "path": "docker/*", "reason": "local only"}]',
-                ) from None
+                example = (
+                    '[{"name": "worker", "binary": "worker"}]'
+                    if option.kind == "image-list"
+                    else '[{"rule": "RT-D001", "path": "docker/*", "reason": "local only"}]'
+                )
+                raise ConfigError(f"environment variable {name} is not JSON ({exc})", hint=f"e.g. {example}") from None
         result[option.dotted] = _check_type(option, value, f"environment variable {name}")
     return result
 

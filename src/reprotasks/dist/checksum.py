@@ -18,6 +18,7 @@ from reprotasks._files import write_atomic
 from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.dist.layout import (
     MAX_NAME_BYTES,
+    SBOM_NAME,
     SUMS_NAME,
     artifact_name_problem,
     directory_problem,
@@ -156,6 +157,17 @@ def _manifest_mismatches(dist: Path, shown_dist: str, digests: dict[str, str]) -
         where = f"{shown_dist}/{MANIFEST_NAME}"
         return [Finding(where, None, f"is not a reprotasks build manifest ({exc})", _REBUILD)]
     findings = []
+    listed = {record.name for record in manifest.artifacts} | {MANIFEST_NAME, SBOM_NAME}
+    for name in sorted(digests.keys() - listed):
+        # No step wrote it: SHA256SUMS (and the provenance made from it) must not vouch for it.
+        findings.append(
+            Finding(
+                f"{shown_dist}/{name}",
+                None,
+                f"is not an artifact {MANIFEST_NAME} records (no build or image step made it)",
+                "remove it from dist/ (or rebuild: `reprotasks build --force`), then run checksum again",
+            )
+        )
     for record in manifest.artifacts:
         found = digests.get(record.name)
         where = f"{shown_dist}/{record.name}"  # manifest names passed the release name rule

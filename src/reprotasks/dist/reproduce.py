@@ -186,6 +186,8 @@ def _rebuild(
             # Its own cache: the rebuild makes a fresh build environment from the lock, so one
             # poisoned environment can never make both builds agree.
             "REPROTASKS_CACHE_DIR": str(scratch / "cache"),
+            # Registry credentials for base images (another HOME would hide ~/.docker/config.json).
+            "DOCKER_CONFIG": os.environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker"),
             **_go_caches(config, runner),
         }
     )

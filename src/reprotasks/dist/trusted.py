@@ -57,9 +57,20 @@ def trusted_manifest(
     except (ValueError, TypeError) as exc:
         raise ReprotasksError(f"{where} is not a reprotasks build manifest ({exc})", hint=_REBUILD) from None
     if not images:
-        manifest = dataclasses.replace(
-            manifest, artifacts=tuple(record for record in manifest.artifacts if record.kind != "oci-image")
-        )
+        kept = tuple(record for record in manifest.artifacts if record.kind != "oci-image")
+        forged = [
+            record.name
+            for record in manifest.artifacts
+            if record.kind == "oci-image"
+            and (not record.name.endswith(".oci.tar") or record.name in {other.name for other in kept})
+        ]
+        if forged:
+            raise DriftError(
+                [Finding(where, None, f"records {shown(name)} as an image, which no image step writes", _REBUILD)
+                 for name in forged],
+                step=step,
+            )
+        manifest = dataclasses.replace(manifest, artifacts=kept)
         data = manifest.to_json()  # compared as the build wrote it, before any image was added
     source = _source.describe_source(config.root, runner=runner)
     _source.require_built_from(

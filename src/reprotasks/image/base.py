@@ -7,8 +7,10 @@ once and a registry or cache that serves other bytes is an error, never an input
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
+import zlib
 from typing import Any
 
 from reprotasks import _cache
@@ -26,11 +28,10 @@ def fetch_base(reference: str, platform: Platform, *, runner: Runner) -> Base:
     repository, _, digest = reference.partition("@")
     document = _json(_fetch(runner, repository, digest, manifest=True), f"{reference}")
     if document.get("mediaType") in (INDEX, DOCKER_LIST) or "manifests" in document:
-        chosen = [
-            entry
-            for entry in document.get("manifests") or []
-            if isinstance(entry, dict) and _matches(entry.get("platform"), platform)
-        ]
+        entries = [entry for entry in document.get("manifests") or [] if isinstance(entry, dict)]
+        # The exact variant first (none for none): linux/amd64 must not get a linux/amd64/v3 image.
+        chosen = [entry for entry in entries if _matches(entry.get("platform"), platform, exact=True)]
+        chosen = chosen or [entry for entry in entries if _matches(entry.get("platform"), platform, exact=False)]
         if not chosen:
             raise ReprotasksError(
                 f"base image {reference} has no image for {platform}",
@@ -47,8 +48,11 @@ def fetch_base(reference: str, platform: Platform, *, runner: Runner) -> Base:
     if (found.os, found.architecture) != (platform.os, platform.architecture) or (
         platform.variant and found.variant and platform.variant != found.variant
     ):
+        stated = (
+            str(found) if found.os and found.architecture else "no stated platform (its config has no os/architecture)"
+        )
         raise ReprotasksError(
-            f"base image {reference} is for {found or 'no stated platform'}, not {platform}",
+            f"base image {reference} is for {stated}, not {platform}",
             hint=f"use a multi-platform base, or one built for {platform}",
         )
     blobs = []
@@ -56,15 +60,53 @@ def fetch_base(reference: str, platform: Platform, *, runner: Runner) -> Base:
         if not isinstance(entry, dict) or not str(entry.get("mediaType", "")).endswith(("tar+gzip", "tar.gzip")):
             raise ReprotasksError(f"base image {reference} has a layer that is not a gzip tar", hint=_FIX)
         blobs.append(Blob(str(entry["mediaType"]), _fetch(runner, repository, str(entry.get("digest")))))
+    _check_config(reference, config, blobs)
     return Base(config, tuple(blobs))
 
 
-def _matches(described: Any, platform: Platform) -> bool:
+def _check_config(reference: str, config: dict[str, Any], layers: list[Blob]) -> None:
+    """A base whose config does not describe its layers, or holds values no runtime accepts, would
+    make an invalid image: refused here, before anything is built on it."""
+    rootfs = config.get("rootfs")
+    diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    if not isinstance(diff_ids, list) or len(diff_ids) != len(layers):
+        raise ReprotasksError(
+            f"base image {reference}: its config lists {len(diff_ids) if isinstance(diff_ids, list) else 'no'} "
+            f"diff_ids for {len(layers)} layers",
+            hint="it is not a valid image: pin another base",
+        )
+    for layer, diff_id in zip(layers, diff_ids, strict=True):
+        try:
+            uncompressed = sha256_digest(gzip.decompress(layer.data))
+        except (OSError, EOFError, zlib.error):
+            uncompressed = "not gzip"
+        if uncompressed != diff_id:
+            raise ReprotasksError(
+                f"base image {reference}: layer {layer.digest} is not the diff_id {diff_id} its config names",
+                hint="it is not a valid image: pin another base",
+            )
+    runtime = config.get("config") or {}
+    env = runtime.get("Env") if isinstance(runtime, dict) else None
+    labels = runtime.get("Labels") if isinstance(runtime, dict) else None
+    good_env = env is None or (isinstance(env, list) and all(isinstance(item, str) for item in env))
+    good_labels = labels is None or (
+        isinstance(labels, dict) and all(isinstance(value, str) for value in labels.values())
+    )
+    if not isinstance(runtime, dict) or not good_env or not good_labels:
+        raise ReprotasksError(
+            f"base image {reference}: its config's Env or Labels are not strings", hint="pin another base"
+        )
+
+
+def _matches(described: Any, platform: Platform, *, exact: bool) -> bool:
     if not isinstance(described, dict):
         return False
     if (described.get("os"), described.get("architecture")) != (platform.os, platform.architecture):
         return False
-    return not platform.variant or described.get("variant") in (None, platform.variant)
+    if exact:
+        return described.get("variant") == platform.variant
+    # arm64's only variant is v8 (indexes write linux/arm64/v8 or linux/arm64 for the same thing).
+    return platform.architecture == "arm64" and not platform.variant and described.get("variant") == "v8"
 
 
 def _json(data: bytes, what: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ Everything comes from the commit and the build: the same dist/ gives the same im
 from __future__ import annotations
 
 import dataclasses
+import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -224,36 +225,58 @@ class ImageResult:
     removed: tuple[str, ...]
 
     def rows(self) -> list[tuple[str, str]]:
-        if not self.images:
-            return [("images", "none configured ([[tool.reprotasks.images]])")]
-        return [
+        rows = [
             (f"{self.dist.name}/{record.name}", f"{record.platform}, {record.size:,} bytes, {record.image}")
             for record in self.images
         ]
+        if not self.images:
+            rows.append(("images", "none configured ([[tool.reprotasks.images]])"))
+        return rows + [(f"{self.dist.name}/{name}", "removed: no longer configured") for name in self.removed]
 
 
 def build_images(config: Config, *, runner: Runner) -> ImageResult:
-    """Make every configured image into dist/, replacing the images recorded before, and record them."""
+    """Make every configured image into dist/, replacing the images recorded before, and record them.
+
+    SHA256SUMS, the provenance, the SBOM and their bundles no longer describe dist/ afterwards:
+    they are dropped (checksum, sbom, provenance and sign write them again)."""
     from reprotasks.dist.build import remember_build
+    from reprotasks.dist.layout import SBOM_NAME, is_metadata_name, kind_of
     from reprotasks.dist.trusted import trusted_manifest
 
-    if not config.images:
+    previous = _recorded_images(config)
+    if not config.images and not previous:
         return ImageResult(config.dist_dir, (), ())
-    # The Go archives (and everything else) checked against what git and the binaries say.
+    # The Go archives (and everything else) checked against what git and the binaries say; the
+    # image records are checked to name image files only (they name what this step removes).
     built, _source = trusted_manifest(config, runner=runner, step="image", images=False)
     version = str(built.project.get("version") or "")
     made = [make_image(config, built, image, runner=runner) for image in config.images]
     records = tuple(record_of(item, version) for item in made)
+    for record in records:
+        kind = kind_of(config.dist_dir / record.name)
+        if kind not in (None, "missing", "a symlink"):
+            raise ReprotasksError(
+                f"{config.rel(config.dist_dir)}/{record.name} is {kind}, where the image file goes",
+                hint="remove it, then run `reprotasks image` again",
+            )
     for item, record in zip(made, records, strict=True):
         write_atomic(config.dist_dir / record.name, item.data)
         runner.log(f"image: {config.rel(config.dist_dir)}/{record.name}  {record.image}  ({record.platform})")
-    previous = _recorded_images(config)
     names = {record.name for record in records}
     removed = tuple(sorted(name for name in previous if name not in names))
     manifest = dataclasses.replace(built, artifacts=tuple(sorted((*built.artifacts, *records), key=_by_name)))
     manifest.write(config.dist_dir)
     for name in removed:
         (config.dist_dir / name).unlink(missing_ok=True)  # an image no longer configured
+    stale = sorted(
+        entry.name
+        for entry in os.scandir(config.dist_dir)
+        if entry.name == SBOM_NAME or (is_metadata_name(entry.name) and entry.is_file(follow_symlinks=False))
+    )
+    for name in stale:
+        (config.dist_dir / name).unlink(missing_ok=True)
+    if stale:
+        runner.log(f"image: dropped {', '.join(stale)} (they described dist/ before; the later steps write them again)")
     remember_build(config, manifest)  # this machine wrote exactly this manifest: a later build may reuse it
     return ImageResult(config.dist_dir, records, removed)
 
@@ -263,6 +286,7 @@ def _by_name(record: ArtifactRecord) -> str:
 
 
 def _recorded_images(config: Config) -> Sequence[str]:
+    """The image files dist/'s manifest records (only names of image files: never another file)."""
     from reprotasks.dist.layout import read_regular
     from reprotasks.dist.manifest import MANIFEST_NAME, manifest_from_bytes
 
@@ -270,4 +294,6 @@ def _recorded_images(config: Config) -> Sequence[str]:
         manifest = manifest_from_bytes(read_regular(config.dist_dir / MANIFEST_NAME))
     except (OSError, ValueError, TypeError):
         return ()
-    return [record.name for record in manifest.artifacts if record.kind == IMAGE_KIND]
+    return [
+        record.name for record in manifest.artifacts if record.kind == IMAGE_KIND and record.name.endswith(IMAGE_SUFFIX)
+    ]

@@ -35,6 +35,15 @@ class ReleaseOptions(InstanceOptions):
 def run(ctx: Context, options: ReleaseOptions) -> StepResult:
     from reprotasks._pipeline import run_release
 
+    if "image" in options.skip and ctx.config.images:
+        from reprotasks.errors import ReprotasksError
+
+        raise ReprotasksError(
+            "release --skip image: [[tool.reprotasks.images]] is configured, and sbom and provenance describe a "
+            "dist/ with its images",
+            hint="run the release with its images, or remove the [[tool.reprotasks.images]] entries first",
+        )
+
     report = run_release(
         ctx, skip=options.skip, dry_run=options.dry_run, trust_cache=options.trust_cache, token=options.identity_token
     )
@@ -48,7 +57,8 @@ def plan(ctx: Context, options: ReleaseOptions) -> list[str]:
 SPEC = StepSpec(
     name="release",
     summary=(
-        "verify -> build -> sbom -> checksum -> provenance -> sign -> verify-signatures, staged: dist/ is replaced "
+        "verify -> build -> image -> sbom -> checksum -> provenance -> sign -> verify-signatures, staged: dist/ is "
+        "replaced "
         "only when every step succeeded; --dry-run shows the plan, --skip STEP leaves a step out."
     ),
     options=ReleaseOptions,
