@@ -49,10 +49,15 @@ def registry_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         port = probe.getsockname()[1]
     config = work / "config.yml"
     config.write_text(
-        f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {work / 'data'}\n"
+        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {work / 'data'}\n"
         f"http:\n  addr: 127.0.0.1:{port}\n"
     )
-    process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Its log goes to a file: a pipe nobody reads fills up and then blocks every request.
+    log = work / "registry.log"
+    with log.open("wb") as sink:
+        quiet = {**os.environ, "OTEL_TRACES_EXPORTER": "none", "OTEL_SDK_DISABLED": "true"}  # no trace exports
+        process = subprocess.Popen([binary, "serve", str(config)], stdout=sink, stderr=subprocess.STDOUT, env=quiet)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -62,8 +67,7 @@ def registry_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                         break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    errors = process.stderr.read() if process.stderr is not None else b""
-                    raise RuntimeError(f"the registry did not start: {errors!r}") from None
+                    raise RuntimeError(f"the registry did not start: {log.read_text(errors='replace')}") from None
                 time.sleep(0.2)
         yield f"127.0.0.1:{port}"
     finally:

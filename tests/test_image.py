@@ -102,8 +102,12 @@ def test_worker_image_is_reproducible_pushed_by_digest_and_runs(
     ).items()
     ok("checksum", hybrid_repo)
     ok("provenance", hybrid_repo)
-    subjects = json.loads((hybrid_repo / "dist" / "provenance.intoto.json").read_text())["subject"]
-    assert layout_tar.name in {subject["name"] for subject in subjects}
+    statement = json.loads((hybrid_repo / "dist" / "provenance.intoto.json").read_text())
+    assert layout_tar.name in {subject["name"] for subject in statement["subject"]}
+    byproducts = statement["predicate"]["runDetails"]["byproducts"]
+    assert {"name": f"image {layout_tar.name}", "digest": {"sha256": str(record["image"])[7:]}}.items() <= next(
+        item for item in byproducts if item["name"].startswith("image ")
+    ).items()
     reproduced = ok("reproduce", hybrid_repo)
     assert any(line.split()[:2] == [layout_tar.name, "identical"] for line in reproduced.splitlines()), reproduced
 
@@ -142,6 +146,13 @@ def test_image_on_a_base_pinned_by_digest_and_a_tag_is_refused(
     config = json.loads(crane("config", "--platform", "linux/arm64", reference))
     assert config["config"]["Env"] == ["PATH=/usr/bin:/bin", "LOG=info"]  # the image's own value wins
     assert len(config["rootfs"]["diff_ids"]) == 2 and config["config"]["User"] == "65532:65532"
+    for step in ("sbom", "checksum", "provenance"):
+        ok(step, hybrid_repo)
+    statement = json.loads((hybrid_repo / "dist" / "provenance.intoto.json").read_text())
+    dependencies = statement["predicate"]["buildDefinition"]["resolvedDependencies"]
+    assert {"name": "image worker: base", "uri": f"oci://{registry}/base", "digest": {"sha256": digest[7:]}} in (
+        dependencies
+    )
     # An index offering linux/amd64/v3 before plain linux/amd64: the plain one is taken.
     variants = []
     for text, marker in (("linux/amd64/v3", b"v3"), ("linux/amd64", b"plain"), ("linux/arm64/v8", b"v8")):

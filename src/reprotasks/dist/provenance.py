@@ -107,7 +107,30 @@ def _dependencies(config: Config, source: _source.Source, runner: Runner) -> lis
         data = _source.committed_bytes(source, relative, runner=runner)
         if data is not None:
             deps.append({"name": relative, "digest": {"sha256": hashlib.sha256(data).hexdigest()}})
+    for image in config.images:  # a base image is an input like a lock: named by its digest
+        if image.base != "scratch":
+            repository, _, digest = image.base.partition("@")
+            deps.append(
+                {
+                    "name": f"image {image.name}: base",
+                    "uri": f"oci://{repository}",
+                    "digest": {"sha256": digest.removeprefix("sha256:")},
+                }
+            )
     return deps
+
+
+def _image_byproducts(manifest: Any) -> list[dict[str, Any]]:
+    """Each image's registry digest (its index), which SHA256SUMS cannot state: the file's digest differs."""
+    return [
+        {
+            "name": f"image {record.name}",
+            "digest": {"sha256": record.image.removeprefix("sha256:")},
+            "annotations": {"platforms": record.platform, "file": record.name},
+        }
+        for record in manifest.artifacts
+        if record.kind == "oci-image" and record.image
+    ]
 
 
 def statement(
@@ -167,7 +190,7 @@ def statement(
             "runDetails": {
                 "builder": {"id": builder, "version": {"reprotasks": __version__}},
                 "metadata": {"invocationId": invocation, "finishedOn": finished.isoformat().replace("+00:00", "Z")},
-                "byproducts": [{"name": "environment", "annotations": recorded}],
+                "byproducts": [{"name": "environment", "annotations": recorded}, *_image_byproducts(manifest)],
             },
         },
     }

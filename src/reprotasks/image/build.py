@@ -79,8 +79,8 @@ def _python_files(
     config: Config, manifest: Manifest, image: ImageConfig, platform: str, *, runner: Runner
 ) -> list[oci.LayerFile]:
     """The wheel this build made and its committed hashed lock, installed for ``platform`` with pip,
-    without byte-code (time stamps), scripts (their shebang names this machine's interpreter) or
-    direct_url.json (a local path)."""
+    without byte-code (time stamps) or direct_url.json (a local path); console scripts get a
+    portable shebang (pip writes this machine's interpreter)."""
     import sys
 
     from reprotasks.dist import source as _source
@@ -118,6 +118,10 @@ def _python_files(
             index += ["--index-url", config.python.index_url]
         for url in config.python.extra_index_urls:
             index += ["--extra-index-url", url]
+        for place in config.python.find_links:
+            index += ["--find-links", place]
+        if config.python.no_index:
+            index.append("--no-index")
         runner.run(
             [
                 sys.executable, "-m", "pip", "install", "--no-deps", "--require-hashes", "--only-binary=:all:",
