@@ -104,8 +104,7 @@ def publish(
         if record.image in signatures:
             from reprotasks.signing.images import push_signature
 
-            index = (dist / name, record.image)
-            subject = {"mediaType": INDEX, "digest": record.image, "size": _index_size(*index)}
+            subject = {"mediaType": INDEX, "digest": record.image, "size": _index_size(dist / name)}
             pushed_tag = push_signature(runner, config.root, image.repository, subject, signatures[record.image])
             state += f"; signed by {signer}, bundle at {image.repository}:{pushed_tag}"
         runner.log(f"publish: {image.repository}:{version}  {record.image}  (tag {state})")
@@ -150,8 +149,8 @@ def _checked_layout(tar_path: Path, record: ArtifactRecord, target: Path, where:
         raise ReprotasksError(f"{where}: its index.json is not the recorded image {record.image}", hint=RERUN_HINT)
 
 
-def _index_size(tar_path: Path, digest: str) -> int:
-    """The size of the layout's index.json (checked before the push: its digest is ``digest``)."""
+def _index_size(tar_path: Path) -> int:
+    """The size of the layout's index.json (checked before the push against the recorded digest)."""
     with tarfile.open(tar_path, mode="r:") as archive:
         member = archive.getmember("index.json")
         return member.size

@@ -50,11 +50,11 @@ def sign_digests(sign: SignConfig, digests: list[str], *, environ: Mapping[str, 
     from sigstore.sign import SigningContext
     from sigstore.verify import Verifier
 
-    from reprotasks.signing.sign import _own_identity, identity_token
+    from reprotasks.signing.sign import identity_token, own_identity
 
     trust = _sigstore.trust_config(sign, offline=False)
     token = identity_token(sign, explicit=None, environ=environ, oidc_url=lambda: trust.signing_config.get_oidc_url())
-    policy = SignerPolicy(sign) if sign.has_policy else _own_identity(sign, token)
+    policy = SignerPolicy(sign) if sign.has_policy else own_identity(sign, token)
     verifier = Verifier(trusted_root=trust.trusted_root)
     bundles: dict[str, bytes] = {}
     try:
@@ -157,5 +157,5 @@ def verify_image(reference: str, sign: SignConfig, *, runner: Runner, root: Path
         verifier.verify_artifact(_hashed(digest), bundle, SignerPolicy(sign))
     except SigstoreError as exc:
         raise SignatureError(_sigstore.summarize(exc)) from None
-    _sigstore._require_timestamp(bundle)
+    _sigstore.require_timestamp(bundle)
     return ImageVerified(f"{repository}@{digest}", digest, _sigstore.signer_of(bundle))

@@ -89,7 +89,7 @@ def identity_token(
         ) from None
 
 
-def _own_identity(sign: SignConfig, token: IdentityToken) -> SignerPolicy:
+def own_identity(sign: SignConfig, token: IdentityToken) -> SignerPolicy:
     """Without a configured policy, the new bundles must show the token's own identity and issuer."""
     return SignerPolicy(replace(sign, identity=token.identity, issuer=token.issuer, github_repository=None))
 
@@ -121,7 +121,7 @@ def sign(
 
     # A token is needed up front only when the policy must come from it; otherwise only when signing.
     identity = None if config.sign.has_policy else get_token()
-    policy = SignerPolicy(config.sign) if identity is None else _own_identity(config.sign, identity)
+    policy = SignerPolicy(config.sign) if identity is None else own_identity(config.sign, identity)
     result = SignResult(policy=policy.sign)
     pending: list[Path] = []
     for file in files_to_sign(config):

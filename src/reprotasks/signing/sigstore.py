@@ -214,7 +214,7 @@ def verify_artifact(
         verifier.verify_artifact(file_digest(file, follow=follow), bundle, policy)
     except SigstoreError as exc:
         raise SignatureError(_explain(exc)) from None
-    _require_timestamp(bundle)
+    require_timestamp(bundle)
 
 
 def verify_dsse(verifier: Verifier, policy: SignerPolicy, bundle: Bundle) -> tuple[str, bytes]:
@@ -224,11 +224,11 @@ def verify_dsse(verifier: Verifier, policy: SignerPolicy, bundle: Bundle) -> tup
         payload_type, payload = verifier.verify_dsse(bundle, policy)
     except SigstoreError as exc:
         raise SignatureError(_explain(exc)) from None
-    _require_timestamp(bundle)
+    require_timestamp(bundle)
     return payload_type, payload
 
 
-def _require_timestamp(bundle: Bundle) -> None:
+def require_timestamp(bundle: Bundle) -> None:
     # Rekor v2 entries carry no signed time of their own: without a TSA timestamp the
     # short-lived certificate cannot be checked (sigstore only warns when the TSA failed).
     entry = bundle.log_entry._inner
