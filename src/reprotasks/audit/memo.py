@@ -80,10 +80,6 @@ def save(root: Path, entries: Mapping[str, Entry]) -> None:
         pass  # a read-only or full cache directory never fails the audit
 
 
-def still_valid(entry: Entry | None, kind: str, digest: str, is_hashed_lock: Callable[[str], bool]) -> bool:
-    return (
-        entry is not None
-        and entry.kind == kind
-        and entry.digest == digest
-        and all(is_hashed_lock(name) == answer for name, answer in entry.locks.items())
-    )
+def still_valid(entry: Entry, digest: str, is_hashed_lock: Callable[[str], bool]) -> bool:
+    """The file has the bytes the entry was made from, and every lock it consulted answers the same."""
+    return entry.digest == digest and all(is_hashed_lock(name) == answer for name, answer in entry.locks.items())

@@ -425,7 +425,7 @@ def _unchanged(root: Path, relative: str, kind: str, entry: memo.Entry | None) -
             digest = memo.content_digest(file.read())
     except OSError:
         return False
-    return memo.still_valid(entry, kind, digest, _lock_checker(root, relative))
+    return memo.still_valid(entry, digest, _lock_checker(root, relative))
 
 
 def _audit_all(root: Path, files: list[tuple[str, str]], *, use_cache: bool) -> list[memo.Entry]:

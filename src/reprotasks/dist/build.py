@@ -32,15 +32,14 @@ from reprotasks.errors import ConfigError, ReprotasksError
 from reprotasks.go import mod as _gomod
 from reprotasks.dist import source as _source
 from reprotasks.dist.layout import (
-    SBOM_NAME,
     directory_problem,
     entries,
     entry_problem,
-    is_metadata_name,
     kind_of,
     read_regular,
     sha256_regular,
     shown,
+    written_after_build,
 )
 from reprotasks.python.lockfile import canonical_lines, canonical_text, parse_lock_text
 from reprotasks.python.buildenv import closure_problems
@@ -456,7 +455,7 @@ def _reuse(config: Config, plan: BuildPlan, *, runner: Runner, restage: bool = T
         if entry.name == MANIFEST_NAME or entry.name in names:
             if entry_problem(entry) is not None:
                 return None
-        elif (is_metadata_name(entry.name) or entry.name == SBOM_NAME) and entry_problem(entry) is None:
+        elif written_after_build(entry.name) and entry_problem(entry) is None:
             # Written by the steps after build; a reused build drops them (those steps re-derive them).
             dropped.append(entry.name)
         else:

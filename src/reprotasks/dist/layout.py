@@ -71,6 +71,12 @@ def is_metadata_name(name: str) -> bool:
     return name in (SUMS_NAME, PROVENANCE_NAME) or name.startswith(f"{SUMS_NAME}.") or name.endswith(BUNDLE_SUFFIX)
 
 
+def written_after_build(name: str) -> bool:
+    """SHA256SUMS, the provenance, the SBOM and their bundles: outputs of the steps after build, which
+    no longer describe dist/ once its artifacts change (those steps write them again)."""
+    return is_metadata_name(name) or name == SBOM_NAME
+
+
 def artifact_name_problem(name: str) -> str | None:
     """Why ``name`` cannot be listed in SHA256SUMS (or a manifest), or None when it can."""
     problem = name_problem(name)

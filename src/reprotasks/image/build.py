@@ -10,7 +10,7 @@ Everything comes from the commit and the build: the same dist/ gives the same im
 from __future__ import annotations
 
 import dataclasses
-import os
+import hashlib
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,8 +47,7 @@ def _binary_archives(config: Config, manifest: Manifest, image: ImageConfig) -> 
     for record in manifest.artifacts:
         if record.kind != "go-archive" or record.package is None:
             continue
-        binary = config.go.binary_names.get(record.package) or PurePosixPath(record.package).name
-        if binary == image.binary:
+        if config.go.binary_names.get(record.package, record.package) == image.binary:
             found[record.platform] = record
     missing = [platform for platform in image.platforms if platform not in found]
     if not image.platforms:
@@ -209,8 +208,6 @@ def make_image(config: Config, manifest: Manifest, image: ImageConfig, *, runner
 
 
 def record_of(made: Made, version: str) -> ArtifactRecord:
-    import hashlib
-
     return ArtifactRecord(
         name=image_file(made.config.name, version),
         size=len(made.data),
@@ -244,7 +241,7 @@ def build_images(config: Config, *, runner: Runner) -> ImageResult:
     SHA256SUMS, the provenance, the SBOM and their bundles no longer describe dist/ afterwards:
     they are dropped (checksum, sbom, provenance and sign write them again)."""
     from reprotasks.dist.build import remember_build
-    from reprotasks.dist.layout import SBOM_NAME, is_metadata_name, kind_of
+    from reprotasks.dist.layout import entries, entry_problem, kind_of, written_after_build
     from reprotasks.dist.trusted import trusted_manifest
 
     previous = _recorded_images(config)
@@ -274,8 +271,8 @@ def build_images(config: Config, *, runner: Runner) -> ImageResult:
         (config.dist_dir / name).unlink(missing_ok=True)  # an image no longer configured
     stale = sorted(
         entry.name
-        for entry in os.scandir(config.dist_dir)
-        if entry.name == SBOM_NAME or (is_metadata_name(entry.name) and entry.is_file(follow_symlinks=False))
+        for entry in entries(config.dist_dir)
+        if written_after_build(entry.name) and entry_problem(entry) is None
     )
     for name in stale:
         (config.dist_dir / name).unlink(missing_ok=True)

@@ -90,6 +90,7 @@ def publish(
         with tempfile.TemporaryDirectory(prefix="reprotasks-publish-") as scratch:
             layout = Path(scratch) / "layout"
             _checked_layout(dist / name, record, layout, f"{shown_dist}/{name}")
+            subject = {"mediaType": INDEX, "digest": record.image, "size": (layout / "index.json").stat().st_size}
             reference = f"{image.repository}@{record.image}"
             runner.run(["crane", "push", "--index", str(layout), reference], cwd=config.root, purpose=f"push {name}")
         served = _digest(runner, config.root, reference)
@@ -104,7 +105,6 @@ def publish(
         if record.image in signatures:
             from reprotasks.signing.images import push_signature
 
-            subject = {"mediaType": INDEX, "digest": record.image, "size": _index_size(dist / name)}
             pushed_tag = push_signature(runner, config.root, image.repository, subject, signatures[record.image])
             state += f"; signed by {signer}, bundle at {image.repository}:{pushed_tag}"
         runner.log(f"publish: {image.repository}:{version}  {record.image}  (tag {state})")
@@ -147,13 +147,6 @@ def _checked_layout(tar_path: Path, record: ArtifactRecord, target: Path, where:
     index = target / "index.json"
     if not index.is_file() or "sha256:" + hashlib.sha256(index.read_bytes()).hexdigest() != record.image:
         raise ReprotasksError(f"{where}: its index.json is not the recorded image {record.image}", hint=RERUN_HINT)
-
-
-def _index_size(tar_path: Path) -> int:
-    """The size of the layout's index.json (checked before the push against the recorded digest)."""
-    with tarfile.open(tar_path, mode="r:") as archive:
-        member = archive.getmember("index.json")
-        return member.size
 
 
 def _digest(runner: Runner, root: Path, reference: str) -> str | None:
