@@ -1,1 +1,5 @@
-"""The release format and what produces it: dist/ layout, manifest, archives, SHA256SUMS, SBOM, provenance, builds, assemble, reproduce, the staged release."""
+"""The release format and what produces it.
+
+dist/ layout, manifest, archives, SHA256SUMS, SBOM, provenance, builds, assemble, reproduce,
+the staged release.
+"""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +19,19 @@ from typing import Any
 from reprotasks import __version__
 from reprotasks._run import Runner
 from reprotasks.config import Config
-from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.dist import source as _source
-from reprotasks.dist.layout import kind_of, sha256_regular
 from reprotasks.dist.build import host_python, manifest_header, plan_build, remember_build
-from reprotasks.dist.manifest import recorded_lock
+from reprotasks.dist.layout import kind_of, sha256_regular
+from reprotasks.dist.manifest import (
+    MANIFEST_NAME,
+    ArtifactRecord,
+    Manifest,
+    read_manifest,
+    recorded_lock,
+    require_manifest,
+)
 from reprotasks.dist.stage import staged
-from reprotasks.dist.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, read_manifest, require_manifest
+from reprotasks.errors import DriftError, Finding, ReprotasksError
 
 _REBUILD = "rebuild every part from the same commit with the same reprotasks and toolchains, then assemble again"
 

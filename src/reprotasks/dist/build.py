@@ -24,12 +24,10 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from reprotasks import __version__, _cache, _journal
+from reprotasks import __version__, _cache
 from reprotasks._options import DEFAULT_ARCHIVE_NAME
 from reprotasks._run import Runner
 from reprotasks.config import Config
-from reprotasks.errors import ConfigError, ReprotasksError
-from reprotasks.go import mod as _gomod
 from reprotasks.dist import source as _source
 from reprotasks.dist.layout import (
     directory_problem,
@@ -41,17 +39,19 @@ from reprotasks.dist.layout import (
     shown,
     written_after_build,
 )
-from reprotasks.python.lockfile import canonical_lines, canonical_text, parse_lock_text
-from reprotasks.python.buildenv import closure_problems
-from reprotasks.python.resolve import compile_lock
+from reprotasks.dist.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, manifest_from_bytes, recorded_lock
+from reprotasks.dist.stage import staged
+from reprotasks.errors import ConfigError, ReprotasksError
 from reprotasks.go.binaries import (
     archive_names,
-    go_flags,
     build_go_platform,
+    go_flags,
+    go_toolchain,
     parse_platform,
     platform_environment,
-    go_toolchain,
 )
+from reprotasks.python.buildenv import closure_problems
+from reprotasks.python.lockfile import canonical_lines, canonical_text, parse_lock_text
 from reprotasks.python.package import (
     BuildEnvironment,
     build_command,
@@ -59,8 +59,7 @@ from reprotasks.python.package import (
     build_environment_variables,
     build_python,
 )
-from reprotasks.dist.stage import staged
-from reprotasks.dist.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, manifest_from_bytes, recorded_lock
+from reprotasks.python.resolve import compile_lock
 
 
 @dataclass(frozen=True)
@@ -151,9 +150,7 @@ def build(
     for text in warnings:
         runner.log(f"build: WARNING: {text}")
     recorded = None if from_manifest is None else _requirements_from(from_manifest)
-    plan = plan_build(
-        config, source, runner=runner, platforms=platforms, python=python, go=go, recorded_lock=recorded
-    )
+    plan = plan_build(config, source, runner=runner, platforms=platforms, python=python, go=go, recorded_lock=recorded)
     if plan.build_lock is not None and plan.build_lock.committed and recorded is not None:
         raise ReprotasksError(
             f"--from-manifest: commit {source.commit[:12]} has its own build lock {plan.build_lock.path}, which "
@@ -794,17 +791,17 @@ def _go_record(config: Config, plan: BuildPlan, go_sum_sha: str | None, module_r
     }
     go = config.go
     named = {package: name for package, name in go.binary_names.items() if package in plan.go_packages}
-    if go.archive_files or go.archive_name != DEFAULT_ARCHIVE_NAME or any(
-        name != PurePosixPath(package).name for package, name in named.items()
+    if (
+        go.archive_files
+        or go.archive_name != DEFAULT_ARCHIVE_NAME
+        or any(name != PurePosixPath(package).name for package, name in named.items())
     ):
         # GoReleaser-style settings, recorded only when used (older manifests stay as they were).
         record["archives"] = {"name": go.archive_name, "files": list(go.archive_files), "binaries": named}
     return record
 
 
-def planned_commands(
-    config: Config, *, runner: Runner, platforms: Sequence[str] = (), reuse: bool = True
-) -> list[str]:
+def planned_commands(config: Config, *, runner: Runner, platforms: Sequence[str] = (), reuse: bool = True) -> list[str]:
     """What ``build`` would run, as shell-like lines (for ``release --dry-run``); runs nothing.
     ``reuse``: whether an unchanged build would be reused (not in a release without --trust-cache)."""
     dist = config.rel(config.dist_dir)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reprotasks._files import write_atomic
-from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.dist.layout import (
     MAX_NAME_BYTES,
     SBOM_NAME,
@@ -31,6 +30,7 @@ from reprotasks.dist.layout import (
     shown,
     unexpected_findings,
 )
+from reprotasks.errors import DriftError, Finding, ReprotasksError
 
 _LINE = re.compile(r"^(?P<digest>[0-9a-fA-F]{64}) (?P<mode>[ *])(?P<name>.+)$")
 # 64 hex digits, two separator characters and the longest file name a release may hold.
@@ -293,7 +293,9 @@ def read_sums(
                 found.add(Finding(where, number, gone, _RECHECKSUM))
                 continue
             if len(expected) == MAX_ENTRIES:
-                found.add(Finding(where, number, f"lists more than {MAX_ENTRIES} files; the rest is not read", _RECHECKSUM))
+                found.add(
+                    Finding(where, number, f"lists more than {MAX_ENTRIES} files; the rest is not read", _RECHECKSUM)
+                )
                 break
             expected[name] = (match["digest"].lower(), number)
     return found.result(), expected

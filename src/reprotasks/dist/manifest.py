@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from reprotasks._files import sha256_file, write_atomic
-from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.dist.layout import artifact_name_problem, kind_of, read_regular, shown
+from reprotasks.errors import DriftError, Finding, ReprotasksError
 
 MANIFEST_NAME = "manifest.json"
 # 2: artifacts record the Go compiler of each binary; no `repacked` flag (not re-derivable).

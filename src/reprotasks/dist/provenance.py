@@ -25,12 +25,12 @@ from reprotasks import __version__
 from reprotasks._files import write_atomic
 from reprotasks._run import MASK, Runner, mask
 from reprotasks.config import Config
-from reprotasks.errors import DriftError, ReprotasksError
 from reprotasks.dist import source as _source
+from reprotasks.dist.checksum import check_findings, read_sums
 from reprotasks.dist.layout import PROVENANCE_NAME, SUMS_NAME
 from reprotasks.dist.manifest import recorded_lock
 from reprotasks.dist.trusted import trusted_manifest
-from reprotasks.dist.checksum import check_findings, read_sums
+from reprotasks.errors import DriftError, ReprotasksError
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"

@@ -22,13 +22,12 @@ from pathlib import Path
 from reprotasks._files import sha256_file
 from reprotasks._run import Runner
 from reprotasks.config import Config
-from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.dist import source as _source
-from reprotasks.dist.manifest import recorded_lock
+from reprotasks.dist.checksum import read_sums
 from reprotasks.dist.explain import explain
 from reprotasks.dist.layout import SUMS_NAME, kind_of, sha256_regular
-from reprotasks.dist.checksum import read_sums
-from reprotasks.dist.manifest import MANIFEST_NAME, Manifest, read_manifest, require_manifest
+from reprotasks.dist.manifest import MANIFEST_NAME, Manifest, read_manifest, recorded_lock, require_manifest
+from reprotasks.errors import DriftError, Finding, ReprotasksError
 
 _FIX = (
     "find the non-determinism named above (a time stamp, an absolute path, an unordered listing, the "

@@ -19,13 +19,13 @@ from reprotasks import __version__
 from reprotasks._files import write_atomic
 from reprotasks._run import Runner, mask
 from reprotasks.config import Config
-from reprotasks.errors import ReprotasksError
 from reprotasks.dist import source as _source
 from reprotasks.dist.layout import SBOM_NAME
+from reprotasks.dist.manifest import Manifest, recorded_lock
+from reprotasks.dist.trusted import trusted_manifest
+from reprotasks.errors import ReprotasksError
 from reprotasks.python import toollocks
 from reprotasks.python.lockfile import parse_lock, parse_lock_text, read_text
-from reprotasks.dist.trusted import trusted_manifest
-from reprotasks.dist.manifest import Manifest, recorded_lock
 
 # Any fixed namespace works; this one is ours (uuid5 of the name) so serials never collide with others'.
 _SERIAL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://reprotasks.dev/sbom")

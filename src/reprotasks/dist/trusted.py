@@ -22,13 +22,20 @@ from typing import Any
 
 from reprotasks._run import Runner
 from reprotasks.config import Config, GoConfig
-from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.dist import source as _source
-from reprotasks.dist.layout import kind_of, read_regular, require_directory, sha256_regular, shown
 from reprotasks.dist.build import BuildPlan, manifest_header, plan_build
-from reprotasks.dist.manifest import recorded_lock
+from reprotasks.dist.layout import kind_of, read_regular, require_directory, sha256_regular, shown
+from reprotasks.dist.manifest import (
+    MANIFEST_NAME,
+    REBUILD_HINT,
+    ArtifactRecord,
+    Manifest,
+    manifest_from_bytes,
+    recorded_lock,
+    require_manifest,
+)
+from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.go.binaries import archive_names, binary_info, excluded_on, executable_name, go_flags
-from reprotasks.dist.manifest import MANIFEST_NAME, REBUILD_HINT, ArtifactRecord, Manifest, manifest_from_bytes, require_manifest
 
 _REBUILD = REBUILD_HINT
 _MAX_BINARY = 2 << 30  # a member larger than this is not a binary reprotasks built
@@ -66,8 +73,10 @@ def trusted_manifest(
         ]
         if forged:
             raise DriftError(
-                [Finding(where, None, f"records {shown(name)} as an image, which no image step writes", _REBUILD)
-                 for name in forged],
+                [
+                    Finding(where, None, f"records {shown(name)} as an image, which no image step writes", _REBUILD)
+                    for name in forged
+                ],
                 step=step,
             )
         manifest = dataclasses.replace(manifest, artifacts=kept)
@@ -204,7 +213,9 @@ def _derive_images(
     listed = {record.name: record for record in manifest.artifacts if record.kind == "oci-image"}
     expected = {image_file(image.name, version): image for image in config.images}
     findings = [
-        Finding(where, None, f"lists the image {shown(name)}, which no [[tool.reprotasks.images]] entry makes", RERUN_HINT)
+        Finding(
+            where, None, f"lists the image {shown(name)}, which no [[tool.reprotasks.images]] entry makes", RERUN_HINT
+        )
         for name in sorted(listed.keys() - expected.keys())
     ]
     findings += [
@@ -253,8 +264,7 @@ def extract_binary(archive: Path, target: Path, binary: str, extras: set[str]) -
     exactly that regular file plus ``extras`` (go.archive-files). Bounded; names never used as paths."""
     expected = {binary, *extras}
     bad = ReprotasksError(
-        f"{archive.name} is not an archive reprotasks built (regular members {', '.join(sorted(expected))} "
-        "expected)",
+        f"{archive.name} is not an archive reprotasks built (regular members {', '.join(sorted(expected))} expected)",
         hint=_REBUILD,
     )
     with os.fdopen(os.open(archive, os.O_RDONLY | os.O_NOFOLLOW), "rb") as raw:
