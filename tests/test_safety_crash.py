@@ -169,6 +169,8 @@ def test_leftovers_of_a_sigkill_are_removed_by_the_next_run_and_never_audited(
     dead = scratch_tmp / "reprotasks-run-deadbeef"
     (dead / "reprotasks-go-x").mkdir(parents=True)
     (dead / ".owner").touch()
+    # A run killed while removing its scratch, after the owner file went: dead as well.
+    (scratch_tmp / "reprotasks-run-cutshort" / "go-build1").mkdir(parents=True)
     alive = scratch_tmp / "reprotasks-run-alive123"
     alive.mkdir()
     with (alive / ".owner").open("w") as owner:

@@ -342,8 +342,39 @@ def _scratch() -> Iterator[None]:
             os.environ.pop("TMPDIR", None)
         else:
             os.environ["TMPDIR"] = saved_env
-        remove_path(scratch)
+        with _run.signals_deferred():  # a SIGTERM here would leave half a scratch directory
+            _remove_scratch(scratch)
         os.close(owner)
+
+
+def _remove_scratch(scratch: Path) -> None:
+    """Remove a scratch directory, its owner file last.
+
+    Cut short (SIGKILL), what is left still has its owner file, free, so the next run sees a dead
+    run's scratch. A directory without one is dead too: the name is only given once the owner
+    file is locked (see ``_scratch``). An orphaned grandchild of a killed run (a compiler that
+    outlived ``go``) may still write into it for a moment, hence a few rounds.
+    """
+    for _round in range(5):
+        try:
+            names = [path.name for path in scratch.iterdir() if path.name != _OWNER]
+        except FileNotFoundError:
+            return
+        except OSError:
+            break
+        for name in names:
+            remove_path(scratch / name)
+        if not names:
+            (scratch / _OWNER).unlink(missing_ok=True)
+            try:
+                scratch.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                pass  # something appeared meanwhile
+        time.sleep(0.05)
+    remove_path(scratch)
 
 
 def _clean_dead_scratch() -> None:
@@ -357,12 +388,17 @@ def _clean_dead_scratch() -> None:
             if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
                 continue
             fd = os.open(Path(entry.path) / _OWNER, os.O_RDONLY)
+        except FileNotFoundError:
+            # Named only after its owner file was locked (see _scratch): a run removed this
+            # one's owner file and was cut short before the directory was gone.
+            _remove_scratch(Path(entry.path))
+            continue
         except OSError:
-            continue  # no owner file yet: a run that is just starting, or not ours
+            continue  # not ours
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             continue  # alive
         finally:
             os.close(fd)
-        remove_path(Path(entry.path))
+        _remove_scratch(Path(entry.path))
