@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["str", "bool", "list", "choice", "allow-list", "image-list"]
+Kind = Literal["str", "bool", "list", "choice", "allow-list", "image-list", "rules-table"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -447,9 +447,40 @@ OPTIONS: tuple[Option, ...] = (
             "`provenance.intoto.json` whose subjects are exactly SHA256SUMS' entries."
         ),
     ),
+    Option(
+        table="promote",
+        key="environments",
+        kind="list",
+        default=["dev", "staging", "prod"],
+        help="The environments a release is promoted through, in order; `promote` never skips one.",
+    ),
+    Option(
+        table="promote",
+        key="ledger",
+        kind="str",
+        default="promotions",
+        help=(
+            "Directory (relative to the project) of the promotion ledger: `ledger.jsonl`, hash-chained, and the "
+            "signed VSA of every entry in `vsa/`. Commit it, or point this at a checkout of a ledger branch."
+        ),
+    ),
+    Option(
+        table="promote",
+        key="rules",
+        kind="rules-table",
+        default=None,
+        help=(
+            "What each environment requires, as `[tool.reprotasks.promote.rules.ENV]` tables: `provenance` "
+            "(default true: signed provenance matching SHA256SUMS), `sbom` (default true), `reproduced` (default "
+            "false: a rebuild proves the bytes, or an earlier signed VSA did), `audit` (default false: the "
+            "pinning audit of the release commit is clean), `soak` (least time in the previous environment, e.g. "
+            '"24h"), `promoters` (identities that may promote there; default: the `sign` signer policy) with '
+            "`promoter-issuer`. Environment variable: a JSON table of such tables."
+        ),
+    ),
 )
 
-TABLES: tuple[str, ...] = ("python", "go", "sign", "audit")
+TABLES: tuple[str, ...] = ("python", "go", "sign", "audit", "promote")
 
 # Keys of one `[[tool.reprotasks.images]]` entry (`name` and `binary` are required), with their
 # TOML types: "str", "list" (of strings) or "table" (of strings).

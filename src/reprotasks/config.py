@@ -22,6 +22,7 @@ from typing import Any
 from reprotasks import discover
 from reprotasks._options import ALLOW_KEYS, DEFAULT_ARCHIVE_NAME, IMAGE_KEYS, NON_CONFIG_ENV, OPTIONS, TABLES, Option
 from reprotasks.errors import ConfigError
+from reprotasks.promote.policy import PromoteConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -163,6 +164,8 @@ class Config:
     audit: AuditConfig = AuditConfig()
     # Not part of fingerprint(): images are made from the build's outputs, after it.
     images: tuple[ImageConfig, ...] = ()
+    # Not part of describe(): where a release may go does not change what is built.
+    promote: PromoteConfig = dataclasses.field(default_factory=PromoteConfig)
     # Set while `release` stages its outputs in ``dist_dir``: the dist/ they will replace. Paths
     # inside the stage are shown (and recorded in manifests/provenance) as paths in this one.
     staged_for: Path | None = None
@@ -468,6 +471,10 @@ def _check_type(option: Option, value: Any, source: str) -> Any:
         return _check_allow_list(value, where)
     if option.kind == "image-list":
         return _check_image_list(value, where)
+    if option.kind == "rules-table":
+        from reprotasks.promote.policy import check_rules
+
+        return check_rules(value, where)
     if option.kind == "list":
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise ConfigError(
@@ -728,15 +735,14 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
             value = lowered in _TRUE
         elif option.kind == "list":
             value = raw.split()  # whitespace-separated, like PIP_FIND_LINKS
-        elif option.kind in ("allow-list", "image-list"):
+        elif option.kind in ("allow-list", "image-list", "rules-table"):
             try:
                 value = json.loads(raw)
             except ValueError as exc:
-                example = (
-                    '[{"name": "worker", "binary": "worker"}]'
-                    if option.kind == "image-list"
-                    else '[{"rule": "RT-D001", "path": "docker/*", "reason": "local only"}]'
-                )
+                example = {
+                    "image-list": '[{"name": "worker", "binary": "worker"}]',
+                    "rules-table": '{"prod": {"reproduced": true, "soak": "24h"}}',
+                }.get(option.kind, '[{"rule": "RT-D001", "path": "docker/*", "reason": "local only"}]')
                 raise ConfigError(f"environment variable {name} is not JSON ({exc})", hint=f"e.g. {example}") from None
         result[option.dotted] = _check_type(option, value, f"environment variable {name}")
     return result
@@ -865,7 +871,18 @@ def _resolve(
             allow=tuple(values["audit.allow"]),
         ),
         images=_resolve_images(root, values["images"], platforms, locks),
+        promote=_resolve_promote(root, values),
     )
+
+
+def _resolve_promote(root: Path, values: dict[str, Any]) -> PromoteConfig:
+    from reprotasks.promote.policy import check_environments, resolve
+
+    environments = check_environments(values["promote.environments"], "`promote.environments`")
+    ledger = values["promote.ledger"]
+    if not ledger.strip():
+        raise ConfigError("`promote.ledger` is empty", hint='leave it out for "promotions", or name a directory')
+    return resolve(environments, root / ledger, values["promote.rules"] or {}, "`promote`")
 
 
 _GO_TAG = re.compile(r"^[A-Za-z0-9_.]+$")

@@ -18,13 +18,17 @@ from reprotasks.steps import (
     checksum,
     image,
     lock,
+    promote,
     provenance,
     publish,
     release,
     reproduce,
+    rollback,
     sbom,
     sign,
+    status,
     verify,
+    verify_promotion,
     verify_release,
     verify_signatures,
 )
@@ -51,6 +55,10 @@ _SPECS: dict[str, StepSpec[Any]] = {
         reproduce.SPEC,
         release.SPEC,
         publish.SPEC,
+        promote.SPEC,
+        rollback.SPEC,
+        status.SPEC,
+        verify_promotion.SPEC,
     )
 }
 

@@ -40,6 +40,22 @@ def _option_schema(option: Option) -> dict[str, Any]:
                 "properties": {key: types[kind] for key, kind in IMAGE_KEYS.items()},
             },
         }
+    elif option.kind == "rules-table":
+        from reprotasks.promote.policy import RULE_KEYS
+
+        types = {
+            "bool": {"type": "boolean"},
+            "str": {"type": "string"},
+            "list": {"type": "array", "items": {"type": "string"}},
+        }
+        schema = {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {key: types[kind] for key, kind in RULE_KEYS.items()},
+            },
+        }
     elif option.kind == "choice":
         schema = {"type": "string", "enum": list(option.choices)}
     else:

@@ -42,6 +42,12 @@ if TYPE_CHECKING:
         "verify-release",
         "reproduce",
         "release",
+        "image",
+        "publish",
+        "promote",
+        "rollback",
+        "status",
+        "verify-promotion",
     ]
     ParamKind = Literal["flag", "value", "list", "positional", "positionals"]
     OptionsT = TypeVar("OptionsT")

@@ -115,7 +115,7 @@ class SignerPolicy:
     def verify(self, cert: Certificate) -> None:
         from sigstore.errors import VerificationError
 
-        issuer = _extension_text(cert, _ISSUER_V2, der=True) or _extension_text(cert, _ISSUER_V1, der=False)
+        issuer = certificate_issuer(cert)
         if issuer != self.issuer:
             raise VerificationError(f"signed through OIDC issuer {issuer!r}, expected {self.issuer!r}")
         sans = certificate_identities(cert)
@@ -124,6 +124,31 @@ class SignerPolicy:
                 raise VerificationError(f"signed by {_names(sans)}, expected {self.identity}")
         elif self.pattern is not None and not any(fnmatch.fnmatchcase(san, self.pattern) for san in sans):
             raise VerificationError(f"signed by {_names(sans)}, expected a match for {self.pattern}")
+
+
+class AnyIdentityPolicy:
+    """One of several exact identities, all with one OIDC issuer (e.g. who may promote)."""
+
+    def __init__(self, identities: tuple[str, ...], issuer: str) -> None:
+        self.identities = identities
+        self.issuer = issuer
+
+    def describe(self) -> str:
+        return f"one of {', '.join(self.identities)} (issuer {self.issuer})"
+
+    def verify(self, cert: Certificate) -> None:
+        from sigstore.errors import VerificationError
+
+        issuer = certificate_issuer(cert)
+        if issuer != self.issuer:
+            raise VerificationError(f"signed through OIDC issuer {issuer!r}, expected {self.issuer!r}")
+        sans = certificate_identities(cert)
+        if not set(sans) & set(self.identities):
+            raise VerificationError(f"signed by {_names(sans)}, expected {self.describe()}")
+
+
+def certificate_issuer(cert: Certificate) -> str | None:
+    return _extension_text(cert, _ISSUER_V2, der=True) or _extension_text(cert, _ISSUER_V1, der=False)
 
 
 def _names(sans: list[str]) -> str:
@@ -217,7 +242,7 @@ def verify_artifact(
     require_timestamp(bundle)
 
 
-def verify_dsse(verifier: Verifier, policy: SignerPolicy, bundle: Bundle) -> tuple[str, bytes]:
+def verify_dsse(verifier: Verifier, policy: SignerPolicy | AnyIdentityPolicy, bundle: Bundle) -> tuple[str, bytes]:
     from sigstore.errors import Error as SigstoreError
 
     try:

@@ -1,0 +1,163 @@
+"""SLSA Verification Summary Attestations: the signed record of one promotion decision.
+
+An in-toto v1 statement with predicateType ``https://slsa.dev/verification_summary/v1`` whose
+subjects are every file of the release (and each image's registry digest), signed with Sigstore
+as a DSSE envelope. ``inputAttestations`` names the release's own signed SHA256SUMS and
+provenance bundles and the ledger entry the decision was appended after, so a signature binds the
+decision to its place in the chain. The time a promotion happened is the signing certificate's
+issuance time (Fulcio's, checked against the timestamp authority), not a time the promoter wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from reprotasks import __version__
+from reprotasks.promote.ledger import canonical
+from reprotasks.signing import sigstore as _sigstore
+from reprotasks.signing.sigstore import AnyIdentityPolicy, SignatureError, SignerPolicy
+
+if TYPE_CHECKING:
+    from sigstore.models import Bundle
+    from sigstore.verify import Verifier
+
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+VSA_TYPE = "https://slsa.dev/verification_summary/v1"
+VERIFIER_ID = "https://reprotasks.invalid/promote/v1"
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+
+Policy = SignerPolicy | AnyIdentityPolicy
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decision:
+    """What a VSA says, as reprotasks writes and reads it."""
+
+    action: str  # promote | rollback
+    environment: str
+    version: str
+    commit: str
+    resource: str  # resourceUri
+    artifacts: dict[str, str]  # file -> sha256
+    images: dict[str, str]  # image name -> sha256:...
+    policy_uri: str
+    policy_digest: str
+    inputs: tuple[tuple[str, str], ...]  # (uri, sha256) of the attestations the decision relied on
+    levels: tuple[str, ...]
+    sequence: int
+    previous: str | None  # the ledger entry appended before this one
+    time_verified: str
+
+    def statement(self) -> bytes:
+        subjects = [{"name": name, "digest": {"sha256": digest}} for name, digest in sorted(self.artifacts.items())]
+        subjects += [
+            {"name": f"oci-image:{name}", "digest": {"sha256": digest.removeprefix("sha256:")}}
+            for name, digest in sorted(self.images.items())
+        ]
+        inputs = [{"uri": uri, "digest": {"sha256": digest}} for uri, digest in self.inputs]
+        if self.previous is not None:
+            inputs.append({"uri": f"ledger.jsonl#{self.sequence - 1}", "digest": {"sha256": self.previous}})
+        document: dict[str, Any] = {
+            "_type": STATEMENT_TYPE,
+            "subject": subjects,
+            "predicateType": VSA_TYPE,
+            "predicate": {
+                "verifier": {"id": VERIFIER_ID, "version": {"reprotasks": __version__}},
+                "timeVerified": self.time_verified,
+                "resourceUri": self.resource,
+                "policy": {"uri": self.policy_uri, "digest": {"sha256": self.policy_digest}},
+                "inputAttestations": inputs,
+                "verificationResult": "PASSED",
+                "verifiedLevels": list(self.levels),
+                "slsaVersion": "1.0",
+                # Not part of the VSA schema (consumers ignore unknown fields): what was decided.
+                "reprotasks": {
+                    "action": self.action,
+                    "environment": self.environment,
+                    "version": self.version,
+                    "commit": self.commit,
+                    "sequence": self.sequence,
+                },
+            },
+        }
+        return canonical(document)
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class VerifiedVsa:
+    statement: dict[str, Any]
+    who: str
+    when: datetime  # the certificate's issuance time (UTC)
+
+
+def verify(bundle_bytes: bytes, verifier: Verifier, policy: Policy) -> VerifiedVsa:
+    """Check a VSA bundle's signature for ``policy``; SignatureError with the reason otherwise."""
+    from sigstore.models import Bundle
+
+    try:
+        bundle = Bundle.from_json(bundle_bytes)
+    except Exception as exc:
+        raise SignatureError(f"is not a valid Sigstore bundle: {_sigstore.summarize(exc)}") from None
+    payload_type, payload = _sigstore.verify_dsse(verifier, policy, bundle)
+    if payload_type != PAYLOAD_TYPE:
+        raise SignatureError(f"signs a {payload_type} payload, not an in-toto statement")
+    try:
+        statement = json.loads(payload)
+    except ValueError:
+        raise SignatureError("signs a payload that is not JSON") from None
+    if not isinstance(statement, dict) or statement.get("predicateType") != VSA_TYPE:
+        raise SignatureError("is not a SLSA Verification Summary Attestation")
+    return VerifiedVsa(statement, _sigstore.signer_of(bundle), issued_at(bundle))
+
+
+def issued_at(bundle: Bundle) -> datetime:
+    return bundle.signing_certificate.not_valid_before_utc
+
+
+def sign(statement: bytes, signer: Any) -> bytes:
+    """DSSE-sign the statement with an open sigstore signer; the bundle's JSON."""
+    from sigstore.dsse import Statement
+
+    bundle = signer.sign_dsse(Statement(statement))
+    return str(bundle.to_json()).encode()
+
+
+def says(vsa: VerifiedVsa) -> dict[str, Any]:
+    """The reprotasks part of a verified VSA's predicate ({} when absent)."""
+    predicate = vsa.statement.get("predicate")
+    extra = predicate.get("reprotasks") if isinstance(predicate, dict) else None
+    return extra if isinstance(extra, dict) else {}
+
+
+def subjects(vsa: VerifiedVsa) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for subject in vsa.statement.get("subject", []):
+        if isinstance(subject, dict) and isinstance(subject.get("digest"), dict):
+            digest = subject["digest"].get("sha256")
+            if isinstance(subject.get("name"), str) and isinstance(digest, str):
+                found[subject["name"]] = digest
+    return found
+
+
+def inputs(vsa: VerifiedVsa) -> dict[str, str]:
+    predicate = vsa.statement.get("predicate")
+    found: dict[str, str] = {}
+    for item in predicate.get("inputAttestations", []) if isinstance(predicate, dict) else []:
+        if isinstance(item, dict) and isinstance(item.get("digest"), dict):
+            digest = item["digest"].get("sha256")
+            if isinstance(item.get("uri"), str) and isinstance(digest, str):
+                found[item["uri"]] = digest
+    return found
+
+
+def levels(vsa: VerifiedVsa) -> list[str]:
+    predicate = vsa.statement.get("predicate")
+    value = predicate.get("verifiedLevels") if isinstance(predicate, dict) else None
+    return [level for level in value if isinstance(level, str)] if isinstance(value, list) else []

@@ -1,0 +1,32 @@
+"""status: which release each environment holds, after checking the whole ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reprotasks.signing.options import InstanceOptions
+from reprotasks.step import Context, StepResult, StepSpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusOptions(InstanceOptions):
+    pass
+
+
+def run(ctx: Context, options: StatusOptions) -> StepResult:
+    from reprotasks.promote.core import status_rows
+
+    return StepResult.of(status_rows(ctx.config))
+
+
+def plan(ctx: Context, options: StatusOptions) -> list[str]:
+    return ["reprotasks status  # what each environment holds (ledger chain and VSAs verified)"]
+
+
+SPEC = StepSpec(
+    name="status",
+    summary="Show the release each environment holds, who put it there and when; the ledger is verified first.",
+    options=StatusOptions,
+    run=run,
+    plan=plan,
+)

@@ -1,0 +1,45 @@
+"""verify-promotion: the deploy job's one-liner: is this artifact what ENV holds, by an unbroken, signed record?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reprotasks.signing.options import InstanceOptions
+from reprotasks.step import Context, StepResult, StepSpec, param
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifyPromotionOptions(InstanceOptions):
+    environment: str | None = param(metavar="ENV", required=True, help="the environment being deployed")
+    artifact: str | None = param(
+        metavar="ARTIFACT",
+        required=True,
+        help="the artifact file being deployed, its sha256:HEX digest, or an image REPO@sha256:HEX",
+    )
+
+
+def run(ctx: Context, options: VerifyPromotionOptions) -> StepResult:
+    from reprotasks.errors import ReprotasksError
+    from reprotasks.promote.core import verify_promotion
+
+    if not options.environment or not options.artifact:
+        raise ReprotasksError(
+            "verify-promotion needs ENV and ARTIFACT", hint="e.g. `reprotasks verify-promotion prod dist/app.whl`"
+        )
+    return StepResult.of(verify_promotion(ctx.config, options.environment, options.artifact))
+
+
+def plan(ctx: Context, options: VerifyPromotionOptions) -> list[str]:
+    return [f"reprotasks verify-promotion {options.environment} {options.artifact}"]
+
+
+SPEC = StepSpec(
+    name="verify-promotion",
+    summary=(
+        "Deploy gate: ARTIFACT (file, sha256:HEX or REPO@sha256:HEX) must be part of the release ENV holds, with "
+        "the ledger's chain and every VSA verified; non-zero exit otherwise."
+    ),
+    options=VerifyPromotionOptions,
+    run=run,
+    plan=plan,
+)
