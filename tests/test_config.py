@@ -185,11 +185,12 @@ def test_readme_documents_every_option() -> None:
 
 def test_every_option_is_a_config_field_an_env_var_and_described(make_project: MakeProject) -> None:
     """The options table is the single source: each key has its dataclass field and its place in
-    describe() (audit keys are left out of describe(): they do not change what is built)."""
+    describe() (audit and promote keys are left out of describe(): they do not change what is built)."""
     import dataclasses
 
     from reprotasks._options import OPTIONS
     from reprotasks.config import AuditConfig, Config, GoConfig, PythonConfig, SignConfig
+    from reprotasks.promote.policy import PromoteConfig
 
     tables: dict[str, type[object]] = {
         "": Config,
@@ -197,6 +198,7 @@ def test_every_option_is_a_config_field_an_env_var_and_described(make_project: M
         "go": GoConfig,
         "sign": SignConfig,
         "audit": AuditConfig,
+        "promote": PromoteConfig,
     }
     # Keys that resolve into another field instead of one of their own.
     folded = {
@@ -211,7 +213,7 @@ def test_every_option_is_a_config_field_an_env_var_and_described(make_project: M
         fields = {field.name for field in dataclasses.fields(tables[option.table])}  # type: ignore[arg-type]
         assert option.field in fields, option.dotted
         assert option.env_var == "REPROTASKS_" + option.dotted.upper().replace(".", "_").replace("-", "_")
-        if option.table == "audit":
+        if option.table in ("audit", "promote"):
             continue
         section = described if not option.table else described[option.table]
         assert option.key in section, option.dotted

@@ -85,7 +85,7 @@ def test_every_front_end_accepts_the_same_options_with_the_same_defaults(step: s
         if item.kind in ("flag", "value"):
             assert argument.default == item.default, item.dest
         assert argument.help == item.help
-        assert argument.positional == (item.kind == "positional")
+        assert argument.positional == (item.kind == "positional" and item.required)  # optional ones are flags
     # Every option given: CLI, nox and invoke build equal options, hence equal config overrides.
     values = _samples(spec)
     argv = _cli_args(spec, values)

@@ -12,7 +12,7 @@ from reprotasks.step import Context, StepResult, StepSpec, param
 @dataclass(frozen=True, kw_only=True)
 class PromoteOptions(InstanceOptions):
     version: str | None = param(metavar="VERSION", required=True, help="the release's version (as its manifest says)")
-    to: str | None = param("--to", metavar="ENV", required=True, help="the environment it enters")
+    to: str | None = param("--to", metavar="ENV", help="the environment it enters (required)")
     release_dir: Path | None = param(
         "--release",
         metavar="DIR",

@@ -10,7 +10,7 @@ from reprotasks.step import Context, StepResult, StepSpec, param
 
 @dataclass(frozen=True, kw_only=True)
 class RollbackOptions(InstanceOptions):
-    to: str | None = param("--to", metavar="ENV", required=True, help="the environment to roll back")
+    to: str | None = param("--to", metavar="ENV", help="the environment to roll back (required)")
     version: str | None = param(
         metavar="VERSION", help="the release to go back to (default: the one the environment held before)"
     )

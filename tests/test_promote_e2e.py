@@ -1,0 +1,204 @@
+"""promote / rollback / status / verify-promotion end to end, with the local Sigstore instance.
+
+examples/hybrid is released twice (0.3.0 and 0.4.0), both signed; 0.3.0 goes dev -> staging ->
+prod, 0.4.0 dev -> staging -> prod, and prod is rolled back and forth. Every refusal the issue
+names is tried: a skipped environment, a tampered artifact, the wrong release signer, a promoter
+the policy does not allow, a failed reproduction, an edited ledger, and a second 0.3.0.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import commit_all, run_cli
+from tests.sigstack import SigstoreStack
+from tests.test_sign_e2e import SIGNER, signed, stack  # noqa: F401 - fixtures
+
+pytestmark = [pytest.mark.slow, pytest.mark.sigstack, pytest.mark.xdist_group("sigstack")]
+
+PROMOTER = "release-manager@example.test"
+
+
+def cli(root: Path, *args: str, token: str | None = None) -> tuple[int, str]:
+    env = {"SIGSTORE_ID_TOKEN": token} if token else None
+    result = run_cli(*args, cwd=root, env=env)
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output, output
+    return result.returncode, output
+
+
+def release(root: Path, target: Path) -> Path:
+    for step in ("build", "sbom", "checksum", "provenance", "sign"):
+        code, output = cli(root, step)
+        assert code == 0, f"{step}:\n{output}"
+    shutil.copytree(root / "dist", target)
+    return target
+
+
+def bump(root: Path, version: str) -> None:
+    for name in ("pyproject.toml", "src/hybrid_orchestrator/__init__.py"):
+        path = root / name
+        path.write_text(path.read_text(encoding="utf-8").replace('"0.3.0"', f'"{version}"'), encoding="utf-8")
+    commit_all(root, f"release {version}")
+
+
+def ledger_lines(root: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (root / "promotions" / "ledger.jsonl").read_text().splitlines()]
+
+
+def test_two_releases_through_three_environments_with_every_refusal(
+    signed: Path,  # noqa: F811 - the fixture
+    stack: SigstoreStack,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    root = signed
+    issuer = stack.issuer.url
+    with (root / "pyproject.toml").open("a", encoding="utf-8") as handle:
+        handle.write(
+            "\n[tool.reprotasks.promote.rules.staging]\nreproduced = true\n"
+            f"\n[tool.reprotasks.promote.rules.prod]\npromoters = [{PROMOTER!r}]\npromoter-issuer = {issuer!r}\n"
+        )
+    commit_all(root, "promotion policy")
+    v1 = release(root, tmp_path / "v1")
+    promoter = stack.issuer.token(PROMOTER)
+
+    # Environments are never skipped.
+    code, output = cli(root, "promote", "0.3.0", "--to", "staging", "--release", str(v1))
+    assert code != 0
+    assert "records no promotion of 0.3.0 to dev" in output and "promote it to dev first" in output
+    assert not (root / "promotions" / "ledger.jsonl").exists()
+
+    code, output = cli(root, "promote", "0.3.0", "--to", "dev", "--release", str(v1))
+    assert code == 0, output
+    assert "0.3.0 promoted (entry 0" in output
+    # Idempotent: the same release again is nothing to do, and nothing is recorded.
+    code, output = cli(root, "promote", "0.3.0", "--to", "dev", "--release", str(v1))
+    assert code == 0 and "already there" in output, output
+
+    # staging requires a proven reproduction: the rebuild here differs (other ldflags), so it is refused.
+    result = run_cli(
+        "promote",
+        "0.3.0",
+        "--to",
+        "staging",
+        "--release",
+        str(v1),
+        cwd=root,
+        env={"REPROTASKS_GO_LDFLAGS": "-X main.extra=1"},
+    )
+    assert result.returncode != 0
+    assert "was not reproduced from commit" in result.stdout + result.stderr
+    code, output = cli(root, "promote", "0.3.0", "--to", "staging", "--release", str(v1))
+    assert code == 0, output
+    assert "REPROTASKS_REPRODUCED" in output
+
+    # prod: only the release manager may promote.
+    code, output = cli(root, "promote", "0.3.0", "--to", "prod", "--release", str(v1))
+    assert code != 0 and f"{SIGNER} (issuer {issuer}) may not promote to prod" in output, output
+    code, output = cli(root, "promote", "0.3.0", "--to", "prod", "--release", str(v1), token=promoter)
+    assert code == 0, output
+
+    # The VSA: a SLSA verification summary over every file, naming its policy and the chain.
+    entries = ledger_lines(root)
+    assert [(e["action"], e["environment"], e["version"]) for e in entries] == [
+        ("promote", "dev", "0.3.0"),
+        ("promote", "staging", "0.3.0"),
+        ("promote", "prod", "0.3.0"),
+    ]
+    assert entries[2]["who"] == PROMOTER and entries[0]["who"] == SIGNER
+    bundle = json.loads((root / "promotions" / "vsa" / f"{entries[1]['vsa']}.sigstore.json").read_text())
+    import base64
+
+    statement = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
+    assert statement["predicateType"] == "https://slsa.dev/verification_summary/v1"
+    predicate = statement["predicate"]
+    assert predicate["verificationResult"] == "PASSED"
+    assert predicate["resourceUri"] == "pkg:generic/hybrid-orchestrator@0.3.0"
+    assert "REPROTASKS_REPRODUCED" in predicate["verifiedLevels"]
+    assert {"uri": "ledger.jsonl#0", "digest": {"sha256": entries[1]["prev"]}} in predicate["inputAttestations"]
+    assert {s["name"] for s in statement["subject"]} == set(entries[1]["artifacts"])  # type: ignore[arg-type]
+
+    # The second release; a second, different 0.3.0 is refused (no overwrite).
+    worker = root / "go" / "cmd" / "worker" / "main.go"
+    worker.write_text(worker.read_text(encoding="utf-8") + "\n// 0.4.0\n", encoding="utf-8")
+    commit_all(root, "worker change")
+    other = release(root, tmp_path / "other-0.3.0")
+    code, output = cli(root, "promote", "0.3.0", "--to", "dev", "--release", str(other))
+    assert code != 0 and "a release is never replaced under the same version" in output, output
+    bump(root, "0.4.0")
+    v2 = release(root, tmp_path / "v2")
+    for environment in ("dev", "staging"):
+        code, output = cli(root, "promote", "0.4.0", "--to", environment, "--release", str(v2))
+        assert code == 0, output
+
+    # A tampered artifact is refused by promote, and by verify-promotion.
+    tampered = tmp_path / "tampered"
+    shutil.copytree(v2, tampered)
+    wheel = next(tampered.glob("*.whl"))
+    data = bytearray(wheel.read_bytes())
+    data[len(data) // 2] ^= 1
+    wheel.write_bytes(bytes(data))
+    code, output = cli(root, "promote", "0.4.0", "--to", "prod", "--release", str(tampered), token=promoter)
+    assert code != 0 and wheel.name in output and "checksum" in output.lower(), output
+    code, output = cli(root, "verify-promotion", "staging", str(wheel))
+    assert code != 0 and "no promotion ever named it" in output, output
+
+    # The wrong release signer.
+    result = run_cli(
+        "promote",
+        "0.4.0",
+        "--to",
+        "prod",
+        "--release",
+        str(v2),
+        cwd=root,
+        env={"SIGSTORE_ID_TOKEN": promoter, "REPROTASKS_SIGN_IDENTITY": "someone-else@example.test"},
+    )
+    assert result.returncode != 0 and "someone-else@example.test" in result.stdout + result.stderr
+
+    code, output = cli(root, "promote", "0.4.0", "--to", "prod", "--release", str(v2), token=promoter)
+    assert code == 0, output
+    good_wheel = next(v2.glob("*.whl"))
+    old_wheel = next(v1.glob("*.whl"))
+    code, output = cli(root, "verify-promotion", "prod", str(good_wheel))
+    assert code == 0 and "0.4.0" in output, output
+    code, output = cli(root, "verify-promotion", "prod", str(old_wheel))
+    assert code != 0 and "it belongs to 0.3.0" in output, output
+
+    # Rollback and forth.
+    code, output = cli(root, "rollback", "--to", "prod", token=promoter)
+    assert code == 0 and "back at 0.3.0" in output, output
+    code, output = cli(root, "verify-promotion", "prod", str(old_wheel))
+    assert code == 0, output
+    code, output = cli(root, "rollback", "--to", "prod", "0.4.0", token=promoter)
+    assert code == 0 and "back at 0.4.0" in output, output
+    code, output = cli(root, "rollback", "--to", "prod", "9.9.9", token=promoter)
+    assert code != 0 and "9.9.9 was never promoted to prod" in output
+    code, output = cli(root, "status")
+    assert code == 0, output
+    assert "prod" in output and "0.4.0 (rolled back to" in output and "staging  0.4.0" in output
+    assert len(ledger_lines(root)) == 8
+
+    # An edited ledger: every command that reads it refuses, naming the line.
+    ledger = root / "promotions" / "ledger.jsonl"
+    pristine = ledger.read_bytes()
+    ledger.write_bytes(pristine.replace(b'"who":"' + PROMOTER.encode(), b'"who":"mallory@example.test', 1))
+    code, output = cli(root, "verify-promotion", "prod", str(good_wheel))
+    assert code != 0 and "ledger.jsonl:3" in output, output
+    lines = pristine.splitlines(keepends=True)
+    ledger.write_bytes(b"".join(lines[:2] + lines[3:]))  # an entry removed
+    code, output = cli(root, "status")
+    assert code != 0 and "sequence number" in output, output
+    ledger.write_bytes(pristine)
+    vsa = root / "promotions" / "vsa" / f"{entries[0]['vsa']}.sigstore.json"
+    vsa_bytes = vsa.read_bytes()
+    vsa.write_bytes(vsa_bytes.replace(b'"', b'"', 1) + b" ")
+    code, output = cli(root, "status")
+    assert code != 0 and "was changed" in output, output
+    vsa.write_bytes(vsa_bytes)
+    code, output = cli(root, "verify-promotion", "prod", str(good_wheel))
+    assert code == 0, output
