@@ -120,7 +120,7 @@ def test_two_releases_through_three_environments_with_every_refusal(
     assert predicate["resourceUri"] == "pkg:generic/hybrid-orchestrator@0.3.0"
     assert "REPROTASKS_REPRODUCED" in predicate["verifiedLevels"]
     assert {"uri": "ledger.jsonl#0", "digest": {"sha256": entries[1]["prev"]}} in predicate["inputAttestations"]
-    assert {s["name"] for s in statement["subject"]} == set(entries[1]["artifacts"])  # type: ignore[arg-type]
+    assert {s["name"] for s in statement["subject"]} == set(entries[1]["artifacts"])  # type: ignore[call-overload]
 
     # The second release; a second, different 0.3.0 is refused (no overwrite).
     worker = root / "go" / "cmd" / "worker" / "main.go"
@@ -143,7 +143,7 @@ def test_two_releases_through_three_environments_with_every_refusal(
     data[len(data) // 2] ^= 1
     wheel.write_bytes(bytes(data))
     code, output = cli(root, "promote", "0.4.0", "--to", "prod", "--release", str(tampered), token=promoter)
-    assert code != 0 and wheel.name in output and "checksum" in output.lower(), output
+    assert code != 0 and f"{wheel.name}' was modified" in output, output
     code, output = cli(root, "verify-promotion", "staging", str(wheel))
     assert code != 0 and "no promotion ever named it" in output, output
 

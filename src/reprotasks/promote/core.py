@@ -254,7 +254,10 @@ def promote(
     if not findings and current is not None and current.version == version and current.sums == release.sums:
         return Outcome([(environment, f"{version} is already there (entry {current.seq}); nothing to do")])
     findings += _order_findings(promote_cfg, ledger, release, environment)
-    if rules.reproduced:
+    expensive = not findings  # a rebuild or an audit only when everything cheaper passed
+    if rules.reproduced and not expensive:
+        findings.append(_not_attempted(release, "a reproduction (rebuild) is required"))
+    elif rules.reproduced:
         proof = _earlier_reproduction(ledger, release)
         if proof is not None:
             inputs.append((f"{_ledger.VSA_DIR}/{proof.vsa}.sigstore.json", proof.vsa))
@@ -265,7 +268,9 @@ def promote(
                 levels.append(REPRODUCED)
             else:
                 findings.append(problem)
-    if rules.audit:
+    if rules.audit and not expensive:
+        findings.append(_not_attempted(release, "the pinning audit of the release commit is required"))
+    elif rules.audit:
         problem = _audit_now(config, release, runner=runner)
         if problem is None:
             levels.append(AUDIT_CLEAN)
@@ -273,7 +278,7 @@ def promote(
             findings.append(problem)
     if findings:
         error = DriftError(findings, step="promote")
-        error.message = f"promote: {version} may not enter {environment}: {len(findings)} check(s) failed, listed above"
+        error.message = f"{version} may not enter {environment}: " + error.message
         raise error
     entry = _record(
         config, ledger, release, "promote", environment, levels, inputs, signing, log=log, verifier=verifier
@@ -284,6 +289,15 @@ def promote(
             ("checks", ", ".join(levels) or "signatures"),
             ("ledger", f"{ledger.shown}/{_ledger.LEDGER_NAME} head {ledger.head}"),
         ]
+    )
+
+
+def _not_attempted(release: Release, what: str) -> Finding:
+    return Finding(
+        f"{release.shown}/{SUMS_NAME}",
+        None,
+        f"{what}, and was not attempted because the checks above failed",
+        "fix those first; it runs on the next promote",
     )
 
 
@@ -620,7 +634,7 @@ def verify_promotion(config: Config, environment: str, artifact: str) -> Outcome
     states, ledger, chain = status(config)
     if chain:
         error = DriftError(chain, step="verify-promotion")
-        error.message = "verify-promotion: the promotion ledger does not verify; nothing it says can be trusted"
+        error.message = "the promotion ledger does not verify, so nothing it says can be trusted: " + error.message
         raise error
     current = next(state.entry for state in states if state.environment == environment)
     where = f"{ledger.shown}/{_ledger.LEDGER_NAME}"
