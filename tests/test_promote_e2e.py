@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import load
 from tests.conftest import commit_all, run_cli
 from tests.sigstack import SigstoreStack
 from tests.test_sign_e2e import SIGNER, signed, stack  # noqa: F401 - fixtures
@@ -183,12 +184,28 @@ def test_two_releases_through_three_environments_with_every_refusal(
     assert "prod" in output and "0.4.0 (rolled back to" in output and "staging  0.4.0" in output
     assert len(ledger_lines(root)) == 8
 
+    # The dashboard: a static page, loaded in headless Chromium without a console message.
+    code, output = cli(root, "report")
+    assert code == 0 and "8 ledger entries" in output, output
+    shot = tmp_path / "dashboard.png"
+    page = load(root / "promotions" / "index.html", screenshot=shot)
+    print(f"dashboard screenshot: {shot}")
+    assert page.console == []
+    assert 'data-rendered="8"' in page.dom and page.dom.count("<circle") == 8
+    for env, version in (("dev", "0.4.0"), ("staging", "0.4.0"), ("prod", "0.4.0")):
+        card = page.dom.split(f'data-env="{env}">', 1)[1].split("</div>", 1)[0]
+        assert f'<p class="version">{version}</p>' in card, card
+    assert "yes (rebuilt, same bytes)" in page.dom and 'class="ok"' in page.dom
+
     # An edited ledger: every command that reads it refuses, naming the line.
     ledger = root / "promotions" / "ledger.jsonl"
     pristine = ledger.read_bytes()
     ledger.write_bytes(pristine.replace(b'"who":"' + PROMOTER.encode(), b'"who":"mallory@example.test', 1))
     code, output = cli(root, "verify-promotion", "prod", str(good_wheel))
     assert code != 0 and "ledger.jsonl:3" in output, output
+    code, output = cli(root, "report")
+    assert code != 0 and "shows the ledger as broken" in output, output
+    assert "Ledger BROKEN" in load(root / "promotions" / "index.html").dom
     lines = pristine.splitlines(keepends=True)
     ledger.write_bytes(b"".join(lines[:2] + lines[3:]))  # an entry removed
     code, output = cli(root, "status")

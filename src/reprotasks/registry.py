@@ -22,6 +22,7 @@ from reprotasks.steps import (
     provenance,
     publish,
     release,
+    report,
     reproduce,
     rollback,
     sbom,
@@ -59,6 +60,7 @@ _SPECS: dict[str, StepSpec[Any]] = {
         rollback.SPEC,
         status.SPEC,
         verify_promotion.SPEC,
+        report.SPEC,
     )
 }
 

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         "rollback",
         "status",
         "verify-promotion",
+        "report",
     ]
     ParamKind = Literal["flag", "value", "list", "positional", "positionals"]
     OptionsT = TypeVar("OptionsT")

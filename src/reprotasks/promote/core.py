@@ -658,3 +658,33 @@ def verify_promotion(config: Config, environment: str, artifact: str) -> Outcome
             ("ledger", f"{len(ledger.entries)} entries, chain and every VSA verified"),
         ]
     )
+
+
+def write_report(config: Config, output: Path | None) -> Outcome:
+    """The static dashboard; written even when the ledger is broken (it says so), then the error."""
+    from reprotasks._files import write_atomic
+    from reprotasks.promote.report import render
+
+    ledger, findings = open_ledger(config)
+    levels = {entry.seq: _levels_of(ledger, entry) for entry in ledger.entries}
+    target = output or ledger.directory / "index.html"
+    page = render(
+        project=config.project_name or config.root.name,
+        environments=config.promote.environments,
+        ledger=ledger,
+        findings=findings,
+        levels=levels,
+    )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, page)
+    except OSError as exc:
+        raise ReprotasksError(
+            f"report: cannot write {config.rel(target)}: {exc.strerror or exc}",
+            hint="pass --output FILE in a writable directory",
+        ) from None
+    if findings:
+        error = DriftError(findings, step="report")
+        error.message = f"wrote {config.rel(target)}, which shows the ledger as broken: " + error.message
+        raise error
+    return Outcome([(config.rel(target), f"{len(ledger.entries)} ledger entries, chain and every VSA verified")])

@@ -1,0 +1,162 @@
+"""Promotion without a Sigstore instance: the policy config, the ledger's chain checks, the dashboard.
+
+The signed path (promote, rollback, verify-promotion with real VSAs) is tests/test_promote_e2e.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reprotasks.config import load_config
+from reprotasks.errors import ConfigError, Finding
+from reprotasks.promote.ledger import LEDGER_NAME, Entry, Ledger, read_ledger
+from reprotasks.promote.report import render
+
+from .browser import load
+from .conftest import MakeProject, run_cli
+
+
+def entry(seq: int, prev: str | None, **changes: object) -> Entry:
+    fields: dict[str, object] = {
+        "seq": seq,
+        "prev": prev,
+        "action": "promote",
+        "environment": "dev",
+        "version": "1.0.0",
+        "commit": "c" * 40,
+        "sums": "a" * 64,
+        "artifacts": {"app.whl": "b" * 64},
+        "vsa": "d" * 64,
+        "who": "release@example.test",
+        "when": "2026-12-01T10:00:00Z",
+    }
+    fields.update(changes)
+    return Entry(**fields)  # type: ignore[arg-type]
+
+
+def chain(*entries: Entry) -> bytes:
+    import hashlib
+
+    lines: list[bytes] = []
+    prev = None
+    for item in entries:
+        fixed = Entry(**{**item.as_json(), "seq": len(lines), "prev": prev, "images": item.images})
+        lines.append(fixed.line())
+        prev = hashlib.sha256(fixed.line()).hexdigest()
+    return b"".join(line + b"\n" for line in lines)
+
+
+def test_the_chain_names_the_line_where_an_edit_removal_or_reordering_shows(tmp_path: Path) -> None:
+    good = chain(entry(0, None), entry(1, None, environment="staging"), entry(2, None, environment="prod"))
+    (tmp_path / LEDGER_NAME).write_bytes(good)
+    ledger = read_ledger(tmp_path, "promotions")
+    assert ledger.findings == [] and [e.environment for e in ledger.entries] == ["dev", "staging", "prod"]
+
+    lines = good.splitlines(keepends=True)
+    cases = {
+        # A self-consistent edit shows at the next line (the last line's own VSA catches an edit there).
+        "edited": (lines[0] + lines[1].replace(b"staging", b"stagin2") + lines[2], 3, "does not chain"),
+        "not canonical": (lines[0] + lines[1].replace(b'"seq":1', b'"seq": 1') + lines[2], 2, "was edited"),
+        "removed": (lines[0] + lines[2], 2, "sequence number 2 where 1"),
+        "reordered": (lines[1] + lines[0] + lines[2], 1, "sequence number 1 where 0"),
+        "cut short": (good[:-5], 3, "is not a JSON entry"),
+        "garbage": (lines[0] + b"\xff\xfe not json\n", 2, "is not a JSON entry"),
+    }
+    for name, (data, line, problem) in cases.items():
+        (tmp_path / LEDGER_NAME).write_bytes(data)
+        found = read_ledger(tmp_path, "promotions").findings
+        assert any(f.line == line and problem in f.problem for f in found), (name, found)
+
+
+def test_a_symlinked_ledger_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere.jsonl").write_bytes(chain(entry(0, None)))
+    (tmp_path / LEDGER_NAME).symlink_to(tmp_path / "elsewhere.jsonl")
+    ledger = read_ledger(tmp_path, "promotions")
+    assert ledger.entries == [] and "cannot be read" in ledger.findings[0].problem
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("[tool.reprotasks.promote]\nenvironments = []\n", "`promote.environments` is empty"),
+        ('[tool.reprotasks.promote]\nenvironments = ["dev", "dev"]\n', "names 'dev' twice"),
+        ('[tool.reprotasks.promote]\nenvironments = ["Prod!"]\n', "is not an environment name"),
+        ("[tool.reprotasks.promote.rules.qa]\nsbom = true\n", "names 'qa', which `promote.environments` does not"),
+        ('[tool.reprotasks.promote.rules.prod]\nsoak = "1 day"\n', "is not a duration"),
+        ("[tool.reprotasks.promote.rules.prod]\nsoak = 5\n", "`soak` must be a string"),
+        ("[tool.reprotasks.promote.rules.prod]\nreproduce = true\n", "unknown key `reproduce`"),
+        ('[tool.reprotasks.promote.rules.prod]\npromoters = ["a@b.c"]\n', "without `promoter-issuer`"),
+        ("[tool.reprotasks.promote]\nrules = 3\n", "must be a table of tables"),
+        ("[tool.reprotasks.promote]\nwho = 3\n", "who"),
+    ],
+)
+def test_a_bad_policy_is_a_clear_error(make_project: MakeProject, table: str, message: str) -> None:
+    root = make_project(extra_config=table)
+    with pytest.raises(ConfigError) as caught:
+        load_config(root)
+    assert message in str(caught.value) + (caught.value.hint or "")
+    result = run_cli("status", cwd=root)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and message in result.stderr
+
+
+def test_the_policy_and_its_digest(make_project: MakeProject) -> None:
+    root = make_project(
+        extra_config='[tool.reprotasks.promote.rules.prod]\nsoak = "2h"\nreproduced = true\n'
+        'promoters = ["rm@example.test"]\npromoter-issuer = "https://issuer.example.test"\n'
+    )
+    promote = load_config(root).promote
+    assert promote.environments == ("dev", "staging", "prod") and promote.ledger == root / "promotions"
+    assert promote.rules_for("prod").soak_seconds == 7200 and promote.rules_for("dev").reproduced is False
+    assert promote.previous("prod") == "staging" and promote.previous("dev") is None
+    assert promote.rules_digest("prod") != promote.rules_digest("staging")
+    again = load_config(root).promote
+    assert again.rules_digest("prod") == promote.rules_digest("prod")
+
+
+def test_status_of_an_empty_ledger_needs_no_trust_root(make_project: MakeProject) -> None:
+    result = run_cli("status", cwd=make_project())
+    assert result.returncode == 0, result.stderr
+    assert "dev      -" in result.stdout and "0 entries" in result.stdout
+
+
+def test_the_dashboard_escapes_every_value_and_loads_without_console_errors(tmp_path: Path) -> None:
+    hostile = '</script><script>console.error("pwned")</script><img src=x onerror=alert(1)>'
+    entries = [
+        entry(0, None),
+        entry(1, "0" * 64, environment="staging"),
+        entry(2, "1" * 64, version=hostile, who="<b>mallory</b>"),
+        entry(3, "2" * 64, action="rollback", restores=0),
+    ]
+    ledger = Ledger(directory=tmp_path, shown="promotions", entries=entries, lines=[e.line() for e in entries])
+    levels = {1: ["SLSA_BUILD_LEVEL_1", "REPROTASKS_REPRODUCED"]}
+    page = tmp_path / "index.html"
+    page.write_bytes(
+        render(project="demo", environments=("dev", "staging", "prod"), ledger=ledger, findings=[], levels=levels)
+    )
+    again = render(project="demo", environments=("dev", "staging", "prod"), ledger=ledger, findings=[], levels=levels)
+    assert page.read_bytes() == again  # a function of the ledger alone
+    shot = tmp_path / "dashboard.png"
+    loaded = load(page, screenshot=shot)
+    print(f"dashboard screenshot: {shot}")
+    assert loaded.console == []
+    assert 'data-rendered="4"' in loaded.dom  # the timeline script ran over every entry
+    assert loaded.dom.count("<circle") == 4
+    assert "<b>mallory</b>" not in loaded.dom and "&lt;b&gt;mallory&lt;/b&gt;" in loaded.dom
+    assert "<img" not in loaded.dom and "<b>" not in loaded.dom
+    assert "yes (rebuilt, same bytes)" in loaded.dom
+
+    broken = render(
+        project="demo",
+        environments=("dev",),
+        ledger=ledger,
+        findings=[Finding("promotions/ledger.jsonl", 2, "does not chain", "restore it")],
+        levels={},
+    )
+    page.write_bytes(broken)
+    loaded = load(page)
+    assert loaded.console == [] and 'class="broken"' in loaded.dom and "Ledger BROKEN" in loaded.dom
+    data = json.loads(loaded.dom.split('id="data">', 1)[1].split("</script>", 1)[0])
+    assert data["entries"][2]["version"] == hostile
