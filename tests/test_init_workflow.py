@@ -243,8 +243,11 @@ def test_permissions_are_least_privilege(hybrid: Path) -> None:
         "sign": ["id-token"],
         "publish": ["contents"],
         "pypi": ["id-token"],
+        "promote": ["contents", "id-token"],
     }
     assert "on:\n  push:\n    tags:" in text and "concurrency:" in text
+    assert "workflow_dispatch:" in text and "environment: ${{ inputs.environment }}" in text
+    assert "options: [dev, staging, prod]" in text
     assert "python-version-file: .python-version" in text and "go-version-file: go/go.mod" in text
     assert "persist-credentials: false" in text and "${{" not in "".join(re.findall(r"run: .*", text))
     for platform in ("linux/amd64", "linux/arm64", "darwin/arm64", "windows/amd64"):

@@ -132,6 +132,9 @@ def _matrix(config: Config) -> str:
     return "\n".join(f"          - part: {part}\n            args: {args}" for part, args in entries)
 
 
+# The branch the workflow keeps the promotion ledger in (checked out at `promote.ledger`).
+LEDGER_BRANCH = "promotions"
+
 # The marker of a workflow `reprotasks init` wrote (any other file there is the user's own).
 MARKER = "# Written by `reprotasks init`"
 
@@ -150,6 +153,9 @@ def render_workflow(config: Config, install: Sequence[str] = DEFAULT_INSTALL, *,
         "pypi_note": "; PyPI with trusted publishing when vars.PYPI_PUBLISH is 'true'" if config.python.build else "",
         "pypi": Template(_PYPI).substitute(ACTIONS) if config.python.build else "",
         "image_step": "\n          reprotasks image" if config.images else "",
+        "environments": ", ".join(config.promote.environments),
+        "ledger": config.rel(config.promote.ledger) if config.promote.ledger else "promotions",
+        "ledger_branch": LEDGER_BRANCH,
         "images": Template(_IMAGES).substitute(
             ACTIONS, setup=_setup(config, install, go=True), dist=config.rel(config.dist_dir)
         )
