@@ -64,6 +64,7 @@ def test_the_chain_names_the_line_where_an_edit_removal_or_reordering_shows(tmp_
         "reordered": (lines[1] + lines[0] + lines[2], 1, "sequence number 1 where 0"),
         "cut short": (good[:-5], 3, "is not a JSON entry"),
         "garbage": (lines[0] + b"\xff\xfe not json\n", 2, "is not a JSON entry"),
+        "nested": (lines[0] + b"[" * 5000 + b"\n", 2, "is not a JSON entry"),
     }
     for name, (data, line, problem) in cases.items():
         (tmp_path / LEDGER_NAME).write_bytes(data)
@@ -71,11 +72,36 @@ def test_the_chain_names_the_line_where_an_edit_removal_or_reordering_shows(tmp_
         assert any(f.line == line and problem in f.problem for f in found), (name, found)
 
 
+def test_a_rollback_restores_an_earlier_entry_and_only_a_rollback_restores(tmp_path: Path) -> None:
+    for restores, action, problem in (
+        (1, "rollback", "does not come before it"),
+        (5, "rollback", "does not come before it"),
+        (-1, "rollback", "does not come before it"),
+        (0, "promote", "only a rollback restores"),
+        (None, "rollback", "only a rollback restores"),
+    ):
+        data = chain(entry(0, None), entry(1, None, action=action, restores=restores))
+        (tmp_path / LEDGER_NAME).write_bytes(data)
+        found = read_ledger(tmp_path, "promotions").findings
+        assert any(f.line == 2 and problem in f.problem for f in found), (restores, action, found)
+
+
+def test_verify_promotion_hashes_an_existing_file_whatever_its_name(tmp_path: Path) -> None:
+    from reprotasks.promote.core import artifact_digest
+
+    digest = "ab" * 32
+    tricky = tmp_path / f"evil@sha256:{digest}"
+    tricky.write_bytes(b"evil")
+    assert artifact_digest(str(tricky))[0] != digest
+    assert artifact_digest(f"sha256:{digest.upper()}") == (digest, f"sha256:{digest.upper()}")
+    assert artifact_digest(f"ghcr.io/acme/worker@sha256:{digest}")[0] == digest
+
+
 def test_a_symlinked_ledger_is_not_read(tmp_path: Path) -> None:
     (tmp_path / "elsewhere.jsonl").write_bytes(chain(entry(0, None)))
     (tmp_path / LEDGER_NAME).symlink_to(tmp_path / "elsewhere.jsonl")
     ledger = read_ledger(tmp_path, "promotions")
-    assert ledger.entries == [] and "cannot be read" in ledger.findings[0].problem
+    assert ledger.entries == [] and "is a symlink or not a regular file" in ledger.findings[0].problem
 
 
 @pytest.mark.parametrize(
@@ -89,6 +115,8 @@ def test_a_symlinked_ledger_is_not_read(tmp_path: Path) -> None:
         ("[tool.reprotasks.promote.rules.prod]\nsoak = 5\n", "`soak` must be a string"),
         ("[tool.reprotasks.promote.rules.prod]\nreproduce = true\n", "unknown key `reproduce`"),
         ('[tool.reprotasks.promote.rules.prod]\npromoters = ["a@b.c"]\n', "without `promoter-issuer`"),
+        ('[tool.reprotasks.promote.rules.prod]\npromoters = [" a@b.c"]\npromoter-issuer = "x"\n', "spaces around"),
+        ('[tool.reprotasks.promote]\nledger = "pyproject.toml"\n', "is not a directory"),
         ("[tool.reprotasks.promote]\nrules = 3\n", "must be a table of tables"),
         ("[tool.reprotasks.promote]\nwho = 3\n", "who"),
     ],

@@ -70,7 +70,7 @@ def test_two_releases_through_three_environments_with_every_refusal(
     # Environments are never skipped.
     code, output = cli(root, "promote", "0.3.0", "--to", "staging", "--release", str(v1))
     assert code != 0
-    assert "records no promotion of 0.3.0 to dev" in output and "promote it to dev first" in output
+    assert "dev does not hold 0.3.0 (it holds nothing)" in output and "promote it to dev first" in output
     assert not (root / "promotions" / "ledger.jsonl").exists()
 
     code, output = cli(root, "promote", "0.3.0", "--to", "dev", "--release", str(v1))
@@ -136,6 +136,10 @@ def test_two_releases_through_three_environments_with_every_refusal(
         code, output = cli(root, "promote", "0.4.0", "--to", environment, "--release", str(v2))
         assert code == 0, output
 
+    # The previous environment must hold the release now: dev moved on to 0.4.0.
+    code, output = cli(root, "promote", "0.3.0", "--to", "staging", "--release", str(v1))
+    assert code != 0 and "dev does not hold 0.3.0 (it holds 0.4.0" in output, output
+
     # A tampered artifact is refused by promote, and by verify-promotion.
     tampered = tmp_path / "tampered"
     shutil.copytree(v2, tampered)
@@ -197,9 +201,16 @@ def test_two_releases_through_three_environments_with_every_refusal(
         assert f'<p class="version">{version}</p>' in card, card
     assert "yes (rebuilt, same bytes)" in page.dom and 'class="ok"' in page.dom
 
-    # An edited ledger: every command that reads it refuses, naming the line.
+    # Entries cut off the end leave a valid chain: the ledger's committed history catches it.
+    commit_all(root, "ledger")
     ledger = root / "promotions" / "ledger.jsonl"
     pristine = ledger.read_bytes()
+    ledger.write_bytes(b"".join(pristine.splitlines(keepends=True)[:6]))
+    code, output = cli(root, "verify-promotion", "prod", str(good_wheel))
+    assert code != 0 and "is not an extension of the ledger committed in" in output, output
+    ledger.write_bytes(pristine)
+
+    # An edited ledger: every command that reads it refuses, naming the line.
     ledger.write_bytes(pristine.replace(b'"who":"' + PROMOTER.encode(), b'"who":"mallory@example.test', 1))
     code, output = cli(root, "verify-promotion", "prod", str(good_wheel))
     assert code != 0 and "ledger.jsonl:3" in output, output

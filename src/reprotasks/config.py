@@ -738,6 +738,10 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
         elif option.kind in ("allow-list", "image-list", "rules-table"):
             try:
                 value = json.loads(raw)
+            except RecursionError:
+                raise ConfigError(
+                    f"environment variable {name} is JSON nested too deeply", hint="pass a flat JSON value"
+                ) from None
             except ValueError as exc:
                 example = {
                     "image-list": '[{"name": "worker", "binary": "worker"}]',
@@ -882,7 +886,12 @@ def _resolve_promote(root: Path, values: dict[str, Any]) -> PromoteConfig:
     ledger = values["promote.ledger"]
     if not ledger.strip():
         raise ConfigError("`promote.ledger` is empty", hint='leave it out for "promotions", or name a directory')
-    return resolve(environments, root / ledger, values["promote.rules"] or {}, "`promote`")
+    if (root / ledger).exists() and not (root / ledger).is_dir():
+        raise ConfigError(
+            f"`promote.ledger` = {ledger!r} is not a directory",
+            hint='point it at the ledger\'s directory (default "promotions"); it is created on the first promotion',
+        )
+    return resolve(environments, root / ledger, values["promote.rules"] or {}, "`promote.rules`")
 
 
 _GO_TAG = re.compile(r"^[A-Za-z0-9_.]+$")

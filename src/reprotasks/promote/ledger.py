@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from reprotasks._files import write_atomic
-from reprotasks.dist.layout import read_regular
+from reprotasks.dist.layout import NotRegularFile, read_regular
 from reprotasks.errors import Finding, ReprotasksError
 
 LEDGER_NAME = "ledger.jsonl"
@@ -94,6 +94,8 @@ class Ledger:
     entries: list[Entry] = field(default_factory=list)
     lines: list[bytes] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    # verifiedLevels of each entry's VSA, filled in once its signature verified (core.open_ledger).
+    levels: dict[int, list[str]] = field(default_factory=dict)
 
     @property
     def path(self) -> Path:
@@ -128,8 +130,19 @@ def read_ledger(directory: Path, shown: str) -> Ledger:
         data = read_regular(ledger.path)
     except FileNotFoundError:
         return ledger
+    except NotADirectoryError:
+        raise ReprotasksError(
+            f"`promote.ledger` = {shown!r} is not a directory",
+            hint="point `promote.ledger` in [tool.reprotasks.promote] at the ledger's directory (default "
+            '"promotions")',
+        ) from None
     except OSError as exc:
-        ledger.findings.append(Finding(where, None, f"cannot be read: {exc.strerror or exc}", _REPAIR))
+        what = (
+            "is a symlink or not a regular file"
+            if isinstance(exc, NotRegularFile) or exc.errno == 40
+            else (f"cannot be read: {exc.strerror or exc}")
+        )
+        ledger.findings.append(Finding(where, None, what, _REPAIR))
         return ledger
     if data and not data.endswith(b"\n"):
         ledger.findings.append(Finding(where, None, "ends in the middle of a line (cut short)", _REPAIR))
@@ -149,7 +162,7 @@ def read_ledger(directory: Path, shown: str) -> Ledger:
 def _parse(line: bytes, seq: int, previous: str | None) -> tuple[str, Entry | None]:
     try:
         document = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return "is not a JSON entry", None
     if not isinstance(document, dict):
         return "is not a JSON object", None
@@ -183,6 +196,10 @@ def _parse(line: bytes, seq: int, previous: str | None) -> tuple[str, Entry | No
         )
     if entry.action not in ("promote", "rollback") or not _HEX.match(entry.sums) or not _HEX.match(entry.vsa):
         return "has an unknown action or a malformed digest", None
+    if (entry.action == "rollback") != (entry.restores is not None):
+        return "has `restores` where it does not belong (only a rollback restores an entry)", None
+    if entry.restores is not None and not 0 <= entry.restores < entry.seq:
+        return f"restores entry {entry.restores}, which does not come before it", None
     return "", entry
 
 
@@ -205,14 +222,14 @@ def _strings(value: Any) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def locked(directory: Path, shown: str) -> Iterator[None]:
+def locked(directory: Path, shown: str, step: str) -> Iterator[None]:
     """Exclusive lock on the ledger: one promotion or rollback at a time (others wait)."""
     try:
         (directory / VSA_DIR).mkdir(parents=True, exist_ok=True)
         fd = os.open(directory / _LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
         raise ReprotasksError(
-            f"promote: cannot use the ledger directory {shown}: {exc.strerror or exc}",
+            f"{step}: cannot use the ledger directory {shown}: {exc.strerror or exc}",
             hint="set `promote.ledger` to a writable directory of the project (or of a checkout of the ledger branch)",
         ) from None
     try:

@@ -27,6 +27,7 @@ RULE_KEYS: dict[str, str] = {
     "audit": "bool",
     "soak": "str",
     "promoters": "list",
+    "former-promoters": "list",
     "promoter-issuer": "str",
 }
 RULES_EXAMPLE = (
@@ -48,7 +49,9 @@ class Rules:
     reproduced: bool = False  # a rebuild gave the same bytes (proven now, or by an earlier signed VSA)
     audit: bool = False  # the pinning audit of the release commit has no finding
     soak: str = "0s"  # least time the release spent in the previous environment
-    promoters: tuple[str, ...] = ()  # identities that may promote here (empty: any signer)
+    promoters: tuple[str, ...] = ()  # identities that may promote here (empty: the sign policy)
+    # Identities whose past decisions still count (read), though they may no longer promote.
+    former_promoters: tuple[str, ...] = ()
     promoter_issuer: str | None = None
 
     @property
@@ -65,6 +68,7 @@ class Rules:
             "audit": self.audit,
             "soak": self.soak,
             "promoters": list(self.promoters),
+            "former-promoters": list(self.former_promoters),
             "promoter-issuer": self.promoter_issuer,
         }
 
@@ -109,11 +113,12 @@ def check_environments(value: list[str], where: str) -> list[str]:
 
 def check_rules(value: Any, where: str) -> dict[str, dict[str, Any]]:
     """``[tool.reprotasks.promote.rules]``: a table of environment -> rules table, every key checked."""
+    where = where.replace("`promote.rules`", "`promote.rules")  # each environment's key closes the quote
     if not isinstance(value, Mapping):
-        raise ConfigError(f"{where} must be a table of tables, not {type(value).__name__}", hint=RULES_EXAMPLE)
+        raise ConfigError(f"{where}` must be a table of tables, not {type(value).__name__}", hint=RULES_EXAMPLE)
     checked: dict[str, dict[str, Any]] = {}
     for environment, rules in value.items():
-        at = f"{where}.{environment}"
+        at = f"{where}.{environment}`"
         if not isinstance(rules, Mapping):
             raise ConfigError(f"{at} must be a table, not {type(rules).__name__}", hint=RULES_EXAMPLE)
         unknown = sorted(set(rules) - set(RULE_KEYS))
@@ -135,13 +140,18 @@ def check_rules(value: Any, where: str) -> dict[str, dict[str, Any]]:
                 raise ConfigError(f"{at}: `{key}` must be {wanted}", hint=RULES_EXAMPLE)
             if kind != "bool" and any("\x00" in text for text in ([item] if kind == "str" else item)):
                 raise ConfigError(f"{at}: `{key}` contains a NUL character (\\u0000)", hint="remove the NUL character")
+            if kind == "list" and any(part != part.strip() for part in item):
+                raise ConfigError(
+                    f"{at}: `{key}` has an identity with spaces around it",
+                    hint="write each identity exactly as the signing certificate names it, without spaces",
+                )
         soak = rules.get("soak", "0s")
         if not _SOAK.match(soak):
             raise ConfigError(
                 f"{at}: `soak` = {soak!r} is not a duration",
                 hint='write a whole number and a unit: "30m", "24h", "7d" (s, m, h, d)',
             )
-        if rules.get("promoters") and not rules.get("promoter-issuer"):
+        if (rules.get("promoters") or rules.get("former-promoters")) and not rules.get("promoter-issuer"):
             raise ConfigError(
                 f"{at}: `promoters` is set without `promoter-issuer`",
                 hint="an identity only means something with its OIDC issuer: add e.g. "
@@ -155,7 +165,7 @@ def resolve(environments: list[str], ledger: Path, rules: Mapping[str, Mapping[s
     unknown = sorted(set(rules) - set(environments))
     if unknown:
         raise ConfigError(
-            f"{where}.rules names {unknown[0]!r}, which `promote.environments` does not list",
+            f"{where} names {unknown[0]!r}, which `promote.environments` does not list",
             hint=f"the environments are: {', '.join(environments)}; fix the name or add it to the list",
         )
     resolved = {
@@ -166,6 +176,7 @@ def resolve(environments: list[str], ledger: Path, rules: Mapping[str, Mapping[s
             audit=bool(table.get("audit", False)),
             soak=str(table.get("soak", "0s")),
             promoters=tuple(table.get("promoters", ())),
+            former_promoters=tuple(table.get("former-promoters", ())),
             promoter_issuer=table.get("promoter-issuer"),
         )
         for environment, table in rules.items()

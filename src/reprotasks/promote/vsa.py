@@ -50,6 +50,7 @@ class Decision:
     sequence: int
     previous: str | None  # the ledger entry appended before this one
     time_verified: str
+    restores: int | None = None  # a rollback: the entry whose release the environment holds again
 
     def statement(self) -> bytes:
         subjects = [{"name": name, "digest": {"sha256": digest}} for name, digest in sorted(self.artifacts.items())]
@@ -80,6 +81,7 @@ class Decision:
                     "version": self.version,
                     "commit": self.commit,
                     "sequence": self.sequence,
+                    "restores": self.restores,
                 },
             },
         }
@@ -87,7 +89,23 @@ class Decision:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return stamp(datetime.now(timezone.utc))
+
+
+def stamp(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_stamp(text: str) -> datetime | None:
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except (TypeError, ValueError):
+        return None
+
+
+def predicate_of(vsa: VerifiedVsa) -> dict[str, Any]:
+    predicate = vsa.statement.get("predicate")
+    return predicate if isinstance(predicate, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -161,3 +179,9 @@ def levels(vsa: VerifiedVsa) -> list[str]:
     predicate = vsa.statement.get("predicate")
     value = predicate.get("verifiedLevels") if isinstance(predicate, dict) else None
     return [level for level in value if isinstance(level, str)] if isinstance(value, list) else []
+
+
+def sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from reprotasks.signing.options import InstanceOptions, identity_token
+from reprotasks.signing.options import SignerPolicyOptions, identity_token
 from reprotasks.step import Context, StepResult, StepSpec, param
 
 
 @dataclass(frozen=True, kw_only=True)
-class PromoteOptions(InstanceOptions):
+class PromoteOptions(SignerPolicyOptions):
     version: str | None = param(metavar="VERSION", required=True, help="the release's version (as its manifest says)")
     to: str | None = param("--to", metavar="ENV", help="the environment it enters (required)")
     release_dir: Path | None = param(

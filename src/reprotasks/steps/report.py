@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from reprotasks.signing.options import InstanceOptions
+from reprotasks.signing.options import SignerPolicyOptions
 from reprotasks.step import Context, StepResult, StepSpec, param
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReportOptions(InstanceOptions):
+class ReportOptions(SignerPolicyOptions):
     output: Path | None = param(
         "--output", metavar="FILE", path=True, help="where the page goes (default: the ledger directory's index.html)"
     )
@@ -19,7 +19,7 @@ class ReportOptions(InstanceOptions):
 def run(ctx: Context, options: ReportOptions) -> StepResult:
     from reprotasks.promote.core import write_report
 
-    return StepResult.of(write_report(ctx.config, options.output))
+    return StepResult.of(write_report(ctx.config, options.output, runner=ctx.runner))
 
 
 def plan(ctx: Context, options: ReportOptions) -> list[str]:

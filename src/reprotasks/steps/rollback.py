@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reprotasks.signing.options import InstanceOptions, identity_token
+from reprotasks.signing.options import SignerPolicyOptions, identity_token
 from reprotasks.step import Context, StepResult, StepSpec, param
 
 
 @dataclass(frozen=True, kw_only=True)
-class RollbackOptions(InstanceOptions):
+class RollbackOptions(SignerPolicyOptions):
     to: str | None = param("--to", metavar="ENV", help="the environment to roll back (required)")
     version: str | None = param(
         metavar="VERSION", help="the release to go back to (default: the one the environment held before)"
@@ -30,6 +30,7 @@ def run(ctx: Context, options: RollbackOptions) -> StepResult:
         options.to,
         options.version,
         signing=Signing(token=options.identity_token or ctx.identity_token, environ=os.environ),
+        runner=ctx.runner,
         log=ctx.runner.log,
     )
     return StepResult.of(outcome)

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reprotasks.signing.options import InstanceOptions
+from reprotasks.signing.options import SignerPolicyOptions
 from reprotasks.step import Context, StepResult, StepSpec
 
 
 @dataclass(frozen=True, kw_only=True)
-class StatusOptions(InstanceOptions):
+class StatusOptions(SignerPolicyOptions):
     pass
 
 
 def run(ctx: Context, options: StatusOptions) -> StepResult:
     from reprotasks.promote.core import status_rows
 
-    return StepResult.of(status_rows(ctx.config))
+    return StepResult.of(status_rows(ctx.config, ctx.runner))
 
 
 def plan(ctx: Context, options: StatusOptions) -> list[str]:

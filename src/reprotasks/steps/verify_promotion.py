@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reprotasks.signing.options import InstanceOptions
+from reprotasks.signing.options import SignerPolicyOptions
 from reprotasks.step import Context, StepResult, StepSpec, param
 
 
 @dataclass(frozen=True, kw_only=True)
-class VerifyPromotionOptions(InstanceOptions):
+class VerifyPromotionOptions(SignerPolicyOptions):
     environment: str | None = param(metavar="ENV", required=True, help="the environment being deployed")
     artifact: str | None = param(
         metavar="ARTIFACT",
@@ -26,7 +26,7 @@ def run(ctx: Context, options: VerifyPromotionOptions) -> StepResult:
         raise ReprotasksError(
             "verify-promotion needs ENV and ARTIFACT", hint="e.g. `reprotasks verify-promotion prod dist/app.whl`"
         )
-    return StepResult.of(verify_promotion(ctx.config, options.environment, options.artifact))
+    return StepResult.of(verify_promotion(ctx.config, options.environment, options.artifact, runner=ctx.runner))
 
 
 def plan(ctx: Context, options: VerifyPromotionOptions) -> list[str]:

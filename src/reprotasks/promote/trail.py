@@ -1,0 +1,201 @@
+"""Reading the ledger so that it can be trusted: the chain, every VSA, and the ledger's git history.
+
+``open_ledger`` is what every promotion command starts with. A finding means nothing the ledger
+says counts: an entry whose VSA is missing, changed, signed by someone the policy does not
+accept, or says something other than the entry; a rollback that restores the wrong entry; or a
+ledger that is no longer an extension of a version committed to git (entries cut off the end
+leave a valid chain, so the committed history is the anchor).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reprotasks._run import Runner
+from reprotasks.config import Config
+from reprotasks.dist.layout import SUMS_NAME, read_regular
+from reprotasks.errors import Finding, ReprotasksError
+from reprotasks.promote import ledger as _ledger
+from reprotasks.promote import vsa as _vsa
+from reprotasks.promote.ledger import Entry, Ledger
+from reprotasks.signing import sigstore as _sigstore
+from reprotasks.signing.sigstore import AnyIdentityPolicy, SignatureError, SignerPolicy
+
+if TYPE_CHECKING:
+    from sigstore.verify import Verifier
+
+_HISTORY_DEPTH = 200  # committed versions of the ledger compared with the current one
+_CLOCK_SKEW = 15 * 60  # seconds a VSA's timeVerified may differ from its certificate's time
+_FIX = (
+    "restore promotions/ (ledger.jsonl and vsa/) from version control; when the policy changed on purpose, list "
+    "a former promoter under `former-promoters` and keep every environment the ledger names"
+)
+
+
+def promoter_policy(config: Config, environment: str, *, reading: bool = False) -> SignerPolicy | AnyIdentityPolicy:
+    """Who may sign a decision for ``environment``: its `promoters` (and, when reading the past, its
+    `former-promoters`), else the release signer policy of [tool.reprotasks.sign]."""
+    rules = config.promote.rules_for(environment)
+    identities = rules.promoters + (rules.former_promoters if reading else ())
+    if identities:
+        assert rules.promoter_issuer is not None
+        return AnyIdentityPolicy(identities, rules.promoter_issuer)
+    return SignerPolicy(config.sign)
+
+
+def policy_uri(environment: str) -> str:
+    return f"pyproject.toml#tool.reprotasks.promote.rules.{environment}"
+
+
+def resource_uri(config: Config, version: str) -> str:
+    return f"pkg:generic/{config.project_name or config.root.name}@{version}"
+
+
+def ledger_where(ledger: Ledger) -> str:
+    return f"{ledger.shown}/{_ledger.LEDGER_NAME}"
+
+
+def open_ledger(config: Config, runner: Runner, verifier: Verifier | None = None) -> tuple[Ledger, list[Finding]]:
+    """The ledger, every entry checked; ``ledger.levels`` holds each verified entry's levels."""
+    directory = config.promote.ledger
+    assert directory is not None
+    ledger = _ledger.read_ledger(directory, config.rel(directory))
+    findings = list(ledger.findings) + _history_findings(config, ledger, runner)
+    where = ledger_where(ledger)
+    if ledger.entries and verifier is None:  # an empty ledger needs no trust root
+        verifier = _sigstore.verifier(config.sign, offline=config.sign.offline)
+    for entry in ledger.entries:
+        assert verifier is not None
+        problem, levels = _entry_problem(config, ledger, entry, verifier)
+        if problem:
+            findings.append(
+                Finding(
+                    where,
+                    entry.seq + 1,
+                    f"entry {entry.seq} ({entry.action} {entry.version} to {entry.environment}): {problem}",
+                    _FIX,
+                )
+            )
+        else:
+            ledger.levels[entry.seq] = levels
+    return ledger, findings
+
+
+def _entry_problem(config: Config, ledger: Ledger, entry: Entry, verifier: Verifier) -> tuple[str, list[str]]:
+    if entry.environment not in config.promote.environments:
+        return f"names the environment {entry.environment!r}, which `promote.environments` no longer lists", []
+    if entry.restores is not None:
+        target = ledger.entries[entry.restores]  # read_ledger checked it comes before
+        if target.action != "promote" or target.environment != entry.environment:
+            return f"restores entry {entry.restores}, which is no promotion to {entry.environment}", []
+        if (target.version, target.sums, target.artifacts, target.images) != (
+            entry.version,
+            entry.sums,
+            entry.artifacts,
+            entry.images,
+        ):
+            return f"restores entry {entry.restores} but names another release than it", []
+    path = ledger.vsa_path(entry.vsa)
+    shown = f"{_ledger.VSA_DIR}/{path.name}"
+    try:
+        data = read_regular(path)
+    except FileNotFoundError:
+        return f"its VSA {shown} is missing", []
+    except OSError:
+        return f"its VSA {shown} is a symlink or not a regular file", []
+    if _vsa.sha256(data) != entry.vsa:
+        return f"its VSA {shown} was changed (sha256 differs)", []
+    try:
+        verified = _vsa.verify(data, verifier, promoter_policy(config, entry.environment, reading=True))
+    except SignatureError as exc:
+        return f"its VSA does not verify: {exc}", []
+    problem = statement_problem(config, entry, verified)
+    return problem, ([] if problem else _vsa.levels(verified))
+
+
+def statement_problem(config: Config, entry: Entry, verified: _vsa.VerifiedVsa) -> str:
+    """'' when the verified VSA says exactly what the entry says, else what differs."""
+    predicate = _vsa.predicate_of(verified)
+    said = _vsa.says(verified)
+    expected = {
+        "action": entry.action,
+        "environment": entry.environment,
+        "version": entry.version,
+        "commit": entry.commit,
+        "sequence": entry.seq,
+        "restores": entry.restores,
+    }
+    for key, value in expected.items():
+        if said.get(key) != value:
+            return f"its VSA says {key} {said.get(key)!r}, the entry {value!r}"
+    if verified.statement.get("_type") != _vsa.STATEMENT_TYPE or predicate.get("verificationResult") != "PASSED":
+        return "its VSA is no in-toto statement whose verificationResult is PASSED"
+    if predicate.get("verifier", {}).get("id") != _vsa.VERIFIER_ID:
+        return "its VSA was not made by reprotasks promote"
+    if predicate.get("resourceUri") != resource_uri(config, entry.version):
+        return f"its VSA is about {predicate.get('resourceUri')!r}, not {resource_uri(config, entry.version)!r}"
+    if predicate.get("policy", {}).get("uri") != policy_uri(entry.environment):
+        return f"its VSA names the policy {predicate.get('policy', {}).get('uri')!r}"
+    subjects = {**entry.artifacts, **{f"oci-image:{k}": v.removeprefix("sha256:") for k, v in entry.images.items()}}
+    if _vsa.subjects(verified) != subjects:
+        return "its VSA covers other artifacts than the entry lists"
+    inputs = _vsa.inputs(verified)
+    if inputs.get(f"ledger.jsonl#{entry.seq - 1}") != entry.prev:
+        return "its VSA was signed after another entry than the one before it (the chain was rearranged)"
+    if inputs.get(SUMS_NAME) != entry.sums:
+        return "its VSA names another SHA256SUMS than the entry"
+    if verified.who != entry.who or _vsa.stamp(verified.when) != entry.when:
+        return "its signer or time differs from the entry's `who`/`when`"
+    claimed = _vsa.parse_stamp(str(predicate.get("timeVerified")))
+    if claimed is None or abs((claimed - verified.when).total_seconds()) > _CLOCK_SKEW:
+        return f"its VSA claims timeVerified {predicate.get('timeVerified')!r}, far from its signing time {entry.when}"
+    return ""
+
+
+def _history_findings(config: Config, ledger: Ledger, runner: Runner) -> list[Finding]:
+    """Every version of ledger.jsonl committed to git must be a prefix of the current one."""
+    base = ledger.directory if ledger.directory.is_dir() else config.root
+    relative = Path(_relative(ledger.path, base))
+    listed = runner.run(
+        ["git", "log", "--format=%H", "-n", str(_HISTORY_DEPTH), "--", relative.as_posix()],
+        cwd=base,
+        check=False,
+        quiet=True,
+        purpose="read the ledger's history",
+    )
+    if listed.returncode != 0:
+        return []  # not in a git work tree: nothing to compare with
+    current = b"".join(line + b"\n" for line in ledger.lines)
+    for commit in listed.stdout.split():
+        shown = runner.run(
+            ["git", "show", f"{commit}:./{relative.as_posix()}"],
+            cwd=base,
+            check=False,
+            quiet=True,
+            purpose="read a committed ledger",
+        )
+        if shown.returncode != 0:
+            continue  # deleted in that commit
+        committed = shown.stdout.encode()
+        if not current.startswith(committed):
+            return [
+                Finding(
+                    ledger_where(ledger),
+                    None,
+                    f"is not an extension of the ledger committed in {commit[:12]}: entries were removed or "
+                    "rewritten since (the ledger only ever grows)",
+                    f"restore it (`git checkout {commit[:12]} -- {relative.as_posix()}` or later); protect the ledger "
+                    "branch against force-pushes",
+                )
+            ]
+    return []
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        raise ReprotasksError(
+            f"the ledger {path} is not inside {base}", hint="set `promote.ledger` to a directory"
+        ) from None
