@@ -13,6 +13,15 @@ from reprotasks._options import ALLOW_KEYS, IMAGE_KEYS, OPTIONS, TABLES, Option
 SCHEMA_ID = "https://reprotasks.invalid/schema/tool-reprotasks.json"
 
 
+# The schema of each value type of an entry key (IMAGE_KEYS, RULE_KEYS).
+_TYPES: dict[str, dict[str, Any]] = {
+    "bool": {"type": "boolean"},
+    "str": {"type": "string"},
+    "list": {"type": "array", "items": {"type": "string"}},
+    "table": {"type": "object", "additionalProperties": {"type": "string"}},
+}
+
+
 def _option_schema(option: Option) -> dict[str, Any]:
     schema: dict[str, Any]
     if option.kind == "bool":
@@ -26,34 +35,24 @@ def _option_schema(option: Option) -> dict[str, Any]:
             "items": {"type": "object", "additionalProperties": False, "required": ["reason"], "properties": entry},
         }
     elif option.kind == "image-list":
-        types = {
-            "str": {"type": "string"},
-            "list": {"type": "array", "items": {"type": "string"}},
-            "table": {"type": "object", "additionalProperties": {"type": "string"}},
-        }
         schema = {
             "type": "array",
             "items": {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["name", "binary"],
-                "properties": {key: types[kind] for key, kind in IMAGE_KEYS.items()},
+                "properties": {key: _TYPES[kind] for key, kind in IMAGE_KEYS.items()},
             },
         }
     elif option.kind == "rules-table":
         from reprotasks.promote.policy import RULE_KEYS
 
-        types = {
-            "bool": {"type": "boolean"},
-            "str": {"type": "string"},
-            "list": {"type": "array", "items": {"type": "string"}},
-        }
         schema = {
             "type": "object",
             "additionalProperties": {
                 "type": "object",
                 "additionalProperties": False,
-                "properties": {key: types[kind] for key, kind in RULE_KEYS.items()},
+                "properties": {key: _TYPES[kind] for key, kind in RULE_KEYS.items()},
             },
         }
     elif option.kind == "choice":

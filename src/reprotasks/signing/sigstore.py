@@ -115,10 +115,7 @@ class SignerPolicy:
     def verify(self, cert: Certificate) -> None:
         from sigstore.errors import VerificationError
 
-        issuer = certificate_issuer(cert)
-        if issuer != self.issuer:
-            raise VerificationError(f"signed through OIDC issuer {issuer!r}, expected {self.issuer!r}")
-        sans = certificate_identities(cert)
+        sans = _identities_from(cert, self.issuer)
         if self.identity is not None:
             if self.identity not in sans:
                 raise VerificationError(f"signed by {_names(sans)}, expected {self.identity}")
@@ -139,12 +136,19 @@ class AnyIdentityPolicy:
     def verify(self, cert: Certificate) -> None:
         from sigstore.errors import VerificationError
 
-        issuer = certificate_issuer(cert)
-        if issuer != self.issuer:
-            raise VerificationError(f"signed through OIDC issuer {issuer!r}, expected {self.issuer!r}")
-        sans = certificate_identities(cert)
+        sans = _identities_from(cert, self.issuer)
         if not set(sans) & set(self.identities):
             raise VerificationError(f"signed by {_names(sans)}, expected {self.describe()}")
+
+
+def _identities_from(cert: Certificate, issuer: str) -> list[str]:
+    """The certificate's identities, once its OIDC issuer is the one required (VerificationError else)."""
+    from sigstore.errors import VerificationError
+
+    found = certificate_issuer(cert)
+    if found != issuer:
+        raise VerificationError(f"signed through OIDC issuer {found!r}, expected {issuer!r}")
+    return certificate_identities(cert)
 
 
 def certificate_issuer(cert: Certificate) -> str | None:
