@@ -65,6 +65,7 @@ def test_the_chain_names_the_line_where_an_edit_removal_or_reordering_shows(tmp_
         "cut short": (good[:-5], 3, "is not a JSON entry"),
         "garbage": (lines[0] + b"\xff\xfe not json\n", 2, "is not a JSON entry"),
         "nested": (lines[0] + b"[" * 5000 + b"\n", 2, "is not a JSON entry"),
+        "surrogate": (chain(entry(0, None), entry(1, None, version="1.0\ud800")), 2, "not valid Unicode"),
     }
     for name, (data, line, problem) in cases.items():
         (tmp_path / LEDGER_NAME).write_bytes(data)
@@ -188,3 +189,68 @@ def test_the_dashboard_escapes_every_value_and_loads_without_console_errors(tmp_
     assert loaded.console == [] and 'class="broken"' in loaded.dom and "Ledger BROKEN" in loaded.dom
     data = json.loads(loaded.dom.split('id="data">', 1)[1].split("</script>", 1)[0])
     assert data["entries"][2]["version"] == hostile
+
+
+def test_the_git_history_anchors_the_ledger_against_entries_cut_off_the_end(make_project: MakeProject) -> None:
+    from reprotasks._run import Runner
+    from reprotasks.promote.trail import _history_findings
+
+    from .conftest import git
+
+    root = make_project()
+    promotions = root / "promotions"
+    promotions.mkdir()
+    full = chain(entry(0, None), entry(1, None, environment="staging"), entry(2, None, action="rollback", restores=0))
+    short = b"".join(full.splitlines(keepends=True)[:2])
+    runner = Runner(root, log=lambda _line: None)
+    config = load_config(root)
+
+    def check(data: bytes) -> list[str]:
+        (promotions / LEDGER_NAME).write_bytes(data)
+        ledger = read_ledger(promotions, "promotions")
+        return [f.problem for f in _history_findings(config, ledger, runner)] or [ledger.anchor]
+
+    assert check(full) == ["not in git: entries cut off the end could not be detected"]
+    commit = ("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q")
+    git("init", "-q", "-b", "main", cwd=root)
+    (promotions / LEDGER_NAME).write_bytes(short)
+    git("add", "-A", cwd=root)
+    git(*commit, "-m", "two entries", cwd=root)
+    (promotions / LEDGER_NAME).write_bytes(full)
+    git(*commit, "-am", "the rollback", cwd=root)
+    assert check(full) == ["all 2 versions committed to git are prefixes of it"]
+    assert "is not an extension of a version committed" in check(short)[0]  # cut off, uncommitted
+    # `merge -s ours` of the rollback into the commit before it, then a fast-forward: git log's
+    # history simplification would follow only the parent without the rollback.
+    (promotions / LEDGER_NAME).write_bytes(full)
+    git("checkout", "-q", "-b", "side", "HEAD~1", cwd=root)
+    git("-c", "user.name=t", "-c", "user.email=t@t", "merge", "-q", "-s", "ours", "main", "-m", "m", cwd=root)
+    git("checkout", "-q", "main", cwd=root)
+    git("merge", "-q", "--ff-only", "side", cwd=root)
+    assert (promotions / LEDGER_NAME).read_bytes() == short
+    assert "is not an extension of a version committed" in check(short)[0]
+    # A shallow clone cannot vouch for anything.
+    clone = root.parent / "shallow"
+    git("clone", "-q", "--depth", "1", root.as_uri(), str(clone), cwd=root.parent)
+    shallow = load_config(clone)
+    ledger = read_ledger(clone / "promotions", "promotions")
+    found = _history_findings(shallow, ledger, Runner(clone, log=lambda _line: None))
+    assert found and "shallow git clone" in found[0].problem
+
+
+def test_a_signed_but_malformed_vsa_is_a_finding_not_a_crash(make_project: MakeProject) -> None:
+    from datetime import datetime, timezone
+
+    from reprotasks.promote.trail import statement_problem
+    from reprotasks.promote.vsa import VerifiedVsa
+
+    config = load_config(make_project())
+    item = entry(0, None)
+    said = {"action": "promote", "environment": "dev", "version": "1.0.0", "commit": "c" * 40, "sequence": 0}
+    when = datetime(2026, 12, 1, 10, tzinfo=timezone.utc)
+    for predicate in ({"verifier": "x", "reprotasks": said}, {"policy": ["x"], "reprotasks": said}, "x", None):
+        vsa = VerifiedVsa({"_type": "https://in-toto.io/Statement/v1", "predicate": predicate}, item.who, when)
+        assert statement_problem(config, item, vsa)
+    # `true` is not sequence 1, though True == 1 in Python.
+    vsa = VerifiedVsa({"predicate": {"reprotasks": {**said, "sequence": True}}}, item.who, when)
+    assert "sequence True" in statement_problem(config, entry(1, None), vsa)

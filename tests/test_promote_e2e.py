@@ -207,7 +207,7 @@ def test_two_releases_through_three_environments_with_every_refusal(
     pristine = ledger.read_bytes()
     ledger.write_bytes(b"".join(pristine.splitlines(keepends=True)[:6]))
     code, output = cli(root, "verify-promotion", "prod", str(good_wheel))
-    assert code != 0 and "is not an extension of the ledger committed in" in output, output
+    assert code != 0 and "is not an extension of a version committed to git" in output, output
     ledger.write_bytes(pristine)
 
     # An edited ledger: every command that reads it refuses, naming the line.

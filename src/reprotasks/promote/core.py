@@ -285,8 +285,9 @@ def _earlier_reproduction(
     config: Config, ledger: Ledger, release: Release, environment: str, verifier: Verifier
 ) -> Entry | None:
     """An earlier promotion of these very bytes whose VSA recorded a reproduction, signed by someone
-    this environment's policy accepts (a lower environment's signer cannot vouch for a higher one)."""
-    policy = promoter_policy(config, environment, reading=True)
+    this environment's policy accepts now (a lower environment's signer, or a former promoter,
+    cannot vouch for it)."""
+    policy = promoter_policy(config, environment)
     for entry in ledger.entries:
         if (
             entry.action != "promote"
@@ -537,6 +538,7 @@ def status_rows(config: Config, runner: Runner) -> Outcome:
         how = "rolled back to" if entry.action == "rollback" else "promoted"
         rows.append((environment, f"{entry.version} ({how} {entry.when} by {entry.who}, entry {entry.seq})"))
     rows.append(("ledger", f"{len(ledger.entries)} entries, chain and signatures verified, head {ledger.head or '-'}"))
+    rows.append(("history", ledger.anchor))
     return Outcome(rows)
 
 
@@ -580,6 +582,7 @@ def verify_promotion(config: Config, environment: str, artifact: str, *, runner:
             (environment, f"{current.version} (entry {current.seq}, {current.action} by {current.who})"),
             (named, f"sha256:{digest} is part of it"),
             ("ledger", f"{len(ledger.entries)} entries, chain and every VSA verified"),
+            ("history", ledger.anchor),
         ]
     )
 

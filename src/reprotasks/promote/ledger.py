@@ -30,10 +30,13 @@ LEDGER_NAME = "ledger.jsonl"
 VSA_DIR = "vsa"
 _LOCK = ".lock"
 _HEX = re.compile(r"^[0-9a-f]{64}$")
-_REPAIR = (
-    "the ledger is append-only: restore it from version control (`git checkout -- LEDGER` or the ledger "
-    "branch), never edit entries by hand"
-)
+
+
+def repair_hint(shown: str) -> str:
+    return (
+        f"the ledger is append-only: restore it from version control (`git -C {shown} checkout -- {LEDGER_NAME}`, "
+        "or the ledger branch), never edit entries by hand"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,8 +97,10 @@ class Ledger:
     entries: list[Entry] = field(default_factory=list)
     lines: list[bytes] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
-    # verifiedLevels of each entry's VSA, filled in once its signature verified (core.open_ledger).
+    # verifiedLevels of each entry's VSA, filled in once its signature verified (trail.open_ledger).
     levels: dict[int, list[str]] = field(default_factory=dict)
+    # How far the git history vouches for the ledger (trail.open_ledger), for status lines.
+    anchor: str = "not checked"
 
     @property
     def path(self) -> Path:
@@ -142,15 +147,15 @@ def read_ledger(directory: Path, shown: str) -> Ledger:
             if isinstance(exc, NotRegularFile) or exc.errno == 40
             else (f"cannot be read: {exc.strerror or exc}")
         )
-        ledger.findings.append(Finding(where, None, what, _REPAIR))
+        ledger.findings.append(Finding(where, None, what, repair_hint(shown)))
         return ledger
     if data and not data.endswith(b"\n"):
-        ledger.findings.append(Finding(where, None, "ends in the middle of a line (cut short)", _REPAIR))
+        ledger.findings.append(Finding(where, None, "ends in the middle of a line (cut short)", repair_hint(shown)))
     previous: str | None = None
     for number, line in enumerate(data.splitlines(), 1):
         problem, entry = _parse(line, number - 1, previous)
         if problem:
-            ledger.findings.append(Finding(where, number, problem, _REPAIR))
+            ledger.findings.append(Finding(where, number, problem, repair_hint(shown)))
             return ledger  # nothing after a break can be trusted
         assert entry is not None
         ledger.entries.append(entry)
@@ -184,7 +189,12 @@ def _parse(line: bytes, seq: int, previous: str | None) -> tuple[str, Entry | No
         )
     except (KeyError, TypeError, ValueError) as exc:
         return f"is not a ledger entry ({exc})", None
-    if entry.line() != line:
+    try:
+        canonical_line = entry.line()
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds text that is not valid Unicode (a lone surrogate)", None
+    if canonical_line != line:
         return "was edited: it is not the canonical encoding of its own content", None
     if entry.seq != seq:
         return f"has sequence number {entry.seq} where {seq} was expected (an entry was removed or inserted)", None

@@ -129,7 +129,7 @@ def render(
     embedded = json.dumps(data, sort_keys=True).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     parts.append(f'<script type="application/json" id="data">{embedded}</script>')
     parts.append(f"<script>{_SCRIPT}</script></body></html>")
-    return ("\n".join(parts) + "\n").encode()
+    return ("\n".join(parts) + "\n").encode("utf-8", errors="backslashreplace")
 
 
 def as_rows(report_path: str, entries: int, findings: list[Finding]) -> list[tuple[str, str]]:

@@ -9,39 +9,47 @@ leave a valid chain, so the committed history is the anchor).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reprotasks._run import Runner
 from reprotasks.config import Config
 from reprotasks.dist.layout import SUMS_NAME, read_regular
-from reprotasks.errors import Finding, ReprotasksError
+from reprotasks.errors import Finding
 from reprotasks.promote import ledger as _ledger
 from reprotasks.promote import vsa as _vsa
 from reprotasks.promote.ledger import Entry, Ledger
 from reprotasks.signing import sigstore as _sigstore
-from reprotasks.signing.sigstore import AnyIdentityPolicy, SignatureError, SignerPolicy
+from reprotasks.signing.sigstore import AnyIdentityPolicy, EitherPolicy, SignatureError, SignerPolicy
 
 if TYPE_CHECKING:
     from sigstore.verify import Verifier
 
-_HISTORY_DEPTH = 200  # committed versions of the ledger compared with the current one
 _CLOCK_SKEW = 15 * 60  # seconds a VSA's timeVerified may differ from its certificate's time
-_FIX = (
-    "restore promotions/ (ledger.jsonl and vsa/) from version control; when the policy changed on purpose, list "
-    "a former promoter under `former-promoters` and keep every environment the ledger names"
-)
 
 
-def promoter_policy(config: Config, environment: str, *, reading: bool = False) -> SignerPolicy | AnyIdentityPolicy:
-    """Who may sign a decision for ``environment``: its `promoters` (and, when reading the past, its
-    `former-promoters`), else the release signer policy of [tool.reprotasks.sign]."""
+def _fix(ledger: Ledger) -> str:
+    return (
+        f"restore {ledger.shown}/ (ledger.jsonl and vsa/) from version control; when the policy changed on purpose, "
+        "list a former promoter under `former-promoters` and keep every environment the ledger names"
+    )
+
+
+def promoter_policy(
+    config: Config, environment: str, *, reading: bool = False
+) -> SignerPolicy | AnyIdentityPolicy | EitherPolicy:
+    """Who may sign a decision for ``environment``: its `promoters`, else the release signer policy
+    of [tool.reprotasks.sign]; when reading past decisions, its `former-promoters` as well."""
     rules = config.promote.rules_for(environment)
-    identities = rules.promoters + (rules.former_promoters if reading else ())
-    if identities:
+    now: SignerPolicy | AnyIdentityPolicy
+    if rules.promoters:
         assert rules.promoter_issuer is not None
-        return AnyIdentityPolicy(identities, rules.promoter_issuer)
-    return SignerPolicy(config.sign)
+        now = AnyIdentityPolicy(rules.promoters, rules.promoter_issuer)
+    else:
+        now = SignerPolicy(config.sign)
+    if reading and rules.former_promoters:
+        assert rules.promoter_issuer is not None
+        return EitherPolicy(now, AnyIdentityPolicy(rules.former_promoters, rules.promoter_issuer))
+    return now
 
 
 def policy_uri(environment: str) -> str:
@@ -74,7 +82,7 @@ def open_ledger(config: Config, runner: Runner, verifier: Verifier | None = None
                     where,
                     entry.seq + 1,
                     f"entry {entry.seq} ({entry.action} {entry.version} to {entry.environment}): {problem}",
-                    _FIX,
+                    _fix(ledger),
                 )
             )
         else:
@@ -127,16 +135,16 @@ def statement_problem(config: Config, entry: Entry, verified: _vsa.VerifiedVsa) 
         "restores": entry.restores,
     }
     for key, value in expected.items():
-        if said.get(key) != value:
+        if said.get(key) != value or type(said.get(key)) is not type(value):  # True == 1 in Python
             return f"its VSA says {key} {said.get(key)!r}, the entry {value!r}"
     if verified.statement.get("_type") != _vsa.STATEMENT_TYPE or predicate.get("verificationResult") != "PASSED":
         return "its VSA is no in-toto statement whose verificationResult is PASSED"
-    if predicate.get("verifier", {}).get("id") != _vsa.VERIFIER_ID:
+    if _vsa.table(predicate, "verifier").get("id") != _vsa.VERIFIER_ID:
         return "its VSA was not made by reprotasks promote"
     if predicate.get("resourceUri") != resource_uri(config, entry.version):
         return f"its VSA is about {predicate.get('resourceUri')!r}, not {resource_uri(config, entry.version)!r}"
-    if predicate.get("policy", {}).get("uri") != policy_uri(entry.environment):
-        return f"its VSA names the policy {predicate.get('policy', {}).get('uri')!r}"
+    if _vsa.table(predicate, "policy").get("uri") != policy_uri(entry.environment):
+        return f"its VSA names the policy {_vsa.table(predicate, 'policy').get('uri')!r}"
     subjects = {**entry.artifacts, **{f"oci-image:{k}": v.removeprefix("sha256:") for k, v in entry.images.items()}}
     if _vsa.subjects(verified) != subjects:
         return "its VSA covers other artifacts than the entry lists"
@@ -154,48 +162,57 @@ def statement_problem(config: Config, entry: Entry, verified: _vsa.VerifiedVsa) 
 
 
 def _history_findings(config: Config, ledger: Ledger, runner: Runner) -> list[Finding]:
-    """Every version of ledger.jsonl committed to git must be a prefix of the current one."""
+    """Every version of ledger.jsonl ever committed (any branch merged into HEAD) must be a prefix
+    of the current one. Sets ``ledger.anchor`` to what was (or could not be) checked."""
     base = ledger.directory if ledger.directory.is_dir() else config.root
-    relative = Path(_relative(ledger.path, base))
-    listed = runner.run(
-        ["git", "log", "--format=%H", "-n", str(_HISTORY_DEPTH), "--", relative.as_posix()],
-        cwd=base,
-        check=False,
-        quiet=True,
-        purpose="read the ledger's history",
+    if not ledger.path.is_relative_to(base):
+        ledger.anchor = "no ledger yet"
+        return []
+    relative = ledger.path.relative_to(base).as_posix()
+
+    def git(*args: str) -> tuple[int, str]:
+        result = runner.run(["git", *args], cwd=base, check=False, quiet=True, purpose="read the ledger's history")
+        return result.returncode, result.stdout
+
+    code, inside = git("rev-parse", "--is-inside-work-tree", "--is-shallow-repository")
+    if code != 0 or not inside.startswith("true"):
+        ledger.anchor = "not in git: entries cut off the end could not be detected"
+        return []
+    if inside.split()[-1] == "true":
+        return [
+            Finding(
+                ledger_where(ledger),
+                None,
+                "is in a shallow git clone: its history cannot show whether entries were cut off the end",
+                f"fetch the whole history (`git -C {ledger.shown} fetch --unshallow`, or `fetch-depth: 0` in "
+                "actions/checkout)",
+            )
+        ]
+    # Every blob the file ever had, on every path of the history (--full-history, -m: also the
+    # side of a merge that git's simplification would skip).
+    code, raw = git("log", "--full-history", "-m", "--format=", "--raw", "--no-abbrev", "--", relative)
+    if code != 0:
+        ledger.anchor = "git could not read its history: entries cut off the end could not be detected"
+        return []
+    blobs = sorted(
+        {field for line in raw.splitlines() if line.startswith(":") for field in line.split()[2:4]} - {"0" * 40}
     )
-    if listed.returncode != 0:
-        return []  # not in a git work tree: nothing to compare with
+    if not blobs:
+        ledger.anchor = "not committed yet"
+        return []
     current = b"".join(line + b"\n" for line in ledger.lines)
-    for commit in listed.stdout.split():
-        shown = runner.run(
-            ["git", "show", f"{commit}:./{relative.as_posix()}"],
-            cwd=base,
-            check=False,
-            quiet=True,
-            purpose="read a committed ledger",
-        )
-        if shown.returncode != 0:
-            continue  # deleted in that commit
-        committed = shown.stdout.encode()
-        if not current.startswith(committed):
+    for blob in blobs:
+        code, committed = git("cat-file", "blob", blob)
+        if code == 0 and not current.startswith(committed.encode("utf-8", errors="surrogateescape")):
             return [
                 Finding(
                     ledger_where(ledger),
                     None,
-                    f"is not an extension of the ledger committed in {commit[:12]}: entries were removed or "
-                    "rewritten since (the ledger only ever grows)",
-                    f"restore it (`git checkout {commit[:12]} -- {relative.as_posix()}` or later); protect the ledger "
-                    "branch against force-pushes",
+                    f"is not an extension of a version committed to git (blob {blob[:12]}): entries were removed "
+                    "or rewritten since (the ledger only ever grows)",
+                    f"restore it (`git -C {ledger.shown} log --full-history -p -- {relative}` shows the versions); "
+                    "protect the ledger branch against force-pushes",
                 )
             ]
+    ledger.anchor = f"all {len(blobs)} versions committed to git are prefixes of it"
     return []
-
-
-def _relative(path: Path, base: Path) -> str:
-    try:
-        return path.relative_to(base).as_posix()
-    except ValueError:
-        raise ReprotasksError(
-            f"the ledger {path} is not inside {base}", hint="set `promote.ledger` to a directory"
-        ) from None

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from reprotasks import __version__
 from reprotasks.promote.ledger import canonical
 from reprotasks.signing import sigstore as _sigstore
-from reprotasks.signing.sigstore import AnyIdentityPolicy, SignatureError, SignerPolicy
+from reprotasks.signing.sigstore import AnyIdentityPolicy, EitherPolicy, SignatureError, SignerPolicy
 
 if TYPE_CHECKING:
     from sigstore.models import Bundle
@@ -29,7 +29,7 @@ VSA_TYPE = "https://slsa.dev/verification_summary/v1"
 VERIFIER_ID = "https://reprotasks.invalid/promote/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 
-Policy = SignerPolicy | AnyIdentityPolicy
+Policy = SignerPolicy | AnyIdentityPolicy | EitherPolicy
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,8 +104,13 @@ def parse_stamp(text: str) -> datetime | None:
 
 
 def predicate_of(vsa: VerifiedVsa) -> dict[str, Any]:
-    predicate = vsa.statement.get("predicate")
-    return predicate if isinstance(predicate, dict) else {}
+    return table(vsa.statement, "predicate")
+
+
+def table(document: Any, key: str) -> dict[str, Any]:
+    """``document[key]`` when both are JSON objects, else {} (a signed VSA may still be malformed)."""
+    value = document.get(key) if isinstance(document, dict) else None
+    return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -128,8 +133,8 @@ def verify(bundle_bytes: bytes, verifier: Verifier, policy: Policy) -> VerifiedV
         raise SignatureError(f"signs a {payload_type} payload, not an in-toto statement")
     try:
         statement = json.loads(payload)
-    except ValueError:
-        raise SignatureError("signs a payload that is not JSON") from None
+    except (ValueError, RecursionError):
+        raise SignatureError("signs a payload that is not JSON (or is nested too deeply)") from None
     if not isinstance(statement, dict) or statement.get("predicateType") != VSA_TYPE:
         raise SignatureError("is not a SLSA Verification Summary Attestation")
     return VerifiedVsa(statement, _sigstore.signer_of(bundle), issued_at(bundle))

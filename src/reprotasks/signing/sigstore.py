@@ -141,6 +141,25 @@ class AnyIdentityPolicy:
             raise VerificationError(f"signed by {_names(sans)}, expected {self.describe()}")
 
 
+class EitherPolicy:
+    """Either of two policies (past decisions: today's promoters or the former ones)."""
+
+    def __init__(self, first: SignerPolicy | AnyIdentityPolicy, second: AnyIdentityPolicy) -> None:
+        self.first = first
+        self.second = second
+
+    def describe(self) -> str:
+        return f"{self.first.describe()} or {self.second.describe()}"
+
+    def verify(self, cert: Certificate) -> None:
+        from sigstore.errors import VerificationError
+
+        try:
+            self.first.verify(cert)
+        except VerificationError:
+            self.second.verify(cert)
+
+
 def _identities_from(cert: Certificate, issuer: str) -> list[str]:
     """The certificate's identities, once its OIDC issuer is the one required (VerificationError else)."""
     from sigstore.errors import VerificationError
@@ -246,7 +265,9 @@ def verify_artifact(
     require_timestamp(bundle)
 
 
-def verify_dsse(verifier: Verifier, policy: SignerPolicy | AnyIdentityPolicy, bundle: Bundle) -> tuple[str, bytes]:
+def verify_dsse(
+    verifier: Verifier, policy: SignerPolicy | AnyIdentityPolicy | EitherPolicy, bundle: Bundle
+) -> tuple[str, bytes]:
     from sigstore.errors import Error as SigstoreError
 
     try:
