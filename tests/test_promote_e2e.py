@@ -9,13 +9,15 @@ the policy does not allow, a failed reproduction, an edited ledger, and a second
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.browser import load
-from tests.conftest import commit_all, run_cli
+from tests.conftest import commit_all, git, run_cli
+from tests.registry import crane
 from tests.sigstack import SigstoreStack
 from tests.test_sign_e2e import SIGNER, signed, stack  # noqa: F401 - fixtures
 
@@ -24,8 +26,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.sigstack, pytest.mark.xdist_group("s
 PROMOTER = "release-manager@example.test"
 
 
-def cli(root: Path, *args: str, token: str | None = None) -> tuple[int, str]:
-    env = {"SIGSTORE_ID_TOKEN": token} if token else None
+def cli(root: Path, *args: str, token: str | None = None, env: dict[str, str] | None = None) -> tuple[int, str]:
+    env = {**(env or {}), **({"SIGSTORE_ID_TOKEN": token} if token else {})}
     result = run_cli(*args, cwd=root, env=env)
     output = result.stdout + result.stderr
     assert "Traceback" not in output, output
@@ -230,3 +232,44 @@ def test_two_releases_through_three_environments_with_every_refusal(
     vsa.write_bytes(vsa_bytes)
     code, output = cli(root, "verify-promotion", "prod", str(good_wheel))
     assert code == 0, output
+
+
+def test_a_ledger_kept_in_a_registry_is_pulled_checked_and_never_forked(
+    signed: Path,  # noqa: F811 - the fixture
+    stack: SigstoreStack,  # noqa: F811
+    registry: str,
+    crane_on_path: str,
+    tmp_path: Path,
+) -> None:
+    root = signed
+    v1 = release(root, tmp_path / "v1")
+    wheel = next(v1.glob("*.whl"))
+    remote = {"REPROTASKS_PROMOTE_REGISTRY": f"{registry}/acme/ledger"}
+    code, output = cli(root, "status", env=remote)
+    assert code == 0 and "(none yet)" in output, output
+    code, output = cli(root, "promote", "0.3.0", "--to", "dev", "--release", str(v1), env=remote)
+    assert code == 0, output
+    artifact = json.loads(crane("manifest", f"{registry}/acme/ledger:ledger"))
+    assert artifact["artifactType"] == "application/vnd.reprotasks.promotion-ledger.v1+json"
+    titles = [layer["annotations"]["org.opencontainers.image.title"] for layer in artifact["layers"]]
+    assert titles[0] == "ledger.jsonl" and len(titles) == 2 and titles[1].startswith("vsa/")
+
+    # A deploy job elsewhere has no ledger of its own: it pulls it, then checks it like a local one.
+    deploy = tmp_path / "deploy"
+    git("clone", "-q", str(root), str(deploy), cwd=tmp_path)
+    assert not (deploy / "promotions").exists()
+    code, output = cli(deploy, "verify-promotion", "dev", str(wheel), env=remote)
+    assert code == 0 and "0.3.0" in output, output
+    # A second promoter records staging there; the first one sees it on its next command.
+    code, output = cli(deploy, "promote", "0.3.0", "--to", "staging", "--release", str(v1), env=remote)
+    assert code == 0, output
+    code, output = cli(root, "status", env=remote)
+    assert code == 0 and re.search(r"staging +0.3.0", output), output
+
+    # A fork: an entry recorded without the registry, then another one pushed from elsewhere.
+    code, output = cli(deploy, "promote", "0.3.0", "--to", "prod", "--release", str(v1))
+    assert code == 0, output
+    code, output = cli(root, "promote", "0.3.0", "--to", "prod", "--release", str(v1), env=remote)
+    assert code == 0, output
+    code, output = cli(deploy, "verify-promotion", "prod", str(wheel), env=remote)
+    assert code != 0 and "have forked" in output, output

@@ -466,6 +466,16 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         table="promote",
+        key="registry",
+        kind="str",
+        default=None,
+        help=(
+            "An OCI repository (e.g. `ghcr.io/acme/ledger`) that keeps the ledger as one artifact tagged `ledger`, "
+            "for teams without a shared ledger branch: every command pulls it first, promote and rollback push it."
+        ),
+    ),
+    Option(
+        table="promote",
         key="rules",
         kind="rules-table",
         default=None,

@@ -891,7 +891,9 @@ def _resolve_promote(root: Path, values: dict[str, Any]) -> PromoteConfig:
             f"`promote.ledger` = {ledger!r} is not a directory",
             hint='point it at the ledger\'s directory (default "promotions"); it is created on the first promotion',
         )
-    return resolve(environments, root / ledger, values["promote.rules"] or {}, "`promote.rules`")
+    return resolve(
+        environments, root / ledger, values["promote.rules"] or {}, "`promote.rules`", values["promote.registry"]
+    )
 
 
 _GO_TAG = re.compile(r"^[A-Za-z0-9_.]+$")

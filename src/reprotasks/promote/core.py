@@ -233,7 +233,7 @@ def _promote_locked(
         raise error
     entry = _record(
         config, ledger, release, "promote", environment, levels, inputs, signing,
-        log=log, verifier=verifier, soak_since=since,
+        log=log, verifier=verifier, runner=runner, soak_since=since,
     )  # fmt: skip
     return Outcome(
         [
@@ -371,6 +371,7 @@ def _record(
     *,
     log: Callable[[str], None],
     verifier: Verifier,
+    runner: Runner,
     restores: int | None = None,
     soak_since: datetime | None = None,
 ) -> Entry:
@@ -458,8 +459,19 @@ def _record(
         when=_vsa.stamp(verified.when),
         restores=restores,
     )
+    registry = config.promote.registry
+    if registry:
+        from reprotasks.promote import remote as _remote
+
+        if _remote.remote_digest(registry, runner) != ledger.remote:
+            raise ReprotasksError(
+                f"{action}: another promotion was pushed to {registry}:{_remote.TAG} while this one was checked",
+                hint="run it again: it pulls the ledger and checks against it; nothing was recorded",
+            )
     _ledger.append(ledger, entry, bundle)
     ledger.levels[entry.seq] = list(levels)
+    if registry:
+        ledger.remote = _remote.push(registry, ledger.directory, runner)
     return entry
 
 
@@ -517,7 +529,7 @@ def rollback(
         inputs = [(f"{_ledger.VSA_DIR}/{target.vsa}.sigstore.json", target.vsa)]
         entry = _record(
             config, ledger, release, "rollback", environment, [], inputs, signing,
-            log=log, verifier=verifier, restores=target.seq,
+            log=log, verifier=verifier, runner=runner, restores=target.seq,
         )  # fmt: skip
     return Outcome(
         [
@@ -539,6 +551,8 @@ def status_rows(config: Config, runner: Runner) -> Outcome:
         rows.append((environment, f"{entry.version} ({how} {entry.when} by {entry.who}, entry {entry.seq})"))
     rows.append(("ledger", f"{len(ledger.entries)} entries, chain and signatures verified, head {ledger.head or '-'}"))
     rows.append(("history", ledger.anchor))
+    if config.promote.registry:
+        rows.append(("registry", f"{config.promote.registry}:ledger {ledger.remote or '(none yet)'}"))
     return Outcome(rows)
 
 

@@ -101,6 +101,8 @@ class Ledger:
     levels: dict[int, list[str]] = field(default_factory=dict)
     # How far the git history vouches for the ledger (trail.open_ledger), for status lines.
     anchor: str = "not checked"
+    # With `promote.registry`: the digest of the registry's ledger artifact as pulled (None: none yet).
+    remote: str | None = None
 
     @property
     def path(self) -> Path:

@@ -77,6 +77,7 @@ class Rules:
 class PromoteConfig:
     environments: tuple[str, ...] = DEFAULT_ENVIRONMENTS
     ledger: Path | None = None  # resolved against the project; None until config.py sets it
+    registry: str | None = None  # an OCI repository holding the ledger (promote.remote)
     rules: Mapping[str, Rules] = field(default_factory=dict)
 
     def rules_for(self, environment: str) -> Rules:
@@ -161,7 +162,13 @@ def check_rules(value: Any, where: str) -> dict[str, dict[str, Any]]:
     return checked
 
 
-def resolve(environments: list[str], ledger: Path, rules: Mapping[str, Mapping[str, Any]], where: str) -> PromoteConfig:
+def resolve(
+    environments: list[str],
+    ledger: Path,
+    rules: Mapping[str, Mapping[str, Any]],
+    where: str,
+    registry: str | None = None,
+) -> PromoteConfig:
     unknown = sorted(set(rules) - set(environments))
     if unknown:
         raise ConfigError(
@@ -181,4 +188,9 @@ def resolve(environments: list[str], ledger: Path, rules: Mapping[str, Mapping[s
         )
         for environment, table in rules.items()
     }
-    return PromoteConfig(environments=tuple(environments), ledger=ledger, rules=resolved)
+    if registry and not re.match(r"^[a-z0-9.-]+(?::[0-9]+)?(?:/[a-z0-9._-]+)+$", registry):
+        raise ConfigError(
+            f"`promote.registry` = {registry!r} is not an OCI repository",
+            hint='write it as REGISTRY/PATH without a tag, e.g. "ghcr.io/acme/ledger"',
+        )
+    return PromoteConfig(environments=tuple(environments), ledger=ledger, rules=resolved, registry=registry or None)

@@ -68,7 +68,13 @@ def open_ledger(config: Config, runner: Runner, verifier: Verifier | None = None
     """The ledger, every entry checked; ``ledger.levels`` holds each verified entry's levels."""
     directory = config.promote.ledger
     assert directory is not None
+    remote = None
+    if config.promote.registry:
+        from reprotasks.promote import remote as _remote
+
+        remote = _remote.pull(config.promote.registry, directory, config.rel(directory), runner)
     ledger = _ledger.read_ledger(directory, config.rel(directory))
+    ledger.remote = remote
     findings = list(ledger.findings) + _history_findings(config, ledger, runner)
     where = ledger_where(ledger)
     if ledger.entries and verifier is None:  # an empty ledger needs no trust root
