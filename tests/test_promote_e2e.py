@@ -35,7 +35,7 @@ def cli(root: Path, *args: str, token: str | None = None, env: dict[str, str] | 
 
 
 def release(root: Path, target: Path) -> Path:
-    for step in ("build", "sbom", "checksum", "provenance", "sign"):
+    for step in ("build", "image", "sbom", "checksum", "provenance", "sign"):
         code, output = cli(root, step)
         assert code == 0, f"{step}:\n{output}"
     shutil.copytree(root / "dist", target)
@@ -242,12 +242,25 @@ def test_a_ledger_kept_in_a_registry_is_pulled_checked_and_never_forked(
     tmp_path: Path,
 ) -> None:
     root = signed
+    worker = f"{registry}/acme/worker"
+    with (root / "pyproject.toml").open("a", encoding="utf-8") as handle:
+        handle.write(f'\n[[tool.reprotasks.images]]\nname = "worker"\nbinary = "worker"\nrepository = "{worker}"\n')
+    commit_all(root, "the worker image")
     v1 = release(root, tmp_path / "v1")
     wheel = next(v1.glob("*.whl"))
+    image = next(item["image"] for item in json.loads((v1 / "manifest.json").read_text())["artifacts"] if item.get("image"))
     remote = {"REPROTASKS_PROMOTE_REGISTRY": f"{registry}/acme/ledger"}
+    # The image must be in its registry before an environment tag can name it.
+    code, output = cli(root, "promote", "0.3.0", "--to", "dev", "--release", str(v1), env=remote)
+    assert code != 0 and "is not in the registry" in output and "reprotasks publish" in output, output
+    code, output = cli(root, "publish")
+    assert code == 0, output
     code, output = cli(root, "status", env=remote)
     assert code == 0 and "(none yet)" in output, output
     code, output = cli(root, "promote", "0.3.0", "--to", "dev", "--release", str(v1), env=remote)
+    assert code == 0, output
+    assert crane("digest", f"{worker}:dev").decode().strip() == image  # the environment tag
+    code, output = cli(root, "verify-promotion", "dev", f"{worker}@{image}", env=remote)
     assert code == 0, output
     artifact = json.loads(crane("manifest", f"{registry}/acme/ledger:ledger"))
     assert artifact["artifactType"] == "application/vnd.reprotasks.promotion-ledger.v1+json"

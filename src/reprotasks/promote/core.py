@@ -195,9 +195,13 @@ def _promote_locked(
                 "run `reprotasks sbom` before checksum and sign (release does)",
             )
         )
+    findings += _unpublished_images(config, release, runner)
     current = ledger.current(environment)
     if not findings and current is not None and (current.version, current.sums) == (release.version, release.sums):
-        return Outcome([(environment, f"{release.version} is already there (entry {current.seq}); nothing to do")])
+        tagged = _tag_images(config, release, environment, runner)  # idempotent: the tags may lag
+        return Outcome(
+            [(environment, f"{release.version} is already there (entry {current.seq}); nothing to do"), *tagged]
+        )
     order, since = _order_findings(promote_cfg, ledger, release, environment)
     findings += order
     if (rules.reproduced or rules.audit) and findings:  # a rebuild or an audit only when the rest passed
@@ -235,13 +239,58 @@ def _promote_locked(
         config, ledger, release, "promote", environment, levels, inputs, signing,
         log=log, verifier=verifier, runner=runner, soak_since=since,
     )  # fmt: skip
+    tagged = _tag_images(config, release, environment, runner)
     return Outcome(
         [
+            *tagged,
             (environment, f"{release.version} promoted (entry {entry.seq}, signed by {entry.who})"),
             ("checks", ", ".join(levels) or "signatures"),
             ("ledger", f"{ledger_where(ledger)} head {ledger.head}"),
         ]
     )
+
+
+def _image_repositories(config: Config, release: Release) -> list[tuple[str, str]]:
+    """(REPOSITORY, digest) of each image of the release whose config names a repository."""
+    from reprotasks.image.build import image_file
+
+    found = []
+    for image in config.images:
+        digest = release.images.get(image_file(image.name, release.version))
+        if digest and image.repository:
+            found.append((image.repository, digest))
+    return found
+
+
+def _unpublished_images(config: Config, release: Release, runner: Runner) -> list[Finding]:
+    findings = []
+    for repository, digest in _image_repositories(config, release):
+        result = runner.run(
+            ["crane", "digest", f"{repository}@{digest}"], cwd=config.root, check=False, quiet=True,
+            purpose="check the image is published",
+        )  # fmt: skip
+        if result.returncode != 0:
+            findings.append(
+                Finding(
+                    f"{repository}@{digest}",
+                    None,
+                    "is not in the registry: the environment tag would point at nothing",
+                    "push it with `reprotasks publish` first",
+                )
+            )
+    return findings
+
+
+def _tag_images(config: Config, release: Release, environment: str, runner: Runner) -> list[tuple[str, str]]:
+    """Point REPOSITORY:ENV at the promoted image (environment tags move; version tags never do)."""
+    rows = []
+    for repository, digest in _image_repositories(config, release):
+        runner.run(
+            ["crane", "tag", f"{repository}@{digest}", environment], cwd=config.root, quiet=True,
+            purpose=f"tag {repository}:{environment}",
+        )  # fmt: skip
+        rows.append((f"{repository}:{environment}", digest))
+    return rows
 
 
 def _order_findings(
@@ -531,8 +580,10 @@ def rollback(
             config, ledger, release, "rollback", environment, [], inputs, signing,
             log=log, verifier=verifier, runner=runner, restores=target.seq,
         )  # fmt: skip
+        tagged = _tag_images(config, release, environment, runner)
     return Outcome(
         [
+            *tagged,
             (environment, f"back at {target.version} (entry {entry.seq} restores entry {target.seq})"),
             ("was", current.version),
         ]
