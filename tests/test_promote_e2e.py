@@ -248,7 +248,8 @@ def test_a_ledger_kept_in_a_registry_is_pulled_checked_and_never_forked(
     commit_all(root, "the worker image")
     v1 = release(root, tmp_path / "v1")
     wheel = next(v1.glob("*.whl"))
-    image = next(item["image"] for item in json.loads((v1 / "manifest.json").read_text())["artifacts"] if item.get("image"))
+    artifacts = json.loads((v1 / "manifest.json").read_text())["artifacts"]
+    image = next(item["image"] for item in artifacts if item.get("image"))
     remote = {"REPROTASKS_PROMOTE_REGISTRY": f"{registry}/acme/ledger"}
     # The image must be in its registry before an environment tag can name it.
     code, output = cli(root, "promote", "0.3.0", "--to", "dev", "--release", str(v1), env=remote)
