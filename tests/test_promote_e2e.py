@@ -280,6 +280,31 @@ def test_a_ledger_kept_in_a_registry_is_pulled_checked_and_never_forked(
     code, output = cli(root, "status", env=remote)
     assert code == 0 and re.search(r"staging +0.3.0", output), output
 
+    # A hostile registry serves the honest ledger plus a forged line (and a secret beside the VSAs):
+    # the extension does not verify, so it is not taken, and the local copy stays good.
+    from reprotasks._run import Runner
+    from reprotasks.promote import remote as promote_remote
+    from reprotasks.promote.ledger import read_ledger
+
+    repository = remote["REPROTASKS_PROMOTE_REGISTRY"]
+    honest = crane("digest", f"{repository}:ledger").decode().strip()
+    forged = tmp_path / "forged"
+    shutil.copytree(deploy / "promotions", forged)
+    (forged / "vsa" / f"{'e' * 64}.sigstore.json").symlink_to(root / "pyproject.toml")
+    forged_ledger = read_ledger(forged, "forged")
+    with (forged / "ledger.jsonl").open("ab") as handle:
+        handle.write(b'{"seq":2}\n')
+    promote_remote.push(repository, forged_ledger, Runner(root, log=lambda _line: None))
+    pushed = json.loads(crane("manifest", f"{repository}:ledger"))
+    assert len(pushed["layers"]) == 3  # ledger.jsonl and the two entries' VSAs: never the symlink
+    before = (deploy / "promotions" / "ledger.jsonl").read_bytes()
+    code, output = cli(deploy, "status", env=remote)
+    assert code != 0 and "does not verify, so it was not taken" in output, output
+    assert (deploy / "promotions" / "ledger.jsonl").read_bytes() == before
+    crane("tag", f"{repository}@{honest}", "ledger")
+    code, output = cli(deploy, "status", env=remote)
+    assert code == 0, output
+
     # A fork: an entry recorded without the registry, then another one pushed from elsewhere.
     code, output = cli(deploy, "promote", "0.3.0", "--to", "prod", "--release", str(v1))
     assert code == 0, output

@@ -200,7 +200,11 @@ def _promote_locked(
     if not findings and current is not None and (current.version, current.sums) == (release.version, release.sums):
         tagged = _tag_images(config, release, environment, runner)  # idempotent: the tags may lag
         return Outcome(
-            [(environment, f"{release.version} is already there (entry {current.seq}); nothing to do"), *tagged]
+            [
+                (environment, f"{release.version} is already there (entry {current.seq}); nothing to do"),
+                *_push_pending(config, ledger, runner),
+                *tagged,
+            ]
         )
     order, since = _order_findings(promote_cfg, ledger, release, environment)
     findings += order
@@ -258,8 +262,25 @@ def _image_repositories(config: Config, release: Release) -> list[tuple[str, str
     for image in config.images:
         digest = release.images.get(image_file(image.name, release.version))
         if digest and image.repository:
+            if image.repository == config.promote.registry:
+                raise ReprotasksError(
+                    f"the image {image.name} and the ledger are both in {image.repository}",
+                    hint="give `promote.registry` a repository of its own (its `ledger` tag must not be an image's)",
+                )
             found.append((image.repository, digest))
     return found
+
+
+def _push_pending(config: Config, ledger: Ledger, runner: Runner) -> list[tuple[str, str]]:
+    """Push entries an earlier command recorded but could not push (the registry lacks them)."""
+    registry = config.promote.registry
+    if not registry or not ledger.unpushed:
+        return []
+    from reprotasks.promote import remote as _remote
+
+    ledger.remote = _remote.push(registry, ledger, runner)
+    ledger.unpushed = False
+    return [(f"{registry}:{_remote.TAG}", f"pushed the entries it lacked ({ledger.remote})")]
 
 
 def _unpublished_images(config: Config, release: Release, runner: Runner) -> list[Finding]:
@@ -520,7 +541,8 @@ def _record(
     _ledger.append(ledger, entry, bundle)
     ledger.levels[entry.seq] = list(levels)
     if registry:
-        ledger.remote = _remote.push(registry, ledger.directory, runner)
+        ledger.remote = _remote.push(registry, ledger, runner)
+        ledger.unpushed = False
     return entry
 
 
@@ -565,7 +587,16 @@ def rollback(
                 )
             target = named[-1]
             if (target.version, target.sums) == (current.version, current.sums):
-                return Outcome([(environment, f"{version} is already there (entry {current.seq}); nothing to do")])
+                target_release = Release(
+                    "", target.version, target.commit, target.sums, target.artifacts, target.images
+                )
+                return Outcome(
+                    [
+                        (environment, f"{version} is already there (entry {current.seq}); nothing to do"),
+                        *_push_pending(config, ledger, runner),
+                        *_tag_images(config, target_release, environment, runner),
+                    ]
+                )
         release = Release(
             shown="",
             version=target.version,
@@ -574,6 +605,9 @@ def rollback(
             artifacts=target.artifacts,
             images=target.images,
         )
+        unpublished = _unpublished_images(config, release, runner)
+        if unpublished:
+            raise DriftError(unpublished, step="rollback")
         # A rollback re-checks no release: its VSA claims no level, only the decision it restores.
         inputs = [(f"{_ledger.VSA_DIR}/{target.vsa}.sigstore.json", target.vsa)]
         entry = _record(
@@ -603,7 +637,10 @@ def status_rows(config: Config, runner: Runner) -> Outcome:
     rows.append(("ledger", f"{len(ledger.entries)} entries, chain and signatures verified, head {ledger.head or '-'}"))
     rows.append(("history", ledger.anchor))
     if config.promote.registry:
-        rows.append(("registry", f"{config.promote.registry}:ledger {ledger.remote or '(none yet)'}"))
+        pending = "; this copy holds entries it lacks (the next promote or rollback pushes them)"
+        rows.append(
+            ("registry", f"{config.promote.registry}:ledger {ledger.remote or '(none yet)'}{pending * ledger.unpushed}")
+        )
     return Outcome(rows)
 
 

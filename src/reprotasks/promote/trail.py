@@ -9,12 +9,14 @@ leave a valid chain, so the committed history is the anchor).
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reprotasks._run import Runner
 from reprotasks.config import Config
 from reprotasks.dist.layout import SUMS_NAME, read_regular
-from reprotasks.errors import Finding
+from reprotasks.errors import Finding, ReprotasksError
 from reprotasks.promote import ledger as _ledger
 from reprotasks.promote import vsa as _vsa
 from reprotasks.promote.ledger import Entry, Ledger
@@ -68,14 +70,20 @@ def open_ledger(config: Config, runner: Runner, verifier: Verifier | None = None
     """The ledger, every entry checked; ``ledger.levels`` holds each verified entry's levels."""
     directory = config.promote.ledger
     assert directory is not None
-    remote = None
+    pulled: list[Finding] = []
+    remote: str | None = None
+    unpushed = False
     if config.promote.registry:
-        from reprotasks.promote import remote as _remote
-
-        remote = _remote.pull(config.promote.registry, directory, config.rel(directory), runner)
+        remote, unpushed, pulled = _pull(config, directory, runner, verifier)
     ledger = _ledger.read_ledger(directory, config.rel(directory))
-    ledger.remote = remote
-    findings = list(ledger.findings) + _history_findings(config, ledger, runner)
+    ledger.remote, ledger.unpushed = remote, unpushed
+    findings = pulled + list(ledger.findings) + _history_findings(config, ledger, runner)
+    findings += _verify_entries(config, ledger, verifier)
+    return ledger, findings
+
+
+def _verify_entries(config: Config, ledger: Ledger, verifier: Verifier | None) -> list[Finding]:
+    findings = []
     where = ledger_where(ledger)
     if ledger.entries and verifier is None:  # an empty ledger needs no trust root
         verifier = _sigstore.verifier(config.sign, offline=config.sign.offline)
@@ -93,7 +101,73 @@ def open_ledger(config: Config, runner: Runner, verifier: Verifier | None = None
             )
         else:
             ledger.levels[entry.seq] = levels
-    return ledger, findings
+    return findings
+
+
+def _pull(
+    config: Config, directory: Path, runner: Runner, verifier: Verifier | None
+) -> tuple[str | None, bool, list[Finding]]:
+    """Fetch the registry's ledger; adopt it when it extends the local copy *and* verifies.
+
+    Returns (its digest, whether the local copy holds entries the registry lacks, findings).
+    A registry ledger that does not verify is never written here, so the local copy stays good.
+    """
+    from reprotasks._files import write_atomic
+    from reprotasks.promote import remote as _remote
+
+    registry = config.promote.registry
+    assert registry is not None
+    shown = config.rel(directory)
+    fetched = _remote.fetch(registry, runner)
+    try:
+        local = read_regular(directory / _ledger.LEDGER_NAME)
+    except FileNotFoundError:
+        local = b""
+    except OSError:
+        return None, False, []  # read_ledger reports it
+    if fetched is None:
+        return None, bool(local), []
+    where = f"{registry}:{_remote.TAG}"
+    if local.startswith(fetched.ledger):
+        return fetched.digest, len(local) > len(fetched.ledger), []
+    if not fetched.ledger.startswith(local):
+        return (
+            fetched.digest,
+            False,
+            [
+                Finding(
+                    where,
+                    None,
+                    f"and {shown}/{_ledger.LEDGER_NAME} have forked: neither extends the other (two promotions were "
+                    "recorded from the same point)",
+                    "keep one history: compare `reprotasks status` with and without "
+                    "REPROTASKS_PROMOTE_REGISTRY='', move the other ledger aside, and promote its release again",
+                )
+            ],
+        )
+    with tempfile.TemporaryDirectory(prefix="reprotasks-ledger-") as scratch:
+        candidate_dir = Path(scratch)
+        (candidate_dir / _ledger.VSA_DIR).mkdir()
+        (candidate_dir / _ledger.LEDGER_NAME).write_bytes(fetched.ledger)
+        for digest, data in fetched.vsas.items():
+            (candidate_dir / _ledger.VSA_DIR / f"{digest}.sigstore.json").write_bytes(data)
+        candidate = _ledger.read_ledger(candidate_dir, where)
+        problems = candidate.findings + _verify_entries(config, candidate, verifier)
+        if problems:
+            return (
+                fetched.digest,
+                False,
+                [Finding(where, None, f"does not verify, so it was not taken: {p.render()}", p.fix) for p in problems],
+            )
+        if directory.is_symlink() or (directory / _ledger.VSA_DIR).is_symlink():
+            raise ReprotasksError(f"{shown}/ (or its vsa/) is a symlink", hint="make the ledger a plain directory")
+        (directory / _ledger.VSA_DIR).mkdir(parents=True, exist_ok=True)
+        for entry in candidate.entries:  # the VSAs first: every line added has its VSA in place
+            target = directory / _ledger.VSA_DIR / f"{entry.vsa}.sigstore.json"
+            if not target.exists():
+                write_atomic(target, read_regular(candidate.vsa_path(entry.vsa)))
+        write_atomic(directory / _ledger.LEDGER_NAME, fetched.ledger)
+    return fetched.digest, False, []
 
 
 def _entry_problem(config: Config, ledger: Ledger, entry: Entry, verifier: Verifier) -> tuple[str, list[str]]:
