@@ -33,10 +33,7 @@ from reprotasks.signing.sigstore import SignatureError, bundle_path
 if TYPE_CHECKING:
     from sigstore.verify import Verifier
 
-REPRODUCED = "REPROTASKS_REPRODUCED"
-AUDIT_CLEAN = "REPROTASKS_AUDIT_CLEAN"
 _DIGEST = re.compile(r"^(?:sha256:)?([0-9a-f]{64})$")
-_CLOCK_SKEW = 15 * 60
 
 
 @dataclass
@@ -56,6 +53,11 @@ class Release:
     artifacts: dict[str, str]
     images: dict[str, str]
     directory: Path | None = None  # None for a rollback (the release is the restored entry's)
+
+    @classmethod
+    def of_entry(cls, entry: Entry) -> Release:
+        """The release a ledger entry names (a rollback restores one)."""
+        return cls("", entry.version, entry.commit, entry.sums, entry.artifacts, entry.images)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -226,15 +228,15 @@ def _promote_locked(
             proof = _earlier_reproduction(config, ledger, release, environment, verifier)
             if proof is not None:
                 inputs.append((f"{_ledger.VSA_DIR}/{proof.vsa}.sigstore.json", proof.vsa))
-                levels.append(REPRODUCED)
+                levels.append(_vsa.REPRODUCED)
             else:
                 problem = _reproduce_now(config, release, runner=runner, log=log)
                 findings += [problem] if problem else []
-                levels += [] if problem else [REPRODUCED]
+                levels += [] if problem else [_vsa.REPRODUCED]
         if rules.audit:
             problem = _audit_now(config, release, runner=runner)
             findings += [problem] if problem else []
-            levels += [] if problem else [AUDIT_CLEAN]
+            levels += [] if problem else [_vsa.AUDIT_CLEAN]
     if findings:
         error = DriftError(findings, step="promote")
         error.message = f"{release.version} may not enter {environment}: " + error.message
@@ -362,14 +364,14 @@ def _earlier_reproduction(
         if (
             entry.action != "promote"
             or entry.sums != release.sums
-            or REPRODUCED not in ledger.levels.get(entry.seq, [])
+            or _vsa.REPRODUCED not in ledger.levels.get(entry.seq, [])
         ):
             continue
         try:
             verified = _vsa.verify(read_regular(ledger.vsa_path(entry.vsa)), verifier, policy)
         except (OSError, SignatureError):
             continue
-        if REPRODUCED in _vsa.levels(verified) and _vsa.subjects(verified).keys() >= release.artifacts.keys():
+        if _vsa.REPRODUCED in _vsa.levels(verified) and _vsa.subjects(verified).keys() >= release.artifacts.keys():
             return entry
     return None
 
@@ -499,9 +501,7 @@ def _record(
             f"{action}: the new VSA does not verify for {policy.describe()}: {exc}",
             hint=f"the token is for {token.identity} (issuer {token.issuer}); nothing was recorded",
         ) from None
-    claimed = _vsa.parse_stamp(decision.time_verified)
-    assert claimed is not None
-    if abs((claimed - verified.when).total_seconds()) > _CLOCK_SKEW:
+    if not _vsa.time_agrees(decision.time_verified, verified.when):
         raise ReprotasksError(
             f"{action}: this machine's clock ({decision.time_verified}) is far from the signing time "
             f"({_vsa.stamp(verified.when)})",
@@ -524,7 +524,7 @@ def _record(
         sums=release.sums,
         artifacts=dict(release.artifacts),
         images=dict(release.images),
-        vsa=_vsa.sha256(bundle),
+        vsa=_ledger.digest_of(bundle),
         who=verified.who,
         when=_vsa.stamp(verified.when),
         restores=restores,
@@ -587,24 +587,14 @@ def rollback(
                 )
             target = named[-1]
             if (target.version, target.sums) == (current.version, current.sums):
-                target_release = Release(
-                    "", target.version, target.commit, target.sums, target.artifacts, target.images
-                )
                 return Outcome(
                     [
                         (environment, f"{version} is already there (entry {current.seq}); nothing to do"),
                         *_push_pending(config, ledger, runner),
-                        *_tag_images(config, target_release, environment, runner),
+                        *_tag_images(config, Release.of_entry(target), environment, runner),
                     ]
                 )
-        release = Release(
-            shown="",
-            version=target.version,
-            commit=target.commit,
-            sums=target.sums,
-            artifacts=target.artifacts,
-            images=target.images,
-        )
+        release = Release.of_entry(target)
         unpublished = _unpublished_images(config, release, runner)
         if unpublished:
             raise DriftError(unpublished, step="rollback")

@@ -12,6 +12,7 @@ queue up instead of forking the chain, and a kill leaves the old file or the new
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -86,8 +87,9 @@ def canonical(document: Any) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def digest_of(line: bytes) -> str:
-    return hashlib.sha256(line).hexdigest()
+def digest_of(data: bytes) -> str:
+    """sha256 (hex) of a ledger line, or of a VSA bundle (its name in vsa/)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass
@@ -148,7 +150,7 @@ def read_ledger(directory: Path, shown: str) -> Ledger:
     except OSError as exc:
         what = (
             "is a symlink or not a regular file"
-            if isinstance(exc, NotRegularFile) or exc.errno == 40
+            if isinstance(exc, NotRegularFile) or exc.errno == errno.ELOOP
             else (f"cannot be read: {exc.strerror or exc}")
         )
         ledger.findings.append(Finding(where, None, what, repair_hint(shown)))

@@ -13,9 +13,8 @@ import json
 from dataclasses import dataclass
 
 from reprotasks.errors import Finding
+from reprotasks.promote import vsa as _vsa
 from reprotasks.promote.ledger import Entry, Ledger
-
-REPRODUCED = "REPROTASKS_REPRODUCED"
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ def releases(ledger: Ledger, levels: dict[int, list[str]]) -> list[ReleaseView]:
                 sums=first.sums,
                 artifacts=first.artifacts,
                 images=first.images,
-                reproduced=any(REPRODUCED in levels.get(entry.seq, []) for entry in entries),
+                reproduced=any(_vsa.REPRODUCED in levels.get(entry.seq, []) for entry in entries),
                 signers=tuple(sorted({entry.who for entry in entries})),
             )
         )
@@ -130,11 +129,6 @@ def render(
     parts.append(f'<script type="application/json" id="data">{embedded}</script>')
     parts.append(f"<script>{_SCRIPT}</script></body></html>")
     return ("\n".join(parts) + "\n").encode("utf-8", errors="backslashreplace")
-
-
-def as_rows(report_path: str, entries: int, findings: list[Finding]) -> list[tuple[str, str]]:
-    state = "verified" if not findings else f"BROKEN ({len(findings)} problem(s))"
-    return [(report_path, f"{entries} ledger entries, ledger {state}")]
 
 
 _CSS = """

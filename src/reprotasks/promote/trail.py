@@ -26,8 +26,6 @@ from reprotasks.signing.sigstore import AnyIdentityPolicy, EitherPolicy, Signatu
 if TYPE_CHECKING:
     from sigstore.verify import Verifier
 
-_CLOCK_SKEW = 15 * 60  # seconds a VSA's timeVerified may differ from its certificate's time
-
 
 def _fix(ledger: Ledger) -> str:
     return (
@@ -192,7 +190,7 @@ def _entry_problem(config: Config, ledger: Ledger, entry: Entry, verifier: Verif
         return f"its VSA {shown} is missing", []
     except OSError:
         return f"its VSA {shown} is a symlink or not a regular file", []
-    if _vsa.sha256(data) != entry.vsa:
+    if _ledger.digest_of(data) != entry.vsa:
         return f"its VSA {shown} was changed (sha256 differs)", []
     try:
         verified = _vsa.verify(data, verifier, promoter_policy(config, entry.environment, reading=True))
@@ -235,8 +233,7 @@ def statement_problem(config: Config, entry: Entry, verified: _vsa.VerifiedVsa) 
         return "its VSA names another SHA256SUMS than the entry"
     if verified.who != entry.who or _vsa.stamp(verified.when) != entry.when:
         return "its signer or time differs from the entry's `who`/`when`"
-    claimed = _vsa.parse_stamp(str(predicate.get("timeVerified")))
-    if claimed is None or abs((claimed - verified.when).total_seconds()) > _CLOCK_SKEW:
+    if not _vsa.time_agrees(str(predicate.get("timeVerified")), verified.when):
         return f"its VSA claims timeVerified {predicate.get('timeVerified')!r}, far from its signing time {entry.when}"
     return ""
 

@@ -28,6 +28,10 @@ STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 VSA_TYPE = "https://slsa.dev/verification_summary/v1"
 VERIFIER_ID = "https://reprotasks.invalid/promote/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
+# verifiedLevels of our own, beside SLSA_BUILD_LEVEL_1.
+REPRODUCED = "REPROTASKS_REPRODUCED"
+AUDIT_CLEAN = "REPROTASKS_AUDIT_CLEAN"
+_CLOCK_SKEW = 15 * 60  # seconds a VSA's timeVerified may differ from its certificate's time
 
 Policy = SignerPolicy | AnyIdentityPolicy | EitherPolicy
 
@@ -101,6 +105,12 @@ def parse_stamp(text: str) -> datetime | None:
         return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
     except (TypeError, ValueError):
         return None
+
+
+def time_agrees(time_verified: str, signed: datetime) -> bool:
+    """Is a VSA's own timeVerified within a few minutes of its certificate's time (not back- or post-dated)?"""
+    claimed = parse_stamp(time_verified)
+    return claimed is not None and abs((claimed - signed).total_seconds()) <= _CLOCK_SKEW
 
 
 def predicate_of(vsa: VerifiedVsa) -> dict[str, Any]:
@@ -184,9 +194,3 @@ def levels(vsa: VerifiedVsa) -> list[str]:
     predicate = vsa.statement.get("predicate")
     value = predicate.get("verifiedLevels") if isinstance(predicate, dict) else None
     return [level for level in value if isinstance(level, str)] if isinstance(value, list) else []
-
-
-def sha256(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
