@@ -20,7 +20,7 @@ from reprotasks import __version__
 from reprotasks._run import Runner
 from reprotasks.config import Config
 from reprotasks.dist import source as _source
-from reprotasks.dist.build import host_python, manifest_header, plan_build, remember_build
+from reprotasks.dist.build import host_python, manifest_header, plan_build
 from reprotasks.dist.layout import kind_of, sha256_regular
 from reprotasks.dist.manifest import (
     MANIFEST_NAME,
@@ -82,7 +82,8 @@ def assemble(config: Config, parts: Sequence[Path], *, runner: Runner) -> Assemb
             if sha256_regular(stage / record.name) != record.sha256:
                 raise ReprotasksError(f"assemble: {record.name} changed while it was copied", hint=_REBUILD)
         merged.write(stage)
-    remember_build(config, merged)
+    # No build record: these bytes were built on other machines. `reproduce` (a full rebuild here)
+    # is what lets sbom and provenance attest them.
     return AssembleResult(config.rel(dist), len(parts), merged)
 
 

@@ -28,6 +28,7 @@ from reprotasks import __version__, _cache
 from reprotasks._options import DEFAULT_ARCHIVE_NAME
 from reprotasks._run import Runner
 from reprotasks.config import Config
+from reprotasks.dist import evidence as _evidence
 from reprotasks.dist import source as _source
 from reprotasks.dist.layout import (
     directory_problem,
@@ -41,7 +42,7 @@ from reprotasks.dist.layout import (
 )
 from reprotasks.dist.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, manifest_from_bytes, recorded_lock
 from reprotasks.dist.stage import staged
-from reprotasks.errors import ConfigError, ReprotasksError
+from reprotasks.errors import ConfigError, DriftError, ReprotasksError
 from reprotasks.go.binaries import (
     archive_names,
     build_go_platform,
@@ -50,6 +51,7 @@ from reprotasks.go.binaries import (
     parse_platform,
     platform_environment,
 )
+from reprotasks.go.mod import verify_findings
 from reprotasks.python.buildenv import closure_problems
 from reprotasks.python.lockfile import canonical_lines, canonical_text, parse_lock_text
 from reprotasks.python.package import (
@@ -182,8 +184,10 @@ def build(
         reused = _reuse(config, plan, runner=runner)
         if reused is not None:
             runner.log(f"build: inputs unchanged since the last build; {dist}/ checked and reused")
+            _evidence.record_build(reused, reused=True)
             return BuildResult(dist, reused, True, warnings)
     manifest = _build_into_dist(config, plan, runner=runner)
+    _evidence.record_build(manifest)
     disagreement = _version_disagreement(config, manifest)
     if disagreement:
         warnings = (*warnings, disagreement)
@@ -635,6 +639,13 @@ def _build_parts(config: Config, plan: BuildPlan, project: Path, stage: Path, *,
                     f"{plan.source.commit[:12]}",
                     hint=f"`git add {relative}` and commit it, or remove it from `go.archive-files`",
                 )
+        # The module cache is shared and writable: never build (and then attest the go.sum hashes of)
+        # a module whose extracted files were changed since go verified its download.
+        unverified = verify_findings(
+            module, module_rel, runner=runner, env={"GOTOOLCHAIN": plan.toolchain, "GOFLAGS": "-mod=readonly"}
+        )
+        if unverified:
+            raise DriftError(unverified, step="build")
         runner.log(f"build: Go {', '.join(plan.go_packages)} for {', '.join(plan.platforms)}")
         jobs += [
             functools.partial(_go_job, config, plan, project, module, stage, platform, runner)

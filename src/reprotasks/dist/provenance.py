@@ -1,9 +1,12 @@
 """The provenance step: an in-toto Statement v1 with a SLSA provenance v1 predicate.
 
-Subjects are exactly the entries of SHA256SUMS. The build definition comes from
-dist/manifest.json (commit, toolchains, flags) plus the digests of every lock and go.sum;
-run details (builder, invocation, time) are the only machine-dependent part, and the
-environment is recorded through an allow-list with a last scrub for anything secret.
+Subjects are exactly the entries of SHA256SUMS, and only of a dist/ with evidence (a build
+that wrote it, or a rebuild that reproduced it: ``dist.evidence``), which the statement names.
+The build definition comes from the checked dist/manifest.json (commit, toolchains, and the
+flags and environment the *build* passed to go and the backend) plus the digests of every lock
+and go.sum; run details (builder, invocation, time, evidence) are the only machine-dependent
+part. The attesting process's environment is recorded only through an allow-list describing
+the runner (never a build setting such as GOFLAGS), with a last scrub for anything secret.
 The statement is written to ``dist/provenance.intoto.json``; ``sign`` wraps it in a
 DSSE bundle.
 """
@@ -39,7 +42,8 @@ PAYLOAD_TYPE = "application/vnd.in-toto+json"
 BUILD_TYPE = "https://reprotasks.dev/build-types/release/v1"
 LOCAL_BUILDER = "https://reprotasks.dev/builders/local"
 
-# Environment variables worth recording (they describe the runner, never credentials).
+# Environment variables worth recording: they describe the runner that attests, never the build
+# (its settings are what the build recorded in manifest.json) and never credentials.
 ENVIRONMENT_ALLOW_LIST = (
     "CI",
     "GITHUB_ACTIONS",
@@ -51,8 +55,6 @@ ENVIRONMENT_ALLOW_LIST = (
     "GITHUB_SERVER_URL",
     "GITHUB_SHA",
     "GITHUB_WORKFLOW_REF",
-    "GOFLAGS",
-    "GOTOOLCHAIN",
     "ImageOS",
     "ImageVersion",
     "RUNNER_ARCH",
@@ -144,7 +146,8 @@ def statement(
         raise DriftError(findings, step="provenance")
     _problems, listed = read_sums(dist / SUMS_NAME, f"{shown}/{SUMS_NAME}")
     # Commit, tree, toolchains and flags come from git and the tools, checked against manifest.json.
-    manifest, source = trusted_manifest(config, runner=runner, step="provenance")
+    trusted = trusted_manifest(config, runner=runner, step="provenance")
+    manifest, source = trusted.manifest, trusted.source
     unlocked = recorded_lock(manifest.python) is not None  # the build resolved its backend (no committed lock)
     if unlocked and config.python.require_build_lock:
         # Those pins come from dist/manifest.json alone: nothing in the commit can confirm them.
@@ -183,17 +186,43 @@ def statement(
                         else {}
                     ),
                     "python": manifest.python,
-                    "go": manifest.go,
+                    "go": _scrubbed_go(manifest.go),
                 },
                 "resolvedDependencies": _dependencies(config, source, runner) + toolchains,
             },
             "runDetails": {
                 "builder": {"id": builder, "version": {"reprotasks": __version__}},
                 "metadata": {"invocationId": invocation, "finishedOn": finished.isoformat().replace("+00:00", "Z")},
-                "byproducts": [{"name": "environment", "annotations": recorded}, *_image_byproducts(manifest)],
+                "byproducts": [
+                    {"name": "environment", "annotations": recorded},
+                    *({"name": "evidence", "annotations": item.annotations()} for item in trusted.evidence),
+                    *_image_byproducts(manifest),
+                ],
             },
         },
     }
+
+
+# `-X importpath.name=value` (in -ldflags): a value whose variable name sounds secret is never shown.
+_LINKER_VALUE = re.compile(r"(-X[ =]?)([^\s=\"']+)=([^\s\"']+)")
+
+
+def scrub_linker_values(text: str) -> str:
+    """``-X main.apiKey=sk_live_...`` -> ``-X main.apiKey=***``; other values stay (a version, a commit)."""
+
+    def masked(match: re.Match[str]) -> str:
+        variable = match.group(2).rsplit(".", 1)[-1]
+        value = match.group(3)
+        return f"{match.group(1)}{match.group(2)}={MASK if looks_secret(variable, value) else value}"
+
+    return _LINKER_VALUE.sub(masked, text)
+
+
+def _scrubbed_go(go: Any) -> Any:
+    """The Go part of the manifest with secret-looking ``-X`` values masked (a flag may carry a key)."""
+    if go is None:
+        return None
+    return json.loads(scrub_linker_values(json.dumps(go)))
 
 
 def redact_text(text: str) -> str:

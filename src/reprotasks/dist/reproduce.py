@@ -22,6 +22,7 @@ from pathlib import Path
 from reprotasks._files import sha256_file
 from reprotasks._run import Runner
 from reprotasks.config import Config
+from reprotasks.dist import evidence as _evidence
 from reprotasks.dist import source as _source
 from reprotasks.dist.checksum import read_sums
 from reprotasks.dist.explain import explain
@@ -125,6 +126,8 @@ def reproduce(config: Config, *, runner: Runner, ref: str | None = None, sums: P
         )
     if findings:
         raise DriftError(findings, step="reproduce")
+    if ref is None:  # every file of dist/, manifest included, came out of the independent rebuild
+        _evidence.record_reproduction(reference, conditions)
     return report
 
 

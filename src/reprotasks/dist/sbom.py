@@ -174,7 +174,8 @@ def sbom(config: Config, *, runner: Runner | None = None) -> SbomResult:
     runner = runner or Runner(config.root, log=lambda _line: None)
     dist = config.dist_dir
     # The module graph of each binary comes from the binary, checked against manifest.json.
-    manifest, source = trusted_manifest(config, runner=runner, step="sbom")
+    trusted = trusted_manifest(config, runner=runner, step="sbom")
+    manifest, source = trusted.manifest, trusted.source
     _require_committed(config, source, runner, manifest)
     epoch = int(manifest.source.get("source_date_epoch") or 0)
     data, python, go = render(config, manifest, epoch)

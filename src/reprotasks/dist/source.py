@@ -63,6 +63,16 @@ def committed_bytes(source: Source, relative: str, *, runner: Runner) -> bytes |
     )
 
 
+def committed_executable(source: Source, relative: str, *, runner: Runner) -> bool:
+    """Whether git records ``relative`` (a committed file) as executable (mode 100755)."""
+    listed = runner.capture_bytes(
+        ["git", "ls-tree", source.commit, "--", f"{source.prefix}{relative}"],
+        cwd=source.toplevel,
+        purpose=f"read {relative}'s committed mode",
+    )
+    return listed is not None and listed.split(b" ", 1)[0] == b"100755"
+
+
 # Untracked files with these names (or suffixes) change what the configuration resolves to.
 _CONFIG_NAMES = frozenset({"pyproject.toml", "reprotasks.toml", "go.mod", "go.sum", "go.work", ".python-version"})
 

@@ -3,14 +3,18 @@
 ``sbom`` and ``provenance`` describe a build. They do not take manifest.json's word for it:
 commit and tree come from git, flags and lock digests from the configuration and the
 committed files, each Go binary's compiler and module graph from the binary itself
-(``go version -m``). manifest.json must be byte-identical to what is re-derived; a
-hand-edited manifest is a finding that names the field, never a false statement.
+(``go version -m``), each Go archive must be the canonical archive re-packed from its binary,
+each wheel and sdist a valid one of the project. manifest.json must be byte-identical to what
+is re-derived; a hand-edited manifest is a finding that names the field, never a false
+statement. And what cannot be re-derived from files (the bytes of a wheel or an sdist) needs
+evidence: a build that wrote them, or a rebuild that reproduced them (``dist.evidence``).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -20,9 +24,12 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from reprotasks import _cache
 from reprotasks._run import Runner
 from reprotasks.config import Config, GoConfig
+from reprotasks.dist import evidence as _evidence
 from reprotasks.dist import source as _source
+from reprotasks.dist.archive import write_tar_gz, write_zip
 from reprotasks.dist.build import BuildPlan, manifest_header, plan_build
 from reprotasks.dist.layout import kind_of, read_regular, require_directory, sha256_regular, shown
 from reprotasks.dist.manifest import (
@@ -36,18 +43,36 @@ from reprotasks.dist.manifest import (
 )
 from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.go.binaries import archive_names, binary_info, excluded_on, executable_name, go_flags
+from reprotasks.python.validity import sdist_problems, wheel_problems
 
 _REBUILD = REBUILD_HINT
 _MAX_BINARY = 2 << 30  # a member larger than this is not a binary reprotasks built
+_NO_EVIDENCE_HINT = (
+    "run `reprotasks build` here (it rebuilds, or reuses only a dist/ it provably wrote); for a dist/ made "
+    "elsewhere (assembled from matrix parts, downloaded) prove it first with `reprotasks reproduce`"
+)
 
 
-def trusted_manifest(
-    config: Config, *, runner: Runner, step: str, images: bool = True
-) -> tuple[Manifest, _source.Source]:
+@dataclasses.dataclass(frozen=True)
+class Trusted:
+    """A checked manifest, the commit it was built from, and what vouches for its bytes."""
+
+    manifest: Manifest
+    source: _source.Source
+    evidence: tuple[_evidence.Evidence, ...]
+
+
+# (dist, manifest bytes, every file's identity) -> the result: sbom and provenance in one process
+# (release) check the same dist/ once.
+_CHECKED: dict[tuple[Any, ...], Trusted] = {}
+
+
+def trusted_manifest(config: Config, *, runner: Runner, step: str, images: bool = True) -> Trusted:
     """dist/manifest.json after checking every field against what git, the locks and the binaries
     say, and the commit it was built from (HEAD). Its images are re-made from the checked archives
     and must be byte-identical; with ``images=False`` (the image step, which replaces them) they
-    are left out of the check and of the manifest returned."""
+    are left out of the check and of the manifest returned, and no evidence is required (making
+    an image from checked archives attests nothing)."""
     dist = config.dist_dir
     where = f"{config.rel(dist)}/{MANIFEST_NAME}"
     require_directory(dist, config.rel(dist), hint="remove it and run `reprotasks build`")
@@ -63,6 +88,10 @@ def trusted_manifest(
         manifest = manifest_from_bytes(data)
     except (ValueError, TypeError) as exc:
         raise ReprotasksError(f"{where} is not a reprotasks build manifest ({exc})", hint=_REBUILD) from None
+    evidence = _evidence.evidence_for(manifest)
+    memo = _memo_key(config, data, manifest, images)
+    if memo is not None and memo in _CHECKED and (evidence or not images):
+        return dataclasses.replace(_CHECKED[memo], evidence=evidence)
     if not images:
         kept = tuple(record for record in manifest.artifacts if record.kind != "oci-image")
         forged = [
@@ -109,6 +138,17 @@ def trusted_manifest(
     ]
     artifacts, artifact_findings = _derive_artifacts(config, plan, manifest, runner=runner, where=where)
     findings += artifact_findings
+    if images and not evidence:
+        findings.append(
+            Finding(
+                where,
+                None,
+                "has no evidence that a build made these bytes: this process did not build them, no build on this "
+                f"machine recorded them, and no `reprotasks reproduce` proved them; {step} attests only what a build "
+                "witnessed",
+                _NO_EVIDENCE_HINT,
+            )
+        )
     if images and not findings:
         built = Manifest(**header, artifacts=tuple(artifacts))
         image_records, image_findings = _derive_images(config, built, manifest, runner=runner)
@@ -121,7 +161,22 @@ def trusted_manifest(
         )
     if findings:
         raise DriftError(findings, step=step)
-    return derived, source
+    trusted = Trusted(derived, source, evidence)
+    if memo is not None:
+        _CHECKED[memo] = trusted
+    return trusted
+
+
+def _memo_key(config: Config, data: bytes, manifest: Manifest, images: bool) -> tuple[Any, ...] | None:
+    """What must be unchanged for an earlier check in this process to stand (None: no file to name)."""
+    identities = []
+    for record in manifest.artifacts:
+        try:
+            info = os.lstat(config.dist_dir / record.name)
+        except OSError:
+            return None
+        identities.append((record.name, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_mode))
+    return (str(config.dist_dir), _cache.digest(config.fingerprint()), data, images, tuple(identities))
 
 
 def _short(value: Any) -> str:
@@ -170,6 +225,11 @@ def _derive_artifacts(
         elif plan.python and name.endswith((".whl", ".tar.gz")):
             artifact_kind = "wheel" if name.endswith(".whl") else "sdist"
             python_kinds[artifact_kind] += 1
+            if artifact_kind == "wheel":
+                problems = wheel_problems(path, config.project_name)
+            else:
+                problems = sdist_problems(path, config.project_name, plan.source.epoch)
+            findings += [Finding(f"{config.rel(dist)}/{name}", None, problem, _REBUILD) for problem in problems]
             records.append(
                 ArtifactRecord(
                     name=name,
@@ -183,11 +243,22 @@ def _derive_artifacts(
             findings.append(Finding(where, None, f"lists {shown(name)}, which this build does not make", _REBUILD))
     if plan.python and python_kinds != {"sdist": 1, "wheel": 1}:
         findings.append(Finding(where, None, "does not list exactly one sdist and one wheel", _REBUILD))
+    extras = _committed_extras(config.go, plan, runner=runner) if jobs else {}
+    record_of = functools.partial(
+        _go_record, config.go, dist, expected=plan.go_version, runner=runner, extras=extras, mtime=plan.source.epoch
+    )
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        derived = list(
-            pool.map(lambda job: _go_record(config.go, dist, *job, expected=plan.go_version, runner=runner), jobs)
-        )
-    for record in derived:
+        derived = list(pool.map(lambda job: record_of(*job), jobs))
+    for record, canonical in derived:
+        if canonical is not None:
+            findings.append(
+                Finding(
+                    f"{config.rel(dist)}/{record.name}",
+                    None,
+                    f"is not the canonical archive of the binary it holds (re-packed: sha256 {canonical})",
+                    _REBUILD,
+                )
+            )
         if record.compiler != plan.go_version:
             findings.append(
                 Finding(
@@ -238,25 +309,71 @@ def _derive_images(
     return records, findings
 
 
+def _committed_extras(go: GoConfig, plan: BuildPlan, *, runner: Runner) -> dict[str, tuple[bytes, bool]]:
+    """go.archive-files as committed: member name -> (content, executable)."""
+    extras = {}
+    for relative in go.archive_files:
+        data = _source.committed_bytes(plan.source, relative, runner=runner)
+        if data is None:
+            raise ReprotasksError(
+                f"{relative} (listed in `go.archive-files`) is not in commit {plan.source.commit[:12]}",
+                hint=f"`git add {relative}` and commit it, or remove it from `go.archive-files`",
+            )
+        executable = _source.committed_executable(plan.source, relative, runner=runner)
+        extras[PurePosixPath(relative).name] = (data, executable)
+    return extras
+
+
 def _go_record(
-    go: GoConfig, dist: Path, name: str, package: str, platform: str, *, expected: str | None, runner: Runner
-) -> ArtifactRecord:
+    go: GoConfig,
+    dist: Path,
+    name: str,
+    package: str,
+    platform: str,
+    *,
+    expected: str | None,
+    runner: Runner,
+    extras: dict[str, tuple[bytes, bool]],
+    mtime: int,
+) -> tuple[ArtifactRecord, str | None]:
+    """The record of one Go archive, and the sha256 of its canonical re-pack when the file is not that."""
     path = dist / name
-    members = {PurePosixPath(relative).name for relative in go.archive_files}
+    executable = executable_name(go.binary_names.get(package, package), platform)
     with tempfile.TemporaryDirectory(prefix="reprotasks-inspect-") as scratch:
-        binary = Path(scratch) / "binary"
-        extract_binary(path, binary, executable_name(go.binary_names.get(package, package), platform), members)
+        binary = Path(scratch) / executable
+        extract_binary(path, binary, executable, set(extras))
         compiler, embedded = binary_info(binary, runner=runner, expected=expected)
-    return ArtifactRecord(
+        canonical = _canonical_archive(Path(scratch), binary, name, extras, mtime)
+    digest = sha256_regular(path)
+    record = ArtifactRecord(
         name=name,
         size=os.lstat(path).st_size,
-        sha256=sha256_regular(path),
+        sha256=digest,
         kind="go-archive",
         platform=platform,
         package=package,
         embedded=embedded,
         compiler=compiler,
     )
+    return record, None if canonical == digest else canonical
+
+
+def _canonical_archive(
+    scratch: Path, binary: Path, name: str, extras: dict[str, tuple[bytes, bool]], mtime: int
+) -> str:
+    """The sha256 of the archive ``build`` writes for ``binary`` (and the committed extras)."""
+    binary.chmod(0o755)
+    members = [(binary.name, binary)]
+    for member, (data, executable) in extras.items():
+        extra = scratch / "extras" / member
+        extra.parent.mkdir(exist_ok=True)
+        extra.write_bytes(data)
+        extra.chmod(0o755 if executable else 0o644)
+        members.append((member, extra))
+    target = scratch / "canonical" / name
+    target.parent.mkdir()
+    (write_zip if name.endswith(".zip") else write_tar_gz)(target, members, mtime=mtime)
+    return sha256_regular(target)
 
 
 def extract_binary(archive: Path, target: Path, binary: str, extras: set[str]) -> None:

@@ -67,6 +67,24 @@ def go_flags(go: GoConfig, version: str) -> list[str]:
     )
 
 
+# Go settings that change a binary and that the build does not set for every platform.
+INHERITED_GO_SETTINGS = (
+    "GO386",
+    "GOAMD64",
+    "GOARM",
+    "GOARM64",
+    "GODEBUG",
+    "GOEXPERIMENT",
+    "GOFIPS140",
+    "GOMIPS",
+    "GOMIPS64",
+    "GOPPC64",
+    "GORISCV64",
+    "GOWASM",
+    "GOWORK",
+)
+
+
 def platform_environment(platform: str, toolchain: str) -> dict[str, str]:
     goos, goarch = parse_platform(platform)
     return {
@@ -368,7 +386,12 @@ def build_go_platform(
     ``extra_files``: put beside the binary in each archive; ``version_variables``: the ``-X``
     in ``flags`` that stamp the version (checked with ``check_stamp``); ``compiler``: the Go
     version every binary must report (default: go.mod's pin)."""
-    env = platform_environment(platform, toolchain)
+    # What the manifest records is the whole story: settings inherited from the caller that would
+    # change the binary without being recorded are cleared (empty is go's default).
+    env = {
+        **{name: "" for name in INHERITED_GO_SETTINGS if os.environ.get(name)},
+        **platform_environment(platform, toolchain),
+    }
     pinned = compiler or _gomod.read_pins(module).pinned
     out_dir.mkdir(parents=True, exist_ok=True)
     artifacts: list[GoArtifact] = []

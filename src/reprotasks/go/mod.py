@@ -179,8 +179,12 @@ def _diff_findings(diff: str, prefix: str) -> list[Finding]:
     return findings
 
 
-def verify_findings(module: Path, rel_module: str, *, runner: Runner) -> list[Finding]:
-    result = runner.run(["go", "mod", "verify"], cwd=module, check=False, purpose="verify downloaded Go modules")
+def verify_findings(
+    module: Path, rel_module: str, *, runner: Runner, env: dict[str, str] | None = None
+) -> list[Finding]:
+    result = runner.run(
+        ["go", "mod", "verify"], cwd=module, check=False, purpose="verify downloaded Go modules", env=env
+    )
     if result.returncode == 0:
         return []
     prefix = f"{rel_module}/" if rel_module != "." else ""

@@ -249,7 +249,7 @@ def build_images(config: Config, *, runner: Runner) -> ImageResult:
         return ImageResult(config.dist_dir, (), ())
     # The Go archives (and everything else) checked against what git and the binaries say; the
     # image records are checked to name image files only (they name what this step removes).
-    built, _source = trusted_manifest(config, runner=runner, step="image", images=False)
+    built = trusted_manifest(config, runner=runner, step="image", images=False).manifest
     version = str(built.project.get("version") or "")
     made = [make_image(config, built, image, runner=runner) for image in config.images]
     records = tuple(record_of(item, version) for item in made)
