@@ -204,7 +204,7 @@ def statement(
 
 
 # `-X importpath.name=value` (in -ldflags): a value whose variable name sounds secret is never shown.
-_LINKER_VALUE = re.compile(r"(-X[ =]?)([^\s=\"']+)=([^\s\"']+)")
+_LINKER_VALUE = re.compile(r"(-X[ =]?)([^\s=\"'\\]+)=([^\s\"'\\]+)")
 
 
 def scrub_linker_values(text: str) -> str:
