@@ -138,6 +138,16 @@ def trusted_manifest(config: Config, *, runner: Runner, step: str, images: bool 
     ]
     artifacts, artifact_findings = _derive_artifacts(config, plan, manifest, runner=runner, where=where)
     findings += artifact_findings
+    if images and not findings:
+        built = Manifest(**header, artifacts=tuple(artifacts))
+        image_records, image_findings = _derive_images(config, built, manifest, runner=runner)
+        artifacts = sorted([*artifacts, *image_records], key=lambda record: record.name)
+        findings += image_findings
+    derived = Manifest(**header, artifacts=tuple(artifacts))
+    if not findings and derived.to_json() != data:
+        findings.append(
+            Finding(where, None, "is not byte-identical to the manifest re-derived from the build", _REBUILD)
+        )
     if images and not evidence:
         findings.append(
             Finding(
@@ -148,16 +158,6 @@ def trusted_manifest(config: Config, *, runner: Runner, step: str, images: bool 
                 "witnessed",
                 _NO_EVIDENCE_HINT,
             )
-        )
-    if images and not findings:
-        built = Manifest(**header, artifacts=tuple(artifacts))
-        image_records, image_findings = _derive_images(config, built, manifest, runner=runner)
-        artifacts = sorted([*artifacts, *image_records], key=lambda record: record.name)
-        findings += image_findings
-    derived = Manifest(**header, artifacts=tuple(artifacts))
-    if not findings and derived.to_json() != data:
-        findings.append(
-            Finding(where, None, "is not byte-identical to the manifest re-derived from the build", _REBUILD)
         )
     if findings:
         raise DriftError(findings, step=step)
