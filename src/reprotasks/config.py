@@ -1149,8 +1149,10 @@ def _dist_dir(root: Path, relative: str) -> Path:
             )
     if path == root:
         raise ConfigError(
-            f"`dist-dir` = {relative!r} is the project directory itself, which `build` would replace",
-            hint='use a directory of its own, e.g. `dist-dir = "dist"`',
+            f"`dist-dir` = {relative!r} is the project directory itself, which `build` would replace and "
+            "whose source the other steps would take for release files",
+            hint='point `dist-dir` at a build output directory of its own, e.g. `dist-dir = "dist"`, then run '
+            "`reprotasks build`",
         )
     shown = path.relative_to(root).as_posix()
     nested = [ancestor for ancestor in (path, *path.parents) if ancestor != root and ancestor.is_relative_to(root)]
