@@ -98,6 +98,26 @@ def test_unchanged_inputs_reuse_dist_and_any_change_rebuilds(hybrid_repo: Path) 
     assert manifest["source"]["commit"] == git("rev-parse", "HEAD", cwd=hybrid_repo)
 
 
+def test_signing_settings_set_after_the_build_reuse_it(hybrid_repo: Path, tmp_path: Path) -> None:
+    """[sign] changes no byte of a build: setting REPROTASKS_SIGN_* between `build` and `sbom` (as a
+    release job does) neither rebuilds nor makes sbom and provenance refuse the build."""
+    build(hybrid_repo, "--go-only", "--platform", "linux/amd64")
+    manifest = (hybrid_repo / "dist" / "manifest.json").read_bytes()
+    trust = tmp_path / "trust-config.json"
+    trust.write_text("{}\n")
+    signing = {"REPROTASKS_SIGN_OFFLINE": "1", "REPROTASKS_SIGN_TRUST_CONFIG": str(trust)}
+    output = build(hybrid_repo, "--go-only", "--platform", "linux/amd64", env=signing)
+    assert "build: inputs unchanged since the last build; dist/ checked and reused" in output
+    assert "unchanged inputs: reused the previous build (digests checked)" in output
+    assert (hybrid_repo / "dist" / "manifest.json").read_bytes() == manifest
+    for step in ("checksum", "sbom", "checksum", "provenance"):
+        result = run_cli(step, cwd=hybrid_repo, env=signing)
+        assert result.returncode == 0, result.stderr
+    # what the build writes still counts: another platform set is another build
+    output = build(hybrid_repo, "--go-only", "--platform", "linux/arm64", env=signing)
+    assert "reused" not in output
+
+
 def test_dirty_tree_is_refused_or_warned_and_untracked_files_never_leak(hybrid_repo: Path) -> None:
     cli = hybrid_repo / "src" / "hybrid_orchestrator" / "cli.py"
     cli.write_text(cli.read_text() + "\n# local edit\n")

@@ -14,7 +14,7 @@ from reprotasks.dist.checksum import check_checksums, check_findings, write_chec
 from reprotasks.dist.layout import SUMS_NAME
 from reprotasks.errors import DriftError
 
-from .conftest import run_cli
+from .conftest import commit_all, git, run_cli
 
 
 @pytest.fixture
@@ -214,3 +214,46 @@ def test_an_artifact_swapped_after_the_build_is_never_checksummed(dist: Path) ->
     wheel.unlink()
     with pytest.raises(DriftError, match=r"is listed in manifest\.json but missing"):
         write_checksums(dist)
+
+
+@pytest.mark.parametrize("step", [["checksum"], ["checksum", "--check"], ["sbom"], ["provenance"], ["sign"]])
+def test_a_source_directory_as_dist_dir_is_refused_and_nothing_written(hybrid_repo: Path, step: list[str]) -> None:
+    """dist-dir = "src" (tracked source): refused before anything is read or written, and never "remove it"."""
+    pyproject = hybrid_repo / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '\n[tool.reprotasks]\ndist-dir = "src"\n')
+    commit_all(hybrid_repo, "dist-dir = src")
+    result = run_cli(*step, cwd=hybrid_repo)
+    assert result.returncode == 2, result.stderr
+    assert (
+        "error: `dist-dir` src/ holds files tracked by git (src/hybrid_orchestrator/__init__.py, "
+        "src/hybrid_orchestrator/cli.py), so it is part of the source, not a build output directory; "
+        f"`{' '.join(step)}` must not read or write release files among them"
+    ) in result.stderr
+    assert (
+        "hint: point `dist-dir` ([tool.reprotasks] or REPROTASKS_DIST_DIR) at a build output directory of its own "
+        'that git does not track, such as `dist-dir = "dist"`, then run `reprotasks build`'
+    ) in result.stderr
+    assert "remove" not in result.stderr and "Traceback" not in result.stderr
+    assert git("status", "--porcelain", "--untracked-files=all", "--ignored", cwd=hybrid_repo) == ""
+
+
+@pytest.mark.parametrize(
+    ("dist_dir", "expected"),
+    [
+        (".", "`dist-dir` = '.' is the project directory itself"),
+        ("go/cmd", "`dist-dir` go/cmd/ holds files tracked by git (go/cmd/worker/main.go)"),
+        ("README.md", "`dist-dir` README.md: is not a directory (it is a regular file), and git tracks it"),
+        ("scratch", "`dist-dir` scratch/ holds pkg/__init__.py, so it is part of the source"),
+    ],
+)
+def test_checksum_refuses_any_source_dist_dir(hybrid_repo: Path, dist_dir: str, expected: str) -> None:
+    (hybrid_repo / "scratch" / "pkg").mkdir(parents=True)  # untracked (ignored), but a Python package
+    (hybrid_repo / "scratch" / "pkg" / "__init__.py").write_text("")
+    (hybrid_repo / ".git" / "info" / "exclude").write_text("/scratch/\n")
+    result = run_cli("checksum", cwd=hybrid_repo, env={"REPROTASKS_DIST_DIR": dist_dir})
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr
+    assert '`dist-dir = "dist"`, then run `reprotasks build`' in result.stderr
+    assert "remove" not in result.stderr and "Traceback" not in result.stderr
+    assert git("status", "--porcelain", "--untracked-files=all", cwd=hybrid_repo) == ""
+    assert sorted(path.name for path in (hybrid_repo / "scratch").rglob("*")) == ["__init__.py", "pkg"]

@@ -251,3 +251,45 @@ def test_a_submodule_or_nested_repository_is_not_part_of_the_layout(tmp_path: Pa
     (fixture / "cmd" / "toml-test" / "main.go").write_text("package main\n\nfunc main() {}\n")
     config = load_config(tmp_path)
     assert config.go.module is None and config.go.modules == ()
+
+
+def test_the_build_fingerprint_holds_only_what_changes_the_build(make_project: MakeProject) -> None:
+    """Signing, promotion, the audit, images, where dist/ is and the gates change no byte of a build:
+    setting them (between `build` and `sbom`, say) leaves its inputs digest alone; build settings do not."""
+    root = make_project()
+    (root / "trust.json").write_text("{}\n")
+    base = load_config(root, environ={}).fingerprint()
+    assert not {"sign", "images", "audit", "promote", "dist-dir", "dirty-tree"} & set(base)
+    unrelated = {
+        "REPROTASKS_SIGN_OFFLINE": "1",
+        "REPROTASKS_SIGN_TRUST_CONFIG": "trust.json",
+        "REPROTASKS_SIGN_ARTIFACTS": "1",
+        "REPROTASKS_SIGN_GITHUB_REPOSITORY": "acme/widgets",
+        "REPROTASKS_SIGN_GITHUB_REF": "refs/heads/main",
+        "REPROTASKS_SIGN_REQUIRE_PROVENANCE": "0",
+        "REPROTASKS_AUDIT_ENABLED": "0",
+        "REPROTASKS_PROMOTE_LEDGER": "ledger",
+        "REPROTASKS_PROMOTE_REGISTRY": "ghcr.io/acme/ledger",
+        "REPROTASKS_IMAGES": '[{"name": "app", "kind": "python", "entrypoint": ["app"], "python-version": "3.12", '
+        '"base": "python@sha256:' + "0" * 64 + '"}]',
+        "REPROTASKS_DIST_DIR": "out",
+        "REPROTASKS_DIRTY_TREE": "warn",
+        "REPROTASKS_PYTHON_VERSION_PIN": "none",
+        "REPROTASKS_PYTHON_REQUIRE_BUILD_LOCK": "0",
+        "REPROTASKS_GO_TOOLCHAIN_PIN": "none",
+    }
+    for name, value in unrelated.items():
+        assert load_config(root, environ={name: value}).fingerprint() == base, name
+    assert load_config(root, environ=unrelated).fingerprint() == base
+    build_settings = {
+        "REPROTASKS_VERSION": "9.9.9",
+        "REPROTASKS_PYTHON_INDEX_URL": "https://pypi.example/simple",
+        "REPROTASKS_PYTHON_NO_INDEX": "0",
+        "REPROTASKS_PYTHON_LOCK_BACKEND": "uv",
+        "REPROTASKS_GO_PLATFORMS": "linux/amd64",
+        "REPROTASKS_GO_LDFLAGS": "-s -w",
+        "REPROTASKS_GO_TAGS": "netgo",
+        "REPROTASKS_GO_VCS_STAMP": "1",
+    }
+    for name, value in build_settings.items():
+        assert load_config(root, environ={name: value}).fingerprint() != base, name

@@ -39,6 +39,10 @@ def run_release(
     ctx.report = report
     skipped = registry.skipped_steps(skip)
     pipeline = registry.release_pipeline()
+    if not dry_run:  # first: a dist-dir of tracked files or source is never advised away below
+        source.refuse_tracked_outputs(
+            source.describe_source(config.root, runner=ctx.runner), report.dist, runner=ctx.runner
+        )
     if dist.is_symlink() or (dist.exists() and not dist.is_dir()):
         raise ReprotasksError(
             f"{config.rel(dist)} is not a directory", hint="remove it or point `dist-dir` somewhere else"
@@ -52,9 +56,6 @@ def run_release(
                 report.plan.append((spec.name, spec.plan(planning, spec.defaults())))
                 report.outcomes.append(StepOutcome(spec.name, Outcome.PLANNED))
         return report
-    source.refuse_tracked_outputs(
-        source.describe_source(config.root, runner=ctx.runner), report.dist, runner=ctx.runner
-    )
     try:
         with staged(dist, "release", everything=True) as stage:
             # Caches never vouch for a release unless asked: verify re-resolves, build starts from scratch.

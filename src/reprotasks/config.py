@@ -29,8 +29,20 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-# Settings of the gates (verify, provenance), left out of a build's inputs digest.
-_GATES = ("require-build-lock", "check-tool-locks")
+# describe()'s settings that change no byte a build writes and nothing its manifest records, left
+# out of a build's inputs digest (so setting one between `build` and `sbom` rebuilds nothing):
+# where the outputs go, what verify, build and release demand (gates), and what is done with the
+# outputs after the build (signing, images). audit and promote are not in describe() at all.
+_NOT_BUILD = (
+    "dist-dir",
+    "dirty-tree",
+    "python.require-build-lock",
+    "python.check-tool-locks",
+    "python.version-pin",
+    "go.toolchain-pin",
+    "sign",
+    "images",
+)
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -162,7 +174,7 @@ class Config:
     sign: SignConfig
     # Not part of describe(): what the audit accepts does not change what is built.
     audit: AuditConfig = AuditConfig()
-    # Not part of fingerprint(): images are made from the build's outputs, after it.
+    # Not part of fingerprint() (nor is sign): images are made from the build's outputs, after it.
     images: tuple[ImageConfig, ...] = ()
     # Not part of describe(): where a release may go does not change what is built.
     promote: PromoteConfig = dataclasses.field(default_factory=PromoteConfig)
@@ -180,11 +192,12 @@ class Config:
         return load_config(root, overrides=overrides, overrides_source=source)
 
     def fingerprint(self) -> dict[str, Any]:
-        """Everything configuration contributes to a build's outputs (compared with the commit's)."""
+        """Everything configuration contributes to a build's outputs and manifest: part of its inputs
+        digest, and compared with the commit's. Settings that change neither are left out (``_NOT_BUILD``)."""
         described = self.describe()
-        for gate in _GATES:  # what verify and provenance demand does not change what is built
-            described["python"].pop(gate)
-        described.pop("images")  # made after the build, from its outputs
+        for dotted in _NOT_BUILD:
+            table, _, key = dotted.rpartition(".")
+            (described[table] if table else described).pop(key)
         return {
             **described,
             "project": {"name": self.project_name, "version": self.project_version},
@@ -1149,8 +1162,10 @@ def _dist_dir(root: Path, relative: str) -> Path:
             )
     if path == root:
         raise ConfigError(
-            f"`dist-dir` = {relative!r} is the project directory itself, which `build` would replace",
-            hint='use a directory of its own, e.g. `dist-dir = "dist"`',
+            f"`dist-dir` = {relative!r} is the project directory itself, which `build` would replace and "
+            "whose source the other steps would take for release files",
+            hint='point `dist-dir` at a build output directory of its own, e.g. `dist-dir = "dist"`, then run '
+            "`reprotasks build`",
         )
     shown = path.relative_to(root).as_posix()
     nested = [ancestor for ancestor in (path, *path.parents) if ancestor != root and ancestor.is_relative_to(root)]

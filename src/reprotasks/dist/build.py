@@ -139,15 +139,16 @@ def build(
     from the requirements that manifest recorded instead of resolving them again (reproduce).
     """
     dist = config.rel(config.dist_dir)
+    source = _source.describe_source(config.root, runner=runner)
+    # First: a dist-dir holding tracked files or source is refused before any advice to remove it.
+    _source.refuse_tracked_outputs(source, dist, runner=runner)
     problem = directory_problem(config.dist_dir)
     if problem is not None and not problem.startswith("does not exist"):  # before building, not after
         raise ReprotasksError(f"{dist}: {problem}", hint="remove it (build writes a fresh directory there)")
-    source = _source.describe_source(config.root, runner=runner)
     untracked = _source.untracked_config_inputs(source, runner=runner, outputs=dist)
     warning = _source.check_dirty(
         source, config.dirty_tree, runner=runner, strict=config.go.vcs_stamp and go, outputs=dist, untracked=untracked
     )
-    _source.refuse_tracked_outputs(source, dist, runner=runner)
     warnings = (warning,) if warning else ()
     for text in warnings:
         runner.log(f"build: WARNING: {text}")

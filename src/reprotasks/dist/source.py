@@ -6,11 +6,17 @@ untracked files, local edits and build leftovers cannot leak into an artifact.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from reprotasks._run import Runner
+from reprotasks.dist.layout import directory_problem
 from reprotasks.errors import ReprotasksError
+
+if TYPE_CHECKING:
+    from reprotasks.config import Config
 
 
 @dataclass(frozen=True)
@@ -136,16 +142,92 @@ def tracked_files(source: Source, relative: str, *, runner: Runner) -> list[str]
 
 
 def refuse_tracked_outputs(source: Source, dist: str, *, runner: Runner) -> None:
-    """``dist`` (project-relative) is replaced as a whole: it must hold no file git tracks."""
+    """``dist`` (project-relative) is replaced as a whole: it must hold no file git tracks, and no source."""
     tracked = tracked_files(source, dist, runner=runner)
+    directory = source.toplevel / source.prefix / dist
+    why = "build, assemble and release replace that directory as a whole"
     if tracked:
-        raise ReprotasksError(
-            f"`dist-dir` {dist}/ holds files tracked by git ({', '.join(tracked[:3])}"
-            + (", ..." if len(tracked) > 3 else "")
-            + "), and build, assemble and release replace that directory as a whole",
-            hint=f"stop tracking the build outputs: `git rm -r --cached {dist}`, add `/{dist}/` to .gitignore and "
-            "commit; or point `dist-dir` at a directory of its own",
+        raise not_an_output_directory(dist, tracked=tracked, why=why, problem=_not_a_directory(directory))
+    marker = source_marker(directory)
+    if marker is not None:
+        raise not_an_output_directory(dist, marker=marker, why=why)
+
+
+def refuse_source_dist(config: Config, *, runner: Runner, step: str) -> None:
+    """Before ``step`` reads or writes ``dist-dir``: it must be a build output directory, not source
+    (no file git tracks, no project file, Python or Go source). One `git ls-files` at most."""
+    if config.staged_for is not None:
+        return  # release checked dist-dir before staging; the stage is its own directory
+    dist = config.dist_dir
+    if not os.path.lexists(dist):
+        return  # nothing there to read or overwrite: the step says what is missing
+    shown = config.rel(dist)
+    why = f"`{step}` must not read or write release files among them"
+    if runner.which("git") is not None:
+        listed = runner.run(
+            ["git", "ls-files", "--", f":(literal){shown}"],
+            cwd=config.root,
+            check=False,
+            purpose="list files git tracks in dist-dir",
+            quiet=True,
         )
+        tracked = listed.stdout.splitlines() if listed.returncode == 0 else []  # not a repository: none
+        if tracked:
+            raise not_an_output_directory(shown, tracked=tracked, why=why, problem=_not_a_directory(dist))
+    marker = source_marker(dist)
+    if marker is not None:
+        raise not_an_output_directory(shown, marker=marker, why=why)
+
+
+def _not_a_directory(path: Path) -> str | None:
+    """The "is not a directory (it is ...)" of a path that exists and is no directory, else None."""
+    problem = directory_problem(path)
+    return None if problem is None or problem.startswith("does not exist") else problem
+
+
+# Files no build output directory holds: a directory with one is source (a project, a package).
+_SOURCE_NAMES = frozenset(
+    {"pyproject.toml", "setup.py", "setup.cfg", "go.mod", "go.work", "go.sum", "__init__.py", ".git"}
+)
+_SOURCE_SUFFIXES = (".py", ".go")
+
+
+def source_marker(directory: Path) -> str | None:
+    """The entry that makes ``directory`` source (a project file, Python or Go source, a Python
+    package or Go module below it), or None. Reads the directory's entries, never follows a symlink."""
+    try:
+        with os.scandir(directory) as scan:
+            found = sorted(scan, key=lambda entry: entry.name)
+    except OSError:
+        return None  # not a directory (or unreadable): the steps report what it is
+    for entry in found:
+        if entry.name in _SOURCE_NAMES or entry.name.endswith(_SOURCE_SUFFIXES):
+            return entry.name
+    for entry in found:
+        if entry.is_dir(follow_symlinks=False):
+            for name in ("__init__.py", "go.mod", "pyproject.toml"):
+                if os.path.lexists(Path(entry.path) / name):
+                    return f"{entry.name}/{name}"
+    return None
+
+
+def not_an_output_directory(
+    dist: str, *, why: str, tracked: list[str] | None = None, marker: str | None = None, problem: str | None = None
+) -> ReprotasksError:
+    """The refusal of a dist-dir that is source: it names the directory and the fix, and never advises
+    removing (or untracking) what is there, which may be the project's code."""
+    if tracked and problem is not None:  # dist-dir is itself a tracked file (or symlink)
+        held = f"`dist-dir` {dist}: {problem}, and git tracks it"
+    elif tracked:
+        held = f"`dist-dir` {dist}/ holds files tracked by git ({', '.join(tracked[:3])}{', ...' * (len(tracked) > 3)})"
+    else:
+        held = f"`dist-dir` {dist}/ holds {marker}"
+    example = "out" if dist == "dist" else "dist"
+    return ReprotasksError(
+        f"{held}, so it is part of the source, not a build output directory; {why}",
+        hint="point `dist-dir` ([tool.reprotasks] or REPROTASKS_DIST_DIR) at a build output directory of its own "
+        f'that git does not track, such as `dist-dir = "{example}"`, then run `reprotasks build`',
+    )
 
 
 def check_dirty(

@@ -16,7 +16,9 @@ class ChecksumOptions:
 
 def run(ctx: Context, options: ChecksumOptions) -> StepResult:
     from reprotasks.dist.checksum import check_checksums, write_checksums
+    from reprotasks.dist.source import refuse_source_dist
 
+    refuse_source_dist(ctx.config, runner=ctx.runner, step="checksum --check" if options.check else "checksum")
     dist = ctx.config.dist_dir
     act = check_checksums if options.check else write_checksums
     return StepResult.of(act(dist, shown_dist=ctx.config.rel(dist)))

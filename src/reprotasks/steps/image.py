@@ -6,8 +6,11 @@ from reprotasks.step import Context, NoOptions, StepResult, StepSpec
 
 
 def run(ctx: Context, options: NoOptions) -> StepResult:
+    from reprotasks.dist.source import refuse_source_dist
     from reprotasks.image.build import build_images
 
+    if ctx.config.images:
+        refuse_source_dist(ctx.config, runner=ctx.runner, step="image")
     return StepResult.of(build_images(ctx.config, runner=ctx.runner))
 
 

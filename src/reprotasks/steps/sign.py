@@ -14,8 +14,10 @@ class SignOptions(InstanceOptions):
 
 
 def run(ctx: Context, options: SignOptions) -> StepResult:
+    from reprotasks.dist.source import refuse_source_dist
     from reprotasks.signing.sign import sign
 
+    refuse_source_dist(ctx.config, runner=ctx.runner, step="sign")
     signed = sign(ctx.config, token=options.identity_token or ctx.identity_token, log=ctx.runner.log)
     if signed.policy is not None:
         ctx.signer_policy = signed.policy  # verify-signatures checks the identity that just signed
