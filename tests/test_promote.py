@@ -369,3 +369,32 @@ def test_every_promotion_is_rechecked_against_the_committed_policy(make_project:
     # The same ledger under a policy it satisfies: nothing to report.
     ledger.entries, ledger.lines = entries[:1], ledger.lines[:1]
     assert policy_findings(config, ledger) == []
+
+
+def test_a_truncated_bundle_and_a_fulcio_refusal_say_what_is_wrong() -> None:
+    import requests
+    from sigstore._internal.fulcio.client import FulcioClientError
+    from sigstore.errors import Error as SigstoreError
+
+    from reprotasks.promote import vsa
+    from reprotasks.signing.sigstore import SignatureError, signing_errors, signing_failure
+
+    bundle = json.dumps({"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json", "x": "y" * 50}).encode()
+    with pytest.raises(SignatureError) as caught:
+        vsa.verify(bundle[:40], None, None)  # type: ignore[arg-type]
+    assert "truncated JSON: it ends in the middle of a value at line 1 column 40" in str(caught.value)
+    with pytest.raises(SignatureError, match=r"field `verificationMaterial`: Field required"):
+        vsa.verify(b'{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}', None, None)  # type: ignore[arg-type]
+
+    assert not issubclass(FulcioClientError, SigstoreError) and FulcioClientError in signing_errors()
+    try:
+        try:
+            raise requests.HTTPError("401 Client Error: Unauthorized for url: http://fulcio/api/v2/signingCert")
+        except requests.HTTPError as http_error:
+            raise FulcioClientError from http_error
+    except FulcioClientError as exc:
+        text = signing_failure(exc)
+    assert text == (
+        "the certificate authority (Fulcio) refused or failed: 401 Client Error: Unauthorized for url: "
+        "http://fulcio/api/v2/signingCert"
+    )

@@ -453,7 +453,6 @@ def _record(
     soak_since: datetime | None = None,
 ) -> Entry:
     """Sign the decision and append it (the caller holds the ledger lock)."""
-    from sigstore.errors import Error as SigstoreError
     from sigstore.sign import SigningContext
 
     from reprotasks.signing.sign import identity_token
@@ -494,10 +493,11 @@ def _record(
     try:
         with SigningContext.from_trust_config(trust).signer(token) as signer:
             bundle = _vsa.sign(decision.statement(), signer)
-    except SigstoreError as exc:
+    except _sigstore.signing_errors() as exc:
         raise ReprotasksError(
-            f"{action}: Sigstore refused or failed: {_sigstore.first_line(exc)}",
-            hint=f"check the token and the instance ({_sigstore.describe_instance(config.sign)}); nothing was recorded",
+            f"{action}: {_sigstore.signing_failure(exc)}",
+            hint="check the token (its issuer and expiry) and the instance "
+            f"({_sigstore.describe_instance(config.sign)}); nothing was recorded, run it again",
         ) from None
     try:
         verified = _vsa.verify(bundle, verifier, policy)
