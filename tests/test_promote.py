@@ -254,3 +254,147 @@ def test_a_signed_but_malformed_vsa_is_a_finding_not_a_crash(make_project: MakeP
     # `true` is not sequence 1, though True == 1 in Python.
     vsa = VerifiedVsa({"predicate": {"reprotasks": {**said, "sequence": True}}}, item.who, when)
     assert "sequence True" in statement_problem(config, entry(1, None), vsa)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("REPROTASKS_PROMOTE_ENVIRONMENTS", "dev prod staging"),  # reordered: staging skipped
+        ("REPROTASKS_PROMOTE_RULES", '{"prod": {"soak": "0s"}}'),
+        ("REPROTASKS_PROMOTE_LEDGER", "truncated-copy"),
+        ("REPROTASKS_PROMOTE_REGISTRY", ""),
+    ],
+)
+def test_promotion_policy_from_the_environment_is_refused(make_project: MakeProject, variable: str, value: str) -> None:
+    root = make_project()
+    for command in (("status",), ("verify-promotion", "prod", "sha256:" + "0" * 64)):
+        result = run_cli(*command, cwd=root, env={variable: value})
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert f"environment variable {variable} is refused" in result.stderr
+        assert "comes only from the committed [tool.reprotasks.promote]" in result.stderr
+        assert f"hint: unset {variable}" in result.stderr
+
+
+def test_promotion_policy_from_invoke_yaml_is_refused(make_project: MakeProject) -> None:
+    from .conftest import run_module
+
+    root = make_project()
+    (root / "tasks.py").write_text("from reprotasks.invoke import ns  # noqa: F401\n")
+    (root / "invoke.yaml").write_text("reprotasks:\n  promote:\n    rules:\n      prod:\n        soak: 0s\n")
+    result = run_module("invoke", "status", cwd=root)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "invoke configuration `reprotasks`: `promote.rules` is refused" in result.stderr
+    assert "hint: remove `promote` from it (invoke.yaml" in result.stderr
+    with pytest.raises(ConfigError, match=r"`promote.environments` is refused"):
+        load_config(root, overrides={"promote": {"environments": ["dev", "prod"]}})
+
+
+def test_an_uncommitted_promotion_policy_is_refused(make_project: MakeProject) -> None:
+    from .conftest import commit_all
+
+    root = make_project(extra_config='\n[tool.reprotasks.promote.rules.prod]\nsoak = "24h"\n')
+    commit_all(root, "policy")
+    assert run_cli("status", cwd=root).returncode == 0
+    pyproject = root / "pyproject.toml"
+    committed = pyproject.read_text()
+    pyproject.write_text(committed.replace('soak = "24h"', 'soak = "0s"'))
+    result = run_cli("status", cwd=root)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "pyproject.toml: [tool.reprotasks.promote] differs from the one committed at HEAD" in result.stderr
+    assert "hint: commit pyproject.toml" in result.stderr
+    # Other settings may differ from HEAD (what is built is checked elsewhere); the policy may not.
+    pyproject.write_text(committed + '\n[tool.reprotasks.sign]\nidentity = "a@b.c"\nissuer = "https://i"\n')
+    assert run_cli("status", cwd=root).returncode == 0
+
+
+def test_a_symlinked_ledger_directory_is_refused(make_project: MakeProject) -> None:
+    root = make_project(extra_config='\n[tool.reprotasks.promote]\nledger = "deploy/promotions"\n')
+    (root / "copy" / "promotions").mkdir(parents=True)
+    (root / "copy" / "promotions" / LEDGER_NAME).write_bytes(chain(entry(0, None)))
+    (root / "deploy").symlink_to(root / "copy")
+    for command in (("status",), ("verify-promotion", "dev", "sha256:" + "b" * 64), ("report",)):
+        result = run_cli(*command, cwd=root)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert "deploy/, a directory on the way to the ledger deploy/promotions/, is a symlink" in result.stderr
+    (root / "deploy").unlink()
+    (root / "deploy").mkdir()
+    (root / "deploy" / "promotions").symlink_to(root / "copy" / "promotions")
+    result = run_cli("status", cwd=root)
+    assert result.returncode == 2 and "the ledger directory deploy/promotions/ is a symlink" in result.stderr
+
+
+def test_require_anchor_refuses_a_ledger_git_does_not_vouch_for(make_project: MakeProject) -> None:
+    from .conftest import commit_all
+
+    root = make_project()
+    args = ("verify-promotion", "dev", "sha256:" + "b" * 64)
+    result = run_cli(*args, "--require-anchor", cwd=root)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "is not anchored in git (not in git" in result.stderr and "fetch-depth: 0" in result.stderr
+    commit_all(root, "project")
+    result = run_cli(*args, "--require-anchor", cwd=root)
+    assert result.returncode == 1 and "is not anchored in git (not committed yet)" in result.stderr, result.stderr
+    # Without the flag it still only reports (here: an empty ledger records nothing in dev).
+    result = run_cli(*args, cwd=root)
+    assert "records nothing in dev" in result.stderr and "anchored" not in result.stderr
+
+
+def test_every_promotion_is_rechecked_against_the_committed_policy(make_project: MakeProject) -> None:
+    """From the ledger alone: order, soak (between the entries' signing times), verified levels, SBOM."""
+    from reprotasks.promote.trail import policy_findings
+
+    root = make_project(
+        extra_config='\n[tool.reprotasks.promote.rules.staging]\nsoak = "1h"\nreproduced = true\n'
+        "\n[tool.reprotasks.promote.rules.prod]\naudit = true\n"
+    )
+    config = load_config(root)
+    sbom = {"app.whl": "b" * 64, "sbom.cdx.json": "e" * 64}
+    entries = [
+        entry(0, None, artifacts=sbom, when="2026-12-01T10:00:00Z"),
+        entry(1, None, environment="staging", artifacts=sbom, when="2026-12-01T10:30:00Z"),  # 30 min < 1h
+        entry(2, None, environment="prod", version="2.0.0", artifacts=sbom),  # staging never held 2.0.0
+        entry(3, None, version="3.0.0"),  # no SBOM
+    ]
+    ledger = Ledger(directory=root, shown="promotions", entries=entries, lines=[e.line() for e in entries])
+    ledger.levels = {0: ["SLSA_BUILD_LEVEL_1"], 1: ["SLSA_BUILD_LEVEL_1"], 2: ["SLSA_BUILD_LEVEL_1"], 3: []}
+    found = [(f.line, f.problem) for f in policy_findings(config, ledger)]
+    rules = [(line, problem.split("rule `")[1].split("`")[0]) for line, problem in found]
+    assert rules == [(2, "soak"), (2, "reproduced"), (3, "order"), (3, "audit"), (4, "provenance"), (4, "sbom")]
+    assert (
+        "entry 1 (promote 1.0.0 to staging) breaks the committed policy, rule `soak`: signed 1800s after"
+        in (found[0][1])
+    )
+    assert "the policy requires 1h" in found[0][1]
+    assert "staging held 1.0.0 (entry 1), not 2.0.0: prod comes after staging" in found[2][1]
+    # The same ledger under a policy it satisfies: nothing to report.
+    ledger.entries, ledger.lines = entries[:1], ledger.lines[:1]
+    assert policy_findings(config, ledger) == []
+
+
+def test_a_truncated_bundle_and_a_fulcio_refusal_say_what_is_wrong() -> None:
+    import requests
+    from sigstore._internal.fulcio.client import FulcioClientError
+    from sigstore.errors import Error as SigstoreError
+
+    from reprotasks.promote import vsa
+    from reprotasks.signing.sigstore import SignatureError, signing_errors, signing_failure
+
+    bundle = json.dumps({"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json", "x": "y" * 50}).encode()
+    with pytest.raises(SignatureError) as caught:
+        vsa.verify(bundle[:40], None, None)  # type: ignore[arg-type]
+    assert "truncated JSON: it ends in the middle of a value at line 1 column 40" in str(caught.value)
+    with pytest.raises(SignatureError, match=r"field `verificationMaterial`: Field required"):
+        vsa.verify(b'{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}', None, None)  # type: ignore[arg-type]
+
+    assert not issubclass(FulcioClientError, SigstoreError) and FulcioClientError in signing_errors()
+    try:
+        try:
+            raise requests.HTTPError("401 Client Error: Unauthorized for url: http://fulcio/api/v2/signingCert")
+        except requests.HTTPError as http_error:
+            raise FulcioClientError from http_error
+    except FulcioClientError as exc:
+        text = signing_failure(exc)
+    assert text == (
+        "the certificate authority (Fulcio) refused or failed: 401 Client Error: Unauthorized for url: "
+        "http://fulcio/api/v2/signingCert"
+    )

@@ -75,6 +75,17 @@ def test_two_releases_through_three_environments_with_every_refusal(
     assert "dev does not hold 0.3.0 (it holds nothing)" in output and "promote it to dev first" in output
     assert not (root / "promotions" / "ledger.jsonl").exists()
 
+    # A token Fulcio refuses (signed by a key its issuer never published): one paragraph, nothing recorded.
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    claims = jwt.decode(stack.issuer.token(SIGNER), options={"verify_signature": False})
+    foreign = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = jwt.encode(claims, foreign, algorithm="RS256", headers={"kid": "test"})
+    code, output = cli(root, "promote", "0.3.0", "--to", "dev", "--release", str(v1), token=forged)
+    assert code == 2 and "promote: the certificate authority (Fulcio) refused or failed: " in output, output
+    assert "nothing was recorded" in output and not (root / "promotions" / "ledger.jsonl").exists()
+
     code, output = cli(root, "promote", "0.3.0", "--to", "dev", "--release", str(v1))
     assert code == 0, output
     assert "0.3.0 promoted (entry 0" in output
@@ -203,6 +214,12 @@ def test_two_releases_through_three_environments_with_every_refusal(
         assert f'<p class="version">{version}</p>' in card, card
     assert "yes (rebuilt, same bytes)" in page.dom and 'class="ok"' in page.dom
 
+    # The deploy gate with --require-anchor: entries not committed yet are refused, then pass once committed.
+    code, output = cli(root, "verify-promotion", "--require-anchor", "prod", str(good_wheel))
+    assert code == 1 and "is not anchored in git (all " in output and "; 5 entries are not committed yet)" in output, (
+        output
+    )
+
     # Entries cut off the end leave a valid chain: the ledger's committed history catches it.
     commit_all(root, "ledger")
     ledger = root / "promotions" / "ledger.jsonl"
@@ -230,8 +247,45 @@ def test_two_releases_through_three_environments_with_every_refusal(
     code, output = cli(root, "status")
     assert code != 0 and "was changed" in output, output
     vsa.write_bytes(vsa_bytes)
-    code, output = cli(root, "verify-promotion", "prod", str(good_wheel))
-    assert code == 0, output
+    code, output = cli(root, "verify-promotion", "--require-anchor", "prod", str(good_wheel))
+    assert code == 0 and "versions committed to git are prefixes of it" in output, output
+
+    # Every promotion is re-checked against the committed policy, not the one its promoter ran with:
+    # a stricter policy, once committed, shows the entries that break it (before that it is refused).
+    pyproject = root / "pyproject.toml"
+    honest = pyproject.read_text(encoding="utf-8")
+    stricter = honest.replace(
+        "[tool.reprotasks.promote.rules.prod]\n", '[tool.reprotasks.promote.rules.prod]\nsoak = "1d"\n'
+    )
+    pyproject.write_text(stricter + "\n[tool.reprotasks.promote.rules.dev]\nreproduced = true\n", encoding="utf-8")
+    code, output = cli(root, "status")
+    assert code == 2 and "pyproject.toml: [tool.reprotasks.promote] differs from the one committed at HEAD" in output
+    commit_all(root, "a stricter policy")
+    code, output = cli(root, "status")
+    assert (
+        code == 1
+        and "ledger.jsonl:3: entry 2 (promote 0.3.0 to prod) breaks the committed policy, rule `soak`: signed "
+        in output
+    ), output
+    assert (
+        "entry 0 (promote 0.3.0 to dev) breaks the committed policy, rule `reproduced`: its VSA records no "
+        "REPROTASKS_REPRODUCED" in output
+    ), output
+    code, output = cli(root, "verify-promotion", "--require-anchor", "prod", str(good_wheel))
+    assert code == 1 and "rule `soak`" in output and "entry 5 (promote 0.4.0 to prod)" in output, output
+    # Another order and other promoters: staging came first, and prod's entries were signed by someone else.
+    reordered = honest.replace(PROMOTER, "someone-else@example.test")
+    pyproject.write_text(reordered + '\n[tool.reprotasks.promote]\nenvironments = ["dev", "prod", "staging"]\n')
+    commit_all(root, "another order, other promoters")
+    code, output = cli(root, "status")
+    assert (
+        code == 1
+        and "entry 1 (promote 0.3.0 to staging) breaks the committed policy, rule `order`: prod held nothing, not 0.3.0"
+        in output
+    ), output
+    assert f"entry 2 (promote 0.3.0 to prod): breaks the committed policy, rule `promoters`: signed by {PROMOTER}" in (
+        output
+    ), output
 
 
 def test_a_ledger_kept_in_a_registry_is_pulled_checked_and_never_forked(
@@ -243,25 +297,26 @@ def test_a_ledger_kept_in_a_registry_is_pulled_checked_and_never_forked(
 ) -> None:
     root = signed
     worker = f"{registry}/acme/worker"
+    repository = f"{registry}/acme/ledger"
     with (root / "pyproject.toml").open("a", encoding="utf-8") as handle:
         handle.write(f'\n[[tool.reprotasks.images]]\nname = "worker"\nbinary = "worker"\nrepository = "{worker}"\n')
-    commit_all(root, "the worker image")
+        handle.write(f'\n[tool.reprotasks.promote]\nregistry = "{repository}"\n')
+    commit_all(root, "the worker image, the ledger in a registry")
     v1 = release(root, tmp_path / "v1")
     wheel = next(v1.glob("*.whl"))
     artifacts = json.loads((v1 / "manifest.json").read_text())["artifacts"]
     image = next(item["image"] for item in artifacts if item.get("image"))
-    remote = {"REPROTASKS_PROMOTE_REGISTRY": f"{registry}/acme/ledger"}
     # The image must be in its registry before an environment tag can name it.
-    code, output = cli(root, "promote", "0.3.0", "--to", "dev", "--release", str(v1), env=remote)
+    code, output = cli(root, "promote", "0.3.0", "--to", "dev", "--release", str(v1))
     assert code != 0 and "is not in the registry" in output and "reprotasks publish" in output, output
     code, output = cli(root, "publish")
     assert code == 0, output
-    code, output = cli(root, "status", env=remote)
+    code, output = cli(root, "status")
     assert code == 0 and "(none yet)" in output, output
-    code, output = cli(root, "promote", "0.3.0", "--to", "dev", "--release", str(v1), env=remote)
+    code, output = cli(root, "promote", "0.3.0", "--to", "dev", "--release", str(v1))
     assert code == 0, output
     assert crane("digest", f"{worker}:dev").decode().strip() == image  # the environment tag
-    code, output = cli(root, "verify-promotion", "dev", f"{worker}@{image}", env=remote)
+    code, output = cli(root, "verify-promotion", "dev", f"{worker}@{image}")
     assert code == 0, output
     artifact = json.loads(crane("manifest", f"{registry}/acme/ledger:ledger"))
     assert artifact["artifactType"] == "application/vnd.reprotasks.promotion-ledger.v1+json"
@@ -272,12 +327,12 @@ def test_a_ledger_kept_in_a_registry_is_pulled_checked_and_never_forked(
     deploy = tmp_path / "deploy"
     git("clone", "-q", str(root), str(deploy), cwd=tmp_path)
     assert not (deploy / "promotions").exists()
-    code, output = cli(deploy, "verify-promotion", "dev", str(wheel), env=remote)
+    code, output = cli(deploy, "verify-promotion", "dev", str(wheel))
     assert code == 0 and "0.3.0" in output, output
     # A second promoter records staging there; the first one sees it on its next command.
-    code, output = cli(deploy, "promote", "0.3.0", "--to", "staging", "--release", str(v1), env=remote)
+    code, output = cli(deploy, "promote", "0.3.0", "--to", "staging", "--release", str(v1))
     assert code == 0, output
-    code, output = cli(root, "status", env=remote)
+    code, output = cli(root, "status")
     assert code == 0 and re.search(r"staging +0.3.0", output), output
 
     # A hostile registry serves the honest ledger plus a forged line (and a secret beside the VSAs):
@@ -286,7 +341,6 @@ def test_a_ledger_kept_in_a_registry_is_pulled_checked_and_never_forked(
     from reprotasks.promote import remote as promote_remote
     from reprotasks.promote.ledger import read_ledger
 
-    repository = remote["REPROTASKS_PROMOTE_REGISTRY"]
     honest = crane("digest", f"{repository}:ledger").decode().strip()
     forged = tmp_path / "forged"
     shutil.copytree(deploy / "promotions", forged)
@@ -298,17 +352,22 @@ def test_a_ledger_kept_in_a_registry_is_pulled_checked_and_never_forked(
     pushed = json.loads(crane("manifest", f"{repository}:ledger"))
     assert len(pushed["layers"]) == 3  # ledger.jsonl and the two entries' VSAs: never the symlink
     before = (deploy / "promotions" / "ledger.jsonl").read_bytes()
-    code, output = cli(deploy, "status", env=remote)
+    code, output = cli(deploy, "status")
     assert code != 0 and "does not verify, so it was not taken" in output, output
     assert (deploy / "promotions" / "ledger.jsonl").read_bytes() == before
     crane("tag", f"{repository}@{honest}", "ledger")
-    code, output = cli(deploy, "status", env=remote)
+    code, output = cli(deploy, "status")
     assert code == 0, output
 
-    # A fork: an entry recorded without the registry, then another one pushed from elsewhere.
+    # A fork: an entry recorded without the registry (a commit of the policy without it, undone after),
+    # then another one pushed from elsewhere.
+    settings = deploy / "pyproject.toml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace(f'registry = "{repository}"', ""))
+    git("commit", "--quiet", "-m", "no registry", "--", "pyproject.toml", cwd=deploy)  # the ledger stays untracked
     code, output = cli(deploy, "promote", "0.3.0", "--to", "prod", "--release", str(v1))
     assert code == 0, output
-    code, output = cli(root, "promote", "0.3.0", "--to", "prod", "--release", str(v1), env=remote)
+    git("checkout", "-q", "HEAD~1", cwd=deploy)
+    code, output = cli(root, "promote", "0.3.0", "--to", "prod", "--release", str(v1))
     assert code == 0, output
-    code, output = cli(deploy, "verify-promotion", "prod", str(wheel), env=remote)
+    code, output = cli(deploy, "verify-promotion", "prod", str(wheel))
     assert code != 0 and "have forked" in output, output

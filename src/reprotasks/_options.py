@@ -20,6 +20,9 @@ class Option:
     default: str | bool | list[str] | None
     help: str
     choices: tuple[str, ...] = ()
+    # False: read only from the committed settings file; an environment variable or an override
+    # (invoke.yaml, flags) of it is refused (promotion policy is not up to whoever runs the command).
+    layered: bool = True
 
     @property
     def dotted(self) -> str:
@@ -450,6 +453,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         table="promote",
         key="environments",
+        layered=False,
         kind="list",
         default=["dev", "staging", "prod"],
         help="The environments a release is promoted through, in order; `promote` never skips one.",
@@ -457,6 +461,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         table="promote",
         key="ledger",
+        layered=False,
         kind="str",
         default="promotions",
         help=(
@@ -467,6 +472,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         table="promote",
         key="registry",
+        layered=False,
         kind="str",
         default=None,
         help=(
@@ -477,6 +483,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         table="promote",
         key="rules",
+        layered=False,
         kind="rules-table",
         default=None,
         help=(
@@ -485,7 +492,7 @@ OPTIONS: tuple[Option, ...] = (
             "false: a rebuild proves the bytes, or an earlier signed VSA did), `audit` (default false: the "
             "pinning audit of the release commit is clean), `soak` (least time in the previous environment, e.g. "
             '"24h"), `promoters` (identities that may promote there; default: the `sign` signer policy) with '
-            "`promoter-issuer`. Environment variable: a JSON table of such tables."
+            "`promoter-issuer`."
         ),
     ),
 )

@@ -2,6 +2,8 @@
 
 Layers, later wins: defaults (``_options.OPTIONS``) <- pyproject.toml <- ``REPROTASKS_*``
 environment variables <- explicit overrides (task-runner config, command-line flags).
+Keys that are not ``layered`` (promotion policy) come from the settings file only: an environment
+variable or an override of one is refused.
 Every layer is validated the same way: unknown keys and wrong types fail with the key path,
 where it came from, and a "did you mean".
 """
@@ -339,7 +341,7 @@ def load_config(
     values.update(_validate(table, source))
     values.update(_from_environ(os.environ if environ is None else environ))
     if overrides:
-        values.update(_validate(dict(overrides), overrides_source))
+        values.update(_unlayered_refused(_validate(dict(overrides), overrides_source), overrides_source))
     python_dir, python_document = _python_project(root, document, values)
     if python_dir is not None:
         pyproject = python_dir / "pyproject.toml"
@@ -726,6 +728,22 @@ def _python_version_file(root: Path) -> str:
     return match.group(1) if match else ""
 
 
+def _unlayered_refused(values: dict[str, Any], source: str) -> dict[str, Any]:
+    """Overrides (invoke.yaml's `reprotasks:`, flags) never set a key read only from the committed file."""
+    by_dotted = {option.dotted: option for option in OPTIONS}
+    for dotted in values:
+        if not by_dotted[dotted].layered:
+            table = dotted.partition(".")[0]
+            raise ConfigError(
+                f"{source}: `{dotted}` is refused: it is promotion policy, which comes only from the committed "
+                f"[tool.reprotasks.{table}] (pyproject.toml, or [{table}] of reprotasks.toml), never from whoever runs "
+                "the command",
+                hint=f"remove `{table}` from it (invoke.yaml: the `reprotasks:` mapping); to change the policy, edit "
+                f"[tool.reprotasks.{table}] and commit it",
+            )
+    return values
+
+
 def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
     by_env = {option.env_var: option for option in OPTIONS}
     result: dict[str, Any] = {}
@@ -737,6 +755,13 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
             raise ConfigError(
                 f"environment variable {name} is not a reprotasks setting",
                 hint=f"{_suggest(name, sorted(by_env))}unset it, or use one of: {', '.join(sorted(by_env))}",
+            )
+        if not option.layered:
+            raise ConfigError(
+                f"environment variable {name} is refused: `{option.dotted}` is promotion policy, which comes only "
+                "from the committed [tool.reprotasks.promote] (pyproject.toml, or [promote] of reprotasks.toml), "
+                "never from whoever runs the command",
+                hint=f"unset {name}; to change the policy, edit [tool.reprotasks.promote] and commit it",
             )
         value: Any = raw
         if option.kind == "bool":

@@ -11,6 +11,9 @@ from typing import Any
 from reprotasks._options import ALLOW_KEYS, IMAGE_KEYS, OPTIONS, TABLES, Option
 
 SCHEMA_ID = "https://reprotasks.invalid/schema/tool-reprotasks.json"
+NOT_LAYERED = (
+    "Read only from the settings file as committed: an environment variable or an override (invoke.yaml) is refused."
+)
 
 
 # The schema of each value type of an entry key (IMAGE_KEYS, RULE_KEYS).
@@ -60,6 +63,8 @@ def _option_schema(option: Option) -> dict[str, Any]:
     else:
         schema = {"type": "string"}
     schema["description"] = option.help
+    if not option.layered:
+        schema["description"] += f" {NOT_LAYERED}"
     if option.default is not None:
         schema["default"] = option.default
     return schema

@@ -26,7 +26,14 @@ from reprotasks.promote import ledger as _ledger
 from reprotasks.promote import vsa as _vsa
 from reprotasks.promote.ledger import Entry, Ledger
 from reprotasks.promote.policy import PromoteConfig
-from reprotasks.promote.trail import ledger_where, open_ledger, policy_uri, promoter_policy, resource_uri
+from reprotasks.promote.trail import (
+    ledger_directory,
+    ledger_where,
+    open_ledger,
+    policy_uri,
+    promoter_policy,
+    resource_uri,
+)
 from reprotasks.signing import sigstore as _sigstore
 from reprotasks.signing.sigstore import SignatureError, bundle_path
 
@@ -69,9 +76,7 @@ class Signing:
 
 
 def _ledger_dir(config: Config) -> Path:
-    directory = config.promote.ledger
-    assert directory is not None  # config.py always resolves it
-    return directory
+    return ledger_directory(config)  # refused when it is (or lies under) a symlink
 
 
 def _require_environment(promote: PromoteConfig, environment: str, step: str) -> None:
@@ -448,7 +453,6 @@ def _record(
     soak_since: datetime | None = None,
 ) -> Entry:
     """Sign the decision and append it (the caller holds the ledger lock)."""
-    from sigstore.errors import Error as SigstoreError
     from sigstore.sign import SigningContext
 
     from reprotasks.signing.sign import identity_token
@@ -489,10 +493,11 @@ def _record(
     try:
         with SigningContext.from_trust_config(trust).signer(token) as signer:
             bundle = _vsa.sign(decision.statement(), signer)
-    except SigstoreError as exc:
+    except _sigstore.signing_errors() as exc:
         raise ReprotasksError(
-            f"{action}: Sigstore refused or failed: {_sigstore.first_line(exc)}",
-            hint=f"check the token and the instance ({_sigstore.describe_instance(config.sign)}); nothing was recorded",
+            f"{action}: {_sigstore.signing_failure(exc)}",
+            hint="check the token (its issuer and expiry) and the instance "
+            f"({_sigstore.describe_instance(config.sign)}); nothing was recorded, run it again",
         ) from None
     try:
         verified = _vsa.verify(bundle, verifier, policy)
@@ -651,10 +656,28 @@ def artifact_digest(artifact: str) -> tuple[str, str]:
         ) from None
 
 
-def verify_promotion(config: Config, environment: str, artifact: str, *, runner: Runner) -> Outcome:
+def verify_promotion(
+    config: Config, environment: str, artifact: str, *, runner: Runner, require_anchor: bool = False
+) -> Outcome:
     _require_environment(config.promote, environment, "verify-promotion")
     digest, named = artifact_digest(artifact)
     ledger = _trusted(config, runner, "verify-promotion")
+    if require_anchor and not ledger.anchored:
+        error = DriftError(
+            [
+                Finding(
+                    ledger_where(ledger),
+                    None,
+                    f"is not anchored in git ({ledger.anchor}): entries cut off its end, or a copy of it, could not "
+                    "be told apart from the committed ledger",
+                    f"deploy from a checkout whose {ledger.shown}/ is committed (the ledger branch, with its whole "
+                    f"history: `fetch-depth: 0`); commit and push new entries first (`git -C {ledger.shown} add . "
+                    f"&& git -C {ledger.shown} commit`)",
+                )
+            ],
+            step="verify-promotion --require-anchor",
+        )
+        raise error
     current = ledger.current(environment)
     if current is None:
         raise ReprotasksError(

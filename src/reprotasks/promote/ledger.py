@@ -103,6 +103,8 @@ class Ledger:
     levels: dict[int, list[str]] = field(default_factory=dict)
     # How far the git history vouches for the ledger (trail.open_ledger), for status lines.
     anchor: str = "not checked"
+    # True when ledger.jsonl is exactly the version committed at HEAD (verify-promotion --require-anchor).
+    anchored: bool = False
     # With `promote.registry`: the digest of the registry's ledger artifact as pulled (None: none yet),
     # and whether this copy holds entries the registry lacks (a push that failed).
     remote: str | None = None

@@ -2,29 +2,42 @@
 
 ``open_ledger`` is what every promotion command starts with. A finding means nothing the ledger
 says counts: an entry whose VSA is missing, changed, signed by someone the policy does not
-accept, or says something other than the entry; a rollback that restores the wrong entry; or a
-ledger that is no longer an extension of a version committed to git (entries cut off the end
-leave a valid chain, so the committed history is the anchor).
+accept, or says something other than the entry; a rollback that restores the wrong entry; a
+promotion the committed policy does not allow (order, soak, promoters, the verified levels its
+rules require: re-checked from the ledger alone, whatever the promoter ran with); or a ledger
+that is no longer an extension of a version committed to git (entries cut off the end leave a
+valid chain, so the committed history is the anchor). The policy itself is only what is
+committed (``require_committed_policy``), and the ledger is never read through a symlink.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reprotasks._run import Runner
 from reprotasks.config import Config
-from reprotasks.dist.layout import SUMS_NAME, read_regular
-from reprotasks.errors import Finding, ReprotasksError
+from reprotasks.dist.layout import SBOM_NAME, SUMS_NAME, read_regular
+from reprotasks.errors import ConfigError, Finding, ReprotasksError
 from reprotasks.promote import ledger as _ledger
 from reprotasks.promote import vsa as _vsa
 from reprotasks.promote.ledger import Entry, Ledger
 from reprotasks.signing import sigstore as _sigstore
 from reprotasks.signing.sigstore import AnyIdentityPolicy, EitherPolicy, SignatureError, SignerPolicy
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
 if TYPE_CHECKING:
     from sigstore.verify import Verifier
+
+# The verifiedLevels a promotion's VSA must record when its environment's rule is on.
+RULE_LEVELS = (("provenance", "SLSA_BUILD_LEVEL_1"), ("reproduced", _vsa.REPRODUCED), ("audit", _vsa.AUDIT_CLEAN))
 
 
 def _fix(ledger: Ledger) -> str:
@@ -64,10 +77,71 @@ def ledger_where(ledger: Ledger) -> str:
     return f"{ledger.shown}/{_ledger.LEDGER_NAME}"
 
 
-def open_ledger(config: Config, runner: Runner, verifier: Verifier | None = None) -> tuple[Ledger, list[Finding]]:
-    """The ledger, every entry checked; ``ledger.levels`` holds each verified entry's levels."""
+def _git(runner: Runner, cwd: Path, *args: str, purpose: str) -> tuple[int, str]:
+    result = runner.run(["git", *args], cwd=cwd, check=False, quiet=True, purpose=purpose)
+    return result.returncode, result.stdout
+
+
+def ledger_directory(config: Config) -> Path:
+    """``promote.ledger``, refused when it, or a directory between the project root and it, is a
+    symlink: the ledger is read (and anchored in git) where it is, never through a link."""
     directory = config.promote.ledger
-    assert directory is not None
+    assert directory is not None  # config.py always resolves it
+    lexical = Path(os.path.normpath(directory))
+    for component in reversed((lexical, *lexical.parents)):
+        if component != config.root and component.is_relative_to(config.root) and component.is_symlink():
+            shown = config.rel(component)
+            what = (
+                f"the ledger directory {shown}/"
+                if component == lexical
+                else f"{shown}/, a directory on the way to the ledger {config.rel(lexical)}/,"
+            )
+            raise ReprotasksError(
+                f"{what} is a symlink (to {component.readlink()}): a ledger is never read or written through a symlink",
+                hint=f"make {shown} a plain directory: the committed ledger, or a checkout of the ledger branch",
+            )
+    return lexical
+
+
+def _promote_table(document: dict[str, Any], settings_file: str) -> Any:
+    if settings_file == "pyproject.toml":
+        tool = document.get("tool")
+        document = tool.get("reprotasks") if isinstance(tool, dict) else None  # type: ignore[assignment]
+    return document.get("promote") if isinstance(document, dict) else None
+
+
+def require_committed_policy(config: Config, runner: Runner) -> None:
+    """Promotion policy is what is committed: the settings file's promote table must be HEAD's.
+
+    Outside git there is nothing to compare with (the `history` row then says "not in git", and
+    `verify-promotion --require-anchor` refuses)."""
+    name = config.settings_file
+    purpose = "compare the promotion policy with the committed one"
+    code, inside = _git(runner, config.root, "rev-parse", "--is-inside-work-tree", purpose=purpose)
+    if code != 0 or inside.strip() != "true":
+        return
+    code, committed_text = _git(runner, config.root, "cat-file", "blob", f"HEAD:./{name}", purpose=purpose)
+    try:
+        committed = tomllib.loads(committed_text) if code == 0 else {}
+    except tomllib.TOMLDecodeError:
+        committed = {"tool": {"reprotasks": {"promote": "(HEAD's file is not valid TOML)"}}, "promote": "-"}
+    path = config.root / name
+    working = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if _promote_table(working, name) != _promote_table(committed, name):
+        table = "[tool.reprotasks.promote]" if name == "pyproject.toml" else "[promote]"
+        raise ConfigError(
+            f"{name}: {table} differs from the one committed at HEAD: promotion policy is only what is committed, "
+            "so a changed policy is not used before it is committed",
+            hint=f"commit {name} (`git commit {name}`) and run it again, or restore the committed policy "
+            f"(`git checkout -- {name}`)",
+        )
+
+
+def open_ledger(config: Config, runner: Runner, verifier: Verifier | None = None) -> tuple[Ledger, list[Finding]]:
+    """The ledger, every entry checked (chain, VSAs, and the committed policy each promotion had to
+    satisfy); ``ledger.levels`` holds each verified entry's levels."""
+    require_committed_policy(config, runner)
+    directory = ledger_directory(config)
     pulled: list[Finding] = []
     remote: str | None = None
     unpushed = False
@@ -99,7 +173,62 @@ def _verify_entries(config: Config, ledger: Ledger, verifier: Verifier | None) -
             )
         else:
             ledger.levels[entry.seq] = levels
+    return findings + policy_findings(config, ledger)
+
+
+def policy_findings(config: Config, ledger: Ledger) -> list[Finding]:
+    """Every promotion re-checked against the committed policy, from the ledger alone: the previous
+    environment held that release when it was promoted (order), the time between the two entries'
+    signing times (soak), the levels its VSA verified (provenance, reproduced, audit), an SBOM among
+    its files. Who signed is checked with each VSA (``promoter_policy``). Entries whose VSA did not
+    verify are reported as such, not here."""
+    findings = []
+    holds: dict[str, Entry] = {}  # environment -> the entry whose release it held at that point
+    for entry in ledger.entries:
+        if entry.action == "promote" and entry.seq in ledger.levels:
+            for rule, problem in _policy_problems(config, entry, holds, ledger.levels[entry.seq]):
+                findings.append(
+                    Finding(
+                        ledger_where(ledger),
+                        entry.seq + 1,
+                        f"entry {entry.seq} (promote {entry.version} to {entry.environment}) breaks the committed "
+                        f"policy, rule `{rule}`: {problem}",
+                        "it was recorded under another policy than the committed [tool.reprotasks.promote] (one "
+                        "made stricter since, or bypassed): restore the rule it was recorded under, or, after "
+                        "reviewing how it got there, start a new ledger",
+                    )
+                )
+        holds[entry.environment] = entry
     return findings
+
+
+def _policy_problems(config: Config, entry: Entry, holds: dict[str, Entry], levels: list[str]) -> list[tuple[str, str]]:
+    rules = config.promote.rules_for(entry.environment)
+    problems = []
+    previous = config.promote.previous(entry.environment)
+    holder = holds.get(previous) if previous else None
+    if previous is not None and (holder is None or (holder.version, holder.sums) != (entry.version, entry.sums)):
+        held = "nothing" if holder is None else f"{holder.version} (entry {holder.seq})"
+        problems.append(
+            ("order", f"{previous} held {held}, not {entry.version}: {entry.environment} comes after {previous}")
+        )
+    elif holder is not None and rules.soak_seconds:
+        since, when = _vsa.parse_stamp(holder.when), _vsa.parse_stamp(entry.when)
+        waited = None if since is None or when is None else int((when - since).total_seconds())
+        if waited is None or waited < rules.soak_seconds:
+            problems.append(
+                (
+                    "soak",
+                    f"signed {waited}s after {entry.version} entered {previous} (entry {holder.seq}, {holder.when}); "
+                    f"the policy requires {rules.soak}",
+                )
+            )
+    for rule, level in RULE_LEVELS:
+        if getattr(rules, rule) and level not in levels:
+            problems.append((rule, f"its VSA records no {level}, which the {entry.environment} policy requires"))
+    if rules.sbom and SBOM_NAME not in entry.artifacts:
+        problems.append(("sbom", f"its files include no {SBOM_NAME}, which the {entry.environment} policy requires"))
+    return problems
 
 
 def _pull(
@@ -138,8 +267,9 @@ def _pull(
                     None,
                     f"and {shown}/{_ledger.LEDGER_NAME} have forked: neither extends the other (two promotions were "
                     "recorded from the same point)",
-                    "keep one history: compare `reprotasks status` with and without "
-                    "REPROTASKS_PROMOTE_REGISTRY='', move the other ledger aside, and promote its release again",
+                    f"keep one history: compare {shown}/{_ledger.LEDGER_NAME} with the registry's (`crane manifest "
+                    f"{where}` names its layers, the first is {_ledger.LEDGER_NAME}), move the other ledger aside, "
+                    "and promote its release again",
                 )
             ],
         )
@@ -182,6 +312,13 @@ def _entry_problem(config: Config, ledger: Ledger, entry: Entry, verifier: Verif
             entry.images,
         ):
             return f"restores entry {entry.restores} but names another release than it", []
+    rules = config.promote.rules_for(entry.environment)
+    if rules.promoters and entry.who not in (*rules.promoters, *rules.former_promoters):
+        return (
+            f"breaks the committed policy, rule `promoters`: signed by {entry.who}, whom the {entry.environment} "
+            "policy lists neither as a promoter nor as a former promoter",
+            [],
+        )
     path = ledger.vsa_path(entry.vsa)
     shown = f"{_ledger.VSA_DIR}/{path.name}"
     try:
@@ -248,8 +385,7 @@ def _history_findings(config: Config, ledger: Ledger, runner: Runner) -> list[Fi
     relative = ledger.path.relative_to(base).as_posix()
 
     def git(*args: str) -> tuple[int, str]:
-        result = runner.run(["git", *args], cwd=base, check=False, quiet=True, purpose="read the ledger's history")
-        return result.returncode, result.stdout
+        return _git(runner, base, *args, purpose="read the ledger's history")
 
     code, inside = git("rev-parse", "--is-inside-work-tree", "--is-shallow-repository")
     if code != 0 or not inside.startswith("true"):
@@ -278,6 +414,7 @@ def _history_findings(config: Config, ledger: Ledger, runner: Runner) -> list[Fi
         ledger.anchor = "not committed yet"
         return []
     current = b"".join(line + b"\n" for line in ledger.lines)
+    head_code, at_head = git("cat-file", "blob", f"HEAD:./{relative}")
     for blob in blobs:
         code, committed = git("cat-file", "blob", blob)
         if code == 0 and not current.startswith(committed.encode("utf-8", errors="surrogateescape")):
@@ -292,4 +429,9 @@ def _history_findings(config: Config, ledger: Ledger, runner: Runner) -> list[Fi
                 )
             ]
     ledger.anchor = f"all {len(blobs)} versions committed to git are prefixes of it"
+    at_head_bytes = at_head.encode("utf-8", errors="surrogateescape") if head_code == 0 else b""
+    ledger.anchored = at_head_bytes == current
+    if not ledger.anchored:
+        extra = len(ledger.lines) - at_head_bytes.count(b"\n")
+        ledger.anchor += f"; {extra} entries are not committed yet" if extra > 0 else "; it is not HEAD's version"
     return []

@@ -71,10 +71,11 @@ def sign_digests(sign: SignConfig, digests: list[str], *, environ: Mapping[str, 
                         f"({token.identity}, issuer {token.issuer})",
                     ) from None
                 bundles[digest] = bundle.to_json().encode()
-    except SigstoreError as exc:
+    except _sigstore.signing_errors() as exc:
         raise ReprotasksError(
-            f"publish: Sigstore refused or failed: {_sigstore.first_line(exc)}",
-            hint=f"check the token and the instance ({_sigstore.describe_instance(sign)})",
+            f"publish: {_sigstore.signing_failure(exc)}",
+            hint=f"check the token (its issuer and expiry) and the instance ({_sigstore.describe_instance(sign)}); "
+            "nothing was pushed, run it again",
         ) from None
     return bundles, str(token.identity)
 

@@ -108,7 +108,6 @@ def sign(
         # Never sign a SHA256SUMS that does not describe dist/ exactly.
         raise DriftError(findings, step="sign")
     trust = _sigstore.trust_config(config.sign, offline=False)
-    from sigstore.errors import Error as SigstoreError
     from sigstore.sign import SigningContext
     from sigstore.verify import Verifier as SigstoreVerifier
 
@@ -153,11 +152,12 @@ def sign(
                     )
                 write_atomic(target, bundle.to_json().encode())
                 result.rows_.append((config.rel(target), f"signed as {identity.identity}"))
-    except SigstoreError as exc:
+    except _sigstore.signing_errors() as exc:
         raise ReprotasksError(
-            f"sign: Sigstore refused or failed: {_sigstore.first_line(exc)}",
-            hint=f"check the token and the instance ({_sigstore.describe_instance(config.sign)}); bundles already "
-            "written are complete and verified, re-running signs only what is missing",
+            f"sign: {_sigstore.signing_failure(exc)}",
+            hint="check the token (its issuer and expiry) and the instance "
+            f"({_sigstore.describe_instance(config.sign)}); bundles already written are complete and verified, "
+            "re-running signs only what is missing",
         ) from None
     return result
 

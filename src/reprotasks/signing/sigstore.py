@@ -90,6 +90,50 @@ def first_line(exc: BaseException) -> str:
     return summarize(exc, limit=300)
 
 
+# What sigstore's signing clients raise that does not derive from sigstore.errors.Error, by module.
+_SIGNING_ERRORS = {
+    "sigstore._internal.fulcio.client": (
+        ("FulcioClientError", "the certificate authority (Fulcio) refused or failed"),
+        ("ExpiredCertificate", "the signing certificate expired before the signature was made"),
+    ),
+    "sigstore._internal.rekor": (("RekorClientError", "the transparency log (Rekor) refused or failed"),),
+    "sigstore._internal.timestamp": (("TimestampError", "the timestamp authority failed"),),
+    "sigstore.oidc": (("ExpiredIdentity", "the identity token has expired"),),
+    "requests": (("RequestException", "the Sigstore instance could not be reached"),),
+}
+
+
+def signing_errors() -> tuple[type[BaseException], ...]:
+    """Every exception signing may raise for a reason outside this program: sigstore's own Error,
+    and its clients' errors that do not derive from it (FulcioClientError and the like)."""
+    import importlib
+
+    from sigstore.errors import Error as SigstoreError
+
+    found: list[type[BaseException]] = [SigstoreError]
+    for module_name, names in _SIGNING_ERRORS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # pragma: no cover - another sigstore layout
+            continue
+        found += [getattr(module, name) for name, _what in names if isinstance(getattr(module, name, None), type)]
+    return tuple(found)
+
+
+def signing_failure(exc: BaseException) -> str:
+    """One line: which service failed, and why (an empty message is completed by its cause)."""
+    what = "Sigstore refused or failed"
+    for module_name, names in _SIGNING_ERRORS.items():
+        for name, description in names:
+            if any(kind.__name__ == name and kind.__module__.startswith(module_name) for kind in type(exc).__mro__):
+                what = description
+    detail = summarize(exc, limit=300) if str(exc).strip() else ""
+    cause = exc.__cause__
+    if cause is not None and str(cause).strip():
+        detail = "; ".join(part for part in (detail, summarize(cause, limit=200)) if part)
+    return f"{what}: {detail or type(exc).__name__}"
+
+
 class SignerPolicy:
     """Who must have signed: an exact identity, or a GitHub workflow; always with the OIDC issuer."""
 
@@ -300,13 +344,46 @@ def summarize(exc: BaseException, limit: int = 400) -> str:
     text = _BYTES.sub("b'...'", text)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if len(lines) > 1 and "validation error" in lines[0]:
-        text = f"{lines[0]}: " + "; ".join(
-            f"field `{field}`: {reason}" for field, reason in zip(lines[1::2], lines[2::2], strict=False)
+        text = f"{lines[0]}: " + (
+            _validation_errors(exc)
+            or "; ".join(f"field `{field}`: {reason}" for field, reason in zip(lines[1::2], lines[2::2], strict=False))
         )
     else:
         text = " ".join(lines)
     text = re.sub(r"input_value=(.{60}).*?, input_type", r"input_value=\1..., input_type", text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _validation_errors(exc: BaseException) -> str:
+    """A pydantic ValidationError (``exc``, or what it was raised from) as what is wrong where:
+    "field `verificationMaterial`: Field required", or "truncated JSON: ... at line 1 column N" for
+    input cut short (its text alone has no field line to show then)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        errors = getattr(current, "errors", None)
+        if callable(errors) and type(current).__name__ == "ValidationError":
+            try:
+                items = errors(include_url=False, include_input=False)
+            except Exception:  # a foreign object with an errors() method: fall back to the text
+                return ""
+            return "; ".join(_validation_item(item) for item in items) or ""
+        current = current.__cause__ or current.__context__
+    return ""
+
+
+def _validation_item(item: Any) -> str:
+    kind = str(item.get("type", ""))
+    message = str(item.get("msg", "")).removeprefix("Invalid JSON: ")
+    if kind == "json_invalid":
+        match = re.search(r"line (\d+) column (\d+)", message)
+        where = f" at line {match.group(1)} column {match.group(2)}" if match else ""
+        if "EOF" in message:
+            return f"truncated JSON: it ends in the middle of a value{where}"
+        return f"not valid JSON{where}: {message}"
+    location = ".".join(str(part) for part in item.get("loc", ()))
+    return f"field `{location}`: {message}" if location else message
 
 
 def _explain(exc: BaseException) -> str:

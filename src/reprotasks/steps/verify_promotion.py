@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reprotasks.signing.options import SignerPolicyOptions
-from reprotasks.step import Context, StepResult, StepSpec, param
+from reprotasks.step import Context, StepResult, StepSpec, flag, param
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -15,6 +15,11 @@ class VerifyPromotionOptions(SignerPolicyOptions):
         metavar="ARTIFACT",
         required=True,
         help="the artifact file being deployed, its sha256:HEX digest, or an image REPO@sha256:HEX",
+    )
+    require_anchor: bool = flag(
+        "--require-anchor",
+        help="refuse a ledger that git does not vouch for: not in git, in a shallow clone, or with entries not "
+        "committed at HEAD (a deploy gate should always pass it)",
     )
 
 
@@ -26,11 +31,20 @@ def run(ctx: Context, options: VerifyPromotionOptions) -> StepResult:
         raise ReprotasksError(
             "verify-promotion needs ENV and ARTIFACT", hint="e.g. `reprotasks verify-promotion prod dist/app.whl`"
         )
-    return StepResult.of(verify_promotion(ctx.config, options.environment, options.artifact, runner=ctx.runner))
+    return StepResult.of(
+        verify_promotion(
+            ctx.config,
+            options.environment,
+            options.artifact,
+            runner=ctx.runner,
+            require_anchor=options.require_anchor,
+        )
+    )
 
 
 def plan(ctx: Context, options: VerifyPromotionOptions) -> list[str]:
-    return [f"reprotasks verify-promotion {options.environment} {options.artifact}"]
+    anchor = " --require-anchor" if options.require_anchor else ""
+    return [f"reprotasks verify-promotion{anchor} {options.environment} {options.artifact}"]
 
 
 SPEC = StepSpec(
