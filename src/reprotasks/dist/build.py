@@ -185,7 +185,6 @@ def build(
         reused = _reuse(config, plan, runner=runner)
         if reused is not None:
             runner.log(f"build: inputs unchanged since the last build; {dist}/ checked and reused")
-            _evidence.record_build(reused, reused=True)
             return BuildResult(dist, reused, True, warnings)
     manifest = _build_into_dist(config, plan, runner=runner)
     _evidence.record_build(manifest)
@@ -434,6 +433,9 @@ def _reuse(config: Config, plan: BuildPlan, *, runner: Runner, restage: bool = T
     try:
         manifest = manifest_from_bytes(data)
     except (ValueError, TypeError):
+        return None
+    if not _evidence.built_here(manifest):  # e.g. recorded by an older reprotasks: rebuild, so it is witnessed
+        runner.log(f"build: no record that a build here wrote {shown_dist}/: rebuilding")
         return None
     if plan.version_from_wheel:
         built = wheel_version([record.name for record in manifest.artifacts])

@@ -57,12 +57,10 @@ def _digest(manifest: Manifest) -> str:
     return hashlib.sha256(build_manifest_bytes(manifest)).hexdigest()
 
 
-def record_build(manifest: Manifest, *, reused: bool = False) -> None:
-    """``build`` wrote ``manifest`` (and its artifacts) here, now; or, ``reused``, proved that a
-    build on this machine wrote them before (the reuse record)."""
+def record_build(manifest: Manifest) -> None:
+    """``build`` wrote ``manifest`` (and its artifacts) here, now."""
     digest = _digest(manifest)
-    if not reused:
-        _THIS_PROCESS[BUILT][digest] = str(manifest.source.get("commit"))
+    _THIS_PROCESS[BUILT][digest] = str(manifest.source.get("commit"))
     _cache.store(_BUILT_NAMESPACE, digest, json.dumps({"commit": manifest.source.get("commit")}, sort_keys=True))
 
 
@@ -72,6 +70,11 @@ def record_reproduction(manifest: Manifest, conditions: tuple[str, ...]) -> None
     detail = "an independent rebuild (reprotasks reproduce) gave every digest; rebuilt under " + ", ".join(conditions)
     _THIS_PROCESS[REPRODUCED][digest] = detail
     _cache.store(_REPRODUCED_NAMESPACE, digest, detail)
+
+
+def built_here(manifest: Manifest) -> bool:
+    """A build on this machine (this process or its record) wrote ``manifest``'s build part."""
+    return any(item.kind in (BUILT, RECORDED) for item in evidence_for(manifest))
 
 
 def evidence_for(manifest: Manifest) -> tuple[Evidence, ...]:

@@ -241,6 +241,7 @@ def build_images(config: Config, *, runner: Runner) -> ImageResult:
     SHA256SUMS, the provenance, the SBOM and their bundles no longer describe dist/ afterwards:
     they are dropped (checksum, sbom, provenance and sign write them again)."""
     from reprotasks.dist.build import remember_build
+    from reprotasks.dist.evidence import built_here
     from reprotasks.dist.layout import entries, entry_problem, kind_of, written_after_build
     from reprotasks.dist.trusted import trusted_manifest
 
@@ -278,7 +279,8 @@ def build_images(config: Config, *, runner: Runner) -> ImageResult:
         (config.dist_dir / name).unlink(missing_ok=True)
     if stale:
         runner.log(f"image: dropped {', '.join(stale)} (they described dist/ before; the later steps write them again)")
-    remember_build(config, manifest)  # this machine wrote exactly this manifest: a later build may reuse it
+    if built_here(built):  # this machine built the rest: a later build may reuse the whole (never an assembled one)
+        remember_build(config, manifest)
     return ImageResult(config.dist_dir, records, removed)
 
 
