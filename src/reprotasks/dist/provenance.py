@@ -30,10 +30,10 @@ from reprotasks._run import MASK, Runner, mask
 from reprotasks.config import Config
 from reprotasks.dist import source as _source
 from reprotasks.dist.checksum import check_findings, read_sums
-from reprotasks.dist.layout import PROVENANCE_NAME, SUMS_NAME
-from reprotasks.dist.manifest import recorded_lock
-from reprotasks.dist.trusted import trusted_manifest
-from reprotasks.errors import DriftError, ReprotasksError
+from reprotasks.dist.layout import PROVENANCE_NAME, SBOM_NAME, SUMS_NAME, kind_of, read_regular
+from reprotasks.dist.manifest import MANIFEST_NAME, recorded_lock
+from reprotasks.dist.trusted import Trusted, trusted_manifest
+from reprotasks.errors import DriftError, Finding, ReprotasksError
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
@@ -148,6 +148,14 @@ def statement(
     # Commit, tree, toolchains and flags come from git and the tools, checked against manifest.json.
     trusted = trusted_manifest(config, runner=runner, step="provenance")
     manifest, source = trusted.manifest, trusted.source
+    # The subjects are what was checked (never SHA256SUMS' word): SHA256SUMS must list exactly these.
+    subjects = _subjects(config, trusted, runner=runner)
+    mismatched = _sums_disagreement({name: digest for name, (digest, _line) in listed.items()}, subjects)
+    if mismatched:
+        raise DriftError(
+            [Finding(f"{shown}/{SUMS_NAME}", None, problem, _SUBJECTS_HINT) for problem in mismatched],
+            step="provenance",
+        )
     unlocked = recorded_lock(manifest.python) is not None  # the build resolved its backend (no committed lock)
     if unlocked and config.python.require_build_lock:
         # Those pins come from dist/manifest.json alone: nothing in the commit can confirm them.
@@ -161,14 +169,14 @@ def statement(
     builder, invocation = builder_and_invocation(environ)
     recorded = {name: environ[name] for name in ENVIRONMENT_ALLOW_LIST if name in environ}
     recorded = {name: value for name, value in recorded.items() if not looks_secret(name, value)}
-    described = json.loads(redact_text(json.dumps(config.describe())))
+    described = json.loads(redact_text(json.dumps(recorded_config(config))))
     toolchains = [
         {"name": name, "annotations": {"version": version}} for name, version in sorted(manifest.toolchains.items())
     ]
     finished = (now or datetime.now(timezone.utc)).replace(microsecond=0)
     return {
         "_type": STATEMENT_TYPE,
-        "subject": [{"name": name, "digest": {"sha256": digest}} for name, (digest, _line) in sorted(listed.items())],
+        "subject": [{"name": name, "digest": {"sha256": digest}} for name, digest in sorted(subjects.items())],
         "predicateType": PREDICATE_TYPE,
         "predicate": {
             "buildDefinition": {
@@ -186,7 +194,7 @@ def statement(
                         else {}
                     ),
                     "python": manifest.python,
-                    "go": _scrubbed_go(manifest.go),
+                    "go": manifest.go,
                 },
                 "resolvedDependencies": _dependencies(config, source, runner) + toolchains,
             },
@@ -203,26 +211,68 @@ def statement(
     }
 
 
-# `-X importpath.name=value` (in -ldflags): a value whose variable name sounds secret is never shown.
-_LINKER_VALUE = re.compile(r"(-X[ =]?)([^\s=\"'\\]+)=([^\s\"'\\]+)")
+# `NAME=value` anywhere (`-X main.apiKey=...` in -ldflags, `main.dbPassword=...` as a list entry, an
+# `API_TOKEN=...`): a value whose variable name (its last dotted part) or shape sounds secret is masked.
+_ASSIGNMENT = re.compile(r"([A-Za-z_][\w./-]*)=([^\s\"'\\,=]+)(?=[\s\"'\\,]|$)")
 
 
-def scrub_linker_values(text: str) -> str:
-    """``-X main.apiKey=sk_live_...`` -> ``-X main.apiKey=***``; other values stay (a version, a commit)."""
+def scrub_assignments(text: str) -> str:
+    """``-X main.apiKey=sk_live_...`` -> ``-X main.apiKey=***``; other values stay (a version, a flag)."""
 
     def masked(match: re.Match[str]) -> str:
-        variable = match.group(2).rsplit(".", 1)[-1]
-        value = match.group(3)
-        return f"{match.group(1)}{match.group(2)}={MASK if looks_secret(variable, value) else value}"
+        variable, value = match.group(1), match.group(2)
+        secret = looks_secret(variable.rsplit(".", 1)[-1], value)
+        return f"{variable}={MASK if secret else value}"
 
-    return _LINKER_VALUE.sub(masked, text)
+    return _ASSIGNMENT.sub(masked, text)
 
 
-def _scrubbed_go(go: Any) -> Any:
-    """The Go part of the manifest with secret-looking ``-X`` values masked (a flag may carry a key)."""
-    if go is None:
-        return None
-    return json.loads(scrub_linker_values(json.dumps(go)))
+_SUBJECTS_HINT = (
+    "SHA256SUMS lists exactly the checked artifacts, manifest.json and the SBOM: run `reprotasks sbom` and "
+    "`reprotasks checksum` again (never edit SHA256SUMS or sbom.cdx.json by hand), then provenance"
+)
+
+
+def _subjects(config: Config, trusted: Trusted, *, runner: Runner) -> dict[str, str]:
+    """name -> sha256 of every file the statement may name: each artifact as checked, manifest.json
+    as re-derived, and sbom.cdx.json only when it is byte for byte the SBOM of this dist/."""
+    from reprotasks.dist.sbom import rendered
+
+    subjects = {record.name: record.sha256 for record in trusted.manifest.artifacts}
+    subjects[MANIFEST_NAME] = hashlib.sha256(trusted.manifest.to_json()).hexdigest()
+    path = config.dist_dir / SBOM_NAME
+    if kind_of(path) is None:
+        data, _python, _go = rendered(config, trusted, runner=runner)
+        if read_regular(path) == data:
+            subjects[SBOM_NAME] = hashlib.sha256(data).hexdigest()
+        else:
+            subjects[SBOM_NAME] = "not the SBOM of this dist/"
+    return subjects
+
+
+def _sums_disagreement(listed: Mapping[str, str], subjects: Mapping[str, str]) -> list[str]:
+    problems = []
+    for name in sorted(listed.keys() | subjects.keys()):
+        if name not in listed:
+            if name != SBOM_NAME:
+                problems.append(f"does not list {name!r}, which the build wrote")
+        elif name not in subjects:
+            problems.append(f"lists {name!r}, which no build wrote: provenance names only what was checked")
+        elif subjects[name] == "not the SBOM of this dist/":
+            problems.append(f"lists {name!r}, which is not the SBOM `reprotasks sbom` makes of this dist/")
+        elif listed[name] != subjects[name]:
+            problems.append(f"says {name!r} has sha256 {listed[name]}, but the checked file has {subjects[name]}")
+    return problems
+
+
+def recorded_config(config: Config) -> dict[str, Any]:
+    """The configuration as the build used it: the settings its inputs digest covers (checked against
+    the manifest, so never the attesting process's own), plus the images (re-made and compared)."""
+    described = {key: value for key, value in config.fingerprint().items() if key != "build-system"}
+    images = config.describe()["images"]
+    if images:
+        described["images"] = [{key: value for key, value in image.items() if key != "repository"} for image in images]
+    return described
 
 
 def redact_text(text: str) -> str:
@@ -237,7 +287,7 @@ def provenance(
     data = statement(config, env, runner=runner)
     text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     target = config.dist_dir / PROVENANCE_NAME
-    write_atomic(target, scrub(text, env).encode())
+    write_atomic(target, scrub_assignments(scrub(text, env)).encode())
     return ProvenanceResult(target, len(data["subject"]), data["predicate"]["runDetails"]["builder"]["id"])
 
 

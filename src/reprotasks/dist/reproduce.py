@@ -12,6 +12,7 @@ published SHA256SUMS instead of the current dist/.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import sys
@@ -26,14 +27,15 @@ from reprotasks.dist import evidence as _evidence
 from reprotasks.dist import source as _source
 from reprotasks.dist.checksum import read_sums
 from reprotasks.dist.explain import explain
-from reprotasks.dist.layout import SUMS_NAME, kind_of, sha256_regular
-from reprotasks.dist.manifest import MANIFEST_NAME, Manifest, read_manifest, recorded_lock, require_manifest
+from reprotasks.dist.layout import SUMS_NAME, kind_of, read_regular, sha256_regular
+from reprotasks.dist.manifest import MANIFEST_NAME, Manifest, manifest_from_bytes, recorded_lock, require_manifest
 from reprotasks.errors import DriftError, Finding, ReprotasksError
 
 _FIX = (
     "find the non-determinism named above (a time stamp, an absolute path, an unordered listing, the "
     "machine's locale or user) and remove it, then run build and reproduce again"
 )
+_REBUILD = "run `reprotasks build` again to restore the first build (never edit dist/ by hand), then reproduce"
 _VARIED_AWAY = ("HOME", "USER", "LOGNAME", "TZ", "LANG", "LANGUAGE")
 
 
@@ -74,7 +76,9 @@ def reproduce(config: Config, *, runner: Runner, ref: str | None = None, sums: P
             hint="run `reprotasks build` first (or `nox -s build reproduce`)",
             step="reproduce",
         )
-        reference = read_manifest(manifest_path, f"{dist_shown}/{MANIFEST_NAME}")
+        # Read once: the bytes compared with the rebuild's are the bytes parsed (and later vouched for).
+        manifest_data = read_regular(manifest_path)
+        reference = _parsed(manifest_data, f"{dist_shown}/{MANIFEST_NAME}")
         source = _source.describe_source(config.root, runner=runner)
         _source.require_built_from(
             reference.source.get("commit"),
@@ -90,7 +94,18 @@ def reproduce(config: Config, *, runner: Runner, ref: str | None = None, sums: P
                 hint="run `reprotasks build` again to restore the first build",
             )
         expected = {record.name: sha256_regular(config.dist_dir / record.name) for record in reference.artifacts}
-        expected[MANIFEST_NAME] = sha256_regular(manifest_path)
+        unlike = [record.name for record in reference.artifacts if expected[record.name] != record.sha256]
+        if unlike:
+            raise DriftError(
+                [
+                    Finding(
+                        f"{dist_shown}/{name}", None, f"does not have the sha256 its {MANIFEST_NAME} records", _REBUILD
+                    )
+                    for name in unlike
+                ],
+                step="reproduce",
+            )
+        expected[MANIFEST_NAME] = hashlib.sha256(manifest_data).hexdigest()
         build_args = _selection(reference)
         if recorded_lock(reference.python) is not None:
             # No committed build lock: the rebuild installs exactly what the first build resolved.
@@ -129,6 +144,13 @@ def reproduce(config: Config, *, runner: Runner, ref: str | None = None, sums: P
     if ref is None:  # every file of dist/, manifest included, came out of the independent rebuild
         _evidence.record_reproduction(reference, conditions)
     return report
+
+
+def _parsed(data: bytes, shown: str) -> Manifest:
+    try:
+        return manifest_from_bytes(data)
+    except (ValueError, TypeError) as exc:
+        raise ReprotasksError(f"{shown} is not a reprotasks build manifest ({exc})", hint=_REBUILD) from None
 
 
 def _selection(reference: Manifest) -> list[str]:

@@ -22,7 +22,7 @@ from reprotasks.config import Config
 from reprotasks.dist import source as _source
 from reprotasks.dist.layout import SBOM_NAME
 from reprotasks.dist.manifest import Manifest, recorded_lock
-from reprotasks.dist.trusted import trusted_manifest
+from reprotasks.dist.trusted import Trusted, trusted_manifest
 from reprotasks.errors import ReprotasksError
 from reprotasks.python import toollocks
 from reprotasks.python.lockfile import parse_lock, parse_lock_text, read_text
@@ -175,13 +175,18 @@ def sbom(config: Config, *, runner: Runner | None = None) -> SbomResult:
     dist = config.dist_dir
     # The module graph of each binary comes from the binary, checked against manifest.json.
     trusted = trusted_manifest(config, runner=runner, step="sbom")
-    manifest, source = trusted.manifest, trusted.source
-    _require_committed(config, source, runner, manifest)
-    epoch = int(manifest.source.get("source_date_epoch") or 0)
-    data, python, go = render(config, manifest, epoch)
+    data, python, go = rendered(config, trusted, runner=runner)
     target = dist / SBOM_NAME
     write_atomic(target, data)
     return SbomResult(target, python, go)
+
+
+def rendered(config: Config, trusted: Trusted, *, runner: Runner) -> tuple[bytes, int, int]:
+    """The SBOM of a checked dist/ (its bytes, Python and Go component counts): what ``sbom`` writes,
+    and what ``provenance`` requires sbom.cdx.json to be before naming it as a subject."""
+    manifest = trusted.manifest
+    _require_committed(config, trusted.source, runner, manifest)
+    return render(config, manifest, int(manifest.source.get("source_date_epoch") or 0))
 
 
 def _require_committed(config: Config, source: _source.Source, runner: Runner, manifest: Manifest) -> None:

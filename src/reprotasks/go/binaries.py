@@ -7,6 +7,7 @@ unless configured, and the toolchain go.mod pins.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import tempfile
@@ -83,6 +84,40 @@ INHERITED_GO_SETTINGS = (
     "GOWASM",
     "GOWORK",
 )
+
+
+# Where modules come from and where they are kept: the only settings a build takes from go's
+# environment file (`go env -w`), since they change no byte of a binary.
+_NETWORK_SETTINGS = ("GOPROXY", "GONOPROXY", "GOPRIVATE", "GONOSUMDB", "GOSUMDB", "GOINSECURE", "GOMODCACHE", "GOCACHE")
+_HERMETIC: dict[str, dict[str, str]] = {}
+
+
+def hermetic_environment(module: Path, *, runner: Runner) -> dict[str, str]:
+    """What the manifest records is the whole story: go's environment file is ignored (GOENV=off),
+    settings inherited from the caller that would change a binary unrecorded (GOFIPS140,
+    GOEXPERIMENT, GOARM, ...) and GOROOT are cleared (empty is go's default), and only the network
+    and cache settings are carried over from ``go env``."""
+    key = str(module)
+    if key not in _HERMETIC:
+        result = runner.run(
+            ["go", "env", "-json", *_NETWORK_SETTINGS],
+            cwd=module,
+            env={"GOTOOLCHAIN": "local", "GOFLAGS": ""},
+            check=False,
+            purpose="read go's module proxy and cache settings",
+            quiet=True,
+        )
+        try:
+            network = json.loads(result.stdout) if result.returncode == 0 else {}
+        except ValueError:
+            network = {}
+        cleared = {name: "" for name in (*INHERITED_GO_SETTINGS, "GOROOT") if os.environ.get(name) is not None}
+        _HERMETIC[key] = {
+            **cleared,
+            "GOENV": "off",
+            **{name: str(value) for name, value in network.items() if name in _NETWORK_SETTINGS and value},
+        }
+    return dict(_HERMETIC[key])
 
 
 def platform_environment(platform: str, toolchain: str) -> dict[str, str]:
@@ -386,12 +421,7 @@ def build_go_platform(
     ``extra_files``: put beside the binary in each archive; ``version_variables``: the ``-X``
     in ``flags`` that stamp the version (checked with ``check_stamp``); ``compiler``: the Go
     version every binary must report (default: go.mod's pin)."""
-    # What the manifest records is the whole story: settings inherited from the caller that would
-    # change the binary without being recorded are cleared (empty is go's default).
-    env = {
-        **{name: "" for name in INHERITED_GO_SETTINGS if os.environ.get(name)},
-        **platform_environment(platform, toolchain),
-    }
+    env = {**hermetic_environment(module, runner=runner), **platform_environment(platform, toolchain)}
     pinned = compiler or _gomod.read_pins(module).pinned
     out_dir.mkdir(parents=True, exist_ok=True)
     artifacts: list[GoArtifact] = []
