@@ -228,12 +228,18 @@ def test_a_second_writer_fails_after_the_timeout_naming_the_holder(built: Path) 
 def test_a_second_writer_waits_with_a_message_then_runs(built: Path) -> None:
     with project_locked(built):
         process = start_cli("build", "--go-only", cwd=built)
-        time.sleep(1.0)
+        # Until it says it waits (a loaded machine may take seconds to start the interpreter).
+        assert process.stderr is not None
+        said = ""
+        while "waiting for it to finish" not in said:
+            line = process.stderr.readline()
+            assert line, f"exited without waiting: {said}"
+            said += line
         assert process.poll() is None  # waiting, not failing, not writing
         assert not any(path.name.startswith(".dist-stage-") for path in built.iterdir())
     _out, err = process.communicate(timeout=120)
-    assert process.returncode == 0, err
-    assert "is using" in err and "waiting for it to finish" in err
+    assert process.returncode == 0, said + err
+    assert "is using" in said and "waiting for it to finish" in said
 
 
 def test_readers_share_the_lock_writers_do_not(built: Path) -> None:
