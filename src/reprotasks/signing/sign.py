@@ -18,7 +18,7 @@ from reprotasks._files import write_atomic
 from reprotasks.config import Config, SignConfig
 from reprotasks.dist.checksum import check_findings, listed_digests
 from reprotasks.dist.layout import PROVENANCE_NAME, SUMS_NAME, kind_of, read_regular
-from reprotasks.errors import DriftError, ReprotasksError
+from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.signing import sigstore as _sigstore
 from reprotasks.signing.sigstore import SignatureError, SignerPolicy, bundle_path
 
@@ -107,6 +107,20 @@ def sign(
     if findings:
         # Never sign a SHA256SUMS that does not describe dist/ exactly.
         raise DriftError(findings, step="sign")
+    if kind_of(dist / PROVENANCE_NAME) is None:
+        # Nor a provenance that names other files or digests than the SHA256SUMS signed with it.
+        from reprotasks.dist.provenance import subject_problems
+
+        where = f"{config.rel(dist)}/{PROVENANCE_NAME}"
+        problems = subject_problems(read_regular(dist / PROVENANCE_NAME), listed_digests(dist, config.rel(dist)))
+        if problems:
+            raise DriftError(
+                [
+                    Finding(where, None, problem, "run `reprotasks checksum` and `reprotasks provenance` again")
+                    for problem in problems
+                ],
+                step="sign",
+            )
     trust = _sigstore.trust_config(config.sign, offline=False)
     from sigstore.sign import SigningContext
     from sigstore.verify import Verifier as SigstoreVerifier
