@@ -185,14 +185,24 @@ def test_verify_release_rejects_another_signer(signed: Path, stack: SigstoreStac
 
 def test_verify_release_rejects_provenance_subject_mismatch(signed: Path, tmp_path: Path) -> None:
     # A validly signed SHA256SUMS that no longer lists a file the (validly signed) provenance names.
+    # `sign` refuses to sign such a pair, so the SHA256SUMS is signed in a copy without provenance.
     dist = signed / "dist"
+    other = tmp_path / "other"
+    shutil.copytree(signed, other, symlinks=True)
+    for name in ("provenance.intoto.json", "provenance.intoto.json.sigstore.json", "sbom.cdx.json"):
+        (other / "dist" / name).unlink(missing_ok=True)
     sbom_line = next(line for line in (dist / "SHA256SUMS").read_text().splitlines() if "sbom.cdx.json" in line)
-    (dist / "sbom.cdx.json").unlink()
-    (dist / "SHA256SUMS").write_text(
+    (other / "dist" / "SHA256SUMS").write_text(
         "".join(line + "\n" for line in (dist / "SHA256SUMS").read_text().splitlines() if line != sbom_line)
     )
-    resign = run_cli("sign", cwd=signed)
+    resign = run_cli("sign", cwd=other)
     assert resign.returncode == 0, resign.stdout + resign.stderr
+    (dist / "sbom.cdx.json").unlink()
+    for name in ("SHA256SUMS", "SHA256SUMS.sigstore.json"):
+        shutil.copyfile(other / "dist" / name, dist / name)
+    refused = run_cli("sign", cwd=signed)  # the pair as it now is in dist/: never signed by reprotasks
+    assert refused.returncode == 1
+    assert "has subject 'sbom.cdx.json', which SHA256SUMS does not list" in refused.stdout + refused.stderr
     download = release_copy(signed, tmp_path)
     code, output = verify_release(download, cwd=signed)
     assert code == 1
