@@ -278,8 +278,6 @@ def test_the_build_fingerprint_holds_only_what_changes_the_build(make_project: M
         "REPROTASKS_SIGN_GITHUB_REF": "refs/heads/main",
         "REPROTASKS_SIGN_REQUIRE_PROVENANCE": "0",
         "REPROTASKS_AUDIT_ENABLED": "0",
-        "REPROTASKS_PROMOTE_LEDGER": "ledger",
-        "REPROTASKS_PROMOTE_REGISTRY": "ghcr.io/acme/ledger",
         "REPROTASKS_IMAGES": '[{"name": "app", "kind": "python", "entrypoint": ["app"], "python-version": "3.12", '
         '"base": "python@sha256:' + "0" * 64 + '"}]',
         "REPROTASKS_DIST_DIR": "out",
@@ -291,6 +289,11 @@ def test_the_build_fingerprint_holds_only_what_changes_the_build(make_project: M
     for name, value in unrelated.items():
         assert load_config(root, environ={name: value}).fingerprint() == base, name
     assert load_config(root, environ=unrelated).fingerprint() == base
+    # Promotion policy is read only from the committed file (its variables are refused).
+    promoting = make_project(
+        extra_config='\n[tool.reprotasks.promote]\nledger = "ledger"\nregistry = "ghcr.io/acme/ledger"\n', name="other"
+    )
+    assert load_config(promoting, environ={}).fingerprint() == base
     build_settings = {
         "REPROTASKS_VERSION": "9.9.9",
         "REPROTASKS_PYTHON_INDEX_URL": "https://pypi.example/simple",
