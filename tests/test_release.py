@@ -198,3 +198,11 @@ def test_release_dry_run_tells_whether_it_would_reuse_the_build(hybrid_repo: Pat
     assert "python -m build" in plan and "reuse dist/" not in plan
     trusting = run_cli("release", "--dry-run", "--skip", "sign", "--trust-cache", cwd=hybrid_repo).stdout
     assert "# inputs unchanged since the last build: reuse dist/ after checking every digest" in trusting
+
+
+def test_a_release_stopped_before_its_first_step_reports_without_crashing(capsys: pytest.CaptureFixture[str]) -> None:
+    """A signal during release's first git call leaves an empty report: shown as failed, never a traceback."""
+    from reprotasks._report import ReleaseReport, print_release
+
+    print_release(ReleaseReport("dist"))
+    assert "release: FAILED, dist/ left unchanged" in capsys.readouterr().out

@@ -39,7 +39,10 @@ class ReleaseReport:
 
     @property
     def succeeded(self) -> bool:
-        return all(item.outcome in (Outcome.OK, Outcome.SKIPPED, Outcome.PLANNED) for item in self.outcomes)
+        """Every step passed (a release stopped before its first step has not succeeded)."""
+        return bool(self.outcomes) and all(
+            item.outcome in (Outcome.OK, Outcome.SKIPPED, Outcome.PLANNED) for item in self.outcomes
+        )
 
     def table(self) -> list[tuple[str, str, str, str]]:
         """(step, result, time, artifacts) rows."""
@@ -92,7 +95,7 @@ def print_release(report: ReleaseReport) -> None:
             print(f"\n[{step}]")
             for command in commands:
                 print(f"  {mask(command)}")
-    widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(3)]
+    widths = [max([len(headers[i]), *(len(row[i]) for row in rows)]) for i in range(3)]  # rows may be empty
     print(f"\nrelease: {verdict}")
     for row in (headers, *rows):
         print(("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3]).rstrip())
