@@ -73,3 +73,8 @@ def write_zip(target: Path, members: Sequence[Member], *, mtime: int) -> None:
                 with path.open("rb") as source, archive.open(info, "w") as sink:
                     while chunk := source.read(1 << 20):
                         sink.write(chunk)
+
+
+def write_archive(target: Path, members: Sequence[Member], *, mtime: int) -> None:
+    """The archive its name asks for: zip for ``.zip`` (windows), else tar.gz."""
+    (write_zip if target.name.endswith(".zip") else write_tar_gz)(target, members, mtime=mtime)

@@ -63,6 +63,7 @@ from reprotasks.python.package import (
     build_python,
 )
 from reprotasks.python.resolve import compile_lock
+from reprotasks.python.validity import same_version
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,7 @@ def _tag_disagreement(config: Config, plan: BuildPlan, *, runner: Runner) -> str
         if described.returncode == 0 and described.stdout.strip():
             tag, tagged = described.stdout.strip(), "tagged" if search == ["--exact-match"] else "last tagged"
             break
-    if not tag or _same_version(tag.removeprefix("v"), plan.version):
+    if not tag or same_version(tag.removeprefix("v"), plan.version):
         return None
     where = config.rel(config.pyproject) if config.pyproject else "pyproject.toml"
     return (
@@ -233,7 +234,7 @@ def _version_disagreement(config: Config, manifest: Manifest) -> str | None:
     with Go and a dynamic Python version, named by git describe. Said, never silently shipped."""
     built = wheel_version([record.name for record in manifest.artifacts])
     release = manifest.project.get("version")
-    if built is None or release is None or _same_version(built, release) or config.version is not None:
+    if built is None or release is None or same_version(built, release) or config.version is not None:
         return None
     source = "[project] version" if config.project_version is not None else "git describe"
     return (
@@ -273,13 +274,6 @@ def _normalized(version: str | None) -> str | None:
         return str(Version(version))
     except InvalidVersion:
         return version
-
-
-def _same_version(first: str, second: str) -> bool:
-    try:
-        return Version(first) == Version(second)
-    except InvalidVersion:
-        return first == second
 
 
 def _version(config: Config, source: _source.Source, runner: Runner) -> str:

@@ -29,7 +29,7 @@ from reprotasks._run import Runner
 from reprotasks.config import Config, GoConfig
 from reprotasks.dist import evidence as _evidence
 from reprotasks.dist import source as _source
-from reprotasks.dist.archive import write_tar_gz, write_zip
+from reprotasks.dist.archive import write_archive
 from reprotasks.dist.build import BuildPlan, manifest_header, plan_build
 from reprotasks.dist.layout import kind_of, read_regular, require_directory, sha256_regular, shown
 from reprotasks.dist.manifest import (
@@ -372,7 +372,7 @@ def _canonical_archive(
         members.append((member, extra))
     target = scratch / "canonical" / name
     target.parent.mkdir()
-    (write_zip if name.endswith(".zip") else write_tar_gz)(target, members, mtime=mtime)
+    write_archive(target, members, mtime=mtime)
     return sha256_regular(target)
 
 

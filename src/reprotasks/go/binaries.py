@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from reprotasks._options import DEFAULT_ARCHIVE_NAME
 from reprotasks._run import Failure, Runner, excerpt
 from reprotasks.config import GoConfig
-from reprotasks.dist.archive import write_tar_gz, write_zip
+from reprotasks.dist.archive import write_archive
 from reprotasks.errors import CommandFailedError, ConfigError, ReprotasksError
 from reprotasks.go import mod as _gomod
 
@@ -448,10 +448,7 @@ def build_go_platform(
                 _check_stamp(binary, package, version, version_variables, runner=runner)
             target = out_dir / archive_name(name, version, platform, template)
             members = [(exe, binary), *((path.name, path) for path in extra_files)]
-            if target.name.endswith(".zip"):
-                write_zip(target, members, mtime=mtime)
-            else:
-                write_tar_gz(target, members, mtime=mtime)
+            write_archive(target, members, mtime=mtime)
             artifacts.append(GoArtifact(target, package, platform, embedded, used))
     return artifacts
 

@@ -40,7 +40,7 @@ def _metadata_problems(text: bytes, name: str, version: str, where: str) -> list
     problems = []
     if found_name is None or canonicalize_name(found_name) != canonicalize_name(name):
         problems.append(f"{where} names the project {found_name!r}, the file name says {name!r}")
-    if found_version is None or not _same_version(found_version, version):
+    if found_version is None or not same_version(found_version, version):
         problems.append(f"{where} says version {found_version!r}, the file name says {version!r}")
     return problems
 
@@ -109,7 +109,8 @@ def _wheel_members(wheel: zipfile.ZipFile, file_name: str, version: str) -> list
     return problems
 
 
-def _same_version(first: str, second: str) -> bool:
+def same_version(first: str, second: str) -> bool:
+    """PEP 440 equality (`1.0` == `1.0.0`), or plain equality for versions PEP 440 cannot read."""
     try:
         return Version(first) == Version(second)
     except InvalidVersion:
