@@ -135,6 +135,16 @@ def run_cli(
     )
 
 
+def cli(root: Path, *args: str, env: dict[str, str] | None = None, code: int | None = None) -> str:
+    """``reprotasks ARGS`` in ``root``: its output, asserting no traceback (and the exit code, if given)."""
+    result = run_cli(*args, cwd=root, env=env)
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output, output
+    if code is not None:
+        assert result.returncode == code, output
+    return output
+
+
 @pytest.fixture
 def go_env() -> Iterator[dict[str, str]]:
     """Pin the go command to the installed toolchain so tests never download another one."""

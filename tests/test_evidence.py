@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import run_cli
+from .conftest import cli
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -35,15 +35,6 @@ LINUX = "worker_0.3.0_linux_amd64.tar.gz"
 WINDOWS = "worker_0.3.0_windows_amd64.zip"
 NO_EVIDENCE = "has no evidence that a build made these bytes"
 LATER_STEPS = ("SHA256SUMS", "sbom.cdx.json", "provenance.intoto.json")
-
-
-def cli(root: Path, *args: str, env: dict[str, str] | None = None, code: int | None = None) -> str:
-    result = run_cli(*args, cwd=root, env=env)
-    output = result.stdout + result.stderr
-    assert "Traceback" not in output, output
-    if code is not None:
-        assert result.returncode == code, output
-    return output
 
 
 @pytest.fixture

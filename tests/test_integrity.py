@@ -17,22 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import HYBRID, commit_all, git, run_cli
+from .conftest import HYBRID, cli, commit_all, git, run_cli
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
 LINUX = "worker_0.3.0_linux_amd64.tar.gz"
 WHEEL = "hybrid_orchestrator-0.3.0-py3-none-any.whl"
 SECRET = "TOP-SECRET-OUTSIDE-DIST"
-
-
-def cli(root: Path, *args: str, env: dict[str, str] | None = None, code: int | None = None) -> str:
-    result = run_cli(*args, cwd=root, env=env)
-    output = result.stdout + result.stderr
-    assert "Traceback" not in output, output
-    if code is not None:
-        assert result.returncode == code, output
-    return output
 
 
 @pytest.fixture

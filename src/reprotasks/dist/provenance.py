@@ -149,8 +149,9 @@ def statement(
     trusted = trusted_manifest(config, runner=runner, step="provenance")
     manifest, source = trusted.manifest, trusted.source
     # The subjects are what was checked (never SHA256SUMS' word): SHA256SUMS must list exactly these.
-    subjects = _subjects(config, trusted, runner=runner)
-    mismatched = _sums_disagreement({name: digest for name, (digest, _line) in listed.items()}, subjects)
+    subjects, foreign_sbom = _subjects(config, trusted, runner=runner)
+    listed_digests = {name: digest for name, (digest, _line) in listed.items()}
+    mismatched = _sums_disagreement(listed_digests, subjects, foreign_sbom=foreign_sbom)
     if mismatched:
         raise DriftError(
             [Finding(f"{shown}/{SUMS_NAME}", None, problem, _SUBJECTS_HINT) for problem in mismatched],
@@ -233,33 +234,33 @@ _SUBJECTS_HINT = (
 )
 
 
-def _subjects(config: Config, trusted: Trusted, *, runner: Runner) -> dict[str, str]:
+def _subjects(config: Config, trusted: Trusted, *, runner: Runner) -> tuple[dict[str, str], bool]:
     """name -> sha256 of every file the statement may name: each artifact as checked, manifest.json
-    as re-derived, and sbom.cdx.json only when it is byte for byte the SBOM of this dist/."""
+    as re-derived, and sbom.cdx.json when it is byte for byte the SBOM of this dist/; and whether
+    dist/ holds an sbom.cdx.json that is not."""
     from reprotasks.dist.sbom import rendered
 
     subjects = {record.name: record.sha256 for record in trusted.manifest.artifacts}
     subjects[MANIFEST_NAME] = hashlib.sha256(trusted.manifest.to_json()).hexdigest()
     path = config.dist_dir / SBOM_NAME
-    if kind_of(path) is None:
-        data, _python, _go = rendered(config, trusted, runner=runner)
-        if read_regular(path) == data:
-            subjects[SBOM_NAME] = hashlib.sha256(data).hexdigest()
-        else:
-            subjects[SBOM_NAME] = "not the SBOM of this dist/"
-    return subjects
+    if kind_of(path) is not None:
+        return subjects, False
+    data, _python, _go = rendered(config, trusted, runner=runner)
+    if read_regular(path) != data:
+        return subjects, True
+    return {**subjects, SBOM_NAME: hashlib.sha256(data).hexdigest()}, False
 
 
-def _sums_disagreement(listed: Mapping[str, str], subjects: Mapping[str, str]) -> list[str]:
+def _sums_disagreement(listed: Mapping[str, str], subjects: Mapping[str, str], *, foreign_sbom: bool) -> list[str]:
     problems = []
     for name in sorted(listed.keys() | subjects.keys()):
         if name not in listed:
             if name != SBOM_NAME:
                 problems.append(f"does not list {name!r}, which the build wrote")
+        elif name == SBOM_NAME and foreign_sbom:
+            problems.append(f"lists {name!r}, which is not the SBOM `reprotasks sbom` makes of this dist/")
         elif name not in subjects:
             problems.append(f"lists {name!r}, which no build wrote: provenance names only what was checked")
-        elif subjects[name] == "not the SBOM of this dist/":
-            problems.append(f"lists {name!r}, which is not the SBOM `reprotasks sbom` makes of this dist/")
         elif listed[name] != subjects[name]:
             problems.append(f"says {name!r} has sha256 {listed[name]}, but the checked file has {subjects[name]}")
     return problems
