@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-HEAVY = ("sigstore", "cyclonedx", "packaging", "tomlkit", "reprotasks.dist", "reprotasks.signing.sign")
+HEAVY = ("sigstore", "cyclonedx", "packaging", "tomlkit", "reprotasks.artifacts", "reprotasks.signing.sign")
 
 
 def wall(argv: list[str], runs: int) -> float:

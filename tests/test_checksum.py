@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from reprotasks.dist.checksum import check_checksums, check_findings, write_checksums
-from reprotasks.dist.layout import SUMS_NAME
+from reprotasks.artifacts.checksum import check_checksums, check_findings, write_checksums
+from reprotasks.artifacts.layout import SUMS_NAME
 from reprotasks.errors import DriftError
 
 from .conftest import commit_all, git, run_cli
@@ -181,7 +181,7 @@ def test_no_dist(tmp_path: Path) -> None:
 
 def test_an_artifact_swapped_after_the_build_is_never_checksummed(dist: Path) -> None:
     """SHA256SUMS vouches for what the build made: a file whose digest is not manifest.json's is refused."""
-    from reprotasks.dist.manifest import ArtifactRecord, Manifest
+    from reprotasks.artifacts.manifest import ArtifactRecord, Manifest
 
     source = {"commit": "a" * 40, "tree": "b" * 40, "path": ".", "source_date_epoch": 0}
     manifest = Manifest(

@@ -201,7 +201,7 @@ def test_provenance_records_the_builds_settings_never_the_attesting_environment(
 
 
 def test_secret_looking_linker_values_are_masked_in_provenance() -> None:
-    from reprotasks.dist.provenance import scrub_assignments
+    from reprotasks.artifacts.provenance import scrub_assignments
 
     command = (
         '["-ldflags=-s -w -X main.version=0.3.0 -X=main.apiKey=sk_live_4eC39HqLyjWDa -X main.dbPassword=hunter2x"]'

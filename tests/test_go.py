@@ -132,7 +132,7 @@ def test_missing_go_binary(go_project: Path, tmp_path: Path) -> None:
 
 
 def test_unpinned_go_builds_with_the_local_go_records_it_and_reproduces(go_project: Path) -> None:
-    from reprotasks.dist.manifest import read_manifest
+    from reprotasks.artifacts.manifest import read_manifest
 
     from .conftest import commit_all
 
@@ -196,7 +196,7 @@ def test_a_version_variable_that_matches_nothing_is_a_warning(go_project: Path) 
 
 
 def test_extra_ldflags_and_tags_are_used_recorded_and_reproduced(go_project: Path) -> None:
-    from reprotasks.dist.manifest import read_manifest
+    from reprotasks.artifacts.manifest import read_manifest
 
     from .conftest import commit_all
 
@@ -217,7 +217,7 @@ def test_extra_ldflags_and_tags_are_used_recorded_and_reproduced(go_project: Pat
 
 
 def test_platform_variants_set_goarm_and_goamd64_and_name_the_archive(go_project: Path) -> None:
-    from reprotasks.dist.manifest import read_manifest
+    from reprotasks.artifacts.manifest import read_manifest
 
     from .conftest import commit_all
 

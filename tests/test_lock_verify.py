@@ -293,7 +293,7 @@ def test_uv_and_poetry_locks_are_gated_by_their_tool_and_listed_by_the_sbom(
     import shutil
     import subprocess
 
-    from reprotasks.dist.sbom import python_packages
+    from reprotasks.artifacts.sbom import python_packages
     from reprotasks.python.resolve import find_uv
 
     root = make_project()

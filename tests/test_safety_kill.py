@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from reprotasks.dist.manifest import read_manifest
+from reprotasks.artifacts.manifest import read_manifest
 
 from .conftest import commit_all, run_cli
 from .test_safety_crash import hidden_entries, snapshot

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reprotasks._options import OPTIONS
+from reprotasks.artifacts.checksum import MAX_LINE_BYTES, check_findings, listed_digests, read_sums
+from reprotasks.artifacts.manifest import manifest_from_bytes, manifest_from_json, read_manifest
 from reprotasks.config import load_config
-from reprotasks.dist.checksum import MAX_LINE_BYTES, check_findings, listed_digests, read_sums
-from reprotasks.dist.manifest import manifest_from_bytes, manifest_from_json, read_manifest
 from reprotasks.errors import ReprotasksError
 from reprotasks.go import mod as _gomod
 from reprotasks.python.lockfile import check_lock_files, input_files, parse_lock, parse_lock_text

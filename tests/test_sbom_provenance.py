@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from reprotasks.artifacts.checksum import read_sums
+from reprotasks.artifacts.provenance import ENVIRONMENT_ALLOW_LIST, looks_secret, scrub, statement
 from reprotasks.config import load_config
-from reprotasks.dist.checksum import read_sums
-from reprotasks.dist.provenance import ENVIRONMENT_ALLOW_LIST, looks_secret, scrub, statement
 from reprotasks.python.lockfile import parse_lock
 from tests.conftest import run_cli
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from reprotasks._run import Runner
-from reprotasks.dist.explain import explain
+from reprotasks.artifacts.explain import explain
 from reprotasks.python.sdist import normalize_sdist, problems
 
 from .conftest import RUNNING_PYTHON, commit_all, run_cli

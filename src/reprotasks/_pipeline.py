@@ -30,8 +30,8 @@ def run_release(
     the stage is removed), for the adapter to raise once the report is shown. Ctrl-C/SIGTERM is
     re-raised (so the project guard unwinds as for any step); the report is then in
     ``ctx.report`` for the adapter to show first."""
-    from reprotasks.dist import source
-    from reprotasks.dist.stage import staged
+    from reprotasks.artifacts import source
+    from reprotasks.artifacts.stage import staged
 
     config = ctx.config
     dist = config.dist_dir

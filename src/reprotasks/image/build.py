@@ -18,8 +18,8 @@ from pathlib import Path, PurePosixPath
 
 from reprotasks._files import write_atomic
 from reprotasks._run import Runner
+from reprotasks.artifacts.manifest import ArtifactRecord, Manifest
 from reprotasks.config import Config, ImageConfig
-from reprotasks.dist.manifest import ArtifactRecord, Manifest
 from reprotasks.errors import ReprotasksError
 from reprotasks.image import oci
 from reprotasks.image.base import fetch_base
@@ -82,8 +82,8 @@ def _python_files(
     portable shebang (pip writes this machine's interpreter)."""
     import sys
 
-    from reprotasks.dist import source as _source
-    from reprotasks.dist.layout import sha256_regular
+    from reprotasks.artifacts import source as _source
+    from reprotasks.artifacts.layout import sha256_regular
 
     if platform not in _PIP_PLATFORMS:
         raise ReprotasksError(
@@ -157,7 +157,7 @@ def _python_files(
 
 def make_image(config: Config, manifest: Manifest, image: ImageConfig, *, runner: Runner) -> Made:
     """The image's layout tar, in memory, from the archives (or the wheel) in ``config.dist_dir``."""
-    from reprotasks.dist.trusted import extract_binary
+    from reprotasks.artifacts.trusted import extract_binary
     from reprotasks.go.binaries import executable_name
 
     version = str(manifest.project.get("version") or "")
@@ -240,10 +240,10 @@ def build_images(config: Config, *, runner: Runner) -> ImageResult:
 
     SHA256SUMS, the provenance, the SBOM and their bundles no longer describe dist/ afterwards:
     they are dropped (checksum, sbom, provenance and sign write them again)."""
-    from reprotasks.dist.build import remember_build
-    from reprotasks.dist.evidence import built_here
-    from reprotasks.dist.layout import entries, entry_problem, kind_of, written_after_build
-    from reprotasks.dist.trusted import trusted_manifest
+    from reprotasks.artifacts.build import remember_build
+    from reprotasks.artifacts.evidence import built_here
+    from reprotasks.artifacts.layout import entries, entry_problem, kind_of, written_after_build
+    from reprotasks.artifacts.trusted import trusted_manifest
 
     previous = _recorded_images(config)
     if not config.images and not previous:
@@ -290,8 +290,8 @@ def _by_name(record: ArtifactRecord) -> str:
 
 def _recorded_images(config: Config) -> Sequence[str]:
     """The image files dist/'s manifest records (only names of image files: never another file)."""
-    from reprotasks.dist.layout import read_regular
-    from reprotasks.dist.manifest import MANIFEST_NAME, manifest_from_bytes
+    from reprotasks.artifacts.layout import read_regular
+    from reprotasks.artifacts.manifest import MANIFEST_NAME, manifest_from_bytes
 
     try:
         manifest = manifest_from_bytes(read_regular(config.dist_dir / MANIFEST_NAME))

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reprotasks._run import Runner
+from reprotasks.artifacts.layout import sha256_regular, shown
+from reprotasks.artifacts.manifest import MANIFEST_NAME, REBUILD_HINT, ArtifactRecord, read_manifest, require_manifest
 from reprotasks.config import Config
-from reprotasks.dist.layout import sha256_regular, shown
-from reprotasks.dist.manifest import MANIFEST_NAME, REBUILD_HINT, ArtifactRecord, read_manifest, require_manifest
 from reprotasks.errors import ReprotasksError
 from reprotasks.image.build import IMAGE_KIND, RERUN_HINT, image_file
 from reprotasks.image.oci import INDEX, sha256_digest

@@ -12,9 +12,9 @@ from pathlib import Path
 from reprotasks import _cache
 from reprotasks._files import sha256_file
 from reprotasks._run import Runner
+from reprotasks.artifacts.checksum import check_findings
+from reprotasks.artifacts.layout import SUMS_NAME
 from reprotasks.config import Config, LockSpec
-from reprotasks.dist.checksum import check_findings
-from reprotasks.dist.layout import SUMS_NAME
 from reprotasks.errors import CommandFailedError, ConfigError, DriftError, Finding
 from reprotasks.go import mod as _gomod
 from reprotasks.inputs import pins

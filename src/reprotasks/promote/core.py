@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reprotasks._run import Runner
+from reprotasks.artifacts.checksum import read_sums
+from reprotasks.artifacts.layout import PROVENANCE_NAME, SBOM_NAME, SUMS_NAME, kind_of, read_regular, sha256_regular
+from reprotasks.artifacts.manifest import MANIFEST_NAME, read_manifest
 from reprotasks.config import Config
-from reprotasks.dist.checksum import read_sums
-from reprotasks.dist.layout import PROVENANCE_NAME, SBOM_NAME, SUMS_NAME, kind_of, read_regular, sha256_regular
-from reprotasks.dist.manifest import MANIFEST_NAME, read_manifest
 from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.promote import ledger as _ledger
 from reprotasks.promote import vsa as _vsa
@@ -382,7 +382,7 @@ def _earlier_reproduction(
 
 
 def _reproduce_now(config: Config, release: Release, *, runner: Runner, log: Callable[[str], None]) -> Finding | None:
-    from reprotasks.dist.reproduce import reproduce
+    from reprotasks.artifacts.reproduce import reproduce
 
     assert release.directory is not None
     log(f"promote: rebuilding {release.version} ({release.commit[:12]}) to prove it reproduces")
@@ -400,8 +400,8 @@ def _reproduce_now(config: Config, release: Release, *, runner: Runner, log: Cal
 
 
 def _audit_now(config: Config, release: Release, *, runner: Runner) -> Finding | None:
+    from reprotasks.artifacts import source as _source
     from reprotasks.audit.scan import audit
-    from reprotasks.dist import source as _source
 
     source = _source.describe_source(config.root, runner=runner)
     if source.commit != release.commit:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from reprotasks._files import write_atomic
-from reprotasks.dist.layout import NotRegularFile, read_regular
+from reprotasks.artifacts.layout import NotRegularFile, read_regular
 from reprotasks.errors import Finding, ReprotasksError
 
 LEDGER_NAME = "ledger.jsonl"

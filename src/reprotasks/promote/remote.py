@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from reprotasks._run import Runner
-from reprotasks.dist.layout import read_regular
+from reprotasks.artifacts.layout import read_regular
 from reprotasks.errors import ReprotasksError
 from reprotasks.image import oci
 from reprotasks.promote.ledger import LEDGER_NAME, VSA_DIR, Ledger

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reprotasks._run import Runner
+from reprotasks.artifacts.layout import SBOM_NAME, SUMS_NAME, read_regular
 from reprotasks.config import Config
-from reprotasks.dist.layout import SBOM_NAME, SUMS_NAME, read_regular
 from reprotasks.errors import ConfigError, Finding, ReprotasksError
 from reprotasks.promote import ledger as _ledger
 from reprotasks.promote import vsa as _vsa

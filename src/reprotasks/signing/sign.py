@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reprotasks._files import write_atomic
+from reprotasks.artifacts.checksum import check_findings, listed_digests
+from reprotasks.artifacts.layout import PROVENANCE_NAME, SUMS_NAME, kind_of, read_regular
 from reprotasks.config import Config, SignConfig
-from reprotasks.dist.checksum import check_findings, listed_digests
-from reprotasks.dist.layout import PROVENANCE_NAME, SUMS_NAME, kind_of, read_regular
 from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.signing import sigstore as _sigstore
 from reprotasks.signing.sigstore import SignatureError, SignerPolicy, bundle_path
@@ -109,7 +109,7 @@ def sign(
         raise DriftError(findings, step="sign")
     if kind_of(dist / PROVENANCE_NAME) is None:
         # Nor a provenance that names other files or digests than the SHA256SUMS signed with it.
-        from reprotasks.dist.provenance import subject_problems
+        from reprotasks.artifacts.provenance import subject_problems
 
         where = f"{config.rel(dist)}/{PROVENANCE_NAME}"
         problems = subject_problems(read_regular(dist / PROVENANCE_NAME), listed_digests(dist, config.rel(dist)))

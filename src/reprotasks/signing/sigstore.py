@@ -12,8 +12,8 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reprotasks.artifacts.layout import BUNDLE_SUFFIX, read_regular, sha256_regular
 from reprotasks.config import SignConfig
-from reprotasks.dist.layout import BUNDLE_SUFFIX, read_regular, sha256_regular
 from reprotasks.errors import ConfigError, ReprotasksError
 
 if TYPE_CHECKING:

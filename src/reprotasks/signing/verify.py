@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reprotasks._files import sha256_file
-from reprotasks.config import SignConfig
-from reprotasks.dist.checksum import check_findings, read_sums
-from reprotasks.dist.layout import (
+from reprotasks.artifacts.checksum import check_findings, read_sums
+from reprotasks.artifacts.layout import (
     BUNDLE_SUFFIX,
     PROVENANCE_NAME,
     SUMS_NAME,
@@ -29,7 +28,8 @@ from reprotasks.dist.layout import (
     sha256_regular,
     shown,
 )
-from reprotasks.dist.provenance import PAYLOAD_TYPE, subject_problems
+from reprotasks.artifacts.provenance import PAYLOAD_TYPE, subject_problems
+from reprotasks.config import SignConfig
 from reprotasks.errors import DriftError, Finding
 from reprotasks.signing import sigstore as _sigstore
 from reprotasks.signing.sigstore import SignatureError, SignerPolicy, bundle_path

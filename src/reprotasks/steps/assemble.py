@@ -20,7 +20,7 @@ class AssembleOptions:
 
 
 def run(ctx: Context, options: AssembleOptions) -> StepResult:
-    from reprotasks.dist.assemble import assemble
+    from reprotasks.artifacts.assemble import assemble
 
     return StepResult.of(assemble(ctx.config, options.parts, runner=ctx.runner))
 

@@ -28,7 +28,7 @@ class BuildOptions:
 
 
 def run(ctx: Context, options: BuildOptions) -> StepResult:
-    from reprotasks.dist.build import build
+    from reprotasks.artifacts.build import build
 
     built = build(
         ctx.config,
@@ -43,7 +43,7 @@ def run(ctx: Context, options: BuildOptions) -> StepResult:
 
 
 def plan(ctx: Context, options: BuildOptions) -> list[str]:
-    from reprotasks.dist.build import planned_commands
+    from reprotasks.artifacts.build import planned_commands
 
     reuse = ctx.trust_cache and not options.force
     return planned_commands(ctx.config, runner=ctx.runner, platforms=options.platforms, reuse=reuse)

@@ -15,8 +15,8 @@ class ChecksumOptions:
 
 
 def run(ctx: Context, options: ChecksumOptions) -> StepResult:
-    from reprotasks.dist.checksum import check_checksums, write_checksums
-    from reprotasks.dist.source import refuse_source_dist
+    from reprotasks.artifacts.checksum import check_checksums, write_checksums
+    from reprotasks.artifacts.source import refuse_source_dist
 
     refuse_source_dist(ctx.config, runner=ctx.runner, step="checksum --check" if options.check else "checksum")
     dist = ctx.config.dist_dir
@@ -25,7 +25,7 @@ def run(ctx: Context, options: ChecksumOptions) -> StepResult:
 
 
 def plan(ctx: Context, options: ChecksumOptions) -> list[str]:
-    from reprotasks.dist.layout import SUMS_NAME
+    from reprotasks.artifacts.layout import SUMS_NAME
 
     dist = ctx.config.rel(ctx.config.dist_dir)
     return [

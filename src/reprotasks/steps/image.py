@@ -6,7 +6,7 @@ from reprotasks.step import Context, NoOptions, StepResult, StepSpec
 
 
 def run(ctx: Context, options: NoOptions) -> StepResult:
-    from reprotasks.dist.source import refuse_source_dist
+    from reprotasks.artifacts.source import refuse_source_dist
     from reprotasks.image.build import build_images
 
     if ctx.config.images:

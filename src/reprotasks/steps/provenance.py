@@ -6,8 +6,8 @@ from reprotasks.step import Context, NoOptions, StepResult, StepSpec
 
 
 def run(ctx: Context, options: NoOptions) -> StepResult:
-    from reprotasks.dist.provenance import provenance
-    from reprotasks.dist.source import refuse_source_dist
+    from reprotasks.artifacts.provenance import provenance
+    from reprotasks.artifacts.source import refuse_source_dist
 
     refuse_source_dist(ctx.config, runner=ctx.runner, step="provenance")
     return StepResult.of(provenance(ctx.config, runner=ctx.runner))

@@ -20,7 +20,7 @@ class ReproduceOptions:
 
 
 def run(ctx: Context, options: ReproduceOptions) -> StepResult:
-    from reprotasks.dist.reproduce import reproduce
+    from reprotasks.artifacts.reproduce import reproduce
 
     return StepResult.of(reproduce(ctx.config, runner=ctx.runner, ref=options.ref, sums=options.sums))
 

@@ -6,8 +6,8 @@ from reprotasks.step import Context, NoOptions, StepResult, StepSpec
 
 
 def run(ctx: Context, options: NoOptions) -> StepResult:
-    from reprotasks.dist.sbom import sbom
-    from reprotasks.dist.source import refuse_source_dist
+    from reprotasks.artifacts.sbom import sbom
+    from reprotasks.artifacts.source import refuse_source_dist
 
     refuse_source_dist(ctx.config, runner=ctx.runner, step="sbom")
     return StepResult.of(sbom(ctx.config, runner=ctx.runner))

@@ -14,7 +14,7 @@ class SignOptions(InstanceOptions):
 
 
 def run(ctx: Context, options: SignOptions) -> StepResult:
-    from reprotasks.dist.source import refuse_source_dist
+    from reprotasks.artifacts.source import refuse_source_dist
     from reprotasks.signing.sign import sign
 
     refuse_source_dist(ctx.config, runner=ctx.runner, step="sign")

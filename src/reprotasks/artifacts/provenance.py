@@ -27,12 +27,12 @@ from typing import Any
 from reprotasks import __version__
 from reprotasks._files import write_atomic
 from reprotasks._run import MASK, Runner, mask
+from reprotasks.artifacts import source as _source
+from reprotasks.artifacts.checksum import check_findings, read_sums
+from reprotasks.artifacts.layout import PROVENANCE_NAME, SBOM_NAME, SUMS_NAME, kind_of, read_regular
+from reprotasks.artifacts.manifest import MANIFEST_NAME, recorded_lock
+from reprotasks.artifacts.trusted import Trusted, trusted_manifest
 from reprotasks.config import Config
-from reprotasks.dist import source as _source
-from reprotasks.dist.checksum import check_findings, read_sums
-from reprotasks.dist.layout import PROVENANCE_NAME, SBOM_NAME, SUMS_NAME, kind_of, read_regular
-from reprotasks.dist.manifest import MANIFEST_NAME, recorded_lock
-from reprotasks.dist.trusted import Trusted, trusted_manifest
 from reprotasks.errors import DriftError, Finding, ReprotasksError
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -238,7 +238,7 @@ def _subjects(config: Config, trusted: Trusted, *, runner: Runner) -> tuple[dict
     """name -> sha256 of every file the statement may name: each artifact as checked, manifest.json
     as re-derived, and sbom.cdx.json when it is byte for byte the SBOM of this dist/; and whether
     dist/ holds an sbom.cdx.json that is not."""
-    from reprotasks.dist.sbom import rendered
+    from reprotasks.artifacts.sbom import rendered
 
     subjects = {record.name: record.sha256 for record in trusted.manifest.artifacts}
     subjects[MANIFEST_NAME] = hashlib.sha256(trusted.manifest.to_json()).hexdigest()

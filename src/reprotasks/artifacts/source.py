@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from reprotasks._run import Runner
-from reprotasks.dist.layout import directory_problem
+from reprotasks.artifacts.layout import directory_problem
 from reprotasks.errors import ReprotasksError
 
 if TYPE_CHECKING:

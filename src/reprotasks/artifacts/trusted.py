@@ -26,13 +26,12 @@ from typing import Any
 
 from reprotasks import _cache
 from reprotasks._run import Runner
-from reprotasks.config import Config, GoConfig
-from reprotasks.dist import evidence as _evidence
-from reprotasks.dist import source as _source
-from reprotasks.dist.archive import write_archive
-from reprotasks.dist.build import BuildPlan, manifest_header, plan_build
-from reprotasks.dist.layout import kind_of, read_regular, require_directory, sha256_regular, shown
-from reprotasks.dist.manifest import (
+from reprotasks.artifacts import evidence as _evidence
+from reprotasks.artifacts import source as _source
+from reprotasks.artifacts.archive import write_archive
+from reprotasks.artifacts.build import BuildPlan, manifest_header, plan_build
+from reprotasks.artifacts.layout import kind_of, read_regular, require_directory, sha256_regular, shown
+from reprotasks.artifacts.manifest import (
     MANIFEST_NAME,
     REBUILD_HINT,
     ArtifactRecord,
@@ -41,6 +40,7 @@ from reprotasks.dist.manifest import (
     recorded_lock,
     require_manifest,
 )
+from reprotasks.config import Config, GoConfig
 from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.go.binaries import archive_names, binary_info, excluded_on, executable_name, go_flags
 from reprotasks.python.validity import sdist_problems, wheel_problems

@@ -27,10 +27,9 @@ from packaging.version import InvalidVersion, Version
 from reprotasks import __version__, _cache
 from reprotasks._options import DEFAULT_ARCHIVE_NAME
 from reprotasks._run import Runner
-from reprotasks.config import Config
-from reprotasks.dist import evidence as _evidence
-from reprotasks.dist import source as _source
-from reprotasks.dist.layout import (
+from reprotasks.artifacts import evidence as _evidence
+from reprotasks.artifacts import source as _source
+from reprotasks.artifacts.layout import (
     directory_problem,
     entries,
     entry_problem,
@@ -40,8 +39,9 @@ from reprotasks.dist.layout import (
     shown,
     written_after_build,
 )
-from reprotasks.dist.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, manifest_from_bytes, recorded_lock
-from reprotasks.dist.stage import staged
+from reprotasks.artifacts.manifest import MANIFEST_NAME, ArtifactRecord, Manifest, manifest_from_bytes, recorded_lock
+from reprotasks.artifacts.stage import staged
+from reprotasks.config import Config
 from reprotasks.errors import ConfigError, DriftError, ReprotasksError
 from reprotasks.go.binaries import (
     archive_names,

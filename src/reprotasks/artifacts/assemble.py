@@ -18,11 +18,10 @@ from typing import Any
 
 from reprotasks import __version__
 from reprotasks._run import Runner
-from reprotasks.config import Config
-from reprotasks.dist import source as _source
-from reprotasks.dist.build import host_python, manifest_header, plan_build
-from reprotasks.dist.layout import kind_of, sha256_regular
-from reprotasks.dist.manifest import (
+from reprotasks.artifacts import source as _source
+from reprotasks.artifacts.build import host_python, manifest_header, plan_build
+from reprotasks.artifacts.layout import kind_of, sha256_regular
+from reprotasks.artifacts.manifest import (
     MANIFEST_NAME,
     ArtifactRecord,
     Manifest,
@@ -30,7 +29,8 @@ from reprotasks.dist.manifest import (
     recorded_lock,
     require_manifest,
 )
-from reprotasks.dist.stage import staged
+from reprotasks.artifacts.stage import staged
+from reprotasks.config import Config
 from reprotasks.errors import DriftError, Finding, ReprotasksError
 
 _REBUILD = "rebuild every part from the same commit with the same reprotasks and toolchains, then assemble again"

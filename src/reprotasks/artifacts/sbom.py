@@ -18,11 +18,11 @@ from pathlib import Path
 from reprotasks import __version__
 from reprotasks._files import write_atomic
 from reprotasks._run import Runner, mask
+from reprotasks.artifacts import source as _source
+from reprotasks.artifacts.layout import SBOM_NAME
+from reprotasks.artifacts.manifest import Manifest, recorded_lock
+from reprotasks.artifacts.trusted import Trusted, trusted_manifest
 from reprotasks.config import Config
-from reprotasks.dist import source as _source
-from reprotasks.dist.layout import SBOM_NAME
-from reprotasks.dist.manifest import Manifest, recorded_lock
-from reprotasks.dist.trusted import Trusted, trusted_manifest
 from reprotasks.errors import ReprotasksError
 from reprotasks.python import toollocks
 from reprotasks.python.lockfile import parse_lock, parse_lock_text, read_text

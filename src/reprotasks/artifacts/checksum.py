@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reprotasks._files import write_atomic
-from reprotasks.dist.layout import (
+from reprotasks.artifacts.layout import (
     MAX_NAME_BYTES,
     SBOM_NAME,
     SUMS_NAME,
@@ -147,7 +147,7 @@ def write_checksums(dist: Path, *, shown_dist: str | None = None) -> ChecksumRes
 def _manifest_mismatches(dist: Path, shown_dist: str, digests: dict[str, str]) -> list[Finding]:
     """SHA256SUMS vouches for what the build made: every artifact manifest.json lists must still
     have the digest recorded there (a file swapped after the build is never checksummed)."""
-    from reprotasks.dist.manifest import MANIFEST_NAME, manifest_from_bytes
+    from reprotasks.artifacts.manifest import MANIFEST_NAME, manifest_from_bytes
 
     if MANIFEST_NAME not in digests:
         return []

@@ -24,7 +24,7 @@ import json
 from dataclasses import dataclass
 
 from reprotasks import _cache
-from reprotasks.dist.manifest import Manifest
+from reprotasks.artifacts.manifest import Manifest
 
 BUILT = "build in this invocation"
 RECORDED = "build record"

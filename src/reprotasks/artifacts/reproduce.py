@@ -22,13 +22,13 @@ from pathlib import Path
 
 from reprotasks._files import sha256_file
 from reprotasks._run import Runner
+from reprotasks.artifacts import evidence as _evidence
+from reprotasks.artifacts import source as _source
+from reprotasks.artifacts.checksum import read_sums
+from reprotasks.artifacts.explain import explain
+from reprotasks.artifacts.layout import SUMS_NAME, kind_of, read_regular, sha256_regular
+from reprotasks.artifacts.manifest import MANIFEST_NAME, Manifest, manifest_from_bytes, recorded_lock, require_manifest
 from reprotasks.config import Config
-from reprotasks.dist import evidence as _evidence
-from reprotasks.dist import source as _source
-from reprotasks.dist.checksum import read_sums
-from reprotasks.dist.explain import explain
-from reprotasks.dist.layout import SUMS_NAME, kind_of, read_regular, sha256_regular
-from reprotasks.dist.manifest import MANIFEST_NAME, Manifest, manifest_from_bytes, recorded_lock, require_manifest
 from reprotasks.errors import DriftError, Finding, ReprotasksError
 
 _FIX = (

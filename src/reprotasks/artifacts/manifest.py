@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from reprotasks._files import sha256_file, write_atomic
-from reprotasks.dist.layout import artifact_name_problem, kind_of, read_regular, shown
+from reprotasks.artifacts.layout import artifact_name_problem, kind_of, read_regular, shown
 from reprotasks.errors import DriftError, Finding, ReprotasksError
 
 MANIFEST_NAME = "manifest.json"
