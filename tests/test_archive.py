@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reprotasks.artifacts.archive import write_tar_gz, write_zip
+from reprotasks._archive import write_tar_gz, write_zip
 from reprotasks.errors import ReprotasksError
 
 EPOCH = 1706933106

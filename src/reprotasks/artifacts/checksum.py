@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +26,7 @@ from reprotasks.artifacts.layout import (
     kind_of,
     open_regular,
     read_regular,
-    sha256_regular,
+    sha256_at,
     shown,
     unexpected_findings,
 )
@@ -41,6 +41,9 @@ _RECHECKSUM = "run `reprotasks checksum` after a fresh build, or restore the rel
 # the first findings (and counting the rest), and by refusing a listing no release comes near.
 MAX_FINDINGS = 100
 MAX_ENTRIES = 100_000
+_BUFFER = 1 << 20
+# The summary table shows this many files; SHA256SUMS lists them all.
+SUMMARY_ROWS = 20
 
 
 class _Findings:
@@ -70,7 +73,10 @@ class ChecksumResult:
     entries: tuple[tuple[str, str], ...]  # (name, sha256), sorted by name
 
     def rows(self) -> list[tuple[str, str]]:
-        return [(name, digest[:16] + "…") for name, digest in self.entries]
+        rows = [(name, digest[:16] + "…") for name, digest in self.entries[:SUMMARY_ROWS]]
+        if len(self.entries) > SUMMARY_ROWS:
+            rows.append((f"… {len(self.entries) - SUMMARY_ROWS} more", f"listed in {self.path.name}"))
+        return rows
 
 
 def artifact_names(dist: Path) -> list[str]:
@@ -85,31 +91,47 @@ def _listable(dist: Path, shown_dist: str) -> tuple[list[str], list[Finding]]:
     """(artifacts to list, entries that break the release layout) of ``dist``.
 
     Every regular file with a plain, unreserved name is listed; the layout rule judges the rest.
+    One scan of the directory; each name is judged once.
     """
+    scanned = list(entries(dist))
     names = [
-        entry.name
-        for entry in entries(dist)
-        if artifact_name_problem(entry.name) is None and entry_problem(entry) is None
+        entry.name for entry in scanned if artifact_name_problem(entry.name) is None and entry_problem(entry) is None
     ]
-    findings = unexpected_findings(dist, set(names), shown_dist)
+    findings = unexpected_findings(dist, set(names), shown_dist, scanned=scanned)
     kind = kind_of(dist / SUMS_NAME)
     if kind not in (None, "missing"):  # the layout rule leaves SHA256SUMS itself to its reader
         findings.insert(0, Finding(f"{shown_dist}/{SUMS_NAME}", None, f"is {kind}", _RECHECKSUM))
     return names, findings
 
 
-def _hash_all(paths: Iterable[Path]) -> list[str | OSError]:
-    """sha256 of each regular file (an OSError in place of a symlink, special or vanished file)."""
+def _hash_all(dist: Path, names: Sequence[str]) -> list[str | OSError]:
+    """sha256 of each named regular file in ``dist`` (an OSError in place of a symlink, special
+    or vanished file).
 
-    def one(path: Path) -> str | OSError:
-        try:
-            return sha256_regular(path)
-        except OSError as exc:
-            return exc
+    Files open relative to one descriptor of dist/, and each thread hashes a batch of them
+    through its own buffer: a future per file costs more than hashing a small file.
+    """
+    workers = max(1, min(os.cpu_count() or 1, len(names)))
+    size = max(1, len(names) // (workers * 8))  # enough batches to even out files of unequal size
+    batches = [names[start : start + size] for start in range(0, len(names), size)]
+    dir_fd = os.open(dist, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
 
-    # hashlib releases the GIL on large updates, so threads use every core.
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        return list(pool.map(one, paths))
+    def batch(part: Sequence[str]) -> list[str | OSError]:
+        buffer = bytearray(_BUFFER)
+        digests: list[str | OSError] = []
+        for name in part:
+            try:
+                digests.append(sha256_at(dir_fd, name, buffer))
+            except OSError as exc:
+                digests.append(exc)
+        return digests
+
+    try:
+        # hashlib releases the GIL on updates over 2 KiB, so threads use every core.
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return [digest for part in pool.map(batch, batches) for digest in part]
+    finally:
+        os.close(dir_fd)
 
 
 def write_checksums(dist: Path, *, shown_dist: str | None = None) -> ChecksumResult:
@@ -126,7 +148,7 @@ def write_checksums(dist: Path, *, shown_dist: str | None = None) -> ChecksumRes
         raise DriftError(findings, step="checksum")
     if not names:
         raise ReprotasksError(f"{shown_dist} holds no artifacts to checksum", hint="run `reprotasks build` first")
-    digests = _hash_all(dist / name for name in names)
+    digests = _hash_all(dist, names)
     failed = [(name, digest) for name, digest in zip(names, digests, strict=True) if isinstance(digest, OSError)]
     if failed:
         raise DriftError(
@@ -227,7 +249,7 @@ def _check(
     if not expected and not findings:
         return [Finding(where, None, "is empty: it lists no artifact", _RECHECKSUM)], {}
     to_hash = [(name, number, digest) for name, (digest, number) in expected.items()]
-    for (name, number, digest), actual in zip(to_hash, _hash_all(dist / name for name, *_ in to_hash), strict=True):
+    for (name, number, digest), actual in zip(to_hash, _hash_all(dist, [name for name, *_ in to_hash]), strict=True):
         if isinstance(actual, OSError):
             findings.append(Finding(where, number, f"{shown(name)} cannot be read as a regular file", _RECHECKSUM))
         elif actual != digest:

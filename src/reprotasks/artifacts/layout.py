@@ -14,10 +14,11 @@ must be regular files, so no step ever reads, hashes or prints a file outside th
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
-from collections.abc import Iterator, Set
+from collections.abc import Iterable, Iterator, Set
 from pathlib import Path
 
 from reprotasks._files import sha256_stream
@@ -31,6 +32,9 @@ MAX_NAME_BYTES = 255  # the longest file name Linux, macOS and Windows file syst
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _RELAYOUT = "a release directory holds only the files SHA256SUMS lists, SHA256SUMS, the provenance and bundles"
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class NotRegularFile(OSError):
@@ -57,7 +61,7 @@ def name_problem(name: str) -> str | None:
         return "contains `/`: release files sit directly in the release directory (no subdirectories)"
     if "\\" in name:
         return "contains a backslash"
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in name):
+    if _CONTROL.search(name):
         return "contains a control character (newline, carriage return, tab, ...)"
     if name.startswith("."):
         return "is a hidden file"
@@ -91,9 +95,13 @@ def shown(name: str) -> str:
     return text if len(text) <= 120 else text[:100] + "...'"
 
 
-def open_regular(path: Path) -> int:
-    """An fd for reading ``path``, which must be a regular file and not a symlink."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+_READ_REGULAR = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+def open_regular(path: Path | str, *, dir_fd: int | None = None) -> int:
+    """An fd for reading ``path`` (relative to ``dir_fd`` when given), which must be a regular file
+    and not a symlink."""
+    fd = os.open(path, _READ_REGULAR, dir_fd=dir_fd)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise NotRegularFile(f"{path} is not a regular file")
@@ -159,6 +167,17 @@ def sha256_regular(path: Path) -> str:
         return sha256_stream(handle)
 
 
+def sha256_at(dir_fd: int, name: str, buffer: bytearray) -> str:
+    """Streaming SHA-256 of the regular file ``name`` in the directory ``dir_fd`` (never a symlink),
+    read through ``buffer`` so hashing many files allocates nothing per read."""
+    digest = hashlib.sha256()
+    view = memoryview(buffer)
+    with os.fdopen(open_regular(name, dir_fd=dir_fd), "rb", buffering=0) as handle:
+        while count := handle.readinto(buffer):
+            digest.update(view[:count])
+    return digest.hexdigest()
+
+
 def entries(directory: Path) -> Iterator[os.DirEntry[str]]:
     """The directory's entries, sorted byte-wise by name (non-UTF-8 names included)."""
     with os.scandir(directory) as scan:
@@ -178,17 +197,26 @@ def entry_problem(entry: os.DirEntry[str]) -> str | None:
 
 
 def unexpected_findings(
-    directory: Path, listed: Set[str], shown_dir: str, *, require_provenance: bool = False
+    directory: Path,
+    listed: Set[str],
+    shown_dir: str,
+    *,
+    require_provenance: bool = False,
+    scanned: Iterable[os.DirEntry[str]] | None = None,
 ) -> list[Finding]:
     """Every entry of ``directory`` that is neither listed nor known metadata.
 
-    ``listed`` are the names SHA256SUMS lists (checked elsewhere, with their digests).
+    ``listed`` are the names SHA256SUMS lists (checked elsewhere, with their digests, and passed
+    the name rule on the way in). ``scanned`` is the directory's entries when the caller has
+    read them already.
     """
     findings: list[Finding] = []
     names = set()
-    for entry in entries(directory):
+    for entry in entries(directory) if scanned is None else scanned:
         name = entry.name
         names.add(name)
+        if name in listed:
+            continue  # its name passed the rule where it was listed; its kind is reported there
         where = f"{shown_dir}/{shown(name)[1:-1]}"
         problem = name_problem(name)
         if problem is not None:
@@ -196,11 +224,11 @@ def unexpected_findings(
             continue
         kind = entry_problem(entry)
         if kind is not None:
-            if name in listed or name == SUMS_NAME:
-                continue  # reported where the listing or SHA256SUMS is read
+            if name == SUMS_NAME:
+                continue  # reported where SHA256SUMS is read
             findings.append(Finding(where, None, kind, _remove(shown_dir)))
             continue
-        if name in listed or name in (SUMS_NAME, PROVENANCE_NAME):
+        if name in (SUMS_NAME, PROVENANCE_NAME):
             continue
         if name.endswith(BUNDLE_SUFFIX):
             target = name[: -len(BUNDLE_SUFFIX)]

@@ -31,7 +31,7 @@ from reprotasks.artifacts import source as _source
 from reprotasks.artifacts.checksum import check_findings, read_sums
 from reprotasks.artifacts.layout import PROVENANCE_NAME, SBOM_NAME, SUMS_NAME, kind_of, read_regular
 from reprotasks.artifacts.manifest import MANIFEST_NAME, recorded_lock
-from reprotasks.artifacts.trusted import Trusted, trusted_manifest
+from reprotasks.artifacts.trusted import ImageCheck, Trusted, trusted_manifest
 from reprotasks.config import Config
 from reprotasks.errors import DriftError, Finding, ReprotasksError
 
@@ -136,7 +136,12 @@ def _image_byproducts(manifest: Any) -> list[dict[str, Any]]:
 
 
 def statement(
-    config: Config, environ: Mapping[str, str], *, now: datetime | None = None, runner: Runner | None = None
+    config: Config,
+    environ: Mapping[str, str],
+    *,
+    images: ImageCheck,
+    now: datetime | None = None,
+    runner: Runner | None = None,
 ) -> dict[str, Any]:
     runner = runner or Runner(config.root, log=lambda _line: None)
     dist = config.dist_dir
@@ -146,7 +151,7 @@ def statement(
         raise DriftError(findings, step="provenance")
     _problems, listed = read_sums(dist / SUMS_NAME, f"{shown}/{SUMS_NAME}")
     # Commit, tree, toolchains and flags come from git and the tools, checked against manifest.json.
-    trusted = trusted_manifest(config, runner=runner, step="provenance")
+    trusted = trusted_manifest(config, runner=runner, step="provenance", images=images)
     manifest, source = trusted.manifest, trusted.source
     # The subjects are what was checked (never SHA256SUMS' word): SHA256SUMS must list exactly these.
     subjects, foreign_sbom = _subjects(config, trusted, runner=runner)
@@ -282,10 +287,10 @@ def redact_text(text: str) -> str:
 
 
 def provenance(
-    config: Config, *, environ: Mapping[str, str] | None = None, runner: Runner | None = None
+    config: Config, *, images: ImageCheck, environ: Mapping[str, str] | None = None, runner: Runner | None = None
 ) -> ProvenanceResult:
     env = os.environ if environ is None else environ
-    data = statement(config, env, runner=runner)
+    data = statement(config, env, images=images, runner=runner)
     text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     target = config.dist_dir / PROVENANCE_NAME
     write_atomic(target, scrub_assignments(scrub(text, env)).encode())

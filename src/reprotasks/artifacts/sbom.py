@@ -21,7 +21,7 @@ from reprotasks._run import Runner, mask
 from reprotasks.artifacts import source as _source
 from reprotasks.artifacts.layout import SBOM_NAME
 from reprotasks.artifacts.manifest import Manifest, recorded_lock
-from reprotasks.artifacts.trusted import Trusted, trusted_manifest
+from reprotasks.artifacts.trusted import ImageCheck, Trusted, trusted_manifest
 from reprotasks.config import Config
 from reprotasks.errors import ReprotasksError
 from reprotasks.python import toollocks
@@ -170,11 +170,11 @@ def render(config: Config, manifest: Manifest | None, epoch: int) -> tuple[bytes
     return (mask(text) + "\n").encode(), len(python), len(go)
 
 
-def sbom(config: Config, *, runner: Runner | None = None) -> SbomResult:
+def sbom(config: Config, *, images: ImageCheck, runner: Runner | None = None) -> SbomResult:
     runner = runner or Runner(config.root, log=lambda _line: None)
     dist = config.dist_dir
     # The module graph of each binary comes from the binary, checked against manifest.json.
-    trusted = trusted_manifest(config, runner=runner, step="sbom")
+    trusted = trusted_manifest(config, runner=runner, step="sbom", images=images)
     data, python, go = rendered(config, trusted, runner=runner)
     target = dist / SBOM_NAME
     write_atomic(target, data)

@@ -21,14 +21,15 @@ import shutil
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from reprotasks import _cache
+from reprotasks._archive import write_archive
 from reprotasks._run import Runner
 from reprotasks.artifacts import evidence as _evidence
 from reprotasks.artifacts import source as _source
-from reprotasks.artifacts.archive import write_archive
 from reprotasks.artifacts.build import BuildPlan, manifest_header, plan_build
 from reprotasks.artifacts.layout import kind_of, read_regular, require_directory, sha256_regular, shown
 from reprotasks.artifacts.manifest import (
@@ -66,13 +67,19 @@ class Trusted:
 # (release) check the same dist/ once.
 _CHECKED: dict[tuple[Any, ...], Trusted] = {}
 
+# The configured images re-made from a checked build (config, that build's manifest, the manifest
+# in dist/, runner) -> (their records, findings): ``image.build.derive_images``, passed in by the
+# attesting steps so this module never imports the image package above it.
+ImageCheck = Callable[[Config, Manifest, Manifest, Runner], tuple[list[ArtifactRecord], list[Finding]]]
 
-def trusted_manifest(config: Config, *, runner: Runner, step: str, images: bool = True) -> Trusted:
+
+def trusted_manifest(config: Config, *, runner: Runner, step: str, images: ImageCheck | None) -> Trusted:
     """dist/manifest.json after checking every field against what git, the locks and the binaries
     say, and the commit it was built from (HEAD). Its images are re-made from the checked archives
-    and must be byte-identical; with ``images=False`` (the image step, which replaces them) they
-    are left out of the check and of the manifest returned, and no evidence is required (making
-    an image from checked archives attests nothing)."""
+    by ``images`` (the image package's check: this package sits below it) and must be
+    byte-identical; with ``images=None`` (the image step, which replaces them) they are left out of
+    the check and of the manifest returned, and no evidence is required (making an image from
+    checked archives attests nothing)."""
     dist = config.dist_dir
     where = f"{config.rel(dist)}/{MANIFEST_NAME}"
     require_directory(dist, config.rel(dist), hint="remove it and run `reprotasks build`")
@@ -89,10 +96,10 @@ def trusted_manifest(config: Config, *, runner: Runner, step: str, images: bool 
     except (ValueError, TypeError) as exc:
         raise ReprotasksError(f"{where} is not a reprotasks build manifest ({exc})", hint=_REBUILD) from None
     evidence = _evidence.evidence_for(manifest)
-    memo = _memo_key(config, data, manifest, images)
-    if memo is not None and memo in _CHECKED and (evidence or not images):
+    memo = _memo_key(config, data, manifest, images is not None)
+    if memo is not None and memo in _CHECKED and (evidence or images is None):
         return dataclasses.replace(_CHECKED[memo], evidence=evidence)
-    if not images:
+    if images is None:
         kept = tuple(record for record in manifest.artifacts if record.kind != "oci-image")
         forged = [
             record.name
@@ -138,9 +145,9 @@ def trusted_manifest(config: Config, *, runner: Runner, step: str, images: bool 
     ]
     artifacts, artifact_findings = _derive_artifacts(config, plan, manifest, runner=runner, where=where)
     findings += artifact_findings
-    if images and not findings:
+    if images is not None and not findings:
         built = Manifest(**header, artifacts=tuple(artifacts))
-        image_records, image_findings = _derive_images(config, built, manifest, runner=runner)
+        image_records, image_findings = images(config, built, manifest, runner)
         artifacts = sorted([*artifacts, *image_records], key=lambda record: record.name)
         findings += image_findings
     derived = Manifest(**header, artifacts=tuple(artifacts))
@@ -148,7 +155,7 @@ def trusted_manifest(config: Config, *, runner: Runner, step: str, images: bool 
         findings.append(
             Finding(where, None, "is not byte-identical to the manifest re-derived from the build", _REBUILD)
         )
-    if images and not evidence:
+    if images is not None and not evidence:
         findings.append(
             Finding(
                 where,
@@ -271,42 +278,6 @@ def _derive_artifacts(
             )
         records.append(record)
     return sorted(records, key=lambda record: record.name), findings
-
-
-def _derive_images(
-    config: Config, built: Manifest, manifest: Manifest, *, runner: Runner
-) -> tuple[list[ArtifactRecord], list[Finding]]:
-    """The configured images re-made from the (checked) archives; each listed one must be identical."""
-    from reprotasks.image.build import RERUN_HINT, image_file, make_image, record_of
-
-    where = f"{config.rel(config.dist_dir)}/{MANIFEST_NAME}"
-    version = str(built.project.get("version") or "")
-    listed = {record.name: record for record in manifest.artifacts if record.kind == "oci-image"}
-    expected = {image_file(image.name, version): image for image in config.images}
-    findings = [
-        Finding(
-            where, None, f"lists the image {shown(name)}, which no [[tool.reprotasks.images]] entry makes", RERUN_HINT
-        )
-        for name in sorted(listed.keys() - expected.keys())
-    ]
-    findings += [
-        Finding(where, None, f"does not list the image {shown(name)}, which the configuration makes", RERUN_HINT)
-        for name in sorted(expected.keys() - listed.keys())
-    ]
-    records = []
-    for name in sorted(expected.keys() & listed.keys()):
-        record = record_of(make_image(config, built, expected[name], runner=runner), version)
-        if record != listed[name] or sha256_regular(config.dist_dir / name) != record.sha256:
-            findings.append(
-                Finding(
-                    f"{config.rel(config.dist_dir)}/{name}",
-                    None,
-                    f"is not the image this build and configuration make (re-made: {record.image})",
-                    RERUN_HINT,
-                )
-            )
-        records.append(record)
-    return records, findings
 
 
 def _committed_extras(go: GoConfig, plan: BuildPlan, *, runner: Runner) -> dict[str, tuple[bytes, bool]]:

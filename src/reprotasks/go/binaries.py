@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from reprotasks._archive import write_archive
 from reprotasks._options import DEFAULT_ARCHIVE_NAME
 from reprotasks._run import Failure, Runner, excerpt
-from reprotasks.artifacts.archive import write_archive
 from reprotasks.config import GoConfig
 from reprotasks.errors import CommandFailedError, ConfigError, ReprotasksError
 from reprotasks.go import mod as _gomod

@@ -20,7 +20,7 @@ from reprotasks._files import write_atomic
 from reprotasks._run import Runner
 from reprotasks.artifacts.manifest import ArtifactRecord, Manifest
 from reprotasks.config import Config, ImageConfig
-from reprotasks.errors import ReprotasksError
+from reprotasks.errors import Finding, ReprotasksError
 from reprotasks.image import oci
 from reprotasks.image.base import fetch_base
 
@@ -250,7 +250,7 @@ def build_images(config: Config, *, runner: Runner) -> ImageResult:
         return ImageResult(config.dist_dir, (), ())
     # The Go archives (and everything else) checked against what git and the binaries say; the
     # image records are checked to name image files only (they name what this step removes).
-    built = trusted_manifest(config, runner=runner, step="image", images=False).manifest
+    built = trusted_manifest(config, runner=runner, step="image", images=None).manifest
     version = str(built.project.get("version") or "")
     made = [make_image(config, built, image, runner=runner) for image in config.images]
     records = tuple(record_of(item, version) for item in made)
@@ -300,3 +300,41 @@ def _recorded_images(config: Config) -> Sequence[str]:
     return [
         record.name for record in manifest.artifacts if record.kind == IMAGE_KIND and record.name.endswith(IMAGE_SUFFIX)
     ]
+
+
+def derive_images(
+    config: Config, built: Manifest, manifest: Manifest, runner: Runner
+) -> tuple[list[ArtifactRecord], list[Finding]]:
+    """The configured images re-made from the (checked) archives of ``built``; each one ``manifest``
+    (dist/'s) lists must be identical (``trusted_manifest``'s image check)."""
+    from reprotasks.artifacts.layout import sha256_regular, shown
+    from reprotasks.artifacts.manifest import MANIFEST_NAME
+
+    where = f"{config.rel(config.dist_dir)}/{MANIFEST_NAME}"
+    version = str(built.project.get("version") or "")
+    listed = {record.name: record for record in manifest.artifacts if record.kind == "oci-image"}
+    expected = {image_file(image.name, version): image for image in config.images}
+    findings = [
+        Finding(
+            where, None, f"lists the image {shown(name)}, which no [[tool.reprotasks.images]] entry makes", RERUN_HINT
+        )
+        for name in sorted(listed.keys() - expected.keys())
+    ]
+    findings += [
+        Finding(where, None, f"does not list the image {shown(name)}, which the configuration makes", RERUN_HINT)
+        for name in sorted(expected.keys() - listed.keys())
+    ]
+    records = []
+    for name in sorted(expected.keys() & listed.keys()):
+        record = record_of(make_image(config, built, expected[name], runner=runner), version)
+        if record != listed[name] or sha256_regular(config.dist_dir / name) != record.sha256:
+            findings.append(
+                Finding(
+                    f"{config.rel(config.dist_dir)}/{name}",
+                    None,
+                    f"is not the image this build and configuration make (re-made: {record.image})",
+                    RERUN_HINT,
+                )
+            )
+        records.append(record)
+    return records, findings

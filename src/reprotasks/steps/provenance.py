@@ -8,9 +8,10 @@ from reprotasks.step import Context, NoOptions, StepResult, StepSpec
 def run(ctx: Context, options: NoOptions) -> StepResult:
     from reprotasks.artifacts.provenance import provenance
     from reprotasks.artifacts.source import refuse_source_dist
+    from reprotasks.image.build import derive_images
 
     refuse_source_dist(ctx.config, runner=ctx.runner, step="provenance")
-    return StepResult.of(provenance(ctx.config, runner=ctx.runner))
+    return StepResult.of(provenance(ctx.config, images=derive_images, runner=ctx.runner))
 
 
 def plan(ctx: Context, options: NoOptions) -> list[str]:
