@@ -21,7 +21,7 @@ import shutil
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -80,63 +80,23 @@ def trusted_manifest(config: Config, *, runner: Runner, step: str, images: Image
     byte-identical; with ``images=None`` (the image step, which replaces them) they are left out of
     the check and of the manifest returned, and no evidence is required (making an image from
     checked archives attests nothing)."""
-    dist = config.dist_dir
-    where = f"{config.rel(dist)}/{MANIFEST_NAME}"
-    require_directory(dist, config.rel(dist), hint="remove it and run `reprotasks build`")
-    path = require_manifest(
-        dist,
-        config.rel(dist),
-        missing=f"{where} is missing: {step} describes a reprotasks build",
-        hint="run `reprotasks build` first",
-        step=step,
-    )
-    data = read_regular(path)
-    try:
-        manifest = manifest_from_bytes(data)
-    except (ValueError, TypeError) as exc:
-        raise ReprotasksError(f"{where} is not a reprotasks build manifest ({exc})", hint=_REBUILD) from None
+    where, data, manifest = _read_manifest(config, step)
     evidence = _evidence.evidence_for(manifest)
     memo = _memo_key(config, data, manifest, images is not None)
     if memo is not None and memo in _CHECKED and (evidence or images is None):
         return dataclasses.replace(_CHECKED[memo], evidence=evidence)
     if images is None:
-        kept = tuple(record for record in manifest.artifacts if record.kind != "oci-image")
-        forged = [
-            record.name
-            for record in manifest.artifacts
-            if record.kind == "oci-image"
-            and (not record.name.endswith(".oci.tar") or record.name in {other.name for other in kept})
-        ]
-        if forged:
-            raise DriftError(
-                [
-                    Finding(where, None, f"records {shown(name)} as an image, which no image step writes", _REBUILD)
-                    for name in forged
-                ],
-                step=step,
-            )
-        manifest = dataclasses.replace(manifest, artifacts=kept)
+        manifest = _without_images(manifest, where, step)
         data = manifest.to_json()  # compared as the build wrote it, before any image was added
     source = _source.describe_source(config.root, runner=runner)
     _source.require_built_from(
         manifest.source.get("commit"),
         source,
-        config.rel(dist),
+        config.rel(config.dist_dir),
         why=f": {step} describes the commit it can check",
         hint="run `reprotasks build` to build HEAD (or check out the commit that was built)",
     )
-    go = manifest.go if isinstance(manifest.go, dict) else None
-    platforms = sorted(go.get("platforms", {})) if go and isinstance(go.get("platforms"), dict) else []
-    plan = plan_build(
-        config,
-        source,
-        runner=runner,
-        platforms=platforms,
-        python=manifest.python is not None,
-        go=go is not None,
-        recorded_lock=recorded_lock(manifest.python),
-        built_wheels=[record.name for record in manifest.artifacts],
-    )
+    plan = _plan_of(config, source, manifest, runner=runner)
     header = manifest_header(config, plan, runner=runner)
     findings = [
         Finding(where, None, f"`{key}` says {_short(getattr(manifest, key))}, re-derived: {_short(value)}", _REBUILD)
@@ -156,22 +116,79 @@ def trusted_manifest(config: Config, *, runner: Runner, step: str, images: Image
             Finding(where, None, "is not byte-identical to the manifest re-derived from the build", _REBUILD)
         )
     if images is not None and not evidence:
-        findings.append(
-            Finding(
-                where,
-                None,
-                "has no evidence that a build made these bytes: this process did not build them, no build on this "
-                f"machine recorded them, and no `reprotasks reproduce` proved them; {step} attests only what a build "
-                "witnessed",
-                _NO_EVIDENCE_HINT,
-            )
-        )
+        findings.append(_no_evidence(where, step))
     if findings:
         raise DriftError(findings, step=step)
     trusted = Trusted(derived, source, evidence)
     if memo is not None:
         _CHECKED[memo] = trusted
     return trusted
+
+
+def _read_manifest(config: Config, step: str) -> tuple[str, bytes, Manifest]:
+    """(where it is shown, its bytes, the manifest) of dist/manifest.json, or a one-line refusal."""
+    dist = config.dist_dir
+    where = f"{config.rel(dist)}/{MANIFEST_NAME}"
+    require_directory(dist, config.rel(dist), hint="remove it and run `reprotasks build`")
+    path = require_manifest(
+        dist,
+        config.rel(dist),
+        missing=f"{where} is missing: {step} describes a reprotasks build",
+        hint="run `reprotasks build` first",
+        step=step,
+    )
+    data = read_regular(path)
+    try:
+        return where, data, manifest_from_bytes(data)
+    except (ValueError, TypeError) as exc:
+        raise ReprotasksError(f"{where} is not a reprotasks build manifest ({exc})", hint=_REBUILD) from None
+
+
+def _without_images(manifest: Manifest, where: str, step: str) -> Manifest:
+    """The manifest as the build wrote it: image records left out (they must name image files)."""
+    kept = tuple(record for record in manifest.artifacts if record.kind != "oci-image")
+    forged = [
+        record.name
+        for record in manifest.artifacts
+        if record.kind == "oci-image"
+        and (not record.name.endswith(".oci.tar") or record.name in {other.name for other in kept})
+    ]
+    if forged:
+        raise DriftError(
+            [
+                Finding(where, None, f"records {shown(name)} as an image, which no image step writes", _REBUILD)
+                for name in forged
+            ],
+            step=step,
+        )
+    return dataclasses.replace(manifest, artifacts=kept)
+
+
+def _plan_of(config: Config, source: _source.Source, manifest: Manifest, *, runner: Runner) -> BuildPlan:
+    """The build plan that would make what ``manifest`` says was built (its platforms and parts)."""
+    go = manifest.go if isinstance(manifest.go, dict) else None
+    platforms = sorted(go.get("platforms", {})) if go and isinstance(go.get("platforms"), dict) else []
+    return plan_build(
+        config,
+        source,
+        runner=runner,
+        platforms=platforms,
+        python=manifest.python is not None,
+        go=go is not None,
+        recorded_lock=recorded_lock(manifest.python),
+        built_wheels=[record.name for record in manifest.artifacts],
+    )
+
+
+def _no_evidence(where: str, step: str) -> Finding:
+    return Finding(
+        where,
+        None,
+        "has no evidence that a build made these bytes: this process did not build them, no build on this "
+        f"machine recorded them, and no `reprotasks reproduce` proved them; {step} attests only what a build "
+        "witnessed",
+        _NO_EVIDENCE_HINT,
+    )
 
 
 def _memo_key(config: Config, data: bytes, manifest: Manifest, images: bool) -> tuple[Any, ...] | None:
@@ -202,82 +219,97 @@ def expected_go_archives(go: GoConfig, plan: BuildPlan) -> dict[str, tuple[str, 
 def _derive_artifacts(
     config: Config, plan: BuildPlan, manifest: Manifest, *, runner: Runner, where: str
 ) -> tuple[list[ArtifactRecord], list[Finding]]:
+    """Each listed file (images aside) checked against what this build makes: wheel and sdist
+    valid for the project, Go archives the canonical re-pack of a binary of the pinned toolchain."""
     dist = config.dist_dir
-    findings: list[Finding] = []
     go_expected = expected_go_archives(config.go, plan)
     listed = {record.name: record for record in manifest.artifacts}
-    for name in sorted(go_expected.keys() - listed.keys()):
-        package, platform = go_expected[name]
-        module, toolchain = config.go.module, plan.toolchain
-        if module is not None and toolchain is not None:
-            flags = go_flags(config.go, plan.version)
-            if excluded_on(module, package, platform, toolchain=toolchain, flags=flags, runner=runner):
-                continue  # the build skips it too: its build constraints leave no file for that platform
-        findings.append(Finding(where, None, f"does not list {shown(name)}, which the build makes", _REBUILD))
+    findings = _unlisted_go_archives(config, plan, go_expected, listed.keys(), runner=runner, where=where)
     python_kinds = {"sdist": 0, "wheel": 0}
     records: list[ArtifactRecord] = []
     jobs = []
     for name in sorted(listed):
-        path = dist / name
-        kind = kind_of(path)
+        kind = kind_of(dist / name)
         if kind is not None:
             findings.append(
                 Finding(f"{config.rel(dist)}/{name}", None, f"listed in {MANIFEST_NAME} but {kind}", _REBUILD)
             )
-            continue
-        if name in go_expected:
+        elif name in go_expected:
             jobs.append((name, *go_expected[name]))
         elif listed[name].kind == "oci-image":
-            continue  # re-made from the checked archives afterwards (_derive_images)
+            continue  # re-made from the checked archives afterwards (the ImageCheck)
         elif plan.python and name.endswith((".whl", ".tar.gz")):
-            artifact_kind = "wheel" if name.endswith(".whl") else "sdist"
-            python_kinds[artifact_kind] += 1
-            if artifact_kind == "wheel":
-                problems = wheel_problems(path, config.project_name)
-            else:
-                problems = sdist_problems(path, config.project_name, plan.source.epoch)
-            findings += [Finding(f"{config.rel(dist)}/{name}", None, problem, _REBUILD) for problem in problems]
-            records.append(
-                ArtifactRecord(
-                    name=name,
-                    size=os.lstat(path).st_size,
-                    sha256=sha256_regular(path),
-                    kind=artifact_kind,
-                    platform="any",
-                )
-            )
+            record, problems = _python_record(config, plan, name)
+            python_kinds[record.kind] += 1
+            findings += problems
+            records.append(record)
         else:
             findings.append(Finding(where, None, f"lists {shown(name)}, which this build does not make", _REBUILD))
     if plan.python and python_kinds != {"sdist": 1, "wheel": 1}:
         findings.append(Finding(where, None, "does not list exactly one sdist and one wheel", _REBUILD))
+    go_records, go_findings = _go_records(config, plan, jobs, runner=runner)
+    return sorted([*records, *go_records], key=lambda record: record.name), findings + go_findings
+
+
+def _unlisted_go_archives(
+    config: Config,
+    plan: BuildPlan,
+    expected: dict[str, tuple[str, str]],
+    listed: Set[str],
+    *,
+    runner: Runner,
+    where: str,
+) -> list[Finding]:
+    """A finding for each archive the build makes that the manifest leaves out (unless the build
+    skips it too: its build constraints leave no file for that platform)."""
+    findings = []
+    for name in sorted(expected.keys() - listed):
+        package, platform = expected[name]
+        module, toolchain = config.go.module, plan.toolchain
+        if module is not None and toolchain is not None:
+            flags = go_flags(config.go, plan.version)
+            if excluded_on(module, package, platform, toolchain=toolchain, flags=flags, runner=runner):
+                continue
+        findings.append(Finding(where, None, f"does not list {shown(name)}, which the build makes", _REBUILD))
+    return findings
+
+
+def _python_record(config: Config, plan: BuildPlan, name: str) -> tuple[ArtifactRecord, list[Finding]]:
+    """The record of a listed wheel or sdist, and why it is not a valid one of this project."""
+    path = config.dist_dir / name
+    kind = "wheel" if name.endswith(".whl") else "sdist"
+    if kind == "wheel":
+        problems = wheel_problems(path, config.project_name)
+    else:
+        problems = sdist_problems(path, config.project_name, plan.source.epoch)
+    record = ArtifactRecord(
+        name=name, size=os.lstat(path).st_size, sha256=sha256_regular(path), kind=kind, platform="any"
+    )
+    return record, [Finding(f"{config.rel(config.dist_dir)}/{name}", None, problem, _REBUILD) for problem in problems]
+
+
+def _go_records(
+    config: Config, plan: BuildPlan, jobs: list[tuple[str, str, str]], *, runner: Runner
+) -> tuple[list[ArtifactRecord], list[Finding]]:
+    """The records of the listed Go archives (name, package, platform), each inspected in parallel."""
+    dist = config.dist_dir
     extras = _committed_extras(config.go, plan, runner=runner) if jobs else {}
     record_of = functools.partial(
         _go_record, config.go, dist, expected=plan.go_version, runner=runner, extras=extras, mtime=plan.source.epoch
     )
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         derived = list(pool.map(lambda job: record_of(*job), jobs))
+    findings = []
     for record, canonical in derived:
+        where = f"{config.rel(dist)}/{record.name}"
         if canonical is not None:
-            findings.append(
-                Finding(
-                    f"{config.rel(dist)}/{record.name}",
-                    None,
-                    f"is not the canonical archive of the binary it holds (re-packed: sha256 {canonical})",
-                    _REBUILD,
-                )
-            )
+            problem = f"is not the canonical archive of the binary it holds (re-packed: sha256 {canonical})"
+            findings.append(Finding(where, None, problem, _REBUILD))
         if record.compiler != plan.go_version:
-            findings.append(
-                Finding(
-                    f"{config.rel(dist)}/{record.name}",
-                    None,
-                    f"holds a binary compiled by {record.compiler or 'an unknown toolchain'}, but go.mod pins "
-                    f"{plan.go_version}",
-                    _REBUILD,
-                )
-            )
-        records.append(record)
-    return sorted(records, key=lambda record: record.name), findings
+            compiler = record.compiler or "an unknown toolchain"
+            problem = f"holds a binary compiled by {compiler}, but go.mod pins {plan.go_version}"
+            findings.append(Finding(where, None, problem, _REBUILD))
+    return [record for record, _canonical in derived], findings
 
 
 def _committed_extras(go: GoConfig, plan: BuildPlan, *, runner: Runner) -> dict[str, tuple[bytes, bool]]:
