@@ -391,3 +391,27 @@ def test_an_abbreviated_project_option_keeps_the_commands_options(make_project: 
     result = run_module("reprotasks", "--proj", ".", "checksum", "--check", cwd=root)
     assert result.returncode == 1, result.stderr
     assert "dist: does not exist" in result.stderr
+
+
+def _imported(path: Path) -> set[str]:
+    """Every reprotasks module a file imports, at the top or inside a function."""
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+    return {name for name in found if name.startswith("reprotasks")}
+
+
+def test_steps_and_the_release_runner_import_neither_the_registry_nor_each_other() -> None:
+    """registry -> steps, app layer -> registry and runner: no cycle, not even through lazy imports."""
+    from .conftest import REPO
+
+    package = REPO / "src" / "reprotasks"
+    for path in [package / "step.py", package / "_pipeline.py", *sorted((package / "steps").glob("*.py"))]:
+        imported = _imported(path)
+        for layer in ("reprotasks.registry", "reprotasks._pipeline", "reprotasks._app"):
+            assert layer not in imported or path.stem == layer.rsplit(".", 1)[1], (path.name, layer)
