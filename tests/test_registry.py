@@ -17,7 +17,7 @@ from reprotasks.cli import build_parser
 from reprotasks.errors import ReprotasksError
 from reprotasks.invoke import make_task
 from reprotasks.nox_sessions import _parser as nox_parser
-from reprotasks.step import StepResult, StepSpec, config_overrides, flag, param
+from reprotasks.step import CommandSpec, StepResult, StepSpec, config_overrides, flag, param
 
 from .conftest import MakeProject, commit_all, run_module
 
@@ -31,7 +31,7 @@ def _subparser(step: str) -> argparse.ArgumentParser:
     return commands.choices[step]  # type: ignore[no-any-return]
 
 
-def _cli_args(spec: StepSpec[Any], values: dict[str, Any]) -> list[str]:
+def _cli_args(spec: CommandSpec[Any], values: dict[str, Any]) -> list[str]:
     """A command line that gives each option its sample value (first of a group only)."""
     argv: list[str] = []
     groups: set[str] = set()
@@ -53,7 +53,7 @@ def _cli_args(spec: StepSpec[Any], values: dict[str, Any]) -> list[str]:
     return argv
 
 
-def _samples(spec: StepSpec[Any]) -> dict[str, Any]:
+def _samples(spec: CommandSpec[Any]) -> dict[str, Any]:
     values = {}
     for item in spec.params:
         sample = SAMPLE[item.kind]
@@ -133,15 +133,12 @@ def test_invoke_refuses_exclusive_flags_and_bad_choices() -> None:
         "--backend: invalid choice 'poetry' (choose from pip-tools, uv)",
     ]
     _, problems = _frontend.from_task(registry.get("release"), {"skip": ["sing"]})
-    assert problems == [
-        "--skip: invalid choice 'sing' (choose from verify, build, image, sbom, checksum, provenance, sign, "
-        "verify-signatures)"
-    ]
+    assert problems == [f"--skip: invalid choice 'sing' (choose from {', '.join(registry.release_names())})"]
 
 
 def test_registry_refuses_duplicates_and_undeclared_options() -> None:
     with pytest.raises(ReprotasksError, match="already registered"):
-        registry.register(registry.get("build"))
+        registry.register(registry.step("build"))
 
     @dataclasses.dataclass(frozen=True)
     class Bad:
@@ -324,10 +321,24 @@ def test_the_readme_and_the_release_help_list_every_step() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     listed = [name for name in registry.names() if f"- **{name}" in readme or f"/ **{name}" in readme]
     assert listed == list(registry.names())
-    skip_help = _subparser("release").format_help()
-    assert "one of: verify, build, image, sbom, checksum, provenance, sign, verify-signatures" in " ".join(
-        skip_help.split()
+    pipeline = " -> ".join(registry.release_names())
+    assert f"- **release**: {pipeline} in" in " ".join(readme.split())  # the README's pipeline is the registry's
+    release_help = " ".join(_subparser("release").format_help().split())
+    assert f"one of: {', '.join(registry.release_names())}" in release_help
+    # The description spells out the pipeline, never a stale copy (argparse may wrap at a hyphen).
+    assert pipeline.replace(" ", "") in release_help.replace(" ", "")
+
+
+def test_release_help_follows_a_step_added_to_the_pipeline() -> None:
+    spec = StepSpec(
+        name="hello", summary="", options=_HelloOptions, run=lambda c, o: StepResult(), plan=lambda c, o: []
     )
+    registry.register(spec, release_after="checksum")
+    try:
+        assert "checksum -> hello -> provenance" in registry.get("release").summary
+    finally:
+        registry.unregister("hello")
+    assert "checksum -> provenance" in registry.get("release").summary
 
 
 def test_plugin_specs_are_checked_when_registered() -> None:
@@ -380,3 +391,27 @@ def test_an_abbreviated_project_option_keeps_the_commands_options(make_project: 
     result = run_module("reprotasks", "--proj", ".", "checksum", "--check", cwd=root)
     assert result.returncode == 1, result.stderr
     assert "dist: does not exist" in result.stderr
+
+
+def _imported(path: Path) -> set[str]:
+    """Every reprotasks module a file imports, at the top or inside a function."""
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+    return {name for name in found if name.startswith("reprotasks")}
+
+
+def test_steps_and_the_release_runner_import_neither_the_registry_nor_each_other() -> None:
+    """registry -> steps, app layer -> registry and runner: no cycle, not even through lazy imports."""
+    from .conftest import REPO
+
+    package = REPO / "src" / "reprotasks"
+    for path in [package / "step.py", package / "_pipeline.py", *sorted((package / "steps").glob("*.py"))]:
+        imported = _imported(path)
+        for layer in ("reprotasks.registry", "reprotasks._pipeline", "reprotasks._app"):
+            assert layer not in imported or path.stem == layer.rsplit(".", 1)[1], (path.name, layer)

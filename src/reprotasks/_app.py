@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from reprotasks._report import ReleaseReport, print_release, print_summary
 from reprotasks._run import Runner
 from reprotasks.config import Config, load_config
 from reprotasks.errors import from_os_error
-from reprotasks.step import Context, StepResult, config_overrides
+from reprotasks.step import CommandSpec, Context, PipelineSpec, Skip, StepResult, StepSpec, config_overrides
 
 
 def _stderr(line: str) -> None:
@@ -47,7 +47,7 @@ def run_step(
     started = time.monotonic()
     try:
         with guarded(places_of(config), exclusive=spec.writes(options), log=log):
-            result = spec.run(context, options)
+            result = _execute(spec, context, options)
     except OSError as exc:
         raise from_os_error(name, exc) from None
     except KeyboardInterrupt:
@@ -63,6 +63,27 @@ def run_step(
     if spec.table:
         print_summary(name, result.rows(), time.monotonic() - started)
     return result
+
+
+def _execute(spec: CommandSpec[Any], context: Context, options: Any) -> StepResult:
+    """A step's run (a step with nothing to do reports why), or the release runner for a pipeline."""
+    if isinstance(spec, PipelineSpec):
+        from reprotasks._pipeline import run_release
+
+        report = run_release(
+            context,
+            registry.release_pipeline(),
+            registry.skipped_steps(options.skip),
+            dry_run=options.dry_run,
+            trust_cache=options.trust_cache,
+            token=options.identity_token,
+        )
+        return StepResult(report=report, error=report.error)
+    assert isinstance(spec, StepSpec)
+    try:
+        return spec.run(context, options)
+    except Skip as skip:
+        return StepResult(table=(("skipped", skip.reason),))
 
 
 def _merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
@@ -82,14 +103,3 @@ def places_of(config: Config) -> Places:
         go_modules=config.go.modules,
         lock_dirs=tuple(sorted({lock.output.parent for lock in config.python.all_locks})),
     )
-
-
-def run_init(
-    root: Path, *, force: bool = False, install: Sequence[str] = (), nox: bool = True, invoke: bool = True
-) -> None:
-    from reprotasks.scaffold import init
-
-    started = time.monotonic()
-    runner = Runner(Path(root).resolve(), log=_stderr)
-    result = init(root, runner=runner, force=force, install=install, nox=nox, invoke=invoke)
-    print_summary("init", result.rows(), time.monotonic() - started)

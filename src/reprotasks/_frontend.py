@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 
-from reprotasks.step import Param, StepSpec, is_given
+from reprotasks.step import CommandSpec, Param, is_given
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def add_arguments(parser: argparse.ArgumentParser, spec: StepSpec[Any]) -> None:
+def add_arguments(parser: argparse.ArgumentParser, spec: CommandSpec[Any]) -> None:
     """The step's options as argparse arguments (dest = the options field)."""
     groups: dict[str, argparse._MutuallyExclusiveGroup] = {}
     for item in spec.params:
@@ -64,12 +64,12 @@ def _typed(item: Param) -> bool:
     return isinstance(item.default, (int, float)) and not isinstance(item.default, bool)
 
 
-def parse(spec: StepSpec[Any], namespace: argparse.Namespace) -> Any:
+def parse(spec: CommandSpec[Any], namespace: argparse.Namespace) -> Any:
     """The options object of a parsed command line."""
     return spec.make_options(vars(namespace))
 
 
-def task_signature(spec: StepSpec[Any]) -> inspect.Signature:
+def task_signature(spec: CommandSpec[Any]) -> inspect.Signature:
     """An invoke task signature: the context, then one parameter per option, same defaults.
 
     A required positional comes first (invoke takes it positionally too); repeatable options
@@ -90,11 +90,11 @@ def task_signature(spec: StepSpec[Any]) -> inspect.Signature:
     return inspect.Signature(parameters)
 
 
-def task_help(spec: StepSpec[Any]) -> dict[str, str]:
+def task_help(spec: CommandSpec[Any]) -> dict[str, str]:
     return {item.task_name.replace("_", "-"): item.help for item in spec.params}
 
 
-def task_short_flags(spec: StepSpec[Any]) -> dict[str, str]:
+def task_short_flags(spec: CommandSpec[Any]) -> dict[str, str]:
     """Task parameter -> the one-letter flag the CLI gives it (``-P``), without the dash."""
     return {
         item.task_name: flag[1:]
@@ -104,46 +104,63 @@ def task_short_flags(spec: StepSpec[Any]) -> dict[str, str]:
     }
 
 
-def task_iterables(spec: StepSpec[Any]) -> list[str]:
+def task_iterables(spec: CommandSpec[Any]) -> list[str]:
     return [item.task_name for item in spec.params if item.kind in ("list", "positionals")]
 
 
-def task_positionals(spec: StepSpec[Any]) -> list[str]:
+def task_positionals(spec: CommandSpec[Any]) -> list[str]:
     """Required positionals only: invoke requires every positional, so an optional one is a flag."""
     return [item.task_name for item in spec.params if item.kind == "positional" and item.required]
 
 
-def from_task(spec: StepSpec[Any], arguments: Mapping[str, Any]) -> tuple[Any, list[str]]:
+def from_task(spec: CommandSpec[Any], arguments: Mapping[str, Any]) -> tuple[Any, list[str]]:
     """The options object of an invoke call, and the problems (e.g. two exclusive flags)."""
     values = {item.dest: arguments.get(item.task_name) for item in spec.params}
-    problems = []
-    groups: dict[str, list[Param]] = {}
+    problems = _exclusive_problems(spec.params, values)
     for item in spec.params:
+        converted, problem = _converted(item, values[item.dest])
+        values[item.dest] = converted
+        problems += [problem] if problem else []
+        problems += _value_problems(item, converted)
+    return spec.make_options(values), problems
+
+
+def _exclusive_problems(params: tuple[Param, ...], values: Mapping[str, Any]) -> list[str]:
+    """Two or more given options of one mutually exclusive group."""
+    groups: dict[str, list[Param]] = {}
+    for item in params:
         if item.group is not None and is_given(values[item.dest]):
             groups.setdefault(item.group, []).append(item)
-    for given in groups.values():
-        if len(given) > 1:
-            shown = " and ".join(item.long_flag for item in given)
-            problems.append(f"{shown} cannot be combined")
-    for item in spec.params:
-        value = values[item.dest]
-        if _typed(item) and value is not None:
-            try:
-                values[item.dest] = value = type(item.default)(value)
-            except (TypeError, ValueError):
-                problems.append(f"{item.long_flag}: invalid {type(item.default).__name__} value {value!r}")
-                values[item.dest] = None
-        allowed = item.allowed
-        entries: list[Any] = []
-        if item.kind == "value" and value is not None:
-            entries = [value]
-        elif item.kind == "list":
-            entries = list(value or ())
-        problems += [
-            f"{item.long_flag}: invalid choice {entry!r} (choose from {', '.join(allowed)})"
-            for entry in entries
-            if allowed and entry not in allowed
-        ]
-        if item.kind == "positionals" and item.required and not value:
-            problems.append(f"--{item.task_name.replace('_', '-')} is required (at least one)")
-    return spec.make_options(values), problems
+    return [
+        f"{' and '.join(item.long_flag for item in given)} cannot be combined"
+        for given in groups.values()
+        if len(given) > 1
+    ]
+
+
+def _converted(item: Param, value: Any) -> tuple[Any, str | None]:
+    """A number option's value as a number (invoke passes strings), or None and the problem."""
+    if not _typed(item) or value is None:
+        return value, None
+    try:
+        return type(item.default)(value), None
+    except (TypeError, ValueError):
+        return None, f"{item.long_flag}: invalid {type(item.default).__name__} value {value!r}"
+
+
+def _value_problems(item: Param, value: Any) -> list[str]:
+    """Values outside the option's choices; a required positional list left empty."""
+    entries: list[Any] = []
+    if item.kind == "value" and value is not None:
+        entries = [value]
+    elif item.kind == "list":
+        entries = list(value or ())
+    allowed = item.allowed
+    problems = [
+        f"{item.long_flag}: invalid choice {entry!r} (choose from {', '.join(allowed)})"
+        for entry in entries
+        if allowed and entry not in allowed
+    ]
+    if item.kind == "positionals" and item.required and not value:
+        problems.append(f"--{item.task_name.replace('_', '-')} is required (at least one)")
+    return problems

@@ -22,7 +22,8 @@ class StepOutcome:
     outcome: Outcome
     seconds: float = 0.0
     artifacts: tuple[str, ...] = ()
-    detail: str = ""
+    detail: str = ""  # why it was skipped
+    error: ReprotasksError | None = field(default=None, compare=False)  # why it failed
 
     @property
     def result(self) -> str:

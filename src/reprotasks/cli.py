@@ -10,7 +10,6 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from reprotasks import _frontend, registry
 from reprotasks._version import __version__
@@ -57,29 +56,9 @@ def build_parser(command: str | None = "") -> argparse.ArgumentParser:
     parser.add_argument("-C", "--project", default=".", metavar="DIR", help="project directory (default: current)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for spec in registry.specs():
-        sub = commands.add_parser(spec.name, help=spec.summary, description=spec.summary)
+        sub = commands.add_parser(spec.name, help=spec.summary, description=spec.description or spec.summary)
         if command == "" or command == spec.name:
             _frontend.add_arguments(sub, spec)
-    init = commands.add_parser(
-        "init",
-        help="wire this repository up: [tool.reprotasks], noxfile.py/tasks.py imports, the release workflow",
-        description="Write [tool.reprotasks] into pyproject.toml (your formatting and comments kept), add the "
-        "import line to noxfile.py and tasks.py (creating them if absent), and write "
-        ".github/workflows/release.yml from the template. Idempotent: running it again changes nothing.",
-    )
-    init.add_argument(
-        "--force", action="store_true", help="replace a workflow init wrote that differs from the template"
-    )
-    init.add_argument("--no-nox", action="store_true", help="leave noxfile.py alone")
-    init.add_argument("--no-invoke", action="store_true", help="leave tasks.py alone")
-    init.add_argument(
-        "--install-command",
-        action="append",
-        default=[],
-        metavar="CMD",
-        help="how the workflow installs reprotasks (repeatable; default: pip install --require-hashes from "
-        "requirements-release.txt)",
-    )
     commands.add_parser("config", help="print the resolved configuration as JSON")
     commands.add_parser("schema", help="print the JSON schema of [tool.reprotasks]")
     return parser
@@ -144,16 +123,6 @@ def _command(args: argparse.Namespace) -> None:
         from reprotasks.schema import schema_json
 
         sys.stdout.write(schema_json())
-    elif args.command == "init":
-        from reprotasks._app import run_init
-
-        run_init(
-            Path(args.project),
-            force=args.force,
-            install=args.install_command,
-            nox=not args.no_nox,
-            invoke=not args.no_invoke,
-        )
     elif args.command == "config":
         import json
 

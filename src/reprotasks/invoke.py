@@ -18,12 +18,12 @@ from invoke.tasks import Task
 
 from reprotasks import _frontend, registry
 from reprotasks.errors import ReprotasksError
-from reprotasks.step import StepSpec
+from reprotasks.step import CommandSpec
 
 __all__ = ["extend_namespace", "namespace", "ns"]
 
 
-def _run(c: Context, spec: StepSpec[Any], arguments: Mapping[str, Any]) -> None:
+def _run(c: Context, spec: CommandSpec[Any], arguments: Mapping[str, Any]) -> None:
     from reprotasks._app import run_step
     from reprotasks._report import report_error
 
@@ -68,7 +68,7 @@ class _StepTask(Task[Any]):
         return opts
 
 
-def make_task(spec: StepSpec[Any]) -> Task[Any]:
+def make_task(spec: CommandSpec[Any]) -> Task[Any]:
     """One invoke task for one step, with the step's options as its flags."""
 
     signature = _frontend.task_signature(spec)

@@ -18,20 +18,20 @@ import nox
 
 from reprotasks import _frontend, registry
 from reprotasks.errors import ReprotasksError
-from reprotasks.step import StepSpec
+from reprotasks.step import CommandSpec
 
 __all__ = ["register"]
 
 SessionFunc = Callable[[nox.Session], None]
 
 
-def _parser(spec: StepSpec[Any], prog: str) -> argparse.ArgumentParser:
+def _parser(spec: CommandSpec[Any], prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=spec.summary, exit_on_error=False)
     _frontend.add_arguments(parser, spec)
     return parser
 
 
-def _foreign(spec: StepSpec[Any], unknown: list[str]) -> list[str]:
+def _foreign(spec: CommandSpec[Any], unknown: list[str]) -> list[str]:
     """Arguments no other step accepts either.
 
     nox gives the same posargs to every session (``nox -s build checksum -- --platform X``), so
@@ -47,7 +47,7 @@ def _foreign(spec: StepSpec[Any], unknown: list[str]) -> list[str]:
     return remaining
 
 
-def _make_session(spec: StepSpec[Any], name: str) -> SessionFunc:
+def _make_session(spec: CommandSpec[Any], name: str) -> SessionFunc:
     def session_function(session: nox.Session) -> None:
         from reprotasks._app import run_step
         from reprotasks._report import report_error

@@ -1,27 +1,34 @@
 """The steps, in order, and the release pipeline: the one list every front end reads.
 
-The CLI's commands, the nox sessions, the invoke tasks, ``release --skip`` choices, the dry-run
-plan and the README step list are all derived from here. A spec registered at run time (before
-an adapter is imported) appears in every front end; with ``release_after=`` also in the release.
+The CLI's commands, the nox sessions, the invoke tasks, ``release --skip`` choices and
+``--help``, the dry-run plan and the README step list are all derived from here. A spec
+registered at run time (before an adapter is imported) appears in every front end; with
+``release_after=`` also in the release.
+
+``release`` is not a step but the pipeline declared here (a ``PipelineSpec``): the app layer
+(``reprotasks._app``) hands it to the release runner (``reprotasks._pipeline``), which is given
+the specs to run and imports nothing of the registry.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from reprotasks.errors import ReprotasksError
-from reprotasks.step import StepSpec
+from reprotasks.signing.options import InstanceOptions, identity_token
+from reprotasks.step import CommandSpec, PipelineSpec, StepSpec, flag, many
 from reprotasks.steps import (
     assemble,
     audit,
     build,
     checksum,
     image,
+    init,
     lock,
     promote,
     provenance,
     publish,
-    release,
     report,
     reproduce,
     rollback,
@@ -38,7 +45,50 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-_SPECS: dict[str, StepSpec[Any]] = {
+# The release pipeline. The SBOM comes before SHA256SUMS so that SHA256SUMS (and its signature) covers it.
+_RELEASE: list[str] = ["verify", "build", "image", "sbom", "checksum", "provenance", "sign", "verify-signatures"]
+
+# Skipping a step skips the steps that only make sense after it.
+IMPLIED_SKIPS: dict[str, tuple[str, ...]] = {"sign": ("verify-signatures",)}
+
+
+def release_names() -> tuple[str, ...]:
+    return tuple(_RELEASE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseOptions(InstanceOptions):
+    dry_run: bool = flag("--dry-run", help="print the plan (every step and command) and run nothing")
+    skip: tuple[str, ...] = many(
+        "--skip",
+        metavar="STEP",
+        choices=release_names,
+        help="leave STEP out (repeatable), e.g. sign where no OIDC identity is at hand",
+    )
+    identity_token: str | None = identity_token()
+    trust_cache: bool = flag(
+        "--trust-cache",
+        help="reuse cached results: verify's memo of fresh locks and an unchanged build in dist/ (by default a "
+        "release re-resolves every lock and rebuilds from scratch)",
+    )
+    no_cache: bool = flag("--no-cache", help="the default for release (kept for old scripts)")
+
+
+def _release_spec() -> PipelineSpec[ReleaseOptions]:
+    """The release command, its summary spelling out the pipeline as it is now."""
+    return PipelineSpec(
+        name="release",
+        summary=(
+            f"{' -> '.join(_RELEASE)}, staged: dist/ is replaced only when every step succeeded; --dry-run shows "
+            "the plan, --skip STEP leaves a step out."
+        ),
+        options=ReleaseOptions,
+        steps=release_names,
+        writes=lambda options: not options.dry_run,
+    )
+
+
+_SPECS: dict[str, CommandSpec[Any]] = {
     spec.name: spec
     for spec in (
         lock.SPEC,
@@ -54,24 +104,19 @@ _SPECS: dict[str, StepSpec[Any]] = {
         verify_signatures.SPEC,
         verify_release.SPEC,
         reproduce.SPEC,
-        release.SPEC,
+        _release_spec(),
         publish.SPEC,
         promote.SPEC,
         rollback.SPEC,
         status.SPEC,
         verify_promotion.SPEC,
         report.SPEC,
+        init.SPEC,
     )
 }
 
-# The release pipeline. The SBOM comes before SHA256SUMS so that SHA256SUMS (and its signature) covers it.
-_RELEASE: list[str] = ["verify", "build", "image", "sbom", "checksum", "provenance", "sign", "verify-signatures"]
 
-# Skipping a step skips the steps that only make sense after it.
-IMPLIED_SKIPS: dict[str, tuple[str, ...]] = {"sign": ("verify-signatures",)}
-
-
-def specs() -> tuple[StepSpec[Any], ...]:
+def specs() -> tuple[CommandSpec[Any], ...]:
     return tuple(_SPECS.values())
 
 
@@ -79,7 +124,7 @@ def names() -> tuple[str, ...]:
     return tuple(_SPECS)
 
 
-def get(name: str) -> StepSpec[Any]:
+def get(name: str) -> CommandSpec[Any]:
     spec = _SPECS.get(name)
     if spec is None:
         import difflib
@@ -90,17 +135,25 @@ def get(name: str) -> StepSpec[Any]:
     return spec
 
 
+def step(name: str) -> StepSpec[Any]:
+    """A registered step (not the release pipeline)."""
+    spec = get(name)
+    if not isinstance(spec, StepSpec):
+        raise ReprotasksError(f"{name!r} is a pipeline, not a step", hint=f"steps are: {', '.join(_step_names())}")
+    return spec
+
+
+def _step_names() -> list[str]:
+    return [name for name, spec in _SPECS.items() if isinstance(spec, StepSpec)]
+
+
 def release_pipeline() -> tuple[StepSpec[Any], ...]:
-    return tuple(_SPECS[name] for name in _RELEASE)
-
-
-def release_names() -> tuple[str, ...]:
-    return tuple(_RELEASE)
+    return tuple(step(name) for name in _RELEASE)
 
 
 def register(spec: StepSpec[Any], *, release_after: str | None = None) -> None:
     """Add a step (a plugin, a test); ``release_after`` also puts it into the release pipeline."""
-    if spec.name in _SPECS or spec.name in ("init", "config", "schema"):
+    if spec.name in _SPECS or spec.name in ("config", "schema"):
         raise ReprotasksError(f"a step named {spec.name!r} is already registered", hint="choose another name")
     if not _NAME.match(spec.name):
         raise ReprotasksError(
@@ -123,6 +176,7 @@ def register(spec: StepSpec[Any], *, release_after: str | None = None) -> None:
     _SPECS[spec.name] = spec
     if release_after is not None:
         _RELEASE.insert(_RELEASE.index(release_after) + 1, spec.name)
+        _SPECS["release"] = _release_spec()
 
 
 def unregister(name: str) -> None:
@@ -132,6 +186,7 @@ def unregister(name: str) -> None:
     _SPECS.pop(name, None)
     if name in _RELEASE:
         _RELEASE.remove(name)
+        _SPECS["release"] = _release_spec()
 
 
 def skipped_steps(skip: tuple[str, ...] | list[str]) -> dict[str, str]:

@@ -27,29 +27,6 @@ if TYPE_CHECKING:
     from reprotasks.config import Config, SignConfig
     from reprotasks.errors import Finding, ReprotasksError
 
-    # The built-in steps; a spec registered at run time may use any other name.
-    StepName = Literal[
-        "lock",
-        "verify",
-        "audit",
-        "build",
-        "assemble",
-        "checksum",
-        "sbom",
-        "provenance",
-        "sign",
-        "verify-signatures",
-        "verify-release",
-        "reproduce",
-        "release",
-        "image",
-        "publish",
-        "promote",
-        "rollback",
-        "status",
-        "verify-promotion",
-        "report",
-    ]
     ParamKind = Literal["flag", "value", "list", "positional", "positionals"]
     OptionsT = TypeVar("OptionsT")
 
@@ -281,22 +258,31 @@ class Context:
     report: object = None  # what a step has to show even when interrupted (release's table)
 
 
-@dataclass(frozen=True)
-class StepSpec(_Generic[OptionsT]):
-    """One step: its name, one-line summary, options, and what it does and would do.
+class Skip(Exception):
+    """Raised by a step's ``run`` or ``plan`` that has nothing to do here (``Skip("no images
+    configured")``): the release report shows it as skipped, with the reason."""
 
-    ``writes`` says whether the options make the step write into the project (dist/, locks,
-    go.mod): such runs hold the project lock exclusively. ``table`` is false for steps that
-    print their own output instead of the summary table (audit, release).
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandSpec(_Generic[OptionsT]):
+    """What every front end shows of a command: its name, summary and options.
+
+    ``writes`` says whether the options make the command write into the project (dist/, locks,
+    go.mod): such runs hold the project lock exclusively. ``table`` is false for commands that
+    print their own output instead of the summary table (audit, release). ``description`` is the
+    longer text of ``--help`` (default: the summary).
     """
 
     name: str
     summary: str
     options: type[OptionsT]
-    run: Callable[[Context, OptionsT], StepResult]
-    plan: Callable[[Context, OptionsT], list[str]]
     writes: Callable[[OptionsT], bool] = lambda _options: False
     table: bool = True
+    description: str = ""
 
     @property
     def params(self) -> tuple[Param, ...]:
@@ -307,3 +293,21 @@ class StepSpec(_Generic[OptionsT]):
 
     def defaults(self) -> OptionsT:
         return make_options(self.options, {})
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepSpec(CommandSpec[OptionsT]):
+    """One step: what it does (``run``) and would do (``plan``, the lines ``release --dry-run``
+    prints). Either may raise ``Skip`` when the step has nothing to do."""
+
+    run: Callable[[Context, OptionsT], StepResult]
+    plan: Callable[[Context, OptionsT], list[str]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineSpec(CommandSpec[OptionsT]):
+    """A command that runs registered steps in order (``release``): ``steps`` names them (read
+    when run, so a step registered later is in). The app layer runs it (``reprotasks._pipeline``)."""
+
+    steps: Callable[[], tuple[str, ...]]
+    table: bool = False

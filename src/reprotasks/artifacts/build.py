@@ -94,7 +94,7 @@ class BuildLock:
     committed: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BuildPlan:
     source: _source.Source
     version: str
@@ -142,18 +142,7 @@ def build(
     """
     dist = config.rel(config.dist_dir)
     source = _source.describe_source(config.root, runner=runner)
-    # First: a dist-dir holding tracked files or source is refused before any advice to remove it.
-    _source.refuse_tracked_outputs(source, dist, runner=runner)
-    problem = directory_problem(config.dist_dir)
-    if problem is not None and not problem.startswith("does not exist"):  # before building, not after
-        raise ReprotasksError(f"{dist}: {problem}", hint="remove it (build writes a fresh directory there)")
-    untracked = _source.untracked_config_inputs(source, runner=runner, outputs=dist)
-    warning = _source.check_dirty(
-        source, config.dirty_tree, runner=runner, strict=config.go.vcs_stamp and go, outputs=dist, untracked=untracked
-    )
-    warnings = (warning,) if warning else ()
-    for text in warnings:
-        runner.log(f"build: WARNING: {text}")
+    untracked, warnings = _checked_source(config, source, runner=runner, go=go)
     recorded = None if from_manifest is None else _requirements_from(from_manifest)
     plan = plan_build(config, source, runner=runner, platforms=platforms, python=python, go=go, recorded_lock=recorded)
     if plan.build_lock is not None and plan.build_lock.committed and recorded is not None:
@@ -162,25 +151,7 @@ def build(
             "the build uses",
             hint="drop --from-manifest (it is for commits without a committed build lock)",
         )
-    tagged = _tag_disagreement(config, plan, runner=runner)
-    if tagged:
-        warnings = (*warnings, tagged)
-        runner.log(f"build: WARNING: {tagged}")
-    if plan.build_lock is not None and not plan.build_lock.committed:
-        if not config.python.require_build_lock:
-            runner.log(f"build: {plan.build_lock.path} is not committed (require-build-lock = false)")
-        else:
-            text = _unlocked_warning(plan.build_lock)
-            warnings = (*warnings, text)
-            runner.log(f"build: WARNING: {text}")
-    if not plan.go_pinned and config.go.toolchain_pin == "required":
-        text = (
-            f"{config.rel(config.go.module or config.root)}/go.mod pins no Go toolchain: built with the local "
-            f"{plan.go_version}, so these binaries reproduce only with {plan.go_version} (pin it: "
-            f"`go mod edit -toolchain={plan.go_version}`; `release` requires the pin)"
-        )
-        warnings = (*warnings, text)
-        runner.log(f"build: WARNING: {text}")
+    warnings = (*warnings, *_plan_warnings(config, plan, runner=runner))
     # Untracked configuration inputs (allowed with dirty-tree = "warn") make this config differ
     # from the commit's: never reuse then; the build compares with the commit's config.
     if not force and not untracked:
@@ -190,13 +161,54 @@ def build(
             return BuildResult(dist, reused, True, warnings)
     manifest = _build_into_dist(config, plan, runner=runner)
     _evidence.record_build(manifest)
-    disagreement = _version_disagreement(config, manifest)
-    if disagreement:
-        warnings = (*warnings, disagreement)
-        runner.log(f"build: WARNING: {disagreement}")
+    warnings = (*warnings, *_warned(runner, _version_disagreement(config, manifest)))
     if from_manifest is None:  # requirements taken from a given manifest are never reused by a plain build
         remember_build(config, manifest)
     return BuildResult(dist, manifest, False, warnings)
+
+
+def _warned(runner: Runner, *texts: str | None) -> tuple[str, ...]:
+    """The warnings among ``texts`` (None: none), each logged as it is found."""
+    warnings = tuple(text for text in texts if text)
+    for text in warnings:
+        runner.log(f"build: WARNING: {text}")
+    return warnings
+
+
+def _checked_source(
+    config: Config, source: _source.Source, *, runner: Runner, go: bool
+) -> tuple[bool, tuple[str, ...]]:
+    """Refuse a dist-dir that cannot be built into; whether configuration inputs are untracked, and
+    the dirty-tree warning (logged)."""
+    dist = config.rel(config.dist_dir)
+    # First: a dist-dir holding tracked files or source is refused before any advice to remove it.
+    _source.refuse_tracked_outputs(source, dist, runner=runner)
+    problem = directory_problem(config.dist_dir)
+    if problem is not None and not problem.startswith("does not exist"):  # before building, not after
+        raise ReprotasksError(f"{dist}: {problem}", hint="remove it (build writes a fresh directory there)")
+    untracked = _source.untracked_config_inputs(source, runner=runner, outputs=dist)
+    warning = _source.check_dirty(
+        source, config.dirty_tree, runner=runner, strict=config.go.vcs_stamp and go, outputs=dist, untracked=untracked
+    )
+    return bool(untracked), _warned(runner, warning)
+
+
+def _plan_warnings(config: Config, plan: BuildPlan, *, runner: Runner) -> tuple[str, ...]:
+    """What the plan builds that will not reproduce elsewhere, or is named otherwise than its tag (logged)."""
+    warnings = _warned(runner, _tag_disagreement(config, plan, runner=runner))
+    if plan.build_lock is not None and not plan.build_lock.committed:
+        if not config.python.require_build_lock:
+            runner.log(f"build: {plan.build_lock.path} is not committed (require-build-lock = false)")
+        else:
+            warnings += _warned(runner, _unlocked_warning(plan.build_lock))
+    if not plan.go_pinned and config.go.toolchain_pin == "required":
+        warnings += _warned(
+            runner,
+            f"{config.rel(config.go.module or config.root)}/go.mod pins no Go toolchain: built with the local "
+            f"{plan.go_version}, so these binaries reproduce only with {plan.go_version} (pin it: "
+            f"`go mod edit -toolchain={plan.go_version}`; `release` requires the pin)",
+        )
+    return warnings
 
 
 def _tag_disagreement(config: Config, plan: BuildPlan, *, runner: Runner) -> str | None:
@@ -314,27 +326,12 @@ def plan_build(
     for platform in platforms:
         parse_platform(platform)
     build_python_part = python and config.python.build
-    if go and config.go.unchosen:
-        listed = ", ".join(config.rel(module) for module in config.go.unchosen)
-        raise ConfigError(
-            f"several Go modules have main packages ({listed}) and none is chosen to release",
-            hint='set `module = "DIR"` under [tool.reprotasks.go] to the one whose commands are released '
-            "(every module is still locked and verified)"
-            + (", or build with --python-only" if config.python.build else ""),
-        )
-    module = config.go.module if go else None
-    packages = config.go.main_packages if module is not None else ()
-    if not build_python_part and not packages:
-        raise ReprotasksError(
-            "nothing to build: no Python package ([build-system] in pyproject.toml) and no Go main packages"
-            + ("" if python and go else " for the parts selected"),
-            hint="add a [build-system] table, or Go `main` packages under cmd/ (or set `main-packages` "
-            "under [tool.reprotasks.go])",
-        )
+    packages = _go_packages(config, python=python, go=go)
     toolchain = go_version = None
     go_pinned = True
-    if packages and module is not None:
-        chosen_go = go_toolchain(module, runner=runner)
+    if packages:
+        assert config.go.module is not None
+        chosen_go = go_toolchain(config.go.module, runner=runner)
         toolchain, go_version, go_pinned = chosen_go.setting, chosen_go.version, chosen_go.pinned
     # Order-free: `--platform b --platform a` and the configured [a, b] are the same build.
     chosen = tuple(sorted(set(platforms or config.go.platforms)))
@@ -352,29 +349,51 @@ def plan_build(
             "version": version,
         }
     )
-    build_lock = None
-    if build_python_part:
-        assert config.python.build_lock is not None  # config.python.build implies a lock
-        lock_rel = config.rel(config.python.build_lock.output)
-        data = _source.committed_bytes(source, lock_rel, runner=runner)
-        if data is None:
-            build_lock = BuildLock(lock_rel, recorded_lock, committed=False)
-        else:
-            build_lock = BuildLock(lock_rel, _decoded(data, lock_rel), committed=True)
     built = wheel_version(built_wheels) if from_wheel else None
     return BuildPlan(
-        source,
-        built or version,
-        build_python_part,
-        packages,
-        chosen if packages else (),
-        toolchain,
-        go_version,
-        digest,
-        go_pinned,
-        build_lock,
-        from_wheel,
+        source=source,
+        version=built or version,
+        python=build_python_part,
+        go_packages=packages,
+        platforms=chosen if packages else (),
+        toolchain=toolchain,
+        go_version=go_version,
+        inputs_digest=digest,
+        go_pinned=go_pinned,
+        build_lock=_build_lock(config, source, recorded_lock, runner=runner) if build_python_part else None,
+        version_from_wheel=from_wheel,
     )
+
+
+def _go_packages(config: Config, *, python: bool, go: bool) -> tuple[str, ...]:
+    """The Go main packages this build makes; refuses an unchosen module and a build of nothing."""
+    if go and config.go.unchosen:
+        listed = ", ".join(config.rel(module) for module in config.go.unchosen)
+        raise ConfigError(
+            f"several Go modules have main packages ({listed}) and none is chosen to release",
+            hint='set `module = "DIR"` under [tool.reprotasks.go] to the one whose commands are released '
+            "(every module is still locked and verified)"
+            + (", or build with --python-only" if config.python.build else ""),
+        )
+    packages = tuple(config.go.main_packages) if go and config.go.module is not None else ()
+    if not (python and config.python.build) and not packages:
+        raise ReprotasksError(
+            "nothing to build: no Python package ([build-system] in pyproject.toml) and no Go main packages"
+            + ("" if python and go else " for the parts selected"),
+            hint="add a [build-system] table, or Go `main` packages under cmd/ (or set `main-packages` "
+            "under [tool.reprotasks.go])",
+        )
+    return packages
+
+
+def _build_lock(config: Config, source: _source.Source, recorded: str | None, *, runner: Runner) -> BuildLock:
+    """The build lock in the commit, or (not committed) the requirements a manifest recorded, if any."""
+    assert config.python.build_lock is not None  # config.python.build implies a lock
+    lock_rel = config.rel(config.python.build_lock.output)
+    data = _source.committed_bytes(source, lock_rel, runner=runner)
+    if data is None:
+        return BuildLock(lock_rel, recorded, committed=False)
+    return BuildLock(lock_rel, _decoded(data, lock_rel), committed=True)
 
 
 def _require_distinct_archives(config: Config, packages: Sequence[str], platforms: Sequence[str]) -> None:
@@ -414,7 +433,34 @@ def _reuse(config: Config, plan: BuildPlan, *, runner: Runner, restage: bool = T
     nothing else in dist/ but the outputs of later steps, which are dropped.
     """
     dist = config.dist_dir
-    shown_dist = config.rel(dist)
+    manifest = _recorded_manifest(config, plan, runner=runner)
+    if manifest is None:
+        return None
+    expected_plan = _plan_of_recorded(plan, manifest)
+    if expected_plan is None:
+        return None
+    try:
+        expected = manifest_header(config, expected_plan, runner=runner)
+    except ReprotasksError:
+        return None  # the recorded requirements are not a clean lock: rebuild
+    if manifest.inputs_digest != plan.inputs_digest or _header_of(manifest) != expected:
+        runner.log(f"build: {config.rel(dist)}/{MANIFEST_NAME} differs from what this build would record: rebuilding")
+        return None
+    names = {record.name for record in manifest.artifacts}
+    dropped = _later_outputs(config, names, runner=runner)
+    if dropped is None or not _artifacts_intact(dist, manifest):
+        return None
+    if dropped and restage:
+        runner.log(
+            f"build: dropping {', '.join(dropped)} from {config.rel(dist)}/ (written by later steps, re-derived there)"
+        )
+        _restage(dist, [MANIFEST_NAME, *sorted(names)])
+    return manifest
+
+
+def _recorded_manifest(config: Config, plan: BuildPlan, *, runner: Runner) -> Manifest | None:
+    """dist/'s manifest, if this machine's cache records that a build here wrote exactly it."""
+    dist = config.dist_dir
     recorded = _cache.load("build-reuse", _reuse_key(config, plan.inputs_digest))
     if recorded is None or kind_of(dist) != "a directory" or kind_of(dist / MANIFEST_NAME) is not None:
         return None
@@ -423,15 +469,23 @@ def _reuse(config: Config, plan: BuildPlan, *, runner: Runner, restage: bool = T
     except OSError:
         return None
     if hashlib.sha256(data).hexdigest() != recorded:
-        runner.log(f"build: {shown_dist}/{MANIFEST_NAME} is not the one this machine's last build wrote: rebuilding")
+        runner.log(
+            f"build: {config.rel(dist)}/{MANIFEST_NAME} is not the one this machine's last build wrote: rebuilding"
+        )
         return None
     try:
         manifest = manifest_from_bytes(data)
     except (ValueError, TypeError):
         return None
     if not _evidence.built_here(manifest):  # e.g. recorded by an older reprotasks: rebuild, so it is witnessed
-        runner.log(f"build: no record that a build here wrote {shown_dist}/: rebuilding")
+        runner.log(f"build: no record that a build here wrote {config.rel(dist)}/: rebuilding")
         return None
+    return manifest
+
+
+def _plan_of_recorded(plan: BuildPlan, manifest: Manifest) -> BuildPlan | None:
+    """The plan completed with what only the recorded build knows (the wheel's version, the build
+    requirements it resolved); None when the manifest lacks them."""
     if plan.version_from_wheel:
         built = wheel_version([record.name for record in manifest.artifacts])
         plan = dataclasses.replace(plan, version=built or plan.version)
@@ -441,16 +495,14 @@ def _reuse(config: Config, plan: BuildPlan, *, runner: Runner, restage: bool = T
         if text is None:
             return None
         plan = dataclasses.replace(plan, build_lock=dataclasses.replace(plan.build_lock, text=text))
-    try:
-        expected = manifest_header(config, plan, runner=runner)
-    except ReprotasksError:
-        return None  # the recorded requirements are not a clean lock: rebuild
-    if manifest.inputs_digest != plan.inputs_digest or _header_of(manifest) != expected:
-        runner.log(f"build: {shown_dist}/{MANIFEST_NAME} differs from what this build would record: rebuilding")
-        return None
-    names = {record.name for record in manifest.artifacts}
+    return plan
+
+
+def _later_outputs(config: Config, names: set[str], *, runner: Runner) -> list[str] | None:
+    """What later steps wrote into dist/ (dropped on reuse); None if dist/ holds anything else, or a
+    manifest or artifact that is not a regular file."""
     dropped = []
-    for entry in entries(dist):
+    for entry in entries(config.dist_dir):
         if entry.name == MANIFEST_NAME or entry.name in names:
             if entry_problem(entry) is not None:
                 return None
@@ -458,21 +510,23 @@ def _reuse(config: Config, plan: BuildPlan, *, runner: Runner, restage: bool = T
             # Written by the steps after build; a reused build drops them (those steps re-derive them).
             dropped.append(entry.name)
         else:
-            runner.log(f"build: {shown_dist}/ holds {shown(entry.name)}, which no build writes: rebuilding")
+            runner.log(
+                f"build: {config.rel(config.dist_dir)}/ holds {shown(entry.name)}, which no build writes: rebuilding"
+            )
             return None
+    return dropped
+
+
+def _artifacts_intact(dist: Path, manifest: Manifest) -> bool:
+    """Every artifact of the manifest in dist/ with its recorded size and sha256."""
     for record in manifest.artifacts:
         artifact = dist / record.name
         try:
             if os.lstat(artifact).st_size != record.size or sha256_regular(artifact) != record.sha256:
-                return None
+                return False
         except OSError:
-            return None
-    if dropped and restage:
-        runner.log(
-            f"build: dropping {', '.join(dropped)} from {shown_dist}/ (written by later steps, re-derived there)"
-        )
-        _restage(dist, [MANIFEST_NAME, *sorted(names)])
-    return manifest
+            return False
+    return True
 
 
 def _restage(dist: Path, keep: list[str]) -> None:
@@ -604,58 +658,9 @@ def _build_parts(config: Config, plan: BuildPlan, project: Path, stage: Path, *,
     jobs: list[Callable[[], list[ArtifactRecord]]] = []
     header = manifest_header(config, plan, runner=runner)
     if plan.python:
-        lock = plan.build_lock
-        assert lock is not None and lock.text is not None
-        if lock.committed:
-            environment = build_environment(_committed(project, lock.path), lock.path, runner=runner)
-        else:
-            resolved = project.parent / "build-requirements.resolved.txt"
-            resolved.write_text(lock.text, encoding="utf-8")
-            environment = build_environment(resolved, "the build requirements resolved for this build", runner=runner)
-            _require_closure(config, environment)
-
-        def python_job() -> list[ArtifactRecord]:
-            runner.log(f"build: sdist + wheel ({len(environment.packages)} locked build requirements)")
-            try:
-                built = build_python(
-                    project / _python_dir(config), stage, environment, runner=runner, epoch=plan.source.epoch
-                )
-            finally:
-                if environment.disposable is not None:
-                    shutil.rmtree(environment.disposable, ignore_errors=True)
-            return [ArtifactRecord.of(artifact.path, kind=artifact.kind, platform="any") for artifact in built]
-
-        jobs.append(python_job)
+        jobs.append(_python_job(config, plan, project, stage, runner=runner))
     if plan.go_packages:
-        assert config.go.module is not None and plan.toolchain is not None
-        module_rel = config.rel(config.go.module)
-        module = project / module_rel if module_rel != "." else project
-        for relative in config.go.archive_files:
-            if not (project / relative).is_file() or (project / relative).is_symlink():
-                raise ReprotasksError(
-                    f"{relative} (listed in `go.archive-files`) is not a regular file in commit "
-                    f"{plan.source.commit[:12]}",
-                    hint=f"`git add {relative}` and commit it, or remove it from `go.archive-files`",
-                )
-        # The module cache is shared and writable: never build (and then attest the go.sum hashes of)
-        # a module whose extracted files were changed since go verified its download.
-        unverified = verify_findings(
-            module,
-            module_rel,
-            runner=runner,
-            env={
-                **hermetic_environment(module, runner=runner),
-                "GOTOOLCHAIN": plan.toolchain,
-                "GOFLAGS": "-mod=readonly",
-            },
-        )
-        if unverified:
-            raise DriftError(unverified, step="build")
-        runner.log(f"build: Go {', '.join(plan.go_packages)} for {', '.join(plan.platforms)}")
-        jobs += [
-            functools.partial(_go_job, config, plan, project, module, stage, platform, runner)
-            for platform in plan.platforms
-        ]
+        jobs += _go_jobs(config, plan, project, stage, runner=runner)
     records = [record for job_records in _run_parallel(jobs) for record in job_records]
     names = [record.name for record in records]
     built = wheel_version(names) if plan.version_from_wheel else None
@@ -670,6 +675,64 @@ def _build_parts(config: Config, plan: BuildPlan, project: Path, stage: Path, *,
             "artifacts' names",
         )
     return Manifest(**header, artifacts=tuple(records))
+
+
+def _python_job(
+    config: Config, plan: BuildPlan, project: Path, stage: Path, *, runner: Runner
+) -> Callable[[], list[ArtifactRecord]]:
+    """The sdist and wheel, built in the environment of the build lock (prepared now, not in the job)."""
+    lock = plan.build_lock
+    assert lock is not None and lock.text is not None
+    if lock.committed:
+        environment = build_environment(_committed(project, lock.path), lock.path, runner=runner)
+    else:
+        resolved = project.parent / "build-requirements.resolved.txt"
+        resolved.write_text(lock.text, encoding="utf-8")
+        environment = build_environment(resolved, "the build requirements resolved for this build", runner=runner)
+        _require_closure(config, environment)
+
+    def python_job() -> list[ArtifactRecord]:
+        runner.log(f"build: sdist + wheel ({len(environment.packages)} locked build requirements)")
+        try:
+            built = build_python(
+                project / _python_dir(config), stage, environment, runner=runner, epoch=plan.source.epoch
+            )
+        finally:
+            if environment.disposable is not None:
+                shutil.rmtree(environment.disposable, ignore_errors=True)
+        return [ArtifactRecord.of(artifact.path, kind=artifact.kind, platform="any") for artifact in built]
+
+    return python_job
+
+
+def _go_jobs(
+    config: Config, plan: BuildPlan, project: Path, stage: Path, *, runner: Runner
+) -> list[Callable[[], list[ArtifactRecord]]]:
+    """One job per platform, once the archive files are in the commit and the module cache verifies."""
+    assert config.go.module is not None and plan.toolchain is not None
+    module_rel = config.rel(config.go.module)
+    module = project / module_rel if module_rel != "." else project
+    for relative in config.go.archive_files:
+        if not (project / relative).is_file() or (project / relative).is_symlink():
+            raise ReprotasksError(
+                f"{relative} (listed in `go.archive-files`) is not a regular file in commit {plan.source.commit[:12]}",
+                hint=f"`git add {relative}` and commit it, or remove it from `go.archive-files`",
+            )
+    # The module cache is shared and writable: never build (and then attest the go.sum hashes of)
+    # a module whose extracted files were changed since go verified its download.
+    unverified = verify_findings(
+        module,
+        module_rel,
+        runner=runner,
+        env={**hermetic_environment(module, runner=runner), "GOTOOLCHAIN": plan.toolchain, "GOFLAGS": "-mod=readonly"},
+    )
+    if unverified:
+        raise DriftError(unverified, step="build")
+    runner.log(f"build: Go {', '.join(plan.go_packages)} for {', '.join(plan.platforms)}")
+    return [
+        functools.partial(_go_job, config, plan, project, module, stage, platform, runner)
+        for platform in plan.platforms
+    ]
 
 
 def _go_job(

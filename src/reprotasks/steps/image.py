@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from reprotasks.step import Context, NoOptions, StepResult, StepSpec
+from reprotasks.step import Context, NoOptions, Skip, StepResult, StepSpec
+
+_NONE = "no [[tool.reprotasks.images]] configured"
 
 
 def run(ctx: Context, options: NoOptions) -> StepResult:
@@ -11,12 +13,15 @@ def run(ctx: Context, options: NoOptions) -> StepResult:
 
     if ctx.config.images:
         refuse_source_dist(ctx.config, runner=ctx.runner, step="image")
-    return StepResult.of(build_images(ctx.config, runner=ctx.runner))
+    made = build_images(ctx.config, runner=ctx.runner)
+    if not ctx.config.images and not made.removed:  # no image before, none now
+        raise Skip(_NONE)
+    return StepResult.of(made)
 
 
 def plan(ctx: Context, options: NoOptions) -> list[str]:
     if not ctx.config.images:
-        return ["reprotasks image  # no [[tool.reprotasks.images]]: nothing to do"]
+        raise Skip(_NONE)
     dist = ctx.config.rel(ctx.config.dist_dir)
     names = ", ".join(image.name for image in ctx.config.images)
     return [f"reprotasks image  # {names} -> {dist}/NAME_VERSION.oci.tar, recorded in {dist}/manifest.json"]
