@@ -415,3 +415,17 @@ def test_steps_and_the_release_runner_import_neither_the_registry_nor_each_other
         imported = _imported(path)
         for layer in ("reprotasks.registry", "reprotasks._pipeline", "reprotasks._app"):
             assert layer not in imported or path.stem == layer.rsplit(".", 1)[1], (path.name, layer)
+
+
+def test_the_cli_loads_only_the_step_it_runs() -> None:
+    """`import reprotasks.cli` loads no step module; `reprotasks build --help` loads build's alone."""
+    probe = (
+        "import sys, contextlib, io\n"
+        "import reprotasks.cli as cli\n"
+        "print(sorted(m for m in sys.modules if m.startswith('reprotasks.steps.')))\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    cli.main(['build', '--help'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('reprotasks.steps.')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines() == ["[]", "['reprotasks.steps.build']"], result.stdout + result.stderr

@@ -44,8 +44,9 @@ examples:
 
 
 def build_parser(command: str | None = "") -> argparse.ArgumentParser:
-    """The CLI's parser. Only ``command``'s options are added when one is named (``None``: none,
-    for the top-level help), so start-up does not pay for every step's arguments."""
+    """The CLI's parser. When ``command`` names one, only its step is loaded and given its options;
+    ``None`` (the top-level help) loads every step for its summary, without options; ``""`` (an
+    unknown word) loads them all, options too."""
     parser = argparse.ArgumentParser(
         prog="reprotasks",
         description="Reproducible, verifiable releases for Python + Go repositories.",
@@ -55,9 +56,13 @@ def build_parser(command: str | None = "") -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"reprotasks {__version__}")
     parser.add_argument("-C", "--project", default=".", metavar="DIR", help="project directory (default: current)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for spec in registry.specs():
+    for name in registry.names():
+        if command and command != name:  # another command's parser: its name is all argparse needs
+            commands.add_parser(name)
+            continue
+        spec = registry.get(name)
         sub = commands.add_parser(spec.name, help=spec.summary, description=spec.description or spec.summary)
-        if command == "" or command == spec.name:
+        if command is not None:
             _frontend.add_arguments(sub, spec)
     commands.add_parser("config", help="print the resolved configuration as JSON")
     commands.add_parser("schema", help="print the JSON schema of [tool.reprotasks]")

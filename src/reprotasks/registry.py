@@ -12,34 +12,13 @@ the specs to run and imports nothing of the registry.
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass
 
 from reprotasks.errors import ReprotasksError
 from reprotasks.signing.options import InstanceOptions, identity_token
 from reprotasks.step import CommandSpec, PipelineSpec, StepSpec, flag, many
-from reprotasks.steps import (
-    assemble,
-    audit,
-    build,
-    checksum,
-    image,
-    init,
-    lock,
-    promote,
-    provenance,
-    publish,
-    report,
-    reproduce,
-    rollback,
-    sbom,
-    sign,
-    status,
-    verify,
-    verify_promotion,
-    verify_release,
-    verify_signatures,
-)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -88,36 +67,51 @@ def _release_spec() -> PipelineSpec[ReleaseOptions]:
     )
 
 
-_SPECS: dict[str, CommandSpec[Any]] = {
-    spec.name: spec
-    for spec in (
-        lock.SPEC,
-        verify.SPEC,
-        audit.SPEC,
-        build.SPEC,
-        image.SPEC,
-        assemble.SPEC,
-        checksum.SPEC,
-        sbom.SPEC,
-        provenance.SPEC,
-        sign.SPEC,
-        verify_signatures.SPEC,
-        verify_release.SPEC,
-        reproduce.SPEC,
-        _release_spec(),
-        publish.SPEC,
-        promote.SPEC,
-        rollback.SPEC,
-        status.SPEC,
-        verify_promotion.SPEC,
-        report.SPEC,
-        init.SPEC,
-    )
-}
+# The commands, in the order every front end lists them. A step's spec is its module's SPEC,
+# ``reprotasks.steps.<name with _ for ->``, imported when first asked for: `reprotasks build`
+# loads the build step alone (and `import reprotasks.cli` none).
+_BUILT_IN_ORDER = (
+    "lock",
+    "verify",
+    "audit",
+    "build",
+    "image",
+    "assemble",
+    "checksum",
+    "sbom",
+    "provenance",
+    "sign",
+    "verify-signatures",
+    "verify-release",
+    "reproduce",
+    "release",
+    "publish",
+    "promote",
+    "rollback",
+    "status",
+    "verify-promotion",
+    "report",
+    "init",
+)
+# name -> spec, or None for a built-in step not loaded yet.
+_SPECS: dict[str, CommandSpec[Any] | None] = dict.fromkeys(_BUILT_IN_ORDER)
+
+
+def _loaded(name: str) -> CommandSpec[Any]:
+    spec = _SPECS[name]
+    if spec is None:
+        if name == "release":
+            spec = _release_spec()
+        else:
+            spec = importlib.import_module(f"reprotasks.steps.{name.replace('-', '_')}").SPEC
+            assert isinstance(spec, StepSpec) and spec.name == name, f"reprotasks.steps: {name} declares {spec!r}"
+        _SPECS[name] = spec
+    return spec
 
 
 def specs() -> tuple[CommandSpec[Any], ...]:
-    return tuple(_SPECS.values())
+    """Every command's spec (this imports every step module: for front ends that show them all)."""
+    return tuple(_loaded(name) for name in _SPECS)
 
 
 def names() -> tuple[str, ...]:
@@ -125,14 +119,13 @@ def names() -> tuple[str, ...]:
 
 
 def get(name: str) -> CommandSpec[Any]:
-    spec = _SPECS.get(name)
-    if spec is None:
+    if name not in _SPECS:
         import difflib
 
         close = difflib.get_close_matches(name, _SPECS, n=1)
         perhaps = f"perhaps you meant {close[0]!r}; " if close else ""
         raise ReprotasksError(f"unknown step {name!r}", hint=f"{perhaps}steps are: {', '.join(_SPECS)}")
-    return spec
+    return _loaded(name)
 
 
 def step(name: str) -> StepSpec[Any]:
@@ -144,7 +137,7 @@ def step(name: str) -> StepSpec[Any]:
 
 
 def _step_names() -> list[str]:
-    return [name for name, spec in _SPECS.items() if isinstance(spec, StepSpec)]
+    return [spec.name for spec in specs() if isinstance(spec, StepSpec)]
 
 
 def release_pipeline() -> tuple[StepSpec[Any], ...]:
@@ -176,7 +169,7 @@ def register(spec: StepSpec[Any], *, release_after: str | None = None) -> None:
     _SPECS[spec.name] = spec
     if release_after is not None:
         _RELEASE.insert(_RELEASE.index(release_after) + 1, spec.name)
-        _SPECS["release"] = _release_spec()
+        _SPECS["release"] = None  # its summary spells out the pipeline: made again when asked for
 
 
 def unregister(name: str) -> None:
@@ -186,7 +179,7 @@ def unregister(name: str) -> None:
     _SPECS.pop(name, None)
     if name in _RELEASE:
         _RELEASE.remove(name)
-        _SPECS["release"] = _release_spec()
+        _SPECS["release"] = None  # its summary spells out the pipeline: made again when asked for
 
 
 def skipped_steps(skip: tuple[str, ...] | list[str]) -> dict[str, str]:
