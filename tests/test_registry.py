@@ -106,9 +106,9 @@ def test_every_front_end_accepts_the_same_options_with_the_same_defaults(step: s
 
 
 def test_every_option_that_names_a_config_key_names_a_real_one() -> None:
-    from reprotasks._options import OPTIONS
+    from reprotasks.config import all_options
 
-    keys = {option.dotted for option in OPTIONS}
+    keys = {option.dotted for option in all_options()}
     for spec in registry.specs():
         for item in spec.params:
             for key in filter(None, (item.config, *item.clears)):

@@ -1,8 +1,9 @@
-"""The promotion policy of ``[tool.reprotasks.promote]``: the ordered environments and what each requires.
+"""The ``[tool.reprotasks.promote]`` options: the ordered environments and what each requires.
 
-Parsed and checked here (``check_rules``), resolved into ``PromoteConfig`` by config.py. The policy
+Declared (``OPTIONS``), checked (``check_rules``) and resolved into ``PromoteConfig`` here. The policy
 of one environment has a digest (``rules_digest``) that every Verification Summary Attestation
-names, so a deploy job can tell which rules a release was let in under.
+names, so a deploy job can tell which rules a release was let in under. A leaf module (see
+``reprotasks._options``): config.py imports it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reprotasks._options import Option, assemble
 from reprotasks.errors import ConfigError
 
 DEFAULT_ENVIRONMENTS = ("dev", "staging", "prod")
@@ -35,6 +37,19 @@ RULES_EXAMPLE = (
     'promoters = ["release-manager@example.com"]\n'
     'promoter-issuer = "https://accounts.google.com"'
 )
+RULES_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "additionalProperties": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            key: {"bool": {"type": "boolean"}, "str": {"type": "string"}}.get(
+                kind, {"type": "array", "items": {"type": "string"}}
+            )
+            for key, kind in RULE_KEYS.items()
+        },
+    },
+}
 _ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _SOAK = re.compile(r"^(\d{1,6})([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -79,6 +94,7 @@ class PromoteConfig:
     ledger: Path | None = None  # resolved against the project; None until config.py sets it
     registry: str | None = None  # an OCI repository holding the ledger (promote.remote)
     rules: Mapping[str, Rules] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)  # options without a field of their own
 
     def rules_for(self, environment: str) -> Rules:
         return self.rules.get(environment, Rules())
@@ -194,3 +210,83 @@ def resolve(
             hint='write it as REGISTRY/PATH without a tag, e.g. "ghcr.io/acme/ledger"',
         )
     return PromoteConfig(environments=tuple(environments), ledger=ledger, rules=resolved, registry=registry or None)
+
+
+TABLE = "promote"
+
+# Tests may extend this tuple (monkeypatch): everything reads it when it runs, never at import.
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        table="promote",
+        key="environments",
+        layered=False,
+        kind="list",
+        default=list(DEFAULT_ENVIRONMENTS),
+        help="The environments a release is promoted through, in order; `promote` never skips one.",
+    ),
+    Option(
+        table="promote",
+        key="ledger",
+        layered=False,
+        kind="str",
+        default="promotions",
+        help=(
+            "Directory (relative to the project) of the promotion ledger: `ledger.jsonl`, hash-chained, and the "
+            "signed VSA of every entry in `vsa/`. Commit it, or point this at a checkout of a ledger branch."
+        ),
+    ),
+    Option(
+        table="promote",
+        key="registry",
+        layered=False,
+        kind="str",
+        default=None,
+        help=(
+            "An OCI repository (e.g. `ghcr.io/acme/ledger`) that keeps the ledger as one artifact tagged `ledger`, "
+            "for teams without a shared ledger branch: every command pulls it first, promote and rollback push it."
+        ),
+    ),
+    Option(
+        table="promote",
+        key="rules",
+        layered=False,
+        kind="entries",
+        default=None,
+        check=check_rules,
+        schema=RULES_SCHEMA,
+        example='{"prod": {"reproduced": true, "soak": "24h"}}',
+        help=(
+            "What each environment requires, as `[tool.reprotasks.promote.rules.ENV]` tables: `provenance` "
+            "(default true: signed provenance matching SHA256SUMS), `sbom` (default true), `reproduced` (default "
+            "false: a rebuild proves the bytes, or an earlier signed VSA did), `audit` (default false: the "
+            "pinning audit of the release commit is clean), `soak` (least time in the previous environment, e.g. "
+            '"24h"), `promoters` (identities that may promote there; default: the `sign` signer policy) with '
+            "`promoter-issuer`."
+        ),
+    ),
+)
+
+
+def resolve_config(root: Path, values: Mapping[str, Any]) -> PromoteConfig:
+    """``PromoteConfig`` from the ``promote.*`` values of the committed settings file."""
+    environments = check_environments(values["promote.environments"], "`promote.environments`")
+    ledger = values["promote.ledger"]
+    if not ledger.strip():
+        raise ConfigError("`promote.ledger` is empty", hint='leave it out for "promotions", or name a directory')
+    if (root / ledger).exists() and not (root / ledger).is_dir():
+        raise ConfigError(
+            f"`promote.ledger` = {ledger!r} is not a directory",
+            hint='point it at the ledger\'s directory (default "promotions"); it is created on the first promotion',
+        )
+    policy = resolve(
+        environments, root / ledger, values["promote.rules"] or {}, "`promote.rules`", values["promote.registry"]
+    )
+    return assemble(
+        PromoteConfig,
+        OPTIONS,
+        values,
+        environments=policy.environments,
+        ledger=policy.ledger,
+        registry=policy.registry,
+        rules=policy.rules,
+    )
