@@ -117,3 +117,25 @@ def test_shared_defaults_are_defined_once() -> None:
     assert image_options.ImageConfig(name="x").base == image_options.SCRATCH
     platforms = next(option.default for option in go_options.OPTIONS if option.key == "platforms")
     assert platforms == list(go_options.DEFAULT_PLATFORMS)
+
+
+def test_readme_reference_shows_each_plain_default_as_the_table_declares_it() -> None:
+    """The README row of a key with a plain default shows that default exactly (no second copy to drift)."""
+    from .conftest import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in readme.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split(" | ")]
+        if line.startswith("| `") and len(cells) == 4:
+            rows[cells[0]] = cells[2]
+    # Defaults the README explains in words: the globs, and the names an empty list resolves to.
+    prose = {"audit.exclude", "go.binary-names"}
+    wrong = []
+    for option in config.all_options():
+        if option.default is None or option.dotted in prose:
+            continue
+        name = f"`[{option.table}]` `{option.key}`" if option.table else f"`{option.key}`"
+        if rows.get(name) != f"`{json.dumps(option.default)}`":
+            wrong.append((option.dotted, rows.get(name), option.default))
+    assert not wrong

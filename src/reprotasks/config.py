@@ -1,5 +1,9 @@
 """Load ``[tool.reprotasks]`` into frozen dataclasses.
 
+Each domain declares its keys, resolved dataclass and checks in its ``options.py`` (``DOMAINS``);
+this module finds and reads the settings, layers them, type-checks every key generically and
+composes the domains' dataclasses into ``Config`` (their names are re-exported here).
+
 Layers, later wins: defaults (the option tables, ``DOMAINS``) <- pyproject.toml <- ``REPROTASKS_*``
 environment variables <- explicit overrides (task-runner config, command-line flags).
 Keys that are not ``layered`` (promotion policy) come from the settings file only: an environment
