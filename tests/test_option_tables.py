@@ -139,3 +139,31 @@ def test_readme_reference_shows_each_plain_default_as_the_table_declares_it() ->
         if rows.get(name) != f"`{json.dumps(option.default)}`":
             wrong.append((option.dotted, rows.get(name), option.default))
     assert not wrong
+
+
+def test_option_tables_are_leaves_and_config_imports_no_domain_work() -> None:
+    """config.py sits above the option tables and below the domain work modules: no import cycle."""
+    import ast
+
+    from .conftest import REPO
+
+    package = REPO / "src" / "reprotasks"
+
+    def imported(path: Path) -> set[str]:
+        """Every module ``path`` imports, a ``from PACKAGE import module`` as ``PACKAGE.module``."""
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+                names |= {f"{node.module}.{alias.name}" for alias in node.names}
+            elif isinstance(node, ast.Import):
+                names |= {alias.name for alias in node.names}
+        return {name for name in names if (package.parent / (name.replace(".", "/") + ".py")).is_file()}
+
+    leaves = {"reprotasks._options", "reprotasks.errors", "reprotasks.discover"}
+    tables = sorted(package.glob("*/options.py"))
+    assert [path.parent.name for path in tables] == ["audit", "go", "image", "promote", "python", "signing"]
+    for path in tables:
+        assert imported(path) <= leaves, path
+    domain_imports = {name for name in imported(package / "config.py") if name.count(".") == 2}
+    assert domain_imports and all(name.endswith(".options") for name in domain_imports), domain_imports
