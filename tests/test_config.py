@@ -176,17 +176,17 @@ def test_shipped_schema_is_generated_from_the_options() -> None:
 
 
 def test_readme_documents_every_option() -> None:
-    from reprotasks._options import OPTIONS
+    from reprotasks.config import all_options
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     missing = [
         option.dotted
-        for option in OPTIONS
+        for option in all_options()
         if f"`{option.key}`" not in readme or (option.layered and option.env_var not in readme)
     ]
     # Keys read only from the committed file say so in their row instead of naming a variable.
     rows = [line for line in readme.splitlines() if line.startswith("| `[")]
-    for option in OPTIONS:
+    for option in all_options():
         if not option.layered:
             row = next(line for line in rows if f"`[{option.table}]` `{option.key}` |" in line)
             assert "| none: committed only |" in row, row
@@ -198,9 +198,8 @@ def test_every_option_is_a_config_field_an_env_var_and_described(make_project: M
     describe() (audit and promote keys are left out of describe(): they do not change what is built)."""
     import dataclasses
 
-    from reprotasks._options import OPTIONS
-    from reprotasks.config import AuditConfig, Config, GoConfig, PythonConfig, SignConfig
-    from reprotasks.promote.policy import PromoteConfig
+    from reprotasks.config import AuditConfig, Config, GoConfig, PythonConfig, SignConfig, all_options
+    from reprotasks.promote.options import PromoteConfig
 
     tables: dict[str, type[object]] = {
         "": Config,
@@ -217,7 +216,7 @@ def test_every_option_is_a_config_field_an_env_var_and_described(make_project: M
         "python.build-constraints": "resolves into the build lock's input (LockSpec.constraints)",
     }
     described = load_config(make_project()).describe()
-    for option in OPTIONS:
+    for option in all_options():
         if option.dotted in folded:
             continue
         fields = {field.name for field in dataclasses.fields(tables[option.table])}  # type: ignore[arg-type]
@@ -227,7 +226,7 @@ def test_every_option_is_a_config_field_an_env_var_and_described(make_project: M
             continue
         section = described if not option.table else described[option.table]
         assert option.key in section, option.dotted
-    keys = {option.dotted for option in OPTIONS}
+    keys = {option.dotted for option in all_options()}
     shown = {key for key in described if not isinstance(described[key], dict)}
     shown |= {f"{table}.{key}" for table, values in described.items() if isinstance(values, dict) for key in values}
     assert shown <= keys, shown - keys

@@ -106,9 +106,9 @@ def test_every_front_end_accepts_the_same_options_with_the_same_defaults(step: s
 
 
 def test_every_option_that_names_a_config_key_names_a_real_one() -> None:
-    from reprotasks._options import OPTIONS
+    from reprotasks.config import all_options
 
-    keys = {option.dotted for option in OPTIONS}
+    keys = {option.dotted for option in all_options()}
     for spec in registry.specs():
         for item in spec.params:
             for key in filter(None, (item.config, *item.clears)):
@@ -418,14 +418,15 @@ def test_steps_and_the_release_runner_import_neither_the_registry_nor_each_other
 
 
 def test_the_cli_loads_only_the_step_it_runs() -> None:
-    """`import reprotasks.cli` loads no step module; `reprotasks build --help` loads build's alone."""
+    """`import reprotasks.cli` loads no step module; `reprotasks build --help` loads build's alone
+    (shared option sets, ``steps/_*.py``, are not steps)."""
     probe = (
         "import sys, contextlib, io\n"
         "import reprotasks.cli as cli\n"
-        "print(sorted(m for m in sys.modules if m.startswith('reprotasks.steps.')))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('reprotasks.steps.') and '._' not in m))\n"
         "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
         "    cli.main(['build', '--help'])\n"
-        "print(sorted(m for m in sys.modules if m.startswith('reprotasks.steps.')))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('reprotasks.steps.') and '._' not in m))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.splitlines() == ["[]", "['reprotasks.steps.build']"], result.stdout + result.stderr

@@ -14,10 +14,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reprotasks._options import OPTIONS
 from reprotasks.artifacts.checksum import MAX_LINE_BYTES, check_findings, listed_digests, read_sums
 from reprotasks.artifacts.manifest import manifest_from_bytes, manifest_from_json, read_manifest
-from reprotasks.config import load_config
+from reprotasks.config import all_options, load_config
 from reprotasks.errors import ReprotasksError
 from reprotasks.go import mod as _gomod
 from reprotasks.python.lockfile import check_lock_files, input_files, parse_lock, parse_lock_text
@@ -235,7 +234,7 @@ _OPTION_VALUE = st.one_of(
     st.lists(st.text(alphabet=string.ascii_letters + "./\x00 -", max_size=8), max_size=3),
     st.sampled_from(["dist", ".", "..", "/", "", "go", "linux/amd64", "a/b/c", "requirements.in", "x.txt"]),
 )
-_SETTINGS = st.dictionaries(st.sampled_from([option.dotted for option in OPTIONS] + ["nope"]), _OPTION_VALUE)
+_SETTINGS = st.dictionaries(st.sampled_from([option.dotted for option in all_options()] + ["nope"]), _OPTION_VALUE)
 
 
 def _reprotasks_table(settings: dict[str, Any]) -> dict[str, Any]:

@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass
 
 from reprotasks.errors import ReprotasksError
-from reprotasks.signing.options import InstanceOptions, identity_token
 from reprotasks.step import CommandSpec, PipelineSpec, StepSpec, flag, many
+from reprotasks.steps._signing import InstanceOptions, identity_token
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

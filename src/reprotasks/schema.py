@@ -1,4 +1,4 @@
-"""JSON schema of ``[tool.reprotasks]``, derived from ``_options.OPTIONS``.
+"""JSON schema of ``[tool.reprotasks]``, derived from the option tables (``config.all_options()``).
 
 Also exposed to validate-pyproject through the ``validate_pyproject.tool_schema`` entry point.
 """
@@ -8,21 +8,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reprotasks._options import ALLOW_KEYS, IMAGE_KEYS, OPTIONS, TABLES, Option
+from reprotasks._options import Option
+from reprotasks.config import all_options, tables
 
 SCHEMA_ID = "https://reprotasks.invalid/schema/tool-reprotasks.json"
 NOT_LAYERED = (
     "Read only from the settings file as committed: an environment variable or an override (invoke.yaml) is refused."
 )
-
-
-# The schema of each value type of an entry key (IMAGE_KEYS, RULE_KEYS).
-_TYPES: dict[str, dict[str, Any]] = {
-    "bool": {"type": "boolean"},
-    "str": {"type": "string"},
-    "list": {"type": "array", "items": {"type": "string"}},
-    "table": {"type": "object", "additionalProperties": {"type": "string"}},
-}
 
 
 def _option_schema(option: Option) -> dict[str, Any]:
@@ -31,33 +23,9 @@ def _option_schema(option: Option) -> dict[str, Any]:
         schema = {"type": "boolean"}
     elif option.kind == "list":
         schema = {"type": "array", "items": {"type": "string"}}
-    elif option.kind == "allow-list":
-        entry = {key: {"type": "string"} for key in ALLOW_KEYS}
-        schema = {
-            "type": "array",
-            "items": {"type": "object", "additionalProperties": False, "required": ["reason"], "properties": entry},
-        }
-    elif option.kind == "image-list":
-        schema = {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["name", "binary"],
-                "properties": {key: _TYPES[kind] for key, kind in IMAGE_KEYS.items()},
-            },
-        }
-    elif option.kind == "rules-table":
-        from reprotasks.promote.policy import RULE_KEYS
-
-        schema = {
-            "type": "object",
-            "additionalProperties": {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {key: _TYPES[kind] for key, kind in RULE_KEYS.items()},
-            },
-        }
+    elif option.kind == "entries":
+        assert option.schema is not None, option.dotted  # declared with its schema
+        schema = json.loads(json.dumps(option.schema))  # a copy the description is added to
     elif option.kind == "choice":
         schema = {"type": "string", "enum": list(option.choices)}
     else:
@@ -81,9 +49,9 @@ def get_schema(tool_name: str = "reprotasks") -> dict[str, Any]:
         "additionalProperties": False,
         "properties": {},
     }
-    for table in TABLES:
+    for table in tables():
         top["properties"][table] = {"type": "object", "additionalProperties": False, "properties": {}}
-    for option in OPTIONS:
+    for option in all_options():
         target = top if not option.table else top["properties"][option.table]
         target["properties"][option.key] = _option_schema(option)
     return top

@@ -25,7 +25,6 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from reprotasks import __version__, _cache
-from reprotasks._options import DEFAULT_ARCHIVE_NAME
 from reprotasks._run import Runner
 from reprotasks.artifacts import evidence as _evidence
 from reprotasks.artifacts import source as _source
@@ -53,6 +52,7 @@ from reprotasks.go.binaries import (
     platform_environment,
 )
 from reprotasks.go.mod import verify_findings
+from reprotasks.go.options import DEFAULT_ARCHIVE_NAME
 from reprotasks.python.buildenv import closure_problems
 from reprotasks.python.lockfile import canonical_lines, canonical_text, parse_lock_text
 from reprotasks.python.package import (

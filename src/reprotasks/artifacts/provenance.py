@@ -34,6 +34,7 @@ from reprotasks.artifacts.manifest import MANIFEST_NAME, recorded_lock
 from reprotasks.artifacts.trusted import ImageCheck, Trusted, trusted_manifest
 from reprotasks.config import Config
 from reprotasks.errors import DriftError, Finding, ReprotasksError
+from reprotasks.image.options import SCRATCH
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
@@ -110,7 +111,7 @@ def _dependencies(config: Config, source: _source.Source, runner: Runner) -> lis
         if data is not None:
             deps.append({"name": relative, "digest": {"sha256": hashlib.sha256(data).hexdigest()}})
     for image in config.images:  # a base image is an input like a lock: named by its digest
-        if image.base != "scratch":
+        if image.base != SCRATCH:
             repository, _, digest = image.base.partition("@")
             deps.append(
                 {

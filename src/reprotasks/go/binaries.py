@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from reprotasks._archive import write_archive
-from reprotasks._options import DEFAULT_ARCHIVE_NAME
 from reprotasks._run import Failure, Runner, excerpt
-from reprotasks.config import GoConfig
-from reprotasks.errors import CommandFailedError, ConfigError, ReprotasksError
+from reprotasks.errors import CommandFailedError, ReprotasksError
 from reprotasks.go import mod as _gomod
+from reprotasks.go.options import DEFAULT_ARCHIVE_NAME, DEFAULT_PLATFORMS, VARIANTS, GoConfig
+from reprotasks.go.options import parse_platform as parse_platform
 
-DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm64", "darwin/arm64", "windows/amd64")
 # Micro-architecture levels are explicit so the machine's defaults never leak in.
 _ARCH_ENV = {
     "amd64": {"GOAMD64": "v1"},
@@ -133,37 +132,11 @@ def platform_environment(platform: str, toolchain: str) -> dict[str, str]:
     }
 
 
-# OS/ARCH/VARIANT: the variable a variant sets, and the values it takes.
-_VARIANTS = {
-    "arm": ("GOARM", {"v5": "5", "v6": "6", "v7": "7"}),
-    "amd64": ("GOAMD64", {"v1": "v1", "v2": "v2", "v3": "v3", "v4": "v4"}),
-    "arm64": ("GOARM64", {f"v{major}.{minor}": f"v{major}.{minor}" for major in (8, 9) for minor in range(10)}),
-}
-
-
-def parse_platform(text: str) -> tuple[str, str]:
-    """(GOOS, GOARCH) of ``OS/ARCH`` or ``OS/ARCH/VARIANT`` (``linux/arm/v7``, ``linux/amd64/v3``)."""
-    parts = text.split("/")
-    if len(parts) not in (2, 3) or not all(parts):
-        raise ConfigError(
-            f"platform {text!r} is not OS/ARCH or OS/ARCH/VARIANT",
-            hint="write platforms like `linux/amd64`, `linux/arm/v7` or `linux/amd64/v3`",
-        )
-    if len(parts) == 3:
-        _variable, values = _VARIANTS.get(parts[1], ("", {}))
-        if parts[2] not in values:
-            raise ConfigError(
-                f"platform {text!r}: {parts[1]!r} has no variant {parts[2]!r}",
-                hint="variants are arm/v5, arm/v6, arm/v7; amd64/v1 to amd64/v4; arm64/v8.0 to arm64/v9.9",
-            )
-    return parts[0], parts[1]
-
-
 def _variant_environment(platform: str) -> dict[str, str]:
     parts = platform.split("/")
     if len(parts) != 3:
         return {}
-    variable, values = _VARIANTS[parts[1]]
+    variable, values = VARIANTS[parts[1]]
     return {variable: values[parts[2]]}
 
 

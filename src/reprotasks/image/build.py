@@ -23,6 +23,7 @@ from reprotasks.config import Config, ImageConfig
 from reprotasks.errors import Finding, ReprotasksError
 from reprotasks.image import oci
 from reprotasks.image.base import fetch_base
+from reprotasks.image.options import SCRATCH
 
 IMAGE_KIND = "oci-image"
 IMAGE_SUFFIX = ".oci.tar"
@@ -195,7 +196,7 @@ def make_image(config: Config, manifest: Manifest, image: ImageConfig, *, runner
                     config.dist_dir / archives[text].name, binary, executable_name(image.binary, text), members
                 )
                 files = [oci.LayerFile(f"/{image.binary}", binary.read_bytes(), executable=True)]
-        base = None if image.base == "scratch" else fetch_base(image.base, platform, runner=runner)
+        base = None if image.base == SCRATCH else fetch_base(image.base, platform, runner=runner)
         manifest_blob, referenced = oci.image(platform, files, settings, epoch=epoch, base=base)
         manifests.append((platform, manifest_blob))
         blobs += [manifest_blob, *referenced]

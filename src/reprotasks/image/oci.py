@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reprotasks.image.options import IMAGE_USER
+
 INDEX = "application/vnd.oci.image.index.v1+json"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -141,7 +143,7 @@ class Base:
 class Settings:
     entrypoint: tuple[str, ...]
     cmd: tuple[str, ...] = ()
-    user: str = "65532:65532"
+    user: str = IMAGE_USER
     env: tuple[str, ...] = ()
     workdir: str = "/"
     labels: Mapping[str, str] | None = None

@@ -25,7 +25,7 @@ from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.promote import ledger as _ledger
 from reprotasks.promote import vsa as _vsa
 from reprotasks.promote.ledger import Entry, Ledger
-from reprotasks.promote.policy import PromoteConfig
+from reprotasks.promote.options import PromoteConfig
 from reprotasks.promote.trail import (
     ledger_directory,
     ledger_where,

@@ -1,78 +1,165 @@
-"""Options shared by the signing steps: which Sigstore instance, and which signer is accepted.
+"""The ``[tool.reprotasks.sign]`` options, their resolved form (``SignConfig``) and the signer policy check.
 
-Each overrides a ``[tool.reprotasks.sign]`` key; a light module (no sigstore import), since
-every front end reads it before a step runs.
+A leaf module (see ``reprotasks._options``); the step flags that override these keys are in
+``steps/_signing.py``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from reprotasks.step import flag, param
+from reprotasks import discover
+from reprotasks._options import Option, assemble
+from reprotasks.errors import ConfigError
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
 
+TABLE = "sign"
 
-def identity_token() -> Any:
-    return param(
-        "--identity-token",
-        metavar="TOKEN",
-        secret=True,
-        help="OIDC identity token (default: $SIGSTORE_ID_TOKEN, then ambient CI credentials, then the browser)",
-    )
+# Tests may extend this tuple (monkeypatch): everything reads it when it runs, never at import.
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        table="sign",
+        key="instance",
+        kind="choice",
+        default="production",
+        choices=("production", "staging"),
+        help="Public Sigstore instance used to sign and verify (ignored when `sign.trust-config` is set).",
+    ),
+    Option(
+        table="sign",
+        key="trust-config",
+        kind="str",
+        default=None,
+        help=(
+            "A Sigstore `ClientTrustConfig` JSON file (trusted root + signing config) for a private or local "
+            "Sigstore instance; replaces `sign.instance`."
+        ),
+    ),
+    Option(
+        table="sign",
+        key="artifacts",
+        kind="bool",
+        default=False,
+        help=(
+            "Also sign every artifact, not only SHA256SUMS (one verified SHA256SUMS signature already covers "
+            "every file it lists)."
+        ),
+    ),
+    Option(
+        table="sign",
+        key="identity",
+        kind="str",
+        default=None,
+        help="Exact signer identity (certificate SAN: an email or URI) that verification requires.",
+    ),
+    Option(
+        table="sign",
+        key="issuer",
+        kind="str",
+        default=None,
+        help=(
+            "OIDC issuer that verification requires. Default with `sign.github-repository`: "
+            "`https://token.actions.githubusercontent.com`; required with `sign.identity`."
+        ),
+    ),
+    Option(
+        table="sign",
+        key="github-repository",
+        kind="str",
+        default=None,
+        help="GitHub workflow policy: `OWNER/REPO` whose workflow must have signed (instead of `sign.identity`).",
+    ),
+    Option(
+        table="sign",
+        key="github-workflow",
+        kind="str",
+        default=".github/workflows/release.yml",
+        help="GitHub workflow policy: path of the signing workflow inside the repository.",
+    ),
+    Option(
+        table="sign",
+        key="github-ref",
+        kind="str",
+        default="refs/tags/*",
+        help="GitHub workflow policy: glob the signing workflow's git ref must match.",
+    ),
+    Option(
+        table="sign",
+        key="offline",
+        kind="bool",
+        default=False,
+        help="Verify signatures with the trust root already on this machine, without refreshing it (TUF).",
+    ),
+    Option(
+        table="sign",
+        key="require-provenance",
+        kind="bool",
+        default=True,
+        help=(
+            "Release policy: `verify-release` and `verify` (of a signed dist/) require a signed "
+            "`provenance.intoto.json` whose subjects are exactly SHA256SUMS' entries."
+        ),
+    ),
+)
 
 
 @dataclass(frozen=True, kw_only=True)
-class InstanceOptions:
-    staging: bool = flag(
-        "--staging",
-        group="instance",
-        config="sign.instance",
-        config_value="staging",
-        help="use Sigstore's staging instance (sign.instance)",
-    )
-    trust_config: Path | None = param(
-        "--trust-config",
-        metavar="FILE",
-        path=True,
-        group="instance",
-        config="sign.trust-config",
-        help="ClientTrustConfig JSON of a private or local Sigstore instance (sign.trust-config)",
-    )
+class SignConfig:
+    instance: str  # "production", "staging" or "custom" (trust_config set)
+    trust_config: Path | None
+    artifacts: bool
+    identity: str | None
+    issuer: str | None  # resolved: GitHub's issuer by default with a GitHub policy
+    github_repository: str | None
+    github_workflow: str
+    github_ref: str
+    offline: bool
+    require_provenance: bool = True
+    extra: Mapping[str, Any] = field(default_factory=dict)  # options without a field of their own
+
+    @property
+    def has_policy(self) -> bool:
+        return self.identity is not None or self.github_repository is not None
 
 
-@dataclass(frozen=True, kw_only=True)
-class SignerPolicyOptions(InstanceOptions):
-    offline: bool = flag(
-        "--offline",
-        config="sign.offline",
-        help="use the trust root on this machine; do not refresh it over TUF (sign.offline)",
+def resolve(root: Path, values: Mapping[str, Any]) -> SignConfig:
+    """``SignConfig`` from the layered ``sign.*`` values: one signer policy, the issuer and trust config resolved."""
+    identity, repository = values["sign.identity"], values["sign.github-repository"]
+    if identity is not None and repository is not None:
+        raise ConfigError(
+            "`sign.identity` and `sign.github-repository` are both set; a signer policy is one or the other",
+            hint="keep `sign.identity` (+ `sign.issuer`) for a person or service account, or "
+            "`sign.github-repository` for a GitHub Actions workflow",
+        )
+    issuer = values["sign.issuer"]
+    if repository is not None:
+        if repository.count("/") != 1 or repository.startswith("/") or repository.endswith("/"):
+            raise ConfigError(
+                f"`sign.github-repository` = {repository!r} is not OWNER/REPO", hint='e.g. `"acme/widgets"`'
+            )
+        issuer = issuer or GITHUB_ACTIONS_ISSUER
+    elif identity is not None and issuer is None:
+        raise ConfigError(
+            "`sign.identity` is set without `sign.issuer`: an identity is only meaningful with the OIDC "
+            "issuer that vouched for it",
+            hint='add e.g. `issuer = "https://github.com/login/oauth"` (GitHub login) or '
+            '`"https://accounts.google.com"` to [tool.reprotasks.sign]',
+        )
+    trust_config = values["sign.trust-config"]
+    path = (
+        None
+        if trust_config is None
+        else discover.resolve_path(root / trust_config, f"`sign.trust-config` = {trust_config!r}")
     )
-    identity: str | None = param(
-        "--identity",
-        metavar="ID",
-        config="sign.identity",
-        clears=("sign.github-repository",),
-        help="exact signer identity (email or URI) (sign.identity)",
-    )
-    issuer: str | None = param(
-        "--issuer", metavar="URL", config="sign.issuer", help="OIDC issuer the signer used (sign.issuer)"
-    )
-    github_repository: str | None = param(
-        "--github-repository",
-        metavar="OWNER/REPO",
-        config="sign.github-repository",
-        help="accept this repository's workflow as signer (sign.github-repository)",
-    )
-    github_workflow: str | None = param(
-        "--github-workflow", metavar="PATH", config="sign.github-workflow", help="workflow path (sign.github-workflow)"
-    )
-    github_ref: str | None = param(
-        "--github-ref",
-        metavar="GLOB",
-        config="sign.github-ref",
-        help="allowed refs, e.g. 'refs/tags/v*' (sign.github-ref)",
+    return assemble(
+        SignConfig,
+        OPTIONS,
+        values,
+        instance="custom" if path is not None else values["sign.instance"],
+        trust_config=path,
+        issuer=issuer,
     )

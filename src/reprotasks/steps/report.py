@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from reprotasks.signing.options import SignerPolicyOptions
 from reprotasks.step import Context, StepResult, StepSpec, param
+from reprotasks.steps._signing import SignerPolicyOptions
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reprotasks.signing.options import SignerPolicyOptions, identity_token
 from reprotasks.step import Context, StepResult, StepSpec, param
+from reprotasks.steps._signing import SignerPolicyOptions, identity_token
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reprotasks.signing.options import InstanceOptions, identity_token
 from reprotasks.step import Context, StepResult, StepSpec
+from reprotasks.steps._signing import InstanceOptions, identity_token
 
 
 @dataclass(frozen=True, kw_only=True)

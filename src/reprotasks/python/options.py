@@ -1,0 +1,294 @@
+"""The ``[tool.reprotasks.python]`` options, their resolved form (``PythonConfig``) and the locks they name.
+
+A leaf module (see ``reprotasks._options``): config.py imports it, and so do the Python modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reprotasks import discover
+from reprotasks._options import Option, assemble
+from reprotasks.errors import ConfigError
+
+DEFAULT_BUILD_LOCK = "build-requirements.txt"
+# Where the [project] dependencies are locked when the project has no requirements*.in and
+# no lock of its own tool (python/toollocks.py).
+DEPENDENCIES_LOCK = "requirements.lock.txt"
+TOOL_LOCKS = ("uv.lock", "poetry.lock", "pdm.lock")
+# The name python.build-constraints gets beside the generated build-system input.
+BUILD_CONSTRAINTS = "build-constraints.txt"
+# The build front end runs inside the build environment, so it is locked with the backend.
+BUILD_FRONTEND = "build"
+
+TABLE = "python"
+
+# Tests may extend this tuple (monkeypatch): everything reads it when it runs, never at import.
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        table="python",
+        key="locks",
+        kind="list",
+        default=None,
+        show=lambda python, rel: [rel(lock.input) for lock in python.locks],
+        help=(
+            "Lock inputs (`*.in`), each locked into the `.txt` beside it. Default: "
+            "`requirements*.in` at the project root and `requirements/*.in`."
+        ),
+    ),
+    Option(
+        table="python",
+        key="lock-dependencies",
+        kind="bool",
+        default=True,
+        described=False,  # resolves into python.locks (requirements.lock.txt)
+        help=(
+            "Without `requirements*.in` and without `locks`, lock the [project] dependencies and every "
+            "optional-dependency group of pyproject.toml into `requirements.lock.txt` beside it (the runtime "
+            "dependencies the SBOM lists)."
+        ),
+    ),
+    Option(
+        table="python",
+        key="lock-backend",
+        kind="choice",
+        default="pip-tools",
+        choices=("pip-tools", "uv"),
+        help="Resolver that writes the locks: `pip-tools` (pip-compile) or `uv` (uv pip compile).",
+    ),
+    Option(
+        table="python",
+        key="index-url",
+        kind="str",
+        default=None,
+        help="Package index used to resolve (never written into a lock).",
+    ),
+    Option(
+        table="python",
+        key="extra-index-urls",
+        kind="list",
+        default=[],
+        help="Extra package indexes used to resolve (never written into a lock).",
+    ),
+    Option(
+        table="python",
+        key="find-links",
+        kind="list",
+        default=[],
+        help="Local directories or pages of distributions to resolve from (never written into a lock).",
+    ),
+    Option(
+        table="python",
+        key="no-index",
+        kind="bool",
+        default=False,
+        help="Resolve only from `find-links`, without any index.",
+    ),
+    Option(
+        table="python",
+        key="version-pin",
+        kind="choice",
+        default="python-version-file",
+        choices=("python-version-file", "requires-python", "none"),
+        help=(
+            "Where the Python version is pinned: a `.python-version` file, an exact "
+            "`requires-python` (`==3.11.*`), or `none` to skip the check."
+        ),
+    ),
+    Option(
+        table="python",
+        key="build",
+        kind="bool",
+        default=True,
+        help="Build an sdist and a wheel with `python -m build` (skipped when pyproject.toml has no [build-system]).",
+    ),
+    Option(
+        table="python",
+        key="build-lock",
+        kind="str",
+        default=DEFAULT_BUILD_LOCK,
+        show=lambda python, rel: None if python.build_lock is None else rel(python.build_lock.output),
+        help=(
+            "Hashed lock of the build backend (`[build-system] requires` plus the `build` front end), "
+            "written by `lock` and installed into the isolated build environment."
+        ),
+    ),
+    Option(
+        table="python",
+        key="project",
+        kind="str",
+        default=None,
+        help=(
+            "Directory of the Python project (the pyproject.toml with [build-system] and [project]), relative to "
+            "the project root, when it is not the root: e.g. Go at the root and Python in `python/`. Its "
+            "`requirements*.in` are found too, and the default build lock lives there."
+        ),
+    ),
+    Option(
+        table="python",
+        key="require-build-lock",
+        kind="bool",
+        default=True,
+        help=(
+            "`verify` (and so `release`) fails while the build lock is not committed. `build` works without it "
+            "anyway: it resolves the backend with hashes and records them in the manifest."
+        ),
+    ),
+    Option(
+        table="python",
+        key="build-constraints",
+        kind="str",
+        default=None,
+        show=lambda python, rel: (
+            None
+            if python.build_lock is None or python.build_lock.constraints is None
+            else rel(python.build_lock.constraints)
+        ),
+        help=(
+            "A constraints file (pip `-c`) applied when locking `[build-system] requires`, e.g. "
+            "`hatchling==1.21.1` to keep the backend (and so the wheel metadata) of the last release."
+        ),
+    ),
+    Option(
+        table="python",
+        key="check-tool-locks",
+        kind="bool",
+        default=True,
+        help=(
+            "`verify` asks uv, poetry or pdm whether the `uv.lock`, `poetry.lock` or `pdm.lock` beside "
+            "pyproject.toml still matches it (a missing tool is a finding); the SBOM lists their packages."
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockSpec:
+    """One Python lock: ``input`` (``*.in``) resolved into ``output`` (``*.txt``)."""
+
+    input: Path
+    output: Path
+    # Content of a generated input (the build-system lock): ``input`` is then only its name.
+    generated: str | None = None
+    label: str | None = None  # how messages name the input, when it is not a file
+    resolver_args: tuple[str, ...] = ()  # extra resolver arguments for this lock (e.g. --all-extras)
+    universal: bool = False  # with uv: one lock for every Python and platform (`--universal`)
+    # A constraints file a generated input applies (`-c`); copied beside it when resolving.
+    constraints: Path | None = None
+
+    def describe_input(self, root: Path) -> str:
+        if self.label is not None:
+            return self.label
+        try:
+            return self.input.relative_to(root).as_posix()
+        except ValueError:
+            return self.input.as_posix()
+
+
+@dataclass(frozen=True, kw_only=True)
+class PythonConfig:
+    locks: tuple[LockSpec, ...]
+    lock_backend: str
+    index_url: str | None
+    extra_index_urls: tuple[str, ...]
+    find_links: tuple[str, ...]
+    no_index: bool
+    version_pin: str
+    build: bool  # an sdist and a wheel are built (option on and a [build-system] table present)
+    build_lock: LockSpec | None  # None when there is nothing to build
+    require_build_lock: bool = True  # verify fails while the build lock is not committed
+    project: Path | None = None  # the Python project's directory (pyproject.toml); None: the root
+    check_tool_locks: bool = True  # verify runs uv/poetry/pdm's own check of their locks
+    extra: Mapping[str, Any] = field(default_factory=dict)  # options without a field of their own
+
+    @property
+    def all_locks(self) -> tuple[LockSpec, ...]:
+        """Every lock the project keeps: the configured ones, then the build lock."""
+        return self.locks if self.build_lock is None else (*self.locks, self.build_lock)
+
+
+def resolve(
+    root: Path,
+    pyproject: Path | None,
+    document: Mapping[str, Any],
+    project: Mapping[str, Any],
+    values: Mapping[str, Any],
+    python_dir: Path | None,
+) -> PythonConfig:
+    """``PythonConfig`` from the layered ``python.*`` values and the Python project's pyproject.toml."""
+    locks = tuple(
+        LockSpec(input=path, output=path.with_suffix(".txt"))
+        for path in discover.lock_inputs(root, values["python.locks"], python_dir)
+    )
+    if not locks and values["python.locks"] is None and values["python.lock-dependencies"]:
+        locks = _dependencies_lock(pyproject, project)
+    build_lock = _build_lock(root, document, values) if values["python.build"] else None
+    return assemble(
+        PythonConfig,
+        OPTIONS,
+        values,
+        locks=locks,
+        build=build_lock is not None,
+        build_lock=build_lock,
+        project=python_dir,
+    )
+
+
+def _dependencies_lock(pyproject: Path | None, project: Mapping[str, Any]) -> tuple[LockSpec, ...]:
+    """The lock of ``[project] dependencies`` and every optional-dependency group (the package's
+    runtime dependencies), when they are declared statically."""
+    if pyproject is None or "dependencies" in project.get("dynamic", []):
+        return ()
+    if any((pyproject.parent / name).is_file() for name in TOOL_LOCKS):
+        return ()  # uv, poetry or pdm locks them (verify asks that tool)
+    declared = project.get("dependencies") or project.get("optional-dependencies")
+    if not declared:
+        return ()
+    return (
+        LockSpec(
+            input=pyproject,
+            output=pyproject.with_name(DEPENDENCIES_LOCK),
+            label=f"{pyproject.name} [project] dependencies",
+            resolver_args=("--all-extras",),
+            universal=True,
+        ),
+    )
+
+
+def _build_lock(root: Path, document: Mapping[str, Any], values: Mapping[str, Any]) -> LockSpec | None:
+    """The lock of ``[build-system] requires`` (plus ``build``), or None without a build system."""
+    build_system = document.get("build-system")
+    if build_system is None:
+        return None
+    requires = build_system.get("requires") if isinstance(build_system, dict) else None
+    if not isinstance(requires, list) or not all(isinstance(item, str) for item in requires):
+        raise ConfigError(
+            "pyproject.toml: `[build-system] requires` must be an array of requirement strings",
+            hint='e.g. `requires = ["hatchling"]`',
+        )
+    output = discover.inside(root, values["python.build-lock"], "python.build-lock")
+    if output.suffix != ".txt":
+        raise ConfigError(
+            f"`python.build-lock` = {values['python.build-lock']!r} must name a `.txt` lock file",
+            hint='e.g. `build-lock = "requirements/build.txt"`',
+        )
+    lines = ["# [build-system] requires of pyproject.toml, plus the build front end", *requires, BUILD_FRONTEND]
+    constraints = None
+    if values["python.build-constraints"] is not None:
+        constraints = discover.inside(root, values["python.build-constraints"], "python.build-constraints")
+        if not constraints.is_file() or constraints.is_symlink():
+            raise ConfigError(
+                f"`python.build-constraints` = {values['python.build-constraints']!r} is not a regular file",
+                hint="create it with lines such as `hatchling==1.21.1` (pip constraints), or remove the setting",
+            )
+        lines.append(f"-c {BUILD_CONSTRAINTS}")
+    return LockSpec(
+        input=output.with_name("build-system.in"),
+        output=output,
+        generated="\n".join(lines) + "\n",
+        label="pyproject.toml [build-system] requires",
+        constraints=constraints,
+    )
