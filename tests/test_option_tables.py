@@ -4,6 +4,7 @@ validator per setting (a platform) serves config and the command line alike."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +82,8 @@ def test_an_option_added_to_the_go_table_reaches_every_layer_and_output(
     entry = schema.get_schema()["properties"]["go"]["properties"]["example-switch"]
     assert entry == {"type": "boolean", "default": False, "description": "A switch only tests declare."}
     assert json.loads(schema.schema_json())["properties"]["go"]["properties"]["example-switch"] == entry
+    row = "| `[go]` `example-switch` | `REPROTASKS_GO_EXAMPLE_SWITCH` | `false` | A switch only tests declare. |"
+    assert row in schema.reference_markdown().splitlines()  # the README's configuration reference
     monkeypatch.setenv("REPROTASKS_GO_EXAMPLE_SWITCH", "1")
     assert cli.main(["-C", str(root), "config"]) == 0
     assert json.loads(capsys.readouterr().out)["go"]["example-switch"] is True
@@ -119,26 +122,44 @@ def test_shared_defaults_are_defined_once() -> None:
     assert platforms == list(go_options.DEFAULT_PLATFORMS)
 
 
-def test_readme_reference_shows_each_plain_default_as_the_table_declares_it() -> None:
-    """The README row of a key with a plain default shows that default exactly (no second copy to drift)."""
+def test_readme_reference_is_the_rendered_option_tables() -> None:
+    """README.md's configuration reference is generated from the tables: no second copy to drift."""
     from .conftest import REPO
 
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    path = REPO / "README.md"
+    readme = path.read_text(encoding="utf-8")
+    if os.environ.get("UPDATE_README") == "1":
+        path.write_text(schema.with_reference(readme), encoding="utf-8")
+        readme = path.read_text(encoding="utf-8")
+    assert readme == schema.with_reference(readme), (
+        "README.md's configuration reference differs from the option tables: edit the options' `help` or "
+        "`default_text`, then run `UPDATE_README=1 python -m pytest tests/test_option_tables.py -k readme`"
+    )
+
+
+def test_readme_reference_shows_each_plain_default_as_the_table_declares_it() -> None:
+    """A key's row shows its declared default exactly, unless the table explains it in words."""
     rows = {}
-    for line in readme.splitlines():
+    for line in schema.reference_markdown().splitlines()[2:]:
         cells = [cell.strip() for cell in line.strip("|").split(" | ")]
-        if line.startswith("| `") and len(cells) == 4:
-            rows[cells[0]] = cells[2]
-    # Defaults the README explains in words: the globs, and the names an empty list resolves to.
-    prose = {"audit.exclude", "go.binary-names"}
-    wrong = []
+        assert len(cells) == 4, line
+        rows[cells[0]] = cells
+    # Plain defaults the table explains in words: the globs, and the names an empty list resolves to.
+    assert {o.dotted for o in config.all_options() if o.default is not None and o.default_text} == {
+        "audit.exclude",
+        "go.binary-names",
+    }
     for option in config.all_options():
-        if option.default is None or option.dotted in prose:
-            continue
         name = f"`[{option.table}]` `{option.key}`" if option.table else f"`{option.key}`"
-        if rows.get(name) != f"`{json.dumps(option.default)}`":
-            wrong.append((option.dotted, rows.get(name), option.default))
-    assert not wrong
+        _, env, default, meaning = rows.pop(name)
+        if option.default_text is not None:
+            assert default == option.default_text
+        else:
+            assert default == ("none" if option.default is None else f"`{json.dumps(option.default)}`")
+        suffix = " (JSON)" if option.kind == "entries" else ""
+        assert env == (f"`{option.env_var}`{suffix}" if option.layered else "none: committed only")
+        assert meaning == option.help
+    assert not rows
 
 
 def test_option_tables_are_leaves_and_config_imports_no_domain_work() -> None:

@@ -3,7 +3,8 @@
 Each domain declares its own keys in its ``options.py`` (``python``, ``go``, ``signing``,
 ``image``, ``audit``, ``promote``): key, kind, default, help, and a ``check`` for structured
 values. config.py assembles those tables (``config.DOMAINS``); loading, the environment
-variables, ``describe()`` and the shipped JSON schema are all derived from them.
+variables, ``describe()``, the shipped JSON schema and the README's configuration reference
+(``schema.reference_markdown()``) are all derived from them.
 This module is a leaf: the domain tables import it, it imports no domain.
 """
 
@@ -28,7 +29,11 @@ class Option:
     key: str
     kind: Kind
     default: str | bool | list[str] | None
+    # What the key means, for users: the README's "meaning" cell and the JSON schema's description.
     help: str
+    # The default in words, where ``default`` alone does not say it (None: resolved from the project;
+    # a list that stands for globs or derived names); shown instead of ``default`` in the README.
+    default_text: str | None = None
     choices: tuple[str, ...] = ()
     # False: read only from the committed settings file; an environment variable or an override
     # (invoke.yaml, flags) of it is refused (promotion policy is not up to whoever runs the command).
@@ -62,7 +67,7 @@ TOP_OPTIONS: tuple[Option, ...] = (
         key="dist-dir",
         kind="str",
         default="dist",
-        help="Directory (relative to the project) that receives release artifacts.",
+        help="Directory (relative to the project) that receives release artifacts; `build` replaces it as a whole.",
     ),
     Option(
         table="",
@@ -81,10 +86,8 @@ TOP_OPTIONS: tuple[Option, ...] = (
         key="version",
         kind="str",
         default=None,
-        help=(
-            "Release version used in Go artifact names and the version stamp. Default: the static "
-            "`[project] version`, else the built wheel's version, else `git describe --tags --always`."
-        ),
+        default_text="the static `[project] version`, else `git describe --tags --always`",
+        help="Release version in Go archive names, the manifest and the SBOM, and the `-X` version stamp.",
     ),
 )
 

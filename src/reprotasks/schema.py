@@ -1,6 +1,8 @@
-"""JSON schema of ``[tool.reprotasks]``, derived from the option tables (``config.all_options()``).
+"""JSON schema of ``[tool.reprotasks]`` and the README's configuration reference, both derived from
+the option tables (``config.all_options()``).
 
-Also exposed to validate-pyproject through the ``validate_pyproject.tool_schema`` entry point.
+The schema is also exposed to validate-pyproject through the ``validate_pyproject.tool_schema``
+entry point; the reference table sits between ``README_BEGIN`` and ``README_END`` in README.md.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ def _option_schema(option: Option) -> dict[str, Any]:
     else:
         schema = {"type": "string"}
     schema["description"] = option.help
+    if option.default_text is not None:
+        schema["description"] += f" Default: {option.default_text}."
     if not option.layered:
         schema["description"] += f" {NOT_LAYERED}"
     if option.default is not None:
@@ -59,3 +63,40 @@ def get_schema(tool_name: str = "reprotasks") -> dict[str, Any]:
 
 def schema_json() -> str:
     return json.dumps(get_schema(), indent=2, sort_keys=True) + "\n"
+
+
+README_BEGIN = "<!-- options: begin (generated from the option tables; see docs/architecture.md, Options) -->"
+README_END = "<!-- options: end -->"
+
+
+def _env_cell(option: Option) -> str:
+    if not option.layered:
+        return "none: committed only"
+    return f"`{option.env_var}`" + (" (JSON)" if option.kind == "entries" else "")
+
+
+def _default_cell(option: Option) -> str:
+    if option.default_text is not None:
+        return option.default_text
+    if option.default is None:
+        return "none"
+    return f"`{json.dumps(option.default)}`"
+
+
+def reference_markdown() -> str:
+    """The README's table of every key, in the order of ``all_options()``: key, env override, default, meaning."""
+    lines = ["| key | env override | default | meaning |", "| --- | --- | --- | --- |"]
+    for option in all_options():
+        key = f"`[{option.table}]` `{option.key}`" if option.table else f"`{option.key}`"
+        cells = (key, _env_cell(option), _default_cell(option), option.help)
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def with_reference(readme: str) -> str:
+    """``readme`` with the text between its markers replaced by ``reference_markdown()``."""
+    head, begin, rest = readme.partition(README_BEGIN)
+    _, end, tail = rest.partition(README_END)
+    if not begin or not end:
+        raise ValueError(f"README.md lacks the markers {README_BEGIN!r} and {README_END!r}")
+    return f"{head}{README_BEGIN}\n\n{reference_markdown()}\n{README_END}{tail}"

@@ -69,9 +69,10 @@ OPTIONS: tuple[Option, ...] = (
         kind="list",
         # `[!.]*/vendor/*`: not .github/vendor/, whose scripts the workflows run
         default=["vendor/*", "[!.]*/vendor/*", "testdata/*", "*/testdata/*", "third_party/*", "*/third_party/*"],
+        default_text="`vendor/` (not under `.github/`), `testdata/`, `third_party/` trees at any depth",
         help=(
-            "Globs (project-relative, `*` crosses directories) of files the pinning audit skips, e.g. test fixtures. "
-            "Default: vendored and test-data trees (`[]` audits them too)."
+            "Globs (project-relative, `*` crosses directories) of files the pinning audit skips, e.g. test fixtures; "
+            "`[]` audits everything. dist/ and its staging directories are never audited."
         ),
     ),
     Option(

@@ -59,23 +59,29 @@ OPTIONS: tuple[Option, ...] = (
         kind="bool",
         default=True,
         described=False,  # false resolves to go.module = None (shown as null)
-        help="Run the Go parts of each step (skipped anyway when no `go.mod` is found).",
+        help="Run the Go parts of each step; `false` skips Go entirely (skipped anyway when no `go.mod` is found).",
     ),
     Option(
         table="go",
         key="module",
         kind="str",
         default=None,
-        help="Directory holding `go.mod`. Default: the one `go.mod` found in the project tree.",
+        default_text="the one `go.mod` found in the tree, else the one module with main packages",
+        help=(
+            "Directory holding the `go.mod` of the module whose commands are released (`build` asks for it when "
+            "several modules have commands)."
+        ),
     ),
     Option(
         table="go",
         key="modules",
         kind="list",
         default=None,
+        default_text="every `go.mod` in the tree",
         help=(
-            "Directories of every Go module `lock` tidies and `verify` checks. Default: each go.mod in the tree. "
-            "The commands of one of them are released (`module`)."
+            "Directories of the Go modules `lock` tidies and downloads and `verify` checks (toolchain pin, "
+            "`go mod tidy -diff`, `go mod verify`); tools and example modules are checked, not released (the "
+            "commands of one of them are: `module`)."
         ),
     ),
     Option(
@@ -83,10 +89,8 @@ OPTIONS: tuple[Option, ...] = (
         key="main-packages",
         kind="list",
         default=None,
-        help=(
-            "Go `main` packages to build, relative to the module. Default: every `cmd/*` with `package main`, and "
-            "the module root (`.`) when it is one."
-        ),
+        default_text="every `cmd/*` with `package main`, and the module root (`.`) when it is one",
+        help="Go `main` packages to build, relative to the module.",
     ),
     Option(
         table="go",
@@ -94,7 +98,10 @@ OPTIONS: tuple[Option, ...] = (
         kind="choice",
         default="required",
         choices=("required", "none"),
-        help="`required`: go.mod must pin an exact toolchain (`toolchain go1.X.Y` or `go 1.X.Y`).",
+        help=(
+            "`required`: go.mod must pin an exact toolchain (`toolchain go1.X.Y` or `go 1.X.Y`); `none` skips "
+            "the check."
+        ),
     ),
     Option(
         table="go",
@@ -103,7 +110,8 @@ OPTIONS: tuple[Option, ...] = (
         default=list(DEFAULT_PLATFORMS),
         help=(
             "GOOS/GOARCH targets every main package is built for, optionally with a variant: `linux/arm/v7` "
-            "(GOARM), `linux/amd64/v3` (GOAMD64), `linux/arm64/v8.2` (GOARM64)."
+            "(GOARM=7), `linux/amd64/v3` (GOAMD64=v3), `linux/arm64/v8.2` (GOARM64); archives are then named "
+            "`..._linux_armv7`. `build --platform OS/ARCH` picks one."
         ),
     ),
     Option(
@@ -113,8 +121,8 @@ OPTIONS: tuple[Option, ...] = (
         default="auto",
         help=(
             "Variable set to the release version with `-ldflags -X`. `auto`: each package-level string variable "
-            "named `version` or `Version` declared in a main package (`main.version`, `main.Version`); or a "
-            '`package/path.Var`; `""` to stamp nothing.'
+            'named `version` or `Version` a main package declares (`var Version string`, `var version = "dev"`); '
+            'or a `package/path.Var`; `""` to stamp nothing.'
         ),
     ),
     Option(
@@ -123,8 +131,8 @@ OPTIONS: tuple[Option, ...] = (
         kind="bool",
         default=False,
         help=(
-            "Embed VCS information (`-buildvcs=true`: revision, commit time). Requires a clean tree; "
-            "off by default (`-buildvcs=false`)."
+            "Embed VCS information (`-buildvcs=true`: revision, commit time); `build` then always requires a clean "
+            "tree. Off by default (`-buildvcs=false`)."
         ),
     ),
     Option(
@@ -133,8 +141,8 @@ OPTIONS: tuple[Option, ...] = (
         kind="list",
         default=[],
         help=(
-            'Extra linker flags appended to `-ldflags`, e.g. `["-s", "-w"]` to leave out the symbol table and '
-            "DWARF, or `-X pkg.Var=value`; recorded in the manifest. `-buildid=` is always set by reprotasks."
+            'Extra linker flags appended to `-ldflags`, one flag per entry, e.g. `["-s", "-w"]` to leave out the '
+            "symbol table and DWARF; recorded in the manifest. Never `-buildid`: reprotasks sets `-buildid=` itself."
         ),
     ),
     Option(
@@ -149,7 +157,10 @@ OPTIONS: tuple[Option, ...] = (
         key="exclude-packages",
         kind="list",
         default=[],
-        help="Main packages never built (e.g. `./cmd/devtool`), taken out of `main-packages` or of those found.",
+        help=(
+            'Main packages never built, e.g. `["./cmd/devtool"]`, taken out of `main-packages` or of those found '
+            "(an entry that is no main package is an error)."
+        ),
     ),
     Option(
         table="go",
@@ -157,10 +168,8 @@ OPTIONS: tuple[Option, ...] = (
         kind="list",
         default=[],
         show=lambda go, _rel: [f"{package}={name}" for package, name in sorted(go.binary_names.items())],
-        help=(
-            'Binary names as `PACKAGE=NAME` entries, e.g. `["./cmd/server=acme-server"]`. Default: the last '
-            "element of the package path; for `.`, of the module path (without a `/vN` suffix)."
-        ),
+        default_text="the last element of the package path; for `.`, of the module path (without a `/vN` suffix)",
+        help='Binary names as `PACKAGE=NAME` entries, e.g. `["./cmd/server=acme-server"]`.',
     ),
     Option(
         table="go",
@@ -179,7 +188,8 @@ OPTIONS: tuple[Option, ...] = (
         default=DEFAULT_ARCHIVE_NAME,
         help=(
             "Archive name without extension (`.tar.gz`, `.zip` on windows), from `{binary}`, `{version}`, `{os}`, "
-            "`{arch}` and `{variant}` (`v7` of linux/arm/v7); `{os}` and `{arch}` are required."
+            "`{arch}` and `{variant}` (`v7` of linux/arm/v7); `{os}` and `{arch}` are required, `{binary}` too with "
+            "several main packages."
         ),
     ),
 )

@@ -257,6 +257,10 @@ OPTIONS: tuple[Option, ...] = (
         layered=False,
         kind="entries",
         default=None,
+        default_text=(
+            "every environment: `provenance = true`, `sbom = true`, `reproduced = false`, `audit = false`, "
+            '`soak = "0s"`, no `promoters`'
+        ),
         check=check_rules,
         schema=RULES_SCHEMA,
         example='{"prod": {"reproduced": true, "soak": "24h"}}',
@@ -265,8 +269,8 @@ OPTIONS: tuple[Option, ...] = (
             "(default true: signed provenance matching SHA256SUMS), `sbom` (default true), `reproduced` (default "
             "false: a rebuild proves the bytes, or an earlier signed VSA did), `audit` (default false: the "
             "pinning audit of the release commit is clean), `soak` (least time in the previous environment, e.g. "
-            '"24h"), `promoters` (identities that may promote there; default: the `sign` signer policy) with '
-            "`promoter-issuer`."
+            '"24h"), `promoters` (identities that may promote there; without them the `[sign]` signer policy decides), '
+            "which needs `promoter-issuer`."
         ),
     ),
 )

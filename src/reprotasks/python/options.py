@@ -34,10 +34,8 @@ OPTIONS: tuple[Option, ...] = (
         kind="list",
         default=None,
         show=lambda python, rel: [rel(lock.input) for lock in python.locks],
-        help=(
-            "Lock inputs (`*.in`), each locked into the `.txt` beside it. Default: "
-            "`requirements*.in` at the project root and `requirements/*.in`."
-        ),
+        default_text="`requirements*.in` at the project root and `requirements/*.in`",
+        help="Lock inputs (`*.in`): each `X.in` is locked into the `X.txt` beside it.",
     ),
     Option(
         table="python",
@@ -46,9 +44,9 @@ OPTIONS: tuple[Option, ...] = (
         default=True,
         described=False,  # resolves into python.locks (requirements.lock.txt)
         help=(
-            "Without `requirements*.in` and without `locks`, lock the [project] dependencies and every "
-            "optional-dependency group of pyproject.toml into `requirements.lock.txt` beside it (the runtime "
-            "dependencies the SBOM lists)."
+            "Without `requirements*.in` and without `locks`, lock `[project] dependencies` and every "
+            "optional-dependency group (`--all-extras`) of pyproject.toml into `requirements.lock.txt` beside it: "
+            "the runtime dependencies the SBOM lists (skipped when `dependencies` is dynamic)."
         ),
     ),
     Option(
@@ -57,14 +55,18 @@ OPTIONS: tuple[Option, ...] = (
         kind="choice",
         default="pip-tools",
         choices=("pip-tools", "uv"),
-        help="Resolver that writes the locks: `pip-tools` (pip-compile) or `uv` (uv pip compile).",
+        help=(
+            "Resolver that writes the locks: `pip-tools` (pip-compile) or `uv` (uv pip compile; needs the `uv` "
+            "extra); both write the same lock body."
+        ),
     ),
     Option(
         table="python",
         key="index-url",
         kind="str",
         default=None,
-        help="Package index used to resolve (never written into a lock).",
+        default_text="none (pip's default)",
+        help="Package index to resolve from (never written into a lock).",
     ),
     Option(
         table="python",
@@ -78,7 +80,10 @@ OPTIONS: tuple[Option, ...] = (
         key="find-links",
         kind="list",
         default=[],
-        help="Local directories or pages of distributions to resolve from (never written into a lock).",
+        help=(
+            "Local directories (relative to the project) or pages of distributions to resolve from (never written "
+            "into a lock)."
+        ),
     ),
     Option(
         table="python",
@@ -95,7 +100,7 @@ OPTIONS: tuple[Option, ...] = (
         choices=("python-version-file", "requires-python", "none"),
         help=(
             "Where the Python version is pinned: a `.python-version` file, an exact "
-            "`requires-python` (`==3.11.*`), or `none` to skip the check."
+            "`requires-python` (`==3.X.*` or `==3.X.Y`), or `none` to skip the check."
         ),
     ),
     Option(
@@ -113,7 +118,7 @@ OPTIONS: tuple[Option, ...] = (
         show=lambda python, rel: None if python.build_lock is None else rel(python.build_lock.output),
         help=(
             "Hashed lock of the build backend (`[build-system] requires` plus the `build` front end), "
-            "written by `lock` and installed into the isolated build environment."
+            "written by `lock`, checked by `verify` and installed into the isolated build environment."
         ),
     ),
     Option(
@@ -121,10 +126,12 @@ OPTIONS: tuple[Option, ...] = (
         key="project",
         kind="str",
         default=None,
+        default_text="none (the root)",
         help=(
             "Directory of the Python project (the pyproject.toml with [build-system] and [project]), relative to "
-            "the project root, when it is not the root: e.g. Go at the root and Python in `python/`. Its "
-            "`requirements*.in` are found too, and the default build lock lives there."
+            'the project root, when it is not the root: e.g. `"python"` when Go is at the root. Its '
+            "`requirements*.in` are found there and the default build lock is `python/build-requirements.txt`; a "
+            "root pyproject.toml with its own `[project]` is then an error."
         ),
     ),
     Option(
@@ -158,8 +165,9 @@ OPTIONS: tuple[Option, ...] = (
         kind="bool",
         default=True,
         help=(
-            "`verify` asks uv, poetry or pdm whether the `uv.lock`, `poetry.lock` or `pdm.lock` beside "
-            "pyproject.toml still matches it (a missing tool is a finding); the SBOM lists their packages."
+            "`verify` runs `uv lock --check` / `poetry check --lock` / `pdm lock --check` on the tool lock "
+            "(`uv.lock`, `poetry.lock`, `pdm.lock`) beside pyproject.toml (a missing tool is a finding); the SBOM "
+            "lists their packages."
         ),
     ),
 )

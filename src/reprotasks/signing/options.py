@@ -27,7 +27,10 @@ OPTIONS: tuple[Option, ...] = (
         kind="choice",
         default="production",
         choices=("production", "staging"),
-        help="Public Sigstore instance used to sign and verify (ignored when `sign.trust-config` is set).",
+        help=(
+            "Public Sigstore instance used to sign and verify: `production` or `staging` (`--staging`); ignored "
+            "when `sign.trust-config` is set."
+        ),
     ),
     Option(
         table="sign",
@@ -36,7 +39,7 @@ OPTIONS: tuple[Option, ...] = (
         default=None,
         help=(
             "A Sigstore `ClientTrustConfig` JSON file (trusted root + signing config) for a private or local "
-            "Sigstore instance; replaces `sign.instance`."
+            "Sigstore instance (`--trust-config`); replaces `sign.instance`."
         ),
     ),
     Option(
@@ -54,17 +57,15 @@ OPTIONS: tuple[Option, ...] = (
         key="identity",
         kind="str",
         default=None,
-        help="Exact signer identity (certificate SAN: an email or URI) that verification requires.",
+        help="Exact signer identity (certificate SAN: an email or URI) that verification requires (`--identity`).",
     ),
     Option(
         table="sign",
         key="issuer",
         kind="str",
         default=None,
-        help=(
-            "OIDC issuer that verification requires. Default with `sign.github-repository`: "
-            "`https://token.actions.githubusercontent.com`; required with `sign.identity`."
-        ),
+        default_text="GitHub Actions' issuer (`https://token.actions.githubusercontent.com`) with `github-repository`",
+        help="OIDC issuer that verification requires; mandatory with `sign.identity` (`--issuer`).",
     ),
     Option(
         table="sign",
@@ -92,7 +93,7 @@ OPTIONS: tuple[Option, ...] = (
         key="offline",
         kind="bool",
         default=False,
-        help="Verify signatures with the trust root already on this machine, without refreshing it (TUF).",
+        help=("Verify signatures with the trust root already on this machine, without a TUF refresh (`--offline`)."),
     ),
     Option(
         table="sign",
