@@ -119,47 +119,54 @@ def check_rules(value: Any, where: str) -> dict[str, dict[str, Any]]:
         raise ConfigError(f"{where}` must be a table of tables, not {type(value).__name__}", hint=RULES_EXAMPLE)
     checked: dict[str, dict[str, Any]] = {}
     for environment, rules in value.items():
-        at = f"{where}.{environment}`"
-        if not isinstance(rules, Mapping):
-            raise ConfigError(f"{at} must be a table, not {type(rules).__name__}", hint=RULES_EXAMPLE)
-        unknown = sorted(set(rules) - set(RULE_KEYS))
-        if unknown:
-            raise ConfigError(f"{at}: unknown key `{unknown[0]}`", hint=f"the rules are: {', '.join(RULE_KEYS)}")
-        for key, kind in RULE_KEYS.items():
-            if key not in rules:
-                continue
-            item = rules[key]
-            good = (
-                isinstance(item, bool)
-                if kind == "bool"
-                else isinstance(item, str)
-                if kind == "str"
-                else isinstance(item, list) and all(isinstance(part, str) and part.strip() for part in item)
-            )
-            if not good:
-                wanted = {"bool": "true or false", "str": "a string", "list": "an array of non-empty strings"}[kind]
-                raise ConfigError(f"{at}: `{key}` must be {wanted}", hint=RULES_EXAMPLE)
-            if kind != "bool" and any("\x00" in text for text in ([item] if kind == "str" else item)):
-                raise ConfigError(f"{at}: `{key}` contains a NUL character (\\u0000)", hint="remove the NUL character")
-            if kind == "list" and any(part != part.strip() for part in item):
-                raise ConfigError(
-                    f"{at}: `{key}` has an identity with spaces around it",
-                    hint="write each identity exactly as the signing certificate names it, without spaces",
-                )
-        soak = rules.get("soak", "0s")
-        if not _SOAK.match(soak):
-            raise ConfigError(
-                f"{at}: `soak` = {soak!r} is not a duration",
-                hint='write a whole number and a unit: "30m", "24h", "7d" (s, m, h, d)',
-            )
-        if (rules.get("promoters") or rules.get("former-promoters")) and not rules.get("promoter-issuer"):
-            raise ConfigError(
-                f"{at}: `promoters` is set without `promoter-issuer`",
-                hint="an identity only means something with its OIDC issuer: add e.g. "
-                '`promoter-issuer = "https://token.actions.githubusercontent.com"`',
-            )
+        _check_environment_rules(rules, f"{where}.{environment}`")
         checked[str(environment)] = dict(rules)
     return checked
+
+
+def _check_environment_rules(rules: Any, at: str) -> None:
+    """One environment's rules table: known keys, each of its kind, a duration, an issuer for promoters."""
+    if not isinstance(rules, Mapping):
+        raise ConfigError(f"{at} must be a table, not {type(rules).__name__}", hint=RULES_EXAMPLE)
+    unknown = sorted(set(rules) - set(RULE_KEYS))
+    if unknown:
+        raise ConfigError(f"{at}: unknown key `{unknown[0]}`", hint=f"the rules are: {', '.join(RULE_KEYS)}")
+    for key, kind in RULE_KEYS.items():
+        if key in rules:
+            _check_rule_value(rules[key], key, kind, at)
+    soak = rules.get("soak", "0s")
+    if not _SOAK.match(soak):
+        raise ConfigError(
+            f"{at}: `soak` = {soak!r} is not a duration",
+            hint='write a whole number and a unit: "30m", "24h", "7d" (s, m, h, d)',
+        )
+    if (rules.get("promoters") or rules.get("former-promoters")) and not rules.get("promoter-issuer"):
+        raise ConfigError(
+            f"{at}: `promoters` is set without `promoter-issuer`",
+            hint="an identity only means something with its OIDC issuer: add e.g. "
+            '`promoter-issuer = "https://token.actions.githubusercontent.com"`',
+        )
+
+
+def _check_rule_value(item: Any, key: str, kind: str, at: str) -> None:
+    """``item`` is a value of ``kind`` (bool, str or list of identities) without NULs or stray spaces."""
+    good = (
+        isinstance(item, bool)
+        if kind == "bool"
+        else isinstance(item, str)
+        if kind == "str"
+        else isinstance(item, list) and all(isinstance(part, str) and part.strip() for part in item)
+    )
+    if not good:
+        wanted = {"bool": "true or false", "str": "a string", "list": "an array of non-empty strings"}[kind]
+        raise ConfigError(f"{at}: `{key}` must be {wanted}", hint=RULES_EXAMPLE)
+    if kind != "bool" and any("\x00" in text for text in ([item] if kind == "str" else item)):
+        raise ConfigError(f"{at}: `{key}` contains a NUL character (\\u0000)", hint="remove the NUL character")
+    if kind == "list" and any(part != part.strip() for part in item):
+        raise ConfigError(
+            f"{at}: `{key}` has an identity with spaces around it",
+            hint="write each identity exactly as the signing certificate names it, without spaces",
+        )
 
 
 def resolve(
