@@ -21,12 +21,14 @@ if TYPE_CHECKING:
 
     from cryptography.x509 import Certificate
     from sigstore.hashes import Hashed
-    from sigstore.models import Bundle, ClientTrustConfig
-    from sigstore.oidc import IdentityToken
-    from sigstore.verify import Verifier
+    from sigstore.models import Bundle
 
-# The sigstore types are named for annotations elsewhere (under TYPE_CHECKING): only signing/ imports sigstore.
-__all__ = ["BUNDLE_SUFFIX", "ClientTrustConfig", "IdentityToken", "SignatureError", "SignerPolicy", "Verifier"]
+    # Re-exported (`X as X`) for annotations elsewhere, under TYPE_CHECKING: only signing/ imports sigstore.
+    from sigstore.models import ClientTrustConfig as ClientTrustConfig
+    from sigstore.oidc import IdentityToken as IdentityToken
+    from sigstore.verify import Verifier as Verifier
+
+__all__ = ["BUNDLE_SUFFIX", "SignatureError", "SignerPolicy"]
 
 # Fulcio certificate extensions (https://github.com/sigstore/fulcio/blob/main/docs/oid-info.md).
 _ISSUER_V2 = "1.3.6.1.4.1.57264.1.8"
