@@ -112,38 +112,10 @@ def _same(manifests: list[tuple[Path, Manifest]], what: str, value: Any) -> Any:
 
 
 def _merge(config: Config, manifests: list[tuple[Path, Manifest]], *, runner: Runner) -> Manifest:
-    project = _same(manifests, "the project name and version", lambda m: m.project)
-    source = _same(manifests, "the source commit", lambda m: m.source)
-    _same(manifests, "the reprotasks version", lambda m: m.toolchains.get("reprotasks"))
-    if manifests[0][1].toolchains.get("reprotasks") != __version__:
-        raise ReprotasksError(
-            f"assemble: the parts were built by reprotasks {manifests[0][1].toolchains.get('reprotasks')}, "
-            f"this is {__version__}",
-            hint="install the same reprotasks version (from your hashed dev lock) in every job",
-        )
-    python_parts = [(part, m) for part, m in manifests if m.python is not None]
-    go_parts = [(part, m) for part, m in manifests if m.go is not None]
-    python_record = _same(python_parts, "the Python build", lambda m: m.python) if python_parts else None
-    python_toolchain = (
-        _same(python_parts, "the Python toolchain", lambda m: m.toolchains.get("python")) if python_parts else None
-    )
-    go_version = _same(go_parts, "the Go toolchain", lambda m: m.toolchains.get("go")) if go_parts else None
-    go_record: dict[str, Any] | None = None
-    if go_parts:
-        common = _same(go_parts, "the Go build", lambda m: {k: v for k, v in (m.go or {}).items() if k != "platforms"})
-        platforms: dict[str, Any] = {}
-        for _part, manifest in go_parts:
-            platforms.update((manifest.go or {}).get("platforms", {}))
-        go_record = {**common, "platforms": dict(sorted(platforms.items()))}
-    artifacts: dict[str, ArtifactRecord] = {}
-    for part, manifest in manifests:
-        for record in manifest.artifacts:
-            other = artifacts.get(record.name)
-            if other is not None and other != record:
-                raise ReprotasksError(
-                    f"assemble: {record.name} comes from two parts with different contents ({part})", hint=_REBUILD
-                )
-            artifacts[record.name] = record
+    project, source = _agreed_release(manifests)
+    python_record, python_toolchain = _python_facts(manifests)
+    go_version, go_record = _go_facts(manifests)
+    artifacts = _merged_artifacts(manifests)
     # The inputs digest a single full build of this commit computes, so `build` can reuse the result.
     here = _source.describe_source(config.root, runner=runner)
     if here.commit != source.get("commit"):
@@ -171,7 +143,63 @@ def _merge(config: Config, manifests: list[tuple[Path, Manifest]], *, runner: Ru
         )
     # Every recorded fact is re-derived here (commit, locks, flags), never taken from a part.
     header = manifest_header(config, plan, runner=runner, python_toolchain=python_toolchain or host_python())
-    claimed = {"project": project, "source": source, "python": python_record, "go": go_record}
+    _check_claims({"project": project, "source": source, "python": python_record, "go": go_record}, header)
+    return Manifest(**header, artifacts=tuple(sorted(artifacts.values(), key=lambda record: record.name)))
+
+
+def _agreed_release(manifests: list[tuple[Path, Manifest]]) -> tuple[Any, Any]:
+    """(project, source) the parts agree on, built by this very reprotasks version."""
+    project = _same(manifests, "the project name and version", lambda m: m.project)
+    source = _same(manifests, "the source commit", lambda m: m.source)
+    _same(manifests, "the reprotasks version", lambda m: m.toolchains.get("reprotasks"))
+    if manifests[0][1].toolchains.get("reprotasks") != __version__:
+        raise ReprotasksError(
+            f"assemble: the parts were built by reprotasks {manifests[0][1].toolchains.get('reprotasks')}, "
+            f"this is {__version__}",
+            hint="install the same reprotasks version (from your hashed dev lock) in every job",
+        )
+    return project, source
+
+
+def _python_facts(manifests: list[tuple[Path, Manifest]]) -> tuple[Any, Any]:
+    """(the Python build record, the Python toolchain) the Python parts agree on; (None, None) without any."""
+    python_parts = [(part, m) for part, m in manifests if m.python is not None]
+    if not python_parts:
+        return None, None
+    python_record = _same(python_parts, "the Python build", lambda m: m.python)
+    return python_record, _same(python_parts, "the Python toolchain", lambda m: m.toolchains.get("python"))
+
+
+def _go_facts(manifests: list[tuple[Path, Manifest]]) -> tuple[Any, dict[str, Any] | None]:
+    """(the Go toolchain, the Go build record with every part's platforms) of the Go parts; (None, None)
+    without any."""
+    go_parts = [(part, m) for part, m in manifests if m.go is not None]
+    if not go_parts:
+        return None, None
+    go_version = _same(go_parts, "the Go toolchain", lambda m: m.toolchains.get("go"))
+    common = _same(go_parts, "the Go build", lambda m: {k: v for k, v in (m.go or {}).items() if k != "platforms"})
+    platforms: dict[str, Any] = {}
+    for _part, manifest in go_parts:
+        platforms.update((manifest.go or {}).get("platforms", {}))
+    return go_version, {**common, "platforms": dict(sorted(platforms.items()))}
+
+
+def _merged_artifacts(manifests: list[tuple[Path, Manifest]]) -> dict[str, ArtifactRecord]:
+    """Every part's artifacts by name; one name from two parts must be the same record."""
+    artifacts: dict[str, ArtifactRecord] = {}
+    for part, manifest in manifests:
+        for record in manifest.artifacts:
+            other = artifacts.get(record.name)
+            if other is not None and other != record:
+                raise ReprotasksError(
+                    f"assemble: {record.name} comes from two parts with different contents ({part})", hint=_REBUILD
+                )
+            artifacts[record.name] = record
+    return artifacts
+
+
+def _check_claims(claimed: dict[str, Any], header: dict[str, Any]) -> None:
+    """What the parts claim is what this checkout derives."""
     for key, value in claimed.items():
         if value != header[key]:
             raise ReprotasksError(
@@ -179,4 +207,3 @@ def _merge(config: Config, manifests: list[tuple[Path, Manifest]], *, runner: Ru
                 f"checkout derives ({json.dumps(header[key], sort_keys=True)[:200]})",
                 hint=_REBUILD,
             )
-    return Manifest(**header, artifacts=tuple(sorted(artifacts.values(), key=lambda record: record.name)))

@@ -61,6 +61,18 @@ class ReproduceReport:
         return rows
 
 
+@dataclass(frozen=True)
+class _Baseline:
+    """What the rebuild is compared with: the first build in dist/, or a release's published SHA256SUMS."""
+
+    label: str
+    expected: dict[str, str]  # file name -> sha256
+    source: _source.Source
+    build_args: list[str]
+    images: bool  # does the rebuild make the images too
+    reference: Manifest | None = None  # dist/'s manifest (None for a release's SHA256SUMS)
+
+
 def reproduce(config: Config, *, runner: Runner, ref: str | None = None, sums: Path | None = None) -> ReproduceReport:
     """Rebuild and compare; raises DriftError naming (and explaining) every differing artifact."""
     dist_shown = config.rel(config.dist_dir)
@@ -69,71 +81,15 @@ def reproduce(config: Config, *, runner: Runner, ref: str | None = None, sums: P
             raise ReprotasksError(
                 "--sums is only used with --ref", hint="pass --ref TAG too, or drop --sums to compare with dist/"
             )
-        manifest_path = require_manifest(
-            config.dist_dir,
-            dist_shown,
-            missing=f"{dist_shown}/{MANIFEST_NAME} is missing: there is no first build to compare with",
-            hint="run `reprotasks build` first (or `nox -s build reproduce`)",
-            step="reproduce",
-        )
-        # Read once: the bytes compared with the rebuild's are the bytes parsed (and later vouched for).
-        manifest_data = read_regular(manifest_path)
-        reference = _parsed(manifest_data, f"{dist_shown}/{MANIFEST_NAME}")
-        source = _source.describe_source(config.root, runner=runner)
-        _source.require_built_from(
-            reference.source.get("commit"),
-            source,
-            dist_shown,
-            hint="run `reprotasks build` to build HEAD, then reproduce it",
-        )
-        # Never through a symlink: what is compared is what dist/ itself holds.
-        missing = [record.name for record in reference.artifacts if kind_of(config.dist_dir / record.name) is not None]
-        if missing:
-            raise ReprotasksError(
-                f"{dist_shown}/ lacks {', '.join(missing)}, listed in its {MANIFEST_NAME}",
-                hint="run `reprotasks build` again to restore the first build",
-            )
-        expected = {record.name: sha256_regular(config.dist_dir / record.name) for record in reference.artifacts}
-        unlike = [record.name for record in reference.artifacts if expected[record.name] != record.sha256]
-        if unlike:
-            raise DriftError(
-                [
-                    Finding(
-                        f"{dist_shown}/{name}", None, f"does not have the sha256 its {MANIFEST_NAME} records", _REBUILD
-                    )
-                    for name in unlike
-                ],
-                step="reproduce",
-            )
-        expected[MANIFEST_NAME] = hashlib.sha256(manifest_data).hexdigest()
-        build_args = _selection(reference)
-        if recorded_lock(reference.python) is not None:
-            # No committed build lock: the rebuild installs exactly what the first build resolved.
-            build_args.append(f"--from-manifest={manifest_path.resolve()}")
-        label = f"{dist_shown}/ (first build)"
+        baseline = _first_build(config, runner=runner)
     else:
-        if sums is None:
-            raise ReprotasksError(
-                f"--ref {ref} needs the release's published checksums to compare with",
-                hint=f"download that release's {SUMS_NAME} and pass it with --sums FILE",
-            )
-        if not sums.is_file():
-            raise ReprotasksError(f"--sums {sums}: no such file", hint=f"pass the path of the release's {SUMS_NAME}")
-        problems, listed = read_sums(sums, str(sums))
-        if problems:
-            raise DriftError(problems, step="reproduce")
-        if not listed:
-            raise ReprotasksError(f"{sums} lists no file", hint=f"pass the release's real {SUMS_NAME}")
-        expected = {name: digest for name, (digest, _line) in listed.items()}
-        source = _source.describe_source(config.root, runner=runner, ref=ref)
-        build_args = []
-        label = f"{sums} ({ref})"
+        baseline = _published_release(config, ref, sums, runner=runner)
     with tempfile.TemporaryDirectory(prefix="reprotasks-reproduce-") as scratch:
-        # A tag's own configuration says which images it makes (none: the step does nothing).
-        images = ref is not None or any(record.kind == "oci-image" for record in reference.artifacts)
-        rebuilt_dist, conditions = _rebuild(config, source, Path(scratch), build_args, runner=runner, images=images)
-        comparisons = _compare(config, expected, rebuilt_dist, runner=runner, against_sums=ref is not None)
-    report = ReproduceReport(label, source.commit, conditions, tuple(comparisons))
+        rebuilt_dist, conditions = _rebuild(
+            config, baseline.source, Path(scratch), baseline.build_args, runner=runner, images=baseline.images
+        )
+        comparisons = _compare(config, baseline.expected, rebuilt_dist, runner=runner, against_sums=ref is not None)
+    report = ReproduceReport(baseline.label, baseline.source.commit, conditions, tuple(comparisons))
     findings = [_finding(dist_shown, item) for item in comparisons if item.status in ("differs", "missing", "extra")]
     if ref is not None and not any(item.status == "identical" for item in comparisons):
         findings.append(
@@ -141,9 +97,82 @@ def reproduce(config: Config, *, runner: Runner, ref: str | None = None, sums: P
         )
     if findings:
         raise DriftError(findings, step="reproduce")
-    if ref is None:  # every file of dist/, manifest included, came out of the independent rebuild
-        _evidence.record_reproduction(reference, conditions)
+    if baseline.reference is not None:  # every file of dist/, manifest included, came out of the independent rebuild
+        _evidence.record_reproduction(baseline.reference, conditions)
     return report
+
+
+def _first_build(config: Config, *, runner: Runner) -> _Baseline:
+    """dist/ as the first build of HEAD left it: every artifact its manifest lists, with that sha256."""
+    dist_shown = config.rel(config.dist_dir)
+    manifest_path = require_manifest(
+        config.dist_dir,
+        dist_shown,
+        missing=f"{dist_shown}/{MANIFEST_NAME} is missing: there is no first build to compare with",
+        hint="run `reprotasks build` first (or `nox -s build reproduce`)",
+        step="reproduce",
+    )
+    # Read once: the bytes compared with the rebuild's are the bytes parsed (and later vouched for).
+    manifest_data = read_regular(manifest_path)
+    reference = _parsed(manifest_data, f"{dist_shown}/{MANIFEST_NAME}")
+    source = _source.describe_source(config.root, runner=runner)
+    _source.require_built_from(
+        reference.source.get("commit"),
+        source,
+        dist_shown,
+        hint="run `reprotasks build` to build HEAD, then reproduce it",
+    )
+    expected = _recorded_digests(config, reference)
+    expected[MANIFEST_NAME] = hashlib.sha256(manifest_data).hexdigest()
+    build_args = _selection(reference)
+    if recorded_lock(reference.python) is not None:
+        # No committed build lock: the rebuild installs exactly what the first build resolved.
+        build_args.append(f"--from-manifest={manifest_path.resolve()}")
+    images = any(record.kind == "oci-image" for record in reference.artifacts)
+    return _Baseline(f"{dist_shown}/ (first build)", expected, source, build_args, images, reference)
+
+
+def _recorded_digests(config: Config, reference: Manifest) -> dict[str, str]:
+    """The sha256 of each artifact in dist/, refused unless it is there and has the recorded sha256."""
+    dist_shown = config.rel(config.dist_dir)
+    # Never through a symlink: what is compared is what dist/ itself holds.
+    missing = [record.name for record in reference.artifacts if kind_of(config.dist_dir / record.name) is not None]
+    if missing:
+        raise ReprotasksError(
+            f"{dist_shown}/ lacks {', '.join(missing)}, listed in its {MANIFEST_NAME}",
+            hint="run `reprotasks build` again to restore the first build",
+        )
+    expected = {record.name: sha256_regular(config.dist_dir / record.name) for record in reference.artifacts}
+    unlike = [record.name for record in reference.artifacts if expected[record.name] != record.sha256]
+    if unlike:
+        raise DriftError(
+            [
+                Finding(f"{dist_shown}/{name}", None, f"does not have the sha256 its {MANIFEST_NAME} records", _REBUILD)
+                for name in unlike
+            ],
+            step="reproduce",
+        )
+    return expected
+
+
+def _published_release(config: Config, ref: str, sums: Path | None, *, runner: Runner) -> _Baseline:
+    """The tag ``ref`` and the SHA256SUMS its release published."""
+    if sums is None:
+        raise ReprotasksError(
+            f"--ref {ref} needs the release's published checksums to compare with",
+            hint=f"download that release's {SUMS_NAME} and pass it with --sums FILE",
+        )
+    if not sums.is_file():
+        raise ReprotasksError(f"--sums {sums}: no such file", hint=f"pass the path of the release's {SUMS_NAME}")
+    problems, listed = read_sums(sums, str(sums))
+    if problems:
+        raise DriftError(problems, step="reproduce")
+    if not listed:
+        raise ReprotasksError(f"{sums} lists no file", hint=f"pass the release's real {SUMS_NAME}")
+    expected = {name: digest for name, (digest, _line) in listed.items()}
+    source = _source.describe_source(config.root, runner=runner, ref=ref)
+    # A tag's own configuration says which images it makes (none: the step does nothing).
+    return _Baseline(f"{sums} ({ref})", expected, source, [], images=True)
 
 
 def _parsed(data: bytes, shown: str) -> Manifest:

@@ -100,38 +100,53 @@ def dockerfile(text: str) -> Iterator[Hit]:
     args: dict[str, str] = {}
     for line, instruction, arguments, heredoc in _dockerfile_instructions(text):
         if instruction == "ARG":
-            for word in arguments.split():
-                name, _, default = word.partition("=")
-                if default:
-                    args[name] = default.strip("\"'")
+            _remember_arg_defaults(arguments, args)
         elif instruction == "FROM":
-            words = [word for word in arguments.split() if not word.startswith("--")]
-            if not words:
-                continue
-            image = expand(words[0], args)
-            if len(words) >= 3 and words[1].lower() == "as":
-                stages.add(words[2].lower())
-            if image.lower() in stages or image == "scratch" or "@sha256:" in image:
-                continue
-            yield "RT-D001", line, 6, words[0]
+            yield from _from_hits(line, arguments, args, stages)
         elif instruction == "ADD":
-            words = arguments.split()
-            if any(w.startswith(("http://", "https://", "git@")) for w in words) and not any(
-                w.startswith("--checksum=") for w in words
-            ):
-                yield "RT-D002", line, 5, arguments
+            yield from _add_hits(line, arguments)
         elif instruction in ("COPY", "RUN") and (source := _from_image(arguments, args, stages)):
             # COPY --from=image:tag / RUN --mount=...,from=image:tag pull an image as FROM does
             yield "RT-D001", line, len(instruction) + 2, source
         if instruction == "RUN":
-            command = " ".join(
-                w for w in arguments.split() if not w.startswith("--mount") and not w.startswith("--network")
-            )
-            if command.startswith("["):  # exec form: RUN ["pip", "install", "flask"]
-                command = _exec_form(command)
-            script = heredoc if heredoc else command
-            offset_line = line + 1 if heredoc else line
-            yield from _script_hits(script, offset_line, 1 if heredoc else 5, args)
+            yield from _run_hits(line, arguments, heredoc, args)
+
+
+def _remember_arg_defaults(arguments: str, args: dict[str, str]) -> None:
+    for word in arguments.split():
+        name, _, default = word.partition("=")
+        if default:
+            args[name] = default.strip("\"'")
+
+
+def _from_hits(line: int, arguments: str, args: dict[str, str], stages: set[str]) -> Iterator[Hit]:
+    """RT-D001 for a FROM image without a digest; a named stage is remembered in ``stages``."""
+    words = [word for word in arguments.split() if not word.startswith("--")]
+    if not words:
+        return
+    image = expand(words[0], args)
+    if len(words) >= 3 and words[1].lower() == "as":
+        stages.add(words[2].lower())
+    if image.lower() in stages or image == "scratch" or "@sha256:" in image:
+        return
+    yield "RT-D001", line, 6, words[0]
+
+
+def _add_hits(line: int, arguments: str) -> Iterator[Hit]:
+    words = arguments.split()
+    if any(w.startswith(("http://", "https://", "git@")) for w in words) and not any(
+        w.startswith("--checksum=") for w in words
+    ):
+        yield "RT-D002", line, 5, arguments
+
+
+def _run_hits(line: int, arguments: str, heredoc: str, args: dict[str, str]) -> Iterator[Hit]:
+    command = " ".join(w for w in arguments.split() if not w.startswith("--mount") and not w.startswith("--network"))
+    if command.startswith("["):  # exec form: RUN ["pip", "install", "flask"]
+        command = _exec_form(command)
+    script = heredoc if heredoc else command
+    offset_line = line + 1 if heredoc else line
+    yield from _script_hits(script, offset_line, 1 if heredoc else 5, args)
 
 
 # --- GitHub workflows and composite actions ------------------------------------------------

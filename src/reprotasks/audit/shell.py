@@ -158,23 +158,35 @@ def _check_line(
                 continue
             if not argv:
                 continue
-            rule = _check_command(argv, known)
-            if (
-                rule is None
-                and argv[0] in _FETCHERS
-                and any(later and later[0] in _SHELLS and _runs_stdin(later) for later in commands[position + 1 :])
-            ):
-                rule = "RT-S003"
-            if (
-                rule is None
-                and argv[0] in _SHELLS
-                and any(fetcher in word for word in argv[1:] for fetcher in ("curl ", "wget "))
-            ):
-                rule = "RT-S003"
-            if rule is None:
-                rule = _download_then_run(argv, downloads)
+            rule = _command_rule(argv, commands[position + 1 :], known, downloads)
             if rule is not None:
                 yield ShellIssue(rule, start + _offset(line, argv[0]), " ".join(argv))
+
+
+def _command_rule(
+    argv: list[str], later_commands: list[list[str]], known: dict[str, str], downloads: dict[str, bool]
+) -> str | None:
+    """The rule one simple command breaks, given the commands it pipes into and the downloads before it."""
+    rule = _check_command(argv, known)
+    if rule is None and _pipes_download_into_shell(argv, later_commands):
+        rule = "RT-S003"
+    if rule is None and _shell_runs_inline_download(argv):
+        rule = "RT-S003"
+    if rule is None:
+        rule = _download_then_run(argv, downloads)
+    return rule
+
+
+def _pipes_download_into_shell(argv: list[str], later_commands: list[list[str]]) -> bool:
+    """`curl URL | sh`: a fetcher whose output a later shell of the pipeline runs."""
+    return argv[0] in _FETCHERS and any(
+        later and later[0] in _SHELLS and _runs_stdin(later) for later in later_commands
+    )
+
+
+def _shell_runs_inline_download(argv: list[str]) -> bool:
+    """`sh -c "$(curl URL)"`: a shell whose program text fetches."""
+    return argv[0] in _SHELLS and any(fetcher in word for word in argv[1:] for fetcher in ("curl ", "wget "))
 
 
 _PROCESS_SUBSTITUTION = re.compile(
@@ -191,37 +203,53 @@ def _download_then_run(argv: list[str], downloads: dict[str, bool]) -> str | Non
     checksum check of that file in between: RT-S003, as a pipe into a shell would be."""
     name = argv[0]
     if name in _FETCHERS:
-        target = _download_target(argv)
-        if target and target != "/dev/null":
-            downloads[target] = False
+        _note_download(argv, downloads)
         return None
     if name in ("mv", "cp", "install") and len(operands := [w for w in argv[1:] if not w.startswith("-")]) >= 2:
-        # `mv cross /usr/local/bin/` then `cross build`: the download runs under its new name
-        destination = operands[-1]
-        for source in operands[:-1]:
-            if source in downloads:
-                moved = f"{destination.rstrip('/')}/{_base(source)}" if destination.endswith("/") else destination
-                downloads[moved] = downloads[source]
+        _follow_move(operands, downloads)
         return None
     if name in _CHECKERS:
-        checked = [target for target in downloads if any(target in word or _base(target) in word for word in argv)]
-        if any(word in ("-c", "--check", "--verify", "verify-blob") for word in argv[1:]) and not checked:
-            checked = list(downloads)  # `sha256sum -c SUMS` checks what SUMS lists
-        for target in checked:
-            downloads[target] = True
+        _note_checksum_check(argv, downloads)
         return None
-    ran = None
-    if name in _SHELLS:
-        ran = next((word for word in argv[1:] if not word.startswith("-")), None)
-    elif "/" in name or name.startswith("$"):
-        ran = name
-    else:
-        installed = [target for target in downloads if target.startswith(_BIN_DIRS) and _base(target) == name]
-        ran = installed[0] if installed else None
+    ran = _program_run(argv, downloads)
     if ran is None:
         return None
     unchecked = (target for target, verified in downloads.items() if not verified)
     return "RT-S003" if any(ran.removeprefix("./") == target.removeprefix("./") for target in unchecked) else None
+
+
+def _note_download(argv: list[str], downloads: dict[str, bool]) -> None:
+    target = _download_target(argv)
+    if target and target != "/dev/null":
+        downloads[target] = False
+
+
+def _follow_move(operands: list[str], downloads: dict[str, bool]) -> None:
+    """`mv cross /usr/local/bin/` then `cross build`: the download runs under its new name."""
+    destination = operands[-1]
+    for source in operands[:-1]:
+        if source in downloads:
+            moved = f"{destination.rstrip('/')}/{_base(source)}" if destination.endswith("/") else destination
+            downloads[moved] = downloads[source]
+
+
+def _note_checksum_check(argv: list[str], downloads: dict[str, bool]) -> None:
+    checked = [target for target in downloads if any(target in word or _base(target) in word for word in argv)]
+    if any(word in ("-c", "--check", "--verify", "verify-blob") for word in argv[1:]) and not checked:
+        checked = list(downloads)  # `sha256sum -c SUMS` checks what SUMS lists
+    for target in checked:
+        downloads[target] = True
+
+
+def _program_run(argv: list[str], downloads: dict[str, bool]) -> str | None:
+    """The file this command runs: a shell's script, a path, or a download installed into a bin directory."""
+    name = argv[0]
+    if name in _SHELLS:
+        return next((word for word in argv[1:] if not word.startswith("-")), None)
+    if "/" in name or name.startswith("$"):
+        return name
+    installed = [target for target in downloads if target.startswith(_BIN_DIRS) and _base(target) == name]
+    return installed[0] if installed else None
 
 
 def _base(path: str) -> str:
@@ -230,16 +258,27 @@ def _base(path: str) -> str:
 
 def _download_target(argv: list[str]) -> str | None:
     """The file curl or wget writes (None: stdout, or it cannot be told)."""
-    args = argv[1:]
-    urls = [word for word in args if "://" in word]
+    named, target = _output_option(argv[0], argv[1:])
+    return target if named else _remote_name(argv)
+
+
+def _output_option(fetcher: str, args: list[str]) -> tuple[bool, str | None]:
+    """(True, the file or None for stdout) when an option names the output; (False, None) when none does."""
     for index, word in enumerate(args):
         # `-o FILE`, or a cluster of short options ending in it (`curl -fsSLo FILE`, `wget -qO FILE`)
-        if argv[0] == "curl" and (word == "--output" or re.fullmatch(r"-[a-zA-Z]*o", word)) and index + 1 < len(args):
-            return args[index + 1]
-        if argv[0] == "wget" and (word == "--output-document" or re.fullmatch(r"-[a-zA-Z]*O", word)):
-            return None if index + 1 >= len(args) or args[index + 1] == "-" else args[index + 1]
-        if argv[0] == "wget" and word.startswith("--output-document="):
-            return word.split("=", 1)[1] or None
+        if fetcher == "curl" and (word == "--output" or re.fullmatch(r"-[a-zA-Z]*o", word)) and index + 1 < len(args):
+            return True, args[index + 1]
+        if fetcher == "wget" and (word == "--output-document" or re.fullmatch(r"-[a-zA-Z]*O", word)):
+            return True, None if index + 1 >= len(args) or args[index + 1] == "-" else args[index + 1]
+        if fetcher == "wget" and word.startswith("--output-document="):
+            return True, word.split("=", 1)[1] or None
+    return False, None
+
+
+def _remote_name(argv: list[str]) -> str | None:
+    """The file named after the URL (wget's default, curl's -O), if a URL is given."""
+    args = argv[1:]
+    urls = [word for word in args if "://" in word]
     remote_name = argv[0] == "wget" or any(
         word in ("-O", "--remote-name") or re.fullmatch(r"-[a-zA-Z]*O", word) for word in args
     )
@@ -316,31 +355,68 @@ def _operands(args: list[str], after: str, with_values: frozenset[str] = frozens
 
 def _check_other_installers(name: str, args: list[str]) -> str | None:
     """apk, dnf/yum/microdnf (RT-S005, a warning as for apt); global npm, npx, gem and cargo tools (RT-S006)."""
-    if name == "apk" and "add" in args:
+    checker = _OTHER_INSTALLERS.get(name)
+    return checker(args) if checker is not None else None
+
+
+def _check_apk(args: list[str]) -> str | None:
+    if "add" in args:
         packages = _operands(args, "add", frozenset({"-X", "--repository", "-t", "--virtual", "--root", "-p"}))
         if any("=" not in package and "~" not in package for package in packages):
             return "RT-S005"
-    elif name in ("dnf", "yum", "microdnf") and "install" in args:
+    return None
+
+
+def _check_rpm(args: list[str]) -> str | None:
+    if "install" in args:
         packages = [word for word in _operands(args, "install") if not word.endswith(".rpm")]
         if any(not _RPM_VERSIONED.search(package) for package in packages):
             return "RT-S005"
-    elif name == "npm" and args[:1] in (["install"], ["i"], ["add"]) and ("-g" in args or "--global" in args):
-        if any(not _EXACT_NPM.match(package) for package in _operands(args, args[0])):
-            return "RT-S006"
-    elif name == "npx" and any(word in ("-y", "--yes") for word in args):
+    return None
+
+
+def _check_npm(args: list[str]) -> str | None:
+    global_install = args[:1] in (["install"], ["i"], ["add"]) and ("-g" in args or "--global" in args)
+    if global_install and any(not _EXACT_NPM.match(package) for package in _operands(args, args[0])):
+        return "RT-S006"
+    return None
+
+
+def _check_npx(args: list[str]) -> str | None:
+    if any(word in ("-y", "--yes") for word in args):
         # Only with --yes: a plain `npx eslint` runs the project's own, package-lock-pinned copy.
         first = next((word for word in args if not word.startswith("-")), None)
         if first is not None and not first.startswith((".", "/")) and not _EXACT_NPM.match(first):
             return "RT-S006"
-    elif name == "gem" and args[:1] == ["install"]:
-        if not any(word in ("-v", "--version") or word.startswith("--version=") for word in args):
-            return "RT-S006"
-    elif name == "cargo" and args[:1] == ["install"]:
+    return None
+
+
+def _check_gem(args: list[str]) -> str | None:
+    versioned = any(word in ("-v", "--version") or word.startswith("--version=") for word in args)
+    if args[:1] == ["install"] and not versioned:
+        return "RT-S006"
+    return None
+
+
+def _check_cargo(args: list[str]) -> str | None:
+    if args[:1] == ["install"]:
         crates = _operands(args, "install", frozenset({"--version", "--git", "--branch", "--tag", "--rev", "--root"}))
         pinned = "--version" in args or any(word.startswith("--version=") for word in args)
         if "--path" not in args and not pinned and any("@" not in crate for crate in crates):
             return "RT-S006"
     return None
+
+
+_OTHER_INSTALLERS: dict[str, Callable[[list[str]], str | None]] = {
+    "apk": _check_apk,
+    "dnf": _check_rpm,
+    "yum": _check_rpm,
+    "microdnf": _check_rpm,
+    "npm": _check_npm,
+    "npx": _check_npx,
+    "gem": _check_gem,
+    "cargo": _check_cargo,
+}
 
 
 # pip / uv pip install options that take a value (the value is no package to install).

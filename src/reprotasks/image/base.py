@@ -28,22 +28,39 @@ def fetch_base(reference: str, platform: Platform, *, runner: Runner) -> Base:
     repository, _, digest = reference.partition("@")
     document = _json(_fetch(runner, repository, digest, manifest=True), f"{reference}")
     if document.get("mediaType") in (INDEX, DOCKER_LIST) or "manifests" in document:
-        entries = [entry for entry in document.get("manifests") or [] if isinstance(entry, dict)]
-        # The exact variant first (none for none): linux/amd64 must not get a linux/amd64/v3 image.
-        chosen = [entry for entry in entries if _matches(entry.get("platform"), platform, exact=True)]
-        chosen = chosen or [entry for entry in entries if _matches(entry.get("platform"), platform, exact=False)]
-        if not chosen:
-            raise ReprotasksError(
-                f"base image {reference} has no image for {platform}",
-                hint=f"pick a base that is built for {platform}, or drop that platform from the image's `platforms`",
-            )
-        digest = str(chosen[0].get("digest"))
+        digest = _platform_digest(reference, document, platform)
         document = _json(_fetch(runner, repository, digest, manifest=True), f"{repository}@{digest}")
     config_ref = document.get("config")
     layers = document.get("layers")
     if not isinstance(config_ref, dict) or not isinstance(layers, list):
         raise ReprotasksError(f"base image {reference} is not an image manifest", hint=_FIX)
     config = _json(_fetch(runner, repository, str(config_ref.get("digest"))), f"the config of {reference}")
+    _check_platform(reference, config, platform)
+    blobs = []
+    for entry in layers:
+        if not isinstance(entry, dict) or not str(entry.get("mediaType", "")).endswith(("tar+gzip", "tar.gzip")):
+            raise ReprotasksError(f"base image {reference} has a layer that is not a gzip tar", hint=_FIX)
+        blobs.append(Blob(str(entry["mediaType"]), _fetch(runner, repository, str(entry.get("digest")))))
+    _check_config(reference, config, blobs)
+    return Base(config, tuple(blobs))
+
+
+def _platform_digest(reference: str, index: dict[str, Any], platform: Platform) -> str:
+    """The digest of ``platform``'s manifest in a multi-platform index."""
+    entries = [entry for entry in index.get("manifests") or [] if isinstance(entry, dict)]
+    # The exact variant first (none for none): linux/amd64 must not get a linux/amd64/v3 image.
+    chosen = [entry for entry in entries if _matches(entry.get("platform"), platform, exact=True)]
+    chosen = chosen or [entry for entry in entries if _matches(entry.get("platform"), platform, exact=False)]
+    if not chosen:
+        raise ReprotasksError(
+            f"base image {reference} has no image for {platform}",
+            hint=f"pick a base that is built for {platform}, or drop that platform from the image's `platforms`",
+        )
+    return str(chosen[0].get("digest"))
+
+
+def _check_platform(reference: str, config: dict[str, Any], platform: Platform) -> None:
+    """The base's config states the platform asked for (a variant only when both name one)."""
     found = Platform(str(config.get("os", "")), str(config.get("architecture", "")), config.get("variant") or None)
     if (found.os, found.architecture) != (platform.os, platform.architecture) or (
         platform.variant and found.variant and platform.variant != found.variant
@@ -55,13 +72,6 @@ def fetch_base(reference: str, platform: Platform, *, runner: Runner) -> Base:
             f"base image {reference} is for {stated}, not {platform}",
             hint=f"use a multi-platform base, or one built for {platform}",
         )
-    blobs = []
-    for entry in layers:
-        if not isinstance(entry, dict) or not str(entry.get("mediaType", "")).endswith(("tar+gzip", "tar.gzip")):
-            raise ReprotasksError(f"base image {reference} has a layer that is not a gzip tar", hint=_FIX)
-        blobs.append(Blob(str(entry["mediaType"]), _fetch(runner, repository, str(entry.get("digest")))))
-    _check_config(reference, config, blobs)
-    return Base(config, tuple(blobs))
 
 
 def _check_config(reference: str, config: dict[str, Any], layers: list[Blob]) -> None:

@@ -155,27 +155,13 @@ def image(
     """(the platform's image manifest, every blob it references: config and layers)."""
     top, diff_id = layer(files, mtime=epoch)
     base_config = dict(base.config) if base is not None else {}
-    base_runtime: dict[str, Any] = base_config["config"] if isinstance(base_config.get("config"), dict) else {}
     base_diff_ids = list((base_config.get("rootfs") or {}).get("diff_ids") or []) if base is not None else []
     created = rfc3339(epoch)
-    env = [item for item in base_runtime.get("Env") or [] if isinstance(item, str)]
-    names = {item.split("=", 1)[0] for item in settings.env}
-    env = [item for item in env if item.split("=", 1)[0] not in names] + list(settings.env)
-    runtime: dict[str, Any] = {
-        "Entrypoint": list(settings.entrypoint),
-        "User": settings.user,
-        "WorkingDir": settings.workdir,
-        "Labels": {**(base_runtime.get("Labels") or {}), **dict(settings.labels or {})},
-    }
-    if settings.cmd:
-        runtime["Cmd"] = list(settings.cmd)
-    if env:
-        runtime["Env"] = env
     history = [entry for entry in base_config.get("history") or [] if isinstance(entry, dict)]
     config = {
         **platform.as_json(),
         "created": created,
-        "config": runtime,
+        "config": _runtime(base_config, settings),
         "rootfs": {"type": "layers", "diff_ids": [*base_diff_ids, diff_id]},
         "history": [*history, {"created": created, "created_by": "reprotasks image"}],
     }
@@ -191,6 +177,25 @@ def image(
         },
     }
     return Blob(MANIFEST, canonical_json(manifest)), [config_blob, *layers]
+
+
+def _runtime(base_config: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+    """The image config's `config`: the settings over the base's labels and environment."""
+    base_runtime: dict[str, Any] = base_config["config"] if isinstance(base_config.get("config"), dict) else {}
+    env = [item for item in base_runtime.get("Env") or [] if isinstance(item, str)]
+    names = {item.split("=", 1)[0] for item in settings.env}
+    env = [item for item in env if item.split("=", 1)[0] not in names] + list(settings.env)
+    runtime: dict[str, Any] = {
+        "Entrypoint": list(settings.entrypoint),
+        "User": settings.user,
+        "WorkingDir": settings.workdir,
+        "Labels": {**(base_runtime.get("Labels") or {}), **dict(settings.labels or {})},
+    }
+    if settings.cmd:
+        runtime["Cmd"] = list(settings.cmd)
+    if env:
+        runtime["Env"] = env
+    return runtime
 
 
 def _as_oci_layer(blob: Blob) -> Blob:

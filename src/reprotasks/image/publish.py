@@ -11,18 +11,18 @@ credential helpers, or ``crane auth login``.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import tarfile
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from reprotasks._run import Runner
 from reprotasks.artifacts.layout import sha256_regular, shown
 from reprotasks.artifacts.manifest import MANIFEST_NAME, REBUILD_HINT, ArtifactRecord, read_manifest, require_manifest
-from reprotasks.config import Config
+from reprotasks.config import Config, ImageConfig
 from reprotasks.errors import ReprotasksError
 from reprotasks.image.build import IMAGE_KIND, RERUN_HINT, image_file
 from reprotasks.image.oci import INDEX, sha256_digest
@@ -47,37 +47,29 @@ class PublishResult:
         return [(item.reference, f"{item.digest} (tag {item.tag})") for item in self.pushed]
 
 
-def publish(
-    config: Config, *, runner: Runner, tag: bool = True, sign: bool = False, environ: Mapping[str, str] | None = None
-) -> PublishResult:
-    dist = config.dist_dir
-    shown_dist = config.rel(dist)
-    path = require_manifest(
-        dist,
-        shown_dist,
-        missing=f"{shown_dist}/{MANIFEST_NAME} is missing: there is no build to publish",
-        hint="run `reprotasks build` and `reprotasks image` first (or `nox -s build image publish`)",
-        step="publish",
-    )
-    manifest = read_manifest(path, f"{shown_dist}/{MANIFEST_NAME}")
-    version = str(manifest.project.get("version") or "")
-    records = {record.name: record for record in manifest.artifacts if record.kind == IMAGE_KIND}
-    targets = [image for image in config.images if image.repository]
-    if not targets:
-        raise ReprotasksError(
-            "no image to publish: no [[tool.reprotasks.images]] entry has a `repository`",
-            hint='add e.g. `repository = "ghcr.io/OWNER/worker"` to each image to push',
-        )
-    pushed = []
-    signatures: dict[str, bytes] = {}
-    signer = ""
-    if sign:  # signed before anything is pushed: a refused token leaves the registry untouched
-        from reprotasks.signing.images import sign_digests
+class ImageSigner(Protocol):
+    """Signs image digests and pushes each signature next to its image (``publish --sign`` passes
+    reprotasks.signing.images.ReferrerSigner; image/ itself knows nothing of Sigstore)."""
 
-        digests = [records[name].image for name in (image_file(i.name, version) for i in targets) if name in records]
-        signatures, signer = sign_digests(
-            config.sign, [digest for digest in digests if digest], environ=os.environ if environ is None else environ
-        )
+    def sign_digests(self, digests: list[str]) -> tuple[dict[str, bytes], str]:
+        """(digest -> signature bundle, the signer) for each digest."""
+        ...
+
+    def push_signature(
+        self, runner: Runner, root: Path, repository: str, subject: Mapping[str, Any], bundle: bytes
+    ) -> str:
+        """Push ``bundle`` for the image ``subject`` describes; returns the tag it is pushed under."""
+        ...
+
+
+def publish(config: Config, *, runner: Runner, tag: bool = True, signer: ImageSigner | None = None) -> PublishResult:
+    """Push, check and tag each image with a `repository`; with ``signer``, sign all digests first."""
+    shown_dist = config.rel(config.dist_dir)
+    version, records = _recorded_images(config, shown_dist)
+    targets = _targets(config)
+    # Signed before anything is pushed: a refused token leaves the registry untouched.
+    signatures, signed_by = _sign_all(signer, targets, records, version) if signer is not None else ({}, "")
+    pushed = []
     for image in targets:
         assert image.repository is not None
         name = image_file(image.name, version)
@@ -87,29 +79,66 @@ def publish(
                 f"{shown_dist}/{MANIFEST_NAME} records no image {shown(name)}: it was not made for this build",
                 hint=RERUN_HINT,
             )
-        with tempfile.TemporaryDirectory(prefix="reprotasks-publish-") as scratch:
-            layout = Path(scratch) / "layout"
-            _checked_layout(dist / name, record, layout, f"{shown_dist}/{name}")
-            subject = {"mediaType": INDEX, "digest": record.image, "size": (layout / "index.json").stat().st_size}
-            reference = f"{image.repository}@{record.image}"
-            runner.run(["crane", "push", "--index", str(layout), reference], cwd=config.root, purpose=f"push {name}")
-        served = _digest(runner, config.root, reference)
-        if served != record.image:
-            raise ReprotasksError(
-                f"{reference}: the registry reports {served} after the push",
-                hint="the registry does not serve what was pushed: do not use it",
-            )
-        state = "not set (--no-tag)"
-        if tag:
-            state = _tag(runner, config.root, image.repository, version, record.image)
-        if record.image in signatures:
-            from reprotasks.signing.images import push_signature
-
-            pushed_tag = push_signature(runner, config.root, image.repository, subject, signatures[record.image])
-            state += f"; signed by {signer}, bundle at {image.repository}:{pushed_tag}"
+        subject = _push_checked(config, runner, image.repository, name, record, f"{shown_dist}/{name}")
+        state = _tag(runner, config.root, image.repository, version, record.image) if tag else "not set (--no-tag)"
+        if signer is not None and record.image in signatures:
+            pushed_tag = signer.push_signature(runner, config.root, image.repository, subject, signatures[record.image])
+            state += f"; signed by {signed_by}, bundle at {image.repository}:{pushed_tag}"
         runner.log(f"publish: {image.repository}:{version}  {record.image}  (tag {state})")
         pushed.append(Pushed(f"{image.repository}:{version}", record.image, state))
     return PublishResult(tuple(pushed))
+
+
+def _sign_all(
+    signer: ImageSigner, targets: list[ImageConfig], records: Mapping[str, ArtifactRecord], version: str
+) -> tuple[dict[str, bytes], str]:
+    digests = [records[name].image for name in (image_file(i.name, version) for i in targets) if name in records]
+    return signer.sign_digests([digest for digest in digests if digest])
+
+
+def _recorded_images(config: Config, shown_dist: str) -> tuple[str, dict[str, ArtifactRecord]]:
+    """(the release version, image file name -> its record) from dist/'s manifest."""
+    path = require_manifest(
+        config.dist_dir,
+        shown_dist,
+        missing=f"{shown_dist}/{MANIFEST_NAME} is missing: there is no build to publish",
+        hint="run `reprotasks build` and `reprotasks image` first (or `nox -s build image publish`)",
+        step="publish",
+    )
+    manifest = read_manifest(path, f"{shown_dist}/{MANIFEST_NAME}")
+    version = str(manifest.project.get("version") or "")
+    return version, {record.name: record for record in manifest.artifacts if record.kind == IMAGE_KIND}
+
+
+def _targets(config: Config) -> list[ImageConfig]:
+    targets = [image for image in config.images if image.repository]
+    if not targets:
+        raise ReprotasksError(
+            "no image to publish: no [[tool.reprotasks.images]] entry has a `repository`",
+            hint='add e.g. `repository = "ghcr.io/OWNER/worker"` to each image to push',
+        )
+    return targets
+
+
+def _push_checked(
+    config: Config, runner: Runner, repository: str, name: str, record: ArtifactRecord, where: str
+) -> dict[str, Any]:
+    """Push the checked layout by digest and confirm the registry serves that digest; returns the image's
+    descriptor (the subject of a signature)."""
+    assert record.image is not None
+    with tempfile.TemporaryDirectory(prefix="reprotasks-publish-") as scratch:
+        layout = Path(scratch) / "layout"
+        _checked_layout(config.dist_dir / name, record, layout, where)
+        subject = {"mediaType": INDEX, "digest": record.image, "size": (layout / "index.json").stat().st_size}
+        reference = f"{repository}@{record.image}"
+        runner.run(["crane", "push", "--index", str(layout), reference], cwd=config.root, purpose=f"push {name}")
+    served = _digest(runner, config.root, reference)
+    if served != record.image:
+        raise ReprotasksError(
+            f"{reference}: the registry reports {served} after the push",
+            hint="the registry does not serve what was pushed: do not use it",
+        )
+    return subject
 
 
 def _checked_layout(tar_path: Path, record: ArtifactRecord, target: Path, where: str) -> None:

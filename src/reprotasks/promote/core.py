@@ -34,11 +34,12 @@ from reprotasks.promote.trail import (
     promoter_policy,
     resource_uri,
 )
+from reprotasks.promote.vsa import Policy
 from reprotasks.signing import sigstore as _sigstore
 from reprotasks.signing.sigstore import SignatureError, bundle_path
 
 if TYPE_CHECKING:
-    from sigstore.verify import Verifier
+    from reprotasks.signing.sigstore import ClientTrustConfig, IdentityToken, Verifier
 
 _DIGEST = re.compile(r"^(?:sha256:)?([0-9a-f]{64})$")
 
@@ -151,11 +152,82 @@ def _promote_locked(
     log: Callable[[str], None],
     verifier: Verifier,
 ) -> Outcome:
+    evidence = _gather_evidence(config, ledger, release, version, environment, runner)
+    current = ledger.current(environment)
+    holds_it = current is not None and (current.version, current.sums) == (release.version, release.sums)
+    if not evidence.findings and current is not None and holds_it:
+        tagged = _tag_images(config, release, environment, runner)  # idempotent: the tags may lag
+        return Outcome(
+            [
+                (environment, f"{release.version} is already there (entry {current.seq}); nothing to do"),
+                *_push_pending(config, ledger, runner),
+                *tagged,
+            ]
+        )
+    order, since = _order_findings(config.promote, ledger, release, environment)
+    evidence.findings += order
+    _check_costly_rules(config, ledger, release, environment, evidence, runner=runner, log=log, verifier=verifier)
+    if evidence.findings:
+        error = DriftError(evidence.findings, step="promote")
+        error.message = f"{release.version} may not enter {environment}: " + error.message
+        raise error
+    entry = _record(
+        config, ledger, release, "promote", environment, evidence.levels, evidence.inputs, signing,
+        log=log, verifier=verifier, runner=runner, soak_since=since,
+    )  # fmt: skip
+    tagged = _tag_images(config, release, environment, runner)
+    return Outcome(
+        [
+            *tagged,
+            (environment, f"{release.version} promoted (entry {entry.seq}, signed by {entry.who})"),
+            ("checks", ", ".join(evidence.levels) or "signatures"),
+            ("ledger", f"{ledger_where(ledger)} head {ledger.head}"),
+        ]
+    )
+
+
+@dataclass
+class _Evidence:
+    """What the checks of a promotion found: the failures, the verified levels, the attestations relied on."""
+
+    findings: list[Finding] = field(default_factory=list)
+    levels: list[str] = field(default_factory=list)
+    inputs: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _gather_evidence(
+    config: Config, ledger: Ledger, release: Release, version: str, environment: str, runner: Runner
+) -> _Evidence:
+    """The cheap checks of a release against the environment's policy: its version, that it replaces no
+    recorded release, its signatures (and provenance), its SBOM and that its images are published."""
     from reprotasks.signing.verify import verify_release
 
-    promote_cfg = config.promote
-    rules = promote_cfg.rules_for(environment)
+    rules = config.promote.rules_for(environment)
     assert release.directory is not None
+    evidence = _Evidence(findings=_identity_findings(ledger, release, version))
+    report = verify_release(
+        release.directory, config.sign, offline=config.sign.offline, shown_dir=release.shown,
+        require_provenance=rules.provenance,
+    )  # fmt: skip
+    evidence.findings += report.findings
+    evidence.inputs = _signed_inputs(release.directory)
+    if rules.provenance and not report.findings:
+        evidence.levels.append("SLSA_BUILD_LEVEL_1")
+    if rules.sbom and SBOM_NAME not in release.artifacts:
+        evidence.findings.append(
+            Finding(
+                f"{release.shown}/{SUMS_NAME}",
+                None,
+                f"lists no {SBOM_NAME}: the {environment} policy requires an SBOM",
+                "run `reprotasks sbom` before checksum and sign (release does)",
+            )
+        )
+    evidence.findings += _unpublished_images(config, release, runner)
+    return evidence
+
+
+def _identity_findings(ledger: Ledger, release: Release, version: str) -> list[Finding]:
+    """The release is the version asked for, and no other bytes were ever recorded under its version."""
     findings: list[Finding] = []
     if release.version != version:
         findings.append(
@@ -178,48 +250,39 @@ def _promote_locked(
                 )
             )
             break
-    report = verify_release(
-        release.directory, config.sign, offline=config.sign.offline, shown_dir=release.shown,
-        require_provenance=rules.provenance,
-    )  # fmt: skip
-    findings += report.findings
-    levels: list[str] = []
+    return findings
+
+
+def _signed_inputs(directory: Path) -> list[tuple[str, str]]:
+    """(name, sha256) of the release's signature bundles and the provenance a decision relies on."""
     inputs: list[tuple[str, str]] = []
     for name in (SUMS_NAME, PROVENANCE_NAME):
-        bundle = bundle_path(release.directory / name)
+        bundle = bundle_path(directory / name)
         if kind_of(bundle) is None:
             if name != SUMS_NAME:
-                inputs.append((name, sha256_regular(release.directory / name)))
+                inputs.append((name, sha256_regular(directory / name)))
             inputs.append((bundle.name, sha256_regular(bundle)))
-    if rules.provenance and not report.findings:
-        levels.append("SLSA_BUILD_LEVEL_1")
-    if rules.sbom and SBOM_NAME not in release.artifacts:
-        findings.append(
-            Finding(
-                f"{release.shown}/{SUMS_NAME}",
-                None,
-                f"lists no {SBOM_NAME}: the {environment} policy requires an SBOM",
-                "run `reprotasks sbom` before checksum and sign (release does)",
-            )
-        )
-    findings += _unpublished_images(config, release, runner)
-    current = ledger.current(environment)
-    if not findings and current is not None and (current.version, current.sums) == (release.version, release.sums):
-        tagged = _tag_images(config, release, environment, runner)  # idempotent: the tags may lag
-        return Outcome(
-            [
-                (environment, f"{release.version} is already there (entry {current.seq}); nothing to do"),
-                *_push_pending(config, ledger, runner),
-                *tagged,
-            ]
-        )
-    order, since = _order_findings(promote_cfg, ledger, release, environment)
-    findings += order
-    if (rules.reproduced or rules.audit) and findings:  # a rebuild or an audit only when the rest passed
+    return inputs
+
+
+def _check_costly_rules(
+    config: Config,
+    ledger: Ledger,
+    release: Release,
+    environment: str,
+    evidence: _Evidence,
+    *,
+    runner: Runner,
+    log: Callable[[str], None],
+    verifier: Verifier,
+) -> None:
+    """The rules that rebuild or audit, run only when the rest passed (else one finding says so)."""
+    rules = config.promote.rules_for(environment)
+    if (rules.reproduced or rules.audit) and evidence.findings:
         wanted = [
             what for what, on in (("a proven reproduction", rules.reproduced), ("a clean audit", rules.audit)) if on
         ]
-        findings.append(
+        evidence.findings.append(
             Finding(
                 f"{release.shown}/{SUMS_NAME}",
                 None,
@@ -228,37 +291,35 @@ def _promote_locked(
                 "fix those first; it runs on the next promote",
             )
         )
-    else:
-        if rules.reproduced:
-            proof = _earlier_reproduction(config, ledger, release, environment, verifier)
-            if proof is not None:
-                inputs.append((f"{_ledger.VSA_DIR}/{proof.vsa}.sigstore.json", proof.vsa))
-                levels.append(_vsa.REPRODUCED)
-            else:
-                problem = _reproduce_now(config, release, runner=runner, log=log)
-                findings += [problem] if problem else []
-                levels += [] if problem else [_vsa.REPRODUCED]
-        if rules.audit:
-            problem = _audit_now(config, release, runner=runner)
-            findings += [problem] if problem else []
-            levels += [] if problem else [_vsa.AUDIT_CLEAN]
-    if findings:
-        error = DriftError(findings, step="promote")
-        error.message = f"{release.version} may not enter {environment}: " + error.message
-        raise error
-    entry = _record(
-        config, ledger, release, "promote", environment, levels, inputs, signing,
-        log=log, verifier=verifier, runner=runner, soak_since=since,
-    )  # fmt: skip
-    tagged = _tag_images(config, release, environment, runner)
-    return Outcome(
-        [
-            *tagged,
-            (environment, f"{release.version} promoted (entry {entry.seq}, signed by {entry.who})"),
-            ("checks", ", ".join(levels) or "signatures"),
-            ("ledger", f"{ledger_where(ledger)} head {ledger.head}"),
-        ]
-    )
+        return
+    if rules.reproduced:
+        _check_reproduced(config, ledger, release, environment, evidence, runner=runner, log=log, verifier=verifier)
+    if rules.audit:
+        problem = _audit_now(config, release, runner=runner)
+        evidence.findings += [problem] if problem else []
+        evidence.levels += [] if problem else [_vsa.AUDIT_CLEAN]
+
+
+def _check_reproduced(
+    config: Config,
+    ledger: Ledger,
+    release: Release,
+    environment: str,
+    evidence: _Evidence,
+    *,
+    runner: Runner,
+    log: Callable[[str], None],
+    verifier: Verifier,
+) -> None:
+    """An earlier promotion's signed proof of reproduction, else a rebuild now."""
+    proof = _earlier_reproduction(config, ledger, release, environment, verifier)
+    if proof is not None:
+        evidence.inputs.append((f"{_ledger.VSA_DIR}/{proof.vsa}.sigstore.json", proof.vsa))
+        evidence.levels.append(_vsa.REPRODUCED)
+        return
+    problem = _reproduce_now(config, release, runner=runner, log=log)
+    evidence.findings += [problem] if problem else []
+    evidence.levels += [] if problem else [_vsa.REPRODUCED]
 
 
 def _image_repositories(config: Config, release: Release) -> list[tuple[str, str]]:
@@ -453,8 +514,34 @@ def _record(
     soak_since: datetime | None = None,
 ) -> Entry:
     """Sign the decision and append it (the caller holds the ledger lock)."""
-    from sigstore.sign import SigningContext
+    trust, token, policy = _authorized_promoter(config, action, environment, signing)
+    decision = _decision(config, ledger, release, action, environment, levels, inputs, restores)
+    bundle = _sign_decision(config, action, decision, trust, token, log=log)
+    verified = _verify_new_vsa(config, action, environment, decision, bundle, verifier, policy, token, soak_since)
+    entry = Entry(
+        seq=decision.sequence,
+        prev=decision.previous,
+        action=action,
+        environment=environment,
+        version=release.version,
+        commit=release.commit,
+        sums=release.sums,
+        artifacts=dict(release.artifacts),
+        images=dict(release.images),
+        vsa=_ledger.digest_of(bundle),
+        who=verified.who,
+        when=_vsa.stamp(verified.when),
+        restores=restores,
+    )
+    _append_entry(config, ledger, entry, bundle, levels, action, runner)
+    return entry
 
+
+def _authorized_promoter(
+    config: Config, action: str, environment: str, signing: Signing
+) -> tuple[ClientTrustConfig, IdentityToken, Policy]:
+    """(the signing instance's trust config, the promoter's token, who may sign for the environment);
+    refused unless the environment's `promoters` (when it names any) include the token's identity."""
     from reprotasks.signing.sign import identity_token
 
     trust = _sigstore.trust_config(config.sign, offline=False)
@@ -472,7 +559,21 @@ def _record(
             hint=f"the {environment} policy allows {policy.describe()}; ask one of them, or add the identity to "
             f"`promote.rules.{environment}.promoters`",
         )
-    decision = _vsa.Decision(
+    return trust, token, policy
+
+
+def _decision(
+    config: Config,
+    ledger: Ledger,
+    release: Release,
+    action: str,
+    environment: str,
+    levels: list[str],
+    inputs: list[tuple[str, str]],
+    restores: int | None,
+) -> _vsa.Decision:
+    """What the VSA states: the release, the policy, the evidence and the decision's place in the ledger."""
+    return _vsa.Decision(
         action=action,
         environment=environment,
         version=release.version,
@@ -489,16 +590,42 @@ def _record(
         time_verified=_vsa.now(),
         restores=restores,
     )
+
+
+def _sign_decision(
+    config: Config,
+    action: str,
+    decision: _vsa.Decision,
+    trust: ClientTrustConfig,
+    token: IdentityToken,
+    *,
+    log: Callable[[str], None],
+) -> bytes:
+    """The VSA's bundle (JSON)."""
     log(f"{action}: signing the decision ({_sigstore.describe_instance(config.sign)})")
     try:
-        with SigningContext.from_trust_config(trust).signer(token) as signer:
-            bundle = _vsa.sign(decision.statement(), signer)
+        return _sigstore.sign_dsse(trust, token, decision.statement())
     except _sigstore.signing_errors() as exc:
         raise ReprotasksError(
             f"{action}: {_sigstore.signing_failure(exc)}",
             hint="check the token (its issuer and expiry) and the instance "
             f"({_sigstore.describe_instance(config.sign)}); nothing was recorded, run it again",
         ) from None
+
+
+def _verify_new_vsa(
+    config: Config,
+    action: str,
+    environment: str,
+    decision: _vsa.Decision,
+    bundle: bytes,
+    verifier: Verifier,
+    policy: Policy,
+    token: IdentityToken,
+    soak_since: datetime | None,
+) -> _vsa.VerifiedVsa:
+    """The new VSA verifies for the environment's promoters, and its signing time (the certificate's)
+    agrees with this machine's clock and comes after the soak in the previous environment."""
     try:
         verified = _vsa.verify(bundle, verifier, policy)
     except SignatureError as exc:
@@ -512,28 +639,21 @@ def _record(
             f"({_vsa.stamp(verified.when)})",
             hint="set the clock right (NTP) and run it again; nothing was recorded",
         )
-    soak = rules.soak_seconds
-    if soak_since is not None and (verified.when - soak_since).total_seconds() < soak:
+    rules = config.promote.rules_for(environment)
+    if soak_since is not None and (verified.when - soak_since).total_seconds() < rules.soak_seconds:
         raise ReprotasksError(
             f"{action}: signed at {_vsa.stamp(verified.when)}, before {rules.soak} in the previous environment had "
             f"passed (since {_vsa.stamp(soak_since)})",
             hint="promote again later; nothing was recorded (the signing time, not this machine's clock, counts)",
         )
-    entry = Entry(
-        seq=decision.sequence,
-        prev=decision.previous,
-        action=action,
-        environment=environment,
-        version=release.version,
-        commit=release.commit,
-        sums=release.sums,
-        artifacts=dict(release.artifacts),
-        images=dict(release.images),
-        vsa=_ledger.digest_of(bundle),
-        who=verified.who,
-        when=_vsa.stamp(verified.when),
-        restores=restores,
-    )
+    return verified
+
+
+def _append_entry(
+    config: Config, ledger: Ledger, entry: Entry, bundle: bytes, levels: list[str], action: str, runner: Runner
+) -> None:
+    """Append the entry and its VSA to the ledger, and push it to the registry (refused when another
+    promotion reached the registry first)."""
     registry = config.promote.registry
     if registry:
         from reprotasks.promote import remote as _remote
@@ -548,7 +668,6 @@ def _record(
     if registry:
         ledger.remote = _remote.push(registry, ledger, runner)
         ledger.unpushed = False
-    return entry
 
 
 def rollback(

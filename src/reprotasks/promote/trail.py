@@ -34,7 +34,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 if TYPE_CHECKING:
-    from sigstore.verify import Verifier
+    from reprotasks.signing.sigstore import Verifier
 
 # The verifiedLevels a promotion's VSA must record when its environment's rule is on.
 RULE_LEVELS = (("provenance", "SLSA_BUILD_LEVEL_1"), ("reproduced", _vsa.REPRODUCED), ("audit", _vsa.AUDIT_CLEAN))

@@ -21,8 +21,7 @@ from reprotasks.signing import sigstore as _sigstore
 from reprotasks.signing.sigstore import AnyIdentityPolicy, EitherPolicy, SignatureError, SignerPolicy
 
 if TYPE_CHECKING:
-    from sigstore.models import Bundle
-    from sigstore.verify import Verifier
+    from reprotasks.signing.sigstore import Verifier
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 VSA_TYPE = "https://slsa.dev/verification_summary/v1"
@@ -132,12 +131,7 @@ class VerifiedVsa:
 
 def verify(bundle_bytes: bytes, verifier: Verifier, policy: Policy) -> VerifiedVsa:
     """Check a VSA bundle's signature for ``policy``; SignatureError with the reason otherwise."""
-    from sigstore.models import Bundle
-
-    try:
-        bundle = Bundle.from_json(bundle_bytes)
-    except Exception as exc:
-        raise SignatureError(f"is not a valid Sigstore bundle: {_sigstore.summarize(exc)}") from None
+    bundle = _sigstore.bundle_from_json(bundle_bytes)
     payload_type, payload = _sigstore.verify_dsse(verifier, policy, bundle)
     if payload_type != PAYLOAD_TYPE:
         raise SignatureError(f"signs a {payload_type} payload, not an in-toto statement")
@@ -147,19 +141,7 @@ def verify(bundle_bytes: bytes, verifier: Verifier, policy: Policy) -> VerifiedV
         raise SignatureError("signs a payload that is not JSON (or is nested too deeply)") from None
     if not isinstance(statement, dict) or statement.get("predicateType") != VSA_TYPE:
         raise SignatureError("is not a SLSA Verification Summary Attestation")
-    return VerifiedVsa(statement, _sigstore.signer_of(bundle), issued_at(bundle))
-
-
-def issued_at(bundle: Bundle) -> datetime:
-    return bundle.signing_certificate.not_valid_before_utc
-
-
-def sign(statement: bytes, signer: Any) -> bytes:
-    """DSSE-sign the statement with an open sigstore signer; the bundle's JSON."""
-    from sigstore.dsse import Statement
-
-    bundle = signer.sign_dsse(Statement(statement))
-    return str(bundle.to_json()).encode()
+    return VerifiedVsa(statement, _sigstore.signer_of(bundle), _sigstore.issued_at(bundle))
 
 
 def says(vsa: VerifiedVsa) -> dict[str, Any]:

@@ -99,9 +99,26 @@ def create(target: Path, lock: Path, shown_lock: str, *, runner: Runner) -> bool
 def verify(target: Path, pins: tuple[Pin, ...]) -> None:
     """Raise Untrusted unless ``target`` holds exactly the locked wheels, installed unmodified."""
     _check_interpreter(target)
+    expected, dist_infos = _kept_wheels(target, pins)
+    root = site_packages(target)
+    found: set[str] = set()
+    for directory, dirnames, filenames in os.walk(root):
+        here = Path(directory)
+        for name in [*dirnames, *filenames]:
+            relative = _check_installed(here / name, root, expected, dist_infos)
+            if relative is not None:
+                found.add(relative)
+    absent = sorted(expected.keys() - found)
+    if absent:
+        raise Untrusted(f"site-packages/{absent[0]} is missing")
+
+
+def _kept_wheels(target: Path, pins: tuple[Pin, ...]) -> tuple[dict[str, tuple[str, int]], set[str]]:
+    """(site-packages path -> (urlsafe-b64 sha256, size), the .dist-info directories) of the kept wheels,
+    each checked to be the wheel of one pin with a hash the lock lists."""
     by_name = {pin.name: pin for pin in pins}
     seen: set[str] = set()
-    expected: dict[str, tuple[str, int]] = {}  # site-packages path -> (urlsafe-b64 sha256, size)
+    expected: dict[str, tuple[str, int]] = {}
     dist_infos: set[str] = set()
     wheels = target / _WHEELS_DIR
     for entry in sorted(os.scandir(wheels), key=lambda item: item.name):
@@ -121,32 +138,29 @@ def verify(target: Path, pins: tuple[Pin, ...]) -> None:
     missing = sorted(by_name.keys() - seen)
     if missing:
         raise Untrusted(f"no wheel kept for {', '.join(missing)}")
-    root = site_packages(target)
-    found: set[str] = set()
-    for directory, dirnames, filenames in os.walk(root):
-        here = Path(directory)
-        for name in [*dirnames, *filenames]:
-            path = here / name
-            mode = os.lstat(path).st_mode
-            relative = path.relative_to(root).as_posix()
-            if stat.S_ISLNK(mode):
-                raise Untrusted(f"site-packages/{relative} is a symlink")
-            if stat.S_ISDIR(mode):
-                continue
-            if relative not in expected:
-                parent = PurePosixPath(relative).parent.as_posix()
-                if parent in dist_infos and PurePosixPath(relative).name in _INSTALLER_NOTES:
-                    continue
-                raise Untrusted(f"site-packages/{relative} comes from no locked wheel")
-            digest, size = expected[relative]
-            data = path.read_bytes()
-            actual = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-            if actual != digest or len(data) != size:
-                raise Untrusted(f"site-packages/{relative} differs from its wheel")
-            found.add(relative)
-    absent = sorted(expected.keys() - found)
-    if absent:
-        raise Untrusted(f"site-packages/{absent[0]} is missing")
+    return expected, dist_infos
+
+
+def _check_installed(path: Path, root: Path, expected: dict[str, tuple[str, int]], dist_infos: set[str]) -> str | None:
+    """The site-packages path of a file that matches its wheel's RECORD (None for a directory or an
+    installer's note); raise Untrusted for a symlink, a file of no wheel, or changed bytes."""
+    mode = os.lstat(path).st_mode
+    relative = path.relative_to(root).as_posix()
+    if stat.S_ISLNK(mode):
+        raise Untrusted(f"site-packages/{relative} is a symlink")
+    if stat.S_ISDIR(mode):
+        return None
+    if relative not in expected:
+        parent = PurePosixPath(relative).parent.as_posix()
+        if parent in dist_infos and PurePosixPath(relative).name in _INSTALLER_NOTES:
+            return None
+        raise Untrusted(f"site-packages/{relative} comes from no locked wheel")
+    digest, size = expected[relative]
+    data = path.read_bytes()
+    actual = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    if actual != digest or len(data) != size:
+        raise Untrusted(f"site-packages/{relative} differs from its wheel")
+    return relative
 
 
 def _wheel_record(data: bytes, name: str) -> tuple[dict[str, tuple[str, int]], str]:

@@ -68,45 +68,68 @@ def _wheel_members(wheel: zipfile.ZipFile, file_name: str, version: str) -> list
     if len(set(names)) != len(names):
         return ["holds the same member twice"]
     distribution = file_name.split("-")[0]
+    info_dir, layout_problem = _dist_info(names, distribution, version)
+    if layout_problem is not None:
+        return [layout_problem]
+    problems = _metadata_problems(_read(wheel, f"{info_dir}/METADATA"), distribution, version, "its METADATA")
+    record_name = f"{info_dir}/RECORD"
+    listed, record_problem = _record_entries(wheel, record_name)
+    if record_problem is not None:
+        return [record_problem]
+    for member in sorted(set(names) | set(listed)):
+        if member == record_name or member.endswith(_SIGNATURES):
+            continue
+        problem = _member_problem(wheel, member, names, listed)
+        if problem is not None:
+            problems.append(problem)
+    return problems
+
+
+def _dist_info(names: list[str], distribution: str, version: str) -> tuple[str, str | None]:
+    """(the wheel's one .dist-info directory, or the problem that it has none with METADATA, WHEEL, RECORD)."""
     dist_infos = sorted({item.split("/")[0] for item in names if item.split("/")[0].endswith(".dist-info")})
     expected = f"{distribution}-{version}.dist-info"
     if len(dist_infos) != 1 or not _names_release(dist_infos[0].removesuffix(".dist-info"), distribution, version):
-        return [f"has the .dist-info directories {dist_infos}, expected exactly {expected}"]
+        return "", f"has the .dist-info directories {dist_infos}, expected exactly {expected}"
     info_dir = dist_infos[0]
     for required in ("METADATA", "WHEEL", "RECORD"):
         if f"{info_dir}/{required}" not in names:
-            return [f"has no {info_dir}/{required}"]
-    problems = _metadata_problems(_read(wheel, f"{info_dir}/METADATA"), distribution, version, "its METADATA")
-    record_name = f"{info_dir}/RECORD"
+            return info_dir, f"has no {info_dir}/{required}"
+    return info_dir, None
+
+
+def _record_entries(wheel: zipfile.ZipFile, record_name: str) -> tuple[dict[str, tuple[str, str]], str | None]:
+    """(member -> (hash, size) as RECORD lists them, or the problem of a malformed RECORD)."""
     listed: dict[str, tuple[str, str]] = {}
     for row in csv.reader(io.StringIO(_read(wheel, record_name).decode("utf-8", errors="replace"))):
         if not row:
             continue
         if len(row) != 3 or row[0] in listed:
-            return [f"{record_name} has a malformed or repeated line {row[:1]!r}"]
+            return listed, f"{record_name} has a malformed or repeated line {row[:1]!r}"
         listed[row[0]] = (row[1], row[2])
-    for member in sorted(set(names) | set(listed)):
-        if member == record_name or member.endswith(_SIGNATURES):
-            continue
-        if member not in listed:
-            problems.append(f"holds {member!r}, which its RECORD does not list")
-            continue
-        if member not in names:
-            problems.append(f"its RECORD lists {member!r}, which it does not hold")
-            continue
-        digest, size = listed[member]
-        algorithm, _, encoded = digest.partition("=")
-        if algorithm != "sha256":
-            problems.append(f"its RECORD gives {member!r} no sha256 ({algorithm or 'no hash'})")
-            continue
-        hasher = hashlib.sha256()
-        with wheel.open(member) as handle:
-            while chunk := handle.read(1 << 20):
-                hasher.update(chunk)
-        actual = base64.urlsafe_b64encode(hasher.digest()).rstrip(b"=").decode()
-        if actual != encoded or str(wheel.getinfo(member).file_size) != size:
-            problems.append(f"{member!r} does not match its RECORD entry (sha256 or size)")
-    return problems
+    return listed, None
+
+
+def _member_problem(
+    wheel: zipfile.ZipFile, member: str, names: list[str], listed: dict[str, tuple[str, str]]
+) -> str | None:
+    """How ``member`` disagrees with its RECORD entry (unlisted, absent, unhashed, other bytes), if it does."""
+    if member not in listed:
+        return f"holds {member!r}, which its RECORD does not list"
+    if member not in names:
+        return f"its RECORD lists {member!r}, which it does not hold"
+    digest, size = listed[member]
+    algorithm, _, encoded = digest.partition("=")
+    if algorithm != "sha256":
+        return f"its RECORD gives {member!r} no sha256 ({algorithm or 'no hash'})"
+    hasher = hashlib.sha256()
+    with wheel.open(member) as handle:
+        while chunk := handle.read(1 << 20):
+            hasher.update(chunk)
+    actual = base64.urlsafe_b64encode(hasher.digest()).rstrip(b"=").decode()
+    if actual != encoded or str(wheel.getinfo(member).file_size) != size:
+        return f"{member!r} does not match its RECORD entry (sha256 or size)"
+    return None
 
 
 def same_version(first: str, second: str) -> bool:

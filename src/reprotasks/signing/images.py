@@ -108,6 +108,23 @@ def push_signature(runner: Runner, root: Path, repository: str, subject: Mapping
 
 
 @dataclass(frozen=True)
+class ReferrerSigner:
+    """What `publish --sign` hands to reprotasks.image.publish: keyless signatures of image digests,
+    pushed as OCI referrers (image/ stays free of Sigstore and of signing/)."""
+
+    sign: SignConfig
+    environ: Mapping[str, str]
+
+    def sign_digests(self, digests: list[str]) -> tuple[dict[str, bytes], str]:
+        return sign_digests(self.sign, digests, environ=self.environ)
+
+    def push_signature(
+        self, runner: Runner, root: Path, repository: str, subject: Mapping[str, Any], bundle: bytes
+    ) -> str:
+        return push_signature(runner, root, repository, subject, bundle)
+
+
+@dataclass(frozen=True)
 class ImageVerified:
     reference: str
     digest: str

@@ -17,10 +17,16 @@ from reprotasks.config import SignConfig
 from reprotasks.errors import ConfigError, ReprotasksError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from cryptography.x509 import Certificate
     from sigstore.hashes import Hashed
-    from sigstore.models import Bundle, ClientTrustConfig
-    from sigstore.verify import Verifier
+    from sigstore.models import Bundle
+
+    # Re-exported (`X as X`) for annotations elsewhere, under TYPE_CHECKING: only signing/ imports sigstore.
+    from sigstore.models import ClientTrustConfig as ClientTrustConfig
+    from sigstore.oidc import IdentityToken as IdentityToken
+    from sigstore.verify import Verifier as Verifier
 
 __all__ = ["BUNDLE_SUFFIX", "SignatureError", "SignerPolicy"]
 
@@ -268,12 +274,17 @@ def load_bundle(path: Path, *, follow: bool = False) -> Bundle:
     A bundle in a release directory is never read through a symlink (``follow=False``).
     """
     quiet()
-    from sigstore.models import Bundle
-
     try:
         data = path.read_bytes() if follow else read_regular(path)
     except OSError as exc:
         raise SignatureError(f"cannot be read as a regular file: {exc.strerror or exc}") from None
+    return bundle_from_json(data)
+
+
+def bundle_from_json(data: bytes) -> Bundle:
+    """Parse a bundle's bytes; SignatureError with a readable reason when they are not one."""
+    from sigstore.models import Bundle
+
     try:
         return Bundle.from_json(data)
     except Exception as exc:
@@ -283,6 +294,24 @@ def load_bundle(path: Path, *, follow: bool = False) -> Bundle:
 def signer_of(bundle: Bundle) -> str:
     names = certificate_identities(bundle.signing_certificate)
     return _names(names)
+
+
+def issued_at(bundle: Bundle) -> datetime:
+    """When the bundle's certificate was issued (UTC): the signing time Fulcio vouches for."""
+    return bundle.signing_certificate.not_valid_before_utc
+
+
+def sign_dsse(trust: ClientTrustConfig, token: IdentityToken, statement: bytes) -> bytes:
+    """DSSE-sign an in-toto statement with a short-lived certificate for ``token``; the bundle's JSON.
+
+    A refusal of the instance raises one of ``signing_errors()``.
+    """
+    from sigstore.dsse import Statement
+    from sigstore.sign import SigningContext
+
+    with SigningContext.from_trust_config(trust).signer(token) as signer:
+        bundle = signer.sign_dsse(Statement(statement))
+        return str(bundle.to_json()).encode()
 
 
 def file_digest(file: Path, *, follow: bool = False) -> Hashed:

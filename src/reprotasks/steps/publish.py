@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from reprotasks.step import Context, StepResult, StepSpec, flag
@@ -18,9 +19,14 @@ class PublishOptions:
 
 
 def run(ctx: Context, options: PublishOptions) -> StepResult:
-    from reprotasks.image.publish import publish
+    from reprotasks.image.publish import ImageSigner, publish
 
-    return StepResult.of(publish(ctx.config, runner=ctx.runner, tag=not options.no_tag, sign=options.sign))
+    signer: ImageSigner | None = None
+    if options.sign:
+        from reprotasks.signing.images import ReferrerSigner
+
+        signer = ReferrerSigner(ctx.config.sign, os.environ)
+    return StepResult.of(publish(ctx.config, runner=ctx.runner, tag=not options.no_tag, signer=signer))
 
 
 def plan(ctx: Context, options: PublishOptions) -> list[str]:
