@@ -1,4 +1,5 @@
-"""Shared fixtures: a local wheelhouse of real wheels, small projects, and a copy of examples/hybrid."""
+"""Shared fixtures: a local wheelhouse of real wheels, small projects, copies of examples/hybrid
+(fresh, or in a state prepared once per session), the local Sigstore instance and an OCI registry."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests import registry as _registry
+from tests import sigstack as _sigstack
 
 REPO = Path(__file__).resolve().parent.parent
 HYBRID = REPO / "examples" / "hybrid"
@@ -55,6 +57,19 @@ def build_wheel(directory: Path, name: str, version: str, requires: list[str]) -
         record.append(f"{dist_info}/RECORD,,")
         archive.writestr(zipfile.ZipInfo(f"{dist_info}/RECORD", (2020, 1, 1, 0, 0, 0)), "\n".join(record) + "\n")
     return path
+
+
+# A test that starts from examples/hybrid runs its real build (and often sign, release) end to end.
+END_TO_END_FIXTURES = frozenset({"hybrid", "hybrid_repo", "prepared_hybrid", "stack"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark end-to-end tests ``e2e`` and run them first, the Sigstore ones first of all: the longest
+    tests start while the other worker still has short ones to take (xdist deals tests in order)."""
+    for item in items:
+        if END_TO_END_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+    items.sort(key=lambda item: (item.get_closest_marker("sigstack") is None, item.get_closest_marker("e2e") is None))
 
 
 @pytest.fixture(scope="session")
@@ -186,6 +201,78 @@ def hybrid_repo(hybrid: Path, go_env: dict[str, str], monkeypatch: pytest.Monkey
     commit_all(hybrid)
     return hybrid
 
+
+Prepare = Callable[[Path], None]
+
+
+class PreparedStates:
+    """States of examples/hybrid that are expensive to reach (built, signed...), each made once per
+    session (per xdist worker) and handed to every test that starts from it as a private copy.
+
+    A state lives at a fixed path per name (``bench/NAME``) with its own REPROTASKS_CACHE_DIR
+    beside it: build reuse is keyed by the dist/ path, so a copy is byte for byte and path for
+    path what the test would have made itself (its build records, build environment, reuse).
+    Each test gets the bench wiped and restored from the kept copy, so nothing leaks between tests.
+    """
+
+    def __init__(self, base: Path) -> None:
+        self._bench = base / "bench"
+        self._kept = base / "kept"
+        self._made: set[str] = set()
+
+    def checkout(self, name: str, prepare: Prepare, monkeypatch: pytest.MonkeyPatch) -> Path:
+        bench, kept = self._bench / name, self._kept / name
+        if bench.exists():
+            shutil.rmtree(bench)
+        if name in self._made:
+            shutil.copytree(kept, bench, symlinks=True)
+        monkeypatch.setenv("REPROTASKS_CACHE_DIR", str(bench / "cache"))
+        project = bench / "hybrid"
+        if name not in self._made:
+            (bench / "cache").mkdir(parents=True)
+            shutil.copytree(HYBRID, project, ignore=shutil.ignore_patterns(".nox", "__pycache__", "dist"))
+            commit_all(project)
+            prepare(project)
+            shutil.copytree(bench, kept, symlinks=True)
+            self._made.add(name)
+        return project
+
+
+@pytest.fixture(scope="session")
+def _prepared_states(tmp_path_factory: pytest.TempPathFactory) -> PreparedStates:
+    return PreparedStates(tmp_path_factory.mktemp("prepared"))
+
+
+PreparedHybrid = Callable[[str, Prepare], Path]
+
+
+@pytest.fixture
+def prepared_hybrid(
+    _prepared_states: PreparedStates, go_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> PreparedHybrid:
+    """``prepared_hybrid(NAME, PREPARE)``: a private, committed examples/hybrid on which PREPARE(root)
+    has run (once per session for each NAME), with the cache directory PREPARE left; Go pinned
+    to the local toolchain as in ``hybrid_repo``. Only for tests that start *after* PREPARE's
+    steps, never for tests of those steps themselves."""
+    for name, value in go_env.items():
+        monkeypatch.setenv(name, value)
+
+    def checkout(name: str, prepare: Prepare) -> Path:
+        return _prepared_states.checkout(name, prepare, monkeypatch)
+
+    return checkout
+
+
+def run_steps(root: Path, *steps: str) -> None:
+    """``reprotasks STEP`` for each step, in order, each one required to succeed."""
+    for step in steps:
+        result = run_cli(step, cwd=root)
+        assert result.returncode == 0, f"{step}:\n{result.stdout}{result.stderr}"
+        assert "Traceback" not in result.stderr
+
+
+# The local Sigstore instance (tests/sigstack.py), started once per session (per xdist worker).
+stack = pytest.fixture(scope="session", name="stack")(_sigstack.stack_fixture)
 
 # A real OCI registry on 127.0.0.1 (one per test module) and crane on PATH: tests/registry.py.
 registry = pytest.fixture(scope="module", name="registry")(_registry.registry_fixture)

@@ -7,7 +7,10 @@ Services (each a real upstream binary, built by ``.ci/install-sigstack``):
 - Fulcio with an ephemeral CA, trusting that issuer;
 - TesseraCT (a static CT log) with POSIX storage, accepting Fulcio's root;
 - Rekor v2 (rekor-tiles) with POSIX storage;
-- the timestamp authority with an in-memory signer.
+- the timestamp authority with an in-memory signer, in a network namespace of its own: it
+  always binds its metrics port 2112 on every address (no flag changes that), so two test runs
+  on one host would collide. It serves a Unix socket there, and a thread here forwards a free
+  port on 127.0.0.1 to it.
 
 ``SigstoreStack.start()`` brings them up on free ports, waits for each to answer, and writes
 a ``ClientTrustConfig`` JSON (trusted root + signing config) that points sigstore-python at
@@ -22,21 +25,28 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import socket
+import socketserver
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+if TYPE_CHECKING:
+    import pytest
 
 # Where each binary lands inside the bin directory (the two `posix` ones need their own dir).
 BINARIES = {
@@ -74,6 +84,58 @@ def _log_instance(url: str, key: Any) -> dict[str, Any]:
 def _pem_chain(pem: bytes) -> list[dict[str, str]]:
     certs = x509.load_pem_x509_certificates(pem)
     return [{"rawBytes": base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()} for cert in certs]
+
+
+def isolated_network() -> list[str]:
+    """The prefix that runs a command in a network namespace of its own (only a loopback inside)."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        raise RuntimeError(
+            "the timestamp authority needs `unshare` (util-linux) to run in its own network namespace "
+            "(it binds the fixed port 2112): install util-linux"
+        )
+    # root may make a network namespace directly; anyone else needs a user namespace around it.
+    return [unshare, "--net"] if os.geteuid() == 0 else [unshare, "--user", "--map-root-user", "--net"]
+
+
+class UnixForwarder:
+    """Forwards 127.0.0.1:port to a Unix socket (a service inside another network namespace)."""
+
+    def __init__(self, socket_path: Path) -> None:
+        target = str(socket_path)
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as upstream:
+                    try:
+                        upstream.connect(target)
+                    except OSError:  # not listening yet: the client sees a closed connection and retries
+                        return
+                    back = threading.Thread(target=_pump, args=(upstream, self.request), daemon=True)
+                    back.start()
+                    _pump(self.request, upstream)
+                    back.join()
+
+        socketserver.ThreadingTCPServer.daemon_threads = True
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.port: int = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    """Copy bytes until ``source`` closes, then pass the end of stream on."""
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
 
 
 class OIDCIssuer:
@@ -146,6 +208,8 @@ class SigstoreStack:
     logs: list[Path] = field(default_factory=list)
     issuer: OIDCIssuer = field(default_factory=OIDCIssuer)
     trust_config: Path | None = None
+    _forwarder: UnixForwarder | None = None
+    _cleanup: list[Path] = field(default_factory=list)
 
     def _binary(self, name: str) -> str:
         path = self.bin_dir / BINARIES[name]
@@ -178,6 +242,14 @@ class SigstoreStack:
                 time.sleep(0.2)
         raise RuntimeError(f"{name} did not answer {url} within {timeout}s ({last}); logs:\n{self.tail()}")
 
+    def _socket_dir(self) -> Path:
+        """``work``, or a short private directory when its path is too long for a Unix socket name."""
+        if len(str(self.work / "tsa.sock")) < 100:
+            return self.work
+        short = Path(tempfile.mkdtemp(prefix="sigstack-"))
+        self._cleanup.append(short)
+        return short
+
     def tail(self) -> str:
         parts = []
         for log in self.logs:
@@ -188,7 +260,7 @@ class SigstoreStack:
     def start(self) -> SigstoreStack:
         self.work.mkdir(parents=True, exist_ok=True)
         self.issuer.start()
-        ct_port, fulcio_port, rekor_port, tsa_port = free_port(), free_port(), free_port(), free_port()
+        ct_port, fulcio_port, rekor_port = free_port(), free_port(), free_port()
         ct_address = f"127.0.0.1:{ct_port}"
         ct_origin = "127.0.0.1"  # the host part of the URL Fulcio submits to (TesseraCT wants no port)
 
@@ -292,21 +364,25 @@ class SigstoreStack:
                 "1s",
             ],
         )
+        tsa_socket = self._socket_dir() / "tsa.sock"
         self._spawn(
             "tsa",
             [
+                *isolated_network(),
                 self._binary("tsa"),
                 "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(tsa_port),
+                "--scheme",
+                "unix",
+                "--socket-path",
+                str(tsa_socket),
                 "--timestamp-signer",
                 "memory",
                 "--disable-ntp-monitoring",
             ],
         )
-        tsa_url = f"http://127.0.0.1:{tsa_port}"
+        self._forwarder = UnixForwarder(tsa_socket)
+        self._forwarder.start()
+        tsa_url = f"http://127.0.0.1:{self._forwarder.port}"
         rekor_url = f"http://{rekor_origin}"
         tsa_chain = self._wait("tsa", f"{tsa_url}/api/v1/timestamp/certchain")
         self._wait("tesseract", f"http://{ct_address}/ct/v1/get-roots")
@@ -368,6 +444,30 @@ class SigstoreStack:
                 process.wait()
         with contextlib.suppress(Exception):
             self.issuer.stop()
+        if self._forwarder is not None:
+            self._forwarder.stop()
+        for directory in self._cleanup:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def default_bin() -> Path:
+    return Path(os.environ.get("SIGSTACK_BIN") or Path.home() / ".cache" / "reprotasks-sigstack")
+
+
+def stack_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SigstoreStack]:
+    """One instance per test session (per xdist worker); it fails, never skips, when it cannot start."""
+    bin_dir = default_bin()
+    missing = [name for name, rel in BINARIES.items() if not (bin_dir / rel).is_file()]
+    if missing:
+        raise RuntimeError(
+            f"local Sigstore binaries missing in {bin_dir} ({', '.join(missing)}): run .ci/install-sigstack "
+            f'{bin_dir} (or deselect these tests with -m "not sigstack")'
+        )
+    running = SigstoreStack(bin_dir=bin_dir, work=tmp_path_factory.mktemp("sigstack"))
+    try:
+        yield running.start()
+    finally:
+        running.stop()
 
 
 def main() -> int:

@@ -35,6 +35,7 @@ def write_wiring(root: Path) -> None:
     (root / "tasks.py").write_text("from reprotasks.invoke import ns  # noqa: F401\n")
 
 
+@pytest.mark.e2e
 def test_nox_invoke_and_cli_agree(make_project: MakeProject) -> None:
     root = make_project()
     write_wiring(root)

@@ -13,7 +13,7 @@ import pytest
 
 from .conftest import HYBRID, commit_all, git, run_cli
 
-pytestmark = [pytest.mark.network, pytest.mark.slow]
+pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.e2e]
 
 PYTHON_ARTIFACTS = {"hybrid_orchestrator-0.3.0-py3-none-any.whl", "hybrid_orchestrator-0.3.0.tar.gz"}
 GO_ARTIFACTS = {

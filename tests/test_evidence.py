@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import cli
+from .conftest import PreparedHybrid, cli, run_steps
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -38,9 +38,8 @@ LATER_STEPS = ("SHA256SUMS", "sbom.cdx.json", "provenance.intoto.json")
 
 
 @pytest.fixture
-def built(hybrid_repo: Path) -> Path:
-    cli(hybrid_repo, "build", code=0)
-    return hybrid_repo
+def built(prepared_hybrid: PreparedHybrid) -> Path:
+    return prepared_hybrid("built", lambda root: run_steps(root, "build"))
 
 
 def _record_manifest(dist: Path, name: str, *, new_name: str | None = None) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import HYBRID, cli, commit_all, git, run_cli
+from .conftest import HYBRID, PreparedHybrid, cli, commit_all, git, run_cli, run_steps
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -27,11 +27,9 @@ SECRET = "TOP-SECRET-OUTSIDE-DIST"
 
 
 @pytest.fixture
-def built(hybrid_repo: Path) -> Path:
+def built(prepared_hybrid: PreparedHybrid) -> Path:
     """examples/hybrid built, with its SBOM and SHA256SUMS."""
-    for step in ("build", "sbom", "checksum"):
-        cli(hybrid_repo, step, code=0)
-    return hybrid_repo
+    return prepared_hybrid("built-sbom-checksum", lambda root: run_steps(root, "build", "sbom", "checksum"))
 
 
 def sums_line(digest: str, name: str) -> str:

@@ -19,9 +19,9 @@ from tests.browser import load
 from tests.conftest import commit_all, git, run_cli
 from tests.registry import crane
 from tests.sigstack import SigstoreStack
-from tests.test_sign_e2e import SIGNER, signed, stack  # noqa: F401 - fixtures
+from tests.test_sign_e2e import SIGNER, signed  # noqa: F401 - the fixture
 
-pytestmark = [pytest.mark.slow, pytest.mark.sigstack, pytest.mark.xdist_group("sigstack")]
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.sigstack]
 
 PROMOTER = "release-manager@example.test"
 
@@ -55,7 +55,7 @@ def ledger_lines(root: Path) -> list[dict[str, object]]:
 
 def test_two_releases_through_three_environments_with_every_refusal(
     signed: Path,  # noqa: F811 - the fixture
-    stack: SigstoreStack,  # noqa: F811
+    stack: SigstoreStack,
     tmp_path: Path,
 ) -> None:
     root = signed
@@ -290,7 +290,7 @@ def test_two_releases_through_three_environments_with_every_refusal(
 
 def test_a_ledger_kept_in_a_registry_is_pulled_checked_and_never_forked(
     signed: Path,  # noqa: F811 - the fixture
-    stack: SigstoreStack,  # noqa: F811
+    stack: SigstoreStack,
     registry: str,
     crane_on_path: str,
     tmp_path: Path,

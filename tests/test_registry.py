@@ -207,6 +207,7 @@ registry.register(
 """
 
 
+@pytest.mark.e2e
 def test_a_step_registered_by_the_project_appears_in_cli_nox_invoke_and_the_release_plan(
     make_project: MakeProject,
 ) -> None:
@@ -278,6 +279,7 @@ def test_release_dry_run_is_the_same_plan_through_cli_nox_and_invoke(make_projec
     assert results[0].stdout == results[1].stdout == results[2].stdout
 
 
+@pytest.mark.e2e
 def test_verify_signatures_identity_overrides_a_configured_repository_in_every_front_end(
     make_project: MakeProject,
 ) -> None:

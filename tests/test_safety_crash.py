@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import commit_all, run_cli, run_module
+from .conftest import PreparedHybrid, commit_all, run_cli, run_module
 from .test_adapters import write_wiring
 
 
@@ -47,14 +47,17 @@ def scratch_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return directory
 
 
-@pytest.fixture
-def built(hybrid_repo: Path, scratch_tmp: Path) -> Path:
-    """hybrid with a Go-only dist/ of its first commit, then a second commit that needs a rebuild."""
-    assert run_cli("build", "--go-only", cwd=hybrid_repo).returncode == 0
-    main = hybrid_repo / "go" / "cmd" / "worker" / "main.go"
+def _go_built_then_changed(root: Path) -> None:
+    assert run_cli("build", "--go-only", cwd=root).returncode == 0
+    main = root / "go" / "cmd" / "worker" / "main.go"
     main.write_text(main.read_text(encoding="utf-8") + "\n// second release\n", encoding="utf-8")
-    commit_all(hybrid_repo, "second")
-    return hybrid_repo
+    commit_all(root, "second")
+
+
+@pytest.fixture
+def built(prepared_hybrid: PreparedHybrid, scratch_tmp: Path) -> Path:
+    """hybrid with a Go-only dist/ of its first commit, then a second commit that needs a rebuild."""
+    return prepared_hybrid("go-built-then-changed", _go_built_then_changed)
 
 
 def test_kill_between_the_two_renames_of_dist_then_the_next_step_restores_it(built: Path, scratch_tmp: Path) -> None:

@@ -12,17 +12,14 @@ from reprotasks.artifacts.provenance import ENVIRONMENT_ALLOW_LIST, looks_secret
 from reprotasks.config import load_config
 from reprotasks.image.build import derive_images
 from reprotasks.python.lockfile import parse_lock
-from tests.conftest import run_cli
+from tests.conftest import PreparedHybrid, run_cli, run_steps
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def built(hybrid_repo: Path) -> Path:
-    for step in ("build", "sbom", "checksum"):
-        result = run_cli(step, cwd=hybrid_repo)
-        assert result.returncode == 0, result.stdout + result.stderr
-    return hybrid_repo
+def built(prepared_hybrid: PreparedHybrid) -> Path:
+    return prepared_hybrid("built-sbom-checksum", lambda root: run_steps(root, "build", "sbom", "checksum"))
 
 
 def test_sbom_is_valid_complete_and_deterministic(built: Path) -> None:

@@ -125,6 +125,7 @@ version-pin = "none"
 
 @pytest.mark.network
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_setuptools_project_builds_identical_sdist_after_repack(tmp_path: Path) -> None:
     roots: list[Path] = []
     for index, umask in enumerate((0o022, 0o002)):

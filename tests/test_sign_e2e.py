@@ -7,23 +7,18 @@ provenance and signed; then every tampering case must be rejected by verify-rele
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import os
 import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import commit_all, run_cli
+from tests.conftest import Prepare, PreparedHybrid, commit_all, run_cli, run_steps
 from tests.registry import crane
-from tests.sigstack import BINARIES, SigstoreStack
+from tests.sigstack import SigstoreStack
 
-# One worker runs them all: the timestamp authority's metrics port (2112) is fixed upstream.
-pytestmark = [pytest.mark.slow, pytest.mark.sigstack, pytest.mark.xdist_group("sigstack")]
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.sigstack]
 
 SIGNER = "release@example.test"
 SECRETS = {
@@ -33,47 +28,28 @@ SECRETS = {
 }
 
 
-def stack_bin() -> Path:
-    return Path(os.environ.get("SIGSTACK_BIN") or Path.home() / ".cache" / "reprotasks-sigstack")
+def _sign_with(stack: SigstoreStack) -> Prepare:
+    def prepare(root: Path) -> None:
+        assert stack.trust_config is not None
+        with (root / "pyproject.toml").open("a", encoding="utf-8") as handle:
+            handle.write(
+                f"\n[tool.reprotasks.sign]\ntrust-config = {str(stack.trust_config)!r}\n"
+                f"identity = {SIGNER!r}\nissuer = {stack.issuer.url!r}\n"
+            )
+        commit_all(root, "sign with the local instance")
+        run_steps(root, "build", "sbom", "checksum", "provenance", "sign")
 
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SigstoreStack]:
-    bin_dir = stack_bin()
-    missing = [name for name, rel in BINARIES.items() if not (bin_dir / rel).is_file()]
-    if missing:
-        message = f"local Sigstore binaries missing in {bin_dir} ({', '.join(missing)}): run .ci/install-sigstack"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    # Also serialise against other test runs on this machine (same fixed port).
-    with open(Path(tempfile.gettempdir()) / "reprotasks-sigstack.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        running = SigstoreStack(bin_dir=bin_dir, work=tmp_path_factory.mktemp("sigstack"))
-        try:
-            yield running.start()
-        finally:
-            running.stop()
+    return prepare
 
 
 @pytest.fixture
-def signed(hybrid_repo: Path, stack: SigstoreStack, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """examples/hybrid built, SBOM'd, checksummed, with provenance, signed; secrets in the environment."""
-    assert stack.trust_config is not None
-    with (hybrid_repo / "pyproject.toml").open("a", encoding="utf-8") as handle:
-        handle.write(
-            f"\n[tool.reprotasks.sign]\ntrust-config = {str(stack.trust_config)!r}\n"
-            f"identity = {SIGNER!r}\nissuer = {stack.issuer.url!r}\n"
-        )
-    commit_all(hybrid_repo, "sign with the local instance")
+def signed(prepared_hybrid: PreparedHybrid, stack: SigstoreStack, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """examples/hybrid built, SBOM'd, checksummed, with provenance, signed; secrets in the environment
+    (they were there for every step, too: the signed state is made once per session, with them set)."""
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("SIGSTORE_ID_TOKEN", stack.issuer.token(SIGNER))
-    for step in ("build", "sbom", "checksum", "provenance", "sign"):
-        result = run_cli(step, cwd=hybrid_repo)
-        assert result.returncode == 0, f"{step}:\n{result.stdout}{result.stderr}"
-        assert "Traceback" not in result.stderr
-    return hybrid_repo
+    return prepared_hybrid("signed", _sign_with(stack))
 
 
 def release_copy(project: Path, tmp_path: Path) -> Path:
