@@ -113,11 +113,38 @@ def make_project(tmp_path: Path, wheelhouse: Path) -> MakeProject:
     return make
 
 
+@pytest.fixture(scope="session")
+def _hybrid_build_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The build environment of examples/hybrid's build lock, made once per session (per worker)
+    by the code a build runs, in a cache directory of its own: ``build-env/<key>``."""
+    from reprotasks._run import Runner
+    from reprotasks.python.package import build_environment
+
+    cache = tmp_path_factory.mktemp("hybrid-build-env")
+    previous = os.environ.get("REPROTASKS_CACHE_DIR")
+    os.environ["REPROTASKS_CACHE_DIR"] = str(cache)
+    try:
+        lock = HYBRID / "build-requirements.txt"
+        build_environment(lock, "build-requirements.txt", runner=Runner(HYBRID, log=lambda _line: None))
+    finally:
+        if previous is None:
+            del os.environ["REPROTASKS_CACHE_DIR"]
+        else:
+            os.environ["REPROTASKS_CACHE_DIR"] = previous
+    return cache / "build-env"
+
+
 @pytest.fixture
-def hybrid(tmp_path: Path) -> Path:
-    """A private copy of examples/hybrid (its Go module resolves through GOMODCACHE)."""
+def hybrid(tmp_path: Path, _hybrid_build_env: Path) -> Path:
+    """A private copy of examples/hybrid (its Go module resolves through GOMODCACHE).
+
+    The test's cache directory starts with a copy of the hybrid's build environment, as a cache
+    that built once before would: a build checks it against the lock before every use (and
+    rebuilds a poisoned one), so no test trusts another's; making it is the costly part of a
+    first build, paid once per worker instead of once per test."""
     target = tmp_path / "hybrid"
     shutil.copytree(HYBRID, target, ignore=shutil.ignore_patterns(".nox", "__pycache__", "dist"))
+    shutil.copytree(_hybrid_build_env, Path(os.environ["REPROTASKS_CACHE_DIR"]) / "build-env", symlinks=True)
     return target
 
 
