@@ -18,6 +18,7 @@ from reprotasks.errors import ReprotasksError
 from reprotasks.invoke import make_task
 from reprotasks.nox_sessions import _parser as nox_parser
 from reprotasks.step import CommandSpec, StepResult, StepSpec, config_overrides, flag, param
+from reprotasks.steps import SUMMARIES
 
 from .conftest import MakeProject, commit_all, run_module
 
@@ -420,15 +421,26 @@ def test_steps_and_the_release_runner_import_neither_the_registry_nor_each_other
 
 
 def test_the_cli_loads_only_the_step_it_runs() -> None:
-    """`import reprotasks.cli` loads no step module; `reprotasks build --help` loads build's alone
+    """`import reprotasks.cli` and `reprotasks --help` load no step module; `reprotasks build --help`
+    loads build's alone
     (shared option sets, ``steps/_*.py``, are not steps)."""
     probe = (
         "import sys, contextlib, io\n"
         "import reprotasks.cli as cli\n"
         "print(sorted(m for m in sys.modules if m.startswith('reprotasks.steps.') and '._' not in m))\n"
         "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    cli.main(['--help'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('reprotasks.steps.') and '._' not in m))\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
         "    cli.main(['build', '--help'])\n"
         "print(sorted(m for m in sys.modules if m.startswith('reprotasks.steps.') and '._' not in m))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert result.stdout.splitlines() == ["[]", "['reprotasks.steps.build']"], result.stdout + result.stderr
+    assert result.stdout.splitlines() == ["[]", "[]", "['reprotasks.steps.build']"], result.stdout + result.stderr
+
+
+def test_each_built_in_step_declares_the_summary_the_help_lists() -> None:
+    for name, text in SUMMARIES.items():
+        assert registry.summary(name) == registry.get(name).summary
+        if name != "release":
+            assert text and registry.get(name).summary == text

@@ -45,8 +45,8 @@ examples:
 
 def build_parser(command: str | None = "") -> argparse.ArgumentParser:
     """The CLI's parser. When ``command`` names one, only its step is loaded and given its options;
-    ``None`` (the top-level help) loads every step for its summary, without options; ``""`` (an
-    unknown word) loads them all, options too."""
+    ``None`` (the top-level help) lists the commands and their summaries and loads no step; ``""``
+    (an unknown word) loads them all, options too."""
     parser = argparse.ArgumentParser(
         prog="reprotasks",
         description="Reproducible, verifiable releases for Python + Go repositories.",
@@ -57,12 +57,13 @@ def build_parser(command: str | None = "") -> argparse.ArgumentParser:
     parser.add_argument("-C", "--project", default=".", metavar="DIR", help="project directory (default: current)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in registry.names():
-        if command and command != name:  # another command's parser: its name is all argparse needs
+        if command is None:  # the top-level help: names and summaries, no step loaded
+            commands.add_parser(name, help=registry.summary(name))
+        elif command and command != name:  # another command's parser: its name is all argparse needs
             commands.add_parser(name)
-            continue
-        spec = registry.get(name)
-        sub = commands.add_parser(spec.name, help=spec.summary, description=spec.description or spec.summary)
-        if command is not None:
+        else:
+            spec = registry.get(name)
+            sub = commands.add_parser(name, help=spec.summary, description=spec.description or spec.summary)
             _frontend.add_arguments(sub, spec)
     commands.add_parser("config", help="print the resolved configuration as JSON")
     commands.add_parser("schema", help="print the JSON schema of [tool.reprotasks]")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from reprotasks.errors import ReprotasksError
 from reprotasks.step import CommandSpec, PipelineSpec, StepSpec, flag, many
+from reprotasks.steps import SUMMARIES
 from reprotasks.steps._signing import InstanceOptions, identity_token
 
 TYPE_CHECKING = False
@@ -67,34 +68,11 @@ def _release_spec() -> PipelineSpec[ReleaseOptions]:
     )
 
 
-# The commands, in the order every front end lists them. A step's spec is its module's SPEC,
-# ``reprotasks.steps.<name with _ for ->``, imported when first asked for: `reprotasks build`
-# loads the build step alone (and `import reprotasks.cli` none).
-_BUILT_IN_ORDER = (
-    "lock",
-    "verify",
-    "audit",
-    "build",
-    "image",
-    "assemble",
-    "checksum",
-    "sbom",
-    "provenance",
-    "sign",
-    "verify-signatures",
-    "verify-release",
-    "reproduce",
-    "release",
-    "publish",
-    "promote",
-    "rollback",
-    "status",
-    "verify-promotion",
-    "report",
-    "init",
-)
+# The built-in commands, in the order every front end lists them (``reprotasks.steps.SUMMARIES``).
+# A step's spec is its module's SPEC, ``reprotasks.steps.<name with _ for ->``, imported when
+# first asked for: `reprotasks build` loads the build step alone (and `import reprotasks.cli` none).
 # name -> spec, or None for a built-in step not loaded yet.
-_SPECS: dict[str, CommandSpec[Any] | None] = dict.fromkeys(_BUILT_IN_ORDER)
+_SPECS: dict[str, CommandSpec[Any] | None] = dict.fromkeys(SUMMARIES)
 
 
 def _loaded(name: str) -> CommandSpec[Any]:
@@ -107,6 +85,14 @@ def _loaded(name: str) -> CommandSpec[Any]:
             assert isinstance(spec, StepSpec) and spec.name == name, f"reprotasks.steps: {name} declares {spec!r}"
         _SPECS[name] = spec
     return spec
+
+
+def summary(name: str) -> str:
+    """A command's one-line summary, without loading a built-in step's module."""
+    spec = _SPECS[name]
+    if spec is not None:
+        return spec.summary
+    return SUMMARIES.get(name) or _loaded(name).summary  # release's names the pipeline: made here
 
 
 def specs() -> tuple[CommandSpec[Any], ...]:

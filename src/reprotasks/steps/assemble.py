@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reprotasks.step import Context, StepResult, StepSpec, many
+from reprotasks.steps import SUMMARIES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,10 +33,7 @@ def plan(ctx: Context, options: AssembleOptions) -> list[str]:
 
 SPEC = StepSpec(
     name="assemble",
-    summary=(
-        "Merge the dist/ directories of a matrix build (one `build --platform X` job each) into dist/, checking "
-        "every digest; the merged manifest equals a single full build's."
-    ),
+    summary=(SUMMARIES["assemble"]),
     options=AssembleOptions,
     run=run,
     plan=plan,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reprotasks.step import Context, StepResult, StepSpec, flag, param
+from reprotasks.steps import SUMMARIES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,10 +43,7 @@ def plan(ctx: Context, options: AuditOptions) -> list[str]:
 
 SPEC = StepSpec(
     name="audit",
-    summary=(
-        "Pinning audit: unpinned images, actions, pip/go installs, curl|sh in Dockerfiles, workflows, scripts, "
-        "Makefiles, go.mod and nox/invoke files; `file:line:col: RULE-ID message`, or --format json|sarif."
-    ),
+    summary=(SUMMARIES["audit"]),
     options=AuditOptions,
     run=run,
     plan=plan,

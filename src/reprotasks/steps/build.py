@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reprotasks.step import Context, StepResult, StepSpec, flag, many, param
+from reprotasks.steps import SUMMARIES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,10 +52,7 @@ def plan(ctx: Context, options: BuildOptions) -> list[str]:
 
 SPEC = StepSpec(
     name="build",
-    summary=(
-        "Build sdist + wheel and Go binaries for every platform from a clean copy of the last commit; "
-        "writes dist/ and dist/manifest.json."
-    ),
+    summary=(SUMMARIES["build"]),
     options=BuildOptions,
     run=run,
     plan=plan,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reprotasks.step import Context, StepResult, StepSpec, flag
+from reprotasks.steps import SUMMARIES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,7 +38,7 @@ def plan(ctx: Context, options: ChecksumOptions) -> list[str]:
 
 SPEC = StepSpec(
     name="checksum",
-    summary="Write dist/SHA256SUMS (sha256sum format); --check finds tampered, missing, unlisted, unsafe entries.",
+    summary=SUMMARIES["checksum"],
     options=ChecksumOptions,
     run=run,
     plan=plan,

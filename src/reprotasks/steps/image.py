@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from reprotasks.step import Context, NoOptions, Skip, StepResult, StepSpec
+from reprotasks.steps import SUMMARIES
 
 _NONE = "no [[tool.reprotasks.images]] configured"
 
@@ -29,10 +30,7 @@ def plan(ctx: Context, options: NoOptions) -> list[str]:
 
 SPEC = StepSpec(
     name="image",
-    summary=(
-        "Make an OCI image (multi-platform, bit-for-bit reproducible) of each [[tool.reprotasks.images]] entry "
-        "from the built Go binaries, on scratch or a base pinned by digest: dist/NAME_VERSION.oci.tar."
-    ),
+    summary=(SUMMARIES["image"]),
     options=NoOptions,
     run=run,
     plan=plan,

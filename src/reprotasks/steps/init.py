@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reprotasks.step import Context, StepResult, StepSpec, flag, many
+from reprotasks.steps import SUMMARIES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,7 +41,7 @@ def plan(ctx: Context, options: InitOptions) -> list[str]:
 
 SPEC = StepSpec(
     name="init",
-    summary="wire this repository up: [tool.reprotasks], noxfile.py/tasks.py imports, the release workflow",
+    summary=SUMMARIES["init"],
     description="Write [tool.reprotasks] into pyproject.toml (your formatting and comments kept), add the import "
     "line to noxfile.py and tasks.py (creating them if absent), and write .github/workflows/release.yml from the "
     "template. Idempotent: running it again changes nothing.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reprotasks.step import Context, StepResult, StepSpec, flag, many, param
+from reprotasks.steps import SUMMARIES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,7 +49,7 @@ def plan(ctx: Context, options: LockOptions) -> list[str]:
 
 SPEC = StepSpec(
     name="lock",
-    summary="Lock Python requirements with hashes (pip-compile or uv) and tidy + download the Go module graph.",
+    summary=SUMMARIES["lock"],
     options=LockOptions,
     run=run,
     plan=plan,

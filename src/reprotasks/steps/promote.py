@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reprotasks.step import Context, StepResult, StepSpec, param
+from reprotasks.steps import SUMMARIES
 from reprotasks.steps._signing import SignerPolicyOptions, identity_token
 
 
@@ -49,11 +50,7 @@ def plan(ctx: Context, options: PromoteOptions) -> list[str]:
 
 SPEC = StepSpec(
     name="promote",
-    summary=(
-        "Promote VERSION --to ENV: verify the release against that environment's policy (signatures, provenance, "
-        "SBOM, reproduction, audit, soak time, promoters; no skipped environment), sign a SLSA VSA and append it "
-        "to the hash-chained ledger."
-    ),
+    summary=(SUMMARIES["promote"]),
     options=PromoteOptions,
     run=run,
     plan=plan,

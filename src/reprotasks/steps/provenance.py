@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from reprotasks.step import Context, NoOptions, StepResult, StepSpec
+from reprotasks.steps import SUMMARIES
 
 
 def run(ctx: Context, options: NoOptions) -> StepResult:
@@ -20,10 +21,7 @@ def plan(ctx: Context, options: NoOptions) -> list[str]:
 
 SPEC = StepSpec(
     name="provenance",
-    summary=(
-        "Write dist/provenance.intoto.json: an in-toto v1 statement with SLSA provenance v1 whose subjects are "
-        "SHA256SUMS' entries."
-    ),
+    summary=(SUMMARIES["provenance"]),
     options=NoOptions,
     run=run,
     plan=plan,

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 
 from reprotasks.step import Context, StepResult, StepSpec, flag
+from reprotasks.steps import SUMMARIES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,10 +39,7 @@ def plan(ctx: Context, options: PublishOptions) -> list[str]:
 
 SPEC = StepSpec(
     name="publish",
-    summary=(
-        "Push each image in dist/ by digest to its `repository` (crane; docker config credentials), checked "
-        "against manifest.json first, then tag it with the version unless that tag names another image."
-    ),
+    summary=(SUMMARIES["publish"]),
     options=PublishOptions,
     run=run,
     plan=plan,

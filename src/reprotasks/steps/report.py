@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reprotasks.step import Context, StepResult, StepSpec, param
+from reprotasks.steps import SUMMARIES
 from reprotasks.steps._signing import SignerPolicyOptions
 
 
@@ -30,10 +31,7 @@ def plan(ctx: Context, options: ReportOptions) -> list[str]:
 
 SPEC = StepSpec(
     name="report",
-    summary=(
-        "Write a static HTML dashboard of releases, their artifacts and digests, reproducibility, signers, "
-        "promotions per environment over time and the ledger's integrity (verified first)."
-    ),
+    summary=(SUMMARIES["report"]),
     options=ReportOptions,
     run=run,
     plan=plan,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reprotasks.step import Context, StepResult, StepSpec, param
+from reprotasks.steps import SUMMARIES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,10 +34,7 @@ def plan(ctx: Context, options: ReproduceOptions) -> list[str]:
 
 SPEC = StepSpec(
     name="reproduce",
-    summary=(
-        "Rebuild the commit in another directory under another umask, TZ, locale, HOME and env, and prove every "
-        "artifact is byte-identical; --ref TAG --sums FILE checks an older release."
-    ),
+    summary=(SUMMARIES["reproduce"]),
     options=ReproduceOptions,
     run=run,
     plan=plan,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reprotasks.step import Context, StepResult, StepSpec, param
+from reprotasks.steps import SUMMARIES
 from reprotasks.steps._signing import SignerPolicyOptions, identity_token
 
 
@@ -42,10 +43,7 @@ def plan(ctx: Context, options: RollbackOptions) -> list[str]:
 
 SPEC = StepSpec(
     name="rollback",
-    summary=(
-        "Roll --to ENV back to the release it held before (or to VERSION, which it held once); the decision is "
-        "signed and appended to the ledger like a promotion."
-    ),
+    summary=(SUMMARIES["rollback"]),
     options=RollbackOptions,
     run=run,
     plan=plan,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from reprotasks.step import Context, NoOptions, StepResult, StepSpec
+from reprotasks.steps import SUMMARIES
 
 
 def run(ctx: Context, options: NoOptions) -> StepResult:
@@ -20,7 +21,7 @@ def plan(ctx: Context, options: NoOptions) -> list[str]:
 
 SPEC = StepSpec(
     name="sbom",
-    summary="Write dist/sbom.cdx.json (CycloneDX 1.6) from the hashed locks, go.sum and the built binaries.",
+    summary=SUMMARIES["sbom"],
     options=NoOptions,
     run=run,
     plan=plan,

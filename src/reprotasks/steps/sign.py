@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reprotasks.step import Context, StepResult, StepSpec
+from reprotasks.steps import SUMMARIES
 from reprotasks.steps._signing import InstanceOptions, identity_token
 
 
@@ -30,10 +31,7 @@ def plan(ctx: Context, options: SignOptions) -> list[str]:
 
 SPEC = StepSpec(
     name="sign",
-    summary=(
-        "Sign SHA256SUMS (and with sign.artifacts every artifact; the provenance as DSSE) with Sigstore; writes "
-        "<file>.sigstore.json bundles and skips files whose bundle already verifies."
-    ),
+    summary=(SUMMARIES["sign"]),
     options=SignOptions,
     run=run,
     plan=plan,

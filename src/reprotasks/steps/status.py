@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reprotasks.step import Context, StepResult, StepSpec
+from reprotasks.steps import SUMMARIES
 from reprotasks.steps._signing import SignerPolicyOptions
 
 
@@ -25,7 +26,7 @@ def plan(ctx: Context, options: StatusOptions) -> list[str]:
 
 SPEC = StepSpec(
     name="status",
-    summary="Show the release each environment holds, who put it there and when; the ledger is verified first.",
+    summary=SUMMARIES["status"],
     options=StatusOptions,
     run=run,
     plan=plan,

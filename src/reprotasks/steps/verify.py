@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reprotasks.step import Context, StepResult, StepSpec, flag
+from reprotasks.steps import SUMMARIES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,7 +31,7 @@ def plan(ctx: Context, options: VerifyOptions) -> list[str]:
 
 SPEC = StepSpec(
     name="verify",
-    summary="Fail on drift: stale or unhashed locks, untidy go.mod/go.sum, unpinned or mismatched toolchains.",
+    summary=SUMMARIES["verify"],
     options=VerifyOptions,
     run=run,
     plan=plan,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reprotasks.step import Context, StepResult, StepSpec, flag, param
+from reprotasks.steps import SUMMARIES
 from reprotasks.steps._signing import SignerPolicyOptions
 
 
@@ -49,10 +50,7 @@ def plan(ctx: Context, options: VerifyPromotionOptions) -> list[str]:
 
 SPEC = StepSpec(
     name="verify-promotion",
-    summary=(
-        "Deploy gate: ARTIFACT (file, sha256:HEX or REPO@sha256:HEX) must be part of the release ENV holds, with "
-        "the ledger's chain and every VSA verified; non-zero exit otherwise."
-    ),
+    summary=(SUMMARIES["verify-promotion"]),
     options=VerifyPromotionOptions,
     run=run,
     plan=plan,

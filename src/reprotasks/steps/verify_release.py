@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reprotasks.step import Context, StepResult, StepSpec, param
+from reprotasks.steps import SUMMARIES
 from reprotasks.steps._signing import SignerPolicyOptions
 
 
@@ -31,10 +32,7 @@ def plan(ctx: Context, options: VerifyReleaseOptions) -> list[str]:
 
 SPEC = StepSpec(
     name="verify-release",
-    summary=(
-        "Consumer side: verify a downloaded release directory end to end (checksums, every signature, provenance "
-        "subjects)."
-    ),
+    summary=(SUMMARIES["verify-release"]),
     options=VerifyReleaseOptions,
     run=run,
     plan=plan,

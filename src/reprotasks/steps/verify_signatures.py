@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reprotasks.step import Context, StepResult, StepSpec, many
+from reprotasks.steps import SUMMARIES
 from reprotasks.steps._signing import SignerPolicyOptions
 
 TYPE_CHECKING = False
@@ -82,10 +83,7 @@ def plan(ctx: Context, options: VerifySignaturesOptions) -> list[str]:
 
 SPEC = StepSpec(
     name="verify-signatures",
-    summary=(
-        "Verify dist/'s bundles (or FILE... against FILE.sigstore.json) for the configured signer identity and "
-        "OIDC issuer; SHA256SUMS' signature plus matching checksums cover the whole release."
-    ),
+    summary=(SUMMARIES["verify-signatures"]),
     options=VerifySignaturesOptions,
     run=run,
     plan=plan,
