@@ -992,6 +992,9 @@ def planned_commands(config: Config, *, runner: Runner, platforms: Sequence[str]
     if commands.python is not None and plan.build_lock is not None:
         lines += _python_notes(plan.build_lock)
         lines.append(f"{commands.python}  # -> {dist}/")
+    if commands.go:
+        module = commands.go[plan.platforms[0]][0].cwd
+        lines.append(f"# go mod verify in {module}: the shared module cache still holds what go.sum lists")
     for platform, go_builds in commands.go.items():
         for package, command in zip(plan.go_packages, go_builds, strict=True):
             name = binary_name(package, config.go.binary_names)
