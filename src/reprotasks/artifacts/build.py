@@ -678,7 +678,7 @@ def _build_parts(
     jobs: list[Callable[[], list[ArtifactRecord]]] = []
     header = manifest_header(config, plan, runner=runner)
     if commands.python is not None:
-        jobs.append(_python_job(config, plan, commands.python, places, stage, runner=runner))
+        jobs.append(_python_job(config, plan, project, commands.python, places, stage, runner=runner))
     if commands.go:
         jobs += _go_jobs(config, plan, project, stage, commands, places, runner=runner)
     records = [record for job_records in _run_parallel(jobs) for record in job_records]
@@ -698,13 +698,19 @@ def _build_parts(
 
 
 def _python_job(
-    config: Config, plan: BuildPlan, command: Command, places: dict[str, str], stage: Path, *, runner: Runner
+    config: Config,
+    plan: BuildPlan,
+    project: Path,
+    command: Command,
+    places: dict[str, str],
+    stage: Path,
+    *,
+    runner: Runner,
 ) -> Callable[[], list[ArtifactRecord]]:
     """The sdist and wheel, built in the environment of the build lock (prepared now, not in the job,
     which is where $BUILD_ENV becomes known)."""
     lock = plan.build_lock
     assert lock is not None and lock.text is not None
-    project = Path(places["SCRATCH"]) / "src" / plan.source.prefix
     if lock.committed:
         environment = build_environment(_committed(project, lock.path), lock.path, runner=runner)
     else:
@@ -1006,14 +1012,9 @@ def planned_commands(config: Config, *, runner: Runner, platforms: Sequence[str]
 
 def _python_notes(lock: BuildLock) -> list[str]:
     """What happens before the Python build that depends on the machine: the build environment."""
-    if lock.committed:
-        where = lock.path
-        notes = []
-    else:
-        where = "$SCRATCH/build-requirements.resolved.txt"
-        notes = [f"# {lock.path} is not committed: [build-system] requires resolved with hashes into {where}"]
+    where = lock.path if lock.committed else "them"
     return [
-        *notes,
-        f"# the build environment: a cached one if it checks out against {where}, else one installed from it "
-        "(pip download + install --require-hashes --no-deps)",
+        *([] if lock.committed else [f"# {lock.path} is not committed: [build-system] requires resolved with hashes"]),
+        f"# the build environment: a cached one if it checks out against {where}, else one installed from "
+        f"{where} (pip download + install --require-hashes --no-deps)",
     ]
