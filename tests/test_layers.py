@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "reprotasks._files",
             "reprotasks._cache",
             "reprotasks._run",
+            "reprotasks._command",
             "reprotasks._journal",
             "reprotasks._guard",
             "reprotasks._archive",

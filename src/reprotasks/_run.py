@@ -161,6 +161,29 @@ class Failure:
         return f"\n    (full output: {self.log})" if self.log is not None else ""
 
 
+@dataclass(frozen=True)
+class Started:
+    """A command as a Runner starts it (for ``watching``)."""
+
+    argv: tuple[str, ...]  # as the caller gave it: argv[0] before the PATH lookup
+    cwd: Path
+    env: Mapping[str, str]  # the whole environment it gets
+
+
+_WATCHERS: list[Callable[[Started], None]] = []
+
+
+@contextlib.contextmanager
+def watching(callback: Callable[[Started], None]) -> Iterator[None]:
+    """Call ``callback`` with every command any Runner starts until the block ends (from any
+    thread): how a test records what a build really ran."""
+    _WATCHERS.append(callback)
+    try:
+        yield
+    finally:
+        _WATCHERS.remove(callback)
+
+
 def _stderr_log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -258,6 +281,8 @@ class Runner:
         """
         full_env = dict(env or {}) if replace_env else self.environment(env)
         argv = list(argv)
+        for watcher in list(_WATCHERS):
+            watcher(Started(tuple(argv), cwd, dict(full_env)))
         if os.sep not in argv[0]:
             argv[0] = self.require(argv[0], purpose=purpose or f"run `{argv[0]}`", env=full_env)
         shown = redact(argv)

@@ -14,7 +14,6 @@ import functools
 import hashlib
 import os
 import platform as host_platform
-import shlex
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -25,6 +24,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from reprotasks import __version__, _cache
+from reprotasks._command import PLACEHOLDERS, Command
 from reprotasks._run import Runner
 from reprotasks.artifacts import evidence as _evidence
 from reprotasks.artifacts import source as _source
@@ -43,8 +43,13 @@ from reprotasks.artifacts.stage import staged
 from reprotasks.config import Config
 from reprotasks.errors import ConfigError, DriftError, ReprotasksError
 from reprotasks.go.binaries import (
+    archive_name,
     archive_names,
+    binary_name,
     build_go_platform,
+    executable_name,
+    go_build_command,
+    go_environment,
     go_flags,
     go_toolchain,
     hermetic_environment,
@@ -57,10 +62,11 @@ from reprotasks.python.buildenv import closure_problems
 from reprotasks.python.lockfile import canonical_lines, canonical_text, parse_lock_text
 from reprotasks.python.package import (
     BuildEnvironment,
-    build_command,
+    build_argv,
     build_environment,
     build_environment_variables,
     build_python,
+    python_build_command,
 )
 from reprotasks.python.resolve import compile_lock
 from reprotasks.python.validity import same_version
@@ -595,15 +601,19 @@ def _decoded(data: bytes, relative: str) -> str:
 
 
 def _build_into_dist(config: Config, plan: BuildPlan, *, runner: Runner) -> Manifest:
+    commands = build_commands(config, plan, runner=runner)
     with staged(config.dist_dir, "stage") as stage, tempfile.TemporaryDirectory(prefix="reprotasks-src-") as scratch:
         runner.log(f"build: clean copy of commit {plan.source.commit[:12]}")
-        project = _source.clean_copy(plan.source, Path(scratch) / "src", runner=runner)
+        places = {"SCRATCH": scratch}
+        project = _source.clean_copy(
+            plan.source, Path(scratch) / "src", runner=runner, commands=commands.clone, places=places
+        )
         committed = _same_config_as_commit(config, project, plan.source)
         lock = plan.build_lock
         if lock is not None and lock.text is None:
             text = _resolve_build_requirements(committed, Path(scratch), runner=runner)
             plan = dataclasses.replace(plan, build_lock=dataclasses.replace(lock, text=text))
-        manifest = _build_parts(config, plan, project, stage, runner=runner)
+        manifest = _build_parts(config, plan, project, stage, commands, places, runner=runner)
         manifest.write(stage)
     return manifest
 
@@ -653,14 +663,24 @@ def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _build_parts(config: Config, plan: BuildPlan, project: Path, stage: Path, *, runner: Runner) -> Manifest:
-    """Python and every Go platform are independent jobs, run in parallel across the cores."""
+def _build_parts(
+    config: Config,
+    plan: BuildPlan,
+    project: Path,
+    stage: Path,
+    commands: BuildCommands,
+    places: dict[str, str],
+    *,
+    runner: Runner,
+) -> Manifest:
+    """Python and every Go platform are independent jobs, run in parallel across the cores; each runs
+    its planned ``commands`` (``places``: their placeholders' values)."""
     jobs: list[Callable[[], list[ArtifactRecord]]] = []
     header = manifest_header(config, plan, runner=runner)
-    if plan.python:
-        jobs.append(_python_job(config, plan, project, stage, runner=runner))
-    if plan.go_packages:
-        jobs += _go_jobs(config, plan, project, stage, runner=runner)
+    if commands.python is not None:
+        jobs.append(_python_job(config, plan, project, commands.python, places, stage, runner=runner))
+    if commands.go:
+        jobs += _go_jobs(config, plan, project, stage, commands, places, runner=runner)
     records = [record for job_records in _run_parallel(jobs) for record in job_records]
     names = [record.name for record in records]
     built = wheel_version(names) if plan.version_from_wheel else None
@@ -678,9 +698,17 @@ def _build_parts(config: Config, plan: BuildPlan, project: Path, stage: Path, *,
 
 
 def _python_job(
-    config: Config, plan: BuildPlan, project: Path, stage: Path, *, runner: Runner
+    config: Config,
+    plan: BuildPlan,
+    project: Path,
+    command: Command,
+    places: dict[str, str],
+    stage: Path,
+    *,
+    runner: Runner,
 ) -> Callable[[], list[ArtifactRecord]]:
-    """The sdist and wheel, built in the environment of the build lock (prepared now, not in the job)."""
+    """The sdist and wheel, built in the environment of the build lock (prepared now, not in the job,
+    which is where $BUILD_ENV becomes known)."""
     lock = plan.build_lock
     assert lock is not None and lock.text is not None
     if lock.committed:
@@ -690,13 +718,13 @@ def _python_job(
         resolved.write_text(lock.text, encoding="utf-8")
         environment = build_environment(resolved, "the build requirements resolved for this build", runner=runner)
         _require_closure(config, environment)
+    assert environment.directory is not None
+    places = {**places, "BUILD_ENV": str(environment.directory)}
 
     def python_job() -> list[ArtifactRecord]:
         runner.log(f"build: sdist + wheel ({len(environment.packages)} locked build requirements)")
         try:
-            built = build_python(
-                project / _python_dir(config), stage, environment, runner=runner, epoch=plan.source.epoch
-            )
+            built = build_python(command, places, stage, runner=runner, epoch=plan.source.epoch)
         finally:
             if environment.disposable is not None:
                 shutil.rmtree(environment.disposable, ignore_errors=True)
@@ -706,7 +734,14 @@ def _python_job(
 
 
 def _go_jobs(
-    config: Config, plan: BuildPlan, project: Path, stage: Path, *, runner: Runner
+    config: Config,
+    plan: BuildPlan,
+    project: Path,
+    stage: Path,
+    commands: BuildCommands,
+    places: dict[str, str],
+    *,
+    runner: Runner,
 ) -> list[Callable[[], list[ArtifactRecord]]]:
     """One job per platform, once the archive files are in the commit and the module cache verifies."""
     assert config.go.module is not None and plan.toolchain is not None
@@ -730,13 +765,23 @@ def _go_jobs(
         raise DriftError(unverified, step="build")
     runner.log(f"build: Go {', '.join(plan.go_packages)} for {', '.join(plan.platforms)}")
     return [
-        functools.partial(_go_job, config, plan, project, module, stage, platform, runner)
+        functools.partial(
+            _go_job, config, plan, project, module, stage, platform, commands.go[platform], places, runner
+        )
         for platform in plan.platforms
     ]
 
 
 def _go_job(
-    config: Config, plan: BuildPlan, project: Path, module: Path, stage: Path, platform: str, runner: Runner
+    config: Config,
+    plan: BuildPlan,
+    project: Path,
+    module: Path,
+    stage: Path,
+    platform: str,
+    commands: tuple[Command, ...],
+    places: dict[str, str],
+    runner: Runner,
 ) -> list[ArtifactRecord]:
     assert plan.toolchain is not None
     artifacts = build_go_platform(
@@ -756,6 +801,8 @@ def _go_job(
         compiler=plan.go_version,
         # One check per package is enough; none when the project chose to stamp nothing.
         check_stamp=platform == plan.platforms[0] and config.go.version_variable != "",
+        commands=commands,
+        places=places,
     )
     return [
         ArtifactRecord.of(
@@ -836,8 +883,7 @@ def _python_record(lock: BuildLock, plan: BuildPlan, directory: str) -> dict[str
         )
     packages = {pin.name: pin.version for pin in parsed.pins}
     lock_sha = hashlib.sha256(lock.text.encode("utf-8")).hexdigest()
-    command = build_command(BuildEnvironment(Path("python"), lock_sha, packages), Path("DIST"))
-    command[0] = "python"
+    command = list(build_argv("python", "DIST"))
     build_lock: dict[str, Any] = {"path": lock.path, "sha256": lock_sha}
     if not lock.committed:
         build_lock = {"path": None, "sha256": lock_sha, "resolved": canonical_lines(parsed.pins)}
@@ -880,33 +926,95 @@ def _go_record(config: Config, plan: BuildPlan, go_sum_sha: str | None, module_r
     return record
 
 
+@dataclass(frozen=True)
+class BuildCommands:
+    """What a build runs, in order: the clean copy, the Python build, the Go builds of each platform."""
+
+    clone: tuple[Command, ...]
+    python: Command | None
+    go: dict[str, tuple[Command, ...]]  # platform -> one `go build` per main package
+
+    def all(self) -> list[Command]:
+        return [*self.clone, *([self.python] if self.python else []), *(c for cs in self.go.values() for c in cs)]
+
+
+SCRATCH_SOURCE = "$SCRATCH/src"
+
+
+def build_commands(config: Config, plan: BuildPlan, *, runner: Runner) -> BuildCommands:
+    """The commands the build of ``plan`` runs, with placeholders ($SCRATCH, $BUILD_ENV) for the paths
+    only the run knows: the build executes exactly these, and ``release --dry-run`` prints them."""
+    project = PurePosixPath(SCRATCH_SOURCE) / plan.source.prefix
+    python = None
+    if plan.python:
+        python = python_build_command(
+            str(project / _python_dir(config)), "$SCRATCH/python", "$BUILD_ENV", plan.source.epoch
+        )
+    go: dict[str, tuple[Command, ...]] = {}
+    if plan.go_packages:
+        assert config.go.module is not None and plan.toolchain is not None
+        module = str(project / config.rel(config.go.module))
+        flags = go_flags(config.go, plan.version)
+        for platform in plan.platforms:
+            # The module's settings are go's, not the tree's: read in the working tree, used in the copy.
+            env = go_environment(config.go.module, platform, plan.toolchain, runner=runner)
+            out = f"$SCRATCH/go/{platform.replace('/', '-')}"
+            go[platform] = tuple(
+                go_build_command(
+                    module,
+                    package,
+                    platform,
+                    flags=flags,
+                    env=env,
+                    binary=f"{out}/{executable_name(binary_name(package, config.go.binary_names), platform)}",
+                )
+                for package in plan.go_packages
+            )
+    return BuildCommands(_source.clean_copy_commands(plan.source, SCRATCH_SOURCE), python, go)
+
+
 def planned_commands(config: Config, *, runner: Runner, platforms: Sequence[str] = (), reuse: bool = True) -> list[str]:
-    """What ``build`` would run, as shell-like lines (for ``release --dry-run``); runs nothing.
+    """What ``build`` would run (for ``release --dry-run``): each command as the shell line it is
+    (``build_commands``), notes as ``#`` lines; runs nothing but queries.
     ``reuse``: whether an unchanged build would be reused (not in a release without --trust-cache)."""
     dist = config.rel(config.dist_dir)
     source = _source.describe_source(config.root, runner=runner)
     plan = plan_build(config, source, runner=runner, platforms=platforms, python=True, go=True)
     if reuse and _reuse(config, plan, runner=runner, restage=False) is not None:
         return [f"# inputs unchanged since the last build: reuse {dist}/ after checking every digest"]
-    lines = [f"git clone --shared --no-checkout . $SCRATCH/src && git -C $SCRATCH/src checkout {source.commit}"]
-    if plan.build_lock is not None:
-        lock_file = plan.build_lock.path
-        if not plan.build_lock.committed:
-            lines.append(f"# {lock_file} is not committed: resolve [build-system] requires with hashes")
-            lock_file = "$SCRATCH/build-requirements.resolved.txt"
-        lines.append(f"pip install --require-hashes --no-deps -r {lock_file}  # cached build venv")
-        env = build_environment_variables(Path("$SCRATCH/src"), plan.source.epoch)
-        settings = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
-        where = "" if config.python.project is None else f"cd {_python_dir(config)} && "
-        lines.append(f"{where}{settings} python -m build --no-isolation --outdir {dist} .")
-    if plan.go_packages and config.go.module is not None and plan.toolchain is not None:
-        module_rel = config.rel(config.go.module)
-        flags = go_flags(config.go, plan.version)
-        for platform in plan.platforms:
-            env = platform_environment(platform, plan.toolchain)
-            settings = " ".join(f"{key}={value}" for key, value in env.items())
-            for package in plan.go_packages:
-                command = shlex.join(["go", "build", *flags, "-o", "$SCRATCH/bin", package])
-                lines.append(f"(cd {module_rel} && {settings} {command})  # -> {dist}/ archive")
-    lines.append(f"# write {dist}/{MANIFEST_NAME} (commit {source.commit[:12]}, version {plan.version})")
+    commands = build_commands(config, plan, runner=runner)
+    used = sorted({name for command in commands.all() for name in command.placeholders()})
+    lines = [f"# ${name}: {PLACEHOLDERS[name]}" for name in used]
+    lines += [str(command) for command in commands.clone]
+    if (
+        runner.capture_bytes(
+            ["git", "cat-file", "-e", f"{source.commit}:.gitmodules"],
+            cwd=source.toplevel,
+            purpose="look for submodules",
+        )
+        is not None
+    ):
+        lines.append("# then each submodule of .gitmodules, cloned from this checkout (git submodule update)")
+    if commands.python is not None and plan.build_lock is not None:
+        lines += _python_notes(plan.build_lock)
+        lines.append(f"{commands.python}  # -> {dist}/")
+    if commands.go:
+        module = commands.go[plan.platforms[0]][0].cwd
+        lines.append(f"# go mod verify in {module}: the shared module cache still holds what go.sum lists")
+    for platform, go_builds in commands.go.items():
+        for package, command in zip(plan.go_packages, go_builds, strict=True):
+            name = binary_name(package, config.go.binary_names)
+            lines.append(f"{command}  # -> {dist}/{archive_name(name, plan.version, platform, config.go.archive_name)}")
+    version = "the wheel's ([project] version is dynamic)" if plan.version_from_wheel else plan.version
+    lines.append(f"# write {dist}/{MANIFEST_NAME} (commit {source.commit[:12]}, version {version})")
     return lines
+
+
+def _python_notes(lock: BuildLock) -> list[str]:
+    """What happens before the Python build that depends on the machine: the build environment."""
+    where = lock.path if lock.committed else "them"
+    return [
+        *([] if lock.committed else [f"# {lock.path} is not committed: [build-system] requires resolved with hashes"]),
+        f"# the build environment: a cached one if it checks out against {where}, else one installed from "
+        f"{where} (pip download + install --require-hashes --no-deps)",
+    ]

@@ -7,10 +7,12 @@ untracked files, local edits and build leftovers cannot leak into an artifact.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from reprotasks._command import Command, fill
 from reprotasks._run import Runner
 from reprotasks.artifacts.layout import directory_problem
 from reprotasks.errors import ReprotasksError
@@ -266,35 +268,48 @@ def check_dirty(
     return f"uncommitted changes are NOT in this build (it uses commit {source.commit[:12]}): {listed}"
 
 
-def clean_copy(source: Source, destination: Path, *, runner: Runner) -> Path:
+def clean_copy_commands(source: Source, destination: str) -> tuple[Command, ...]:
+    """The clone and checkout of the commit into ``destination`` (placeholders allowed), as ``clean_copy``
+    runs them. ``--shared`` borrows the objects instead of copying them, so this costs one checkout."""
+    clone = Command(
+        ("git", "clone", "--quiet", "--shared", "--no-checkout", str(source.toplevel), destination),
+        cwd=str(PurePosixPath(destination).parent),
+        description="clone the repository into a clean build directory",
+        output=destination,
+    )
+    checkout = Command(
+        (
+            *("git", "-c", "advice.detachedHead=false"),
+            *("-c", "core.autocrlf=false"),  # the committed bytes, whatever the user's global git config says
+            *("checkout", "--quiet", "--detach", source.commit),
+        ),
+        cwd=destination,
+        description=f"check out {source.commit[:12]}",
+    )
+    return clone, checkout
+
+
+def clean_copy(
+    source: Source,
+    destination: Path,
+    *,
+    runner: Runner,
+    commands: Sequence[Command] = (),
+    places: Mapping[str, str] | None = None,
+) -> Path:
     """Clone the commit into ``destination``; returns the project directory inside the copy.
 
-    ``--shared`` borrows the objects instead of copying them, so this costs one checkout.
+    ``commands``: ``clean_copy_commands`` for ``destination`` as planned, run with ``places``
+    filling their placeholders (default: made here for ``destination``).
     """
-    _git(
-        runner,
-        destination.parent,
-        "clone",
-        "--quiet",
-        "--shared",
-        "--no-checkout",
-        str(source.toplevel),
-        str(destination),
-        purpose="clone the repository into a clean build directory",
-    )
-    _git(
-        runner,
-        destination,
-        "-c",
-        "advice.detachedHead=false",
-        "-c",
-        "core.autocrlf=false",  # the committed bytes, whatever the user's global git config says
-        "checkout",
-        "--quiet",
-        "--detach",
-        source.commit,
-        purpose=f"check out {source.commit[:12]}",
-    )
+    for command in commands or clean_copy_commands(source, str(destination)):
+        result = command.run(runner, places or {}, check=False, quiet=True)
+        if result.returncode != 0:
+            last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+            raise ReprotasksError(
+                f"git could not {command.description} in {fill(command.cwd, places or {})}: {last}",
+                hint="run reprotasks inside a git checkout with at least one commit (`git init && git commit`)",
+            )
     if (destination / ".gitmodules").is_file():
         _checkout_submodules(source, destination, runner=runner)
     return destination / source.prefix

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from reprotasks._archive import write_archive
+from reprotasks._command import Command, fill
 from reprotasks._run import Failure, Runner, excerpt
 from reprotasks.errors import CommandFailedError, ReprotasksError
 from reprotasks.go import mod as _gomod
@@ -369,6 +370,28 @@ def build_go(
     return artifacts
 
 
+def go_environment(module: Path, platform: str, toolchain: str, *, runner: Runner) -> dict[str, str]:
+    """The variables ``go build`` runs with for ``platform``: hermetic, then the platform's."""
+    return {**hermetic_environment(module, runner=runner), **platform_environment(platform, toolchain)}
+
+
+def go_build_command(
+    module: str, package: str, platform: str, *, flags: Sequence[str], env: Mapping[str, str], binary: str
+) -> Command:
+    """``go build`` of ``package`` in ``module`` into the file ``binary`` (placeholders allowed)."""
+    return Command(
+        ("go", "build", *flags, "-o", binary, package),
+        cwd=module,
+        description=f"build {package} for {platform}",
+        env=dict(env),
+        output=binary,
+    )
+
+
+def binary_name(package: str, names: Mapping[str, str] | None = None) -> str:
+    return (names or {}).get(package) or PurePosixPath(package).name
+
+
 def build_go_platform(
     module: Path,
     packages: Sequence[str],
@@ -386,6 +409,8 @@ def build_go_platform(
     version_variables: Sequence[str] = (),
     compiler: str | None = None,
     check_stamp: bool = False,
+    commands: Sequence[Command] = (),
+    places: Mapping[str, str] | None = None,
 ) -> list[GoArtifact]:
     """Every package for one platform (independent of other platforms: safe to run in parallel).
 
@@ -393,22 +418,30 @@ def build_go_platform(
     (default: its last path element); ``template``: the archive name (``archive_name``);
     ``extra_files``: put beside the binary in each archive; ``version_variables``: the ``-X``
     in ``flags`` that stamp the version (checked with ``check_stamp``); ``compiler``: the Go
-    version every binary must report (default: go.mod's pin)."""
-    env = {**hermetic_environment(module, runner=runner), **platform_environment(platform, toolchain)}
+    version every binary must report (default: go.mod's pin). ``commands``: the planned
+    ``go_build_command`` of each package, run with ``places`` filling their placeholders
+    (default: made here, with ``$SCRATCH`` a temporary directory)."""
     pinned = compiler or _gomod.read_pins(module).pinned
     out_dir.mkdir(parents=True, exist_ok=True)
     artifacts: list[GoArtifact] = []
     with tempfile.TemporaryDirectory(prefix="reprotasks-go-") as scratch:
-        for package in packages:
-            name = (names or {}).get(package) or PurePosixPath(package).name
+        if not commands:
+            env = go_environment(module, platform, toolchain, runner=runner)
+            binaries = [f"$SCRATCH/{executable_name(binary_name(package, names), platform)}" for package in packages]
+            commands = [
+                go_build_command(str(module), package, platform, flags=flags, env=env, binary=binary)
+                for package, binary in zip(packages, binaries, strict=True)
+            ]
+            places = {"SCRATCH": scratch}
+        for package, command in zip(packages, commands, strict=True):
+            name = binary_name(package, names)
             exe = executable_name(name, platform)
-            binary = Path(scratch) / exe
+            binary = Path(fill(command.output, places or {}))
+            binary.parent.mkdir(parents=True, exist_ok=True)
             try:
-                runner.run(
-                    ["go", "build", *flags, "-o", str(binary), package],
-                    cwd=module,
-                    env=env,
-                    purpose=f"build {package} for {platform}",
+                command.run(
+                    runner,
+                    places or {},
                     on_failure=functools.partial(go_build_failed, module=module, package=package, platform=platform),
                 )
             except PlatformExcluded:

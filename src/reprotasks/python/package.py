@@ -13,11 +13,12 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from reprotasks import _cache
+from reprotasks._command import Command, fill
 from reprotasks._files import sha256_file
 from reprotasks._run import Failure, Runner, excerpt
 from reprotasks.errors import CommandFailedError, ReprotasksError
@@ -111,19 +112,38 @@ def build_environment(lock: Path, shown_lock: str, *, runner: Runner) -> BuildEn
     return BuildEnvironment(_buildenv.python_in(target), lock_sha, packages, directory=target)
 
 
-def build_command(env: BuildEnvironment, out_dir: Path) -> list[str]:
-    return [str(env.python), "-m", "build", "--no-isolation", "--outdir", str(out_dir), "."]
+def build_argv(python: str, out_dir: str) -> tuple[str, ...]:
+    return (python, "-m", "build", "--no-isolation", "--outdir", out_dir, ".")
 
 
-def build_environment_variables(project: Path, epoch: int, *, user_cflags: str = "") -> dict[str, str]:
+def build_environment_variables(
+    project: str | os.PathLike[str], epoch: int, *, user_cflags: str = ""
+) -> dict[str, str]:
     """What the backend runs with (the manifest records it with ``project`` as a placeholder)."""
-    cflags = f"-ffile-prefix-map={project}=. {user_cflags}".strip()
+    cflags = f"-ffile-prefix-map={os.fspath(project)}=. {user_cflags}".strip()
     return {
         "SOURCE_DATE_EPOCH": str(epoch),
         "PYTHONNOUSERSITE": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
         "CFLAGS": cflags,  # C extensions would otherwise embed the build directory
     }
+
+
+def python_build_command(project: str, out_dir: str, environment: str, epoch: int) -> Command:
+    """``python -m build`` of ``project`` into ``out_dir`` with the build environment's python
+    (``environment``: its directory); placeholders allowed in all three."""
+    python = _buildenv.python_in(Path(environment))
+    return Command(
+        build_argv(str(python), out_dir),
+        cwd=project,
+        description="build the sdist and wheel",
+        env=build_environment_variables(project, epoch, user_cflags=os.environ.get("CFLAGS", "")),
+        unset=_DROPPED,
+        # The environment's scripts first on PATH, as in an activated venv: some backends run a tool
+        # they install (uv_build runs its `uv-build` binary).
+        path_first=(str(python.parent),),
+        output=out_dir,
+    )
 
 
 def backend_failed(failure: Failure, project: Path) -> CommandFailedError:
@@ -139,26 +159,15 @@ def backend_failed(failure: Failure, project: Path) -> CommandFailedError:
 
 
 def build_python(
-    project: Path, out_dir: Path, env: BuildEnvironment, *, runner: Runner, epoch: int
+    command: Command, places: Mapping[str, str], out_dir: Path, *, runner: Runner, epoch: int
 ) -> list[PythonArtifact]:
-    """sdist, then a wheel built from that sdist; the sdist is normalized if the backend left noise."""
+    """sdist, then a wheel built from that sdist, by ``command`` (``python_build_command``, its
+    placeholders filled from ``places``); the sdist is normalized if the backend left noise."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="reprotasks-pybuild-") as scratch:
-        built = Path(scratch)
-        variables = build_environment_variables(project, epoch, user_cflags=os.environ.get("CFLAGS", ""))
-        environment = {key: value for key, value in runner.environment(variables).items() if key not in _DROPPED}
-        # The environment's scripts first on PATH, as in an activated venv: some backends run a tool
-        # they install (uv_build runs its `uv-build` binary).
-        scripts = str(env.python.parent)
-        environment["PATH"] = os.pathsep.join([scripts, *filter(None, [environment.get("PATH", "")])])
-        runner.run(
-            build_command(env, built),
-            cwd=project,
-            env=environment,
-            purpose="build the sdist and wheel",
-            replace_env=True,
-            on_failure=lambda failure: backend_failed(failure, project),
-        )
+    project = Path(fill(command.cwd, places))
+    built = Path(fill(command.output, places))
+    try:
+        command.run(runner, places, on_failure=lambda failure: backend_failed(failure, project))
         artifacts: list[PythonArtifact] = []
         for path in sorted(built.iterdir()):
             if path.name.endswith(".tar.gz"):
@@ -177,6 +186,8 @@ def build_python(
             final = out_dir / path.name
             shutil.move(path, final)
             artifacts.append(PythonArtifact(final, kind, notes))
+    finally:
+        shutil.rmtree(built, ignore_errors=True)
     if {artifact.kind for artifact in artifacts} != {"sdist", "wheel"}:
         raise ReprotasksError("`python -m build` did not produce both an sdist and a wheel", hint="read its output")
     return artifacts
