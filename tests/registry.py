@@ -34,6 +34,11 @@ def crane(*args: str, stdin: bytes | None = None) -> bytes:
     return result.stdout
 
 
+def cosign(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """cosign (sigstore-go inside): the verifier a deploy job uses, run as the user would."""
+    return subprocess.run([tool("cosign"), *map(str, args)], capture_output=True, text=True, check=False)
+
+
 def crane_on_path_fixture(monkeypatch: pytest.MonkeyPatch) -> str:
     crane = tool("crane")
     monkeypatch.setenv("PATH", f"{Path(crane).parent}{os.pathsep}{os.environ.get('PATH', '')}")

@@ -208,6 +208,8 @@ class SigstoreStack:
     logs: list[Path] = field(default_factory=list)
     issuer: OIDCIssuer = field(default_factory=OIDCIssuer)
     trust_config: Path | None = None
+    trusted_root: Path | None = None
+    signing_config: Path | None = None
     _forwarder: UnixForwarder | None = None
     _cleanup: list[Path] = field(default_factory=list)
 
@@ -338,7 +340,9 @@ class SigstoreStack:
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             )
         )
-        rekor_origin = f"127.0.0.1:{rekor_port}"
+        # The checkpoint origin is the log's host *without* the port: sigstore-go (cosign) checks it
+        # against the trusted root's log URL that way ("note has no verifiable signatures" otherwise).
+        rekor_origin = "127.0.0.1"
         self._spawn(
             "rekor",
             [
@@ -383,7 +387,7 @@ class SigstoreStack:
         self._forwarder = UnixForwarder(tsa_socket)
         self._forwarder.start()
         tsa_url = f"http://127.0.0.1:{self._forwarder.port}"
-        rekor_url = f"http://{rekor_origin}"
+        rekor_url = f"http://127.0.0.1:{rekor_port}"
         tsa_chain = self._wait("tsa", f"{tsa_url}/api/v1/timestamp/certchain")
         self._wait("tesseract", f"http://{ct_address}/ct/v1/get-roots")
         self._wait("rekor", f"{rekor_url}/healthz")
@@ -419,6 +423,11 @@ class SigstoreStack:
             "rekorTlogConfig": {"selector": "ANY"},
             "tsaConfig": {"selector": "ANY"},
         }
+        # The trusted root alone: what cosign's --trusted-root takes.
+        self.trusted_root = self.work / "trusted-root.json"
+        self.trusted_root.write_text(json.dumps(trusted_root, indent=2))
+        self.signing_config = self.work / "signing-config.json"
+        self.signing_config.write_text(json.dumps(signing_config, indent=2))
         self.trust_config = self.work / "trust-config.json"
         self.trust_config.write_text(
             json.dumps(

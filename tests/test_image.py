@@ -17,7 +17,7 @@ import pytest
 from reprotasks.image import oci
 
 from .conftest import commit_all, run_cli
-from .registry import crane
+from .registry import crane, tool
 
 pytestmark = [pytest.mark.slow]
 
@@ -50,8 +50,31 @@ def push_layout(layout_tar: Path, reference: str, scratch: Path) -> str:
     layout.mkdir(parents=True)
     with tarfile.open(layout_tar) as archive:
         archive.extractall(layout, filter="data")
-    crane("push", "--index", str(layout), reference)
+    crane("push", str(layout), reference)
     return crane("digest", reference).decode().strip()
+
+
+def skopeo(*args: str) -> str:
+    done = subprocess.run([tool("skopeo"), "--insecure-policy", *args], capture_output=True, text=True)
+    assert done.returncode == 0, f"skopeo {' '.join(args)}: {done.stderr}"
+    return done.stdout
+
+
+def skopeo_reads(layout_tar: Path, digest: str, version: str, scratch: Path) -> None:
+    """skopeo (what podman is built on) reads the layout as one image named by its version, keeps its
+    digest when copied, and converts it to the docker-archive `docker load` / `podman load` take."""
+    raw = skopeo("inspect", "--raw", f"oci-archive:{layout_tar}")
+    assert oci.sha256_digest(raw.encode()) == digest
+    assert skopeo("inspect", "--raw", f"oci-archive:{layout_tar}:{version}") == raw
+    copied = scratch / "skopeo-copy"
+    skopeo("copy", "--all", "--preserve-digests", f"oci-archive:{layout_tar}", f"oci:{copied}:{version}")
+    (entry,) = json.loads((copied / "index.json").read_text())["manifests"]
+    assert entry["digest"] == digest and entry["annotations"]["org.opencontainers.image.ref.name"] == version
+    for platform in ("amd64", "arm64"):
+        target = scratch / f"docker-{platform}.tar"
+        skopeo("--override-arch", platform, "copy", f"oci-archive:{layout_tar}", f"docker-archive:{target}:w:1")
+        with tarfile.open(target) as archive:
+            assert "manifest.json" in archive.getnames()
 
 
 def exported_rootfs(reference: str, platform: str, target: Path) -> Path:
@@ -80,6 +103,7 @@ def test_worker_image_is_reproducible_pushed_by_digest_and_runs(
     ok("build", other, umask=0o077)
     ok("image", other, umask=0o077)
     assert (other / "dist" / layout_tar.name).read_bytes() == layout_tar.read_bytes()
+    skopeo_reads(layout_tar, str(record["image"]), "0.3.0", tmp_path)
     # crane reads the layout and pushes it: the registry's digest is the one recorded.
     reference = f"{registry}/worker:0.3.0"
     assert push_layout(layout_tar, reference, tmp_path) == record["image"]
@@ -132,7 +156,7 @@ def test_image_on_a_base_pinned_by_digest_and_a_tag_is_refused(
     hybrid_repo: Path, registry: str, crane_on_path: str, tmp_path: Path
 ) -> None:
     _base_layout(tmp_path / "base", 1_700_000_000)
-    crane("push", "--index", str(tmp_path / "base"), f"{registry}/base:1")
+    crane("push", str(tmp_path / "base"), f"{registry}/base:1")
     digest = crane("digest", f"{registry}/base:1").decode().strip()
     enable_images(hybrid_repo, base=f"{registry}/base@{digest}", env=["LOG=info"])
     ok("build", hybrid_repo)
@@ -146,6 +170,12 @@ def test_image_on_a_base_pinned_by_digest_and_a_tag_is_refused(
     config = json.loads(crane("config", "--platform", "linux/arm64", reference))
     assert config["config"]["Env"] == ["PATH=/usr/bin:/bin", "LOG=info"]  # the image's own value wins
     assert len(config["rootfs"]["diff_ids"]) == 2 and config["config"]["User"] == "65532:65532"
+    # The base is named in the standard annotations, by the platform's manifest digest.
+    annotations = json.loads(crane("manifest", "--platform", "linux/arm64", reference))["annotations"]
+    base_index = json.loads(crane("manifest", f"{registry}/base@{digest}"))
+    (arm64,) = [item["digest"] for item in base_index["manifests"] if item["platform"]["architecture"] == "arm64"]
+    assert annotations["org.opencontainers.image.base.name"] == f"{registry}/base"
+    assert annotations["org.opencontainers.image.base.digest"] == arm64
     for step in ("sbom", "checksum", "provenance"):
         ok(step, hybrid_repo)
     statement = json.loads((hybrid_repo / "dist" / "provenance.intoto.json").read_text())
@@ -175,7 +205,7 @@ def test_image_on_a_base_pinned_by_digest_and_a_tag_is_refused(
     blobs = [blob for _, manifest, referenced in variants for blob in (manifest, *referenced)]
     with tarfile.open(fileobj=io.BytesIO(oci.layout_tar(index, blobs, mtime=1))) as archive:
         archive.extractall(layout, filter="data")
-    crane("push", "--index", str(layout), f"{registry}/variants:1")
+    crane("push", str(layout), f"{registry}/variants:1")
     variant_digest = crane("digest", f"{registry}/variants:1").decode().strip()
     text = (hybrid_repo / "pyproject.toml").read_text()
     (hybrid_repo / "pyproject.toml").write_text(text.replace(f"base@{digest}", f"variants@{variant_digest}"))
@@ -202,7 +232,7 @@ def test_image_on_a_base_pinned_by_digest_and_a_tag_is_refused(
         fileobj=io.BytesIO(oci.layout_tar(bad_index, [bad_manifest, config_blob, *layers], mtime=1))
     ) as archive:
         archive.extractall(layout, filter="data")
-    crane("push", "--index", str(layout), f"{registry}/broken:1")
+    crane("push", str(layout), f"{registry}/broken:1")
     broken_digest = crane("digest", f"{registry}/broken:1").decode().strip()
     (hybrid_repo / "pyproject.toml").write_text(
         text.replace(f"base@{digest}", f"broken@{broken_digest}") + 'platforms = ["linux/amd64"]\n'
@@ -286,7 +316,7 @@ def test_publish_pushes_by_digest_tags_once_and_never_moves_a_tag(
     assert "tag already there" in ok("publish", hybrid_repo)  # idempotent
     # The tag names another image: never moved, and the error says what it names.
     _base_layout(tmp_path / "other", 1_600_000_000)
-    crane("push", "--index", str(tmp_path / "other"), f"{repository}:0.3.1")
+    crane("push", str(tmp_path / "other"), f"{repository}:0.3.1")
     other = crane("digest", f"{repository}:0.3.1").decode().strip()
     text = (hybrid_repo / "pyproject.toml").read_text()
     (hybrid_repo / "pyproject.toml").write_text(text.replace('version = "0.3.0"', 'version = "0.3.1"'))
@@ -309,7 +339,7 @@ def test_python_app_image_installs_the_wheel_and_its_hashed_lock(
     hybrid_repo: Path, registry: str, crane_on_path: str, tmp_path: Path
 ) -> None:
     _base_layout(tmp_path / "base", 1_700_000_000)  # stands in for python:3.11-slim (no public registry here)
-    crane("push", "--index", str(tmp_path / "base"), f"{registry}/python:3.11")
+    crane("push", str(tmp_path / "base"), f"{registry}/python:3.11")
     digest = crane("digest", f"{registry}/python:3.11").decode().strip()
     with (hybrid_repo / "pyproject.toml").open("a", encoding="utf-8") as handle:
         handle.write(

@@ -34,6 +34,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "reprotasks._journal",
             "reprotasks._guard",
             "reprotasks._archive",
+            "reprotasks._distdir",
             "reprotasks._options",
             "reprotasks.discover",
         ),

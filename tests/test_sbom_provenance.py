@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from reprotasks._distdir import DistDir
 from reprotasks.artifacts.checksum import read_sums
 from reprotasks.artifacts.provenance import ENVIRONMENT_ALLOW_LIST, looks_secret, scrub, statement
 from reprotasks.config import load_config
@@ -91,7 +92,8 @@ def test_provenance_in_github_actions_names_the_workflow(built: Path) -> None:
         "GITHUB_RUN_ATTEMPT": "2",
         "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvIn0.c2lnbmF0dXJlc2lnbmF0dXJl",
     }
-    data = statement(load_config(built), environ, images=derive_images)
+    config = load_config(built)
+    data = statement(config, DistDir.of(config.dist_dir, config.root), environ, images=derive_images)
     run = data["predicate"]["runDetails"]
     assert run["builder"]["id"] == "https://github.com/acme/widgets/.github/workflows/release.yml@refs/tags/v1.0.0"
     assert run["metadata"]["invocationId"] == "https://github.com/acme/widgets/actions/runs/42/attempts/2"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Prepare, PreparedHybrid, commit_all, run_cli, run_steps
-from tests.registry import crane
+from tests.registry import cosign, crane
 from tests.sigstack import SigstoreStack
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.sigstack]
@@ -77,6 +77,27 @@ def test_sign_then_verify_end_to_end(signed: Path, stack: SigstoreStack) -> None
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"signed by {SIGNER}" in result.stdout
     assert "subjects match SHA256SUMS" in result.stdout
+
+    # cosign (sigstore-go) accepts what a consumer downloads: SHA256SUMS' bundle, the provenance
+    # for each file it names, and refuses another identity.
+    assert stack.trusted_root is not None
+    policy = ("--trusted-root", stack.trusted_root, "--certificate-oidc-issuer", stack.issuer.url)
+    blob = cosign(
+        "verify-blob", "--bundle", dist / "SHA256SUMS.sigstore.json", *policy,
+        "--certificate-identity", SIGNER, dist / "SHA256SUMS",
+    )  # fmt: skip
+    assert blob.returncode == 0, blob.stderr
+    wheel = next(dist.glob("*.whl"))
+    attested = cosign(
+        "verify-blob-attestation", "--bundle", dist / "provenance.intoto.json.sigstore.json", *policy,
+        "--certificate-identity", SIGNER, "--type", "https://slsa.dev/provenance/v1", wheel,
+    )  # fmt: skip
+    assert attested.returncode == 0, attested.stderr
+    other = cosign(
+        "verify-blob", "--bundle", dist / "SHA256SUMS.sigstore.json", *policy,
+        "--certificate-identity", "mallory@example.test", dist / "SHA256SUMS",
+    )  # fmt: skip
+    assert other.returncode != 0 and "mallory@example.test" in other.stderr, other.stderr
 
     # Idempotent: a second sign verifies the existing bundles and writes nothing.
     before = {path.name: path.read_bytes() for path in dist.glob("*.sigstore.json")}
@@ -304,10 +325,23 @@ def test_published_image_is_signed_by_digest_and_verified_from_the_registry(
     assert published.returncode == 0, published.stderr
     assert f"signed by {SIGNER}" in published.stdout + published.stderr
     monkeypatch.delenv("SIGSTORE_ID_TOKEN")
-    # The referrer names the image as its subject (what registries' referrers API lists).
-    referrer = json.loads(crane("manifest", f"{repository}:{digest.replace(':', '-')}.sigstore"))
+    # The referrer names the image as its subject; this registry has no referrers API, so it is
+    # listed in the fallback index `sha256-<hex>` (the OCI 1.1 tag schema cosign and oras read).
+    (listed,) = json.loads(crane("manifest", f"{repository}:{digest.replace(':', '-')}"))["manifests"]
+    assert listed["artifactType"] == "application/vnd.dev.sigstore.bundle.v0.3+json"
+    referrer = json.loads(crane("manifest", f"{repository}@{listed['digest']}"))
     assert referrer["subject"]["digest"] == digest
-    assert referrer["artifactType"] == "application/vnd.dev.sigstore.bundle.v0.3+json"
+    assert referrer["annotations"]["dev.sigstore.bundle.predicateType"] == "https://sigstore.dev/cosign/sign/v1"
+    # cosign verifies the image signature, by digest and by tag, and refuses another identity.
+    assert stack.trusted_root is not None
+    policy = ("--trusted-root", stack.trusted_root, "--certificate-oidc-issuer", stack.issuer.url)
+    for reference in (f"{repository}@{digest}", f"{repository}:0.3.0"):
+        checked = cosign("verify", "--allow-http-registry", *policy, "--certificate-identity", SIGNER, reference)
+        assert checked.returncode == 0, checked.stderr
+    refused = cosign(
+        "verify", "--allow-http-registry", *policy, "--certificate-identity", "x@example.test", f"{repository}@{digest}"
+    )
+    assert refused.returncode != 0, refused.stderr
     for reference in (f"{repository}@{digest}", f"{repository}:0.3.0"):
         verified = run_cli("verify-signatures", "--image", reference, cwd=hybrid_repo)
         assert verified.returncode == 0, verified.stderr
@@ -316,6 +350,17 @@ def test_published_image_is_signed_by_digest_and_verified_from_the_registry(
         "verify-signatures", "--image", f"{repository}@{digest}", "--identity", "x@example.test", cwd=hybrid_repo
     )
     assert other.returncode == 1 and "Traceback" not in other.stderr, other.stderr
+    # An image cosign signed (not reprotasks): verify-signatures --image accepts it too.
+    crane("copy", f"{repository}@{digest}", f"{registry}/cosigned/worker:1")
+    assert stack.signing_config is not None
+    signed_by_cosign = cosign(
+        "sign", "--yes", "--allow-http-registry", "--identity-token", stack.issuer.token(SIGNER),
+        "--trusted-root", stack.trusted_root, "--signing-config", stack.signing_config,
+        f"{registry}/cosigned/worker@{digest}",
+    )  # fmt: skip
+    assert signed_by_cosign.returncode == 0, signed_by_cosign.stderr
+    cosigned = run_cli("verify-signatures", "--image", f"{registry}/cosigned/worker:1", cwd=hybrid_repo)
+    assert cosigned.returncode == 0 and f"signed by {SIGNER}" in cosigned.stdout + cosigned.stderr, cosigned.stderr
     # An image nobody signed: refused, saying so.
     crane("copy", f"{repository}@{digest}", f"{registry}/unsigned/worker:1")
     unsigned = run_cli("verify-signatures", "--image", f"{registry}/unsigned/worker:1", cwd=hybrid_repo)

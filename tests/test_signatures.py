@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -215,3 +216,46 @@ def test_dsse_bundle_for_a_file_that_is_not_its_subject(data: Path, env: dict[st
     code, output = verify(data, env, *DSSE_POLICY, "a.dsse.staging-rekor-v2.txt")
     assert code == 1
     assert "signs an in-toto statement that neither is this file nor has a subject with its sha256" in output
+
+
+def test_a_log_entry_kind_sigstore_python_cannot_check_says_so(data: Path, env: dict[str, str]) -> None:
+    """A bundle logged as a Rekor `intoto` entry (older cosign attestations) is refused for that
+    reason, with the verifier that can check it, never as "changed: re-download"."""
+    bundle = data / "bundle_v3.txt.sigstore.json"
+    document = json.loads(bundle.read_text())
+    document["verificationMaterial"]["tlogEntries"][0]["kindVersion"] = {"kind": "intoto", "version": "0.0.2"}
+    bundle.write_text(json.dumps(document))
+    code, output = verify(
+        data, env, "--staging", "--identity", "william@yossarian.net", "--issuer", GITHUB_LOGIN, "bundle_v3.txt"
+    )
+    assert code == 1, output
+    assert "is logged as a Rekor `intoto` 0.0.2 entry, a kind this verifier (sigstore-python) cannot check" in output
+    assert "verify it with cosign" in output and "re-download" not in output
+
+
+def test_a_trust_config_whose_content_is_refused_names_the_field(data: Path, env: dict[str, str]) -> None:
+    """All three parts present but a log without `validFor.start`: the message names that field,
+    not parts the file has."""
+    import sigstore
+
+    store = Path(sigstore.__file__).parent / "_store" / "https%3A%2F%2Ftuf-repo-cdn.sigstage.dev"
+    root = json.loads((store / "trusted_root.json").read_text())
+    del root["tlogs"][0]["publicKey"]["validFor"]["start"]
+    trust = data / "trust.json"
+    trust.write_text(
+        json.dumps(
+            {
+                "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+                "trustedRoot": root,
+                "signingConfig": json.loads((store / "signing_config.v0.2.json").read_text()),
+            }
+        )
+    )
+    args = ("--trust-config", str(trust), "--identity", "william@yossarian.net", "--issuer", GITHUB_LOGIN)
+    code, output = verify(data, env, *args, "bundle_v3.txt")
+    assert code == 2, output
+    assert "has a mediaType, trustedRoot and signingConfig, but sigstore refuses their content" in output
+    assert "trustedRoot.tlogs.0.publicKey.validFor.start" in output
+    trust.write_text(json.dumps({"trustedRoot": root}))
+    code, output = verify(data, env, *args, "bundle_v3.txt")
+    assert code == 2 and "it has no mediaType, signingConfig" in output, output

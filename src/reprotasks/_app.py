@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from reprotasks import registry
+from reprotasks._distdir import DistDir
 from reprotasks._guard import Places, guarded
 from reprotasks._report import ReleaseReport, print_release, print_summary
 from reprotasks._run import Runner
@@ -43,7 +44,8 @@ def run_step(
         raise TypeError(f"{name} takes {spec.options.__name__}, not {type(options).__name__}")
     merged = _merge(overrides or {}, config_overrides(options))
     config = load_config(root, overrides=merged or None, overrides_source=overrides_source)
-    context = Context(config=config, runner=Runner(config.root, log=log), log=log)
+    dist = DistDir.of(config.dist_dir, config.root)
+    context = Context(config=config, dist=dist, runner=Runner(config.root, log=log), log=log)
     started = time.monotonic()
     try:
         with guarded(places_of(config), exclusive=spec.writes(options), log=log):
@@ -96,10 +98,9 @@ def _merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
 
 def places_of(config: Config) -> Places:
     """Where this project's steps write: the lock and the recovery of killed runs cover these."""
-    dist = config.staged_for or config.dist_dir
     return Places(
         root=config.root,
-        dist=dist,
+        dist=config.dist_dir,
         go_modules=config.go.modules,
         lock_dirs=tuple(sorted({lock.output.parent for lock in config.python.all_locks})),
     )

@@ -29,10 +29,10 @@ class _Failed(Exception):
 
 
 def run_step(spec: StepSpec[Any], ctx: Context) -> StepOutcome:
-    """Run one step with its defaults in ``ctx`` (writing into ``ctx.config.dist_dir``): how long it
+    """Run one step with its defaults in ``ctx`` (writing into ``ctx.dist.path``): how long it
     took, what it wrote there, and its error (a failed outcome) or reason to skip."""
     started = time.monotonic()
-    before = _snapshot(ctx.config.dist_dir)
+    before = _snapshot(ctx.dist.path)
     ctx.log(f"release: {spec.name}")
     try:
         result = spec.run(ctx, spec.defaults())
@@ -43,7 +43,7 @@ def run_step(spec: StepSpec[Any], ctx: Context) -> StepOutcome:
     except (ReprotasksError, OSError) as error:
         failure = error if isinstance(error, ReprotasksError) else from_os_error(spec.name, error)
         return StepOutcome(spec.name, Outcome.FAILED, time.monotonic() - started, error=failure)
-    after = _snapshot(ctx.config.dist_dir)
+    after = _snapshot(ctx.dist.path)
     changed = tuple(sorted(name for name, key in after.items() if before.get(name) != key))
     return StepOutcome(spec.name, Outcome.OK, time.monotonic() - started, changed)
 
@@ -70,11 +70,13 @@ def run_release(
     once the report is shown. Ctrl-C/SIGTERM is re-raised (so the project guard unwinds as for
     any step); the report is then in ``ctx.report`` for the adapter to show first."""
     config = ctx.config
-    report = ReleaseReport(config.rel(config.dist_dir), dry_run=dry_run)
+    report = ReleaseReport(ctx.dist.rel(), dry_run=dry_run)
     ctx.report = report
     _refuse_to_start(ctx, skipped, dry_run=dry_run)
     if dry_run:
-        planning = Context(config=config, runner=ctx.runner, log=ctx.log, trust_cache=trust_cache, identity_token=token)
+        planning = Context(
+            config=config, dist=ctx.dist, runner=ctx.runner, log=ctx.log, trust_cache=trust_cache, identity_token=token
+        )
         for spec in pipeline:
             if spec.name in skipped:
                 report.outcomes.append(StepOutcome(spec.name, Outcome.SKIPPED, detail=skipped[spec.name]))
@@ -87,13 +89,13 @@ def run_release(
     from reprotasks.artifacts.stage import staged
 
     try:
-        with staged(config.dist_dir, "release", everything=True) as stage:
+        with staged(ctx.dist.path, "release", everything=True) as stage:
             # Caches never vouch for a release unless asked: verify re-resolves, build starts from scratch.
             inner = Context(
-                config=config.staged(stage),
+                config=config,
+                dist=ctx.dist.staged(stage),
                 runner=ctx.runner,
                 log=ctx.log,
-                staged=True,
                 trust_cache=trust_cache,
                 identity_token=token,
             )
@@ -109,7 +111,7 @@ def _refuse_to_start(ctx: Context, skipped: Mapping[str, str], *, dry_run: bool)
     from reprotasks.artifacts import source
 
     config = ctx.config
-    dist = config.dist_dir
+    dist = ctx.dist.path
     if "image" in skipped and config.images:
         raise ReprotasksError(
             "release --skip image: [[tool.reprotasks.images]] is configured, and sbom and provenance describe a "

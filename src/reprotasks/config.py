@@ -102,9 +102,6 @@ class Config:
     images: tuple[ImageConfig, ...] = ()
     # Not part of describe(): where a release may go does not change what is built.
     promote: PromoteConfig = dataclasses.field(default_factory=PromoteConfig)
-    # Set while `release` stages its outputs in ``dist_dir``: the dist/ they will replace. Paths
-    # inside the stage are shown (and recorded in manifests/provenance) as paths in this one.
-    staged_for: Path | None = None
     # The file holding the settings, as messages name it (pyproject.toml or reprotasks.toml).
     settings_file: str = "pyproject.toml"
     # How this config was loaded (overrides, their source), to load the same layers elsewhere.
@@ -128,14 +125,9 @@ class Config:
             "build-system": None if self.python.build_lock is None else self.python.build_lock.generated,
         }
 
-    def staged(self, stage: Path) -> Config:
-        """This config writing into ``stage`` instead of dist/, with identical recorded settings."""
-        return dataclasses.replace(self, dist_dir=stage, staged_for=self.staged_for or self.dist_dir)
-
     def rel(self, path: Path) -> str:
-        """``path`` relative to the project root, POSIX style (what messages show)."""
-        if self.staged_for is not None and path.is_relative_to(self.dist_dir):
-            path = self.staged_for / path.relative_to(self.dist_dir)
+        """``path`` relative to the project root, POSIX style (what messages show). A path in
+        release's stage is shown by the step's ``DistDir.rel`` instead."""
         try:
             return path.relative_to(self.root).as_posix()
         except ValueError:

@@ -23,6 +23,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Generic, Literal, Protocol, TypeVar
 
+    from reprotasks._distdir import DistDir
     from reprotasks._run import Runner
     from reprotasks.config import Config, SignConfig
     from reprotasks.errors import Finding, ReprotasksError
@@ -245,13 +246,14 @@ class StepResult:
 
 @dataclass
 class Context:
-    """What every step is given. The release pipeline fills ``signer_policy`` (sign) for
-    verify-signatures, and sets ``staged``/``trust_cache``/``identity_token`` for its steps."""
+    """What every step is given. The release pipeline gives its steps its staging directory as
+    ``dist``, fills ``signer_policy`` (sign) for verify-signatures, and sets
+    ``trust_cache``/``identity_token``."""
 
     config: Config
+    dist: DistDir  # where the step writes release files (release's stage inside `release`)
     runner: Runner
     log: Callable[[str], None]
-    staged: bool = False  # running inside release's staging directory
     trust_cache: bool = True  # release trusts no cache unless --trust-cache
     identity_token: str | None = field(default=None, repr=False)
     signer_policy: SignConfig | None = None

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reprotasks import __version__
+from reprotasks._distdir import DistDir
 from reprotasks._run import Runner
 from reprotasks.artifacts import source as _source
 from reprotasks.artifacts.build import host_python, manifest_header, plan_build
@@ -51,7 +52,7 @@ class AssembleResult:
         return rows
 
 
-def assemble(config: Config, parts: Sequence[Path], *, runner: Runner) -> AssembleResult:
+def assemble(config: Config, where: DistDir, parts: Sequence[Path], *, runner: Runner) -> AssembleResult:
     if not parts:
         raise ReprotasksError(
             "assemble: no parts given", hint="pass the directories the build jobs uploaded, e.g. `assemble parts/*`"
@@ -72,8 +73,8 @@ def assemble(config: Config, parts: Sequence[Path], *, runner: Runner) -> Assemb
     if findings:
         raise DriftError(findings, step="assemble")
     merged = _merge(config, manifests, runner=runner)
-    dist = config.dist_dir
-    _source.refuse_tracked_outputs(_source.describe_source(config.root, runner=runner), config.rel(dist), runner=runner)
+    dist = where.path
+    _source.refuse_tracked_outputs(_source.describe_source(config.root, runner=runner), where.rel(), runner=runner)
     with staged(dist, "assemble") as stage:
         sources = {record.name: part for part, manifest in manifests for record in manifest.artifacts}
         for record in merged.artifacts:
@@ -84,7 +85,7 @@ def assemble(config: Config, parts: Sequence[Path], *, runner: Runner) -> Assemb
         merged.write(stage)
     # No build record: these bytes were built on other machines. `reproduce` (a full rebuild here)
     # is what lets sbom and provenance attest them.
-    return AssembleResult(config.rel(dist), len(parts), merged)
+    return AssembleResult(where.rel(), len(parts), merged)
 
 
 def _check_part(part: Path, manifest: Manifest) -> list[Finding]:

@@ -25,6 +25,7 @@ from packaging.version import InvalidVersion, Version
 
 from reprotasks import __version__, _cache
 from reprotasks._command import PLACEHOLDERS, Command
+from reprotasks._distdir import DistDir
 from reprotasks._run import Runner
 from reprotasks.artifacts import evidence as _evidence
 from reprotasks.artifacts import source as _source
@@ -134,6 +135,7 @@ def _unlocked_warning(lock: BuildLock) -> str:
 def build(
     config: Config,
     *,
+    dist: DistDir,
     runner: Runner,
     platforms: Sequence[str] = (),
     python: bool = True,
@@ -141,14 +143,14 @@ def build(
     force: bool = False,
     from_manifest: Path | None = None,
 ) -> BuildResult:
-    """Build (or reuse) every artifact into ``config.dist_dir``; see the module docstring.
+    """Build (or reuse) every artifact into ``dist``; see the module docstring.
 
     ``from_manifest``: for a commit without a committed build lock, install the build backend
     from the requirements that manifest recorded instead of resolving them again (reproduce).
     """
-    dist = config.rel(config.dist_dir)
+    shown = dist.rel()
     source = _source.describe_source(config.root, runner=runner)
-    untracked, warnings = _checked_source(config, source, runner=runner, go=go)
+    untracked, warnings = _checked_source(config, dist, source, runner=runner, go=go)
     recorded = None if from_manifest is None else _requirements_from(from_manifest)
     plan = plan_build(config, source, runner=runner, platforms=platforms, python=python, go=go, recorded_lock=recorded)
     if plan.build_lock is not None and plan.build_lock.committed and recorded is not None:
@@ -161,16 +163,16 @@ def build(
     # Untracked configuration inputs (allowed with dirty-tree = "warn") make this config differ
     # from the commit's: never reuse then; the build compares with the commit's config.
     if not force and not untracked:
-        reused = _reuse(config, plan, runner=runner)
+        reused = _reuse(config, dist, plan, runner=runner)
         if reused is not None:
-            runner.log(f"build: inputs unchanged since the last build; {dist}/ checked and reused")
-            return BuildResult(dist, reused, True, warnings)
-    manifest = _build_into_dist(config, plan, runner=runner)
+            runner.log(f"build: inputs unchanged since the last build; {shown}/ checked and reused")
+            return BuildResult(shown, reused, True, warnings)
+    manifest = _build_into_dist(config, dist, plan, runner=runner)
     _evidence.record_build(manifest)
     warnings = (*warnings, *_warned(runner, _version_disagreement(config, manifest)))
     if from_manifest is None:  # requirements taken from a given manifest are never reused by a plain build
-        remember_build(config, manifest)
-    return BuildResult(dist, manifest, False, warnings)
+        remember_build(dist, manifest)
+    return BuildResult(shown, manifest, False, warnings)
 
 
 def _warned(runner: Runner, *texts: str | None) -> tuple[str, ...]:
@@ -182,14 +184,14 @@ def _warned(runner: Runner, *texts: str | None) -> tuple[str, ...]:
 
 
 def _checked_source(
-    config: Config, source: _source.Source, *, runner: Runner, go: bool
+    config: Config, where: DistDir, source: _source.Source, *, runner: Runner, go: bool
 ) -> tuple[bool, tuple[str, ...]]:
     """Refuse a dist-dir that cannot be built into; whether configuration inputs are untracked, and
     the dirty-tree warning (logged)."""
-    dist = config.rel(config.dist_dir)
+    dist = where.rel()
     # First: a dist-dir holding tracked files or source is refused before any advice to remove it.
     _source.refuse_tracked_outputs(source, dist, runner=runner)
-    problem = directory_problem(config.dist_dir)
+    problem = directory_problem(where.path)
     if problem is not None and not problem.startswith("does not exist"):  # before building, not after
         raise ReprotasksError(f"{dist}: {problem}", hint="remove it (build writes a fresh directory there)")
     untracked = _source.untracked_config_inputs(source, runner=runner, outputs=dist)
@@ -420,17 +422,17 @@ def host_python() -> str:
     return f"{host_platform.python_implementation()} {host_platform.python_version()}"
 
 
-def _reuse_key(config: Config, inputs_digest: str) -> str:
-    return _cache.digest([str(config.staged_for or config.dist_dir), inputs_digest])
+def _reuse_key(dist: DistDir, inputs_digest: str) -> str:
+    return _cache.digest([str(dist.shown_as), inputs_digest])
 
 
-def remember_build(config: Config, manifest: Manifest) -> None:
+def remember_build(dist: DistDir, manifest: Manifest) -> None:
     """Record that this machine wrote exactly this manifest for these inputs (what reuse requires)."""
     data = manifest.to_json()
-    _cache.store("build-reuse", _reuse_key(config, manifest.inputs_digest), hashlib.sha256(data).hexdigest())
+    _cache.store("build-reuse", _reuse_key(dist, manifest.inputs_digest), hashlib.sha256(data).hexdigest())
 
 
-def _reuse(config: Config, plan: BuildPlan, *, runner: Runner, restage: bool = True) -> Manifest | None:
+def _reuse(config: Config, where: DistDir, plan: BuildPlan, *, runner: Runner, restage: bool = True) -> Manifest | None:
     """The previous build, if dist/ is provably what this machine's build of these inputs wrote.
 
     Requires: a record (in this user's cache) that a build here wrote exactly these manifest
@@ -438,8 +440,8 @@ def _reuse(config: Config, plan: BuildPlan, *, runner: Runner, restage: bool = T
     build computes now; every artifact a regular file with its recorded size and sha256; and
     nothing else in dist/ but the outputs of later steps, which are dropped.
     """
-    dist = config.dist_dir
-    manifest = _recorded_manifest(config, plan, runner=runner)
+    dist = where.path
+    manifest = _recorded_manifest(where, plan, runner=runner)
     if manifest is None:
         return None
     expected_plan = _plan_of_recorded(plan, manifest)
@@ -450,24 +452,24 @@ def _reuse(config: Config, plan: BuildPlan, *, runner: Runner, restage: bool = T
     except ReprotasksError:
         return None  # the recorded requirements are not a clean lock: rebuild
     if manifest.inputs_digest != plan.inputs_digest or _header_of(manifest) != expected:
-        runner.log(f"build: {config.rel(dist)}/{MANIFEST_NAME} differs from what this build would record: rebuilding")
+        runner.log(f"build: {where.rel()}/{MANIFEST_NAME} differs from what this build would record: rebuilding")
         return None
     names = {record.name for record in manifest.artifacts}
-    dropped = _later_outputs(config, names, runner=runner)
+    dropped = _later_outputs(where, names, runner=runner)
     if dropped is None or not _artifacts_intact(dist, manifest):
         return None
     if dropped and restage:
         runner.log(
-            f"build: dropping {', '.join(dropped)} from {config.rel(dist)}/ (written by later steps, re-derived there)"
+            f"build: dropping {', '.join(dropped)} from {where.rel()}/ (written by later steps, re-derived there)"
         )
         _restage(dist, [MANIFEST_NAME, *sorted(names)])
     return manifest
 
 
-def _recorded_manifest(config: Config, plan: BuildPlan, *, runner: Runner) -> Manifest | None:
+def _recorded_manifest(where: DistDir, plan: BuildPlan, *, runner: Runner) -> Manifest | None:
     """dist/'s manifest, if this machine's cache records that a build here wrote exactly it."""
-    dist = config.dist_dir
-    recorded = _cache.load("build-reuse", _reuse_key(config, plan.inputs_digest))
+    dist = where.path
+    recorded = _cache.load("build-reuse", _reuse_key(where, plan.inputs_digest))
     if recorded is None or kind_of(dist) != "a directory" or kind_of(dist / MANIFEST_NAME) is not None:
         return None
     try:
@@ -475,16 +477,14 @@ def _recorded_manifest(config: Config, plan: BuildPlan, *, runner: Runner) -> Ma
     except OSError:
         return None
     if hashlib.sha256(data).hexdigest() != recorded:
-        runner.log(
-            f"build: {config.rel(dist)}/{MANIFEST_NAME} is not the one this machine's last build wrote: rebuilding"
-        )
+        runner.log(f"build: {where.rel()}/{MANIFEST_NAME} is not the one this machine's last build wrote: rebuilding")
         return None
     try:
         manifest = manifest_from_bytes(data)
     except (ValueError, TypeError):
         return None
     if not _evidence.built_here(manifest):  # e.g. recorded by an older reprotasks: rebuild, so it is witnessed
-        runner.log(f"build: no record that a build here wrote {config.rel(dist)}/: rebuilding")
+        runner.log(f"build: no record that a build here wrote {where.rel()}/: rebuilding")
         return None
     return manifest
 
@@ -504,11 +504,11 @@ def _plan_of_recorded(plan: BuildPlan, manifest: Manifest) -> BuildPlan | None:
     return plan
 
 
-def _later_outputs(config: Config, names: set[str], *, runner: Runner) -> list[str] | None:
+def _later_outputs(where: DistDir, names: set[str], *, runner: Runner) -> list[str] | None:
     """What later steps wrote into dist/ (dropped on reuse); None if dist/ holds anything else, or a
     manifest or artifact that is not a regular file."""
     dropped = []
-    for entry in entries(config.dist_dir):
+    for entry in entries(where.path):
         if entry.name == MANIFEST_NAME or entry.name in names:
             if entry_problem(entry) is not None:
                 return None
@@ -516,9 +516,7 @@ def _later_outputs(config: Config, names: set[str], *, runner: Runner) -> list[s
             # Written by the steps after build; a reused build drops them (those steps re-derive them).
             dropped.append(entry.name)
         else:
-            runner.log(
-                f"build: {config.rel(config.dist_dir)}/ holds {shown(entry.name)}, which no build writes: rebuilding"
-            )
+            runner.log(f"build: {where.rel()}/ holds {shown(entry.name)}, which no build writes: rebuilding")
             return None
     return dropped
 
@@ -600,9 +598,9 @@ def _decoded(data: bytes, relative: str) -> str:
         raise ReprotasksError(f"{relative} is not UTF-8 text", hint="re-create it with `reprotasks lock`") from None
 
 
-def _build_into_dist(config: Config, plan: BuildPlan, *, runner: Runner) -> Manifest:
+def _build_into_dist(config: Config, dist: DistDir, plan: BuildPlan, *, runner: Runner) -> Manifest:
     commands = build_commands(config, plan, runner=runner)
-    with staged(config.dist_dir, "stage") as stage, tempfile.TemporaryDirectory(prefix="reprotasks-src-") as scratch:
+    with staged(dist.path, "stage") as stage, tempfile.TemporaryDirectory(prefix="reprotasks-src-") as scratch:
         runner.log(f"build: clean copy of commit {plan.source.commit[:12]}")
         places = {"SCRATCH": scratch}
         project = _source.clean_copy(
@@ -973,15 +971,16 @@ def build_commands(config: Config, plan: BuildPlan, *, runner: Runner) -> BuildC
     return BuildCommands(_source.clean_copy_commands(plan.source, SCRATCH_SOURCE), python, go)
 
 
-def planned_commands(config: Config, *, runner: Runner, platforms: Sequence[str] = (), reuse: bool = True) -> list[str]:
+def planned_commands(
+    config: Config, *, dist: DistDir, runner: Runner, platforms: Sequence[str] = (), reuse: bool = True
+) -> list[str]:
     """What ``build`` would run (for ``release --dry-run``): each command as the shell line it is
     (``build_commands``), notes as ``#`` lines; runs nothing but queries.
     ``reuse``: whether an unchanged build would be reused (not in a release without --trust-cache)."""
-    dist = config.rel(config.dist_dir)
     source = _source.describe_source(config.root, runner=runner)
     plan = plan_build(config, source, runner=runner, platforms=platforms, python=True, go=True)
-    if reuse and _reuse(config, plan, runner=runner, restage=False) is not None:
-        return [f"# inputs unchanged since the last build: reuse {dist}/ after checking every digest"]
+    if reuse and _reuse(config, dist, plan, runner=runner, restage=False) is not None:
+        return [f"# inputs unchanged since the last build: reuse {dist.rel()}/ after checking every digest"]
     commands = build_commands(config, plan, runner=runner)
     used = sorted({name for command in commands.all() for name in command.placeholders()})
     lines = [f"# ${name}: {PLACEHOLDERS[name]}" for name in used]
@@ -997,16 +996,18 @@ def planned_commands(config: Config, *, runner: Runner, platforms: Sequence[str]
         lines.append("# then each submodule of .gitmodules, cloned from this checkout (git submodule update)")
     if commands.python is not None and plan.build_lock is not None:
         lines += _python_notes(plan.build_lock)
-        lines.append(f"{commands.python}  # -> {dist}/")
+        lines.append(f"{commands.python}  # -> {dist.rel()}/")
     if commands.go:
         module = commands.go[plan.platforms[0]][0].cwd
         lines.append(f"# go mod verify in {module}: the shared module cache still holds what go.sum lists")
     for platform, go_builds in commands.go.items():
         for package, command in zip(plan.go_packages, go_builds, strict=True):
             name = binary_name(package, config.go.binary_names)
-            lines.append(f"{command}  # -> {dist}/{archive_name(name, plan.version, platform, config.go.archive_name)}")
+            lines.append(
+                f"{command}  # -> {dist.rel()}/{archive_name(name, plan.version, platform, config.go.archive_name)}"
+            )
     version = "the wheel's ([project] version is dynamic)" if plan.version_from_wheel else plan.version
-    lines.append(f"# write {dist}/{MANIFEST_NAME} (commit {source.commit[:12]}, version {version})")
+    lines.append(f"# write {dist.rel()}/{MANIFEST_NAME} (commit {source.commit[:12]}, version {version})")
     return lines
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from reprotasks import __version__
+from reprotasks._distdir import DistDir
 from reprotasks._files import write_atomic
 from reprotasks._run import MASK, Runner, mask
 from reprotasks.artifacts import source as _source
@@ -138,6 +139,7 @@ def _image_byproducts(manifest: Any) -> list[dict[str, Any]]:
 
 def statement(
     config: Config,
+    where: DistDir,
     environ: Mapping[str, str],
     *,
     images: ImageCheck,
@@ -145,17 +147,17 @@ def statement(
     runner: Runner | None = None,
 ) -> dict[str, Any]:
     runner = runner or Runner(config.root, log=lambda _line: None)
-    dist = config.dist_dir
-    shown = config.rel(dist)
+    dist = where.path
+    shown = where.rel()
     findings = check_findings(dist, shown_dist=shown)
     if findings:
         raise DriftError(findings, step="provenance")
     _problems, listed = read_sums(dist / SUMS_NAME, f"{shown}/{SUMS_NAME}")
     # Commit, tree, toolchains and flags come from git and the tools, checked against manifest.json.
-    trusted = trusted_manifest(config, runner=runner, step="provenance", images=images)
+    trusted = trusted_manifest(config, where, runner=runner, step="provenance", images=images)
     manifest, source = trusted.manifest, trusted.source
     # The subjects are what was checked (never SHA256SUMS' word): SHA256SUMS must list exactly these.
-    subjects, foreign_sbom = _subjects(config, trusted, runner=runner)
+    subjects, foreign_sbom = _subjects(config, dist, trusted, runner=runner)
     listed_digests = {name: digest for name, (digest, _line) in listed.items()}
     mismatched = _sums_disagreement(listed_digests, subjects, foreign_sbom=foreign_sbom)
     if mismatched:
@@ -240,7 +242,7 @@ _SUBJECTS_HINT = (
 )
 
 
-def _subjects(config: Config, trusted: Trusted, *, runner: Runner) -> tuple[dict[str, str], bool]:
+def _subjects(config: Config, dist: Path, trusted: Trusted, *, runner: Runner) -> tuple[dict[str, str], bool]:
     """name -> sha256 of every file the statement may name: each artifact as checked, manifest.json
     as re-derived, and sbom.cdx.json when it is byte for byte the SBOM of this dist/; and whether
     dist/ holds an sbom.cdx.json that is not."""
@@ -248,7 +250,7 @@ def _subjects(config: Config, trusted: Trusted, *, runner: Runner) -> tuple[dict
 
     subjects = {record.name: record.sha256 for record in trusted.manifest.artifacts}
     subjects[MANIFEST_NAME] = hashlib.sha256(trusted.manifest.to_json()).hexdigest()
-    path = config.dist_dir / SBOM_NAME
+    path = dist / SBOM_NAME
     if kind_of(path) is not None:
         return subjects, False
     data, _python, _go = rendered(config, trusted, runner=runner)
@@ -288,12 +290,17 @@ def redact_text(text: str) -> str:
 
 
 def provenance(
-    config: Config, *, images: ImageCheck, environ: Mapping[str, str] | None = None, runner: Runner | None = None
+    config: Config,
+    dist: DistDir,
+    *,
+    images: ImageCheck,
+    environ: Mapping[str, str] | None = None,
+    runner: Runner | None = None,
 ) -> ProvenanceResult:
     env = os.environ if environ is None else environ
-    data = statement(config, env, images=images, runner=runner)
+    data = statement(config, dist, env, images=images, runner=runner)
     text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    target = config.dist_dir / PROVENANCE_NAME
+    target = dist / PROVENANCE_NAME
     write_atomic(target, scrub_assignments(scrub(text, env)).encode())
     return ProvenanceResult(target, len(data["subject"]), data["predicate"]["runDetails"]["builder"]["id"])
 

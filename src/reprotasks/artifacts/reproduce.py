@@ -20,6 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from reprotasks._distdir import DistDir
 from reprotasks._files import sha256_file
 from reprotasks._run import Runner
 from reprotasks.artifacts import evidence as _evidence
@@ -73,22 +74,24 @@ class _Baseline:
     reference: Manifest | None = None  # dist/'s manifest (None for a release's SHA256SUMS)
 
 
-def reproduce(config: Config, *, runner: Runner, ref: str | None = None, sums: Path | None = None) -> ReproduceReport:
+def reproduce(
+    config: Config, dist: DistDir, *, runner: Runner, ref: str | None = None, sums: Path | None = None
+) -> ReproduceReport:
     """Rebuild and compare; raises DriftError naming (and explaining) every differing artifact."""
-    dist_shown = config.rel(config.dist_dir)
+    dist_shown = dist.rel()
     if ref is None:
         if sums is not None:
             raise ReprotasksError(
                 "--sums is only used with --ref", hint="pass --ref TAG too, or drop --sums to compare with dist/"
             )
-        baseline = _first_build(config, runner=runner)
+        baseline = _first_build(config, dist, runner=runner)
     else:
         baseline = _published_release(config, ref, sums, runner=runner)
     with tempfile.TemporaryDirectory(prefix="reprotasks-reproduce-") as scratch:
         rebuilt_dist, conditions = _rebuild(
             config, baseline.source, Path(scratch), baseline.build_args, runner=runner, images=baseline.images
         )
-        comparisons = _compare(config, baseline.expected, rebuilt_dist, runner=runner, against_sums=ref is not None)
+        comparisons = _compare(dist.path, baseline.expected, rebuilt_dist, runner=runner, against_sums=ref is not None)
     report = ReproduceReport(baseline.label, baseline.source.commit, conditions, tuple(comparisons))
     findings = [_finding(dist_shown, item) for item in comparisons if item.status in ("differs", "missing", "extra")]
     if ref is not None and not any(item.status == "identical" for item in comparisons):
@@ -102,11 +105,11 @@ def reproduce(config: Config, *, runner: Runner, ref: str | None = None, sums: P
     return report
 
 
-def _first_build(config: Config, *, runner: Runner) -> _Baseline:
+def _first_build(config: Config, dist: DistDir, *, runner: Runner) -> _Baseline:
     """dist/ as the first build of HEAD left it: every artifact its manifest lists, with that sha256."""
-    dist_shown = config.rel(config.dist_dir)
+    dist_shown = dist.rel()
     manifest_path = require_manifest(
-        config.dist_dir,
+        dist.path,
         dist_shown,
         missing=f"{dist_shown}/{MANIFEST_NAME} is missing: there is no first build to compare with",
         hint="run `reprotasks build` first (or `nox -s build reproduce`)",
@@ -122,7 +125,7 @@ def _first_build(config: Config, *, runner: Runner) -> _Baseline:
         dist_shown,
         hint="run `reprotasks build` to build HEAD, then reproduce it",
     )
-    expected = _recorded_digests(config, reference)
+    expected = _recorded_digests(dist, reference)
     expected[MANIFEST_NAME] = hashlib.sha256(manifest_data).hexdigest()
     build_args = _selection(reference)
     if recorded_lock(reference.python) is not None:
@@ -132,17 +135,17 @@ def _first_build(config: Config, *, runner: Runner) -> _Baseline:
     return _Baseline(f"{dist_shown}/ (first build)", expected, source, build_args, images, reference)
 
 
-def _recorded_digests(config: Config, reference: Manifest) -> dict[str, str]:
+def _recorded_digests(dist: DistDir, reference: Manifest) -> dict[str, str]:
     """The sha256 of each artifact in dist/, refused unless it is there and has the recorded sha256."""
-    dist_shown = config.rel(config.dist_dir)
+    dist_shown = dist.rel()
     # Never through a symlink: what is compared is what dist/ itself holds.
-    missing = [record.name for record in reference.artifacts if kind_of(config.dist_dir / record.name) is not None]
+    missing = [record.name for record in reference.artifacts if kind_of(dist / record.name) is not None]
     if missing:
         raise ReprotasksError(
             f"{dist_shown}/ lacks {', '.join(missing)}, listed in its {MANIFEST_NAME}",
             hint="run `reprotasks build` again to restore the first build",
         )
-    expected = {record.name: sha256_regular(config.dist_dir / record.name) for record in reference.artifacts}
+    expected = {record.name: sha256_regular(dist / record.name) for record in reference.artifacts}
     unlike = [record.name for record in reference.artifacts if expected[record.name] != record.sha256]
     if unlike:
         raise DriftError(
@@ -271,7 +274,7 @@ def _rebuild(
 
 
 def _compare(
-    config: Config, expected: dict[str, str], rebuilt: Path, *, runner: Runner, against_sums: bool
+    first_dist: Path, expected: dict[str, str], rebuilt: Path, *, runner: Runner, against_sums: bool
 ) -> list[Comparison]:
     produced = {path.name: sha256_file(path) for path in sorted(rebuilt.iterdir()) if path.is_file()}
     comparisons: list[Comparison] = []
@@ -287,7 +290,7 @@ def _compare(
             if against_sums:
                 explanation = "download the published file and run `diffoscope` on it and the rebuilt one to see why"
             else:
-                explanation = explain(config.dist_dir / name, rebuilt / name, runner=runner)
+                explanation = explain(first_dist / name, rebuilt / name, runner=runner)
             comparisons.append(Comparison(name, "differs", first, second, explanation))
     return comparisons
 

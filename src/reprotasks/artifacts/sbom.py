@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from reprotasks import __version__
+from reprotasks._distdir import DistDir
 from reprotasks._files import write_atomic
 from reprotasks._run import Runner, mask
 from reprotasks.artifacts import source as _source
@@ -170,11 +171,10 @@ def render(config: Config, manifest: Manifest | None, epoch: int) -> tuple[bytes
     return (mask(text) + "\n").encode(), len(python), len(go)
 
 
-def sbom(config: Config, *, images: ImageCheck, runner: Runner | None = None) -> SbomResult:
+def sbom(config: Config, dist: DistDir, *, images: ImageCheck, runner: Runner | None = None) -> SbomResult:
     runner = runner or Runner(config.root, log=lambda _line: None)
-    dist = config.dist_dir
     # The module graph of each binary comes from the binary, checked against manifest.json.
-    trusted = trusted_manifest(config, runner=runner, step="sbom", images=images)
+    trusted = trusted_manifest(config, dist, runner=runner, step="sbom", images=images)
     data, python, go = rendered(config, trusted, runner=runner)
     target = dist / SBOM_NAME
     write_atomic(target, data)

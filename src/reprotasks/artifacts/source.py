@@ -18,7 +18,7 @@ from reprotasks.artifacts.layout import directory_problem
 from reprotasks.errors import ReprotasksError
 
 if TYPE_CHECKING:
-    from reprotasks.config import Config
+    from reprotasks._distdir import DistDir
 
 
 @dataclass(frozen=True)
@@ -155,20 +155,20 @@ def refuse_tracked_outputs(source: Source, dist: str, *, runner: Runner) -> None
         raise not_an_output_directory(dist, marker=marker, why=why)
 
 
-def refuse_source_dist(config: Config, *, runner: Runner, step: str) -> None:
+def refuse_source_dist(where: DistDir, *, runner: Runner, step: str) -> None:
     """Before ``step`` reads or writes ``dist-dir``: it must be a build output directory, not source
     (no file git tracks, no project file, Python or Go source). One `git ls-files` at most."""
-    if config.staged_for is not None:
+    if where.is_staged:
         return  # release checked dist-dir before staging; the stage is its own directory
-    dist = config.dist_dir
+    dist = where.path
     if not os.path.lexists(dist):
         return  # nothing there to read or overwrite: the step says what is missing
-    shown = config.rel(dist)
+    shown = where.rel()
     why = f"`{step}` must not read or write release files among them"
     if runner.which("git") is not None:
         listed = runner.run(
             ["git", "ls-files", "--", f":(literal){shown}"],
-            cwd=config.root,
+            cwd=where.root,
             check=False,
             purpose="list files git tracks in dist-dir",
             quiet=True,

@@ -27,6 +27,7 @@ from typing import Any
 
 from reprotasks import _cache
 from reprotasks._archive import write_archive
+from reprotasks._distdir import DistDir
 from reprotasks._run import Runner
 from reprotasks.artifacts import evidence as _evidence
 from reprotasks.artifacts import source as _source
@@ -70,19 +71,19 @@ _CHECKED: dict[tuple[Any, ...], Trusted] = {}
 # The configured images re-made from a checked build (config, that build's manifest, the manifest
 # in dist/, runner) -> (their records, findings): ``image.build.derive_images``, passed in by the
 # attesting steps so this module never imports the image package above it.
-ImageCheck = Callable[[Config, Manifest, Manifest, Runner], tuple[list[ArtifactRecord], list[Finding]]]
+ImageCheck = Callable[[Config, DistDir, Manifest, Manifest, Runner], tuple[list[ArtifactRecord], list[Finding]]]
 
 
-def trusted_manifest(config: Config, *, runner: Runner, step: str, images: ImageCheck | None) -> Trusted:
+def trusted_manifest(config: Config, dist: DistDir, *, runner: Runner, step: str, images: ImageCheck | None) -> Trusted:
     """dist/manifest.json after checking every field against what git, the locks and the binaries
     say, and the commit it was built from (HEAD). Its images are re-made from the checked archives
     by ``images`` (the image package's check: this package sits below it) and must be
     byte-identical; with ``images=None`` (the image step, which replaces them) they are left out of
     the check and of the manifest returned, and no evidence is required (making an image from
     checked archives attests nothing)."""
-    where, data, manifest = _read_manifest(config, step)
+    where, data, manifest = _read_manifest(dist, step)
     evidence = _evidence.evidence_for(manifest)
-    memo = _memo_key(config, data, manifest, images is not None)
+    memo = _memo_key(config, dist, data, manifest, images is not None)
     if memo is not None and memo in _CHECKED and (evidence or images is None):
         return dataclasses.replace(_CHECKED[memo], evidence=evidence)
     if images is None:
@@ -92,7 +93,7 @@ def trusted_manifest(config: Config, *, runner: Runner, step: str, images: Image
     _source.require_built_from(
         manifest.source.get("commit"),
         source,
-        config.rel(config.dist_dir),
+        dist.rel(),
         why=f": {step} describes the commit it can check",
         hint="run `reprotasks build` to build HEAD (or check out the commit that was built)",
     )
@@ -103,11 +104,11 @@ def trusted_manifest(config: Config, *, runner: Runner, step: str, images: Image
         for key, value in header.items()
         if getattr(manifest, key) != value
     ]
-    artifacts, artifact_findings = _derive_artifacts(config, plan, manifest, runner=runner, where=where)
+    artifacts, artifact_findings = _derive_artifacts(config, dist, plan, manifest, runner=runner, where=where)
     findings += artifact_findings
     if images is not None and not findings:
         built = Manifest(**header, artifacts=tuple(artifacts))
-        image_records, image_findings = images(config, built, manifest, runner)
+        image_records, image_findings = images(config, dist, built, manifest, runner)
         artifacts = sorted([*artifacts, *image_records], key=lambda record: record.name)
         findings += image_findings
     derived = Manifest(**header, artifacts=tuple(artifacts))
@@ -125,14 +126,13 @@ def trusted_manifest(config: Config, *, runner: Runner, step: str, images: Image
     return trusted
 
 
-def _read_manifest(config: Config, step: str) -> tuple[str, bytes, Manifest]:
+def _read_manifest(dist: DistDir, step: str) -> tuple[str, bytes, Manifest]:
     """(where it is shown, its bytes, the manifest) of dist/manifest.json, or a one-line refusal."""
-    dist = config.dist_dir
-    where = f"{config.rel(dist)}/{MANIFEST_NAME}"
-    require_directory(dist, config.rel(dist), hint="remove it and run `reprotasks build`")
+    where = f"{dist.rel()}/{MANIFEST_NAME}"
+    require_directory(dist.path, dist.rel(), hint="remove it and run `reprotasks build`")
     path = require_manifest(
-        dist,
-        config.rel(dist),
+        dist.path,
+        dist.rel(),
         missing=f"{where} is missing: {step} describes a reprotasks build",
         hint="run `reprotasks build` first",
         step=step,
@@ -191,16 +191,16 @@ def _no_evidence(where: str, step: str) -> Finding:
     )
 
 
-def _memo_key(config: Config, data: bytes, manifest: Manifest, images: bool) -> tuple[Any, ...] | None:
+def _memo_key(config: Config, dist: DistDir, data: bytes, manifest: Manifest, images: bool) -> tuple[Any, ...] | None:
     """What must be unchanged for an earlier check in this process to stand (None: no file to name)."""
     identities = []
     for record in manifest.artifacts:
         try:
-            info = os.lstat(config.dist_dir / record.name)
+            info = os.lstat(dist / record.name)
         except OSError:
             return None
         identities.append((record.name, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_mode))
-    return (str(config.dist_dir), _cache.digest(config.fingerprint()), data, images, tuple(identities))
+    return (str(dist.path), _cache.digest(config.fingerprint()), data, images, tuple(identities))
 
 
 def _short(value: Any) -> str:
@@ -217,11 +217,10 @@ def expected_go_archives(go: GoConfig, plan: BuildPlan) -> dict[str, tuple[str, 
 
 
 def _derive_artifacts(
-    config: Config, plan: BuildPlan, manifest: Manifest, *, runner: Runner, where: str
+    config: Config, dist: DistDir, plan: BuildPlan, manifest: Manifest, *, runner: Runner, where: str
 ) -> tuple[list[ArtifactRecord], list[Finding]]:
     """Each listed file (images aside) checked against what this build makes: wheel and sdist
     valid for the project, Go archives the canonical re-pack of a binary of the pinned toolchain."""
-    dist = config.dist_dir
     go_expected = expected_go_archives(config.go, plan)
     listed = {record.name: record for record in manifest.artifacts}
     findings = _unlisted_go_archives(config, plan, go_expected, listed.keys(), runner=runner, where=where)
@@ -231,15 +230,13 @@ def _derive_artifacts(
     for name in sorted(listed):
         kind = kind_of(dist / name)
         if kind is not None:
-            findings.append(
-                Finding(f"{config.rel(dist)}/{name}", None, f"listed in {MANIFEST_NAME} but {kind}", _REBUILD)
-            )
+            findings.append(Finding(f"{dist.rel()}/{name}", None, f"listed in {MANIFEST_NAME} but {kind}", _REBUILD))
         elif name in go_expected:
             jobs.append((name, *go_expected[name]))
         elif listed[name].kind == "oci-image":
             continue  # re-made from the checked archives afterwards (the ImageCheck)
         elif plan.python and name.endswith((".whl", ".tar.gz")):
-            record, problems = _python_record(config, plan, name)
+            record, problems = _python_record(config, dist, plan, name)
             python_kinds[record.kind] += 1
             findings += problems
             records.append(record)
@@ -247,7 +244,7 @@ def _derive_artifacts(
             findings.append(Finding(where, None, f"lists {shown(name)}, which this build does not make", _REBUILD))
     if plan.python and python_kinds != {"sdist": 1, "wheel": 1}:
         findings.append(Finding(where, None, "does not list exactly one sdist and one wheel", _REBUILD))
-    go_records, go_findings = _go_records(config, plan, jobs, runner=runner)
+    go_records, go_findings = _go_records(config, dist, plan, jobs, runner=runner)
     return sorted([*records, *go_records], key=lambda record: record.name), findings + go_findings
 
 
@@ -274,9 +271,9 @@ def _unlisted_go_archives(
     return findings
 
 
-def _python_record(config: Config, plan: BuildPlan, name: str) -> tuple[ArtifactRecord, list[Finding]]:
+def _python_record(config: Config, dist: DistDir, plan: BuildPlan, name: str) -> tuple[ArtifactRecord, list[Finding]]:
     """The record of a listed wheel or sdist, and why it is not a valid one of this project."""
-    path = config.dist_dir / name
+    path = dist / name
     kind = "wheel" if name.endswith(".whl") else "sdist"
     if kind == "wheel":
         problems = wheel_problems(path, config.project_name)
@@ -285,23 +282,28 @@ def _python_record(config: Config, plan: BuildPlan, name: str) -> tuple[Artifact
     record = ArtifactRecord(
         name=name, size=os.lstat(path).st_size, sha256=sha256_regular(path), kind=kind, platform="any"
     )
-    return record, [Finding(f"{config.rel(config.dist_dir)}/{name}", None, problem, _REBUILD) for problem in problems]
+    return record, [Finding(f"{dist.rel()}/{name}", None, problem, _REBUILD) for problem in problems]
 
 
 def _go_records(
-    config: Config, plan: BuildPlan, jobs: list[tuple[str, str, str]], *, runner: Runner
+    config: Config, dist: DistDir, plan: BuildPlan, jobs: list[tuple[str, str, str]], *, runner: Runner
 ) -> tuple[list[ArtifactRecord], list[Finding]]:
     """The records of the listed Go archives (name, package, platform), each inspected in parallel."""
-    dist = config.dist_dir
     extras = _committed_extras(config.go, plan, runner=runner) if jobs else {}
     record_of = functools.partial(
-        _go_record, config.go, dist, expected=plan.go_version, runner=runner, extras=extras, mtime=plan.source.epoch
+        _go_record,
+        config.go,
+        dist.path,
+        expected=plan.go_version,
+        runner=runner,
+        extras=extras,
+        mtime=plan.source.epoch,
     )
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         derived = list(pool.map(lambda job: record_of(*job), jobs))
     findings = []
     for record, canonical in derived:
-        where = f"{config.rel(dist)}/{record.name}"
+        where = f"{dist.rel()}/{record.name}"
         if canonical is not None:
             problem = f"is not the canonical archive of the binary it holds (re-packed: sha256 {canonical})"
             findings.append(Finding(where, None, problem, _REBUILD))

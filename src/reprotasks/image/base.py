@@ -42,7 +42,7 @@ def fetch_base(reference: str, platform: Platform, *, runner: Runner) -> Base:
             raise ReprotasksError(f"base image {reference} has a layer that is not a gzip tar", hint=_FIX)
         blobs.append(Blob(str(entry["mediaType"]), _fetch(runner, repository, str(entry.get("digest")))))
     _check_config(reference, config, blobs)
-    return Base(config, tuple(blobs))
+    return Base(config, tuple(blobs), name=repository, digest=digest)
 
 
 def _platform_digest(reference: str, index: dict[str, Any], platform: Platform) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from reprotasks._distdir import DistDir
 from reprotasks._files import write_atomic
 from reprotasks._run import Runner
 from reprotasks.artifacts.manifest import ArtifactRecord, Manifest
@@ -76,7 +77,7 @@ SITE = "/app/site-packages"
 
 
 def _python_files(
-    config: Config, manifest: Manifest, image: ImageConfig, platform: str, *, runner: Runner
+    config: Config, dist: DistDir, manifest: Manifest, image: ImageConfig, platform: str, *, runner: Runner
 ) -> list[oci.LayerFile]:
     """The wheel this build made and its committed hashed lock, installed for ``platform`` with pip,
     without byte-code (time stamps) or direct_url.json (a local path); console scripts get a
@@ -88,7 +89,7 @@ def _python_files(
             f"image {image.name}: no wheel platform is known for {platform}",
             hint=f"use one of {', '.join(_PIP_PLATFORMS)} for Python images",
         )
-    wheel, wheel_record = _built_wheel(config, manifest, image)
+    wheel, wheel_record = _built_wheel(dist, manifest, image)
     relative, lock = _committed_lock(config, image, runner=runner)
     python = image.python_version.replace(".", "")
     with tempfile.TemporaryDirectory(prefix="reprotasks-image-python-") as scratch:
@@ -109,7 +110,7 @@ def _python_files(
         return _site_files(site)
 
 
-def _built_wheel(config: Config, manifest: Manifest, image: ImageConfig) -> tuple[Path, ArtifactRecord]:
+def _built_wheel(dist: DistDir, manifest: Manifest, image: ImageConfig) -> tuple[Path, ArtifactRecord]:
     """The one wheel of this build in dist/, checked against its manifest record."""
     from reprotasks.artifacts.layout import sha256_regular
 
@@ -119,9 +120,9 @@ def _built_wheel(config: Config, manifest: Manifest, image: ImageConfig) -> tupl
             f"image {image.name}: the build made {len(wheels)} wheels, not one",
             hint="build the Python project (`reprotasks build`), then run image again",
         )
-    wheel = config.dist_dir / wheels[0].name
+    wheel = dist.path / wheels[0].name
     if sha256_regular(wheel) != wheels[0].sha256:
-        raise ReprotasksError(f"{config.rel(wheel)} is not the wheel manifest.json records", hint=RERUN_HINT)
+        raise ReprotasksError(f"{dist.rel(wheel)} is not the wheel manifest.json records", hint=RERUN_HINT)
     return wheel, wheels[0]
 
 
@@ -181,8 +182,8 @@ def _site_file(path: Path, relative_path: str) -> oci.LayerFile:
     return oci.LayerFile(f"{SITE}/{relative_path}", data, executable=bool(path.stat().st_mode & 0o111))
 
 
-def make_image(config: Config, manifest: Manifest, image: ImageConfig, *, runner: Runner) -> Made:
-    """The image's layout tar, in memory, from the archives (or the wheel) in ``config.dist_dir``."""
+def make_image(config: Config, dist: DistDir, manifest: Manifest, image: ImageConfig, *, runner: Runner) -> Made:
+    """The image's layout tar, in memory, from the archives (or the wheel) in ``dist``."""
     from reprotasks.artifacts.trusted import extract_binary
     from reprotasks.go.binaries import executable_name
 
@@ -212,14 +213,12 @@ def make_image(config: Config, manifest: Manifest, image: ImageConfig, *, runner
     for text in image.platforms:
         platform = oci.Platform.parse(text)
         if image.kind == "python":
-            files = _python_files(config, manifest, image, text, runner=runner)
+            files = _python_files(config, dist, manifest, image, text, runner=runner)
         else:
             with tempfile.TemporaryDirectory(prefix="reprotasks-image-") as scratch:
                 binary = Path(scratch) / "binary"
                 members = {PurePosixPath(relative).name for relative in config.go.archive_files}
-                extract_binary(
-                    config.dist_dir / archives[text].name, binary, executable_name(image.binary, text), members
-                )
+                extract_binary(dist.path / archives[text].name, binary, executable_name(image.binary, text), members)
                 files = [oci.LayerFile(f"/{image.binary}", binary.read_bytes(), executable=True)]
         base = None if image.base == SCRATCH else fetch_base(image.base, platform, runner=runner)
         manifest_blob, referenced = oci.image(platform, files, settings, epoch=epoch, base=base)
@@ -230,7 +229,7 @@ def make_image(config: Config, manifest: Manifest, image: ImageConfig, *, runner
         package = next(record.name for record in manifest.artifacts if record.kind == "wheel")
     else:
         package = next(iter(archives.values())).package or image.binary
-    return Made(image, oci.layout_tar(index, blobs, mtime=epoch), index.digest, package)
+    return Made(image, oci.layout_tar(index, blobs, mtime=epoch, ref_name=version), index.digest, package)
 
 
 def record_of(made: Made, version: str) -> ArtifactRecord:
@@ -261,7 +260,7 @@ class ImageResult:
         return rows + [(f"{self.dist.name}/{name}", "removed: no longer configured") for name in self.removed]
 
 
-def build_images(config: Config, *, runner: Runner) -> ImageResult:
+def build_images(config: Config, dist: DistDir, *, runner: Runner) -> ImageResult:
     """Make every configured image into dist/, replacing the images recorded before, and record them.
 
     SHA256SUMS, the provenance, the SBOM and their bundles no longer describe dist/ afterwards:
@@ -271,56 +270,54 @@ def build_images(config: Config, *, runner: Runner) -> ImageResult:
     from reprotasks.artifacts.layout import entries, entry_problem, kind_of, written_after_build
     from reprotasks.artifacts.trusted import trusted_manifest
 
-    previous = _recorded_images(config)
+    previous = _recorded_images(dist)
     if not config.images and not previous:
-        return ImageResult(config.dist_dir, (), ())
+        return ImageResult(dist.path, (), ())
     # The Go archives (and everything else) checked against what git and the binaries say; the
     # image records are checked to name image files only (they name what this step removes).
-    built = trusted_manifest(config, runner=runner, step="image", images=None).manifest
+    built = trusted_manifest(config, dist, runner=runner, step="image", images=None).manifest
     version = str(built.project.get("version") or "")
-    made = [make_image(config, built, image, runner=runner) for image in config.images]
+    made = [make_image(config, dist, built, image, runner=runner) for image in config.images]
     records = tuple(record_of(item, version) for item in made)
     for record in records:
-        kind = kind_of(config.dist_dir / record.name)
+        kind = kind_of(dist.path / record.name)
         if kind not in (None, "missing", "a symlink"):
             raise ReprotasksError(
-                f"{config.rel(config.dist_dir)}/{record.name} is {kind}, where the image file goes",
+                f"{dist.rel()}/{record.name} is {kind}, where the image file goes",
                 hint="remove it, then run `reprotasks image` again",
             )
     for item, record in zip(made, records, strict=True):
-        write_atomic(config.dist_dir / record.name, item.data)
-        runner.log(f"image: {config.rel(config.dist_dir)}/{record.name}  {record.image}  ({record.platform})")
+        write_atomic(dist.path / record.name, item.data)
+        runner.log(f"image: {dist.rel()}/{record.name}  {record.image}  ({record.platform})")
     names = {record.name for record in records}
     removed = tuple(sorted(name for name in previous if name not in names))
     manifest = dataclasses.replace(built, artifacts=tuple(sorted((*built.artifacts, *records), key=_by_name)))
-    manifest.write(config.dist_dir)
+    manifest.write(dist.path)
     for name in removed:
-        (config.dist_dir / name).unlink(missing_ok=True)  # an image no longer configured
+        (dist.path / name).unlink(missing_ok=True)  # an image no longer configured
     stale = sorted(
-        entry.name
-        for entry in entries(config.dist_dir)
-        if written_after_build(entry.name) and entry_problem(entry) is None
+        entry.name for entry in entries(dist.path) if written_after_build(entry.name) and entry_problem(entry) is None
     )
     for name in stale:
-        (config.dist_dir / name).unlink(missing_ok=True)
+        (dist.path / name).unlink(missing_ok=True)
     if stale:
         runner.log(f"image: dropped {', '.join(stale)} (they described dist/ before; the later steps write them again)")
     if built_here(built):  # this machine built the rest: a later build may reuse the whole (never an assembled one)
-        remember_build(config, manifest)
-    return ImageResult(config.dist_dir, records, removed)
+        remember_build(dist, manifest)
+    return ImageResult(dist.path, records, removed)
 
 
 def _by_name(record: ArtifactRecord) -> str:
     return record.name
 
 
-def _recorded_images(config: Config) -> Sequence[str]:
+def _recorded_images(dist: DistDir) -> Sequence[str]:
     """The image files dist/'s manifest records (only names of image files: never another file)."""
     from reprotasks.artifacts.layout import read_regular
     from reprotasks.artifacts.manifest import MANIFEST_NAME, manifest_from_bytes
 
     try:
-        manifest = manifest_from_bytes(read_regular(config.dist_dir / MANIFEST_NAME))
+        manifest = manifest_from_bytes(read_regular(dist.path / MANIFEST_NAME))
     except (OSError, ValueError, TypeError):
         return ()
     return [
@@ -329,14 +326,14 @@ def _recorded_images(config: Config) -> Sequence[str]:
 
 
 def derive_images(
-    config: Config, built: Manifest, manifest: Manifest, runner: Runner
+    config: Config, dist: DistDir, built: Manifest, manifest: Manifest, runner: Runner
 ) -> tuple[list[ArtifactRecord], list[Finding]]:
     """The configured images re-made from the (checked) archives of ``built``; each one ``manifest``
     (dist/'s) lists must be identical (``trusted_manifest``'s image check)."""
     from reprotasks.artifacts.layout import sha256_regular, shown
     from reprotasks.artifacts.manifest import MANIFEST_NAME
 
-    where = f"{config.rel(config.dist_dir)}/{MANIFEST_NAME}"
+    where = f"{dist.rel()}/{MANIFEST_NAME}"
     version = str(built.project.get("version") or "")
     listed = {record.name: record for record in manifest.artifacts if record.kind == "oci-image"}
     expected = {image_file(image.name, version): image for image in config.images}
@@ -352,11 +349,11 @@ def derive_images(
     ]
     records = []
     for name in sorted(expected.keys() & listed.keys()):
-        record = record_of(make_image(config, built, expected[name], runner=runner), version)
-        if record != listed[name] or sha256_regular(config.dist_dir / name) != record.sha256:
+        record = record_of(make_image(config, dist, built, expected[name], runner=runner), version)
+        if record != listed[name] or sha256_regular(dist.path / name) != record.sha256:
             findings.append(
                 Finding(
-                    f"{config.rel(config.dist_dir)}/{name}",
+                    f"{dist.rel()}/{name}",
                     None,
                     f"is not the image this build and configuration make (re-made: {record.image})",
                     RERUN_HINT,

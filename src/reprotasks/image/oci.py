@@ -6,8 +6,10 @@ given fixed modes (0755 directories and executables, 0644 the rest); gzip header
 and no file name; JSON is sorted and compact; ``created`` is SOURCE_DATE_EPOCH, as ko does.
 
 An image layout (``oci-layout``, ``index.json``, ``blobs/sha256/...``) is written as one tar,
-itself canonical. Its ``index.json`` *is* the multi-platform image index, so the digest of
-``index.json`` is the digest the image has in a registry once pushed.
+itself canonical. Its ``index.json`` names one image, the multi-platform image index stored as a
+blob, with ``org.opencontainers.image.ref.name`` (the version): the form skopeo, podman, umoci
+and crane read as one image. The digest of that blob is the digest the image has in a registry
+once pushed.
 """
 
 from __future__ import annotations
@@ -137,6 +139,8 @@ class Base:
 
     config: Mapping[str, Any]
     layers: tuple[Blob, ...]
+    name: str = ""  # the reference it was configured as, without its digest
+    digest: str = ""  # of the platform's manifest (what `org.opencontainers.image.base.digest` names)
 
 
 @dataclass(frozen=True)
@@ -173,10 +177,18 @@ def image(
         "config": config_blob.descriptor(),
         "layers": [_as_oci_layer(blob).descriptor() for blob in layers],
         "annotations": {
-            key: value for key, value in (settings.labels or {}).items() if key.startswith("org.opencontainers.")
+            **{key: value for key, value in (settings.labels or {}).items() if key.startswith("org.opencontainers.")},
+            **_base_annotations(base),
         },
     }
     return Blob(MANIFEST, canonical_json(manifest)), [config_blob, *layers]
+
+
+def _base_annotations(base: Base | None) -> dict[str, str]:
+    """The base image in the standard annotations (as ko records it), for scanners and policy."""
+    if base is None or not base.digest:
+        return {}
+    return {"org.opencontainers.image.base.digest": base.digest, "org.opencontainers.image.base.name": base.name}
 
 
 def _runtime(base_config: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
@@ -214,13 +226,25 @@ def image_index(manifests: Sequence[tuple[Platform, Blob]], annotations: Mapping
     return Blob(INDEX, canonical_json(data))
 
 
-def layout_tar(index: Blob, blobs: Sequence[Blob], *, mtime: int) -> bytes:
-    """The OCI image layout as one canonical tar: `oci-layout`, `index.json`, `blobs/sha256/...`."""
-    unique = {blob.digest: blob for blob in blobs}
+REF_NAME = "org.opencontainers.image.ref.name"
+
+
+def layout_index(image: Blob, ref_name: str | None) -> Blob:
+    """A layout's ``index.json``: one descriptor, of ``image`` (an image index or manifest), named
+    ``ref_name`` (what ``skopeo copy oci-archive:FILE:REF`` and ``podman load`` call it)."""
+    annotations = {REF_NAME: ref_name} if ref_name else {}
+    descriptor = image.descriptor(**({"annotations": annotations} if annotations else {}))
+    return Blob(INDEX, canonical_json({"schemaVersion": 2, "mediaType": INDEX, "manifests": [descriptor]}))
+
+
+def layout_tar(image: Blob, blobs: Sequence[Blob], *, mtime: int, ref_name: str | None = None) -> bytes:
+    """The OCI image layout of ``image`` as one canonical tar: `oci-layout`, `index.json` (naming
+    ``image`` only), `blobs/sha256/...` (``image`` and ``blobs``)."""
+    unique = {blob.digest: blob for blob in (image, *blobs)}
     entries: list[tuple[str, bytes | None]] = [
         ("blobs", None),
         ("blobs/sha256", None),
-        ("index.json", index.data),
+        ("index.json", layout_index(image, ref_name).data),
         ("oci-layout", LAYOUT_VERSION),
     ]
     entries += [(f"blobs/sha256/{digest.removeprefix('sha256:')}", blob.data) for digest, blob in unique.items()]

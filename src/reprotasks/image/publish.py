@@ -1,8 +1,8 @@
 """Publishing images: push each recorded image by digest, then tag it with the version, never moving a tag.
 
 What is pushed is exactly what dist/ records: the layout tar must have the sha256 manifest.json
-lists, every blob in it must match its name, and its ``index.json`` must have the recorded image
-digest, before ``crane`` uploads anything. The version tag is set only when it is absent; one
+lists, every blob in it must match its name, and its ``index.json`` must name the recorded image
+(by its digest), before ``crane`` uploads anything. The version tag is set only when it is absent; one
 that already names this digest is left as it is; one that names another image is an error (a
 release tag is never moved). Credentials are crane's: ``~/.docker/config.json`` (``DOCKER_CONFIG``),
 credential helpers, or ``crane auth login``.
@@ -10,7 +10,7 @@ credential helpers, or ``crane auth login``.
 
 from __future__ import annotations
 
-import hashlib
+import json
 import re
 import tarfile
 import tempfile
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from reprotasks._distdir import DistDir
 from reprotasks._run import Runner
 from reprotasks.artifacts.layout import sha256_regular, shown
 from reprotasks.artifacts.manifest import MANIFEST_NAME, REBUILD_HINT, ArtifactRecord, read_manifest, require_manifest
@@ -51,21 +52,23 @@ class ImageSigner(Protocol):
     """Signs image digests and pushes each signature next to its image (``publish --sign`` passes
     reprotasks.signing.images.ReferrerSigner; image/ itself knows nothing of Sigstore)."""
 
-    def sign_digests(self, digests: list[str]) -> tuple[dict[str, bytes], str]:
-        """(digest -> signature bundle, the signer) for each digest."""
+    def sign_digests(self, images: Mapping[str, str]) -> tuple[dict[str, bytes], str]:
+        """(digest -> signature bundle, the signer) for each image (digest -> its repository)."""
         ...
 
     def push_signature(
         self, runner: Runner, root: Path, repository: str, subject: Mapping[str, Any], bundle: bytes
     ) -> str:
-        """Push ``bundle`` for the image ``subject`` describes; returns the tag it is pushed under."""
+        """Push ``bundle`` for the image ``subject`` describes; returns the digest it is pushed as."""
         ...
 
 
-def publish(config: Config, *, runner: Runner, tag: bool = True, signer: ImageSigner | None = None) -> PublishResult:
+def publish(
+    config: Config, dist: DistDir, *, runner: Runner, tag: bool = True, signer: ImageSigner | None = None
+) -> PublishResult:
     """Push, check and tag each image with a `repository`; with ``signer``, sign all digests first."""
-    shown_dist = config.rel(config.dist_dir)
-    version, records = _recorded_images(config, shown_dist)
+    shown_dist = dist.rel()
+    version, records = _recorded_images(dist.path, shown_dist)
     targets = _targets(config)
     # Signed before anything is pushed: a refused token leaves the registry untouched.
     signatures, signed_by = _sign_all(signer, targets, records, version) if signer is not None else ({}, "")
@@ -79,11 +82,11 @@ def publish(config: Config, *, runner: Runner, tag: bool = True, signer: ImageSi
                 f"{shown_dist}/{MANIFEST_NAME} records no image {shown(name)}: it was not made for this build",
                 hint=RERUN_HINT,
             )
-        subject = _push_checked(config, runner, image.repository, name, record, f"{shown_dist}/{name}")
+        subject = _push_checked(config.root, runner, image.repository, dist / name, record, f"{shown_dist}/{name}")
         state = _tag(runner, config.root, image.repository, version, record.image) if tag else "not set (--no-tag)"
         if signer is not None and record.image in signatures:
-            pushed_tag = signer.push_signature(runner, config.root, image.repository, subject, signatures[record.image])
-            state += f"; signed by {signed_by}, bundle at {image.repository}:{pushed_tag}"
+            where = signer.push_signature(runner, config.root, image.repository, subject, signatures[record.image])
+            state += f"; signed by {signed_by}, signature {image.repository}@{where} (an OCI referrer)"
         runner.log(f"publish: {image.repository}:{version}  {record.image}  (tag {state})")
         pushed.append(Pushed(f"{image.repository}:{version}", record.image, state))
     return PublishResult(tuple(pushed))
@@ -92,14 +95,18 @@ def publish(config: Config, *, runner: Runner, tag: bool = True, signer: ImageSi
 def _sign_all(
     signer: ImageSigner, targets: list[ImageConfig], records: Mapping[str, ArtifactRecord], version: str
 ) -> tuple[dict[str, bytes], str]:
-    digests = [records[name].image for name in (image_file(i.name, version) for i in targets) if name in records]
-    return signer.sign_digests([digest for digest in digests if digest])
+    images: dict[str, str] = {}  # digest -> the repository it is pushed to (the statement's subject name)
+    for image in targets:
+        record = records.get(image_file(image.name, version))
+        if record is not None and record.image and image.repository:
+            images.setdefault(record.image, image.repository)
+    return signer.sign_digests(images)
 
 
-def _recorded_images(config: Config, shown_dist: str) -> tuple[str, dict[str, ArtifactRecord]]:
+def _recorded_images(dist: Path, shown_dist: str) -> tuple[str, dict[str, ArtifactRecord]]:
     """(the release version, image file name -> its record) from dist/'s manifest."""
     path = require_manifest(
-        config.dist_dir,
+        dist,
         shown_dist,
         missing=f"{shown_dist}/{MANIFEST_NAME} is missing: there is no build to publish",
         hint="run `reprotasks build` and `reprotasks image` first (or `nox -s build image publish`)",
@@ -121,18 +128,19 @@ def _targets(config: Config) -> list[ImageConfig]:
 
 
 def _push_checked(
-    config: Config, runner: Runner, repository: str, name: str, record: ArtifactRecord, where: str
+    root: Path, runner: Runner, repository: str, file: Path, record: ArtifactRecord, where: str
 ) -> dict[str, Any]:
     """Push the checked layout by digest and confirm the registry serves that digest; returns the image's
     descriptor (the subject of a signature)."""
     assert record.image is not None
     with tempfile.TemporaryDirectory(prefix="reprotasks-publish-") as scratch:
         layout = Path(scratch) / "layout"
-        _checked_layout(config.dist_dir / name, record, layout, where)
-        subject = {"mediaType": INDEX, "digest": record.image, "size": (layout / "index.json").stat().st_size}
+        _checked_layout(file, record, layout, where)
+        size = (layout / "blobs" / "sha256" / record.image.removeprefix("sha256:")).stat().st_size
+        subject = {"mediaType": INDEX, "digest": record.image, "size": size}
         reference = f"{repository}@{record.image}"
-        runner.run(["crane", "push", "--index", str(layout), reference], cwd=config.root, purpose=f"push {name}")
-    served = _digest(runner, config.root, reference)
+        runner.run(["crane", "push", str(layout), reference], cwd=root, purpose=f"push {file.name}")
+    served = _digest(runner, root, reference)
     if served != record.image:
         raise ReprotasksError(
             f"{reference}: the registry reports {served} after the push",
@@ -173,9 +181,25 @@ def _checked_layout(tar_path: Path, record: ArtifactRecord, target: Path, where:
                 (target / member.name).write_bytes(data)
     except (OSError, EOFError, tarfile.TarError):
         raise bad from None
-    index = target / "index.json"
-    if not index.is_file() or "sha256:" + hashlib.sha256(index.read_bytes()).hexdigest() != record.image:
-        raise ReprotasksError(f"{where}: its index.json is not the recorded image {record.image}", hint=RERUN_HINT)
+    if _layout_image(target) != record.image:
+        raise ReprotasksError(
+            f"{where}: its index.json does not name the recorded image {record.image}", hint=RERUN_HINT
+        )
+
+
+def _layout_image(layout: Path) -> str | None:
+    """The digest of the one image index the layout's index.json names (its blob present), if so."""
+    try:
+        document = json.loads((layout / "index.json").read_bytes())
+    except (OSError, ValueError):
+        return None
+    manifests = document.get("manifests") if isinstance(document, dict) else None
+    if not isinstance(manifests, list) or len(manifests) != 1 or not isinstance(manifests[0], dict):
+        return None
+    digest = str(manifests[0].get("digest"))
+    if manifests[0].get("mediaType") != INDEX or not _BLOB_NAME.match(f"blobs/sha256/{digest.removeprefix('sha256:')}"):
+        return None
+    return digest if (layout / "blobs" / "sha256" / digest.removeprefix("sha256:")).is_file() else None
 
 
 def _digest(runner: Runner, root: Path, reference: str) -> str | None:

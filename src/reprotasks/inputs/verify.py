@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reprotasks import _cache
+from reprotasks._distdir import DistDir
 from reprotasks._files import sha256_file
 from reprotasks._run import Runner
 from reprotasks.artifacts.checksum import check_findings
 from reprotasks.artifacts.layout import SUMS_NAME
-from reprotasks.config import Config, LockSpec
+from reprotasks.config import Config, LockSpec, SignConfig
 from reprotasks.errors import CommandFailedError, ConfigError, DriftError, Finding
 from reprotasks.go import mod as _gomod
 from reprotasks.inputs import pins
@@ -56,26 +57,24 @@ class VerifyReport:
         ]
 
 
-def _dist_check(config: Config) -> Check:
+def _dist_check(sign: SignConfig, dist: DistDir, settings_file: str) -> Check:
     """dist/ against SHA256SUMS; with bundles present, every signature for the configured signer too."""
-    shown = config.rel(config.dist_dir)
-    if not signatures.bundles_in(config.dist_dir):
-        return Check(f"{shown}/{SUMS_NAME}", tuple(check_findings(config.dist_dir, shown_dist=shown)))
+    shown = dist.rel()
+    if not signatures.bundles_in(dist.path):
+        return Check(f"{shown}/{SUMS_NAME}", tuple(check_findings(dist.path, shown_dist=shown)))
     name = f"{shown}: checksums and signatures"
     try:
-        report = signatures.verify_release(
-            config.dist_dir, config.sign, offline=config.sign.offline, shown_dir=shown, require_signed=True
-        )
+        report = signatures.verify_release(dist.path, sign, offline=sign.offline, shown_dir=shown, require_signed=True)
     except ConfigError as error:
-        where = config.settings_file
+        where = settings_file
         return Check(name, (Finding(where, None, f"{shown}/ holds signatures but {error.message}", error.hint),))
     return Check(name, tuple(report.findings))
 
 
-def verify(config: Config, *, runner: Runner, use_cache: bool = True, check_dist: bool = True) -> VerifyReport:
+def verify(config: Config, *, runner: Runner, use_cache: bool = True, dist: DistDir | None = None) -> VerifyReport:
     """Run every check; raise DriftError listing all findings if any check found drift.
 
-    ``check_dist=False`` leaves dist/ out (``release`` replaces it and verifies the new one).
+    ``dist=None`` leaves dist/ out (``release`` replaces it and verifies the new one).
     """
     checks: list[Check] = []
     if config.python.version_pin != "none" and pins.has_python(config):
@@ -110,8 +109,8 @@ def verify(config: Config, *, runner: Runner, use_cache: bool = True, check_dist
         warnings = len(audited.findings) - len(audited.errors)
         note = f"{audited.files} files" + (f", {warnings} warning(s): see `reprotasks audit`" if warnings else "")
         checks.append(Check("pinning audit", tuple(as_findings(audited)), note))
-    if check_dist and (config.dist_dir / SUMS_NAME).is_file():
-        checks.append(_dist_check(config))
+    if dist is not None and (dist / SUMS_NAME).is_file():
+        checks.append(_dist_check(config.sign, dist, config.settings_file))
     report = VerifyReport(tuple(checks))
     for check in checks:
         runner.log(

@@ -443,12 +443,19 @@ def _earlier_reproduction(
 
 
 def _reproduce_now(config: Config, release: Release, *, runner: Runner, log: Callable[[str], None]) -> Finding | None:
+    from reprotasks._distdir import DistDir
     from reprotasks.artifacts.reproduce import reproduce
 
     assert release.directory is not None
     log(f"promote: rebuilding {release.version} ({release.commit[:12]}) to prove it reproduces")
     try:
-        reproduce(config, runner=runner, ref=release.commit, sums=release.directory / SUMS_NAME)
+        reproduce(
+            config,
+            DistDir.of(config.dist_dir, config.root),
+            runner=runner,
+            ref=release.commit,
+            sums=release.directory / SUMS_NAME,
+        )
     except ReprotasksError as exc:
         return Finding(
             f"{release.shown}/{SUMS_NAME}",

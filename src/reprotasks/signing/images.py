@@ -1,9 +1,12 @@
-"""Image signatures: a Sigstore bundle over the image digest, stored in the registry as an OCI referrer.
+"""Image signatures as cosign makes and verifies them: a Sigstore bundle holding a DSSE envelope
+of an in-toto statement whose subject is the image digest (predicate type
+``https://sigstore.dev/cosign/sign/v1``), stored in the registry as an OCI 1.1 referrer.
 
-The bundle signs the image index's digest itself (a message signature over ``sha256:...``), so an
-image is verified by digest alone. It is pushed as an OCI 1.1 artifact whose ``subject`` is the
-image (registries with the referrers API list it for cosign, oras and the like), and tagged
-``sha256-<hex>.sigstore`` so that crane, which has no referrers command, can read it back.
+The referrer is an artifact manifest (artifactType: the Sigstore bundle media type) whose
+``subject`` is the image. It is pushed by digest; the registry lists it through the referrers
+API, and where a registry has none, the client pushing it (crane, as cosign and oras do) keeps the
+fallback index under the tag ``sha256-<hex>``. Verification reads the fallback index, then the
+tag ``sha256-<hex>.sigstore`` that older reprotasks releases pushed a message signature under.
 """
 
 from __future__ import annotations
@@ -25,16 +28,38 @@ from reprotasks.signing.sigstore import SignatureError, SignerPolicy
 
 if TYPE_CHECKING:
     from sigstore.hashes import Hashed
+    from sigstore.models import Bundle
+    from sigstore.verify import Verifier
 
 BUNDLE_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 EMPTY = "application/vnd.oci.empty.v1+json"
+COSIGN_SIGN = "https://sigstore.dev/cosign/sign/v1"  # cosign's predicate for an image signature
+IN_TOTO = "application/vnd.in-toto+json"
+STATEMENT_V1 = "https://in-toto.io/Statement/v1"
+PREDICATE_ANNOTATION = "dev.sigstore.bundle.predicateType"
 _REFERENCE = re.compile(
     r"^(?P<repository>[^@\s]+?)(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
 )
 
 
 def signature_tag(digest: str) -> str:
+    """The tag older reprotasks releases pushed an image signature under (read, never written)."""
     return digest.replace(":", "-") + ".sigstore"
+
+
+def fallback_tag(digest: str) -> str:
+    """The OCI 1.1 referrers tag schema: the index of an image's referrers where the registry has no API."""
+    return digest.replace(":", "-")
+
+
+def signature_statement(name: str, digest: str) -> bytes:
+    """The in-toto statement of an image signature (cosign's predicate): the image as the only
+    subject (its repository as the name, which in-toto requires and cosign ignores), no claim."""
+    algorithm, _, value = digest.partition(":")
+    subject = {"name": name, "digest": {algorithm: value}}
+    return oci.canonical_json(
+        {"_type": STATEMENT_V1, "subject": [subject], "predicateType": COSIGN_SIGN, "predicate": {}}
+    )
 
 
 def _hashed(digest: str) -> Hashed:
@@ -44,8 +69,12 @@ def _hashed(digest: str) -> Hashed:
     return Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(digest.removeprefix("sha256:")))
 
 
-def sign_digests(sign: SignConfig, digests: list[str], *, environ: Mapping[str, str]) -> tuple[dict[str, bytes], str]:
-    """(digest -> bundle JSON, the signer) for each image digest; every bundle verified before it is returned."""
+def sign_digests(
+    sign: SignConfig, images: Mapping[str, str], *, environ: Mapping[str, str]
+) -> tuple[dict[str, bytes], str]:
+    """(digest -> bundle JSON, the signer) for each image (digest -> repository); every bundle verified
+    before it is returned."""
+    from sigstore.dsse import Statement
     from sigstore.errors import Error as SigstoreError
     from sigstore.sign import SigningContext
     from sigstore.verify import Verifier
@@ -59,11 +88,14 @@ def sign_digests(sign: SignConfig, digests: list[str], *, environ: Mapping[str, 
     bundles: dict[str, bytes] = {}
     try:
         with SigningContext.from_trust_config(trust).signer(token) as signer:
-            for digest in digests:
-                bundle = signer.sign_artifact(_hashed(digest))
+            for digest, name in images.items():
+                statement = signature_statement(name, digest)
+                bundle = signer.sign_dsse(Statement(statement))
                 try:
-                    verifier.verify_artifact(_hashed(digest), bundle, policy)
-                except SigstoreError as exc:
+                    _payload_type, payload = verifier.verify_dsse(bundle, policy)
+                    if payload != statement:
+                        raise SignatureError("the signed statement is not the one given")
+                except (SigstoreError, SignatureError) as exc:
                     raise ReprotasksError(
                         f"publish: the new signature of {digest} does not verify for {policy.describe()}: "
                         f"{_sigstore.first_line(exc)}",
@@ -80,8 +112,17 @@ def sign_digests(sign: SignConfig, digests: list[str], *, environ: Mapping[str, 
     return bundles, str(token.identity)
 
 
-def push_signature(runner: Runner, root: Path, repository: str, subject: Mapping[str, Any], bundle: bytes) -> str:
-    """Push ``bundle`` as a referrer of ``subject`` (a descriptor of the image); returns its tag."""
+def push_referrer(
+    runner: Runner,
+    root: Path,
+    repository: str,
+    subject: Mapping[str, Any],
+    bundle: bytes,
+    *,
+    predicate_type: str = COSIGN_SIGN,
+) -> str:
+    """Push ``bundle`` (a DSSE bundle of ``predicate_type``) as a referrer of ``subject`` (the
+    image's descriptor), by digest; returns where it can be read: the referrer's digest."""
     empty = oci.Blob(EMPTY, b"{}")
     layer = oci.Blob(BUNDLE_TYPE, bundle)
     manifest = {
@@ -91,20 +132,24 @@ def push_signature(runner: Runner, root: Path, repository: str, subject: Mapping
         "config": empty.descriptor(),
         "layers": [layer.descriptor()],
         "subject": dict(subject),
-        "annotations": {"dev.sigstore.bundle.content": "message-signature"},
+        "annotations": {"dev.sigstore.bundle.content": "dsse-envelope", PREDICATE_ANNOTATION: predicate_type},
     }
     manifest_blob = oci.Blob(oci.MANIFEST, oci.canonical_json(manifest))
-    index = oci.Blob(oci.INDEX, oci.canonical_json({"schemaVersion": 2, "manifests": [manifest_blob.descriptor()]}))
-    tag = signature_tag(str(subject["digest"]))
     with tempfile.TemporaryDirectory(prefix="reprotasks-signature-") as scratch:
         layout = Path(scratch)
         (layout / "blobs" / "sha256").mkdir(parents=True)
         (layout / "oci-layout").write_bytes(oci.LAYOUT_VERSION)
-        (layout / "index.json").write_bytes(index.data)
+        (layout / "index.json").write_bytes(oci.layout_index(manifest_blob, None).data)
         for blob in (empty, layer, manifest_blob):
             (layout / "blobs" / "sha256" / blob.digest.removeprefix("sha256:")).write_bytes(blob.data)
-        runner.run(["crane", "push", str(layout), f"{repository}:{tag}"], cwd=root, purpose="push the signature")
-    return tag
+        # crane (go-containerregistry) updates the `sha256-<hex>` fallback index when the registry
+        # does not answer a manifest with a subject by the OCI-Subject header, as cosign does.
+        runner.run(
+            ["crane", "push", str(layout), f"{repository}@{manifest_blob.digest}"],
+            cwd=root,
+            purpose="push the signature",
+        )
+    return manifest_blob.digest
 
 
 @dataclass(frozen=True)
@@ -115,13 +160,13 @@ class ReferrerSigner:
     sign: SignConfig
     environ: Mapping[str, str]
 
-    def sign_digests(self, digests: list[str]) -> tuple[dict[str, bytes], str]:
-        return sign_digests(self.sign, digests, environ=self.environ)
+    def sign_digests(self, images: Mapping[str, str]) -> tuple[dict[str, bytes], str]:
+        return sign_digests(self.sign, images, environ=self.environ)
 
     def push_signature(
         self, runner: Runner, root: Path, repository: str, subject: Mapping[str, Any], bundle: bytes
     ) -> str:
-        return push_signature(runner, root, repository, subject, bundle)
+        return push_referrer(runner, root, repository, subject, bundle)
 
 
 @dataclass(frozen=True)
@@ -132,10 +177,9 @@ class ImageVerified:
 
 
 def verify_image(reference: str, sign: SignConfig, *, runner: Runner, root: Path) -> ImageVerified:
-    """The image ``reference`` (by tag or digest) carries a bundle, signed for the policy, over its digest."""
-    from sigstore.errors import Error as SigstoreError
-    from sigstore.models import Bundle, InvalidBundle
-
+    """The image ``reference`` (by tag or digest) carries a bundle, signed for the policy, over its
+    digest: a cosign-style DSSE signature among its referrers (the ``sha256-<hex>`` fallback index),
+    or the message signature older releases tagged ``sha256-<hex>.sigstore``."""
     match = _REFERENCE.match(reference)
     if match is None:
         raise ReprotasksError(f"{reference!r} is not an image reference", hint="e.g. ghcr.io/acme/worker@sha256:...")
@@ -147,32 +191,125 @@ def verify_image(reference: str, sign: SignConfig, *, runner: Runner, root: Path
     manifest = runner.output_bytes(["crane", "manifest", f"{repository}@{digest}"], cwd=root, purpose="read the image")
     if oci.sha256_digest(manifest) != digest:
         raise SignatureError(f"the registry served bytes for {repository}@{digest} that have another digest")
+    verifier = _sigstore.verifier(sign, offline=sign.offline)
+    policy = SignerPolicy(sign)
+    referrers = _signature_referrers(runner, root, repository, digest)
+    problems = []
+    for referrer in referrers:
+        try:
+            bundle = _referrer_bundle(runner, root, repository, referrer, digest)
+            payload_type, payload = _sigstore.verify_dsse(verifier, policy, bundle)
+            _require_signature_of(payload_type, payload, digest)
+        except SignatureError as exc:
+            problems.append(f"{repository}@{referrer}: {exc}")
+            continue
+        return ImageVerified(f"{repository}@{digest}", digest, _sigstore.signer_of(bundle))
+    legacy = _legacy_signature(runner, root, repository, digest, verifier, policy)
+    if legacy is not None:
+        return legacy
+    if problems:
+        raise SignatureError(
+            "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else "")
+        )
+    raise SignatureError(
+        f"{repository}@{digest} has no signature (no Sigstore bundle among its referrers, "
+        f"{repository}:{fallback_tag(digest)})"
+    )
+
+
+def _signature_referrers(runner: Runner, root: Path, repository: str, digest: str) -> list[str]:
+    """The digests of the image's referrers that hold a Sigstore bundle of an image signature."""
+    result = runner.run(
+        ["crane", "manifest", f"{repository}:{fallback_tag(digest)}"],
+        cwd=root,
+        check=False,
+        purpose="read the image's referrers",
+        quiet=True,
+    )
+    if result.returncode != 0:
+        return []
+    try:
+        entries = json.loads(result.stdout).get("manifests") or []
+    except (ValueError, AttributeError):
+        raise SignatureError(f"{repository}:{fallback_tag(digest)} is not an OCI referrers index") from None
+    return [
+        str(entry.get("digest"))
+        for entry in entries
+        if isinstance(entry, dict)
+        and entry.get("artifactType") == BUNDLE_TYPE
+        and (entry.get("annotations") or {}).get(PREDICATE_ANNOTATION, COSIGN_SIGN) == COSIGN_SIGN
+    ]
+
+
+def _referrer_bundle(runner: Runner, root: Path, repository: str, referrer: str, digest: str) -> Bundle:
+    """The bundle the referrer manifest ``referrer`` holds, checked to name ``digest`` as its subject."""
+    data = runner.output_bytes(["crane", "manifest", f"{repository}@{referrer}"], cwd=root, purpose="read a referrer")
+    if oci.sha256_digest(data) != referrer:
+        raise SignatureError("the registry served a referrer with another digest")
+    try:
+        manifest = json.loads(data)
+        (layer,) = [item for item in manifest["layers"] if item.get("mediaType") == BUNDLE_TYPE]
+        subject = manifest.get("subject", {}).get("digest")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise SignatureError("is not a Sigstore bundle referrer") from None
+    if subject != digest:
+        raise SignatureError(f"is the signature of another image ({subject})")
+    return _blob_bundle(runner, root, repository, str(layer.get("digest")))
+
+
+def _blob_bundle(runner: Runner, root: Path, repository: str, layer_digest: str) -> Bundle:
+    from sigstore.models import Bundle, InvalidBundle
+
+    data = runner.output_bytes(
+        ["crane", "blob", f"{repository}@{layer_digest}"], cwd=root, purpose="read the signature bundle"
+    )
+    if oci.sha256_digest(data) != layer_digest:
+        raise SignatureError(f"the registry served a signature bundle whose digest is not {layer_digest}")
+    try:
+        return Bundle.from_json(data)
+    except (InvalidBundle, ValueError) as exc:
+        raise SignatureError(f"holds no valid bundle ({_sigstore.first_line(exc)})") from None
+
+
+def _require_signature_of(payload_type: str, payload: bytes, digest: str) -> None:
+    """The signed statement is an image signature (cosign's predicate) whose subject is ``digest``."""
+    algorithm, _, value = digest.partition(":")
+    try:
+        statement = json.loads(payload) if payload_type == IN_TOTO else None
+        subjects = statement["subject"] if isinstance(statement, dict) else []
+        predicate_type = statement.get("predicateType") if isinstance(statement, dict) else None
+        signed = any(isinstance(item, dict) and item.get("digest", {}).get(algorithm) == value for item in subjects)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        signed, predicate_type = False, None
+    if predicate_type != COSIGN_SIGN:
+        raise SignatureError(f"signs a {payload_type} payload that is not an image signature ({predicate_type})")
+    if not signed:
+        raise SignatureError(f"signs a statement whose subject is not {digest}")
+
+
+def _legacy_signature(
+    runner: Runner, root: Path, repository: str, digest: str, verifier: Verifier, policy: SignerPolicy
+) -> ImageVerified | None:
+    """A message signature over the digest, tagged ``sha256-<hex>.sigstore`` (older releases)."""
+    from sigstore.errors import Error as SigstoreError
+
     tag = signature_tag(digest)
     result = runner.run(
         ["crane", "manifest", f"{repository}:{tag}"], cwd=root, check=False, purpose="read the signature", quiet=True
     )
     if result.returncode != 0:
-        raise SignatureError(f"{repository}@{digest} has no signature ({repository}:{tag} is absent)")
+        return None
     try:
         referrer = json.loads(result.stdout)
-        layers = referrer["layers"]
-        (layer,) = [item for item in layers if item.get("mediaType") == BUNDLE_TYPE]
-        if referrer.get("subject", {}).get("digest") != digest:
-            raise SignatureError(f"{repository}:{tag} is the signature of another image")
-        bundle_bytes = runner.output_bytes(
-            ["crane", "blob", f"{repository}@{layer['digest']}"], cwd=root, purpose="read the signature bundle"
-        )
+        (layer,) = [item for item in referrer["layers"] if item.get("mediaType") == BUNDLE_TYPE]
+        subject = referrer.get("subject", {}).get("digest")
     except (ValueError, KeyError, TypeError, AttributeError):
         raise SignatureError(f"{repository}:{tag} is not a Sigstore bundle referrer") from None
-    if oci.sha256_digest(bundle_bytes) != layer["digest"]:
-        raise SignatureError(f"the registry served a signature bundle whose digest is not {layer['digest']}")
+    if subject != digest:
+        raise SignatureError(f"{repository}:{tag} is the signature of another image")
+    bundle = _blob_bundle(runner, root, repository, str(layer.get("digest")))
     try:
-        bundle = Bundle.from_json(bundle_bytes)
-    except (InvalidBundle, ValueError) as exc:
-        raise SignatureError(f"{repository}:{tag} holds no valid bundle ({_sigstore.first_line(exc)})") from None
-    verifier = _sigstore.verifier(sign, offline=sign.offline)
-    try:
-        verifier.verify_artifact(_hashed(digest), bundle, SignerPolicy(sign))
+        verifier.verify_artifact(_hashed(digest), bundle, policy)
     except SigstoreError as exc:
         raise SignatureError(_sigstore.summarize(exc)) from None
     _sigstore.require_timestamp(bundle)

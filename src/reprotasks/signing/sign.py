@@ -14,12 +14,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reprotasks._distdir import DistDir
 from reprotasks._files import write_atomic
 from reprotasks.artifacts.checksum import check_findings, listed_digests
 from reprotasks.artifacts.layout import PROVENANCE_NAME, SUMS_NAME, kind_of, read_regular
-from reprotasks.config import Config, SignConfig
 from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.signing import sigstore as _sigstore
+from reprotasks.signing.options import SignConfig
 from reprotasks.signing.sigstore import SignatureError, SignerPolicy, bundle_path
 
 if TYPE_CHECKING:
@@ -45,12 +46,12 @@ class SignResult:
         return self.rows_
 
 
-def files_to_sign(config: Config) -> list[Path]:
+def files_to_sign(settings: SignConfig, where: DistDir) -> list[Path]:
     """SHA256SUMS, with ``sign.artifacts`` every file it lists, and the provenance (call after the check)."""
-    dist = config.dist_dir
+    dist = where.path
     files = [dist / SUMS_NAME]
-    if config.sign.artifacts:
-        files += [dist / name for name in sorted(listed_digests(dist, config.rel(dist)), key=str.encode)]
+    if settings.artifacts:
+        files += [dist / name for name in sorted(listed_digests(dist, where.rel()), key=str.encode)]
     if kind_of(dist / PROVENANCE_NAME) is None:
         files.append(dist / PROVENANCE_NAME)
     return files
@@ -95,15 +96,16 @@ def own_identity(sign: SignConfig, token: IdentityToken) -> SignerPolicy:
 
 
 def sign(
-    config: Config,
+    settings: SignConfig,
+    where: DistDir,
     *,
     token: str | None = None,
     environ: Mapping[str, str] | None = None,
     log: Callable[[str], None] = print,
 ) -> SignResult:
     env = os.environ if environ is None else environ
-    dist = config.dist_dir
-    findings = check_findings(dist, shown_dist=config.rel(dist))
+    dist = where.path
+    findings = check_findings(dist, shown_dist=where.rel())
     if findings:
         # Never sign a SHA256SUMS that does not describe dist/ exactly.
         raise DriftError(findings, step="sign")
@@ -111,17 +113,17 @@ def sign(
         # Nor a provenance that names other files or digests than the SHA256SUMS signed with it.
         from reprotasks.artifacts.provenance import subject_problems
 
-        where = f"{config.rel(dist)}/{PROVENANCE_NAME}"
-        problems = subject_problems(read_regular(dist / PROVENANCE_NAME), listed_digests(dist, config.rel(dist)))
+        shown = f"{where.rel()}/{PROVENANCE_NAME}"
+        problems = subject_problems(read_regular(dist / PROVENANCE_NAME), listed_digests(dist, where.rel()))
         if problems:
             raise DriftError(
                 [
-                    Finding(where, None, problem, "run `reprotasks checksum` and `reprotasks provenance` again")
+                    Finding(shown, None, problem, "run `reprotasks checksum` and `reprotasks provenance` again")
                     for problem in problems
                 ],
                 step="sign",
             )
-    trust = _sigstore.trust_config(config.sign, offline=False)
+    trust = _sigstore.trust_config(settings, offline=False)
     from sigstore.sign import SigningContext
     from sigstore.verify import Verifier as SigstoreVerifier
 
@@ -129,17 +131,17 @@ def sign(
 
     def get_token() -> IdentityToken:
         return identity_token(
-            config.sign, explicit=token, environ=env, oidc_url=lambda: trust.signing_config.get_oidc_url()
+            settings, explicit=token, environ=env, oidc_url=lambda: trust.signing_config.get_oidc_url()
         )
 
     # A token is needed up front only when the policy must come from it; otherwise only when signing.
-    identity = None if config.sign.has_policy else get_token()
-    policy = SignerPolicy(config.sign) if identity is None else own_identity(config.sign, identity)
+    identity = None if settings.has_policy else get_token()
+    policy = SignerPolicy(settings) if identity is None else own_identity(settings, identity)
     result = SignResult(policy=policy.sign)
     pending: list[Path] = []
-    for file in files_to_sign(config):
+    for file in files_to_sign(settings, where):
         if _already_signed(file, verifier, policy):
-            result.rows_.append((config.rel(file), "already signed (bundle verifies), skipped"))
+            result.rows_.append((where.rel(file), "already signed (bundle verifies), skipped"))
         else:
             pending.append(file)
     if not pending:
@@ -149,7 +151,7 @@ def sign(
         context = SigningContext.from_trust_config(trust)
         with context.signer(identity) as signer:
             for file in pending:
-                log(f"sign: {config.rel(file)} ({_sigstore.describe_instance(config.sign)})")
+                log(f"sign: {where.rel(file)} ({_sigstore.describe_instance(settings)})")
                 if file.name == PROVENANCE_NAME:
                     from sigstore.dsse import Statement
 
@@ -160,17 +162,17 @@ def sign(
                 # Check what we are about to publish, then write it whole or not at all.
                 if not _verifies(file, bundle, verifier, policy):
                     raise ReprotasksError(
-                        f"sign: the new bundle for {config.rel(file)} does not verify for {policy.describe()}",
+                        f"sign: the new bundle for {where.rel(file)} does not verify for {policy.describe()}",
                         hint="check `sign.identity`/`sign.issuer` (or the GitHub policy) against the identity "
                         f"the token carries ({identity.identity}, issuer {identity.issuer})",
                     )
                 write_atomic(target, bundle.to_json().encode())
-                result.rows_.append((config.rel(target), f"signed as {identity.identity}"))
+                result.rows_.append((where.rel(target), f"signed as {identity.identity}"))
     except _sigstore.signing_errors() as exc:
         raise ReprotasksError(
             f"sign: {_sigstore.signing_failure(exc)}",
             hint="check the token (its issuer and expiry) and the instance "
-            f"({_sigstore.describe_instance(config.sign)}); bundles already written are complete and verified, "
+            f"({_sigstore.describe_instance(settings)}); bundles already written are complete and verified, "
             "re-running signs only what is missing",
         ) from None
     return result

@@ -36,7 +36,28 @@ _ISSUER_V1 = "1.3.6.1.4.1.57264.1.1"
 
 
 class SignatureError(Exception):
-    """A bundle that does not verify; the message is one sentence for a Finding."""
+    """A bundle that does not verify; the message is one sentence for a Finding, ``hint`` the fix
+    when it is not the usual one (re-download or re-sign)."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+# The Rekor entry kinds sigstore-python checks; a bundle logged as another kind (e.g. Rekor v1
+# `intoto` entries, as older cosign attestations are) is refused for that reason alone.
+_CHECKED_KINDS = {("hashedrekord", "0.0.1"), ("dsse", "0.0.1"), ("hashedrekord", "0.0.2"), ("dsse", "0.0.2")}
+
+
+def require_checkable_entry(bundle: Bundle) -> None:
+    kind = bundle.log_entry._inner.kind_version
+    if (kind.kind, kind.version) not in _CHECKED_KINDS:
+        raise SignatureError(
+            f"is logged as a Rekor `{kind.kind}` {kind.version} entry, a kind this verifier (sigstore-python) "
+            "cannot check: refused without a verdict on its content",
+            hint="verify it with cosign (`cosign verify-blob-attestation --bundle ...`), or have it signed again "
+            "as a `dsse` or `hashedrekord` entry (what `reprotasks sign` and cosign v3 write)",
+        )
 
 
 def quiet() -> None:
@@ -69,11 +90,7 @@ def trust_config(sign: SignConfig, *, offline: bool) -> ClientTrustConfig:
                 hint="point `sign.trust-config` (or --trust-config) at a ClientTrustConfig JSON file",
             ) from None
         except Exception as exc:
-            raise ConfigError(
-                f"`sign.trust-config` {sign.trust_config} is not a Sigstore ClientTrustConfig: {first_line(exc)}",
-                hint="the file needs mediaType application/vnd.dev.sigstore.clienttrustconfig.v0.1+json, "
-                "a trustedRoot and a signingConfig",
-            ) from None
+            raise _unusable_trust_config(sign.trust_config, exc) from None
     try:
         if sign.instance == "staging":
             return ClientTrustConfig.staging(offline=offline)
@@ -84,6 +101,37 @@ def trust_config(sign: SignConfig, *, offline: bool) -> ClientTrustConfig:
             hint="check the network access to the Sigstore TUF repository, or verify with --offline "
             "(uses the trust root cached on this machine or shipped with sigstore)",
         ) from None
+
+
+_TRUST_PARTS = ("mediaType", "trustedRoot", "signingConfig")
+
+
+def _unusable_trust_config(path: Path, exc: Exception) -> ConfigError:
+    """Why sigstore refused the trust config: the parts it lacks, or (all there) what is wrong inside."""
+    import json
+
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        document = None
+    if not isinstance(document, dict):
+        return ConfigError(
+            f"`sign.trust-config` {path} is not JSON: {first_line(exc)}",
+            hint="point `sign.trust-config` (or --trust-config) at a Sigstore ClientTrustConfig JSON file",
+        )
+    missing = [part for part in _TRUST_PARTS if part not in document]
+    if missing:
+        return ConfigError(
+            f"`sign.trust-config` {path} is not a Sigstore ClientTrustConfig: it has no {', '.join(missing)}",
+            hint="the file needs mediaType application/vnd.dev.sigstore.clienttrustconfig.v0.1+json, "
+            "a trustedRoot and a signingConfig",
+        )
+    return ConfigError(
+        f"`sign.trust-config` {path} has a mediaType, trustedRoot and signingConfig, but sigstore refuses their "
+        f"content: {first_line(exc)}",
+        hint="fix the field named (every key, log and authority needs `validFor.start`), or get the instance's "
+        "current trust config from its operator",
+    )
 
 
 def verifier(sign: SignConfig, *, offline: bool) -> Verifier:
@@ -331,6 +379,7 @@ def verify_artifact(
     """Check ``bundle`` signs ``file`` for ``policy``; SignatureError otherwise."""
     from sigstore.errors import Error as SigstoreError
 
+    require_checkable_entry(bundle)
     try:
         verifier.verify_artifact(file_digest(file, follow=follow), bundle, policy)
     except SigstoreError as exc:
@@ -343,6 +392,7 @@ def verify_dsse(
 ) -> tuple[str, bytes]:
     from sigstore.errors import Error as SigstoreError
 
+    require_checkable_entry(bundle)
     try:
         payload_type, payload = verifier.verify_dsse(bundle, policy)
     except SigstoreError as exc:

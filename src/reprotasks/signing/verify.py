@@ -96,7 +96,7 @@ def check_bundle(
             return None
         _sigstore.verify_artifact(verifier, policy, file, bundle, follow=follow)
     except SignatureError as exc:
-        report.findings.append(Finding(shown_bundle, None, str(exc), _RESIGN))
+        report.findings.append(Finding(shown_bundle, None, str(exc), exc.hint or _RESIGN))
         return None
     except OSError as exc:
         report.findings.append(Finding(shown_file, None, f"cannot be read: {exc.strerror or exc}", _RESIGN))

@@ -23,12 +23,12 @@ class AssembleOptions:
 def run(ctx: Context, options: AssembleOptions) -> StepResult:
     from reprotasks.artifacts.assemble import assemble
 
-    return StepResult.of(assemble(ctx.config, options.parts, runner=ctx.runner))
+    return StepResult.of(assemble(ctx.config, ctx.dist, options.parts, runner=ctx.runner))
 
 
 def plan(ctx: Context, options: AssembleOptions) -> list[str]:
     parts = " ".join(ctx.config.rel(part) for part in options.parts)
-    return [f"reprotasks assemble {parts}  # -> {ctx.config.rel(ctx.config.dist_dir)}/"]
+    return [f"reprotasks assemble {parts}  # -> {ctx.dist.rel()}/"]
 
 
 SPEC = StepSpec(

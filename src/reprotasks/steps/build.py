@@ -33,6 +33,7 @@ def run(ctx: Context, options: BuildOptions) -> StepResult:
 
     built = build(
         ctx.config,
+        dist=ctx.dist,
         runner=ctx.runner,
         platforms=options.platforms,
         python=not options.go_only,
@@ -47,7 +48,7 @@ def plan(ctx: Context, options: BuildOptions) -> list[str]:
     from reprotasks.artifacts.build import planned_commands
 
     reuse = ctx.trust_cache and not options.force
-    return planned_commands(ctx.config, runner=ctx.runner, platforms=options.platforms, reuse=reuse)
+    return planned_commands(ctx.config, dist=ctx.dist, runner=ctx.runner, platforms=options.platforms, reuse=reuse)
 
 
 SPEC = StepSpec(

@@ -19,16 +19,16 @@ def run(ctx: Context, options: ChecksumOptions) -> StepResult:
     from reprotasks.artifacts.checksum import check_checksums, write_checksums
     from reprotasks.artifacts.source import refuse_source_dist
 
-    refuse_source_dist(ctx.config, runner=ctx.runner, step="checksum --check" if options.check else "checksum")
-    dist = ctx.config.dist_dir
+    refuse_source_dist(ctx.dist, runner=ctx.runner, step="checksum --check" if options.check else "checksum")
+    dist = ctx.dist.path
     act = check_checksums if options.check else write_checksums
-    return StepResult.of(act(dist, shown_dist=ctx.config.rel(dist)))
+    return StepResult.of(act(dist, shown_dist=ctx.dist.rel()))
 
 
 def plan(ctx: Context, options: ChecksumOptions) -> list[str]:
     from reprotasks.artifacts.layout import SUMS_NAME
 
-    dist = ctx.config.rel(ctx.config.dist_dir)
+    dist = ctx.dist.rel()
     return [
         f"reprotasks checksum --check  # {dist}/ against {SUMS_NAME}"
         if options.check

@@ -13,8 +13,8 @@ def run(ctx: Context, options: NoOptions) -> StepResult:
     from reprotasks.image.build import build_images
 
     if ctx.config.images:
-        refuse_source_dist(ctx.config, runner=ctx.runner, step="image")
-    made = build_images(ctx.config, runner=ctx.runner)
+        refuse_source_dist(ctx.dist, runner=ctx.runner, step="image")
+    made = build_images(ctx.config, ctx.dist, runner=ctx.runner)
     if not ctx.config.images and not made.removed:  # no image before, none now
         raise Skip(_NONE)
     return StepResult.of(made)
@@ -23,7 +23,7 @@ def run(ctx: Context, options: NoOptions) -> StepResult:
 def plan(ctx: Context, options: NoOptions) -> list[str]:
     if not ctx.config.images:
         raise Skip(_NONE)
-    dist = ctx.config.rel(ctx.config.dist_dir)
+    dist = ctx.dist.rel()
     names = ", ".join(image.name for image in ctx.config.images)
     return [f"reprotasks image  # {names} -> {dist}/NAME_VERSION.oci.tar, recorded in {dist}/manifest.json"]
 

@@ -35,7 +35,7 @@ def run(ctx: Context, options: PromoteOptions) -> StepResult:
         ctx.config,
         options.version,
         options.to,
-        release_dir=options.release_dir or ctx.config.dist_dir,
+        release_dir=options.release_dir or ctx.dist.path,
         signing=Signing(token=options.identity_token or ctx.identity_token, environ=os.environ),
         runner=ctx.runner,
         log=ctx.runner.log,
@@ -44,7 +44,7 @@ def run(ctx: Context, options: PromoteOptions) -> StepResult:
 
 
 def plan(ctx: Context, options: PromoteOptions) -> list[str]:
-    directory = ctx.config.rel(options.release_dir or ctx.config.dist_dir)
+    directory = ctx.dist.rel(options.release_dir or ctx.dist.path)
     return [f"reprotasks promote {options.version} --to {options.to} --release {directory}  # checks, VSA, ledger"]
 
 

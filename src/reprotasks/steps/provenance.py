@@ -11,12 +11,12 @@ def run(ctx: Context, options: NoOptions) -> StepResult:
     from reprotasks.artifacts.source import refuse_source_dist
     from reprotasks.image.build import derive_images
 
-    refuse_source_dist(ctx.config, runner=ctx.runner, step="provenance")
-    return StepResult.of(provenance(ctx.config, images=derive_images, runner=ctx.runner))
+    refuse_source_dist(ctx.dist, runner=ctx.runner, step="provenance")
+    return StepResult.of(provenance(ctx.config, ctx.dist, images=derive_images, runner=ctx.runner))
 
 
 def plan(ctx: Context, options: NoOptions) -> list[str]:
-    return [f"reprotasks provenance  # -> {ctx.config.rel(ctx.config.dist_dir)}/provenance.intoto.json"]
+    return [f"reprotasks provenance  # -> {ctx.dist.rel()}/provenance.intoto.json"]
 
 
 SPEC = StepSpec(

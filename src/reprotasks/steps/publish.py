@@ -27,7 +27,7 @@ def run(ctx: Context, options: PublishOptions) -> StepResult:
         from reprotasks.signing.images import ReferrerSigner
 
         signer = ReferrerSigner(ctx.config.sign, os.environ)
-    return StepResult.of(publish(ctx.config, runner=ctx.runner, tag=not options.no_tag, signer=signer))
+    return StepResult.of(publish(ctx.config, ctx.dist, runner=ctx.runner, tag=not options.no_tag, signer=signer))
 
 
 def plan(ctx: Context, options: PublishOptions) -> list[str]:

@@ -23,12 +23,12 @@ class ReproduceOptions:
 def run(ctx: Context, options: ReproduceOptions) -> StepResult:
     from reprotasks.artifacts.reproduce import reproduce
 
-    return StepResult.of(reproduce(ctx.config, runner=ctx.runner, ref=options.ref, sums=options.sums))
+    return StepResult.of(reproduce(ctx.config, ctx.dist, runner=ctx.runner, ref=options.ref, sums=options.sums))
 
 
 def plan(ctx: Context, options: ReproduceOptions) -> list[str]:
     what = options.ref or "HEAD"
-    against = ctx.config.rel(options.sums) if options.sums else f"{ctx.config.rel(ctx.config.dist_dir)}/"
+    against = ctx.config.rel(options.sums) if options.sums else f"{ctx.dist.rel()}/"
     return [f"reprotasks reproduce  # rebuild {what} elsewhere, compare with {against}"]
 
 

@@ -11,12 +11,12 @@ def run(ctx: Context, options: NoOptions) -> StepResult:
     from reprotasks.artifacts.source import refuse_source_dist
     from reprotasks.image.build import derive_images
 
-    refuse_source_dist(ctx.config, runner=ctx.runner, step="sbom")
-    return StepResult.of(sbom(ctx.config, images=derive_images, runner=ctx.runner))
+    refuse_source_dist(ctx.dist, runner=ctx.runner, step="sbom")
+    return StepResult.of(sbom(ctx.config, ctx.dist, images=derive_images, runner=ctx.runner))
 
 
 def plan(ctx: Context, options: NoOptions) -> list[str]:
-    return [f"reprotasks sbom  # -> {ctx.config.rel(ctx.config.dist_dir)}/sbom.cdx.json"]
+    return [f"reprotasks sbom  # -> {ctx.dist.rel()}/sbom.cdx.json"]
 
 
 SPEC = StepSpec(

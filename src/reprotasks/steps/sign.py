@@ -18,15 +18,15 @@ def run(ctx: Context, options: SignOptions) -> StepResult:
     from reprotasks.artifacts.source import refuse_source_dist
     from reprotasks.signing.sign import sign
 
-    refuse_source_dist(ctx.config, runner=ctx.runner, step="sign")
-    signed = sign(ctx.config, token=options.identity_token or ctx.identity_token, log=ctx.runner.log)
+    refuse_source_dist(ctx.dist, runner=ctx.runner, step="sign")
+    signed = sign(ctx.config.sign, ctx.dist, token=options.identity_token or ctx.identity_token, log=ctx.runner.log)
     if signed.policy is not None:
         ctx.signer_policy = signed.policy  # verify-signatures checks the identity that just signed
     return StepResult.of(signed)
 
 
 def plan(ctx: Context, options: SignOptions) -> list[str]:
-    return [f"reprotasks sign  # Sigstore keyless -> {ctx.config.rel(ctx.config.dist_dir)}/*.sigstore.json"]
+    return [f"reprotasks sign  # Sigstore keyless -> {ctx.dist.rel()}/*.sigstore.json"]
 
 
 SPEC = StepSpec(

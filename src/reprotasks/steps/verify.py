@@ -20,7 +20,10 @@ def run(ctx: Context, options: VerifyOptions) -> StepResult:
 
     # Inside a release, dist/ is being rebuilt: its old signatures are not checked.
     checked = verify(
-        ctx.config, runner=ctx.runner, use_cache=ctx.trust_cache and not options.no_cache, check_dist=not ctx.staged
+        ctx.config,
+        runner=ctx.runner,
+        use_cache=ctx.trust_cache and not options.no_cache,
+        dist=None if ctx.dist.is_staged else ctx.dist,
     )
     return StepResult.of(checked)
 

@@ -19,14 +19,14 @@ def run(ctx: Context, options: VerifyReleaseOptions) -> StepResult:
     from reprotasks.signing import verify
 
     config = ctx.config
-    directory = options.directory or config.dist_dir
+    directory = options.directory or ctx.dist.path
     sign = config.sign
-    report = verify.verify_release(directory, sign, offline=sign.offline, shown_dir=config.rel(directory))
+    report = verify.verify_release(directory, sign, offline=sign.offline, shown_dir=ctx.dist.rel(directory))
     return StepResult(table=tuple(verify.raise_findings(report, "verify-release")))
 
 
 def plan(ctx: Context, options: VerifyReleaseOptions) -> list[str]:
-    directory = options.directory or ctx.config.dist_dir
+    directory = options.directory or ctx.dist.path
     return [f"reprotasks verify-release {ctx.config.rel(directory)}  # checksums, signatures, provenance subjects"]
 
 

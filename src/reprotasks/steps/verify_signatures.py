@@ -41,9 +41,9 @@ def run(ctx: Context, options: VerifySignaturesOptions) -> StepResult:
     if options.files:
         report = verify.verify_files(list(options.files), policy, offline=policy.offline)
     else:
-        shown = config.rel(config.dist_dir)
-        report = verify.verify_release(config.dist_dir, policy, offline=policy.offline, shown_dir=shown)
-    step = "release: verify-signatures" if ctx.staged else "verify-signatures"
+        shown = ctx.dist.rel()
+        report = verify.verify_release(ctx.dist.path, policy, offline=policy.offline, shown_dir=shown)
+    step = "release: verify-signatures" if ctx.dist.is_staged else "verify-signatures"
     return StepResult(table=tuple(verify.raise_findings(report, step)))
 
 
@@ -78,7 +78,7 @@ def plan(ctx: Context, options: VerifySignaturesOptions) -> list[str]:
         return [f"reprotasks verify-signatures --image {' --image '.join(options.images)}"]
     if options.files:
         return [f"reprotasks verify-signatures {' '.join(ctx.config.rel(file) for file in options.files)}"]
-    return [f"reprotasks verify-signatures  # every bundle in {ctx.config.rel(ctx.config.dist_dir)}/ for the signer"]
+    return [f"reprotasks verify-signatures  # every bundle in {ctx.dist.rel()}/ for the signer"]
 
 
 SPEC = StepSpec(
