@@ -316,22 +316,30 @@ def test_published_image_is_signed_by_digest_and_verified_from_the_registry(
             f'\n[[tool.reprotasks.images]]\nname = "worker"\nbinary = "worker"\nrepository = "{repository}"\n'
         )
     commit_all(hybrid_repo, "sign and publish images")
-    for step in ("build", "image"):
-        assert run_cli(step, cwd=hybrid_repo).returncode == 0
+    monkeypatch.setenv("SIGSTORE_ID_TOKEN", stack.issuer.token(SIGNER))
+    for step in ("build", "image", "sbom", "checksum", "provenance", "sign"):
+        done = run_cli(step, cwd=hybrid_repo)
+        assert done.returncode == 0, done.stderr
     manifest = json.loads((hybrid_repo / "dist" / "manifest.json").read_text())
     digest = next(item["image"] for item in manifest["artifacts"] if item["kind"] == "oci-image")
-    monkeypatch.setenv("SIGSTORE_ID_TOKEN", stack.issuer.token(SIGNER))
+    # The signed provenance names the image by its registry digest (what the attestation is about).
+    statement = json.loads((hybrid_repo / "dist" / "provenance.intoto.json").read_text())
+    assert {"name": "pkg:oci/worker", "digest": {"sha256": digest[7:]}} in statement["subject"]
     published = run_cli("publish", "--sign", cwd=hybrid_repo)
     assert published.returncode == 0, published.stderr
     assert f"signed by {SIGNER}" in published.stdout + published.stderr
+    assert "; provenance " in published.stdout + published.stderr
     monkeypatch.delenv("SIGSTORE_ID_TOKEN")
     # The referrer names the image as its subject; this registry has no referrers API, so it is
     # listed in the fallback index `sha256-<hex>` (the OCI 1.1 tag schema cosign and oras read).
-    (listed,) = json.loads(crane("manifest", f"{repository}:{digest.replace(':', '-')}"))["manifests"]
-    assert listed["artifactType"] == "application/vnd.dev.sigstore.bundle.v0.3+json"
-    referrer = json.loads(crane("manifest", f"{repository}@{listed['digest']}"))
-    assert referrer["subject"]["digest"] == digest
-    assert referrer["annotations"]["dev.sigstore.bundle.predicateType"] == "https://sigstore.dev/cosign/sign/v1"
+    listed = json.loads(crane("manifest", f"{repository}:{digest.replace(':', '-')}"))["manifests"]
+    assert {item["artifactType"] for item in listed} == {"application/vnd.dev.sigstore.bundle.v0.3+json"}
+    predicates = set()
+    for item in listed:
+        referrer = json.loads(crane("manifest", f"{repository}@{item['digest']}"))
+        assert referrer["subject"]["digest"] == digest
+        predicates.add(referrer["annotations"]["dev.sigstore.bundle.predicateType"])
+    assert predicates == {"https://sigstore.dev/cosign/sign/v1", "https://slsa.dev/provenance/v1"}
     # cosign verifies the image signature, by digest and by tag, and refuses another identity.
     assert stack.trusted_root is not None
     policy = ("--trusted-root", stack.trusted_root, "--certificate-oidc-issuer", stack.issuer.url)
@@ -342,6 +350,12 @@ def test_published_image_is_signed_by_digest_and_verified_from_the_registry(
         "verify", "--allow-http-registry", *policy, "--certificate-identity", "x@example.test", f"{repository}@{digest}"
     )
     assert refused.returncode != 0, refused.stderr
+    # ... and finds the release's provenance as the image's SLSA attestation.
+    attested = cosign(
+        "verify-attestation", "--allow-http-registry", *policy, "--certificate-identity", SIGNER,
+        "--type", "slsaprovenance1", f"{repository}:0.3.0",
+    )  # fmt: skip
+    assert attested.returncode == 0, attested.stderr
     for reference in (f"{repository}@{digest}", f"{repository}:0.3.0"):
         verified = run_cli("verify-signatures", "--image", reference, cwd=hybrid_repo)
         assert verified.returncode == 0, verified.stderr

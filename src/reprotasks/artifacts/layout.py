@@ -28,6 +28,7 @@ SUMS_NAME = "SHA256SUMS"
 PROVENANCE_NAME = "provenance.intoto.json"
 SBOM_NAME = "sbom.cdx.json"
 BUNDLE_SUFFIX = ".sigstore.json"
+IMAGE_SUFFIX = ".oci.tar"  # an OCI image layout, as one tar
 MAX_NAME_BYTES = 255  # the longest file name Linux, macOS and Windows file systems accept
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -165,6 +166,33 @@ def sha256_regular(path: Path) -> str:
     """Streaming SHA-256 of a regular file, never following a symlink."""
     with os.fdopen(open_regular(path), "rb") as handle:
         return sha256_stream(handle)
+
+
+def image_subject_name(file_name: str) -> str:
+    """How statements name the image an ``NAME_VERSION.oci.tar`` holds: by its package URL (as the
+    SBOM does), since the digest is the image's (its index), not the file's."""
+    return "pkg:oci/" + file_name.removesuffix(IMAGE_SUFFIX).rsplit("_", 1)[0]
+
+
+def layout_image(path: Path) -> str | None:
+    """The digest of the one image the OCI layout tar at ``path`` names in its ``index.json`` (None
+    when it is not such a layout). Reads that member only, never following a symlink."""
+    import json
+    import tarfile
+
+    try:
+        with os.fdopen(open_regular(path), "rb") as handle, tarfile.open(fileobj=handle, mode="r:") as archive:
+            for member in archive:
+                if member.name == "index.json" and member.isfile() and member.size < 1 << 20:
+                    extracted = archive.extractfile(member)
+                    if extracted is None:
+                        return None
+                    (entry,) = json.loads(extracted.read())["manifests"]
+                    digest = entry["digest"]
+                    return digest if isinstance(digest, str) and digest.startswith("sha256:") else None
+    except (OSError, EOFError, ValueError, TypeError, KeyError, tarfile.TarError):
+        return None
+    return None
 
 
 def sha256_at(dir_fd: int, name: str, buffer: bytearray) -> str:

@@ -30,7 +30,16 @@ from reprotasks._files import write_atomic
 from reprotasks._run import MASK, Runner, mask
 from reprotasks.artifacts import source as _source
 from reprotasks.artifacts.checksum import check_findings, read_sums
-from reprotasks.artifacts.layout import PROVENANCE_NAME, SBOM_NAME, SUMS_NAME, kind_of, read_regular
+from reprotasks.artifacts.layout import (
+    IMAGE_SUFFIX,
+    PROVENANCE_NAME,
+    SBOM_NAME,
+    SUMS_NAME,
+    image_subject_name,
+    kind_of,
+    layout_image,
+    read_regular,
+)
 from reprotasks.artifacts.manifest import MANIFEST_NAME, recorded_lock
 from reprotasks.artifacts.trusted import ImageCheck, Trusted, trusted_manifest
 from reprotasks.config import Config
@@ -124,6 +133,16 @@ def _dependencies(config: Config, source: _source.Source, runner: Runner) -> lis
     return deps
 
 
+def _image_subjects(manifest: Any) -> list[dict[str, Any]]:
+    """Each image by its registry digest, so the signed provenance attests the image as pulled (what
+    `publish --sign` attaches to it for `cosign verify-attestation`)."""
+    return [
+        {"name": image_subject_name(record.name), "digest": {"sha256": record.image.removeprefix("sha256:")}}
+        for record in sorted(manifest.artifacts, key=lambda record: record.name)
+        if record.kind == "oci-image" and record.image
+    ]
+
+
 def _image_byproducts(manifest: Any) -> list[dict[str, Any]]:
     """Each image's registry digest (its index), which SHA256SUMS cannot state: the file's digest differs."""
     return [
@@ -185,7 +204,8 @@ def statement(
     finished = (now or datetime.now(timezone.utc)).replace(microsecond=0)
     return {
         "_type": STATEMENT_TYPE,
-        "subject": [{"name": name, "digest": {"sha256": digest}} for name, digest in sorted(subjects.items())],
+        "subject": [{"name": name, "digest": {"sha256": digest}} for name, digest in sorted(subjects.items())]
+        + _image_subjects(manifest),
         "predicateType": PREDICATE_TYPE,
         "predicate": {
             "buildDefinition": {
@@ -305,8 +325,20 @@ def provenance(
     return ProvenanceResult(target, len(data["subject"]), data["predicate"]["runDetails"]["builder"]["id"])
 
 
-def subject_problems(payload: bytes, listed: Mapping[str, str]) -> list[str]:
-    """How a statement's subjects disagree with SHA256SUMS (name -> sha256); empty when they match."""
+def release_images(directory: Path, listed: Mapping[str, str]) -> dict[str, str]:
+    """The statement subject name -> sha256 of each image in the release: the digest its layout
+    names (read from the ``.oci.tar`` SHA256SUMS lists, never taken from a statement)."""
+    images = {}
+    for name in listed:
+        if name.endswith(IMAGE_SUFFIX):
+            digest = layout_image(directory / name)
+            images[image_subject_name(name)] = (digest or "not an OCI layout").removeprefix("sha256:")
+    return images
+
+
+def subject_problems(payload: bytes, listed: Mapping[str, str], images: Mapping[str, str]) -> list[str]:
+    """How a statement's subjects disagree with SHA256SUMS (name -> sha256) and with the release's
+    images (``release_images``); empty when they match."""
     try:
         data = json.loads(payload)
         if data.get("_type") != STATEMENT_TYPE or data.get("predicateType") != PREDICATE_TYPE:
@@ -317,6 +349,15 @@ def subject_problems(payload: bytes, listed: Mapping[str, str]) -> list[str]:
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         return [f"is not a readable provenance statement ({exc})"]
     problems = []
+    image_subjects = {name: digest for name, digest in subjects.items() if name.startswith("pkg:oci/")}
+    for name in sorted(images.keys() | image_subjects.keys()):
+        if name not in image_subjects:
+            problems.append(f"has no subject for the image {name!r}, which the release holds")
+        elif name not in images:
+            problems.append(f"has subject {name!r}, an image the release does not hold")
+        elif image_subjects[name] != images[name]:
+            problems.append(f"says the image {name!r} is sha256 {image_subjects[name]}, its layout says {images[name]}")
+    subjects = {name: digest for name, digest in subjects.items() if name not in image_subjects}
     for name in sorted(listed.keys() | subjects.keys()):
         if name not in subjects:
             problems.append(f"has no subject for {name!r}, which SHA256SUMS lists")

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from reprotasks._distdir import DistDir
 from reprotasks._files import write_atomic
 from reprotasks._run import Runner
+from reprotasks.artifacts.layout import IMAGE_SUFFIX
 from reprotasks.artifacts.manifest import ArtifactRecord, Manifest
 from reprotasks.config import Config, ImageConfig
 from reprotasks.errors import Finding, ReprotasksError
@@ -27,7 +28,6 @@ from reprotasks.image.base import fetch_base
 from reprotasks.image.options import SCRATCH
 
 IMAGE_KIND = "oci-image"
-IMAGE_SUFFIX = ".oci.tar"
 RERUN_HINT = "run `reprotasks image` again (it remakes every image from dist/'s archives)"
 
 

@@ -14,7 +14,7 @@ import json
 import re
 import tarfile
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -62,6 +62,16 @@ class ImageSigner(Protocol):
         """Push ``bundle`` for the image ``subject`` describes; returns the digest it is pushed as."""
         ...
 
+    def attestations(self, directory: Path, digests: Collection[str]) -> tuple[dict[str, bytes], str]:
+        """(digest -> the release's signed provenance, for each image it attests; why none is attached)."""
+        ...
+
+    def push_attestation(
+        self, runner: Runner, root: Path, repository: str, subject: Mapping[str, Any], bundle: bytes
+    ) -> str:
+        """Push an attestation bundle for the image; returns the digest it is pushed as."""
+        ...
+
 
 def publish(
     config: Config, dist: DistDir, *, runner: Runner, tag: bool = True, signer: ImageSigner | None = None
@@ -72,6 +82,9 @@ def publish(
     targets = _targets(config)
     # Signed before anything is pushed: a refused token leaves the registry untouched.
     signatures, signed_by = _sign_all(signer, targets, records, version) if signer is not None else ({}, "")
+    attestations, no_attestation = signer.attestations(dist.path, signatures) if signer is not None else ({}, "")
+    if no_attestation:
+        runner.log(f"publish: no provenance attached to the images: {no_attestation}")
     pushed = []
     for image in targets:
         assert image.repository is not None
@@ -87,6 +100,9 @@ def publish(
         if signer is not None and record.image in signatures:
             where = signer.push_signature(runner, config.root, image.repository, subject, signatures[record.image])
             state += f"; signed by {signed_by}, signature {image.repository}@{where} (an OCI referrer)"
+        if signer is not None and record.image in attestations:
+            where = signer.push_attestation(runner, config.root, image.repository, subject, attestations[record.image])
+            state += f"; provenance {image.repository}@{where}"
         runner.log(f"publish: {image.repository}:{version}  {record.image}  (tag {state})")
         pushed.append(Pushed(f"{image.repository}:{version}", record.image, state))
     return PublishResult(tuple(pushed))

@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,7 @@ COSIGN_SIGN = "https://sigstore.dev/cosign/sign/v1"  # cosign's predicate for an
 IN_TOTO = "application/vnd.in-toto+json"
 STATEMENT_V1 = "https://in-toto.io/Statement/v1"
 PREDICATE_ANNOTATION = "dev.sigstore.bundle.predicateType"
+SLSA_PROVENANCE = "https://slsa.dev/provenance/v1"
 _REFERENCE = re.compile(
     r"^(?P<repository>[^@\s]+?)(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
 )
@@ -69,9 +70,14 @@ def _hashed(digest: str) -> Hashed:
     return Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(digest.removeprefix("sha256:")))
 
 
-def sign_digests(
-    sign: SignConfig, images: Mapping[str, str], *, environ: Mapping[str, str]
-) -> tuple[dict[str, bytes], str]:
+@dataclass(frozen=True)
+class Signed:
+    bundles: dict[str, bytes]  # image digest -> its signature bundle
+    signer: str  # the identity the bundles show
+    policy: SignerPolicy  # what they were verified for
+
+
+def sign_digests(sign: SignConfig, images: Mapping[str, str], *, environ: Mapping[str, str]) -> Signed:
     """(digest -> bundle JSON, the signer) for each image (digest -> repository); every bundle verified
     before it is returned."""
     from sigstore.dsse import Statement
@@ -109,7 +115,7 @@ def sign_digests(
             hint=f"check the token (its issuer and expiry) and the instance ({_sigstore.describe_instance(sign)}); "
             "nothing was pushed, run it again",
         ) from None
-    return bundles, str(token.identity)
+    return Signed(bundles, str(token.identity), policy)
 
 
 def push_referrer(
@@ -152,21 +158,66 @@ def push_referrer(
     return manifest_blob.digest
 
 
-@dataclass(frozen=True)
+@dataclass
 class ReferrerSigner:
     """What `publish --sign` hands to reprotasks.image.publish: keyless signatures of image digests,
-    pushed as OCI referrers (image/ stays free of Sigstore and of signing/)."""
+    and the release's signed provenance for each image it names, pushed as OCI referrers (image/
+    stays free of Sigstore and of signing/)."""
 
     sign: SignConfig
     environ: Mapping[str, str]
+    _policy: SignerPolicy | None = field(default=None, init=False, repr=False)
 
     def sign_digests(self, images: Mapping[str, str]) -> tuple[dict[str, bytes], str]:
-        return sign_digests(self.sign, images, environ=self.environ)
+        signed = sign_digests(self.sign, images, environ=self.environ)
+        self._policy = signed.policy
+        return signed.bundles, signed.signer
 
     def push_signature(
         self, runner: Runner, root: Path, repository: str, subject: Mapping[str, Any], bundle: bytes
     ) -> str:
         return push_referrer(runner, root, repository, subject, bundle)
+
+    def attestations(self, directory: Path, digests: Collection[str]) -> tuple[dict[str, bytes], str]:
+        """(digest -> the provenance bundle of ``directory``, for each image it attests; why none)"""
+        assert self._policy is not None, "sign_digests first: the provenance must show the same signer"
+        return provenance_bundles(directory, digests, self.sign, self._policy)
+
+    def push_attestation(
+        self, runner: Runner, root: Path, repository: str, subject: Mapping[str, Any], bundle: bytes
+    ) -> str:
+        return push_referrer(runner, root, repository, subject, bundle, predicate_type=SLSA_PROVENANCE)
+
+
+def provenance_bundles(
+    directory: Path, digests: Collection[str], sign: SignConfig, policy: SignerPolicy
+) -> tuple[dict[str, bytes], str]:
+    """The release's signed provenance (``provenance.intoto.json.sigstore.json``), verified for
+    ``policy``, for each image digest its statement names as a subject: what `cosign
+    verify-attestation --type slsaprovenance1` finds on the image. Attached as signed, never re-made."""
+    from reprotasks.artifacts.layout import BUNDLE_SUFFIX, PROVENANCE_NAME, kind_of, read_regular
+
+    path = directory / f"{PROVENANCE_NAME}{BUNDLE_SUFFIX}"
+    if kind_of(path) is not None:
+        return {}, f"no signed provenance ({PROVENANCE_NAME}{BUNDLE_SUFFIX}) to attach"
+    data = read_regular(path)
+    try:
+        bundle = _sigstore.bundle_from_json(data)
+        payload_type, payload = _sigstore.verify_dsse(_sigstore.verifier(sign, offline=sign.offline), policy, bundle)
+        statement = json.loads(payload) if payload_type == IN_TOTO else {}
+        named = {
+            item["digest"].get("sha256") for item in statement["subject"] if str(item["name"]).startswith("pkg:oci/")
+        }
+    except (SignatureError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ReprotasksError(
+            f"publish: {PROVENANCE_NAME}{BUNDLE_SUFFIX} does not verify for {policy.describe()}: {exc}",
+            hint="sign the release again with `reprotasks sign` (the provenance names each image by digest), "
+            "or publish without its provenance: remove the bundle from the directory published",
+        ) from None
+    if statement.get("predicateType") != SLSA_PROVENANCE:
+        return {}, f"{PROVENANCE_NAME} is not SLSA provenance v1"
+    attached = {digest: data for digest in digests if digest.removeprefix("sha256:") in named}
+    return attached, "" if attached else f"{PROVENANCE_NAME} names none of the images (sign the release again)"
 
 
 @dataclass(frozen=True)

@@ -111,10 +111,11 @@ def sign(
         raise DriftError(findings, step="sign")
     if kind_of(dist / PROVENANCE_NAME) is None:
         # Nor a provenance that names other files or digests than the SHA256SUMS signed with it.
-        from reprotasks.artifacts.provenance import subject_problems
+        from reprotasks.artifacts.provenance import release_images, subject_problems
 
         shown = f"{where.rel()}/{PROVENANCE_NAME}"
-        problems = subject_problems(read_regular(dist / PROVENANCE_NAME), listed_digests(dist, where.rel()))
+        listed = listed_digests(dist, where.rel())
+        problems = subject_problems(read_regular(dist / PROVENANCE_NAME), listed, release_images(dist, listed))
         if problems:
             raise DriftError(
                 [

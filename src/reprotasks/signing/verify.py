@@ -28,7 +28,7 @@ from reprotasks.artifacts.layout import (
     sha256_regular,
     shown,
 )
-from reprotasks.artifacts.provenance import PAYLOAD_TYPE, subject_problems
+from reprotasks.artifacts.provenance import PAYLOAD_TYPE, release_images, subject_problems
 from reprotasks.config import SignConfig
 from reprotasks.errors import DriftError, Finding
 from reprotasks.signing import sigstore as _sigstore
@@ -163,7 +163,8 @@ def verify_release(
             report.findings.append(Finding(where, None, "is not signed", "sign it with `reprotasks sign`"))
         _problems, listed = read_sums(sums, f"{shown_dir}/{SUMS_NAME}") if kind_of(sums) is None else ([], {})
         expected = {name: digest for name, (digest, _line) in listed.items()}
-        for problem in subject_problems(payload if payload is not None else read_regular(provenance), expected):
+        statement = payload if payload is not None else read_regular(provenance)
+        for problem in subject_problems(statement, expected, release_images(directory, expected)):
             report.findings.append(Finding(where, None, problem, "regenerate it with `reprotasks provenance`"))
         if not any(f.path == where for f in report.findings):
             report.rows.append((where, f"subjects match {SUMS_NAME} ({len(expected)})"))
