@@ -304,3 +304,4 @@ stack = pytest.fixture(scope="session", name="stack")(_sigstack.stack_fixture)
 # A real OCI registry on 127.0.0.1 (one per test module) and crane on PATH: tests/registry.py.
 registry = pytest.fixture(scope="module", name="registry")(_registry.registry_fixture)
 crane_on_path = pytest.fixture(name="crane_on_path")(_registry.crane_on_path_fixture)
+referrers_registry = pytest.fixture(scope="module", name="referrers_registry")(_registry.referrers_registry_fixture)

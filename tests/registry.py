@@ -78,3 +78,22 @@ def registry_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def referrers_registry_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A registry with the OCI 1.1 referrers API on 127.0.0.1 (`distribution` has none):
+    go-containerregistry's, with the API on (tests/data/referrers-registry, built here with go)."""
+    source = Path(__file__).resolve().parent / "data" / "referrers-registry"
+    binary = tmp_path_factory.mktemp("referrers-registry") / "referrers-registry"
+    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly", "CGO_ENABLED": "0"}
+    built = subprocess.run(["go", "build", "-o", str(binary), "."], cwd=source, env=env, capture_output=True, text=True)
+    assert built.returncode == 0, f"building the referrers registry failed: {built.stderr}"
+    process = subprocess.Popen([binary], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdout is not None
+        address = process.stdout.readline().strip()
+        assert address.startswith("127.0.0.1:"), f"the referrers registry did not start ({address!r})"
+        yield address
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

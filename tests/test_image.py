@@ -18,6 +18,7 @@ from reprotasks.image import oci
 
 from .conftest import commit_all, run_cli
 from .registry import crane, tool
+from .standards import check_cyclonedx, check_statement
 
 pytestmark = [pytest.mark.slow]
 
@@ -66,12 +67,12 @@ def skopeo_reads(layout_tar: Path, digest: str, version: str, scratch: Path) -> 
     raw = skopeo("inspect", "--raw", f"oci-archive:{layout_tar}")
     assert oci.sha256_digest(raw.encode()) == digest
     assert skopeo("inspect", "--raw", f"oci-archive:{layout_tar}:{version}") == raw
-    copied = scratch / "skopeo-copy"
+    copied = scratch / f"skopeo-copy-{layout_tar.name}"
     skopeo("copy", "--all", "--preserve-digests", f"oci-archive:{layout_tar}", f"oci:{copied}:{version}")
     (entry,) = json.loads((copied / "index.json").read_text())["manifests"]
     assert entry["digest"] == digest and entry["annotations"]["org.opencontainers.image.ref.name"] == version
     for platform in ("amd64", "arm64"):
-        target = scratch / f"docker-{platform}.tar"
+        target = scratch / f"docker-{platform}-{layout_tar.name}.tar"
         skopeo("--override-arch", platform, "copy", f"oci-archive:{layout_tar}", f"docker-archive:{target}:w:1")
         with tarfile.open(target) as archive:
             assert "manifest.json" in archive.getnames()
@@ -127,7 +128,11 @@ def test_worker_image_is_reproducible_pushed_by_digest_and_runs(
     ok("checksum", hybrid_repo)
     ok("provenance", hybrid_repo)
     statement = json.loads((hybrid_repo / "dist" / "provenance.intoto.json").read_text())
+    check_statement(statement)
+    check_cyclonedx(hybrid_repo / "dist" / "sbom.cdx.json")
     assert layout_tar.name in {subject["name"] for subject in statement["subject"]}
+    # The image itself is a subject, by its registry digest (what `cosign verify-attestation` matches).
+    assert {"name": "pkg:oci/worker", "digest": {"sha256": str(record["image"])[7:]}} in statement["subject"]
     byproducts = statement["predicate"]["runDetails"]["byproducts"]
     assert {"name": f"image {layout_tar.name}", "digest": {"sha256": str(record["image"])[7:]}}.items() <= next(
         item for item in byproducts if item["name"].startswith("image ")
@@ -164,6 +169,7 @@ def test_image_on_a_base_pinned_by_digest_and_a_tag_is_refused(
     record = image_record(hybrid_repo)
     reference = f"{registry}/worker:0.3.0-base"
     assert push_layout(hybrid_repo / "dist" / "worker_0.3.0.oci.tar", reference, tmp_path) == record["image"]
+    skopeo_reads(hybrid_repo / "dist" / "worker_0.3.0.oci.tar", str(record["image"]), "0.3.0", tmp_path)
     rootfs = exported_rootfs(reference, "linux/arm64", tmp_path / "rootfs")
     assert (rootfs / "etc" / "base-release").read_text() == "base for linux/arm64\n"
     assert (rootfs / "worker").stat().st_mode & 0o111
@@ -354,6 +360,7 @@ def test_python_app_image_installs_the_wheel_and_its_hashed_lock(
     assert record["package"] == "hybrid_orchestrator-0.3.0-py3-none-any.whl"
     reference = f"{registry}/orchestrator:0.3.0"
     assert push_layout(hybrid_repo / "dist" / record["name"], reference, tmp_path) == record["image"]
+    skopeo_reads(hybrid_repo / "dist" / record["name"], record["image"], "0.3.0", tmp_path)
     rootfs = exported_rootfs(reference, "linux/arm64", tmp_path / "rootfs")
     site = rootfs / "app" / "site-packages"
     assert (site / "hybrid_orchestrator" / "cli.py").is_file() and (site / "click" / "core.py").is_file()

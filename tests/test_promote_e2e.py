@@ -19,6 +19,7 @@ from tests.browser import load
 from tests.conftest import commit_all, git, run_cli
 from tests.registry import crane
 from tests.sigstack import SigstoreStack
+from tests.standards import check_statement
 from tests.test_sign_e2e import SIGNER, signed  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.sigstack]
@@ -128,6 +129,7 @@ def test_two_releases_through_three_environments_with_every_refusal(
     import base64
 
     statement = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
+    check_statement(statement)  # in-toto Statement v1 with a SLSA VSA v1 predicate, field for field
     assert statement["predicateType"] == "https://slsa.dev/verification_summary/v1"
     predicate = statement["predicate"]
     assert predicate["verificationResult"] == "PASSED"

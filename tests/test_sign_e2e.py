@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import Prepare, PreparedHybrid, commit_all, run_cli, run_steps
 from tests.registry import cosign, crane
 from tests.sigstack import SigstoreStack
+from tests.standards import check_statement
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.sigstack]
 
@@ -72,6 +73,9 @@ def test_sign_then_verify_end_to_end(signed: Path, stack: SigstoreStack) -> None
     bundle = json.loads((dist / "SHA256SUMS.sigstore.json").read_text())
     assert bundle["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["version"] == "0.0.2"  # Rekor v2
     assert bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
+
+    # The signed statement follows in-toto Statement v1 and SLSA provenance v1, field for field.
+    check_statement(json.loads((dist / "provenance.intoto.json").read_text()))
 
     result = run_cli("verify-signatures", cwd=signed)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -304,7 +308,12 @@ def test_a_file_covered_as_a_subject_of_the_signed_provenance(signed: Path, tmp_
 
 
 def test_published_image_is_signed_by_digest_and_verified_from_the_registry(
-    hybrid_repo: Path, stack: SigstoreStack, registry: str, crane_on_path: str, monkeypatch: pytest.MonkeyPatch
+    hybrid_repo: Path,
+    stack: SigstoreStack,
+    registry: str,
+    referrers_registry: str,
+    crane_on_path: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """publish --sign: a bundle over the image digest, pushed as an OCI referrer; verify-signatures --image."""
     assert stack.trust_config is not None
@@ -375,6 +384,19 @@ def test_published_image_is_signed_by_digest_and_verified_from_the_registry(
     assert signed_by_cosign.returncode == 0, signed_by_cosign.stderr
     cosigned = run_cli("verify-signatures", "--image", f"{registry}/cosigned/worker:1", cwd=hybrid_repo)
     assert cosigned.returncode == 0 and f"signed by {SIGNER}" in cosigned.stdout + cosigned.stderr, cosigned.stderr
+    # On a registry with the referrers API, cosign writes no fallback tag: found through the API.
+    api = f"{referrers_registry}/worker"
+    crane("copy", f"{repository}@{digest}", f"{api}:1")
+    signed_there = cosign(
+        "sign", "--yes", "--allow-http-registry", "--identity-token", stack.issuer.token(SIGNER),
+        "--trusted-root", stack.trusted_root, "--signing-config", stack.signing_config, f"{api}@{digest}",
+    )  # fmt: skip
+    assert signed_there.returncode == 0, signed_there.stderr
+    assert crane("ls", api).decode().split() == ["1"]  # no `sha256-<hex>` tag: only the API lists it
+    through_api = run_cli("verify-signatures", "--image", f"{api}:1", cwd=hybrid_repo)
+    assert through_api.returncode == 0 and f"signed by {SIGNER}" in through_api.stdout + through_api.stderr, (
+        through_api.stderr
+    )
     # An image nobody signed: refused, saying so.
     crane("copy", f"{repository}@{digest}", f"{registry}/unsigned/worker:1")
     unsigned = run_cli("verify-signatures", "--image", f"{registry}/unsigned/worker:1", cwd=hybrid_repo)

@@ -5,8 +5,9 @@ of an in-toto statement whose subject is the image digest (predicate type
 The referrer is an artifact manifest (artifactType: the Sigstore bundle media type) whose
 ``subject`` is the image. It is pushed by digest; the registry lists it through the referrers
 API, and where a registry has none, the client pushing it (crane, as cosign and oras do) keeps the
-fallback index under the tag ``sha256-<hex>``. Verification reads the fallback index, then the
-tag ``sha256-<hex>.sigstore`` that older reprotasks releases pushed a message signature under.
+fallback index under the tag ``sha256-<hex>``. Verification asks the referrers API, then reads
+the fallback index, then the tag ``sha256-<hex>.sigstore`` that older reprotasks releases pushed
+a message signature under.
 """
 
 from __future__ import annotations
@@ -269,7 +270,28 @@ def verify_image(reference: str, sign: SignConfig, *, runner: Runner, root: Path
 
 
 def _signature_referrers(runner: Runner, root: Path, repository: str, digest: str) -> list[str]:
-    """The digests of the image's referrers that hold a Sigstore bundle of an image signature."""
+    """The digests of the image's referrers that hold a Sigstore bundle of an image signature:
+    through the registry's referrers API, or (none there) its ``sha256-<hex>`` fallback index."""
+    from reprotasks.image.referrers import ReferrersError, list_referrers
+
+    try:
+        listed = list_referrers(repository, digest, BUNDLE_TYPE)
+    except ReferrersError as exc:
+        raise SignatureError(str(exc)) from None
+    if listed is None:
+        listed = _fallback_referrers(runner, root, repository, digest)
+    signatures = []
+    for entry in listed:
+        annotations = entry.get("annotations") or {}
+        # A bundle referrer says so by its artifactType, or (registries that report the config's media
+        # type instead) by the annotations cosign and reprotasks give it; the manifest is checked after.
+        bundle = entry.get("artifactType") == BUNDLE_TYPE or PREDICATE_ANNOTATION in annotations
+        if bundle and annotations.get(PREDICATE_ANNOTATION, COSIGN_SIGN) == COSIGN_SIGN:
+            signatures.append(str(entry.get("digest")))
+    return signatures
+
+
+def _fallback_referrers(runner: Runner, root: Path, repository: str, digest: str) -> list[dict[str, Any]]:
     result = runner.run(
         ["crane", "manifest", f"{repository}:{fallback_tag(digest)}"],
         cwd=root,
@@ -283,13 +305,7 @@ def _signature_referrers(runner: Runner, root: Path, repository: str, digest: st
         entries = json.loads(result.stdout).get("manifests") or []
     except (ValueError, AttributeError):
         raise SignatureError(f"{repository}:{fallback_tag(digest)} is not an OCI referrers index") from None
-    return [
-        str(entry.get("digest"))
-        for entry in entries
-        if isinstance(entry, dict)
-        and entry.get("artifactType") == BUNDLE_TYPE
-        and (entry.get("annotations") or {}).get(PREDICATE_ANNOTATION, COSIGN_SIGN) == COSIGN_SIGN
-    ]
+    return [entry for entry in entries if isinstance(entry, dict)]
 
 
 def _referrer_bundle(runner: Runner, root: Path, repository: str, referrer: str, digest: str) -> Bundle:
