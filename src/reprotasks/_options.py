@@ -86,7 +86,8 @@ TOP_OPTIONS: tuple[Option, ...] = (
         key="version",
         kind="str",
         default=None,
-        default_text="the static `[project] version`, else `git describe --tags --always`",
+        default_text="the static `[project] version`, else the commit's highest full version tag (`v1.2.3`, never "
+        "a moving `v1`), else `git describe`",
         help="Release version in Go archive names, the manifest and the SBOM, and the `-X` version stamp.",
     ),
 )

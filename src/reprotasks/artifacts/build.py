@@ -225,21 +225,16 @@ def _tag_disagreement(config: Config, plan: BuildPlan, *, runner: Runner) -> str
     if config.version is not None or config.project_version is None:
         return None
     # The commit's own tag; with Go binaries named by a Python project's version, else the nearest one.
-    searches = [["--exact-match"]]
-    if plan.go_packages and config.python.project is not None:
-        searches.append(["--abbrev=0"])
-    tag, tagged = "", ""
-    for search in searches:
+    tag, tagged = _source.commit_tag(plan.source, runner=runner) or "", "tagged"
+    if not tag and plan.go_packages and config.python.project is not None:
         described = runner.run(
-            ["git", "describe", "--tags", *search, plan.source.commit],
+            ["git", "describe", "--tags", "--abbrev=0", plan.source.commit],
             cwd=plan.source.toplevel,
             check=False,
-            purpose="compare the release version with the commit's tag",
+            purpose="compare the release version with the commit's last tag",
             quiet=True,
         )
-        if described.returncode == 0 and described.stdout.strip():
-            tag, tagged = described.stdout.strip(), "tagged" if search == ["--exact-match"] else "last tagged"
-            break
+        tag, tagged = (described.stdout.strip() if described.returncode == 0 else ""), "last tagged"
     if not tag or same_version(tag.removeprefix("v"), plan.version):
         return None
     where = config.rel(config.pyproject) if config.pyproject else "pyproject.toml"
@@ -299,13 +294,7 @@ def _normalized(version: str | None) -> str | None:
 def _version(config: Config, source: _source.Source, runner: Runner) -> str:
     version = config.version or _normalized(config.project_version)
     if version is None:
-        described = runner.run(
-            ["git", "describe", "--tags", "--always", "--abbrev=12", source.commit],
-            cwd=source.toplevel,
-            purpose="name the release version (set `version` in [tool.reprotasks] to choose it)",
-            quiet=True,
-        )
-        version = described.stdout.strip()
+        version = _source.described_version(source, runner=runner)
     version = version.removeprefix("v")
     if not version or any(char in version for char in "/\\ \t\n") or version in (".", ".."):
         raise ReprotasksError(

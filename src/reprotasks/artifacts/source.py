@@ -7,10 +7,13 @@ untracked files, local edits and build leftovers cannot leak into an artifact.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
+
+from packaging.version import InvalidVersion, Version
 
 from reprotasks._command import Command, fill
 from reprotasks._run import Runner
@@ -51,6 +54,54 @@ def describe_source(project: Path, *, runner: Runner, ref: str = "HEAD") -> Sour
     else:
         epoch = int(_git(runner, project, "log", "-1", "--format=%ct", commit, purpose=f"read {ref}'s commit time"))
     return Source(toplevel.resolve(), prefix, commit, tree, epoch)
+
+
+# A full semantic version tag (v4.53.6, 1.2.3-rc.1): what names a release, unlike a moving major
+# tag (v4) or a word (latest, stable) that may point at the same commit.
+_FULL_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:[-+.][0-9A-Za-z.+-]*)?$")
+_VERSION_GLOBS = ("v[0-9]*.[0-9]*.[0-9]*", "[0-9]*.[0-9]*.[0-9]*")
+
+
+def _version_order(tag: str) -> tuple[int, Version | str]:
+    try:
+        return (1, Version(tag.removeprefix("v")))
+    except InvalidVersion:
+        return (0, tag)
+
+
+def commit_tag(source: Source, *, runner: Runner) -> str | None:
+    """The tag naming the commit's release: among its tags, the highest full semantic version
+    (``v4.53.6`` over the moving ``v4`` and over ``latest``); None when it has no such tag."""
+    listed = runner.run(
+        ["git", "tag", "--points-at", source.commit],
+        cwd=source.toplevel,
+        check=False,
+        purpose="read the commit's tags",
+        quiet=True,
+    )
+    tags = listed.stdout.split() if listed.returncode == 0 else []
+    versions = [tag for tag in tags if _FULL_VERSION.match(tag)]
+    return max(versions, key=_version_order) if versions else None
+
+
+def described_version(source: Source, *, runner: Runner) -> str:
+    """The release version git gives a commit: its own version tag (``commit_tag``), else the nearest
+    full semantic version tag with the distance (``1.2.3-4-gabcdef012345``), else the nearest tag of
+    any shape, else the commit's short hash."""
+    tag = commit_tag(source, runner=runner)
+    if tag is not None:
+        return tag
+    for match in ([f"--match={glob}" for glob in _VERSION_GLOBS], []):
+        described = runner.run(
+            ["git", "describe", "--tags", "--abbrev=12", *match, source.commit],
+            cwd=source.toplevel,
+            check=False,
+            purpose="name the release version (set `version` in [tool.reprotasks] to choose it)",
+            quiet=True,
+        )
+        if described.returncode == 0 and described.stdout.strip():
+            return described.stdout.strip()
+    return source.commit[:12]
 
 
 def require_built_from(recorded: object, source: Source, shown_dist: str, *, hint: str, why: str = "") -> None:
