@@ -37,6 +37,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "reprotasks._distdir",
             "reprotasks._options",
             "reprotasks.discover",
+            "reprotasks.goreleaser",
         ),
     ),
     ("option tables", ("reprotasks.*.options",)),

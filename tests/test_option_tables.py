@@ -181,7 +181,8 @@ def test_option_tables_are_leaves_and_config_imports_no_domain_work() -> None:
                 names |= {alias.name for alias in node.names}
         return {name for name in names if (package.parent / (name.replace(".", "/") + ".py")).is_file()}
 
-    leaves = {"reprotasks._options", "reprotasks.errors", "reprotasks.discover"}
+    # discover and goreleaser read the repository's own files for defaults; they import only errors.
+    leaves = {"reprotasks._options", "reprotasks.errors", "reprotasks.discover", "reprotasks.goreleaser"}
     tables = sorted(package.glob("*/options.py"))
     assert [path.parent.name for path in tables] == ["audit", "go", "image", "promote", "python", "signing"]
     for path in tables:

@@ -204,6 +204,10 @@ def _checked_source(
 def _plan_warnings(config: Config, plan: BuildPlan, *, runner: Runner) -> tuple[str, ...]:
     """What the plan builds that will not reproduce elsewhere, or is named otherwise than its tag (logged)."""
     warnings = _warned(runner, _tag_disagreement(config, plan, runner=runner))
+    if plan.go_packages and config.go.goreleaser is not None:
+        runner.log(f"build: Go settings from {config.go.goreleaser} (set [tool.reprotasks.go] keys to override)")
+        for note in config.go.goreleaser_notes:
+            runner.log(f"build: {config.go.goreleaser}: {note}")
     if plan.build_lock is not None and not plan.build_lock.committed:
         if not config.python.require_build_lock:
             runner.log(f"build: {plan.build_lock.path} is not committed (require-build-lock = false)")
@@ -779,7 +783,7 @@ def _go_job(
         out_dir=stage,
         runner=runner,
         mtime=plan.source.epoch,
-        flags=go_flags(config.go, plan.version),
+        flags=go_flags(config.go, plan.version, commit=plan.source.commit, epoch=plan.source.epoch),
         names=config.go.binary_names,
         template=config.go.archive_name,
         extra_files=[project / relative for relative in config.go.archive_files],
@@ -895,7 +899,7 @@ def _go_record(config: Config, plan: BuildPlan, go_sum_sha: str | None, module_r
         "command": [
             "go",
             "build",
-            *go_flags(config.go, plan.version),
+            *go_flags(config.go, plan.version, commit=plan.source.commit, epoch=plan.source.epoch),
         ],
         "environment": common,
         "platforms": {p: {k: v for k, v in env.items() if k not in common} for p, env in per_platform.items()},
@@ -941,7 +945,7 @@ def build_commands(config: Config, plan: BuildPlan, *, runner: Runner) -> BuildC
     if plan.go_packages:
         assert config.go.module is not None and plan.toolchain is not None
         module = str(project / config.rel(config.go.module))
-        flags = go_flags(config.go, plan.version)
+        flags = go_flags(config.go, plan.version, commit=plan.source.commit, epoch=plan.source.epoch)
         for platform in plan.platforms:
             # The module's settings are go's, not the tree's: read in the working tree, used in the copy.
             env = go_environment(config.go.module, platform, plan.toolchain, runner=runner)

@@ -264,7 +264,7 @@ def _unlisted_go_archives(
         package, platform = expected[name]
         module, toolchain = config.go.module, plan.toolchain
         if module is not None and toolchain is not None:
-            flags = go_flags(config.go, plan.version)
+            flags = go_flags(config.go, plan.version, commit=plan.source.commit, epoch=plan.source.epoch)
             if excluded_on(module, package, platform, toolchain=toolchain, flags=flags, runner=runner):
                 continue
         findings.append(Finding(where, None, f"does not list {shown(name)}, which the build makes", _REBUILD))

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -41,6 +42,31 @@ class GoArtifact:
     compiler: str | None = None  # the toolchain that compiled it (first line of `go version -m`)
 
 
+@dataclass(frozen=True)
+class Stamp:
+    """What `go.ldflags` entries may name: ``{version}``, ``{tag}`` (``v`` + version), ``{commit}``,
+    ``{short_commit}`` (7 hex digits, as git and GoReleaser abbreviate), ``{date}`` (the commit
+    time, RFC 3339 UTC) and ``{timestamp}`` (its Unix time). All come from the commit, so a stamped
+    binary reproduces."""
+
+    version: str
+    commit: str = ""
+    epoch: int = 0
+
+    def fill(self, flag: str) -> str:
+        values = {
+            "{version}": self.version,
+            "{tag}": f"v{self.version}",
+            "{commit}": self.commit,
+            "{short_commit}": self.commit[:7],
+            "{date}": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.epoch)),
+            "{timestamp}": str(self.epoch),
+        }
+        for placeholder, value in values.items():
+            flag = flag.replace(placeholder, value)
+        return flag
+
+
 def build_flags(
     version: str,
     *,
@@ -48,23 +74,31 @@ def build_flags(
     vcs_stamp: bool = False,
     ldflags: Sequence[str] = (),
     tags: Sequence[str] = (),
+    stamp: Stamp | None = None,
 ) -> list[str]:
     """The exact `go build` flags (recorded in the manifest). One flag set serves every main
-    package: `-X` for a variable a package does not declare is ignored by the linker."""
+    package: `-X` for a variable a package does not declare is ignored by the linker. ``ldflags``
+    entries have their placeholders filled from ``stamp`` (``Stamp``)."""
+    stamp = stamp or Stamp(version)
     linker = "-buildid="
     for variable in version_variables:
         linker += f" -X {variable}={version}"
-    linker += "".join(f" {flag}" for flag in ldflags)
+    linker += "".join(f" {stamp.fill(flag)}" for flag in ldflags)
     flags = ["-trimpath", f"-buildvcs={'true' if vcs_stamp else 'false'}"]
     if tags:
         flags.append(f"-tags={','.join(tags)}")
     return [*flags, f"-ldflags={linker}"]
 
 
-def go_flags(go: GoConfig, version: str) -> list[str]:
-    """``build_flags`` as a project's [tool.reprotasks.go] sets them."""
+def go_flags(go: GoConfig, version: str, *, commit: str = "", epoch: int = 0) -> list[str]:
+    """``build_flags`` as a project's [tool.reprotasks.go] sets them, for the commit built."""
     return build_flags(
-        version, version_variables=go.version_variables, vcs_stamp=go.vcs_stamp, ldflags=go.ldflags, tags=go.tags
+        version,
+        version_variables=go.version_variables,
+        vcs_stamp=go.vcs_stamp,
+        ldflags=go.ldflags,
+        tags=go.tags,
+        stamp=Stamp(version, commit, epoch),
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from reprotasks import discover
+from reprotasks import discover, goreleaser
 from reprotasks._options import Option, assemble
 from reprotasks.errors import ConfigError
 
@@ -142,7 +142,11 @@ OPTIONS: tuple[Option, ...] = (
         default=[],
         help=(
             'Extra linker flags appended to `-ldflags`, one flag per entry, e.g. `["-s", "-w"]` to leave out the '
-            "symbol table and DWARF; recorded in the manifest. Never `-buildid`: reprotasks sets `-buildid=` itself."
+            'symbol table and DWARF, or `["-X", "main.commit={short_commit}"]`: `{version}`, `{tag}`, `{commit}`, '
+            "`{short_commit}` (7 digits), `{date}` (the commit's time, RFC 3339) and `{timestamp}` are filled from "
+            "the commit. Recorded in the manifest. Never `-buildid`: reprotasks sets `-buildid=` itself. Default: "
+            "the `ldflags` of the repository's `.goreleaser.yml`, if any (as are main packages, binary names, "
+            "platforms, tags and the archive name and files)."
         ),
     ),
     Option(
@@ -214,6 +218,9 @@ class GoConfig:
     modules: tuple[Path, ...] = ()  # every module lock tidies and verify checks (module among them)
     unchosen: tuple[Path, ...] = ()  # several modules with commands, none configured: build asks which
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # options without a field of their own
+    # The repository's GoReleaser configuration the defaults were taken from, and what it could not map.
+    goreleaser: str | None = None
+    goreleaser_notes: tuple[str, ...] = ()
 
 
 def resolve(root: Path, values: Mapping[str, Any]) -> GoConfig:
@@ -231,7 +238,11 @@ def resolve(root: Path, values: Mapping[str, Any]) -> GoConfig:
             modules = (*modules, module)
     main_packages: tuple[str, ...] = ()
     outputs = GoOutputs()
+    released = None
     if module is not None:
+        released = goreleaser.read(root, module, discover.go_module_path(module))
+        values = _with_goreleaser(values, released)
+        platforms = tuple(values["go.platforms"])
         configured = values["go.main-packages"]
         main_packages = tuple(configured) if configured is not None else discover.main_packages(module)
         main_packages = _without_excluded(main_packages, values["go.exclude-packages"])
@@ -251,7 +262,31 @@ def resolve(root: Path, values: Mapping[str, Any]) -> GoConfig:
         binary_names=outputs.binary_names,
         archive_files=outputs.archive_files,
         archive_name=outputs.archive_name,
+        goreleaser=None if released is None else released.path,
+        goreleaser_notes=() if released is None else released.notes,
     )
+
+
+def _with_goreleaser(values: Mapping[str, Any], released: goreleaser.GoReleaser | None) -> Mapping[str, Any]:
+    """The ``go.*`` values with each one still at its default taken from the repository's GoReleaser
+    configuration instead: what the repository releases is the default, a setting of ours wins."""
+    if released is None:
+        return values
+    found: dict[str, Any] = {
+        "go.main-packages": list(released.main_packages) or None,
+        "go.binary-names": [f"{package}={name}" for package, name in released.binary_names.items()],
+        "go.ldflags": list(released.ldflags),
+        "go.tags": list(released.tags),
+        "go.platforms": list(released.platforms),
+        "go.archive-name": released.archive_name,
+        "go.archive-files": list(released.archive_files),
+    }
+    defaults = {f"go.{option.key}": option.default for option in OPTIONS}
+    merged = dict(values)
+    for key, value in found.items():
+        if value and merged[key] == defaults[key]:
+            merged[key] = value
+    return merged
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,338 @@
+"""A repository's own GoReleaser configuration, read for what reprotasks can build the same way.
+
+Without `[tool.reprotasks.go]` settings, a Go module with a `.goreleaser.y(a)ml` beside its
+go.mod (or at the project root) is built as its own release is: the main packages and binary
+names of `builds[]` (`main`, `binary`), their `ldflags` (with GoReleaser's templates mapped to
+placeholders filled from the commit: `{{.Version}}`, `{{.Tag}}`, `{{.Commit}}`, `{{.FullCommit}}`,
+`{{.ShortCommit}}`, `{{.Date}}`, `{{.CommitDate}}`, `{{.Timestamp}}`, `{{.CommitTimestamp}}`,
+`{{.ProjectName}}`), `tags`, the platforms of `goos` x `goarch` (`goarm`, `goamd64`, `ignore`,
+GoReleaser's defaults when absent), and the first archive's `name_template` and plain `files`.
+What cannot be mapped (another template, a hook, `env` other than CGO_ENABLED=0, a glob of
+files) is listed in ``notes`` for `init`/`build` to show; it never silently changes a build.
+``{{.Date}}`` is the commit's time, not the clock's: that is what keeps the binary reproducible.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from reprotasks.errors import ConfigError
+
+NAMES = (".goreleaser.yaml", ".goreleaser.yml", "goreleaser.yaml", "goreleaser.yml")
+
+# `go tool dist list` of Go 1.26 without the targets that need cgo or a JavaScript host.
+_VALID = frozenset(
+    {
+        "aix/ppc64",
+        "android/arm64",
+        "darwin/amd64",
+        "darwin/arm64",
+        "dragonfly/amd64",
+        "freebsd/386",
+        "freebsd/amd64",
+        "freebsd/arm",
+        "freebsd/arm64",
+        "illumos/amd64",
+        "linux/386",
+        "linux/amd64",
+        "linux/arm",
+        "linux/arm64",
+        "linux/loong64",
+        "linux/mips",
+        "linux/mips64",
+        "linux/mips64le",
+        "linux/mipsle",
+        "linux/ppc64",
+        "linux/ppc64le",
+        "linux/riscv64",
+        "linux/s390x",
+        "netbsd/386",
+        "netbsd/amd64",
+        "netbsd/arm",
+        "netbsd/arm64",
+        "openbsd/386",
+        "openbsd/amd64",
+        "openbsd/arm",
+        "openbsd/arm64",
+        "openbsd/ppc64",
+        "openbsd/riscv64",
+        "plan9/386",
+        "plan9/amd64",
+        "plan9/arm",
+        "solaris/amd64",
+        "wasip1/wasm",
+        "windows/386",
+        "windows/amd64",
+        "windows/arm64",
+    }
+)
+_DEFAULT_GOOS = ("darwin", "linux", "windows")
+_DEFAULT_GOARCH = ("386", "amd64", "arm64")
+_TEMPLATE = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}")
+_FIELD = re.compile(r"^\.(\w+)$")
+_PLACEHOLDERS = {
+    "Version": "{version}",
+    "RawVersion": "{version}",
+    "Tag": "{tag}",
+    "Commit": "{commit}",
+    "FullCommit": "{commit}",
+    "ShortCommit": "{short_commit}",
+    "Date": "{date}",
+    "CommitDate": "{date}",
+    "Timestamp": "{timestamp}",
+    "CommitTimestamp": "{timestamp}",
+}
+_ARCHIVE_FIELDS = {"Version": "{version}", "Os": "{os}", "Arch": "{arch}", "Binary": "{binary}"}
+
+
+@dataclass(frozen=True)
+class GoReleaser:
+    path: str  # the configuration file, relative to the project root
+    main_packages: tuple[str, ...] = ()
+    binary_names: Mapping[str, str] = field(default_factory=dict)
+    ldflags: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+    archive_name: str | None = None
+    archive_files: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def find(root: Path, module: Path) -> Path | None:
+    for directory in (module, root):
+        for name in NAMES:
+            if (directory / name).is_file():
+                return directory / name
+    return None
+
+
+def read(root: Path, module: Path, module_path: str) -> GoReleaser | None:
+    """The GoReleaser configuration next to ``module`` (or at ``root``), mapped; None without one."""
+    path = find(root, module)
+    if path is None:
+        return None
+    import yaml
+
+    shown = path.relative_to(root).as_posix()
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(
+            f"{shown} cannot be read as YAML ({str(exc).splitlines()[0]})",
+            hint="fix the file, or set [tool.reprotasks.go] keys yourself (they take precedence over it)",
+        ) from None
+    if not isinstance(document, dict):
+        return GoReleaser(shown, notes=(f"{shown} is not a mapping: ignored",))
+    project = str(document.get("project_name") or module_path.rstrip("/").rsplit("/", 1)[-1])
+    reader = _Reader(shown, project, module, root)
+    builds = [item for item in document.get("builds") or [{}] if isinstance(item, dict) and not item.get("skip")]
+    for build in builds:
+        reader.build(build)
+    archives = [item for item in document.get("archives") or [] if isinstance(item, dict)]
+    if archives:
+        reader.archive(archives[0], several=len(reader.packages) > 1)
+    for key in ("before", "after", "hooks"):
+        if document.get(key):
+            reader.note(f"`{key}` hooks are not run (the build uses only committed files)")
+    return reader.result()
+
+
+class _Reader:
+    def __init__(self, shown: str, project: str, module: Path, root: Path) -> None:
+        self.shown, self.project, self.module, self.root = shown, project, module, root
+        self.packages: list[str] = []
+        self.names: dict[str, str] = {}
+        self.ldflags: list[str] = []
+        self.tags: list[str] = []
+        self.platforms: list[str] = []
+        self.archive_name: str | None = None
+        self.files: list[str] = []
+        self.notes: list[str] = []
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def result(self) -> GoReleaser:
+        return GoReleaser(
+            self.shown,
+            tuple(self.packages),
+            dict(self.names),
+            tuple(self.ldflags),
+            tuple(self.tags),
+            tuple(self.platforms),
+            self.archive_name,
+            tuple(self.files),
+            tuple(self.notes),
+        )
+
+    def build(self, build: Mapping[str, Any]) -> None:
+        package = self._package(build.get("main", "."))
+        if package is None:
+            return
+        if package not in self.packages:
+            self.packages.append(package)
+        binary = self._text(build.get("binary"), f"builds[{package}].binary")
+        if binary:
+            self.names[package] = binary
+        # One flag set serves every main package: each build's flags are added once (`-X` with its value).
+        flags = self._ldflags(build.get("ldflags"))
+        known = {tuple(unit) for unit in _units(self.ldflags)}
+        for unit in _units(flags):
+            if tuple(unit) not in known:
+                self.ldflags += unit
+                known.add(tuple(unit))
+        self.tags += [tag for tag in _flags(build.get("tags")) if tag not in self.tags]
+        for entry in _flags(build.get("env")):
+            if entry != "CGO_ENABLED=0":
+                self.note(
+                    f"`env: {entry}` is not applied (reprotasks builds with CGO_ENABLED=0 and a clean environment)"
+                )
+        for platform in _platforms(build):
+            if platform not in self.platforms:
+                self.platforms.append(platform)
+
+    def archive(self, archive: Mapping[str, Any], *, several: bool) -> None:
+        template = archive.get("name_template")
+        if isinstance(template, str):
+            self.archive_name = self._archive_name(template, several=several)
+        for entry in archive.get("files") or []:
+            name = entry.get("src") if isinstance(entry, dict) else entry
+            if isinstance(name, str) and not any(char in name for char in "*?[") and (self.root / name).is_file():
+                self.files.append(PurePosixPath(name).as_posix())
+            else:
+                self.note(f"archive file {name!r} is not a plain file of the project: not added")
+
+    def _ldflags(self, value: object) -> list[str]:
+        """Each entry's templates mapped, then split into flags (as GoReleaser splits them); a flag
+        with a template reprotasks cannot fill is left out with its `-X`, and noted."""
+        flags: list[str] = []
+        for entry in [value] if isinstance(value, str) else value if isinstance(value, list) else []:
+            if not isinstance(entry, str):
+                continue
+            mapped = _TEMPLATE.sub(lambda match: self._field(match) or "\0", entry)
+            for token in mapped.split():
+                if "\0" in token:
+                    self.note(
+                        f"ldflags `{entry.strip()}` uses a template reprotasks does not fill: that flag is left out"
+                    )
+                    if flags and flags[-1] == "-X":
+                        flags.pop()
+                    continue
+                flags.append(token)
+        return flags
+
+    def _field(self, match: re.Match[str]) -> str | None:
+        name = _FIELD.match(match.group(1))
+        if name is not None and name.group(1) == "ProjectName":
+            return self.project
+        if name is not None and name.group(1) in _PLACEHOLDERS:
+            return _PLACEHOLDERS[name.group(1)]
+        return None
+
+    def _package(self, main: object) -> str | None:
+        if not isinstance(main, str) or "{{" in main:
+            self.note(f"`main: {main!r}` cannot be mapped")
+            return None
+        path = (self.module / main).resolve()
+        if path.suffix == ".go":
+            path = path.parent
+        try:
+            relative = path.relative_to(self.module.resolve()).as_posix()
+        except ValueError:
+            self.note(f"`main: {main}` is outside the Go module")
+            return None
+        return "." if relative == "." else f"./{relative}"
+
+    def _text(self, value: object, where: str) -> str | None:
+        if not isinstance(value, str):
+            return None
+        mapped = self._template(value, where)
+        if mapped is None or any(placeholder in mapped for placeholder in _PLACEHOLDERS.values()):
+            self.note(f"`{where}: {value}` depends on the release: not mapped")
+            return None
+        return mapped
+
+    def _template(self, text: str, where: str) -> str | None:
+        """``text`` with GoReleaser fields as reprotasks placeholders; None (and a note) for any other template."""
+        unknown: list[str] = []
+
+        def field(match: re.Match[str]) -> str:
+            value = self._field(match)
+            if value is None:
+                unknown.append(match.group(0))
+            return value or ""
+
+        mapped = _TEMPLATE.sub(field, text)
+        if unknown:
+            self.note(f"`{where}: {text}` uses {', '.join(unknown)}, which reprotasks does not fill: left out")
+            return None
+        return mapped
+
+    def _archive_name(self, template: str, *, several: bool) -> str | None:
+        unknown: list[str] = []
+
+        def field(match: re.Match[str]) -> str:
+            name = _FIELD.match(match.group(1))
+            if name is not None and name.group(1) == "ProjectName":
+                return "{binary}" if several else self.project
+            if name is not None and name.group(1) in _ARCHIVE_FIELDS:
+                return _ARCHIVE_FIELDS[name.group(1)]
+            unknown.append(match.group(0))
+            return ""
+
+        mapped = _TEMPLATE.sub(field, template)
+        if unknown or not {"{os}", "{arch}"} <= set(re.findall(r"\{\w+\}", mapped)):
+            self.note(f"archive `name_template: {template}` cannot be mapped: archives keep reprotasks' names")
+            return None
+        if "{arch}" in mapped and "{variant}" not in mapped:
+            mapped = mapped.replace("{arch}", "{arch}{variant}")  # GoReleaser appends GOARM to Arch
+        return mapped
+
+
+def _units(flags: list[str]) -> list[list[str]]:
+    """Linker flags as units: ``-X`` with its ``name=value``, any other flag alone."""
+    units: list[list[str]] = []
+    index = 0
+    while index < len(flags):
+        width = 2 if flags[index] == "-X" and index + 1 < len(flags) else 1
+        units.append(flags[index : index + width])
+        index += width
+    return units
+
+
+def _flags(value: object) -> list[str]:
+    """A YAML string or list of strings, split on spaces."""
+    entries = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    return [flag for entry in entries if isinstance(entry, str) for flag in entry.split()]
+
+
+def _platforms(build: Mapping[str, Any]) -> list[str]:
+    """``goos`` x ``goarch`` (x ``goarm``) minus ``ignore``, valid targets only, in a stable order."""
+    goos = _strings(build.get("goos")) or list(_DEFAULT_GOOS)
+    goarch = _strings(build.get("goarch")) or list(_DEFAULT_GOARCH)
+    goarm = _strings(build.get("goarm")) or ["6"]
+    ignored = [item for item in build.get("ignore") or [] if isinstance(item, dict)]
+    platforms = []
+    for system in goos:
+        for arch in goarch:
+            if f"{system}/{arch}" not in _VALID:
+                continue
+            for variant in goarm if arch == "arm" else [""]:
+                if any(_ignores(item, system, arch, variant) for item in ignored):
+                    continue
+                platforms.append(f"{system}/{arch}/v{variant}" if variant else f"{system}/{arch}")
+    return platforms
+
+
+def _ignores(item: Mapping[str, Any], system: str, arch: str, variant: str) -> bool:
+    wanted = {"goos": system, "goarch": arch, "goarm": variant}
+    return all(str(item[key]) == value for key, value in wanted.items() if key in item)
+
+
+def _strings(value: object) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else []

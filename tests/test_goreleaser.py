@@ -1,0 +1,115 @@
+"""A repository's own .goreleaser.yml is how reprotasks builds it when [tool.reprotasks.go] is silent."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from reprotasks.config import load_config
+from reprotasks.errors import ConfigError
+from reprotasks.go.binaries import Stamp, build_flags
+
+MAIN = 'package main\n\nvar version = "dev"\n\nfunc main() { println(version) }\n'
+GORELEASER = """\
+version: 2
+project_name: tool
+before:
+  hooks: [go mod tidy]
+builds:
+  - id: cli
+    main: ./cmd/tool-cl
+    binary: tool
+    ldflags:
+      - -s -w -X main.version={{ .Version }} -X main.revision={{ .ShortCommit }} -X main.built={{.CommitDate}}
+      - -X main.who={{ .Env.USER }} -X main.full={{.FullCommit}}
+    tags: [netgo]
+    env: [CGO_ENABLED=0, GOFLAGS=-mod=vendor]
+    goos: [linux, darwin, windows, js]
+    goarch: [amd64, arm64, arm]
+    goarm: ["6", "7"]
+    ignore:
+      - goos: darwin
+        goarch: arm
+      - goos: windows
+        goarch: arm
+      - goos: linux
+        goarch: arm
+        goarm: "6"
+  - id: skipped
+    main: ./cmd/other
+    skip: true
+archives:
+  - name_template: "{{ .ProjectName }}_{{ .Version }}_{{ .Os }}_{{ .Arch }}"
+    files: [LICENSE, "docs/*"]
+"""
+
+
+def _project(root: Path, goreleaser: str = GORELEASER, pyproject: str = "") -> Path:
+    for package in ("cmd/tool-cl", "cmd/other"):
+        (root / package).mkdir(parents=True)
+        (root / package / "main.go").write_text(MAIN)
+    (root / "go.mod").write_text("module example.com/acme/tool/v2\n\ngo 1.26.8\n")
+    (root / "LICENSE").write_text("MIT\n")
+    (root / ".goreleaser.yaml").write_text(goreleaser)
+    (root / "pyproject.toml").write_text(pyproject)
+    return root
+
+
+def test_builds_archives_and_templates_are_mapped_and_the_rest_is_named(tmp_path: Path) -> None:
+    go = load_config(_project(tmp_path)).go
+    assert go.goreleaser == ".goreleaser.yaml"
+    assert go.main_packages == ("./cmd/tool-cl",)  # the skipped build is not one
+    assert go.binary_names == {"./cmd/tool-cl": "tool"}
+    assert go.ldflags == (
+        "-s", "-w", "-X", "main.version={version}", "-X", "main.revision={short_commit}",
+        "-X", "main.built={date}", "-X", "main.full={commit}",
+    )  # fmt: skip
+    assert go.tags == ("netgo",)
+    assert go.platforms == (
+        "linux/amd64", "linux/arm64", "linux/arm/v7", "darwin/amd64", "darwin/arm64", "windows/amd64", "windows/arm64",
+    )  # fmt: skip
+    assert go.archive_name == "tool_{version}_{os}_{arch}{variant}"
+    assert go.archive_files == ("LICENSE",)
+    notes = "\n".join(go.goreleaser_notes)
+    assert "{{ .Env.USER }}" in notes and "`before` hooks are not run" in notes
+    assert "GOFLAGS=-mod=vendor" in notes and "'docs/*'" in notes
+    # What the build passes to the linker: every placeholder filled from the commit.
+    flags = build_flags("1.2.3", version_variables=(), ldflags=go.ldflags, stamp=Stamp("1.2.3", "ab" * 20, 86400))
+    assert flags[-1] == (
+        "-ldflags=-buildid= -s -w -X main.version=1.2.3 -X main.revision=abababa "
+        f"-X main.built=1970-01-02T00:00:00Z -X main.full={'ab' * 20}"
+    )
+
+
+def test_settings_of_ours_win_and_defaults_fill_the_rest(tmp_path: Path) -> None:
+    pyproject = '[tool.reprotasks.go]\nplatforms = ["linux/amd64"]\nldflags = ["-s"]\n'
+    go = load_config(_project(tmp_path, pyproject=pyproject)).go
+    assert go.platforms == ("linux/amd64",) and go.ldflags == ("-s",)
+    assert go.binary_names == {"./cmd/tool-cl": "tool"} and go.archive_name == "tool_{version}_{os}_{arch}{variant}"
+
+
+def test_a_minimal_config_gets_goreleasers_defaults_and_a_templated_archive_name_is_left(tmp_path: Path) -> None:
+    minimal = textwrap.dedent(
+        """\
+        builds:
+          - main: ./cmd/tool-cl/main.go
+        archives:
+          - name_template: '{{ .ProjectName }}_{{- if eq .Os "darwin" }}macOS{{- else }}{{ .Os }}{{ end }}'
+        """
+    )
+    go = load_config(_project(tmp_path, minimal)).go
+    assert go.main_packages == ("./cmd/tool-cl",)
+    assert go.platforms == (
+        "darwin/amd64", "darwin/arm64", "linux/386", "linux/amd64", "linux/arm64", "windows/386", "windows/amd64",
+        "windows/arm64",
+    )  # fmt: skip
+    assert go.archive_name == "{binary}_{version}_{os}_{arch}{variant}"  # reprotasks' own, and said so
+    assert any("name_template" in note for note in go.goreleaser_notes)
+
+
+def test_a_broken_goreleaser_file_is_one_paragraph(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config(_project(tmp_path, "builds: [\n"))
+    assert ".goreleaser.yaml cannot be read as YAML" in raised.value.message
