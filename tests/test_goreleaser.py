@@ -113,3 +113,63 @@ def test_a_broken_goreleaser_file_is_one_paragraph(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
         load_config(_project(tmp_path, "builds: [\n"))
     assert ".goreleaser.yaml cannot be read as YAML" in raised.value.message
+
+
+def test_the_arm_suffix_idiom_of_archive_names_is_the_variant(tmp_path: Path) -> None:
+    """fzf's `{{ .ProjectName }}-{{ .Version }}-{{ .Os }}_{{ .Arch }}{{ if .Arm }}v{{ .Arm }}{{ end }}`."""
+    config = textwrap.dedent(
+        """\
+        project_name: fzf
+        builds: [{main: ./cmd/tool-cl}]
+        archives:
+          - name_template: "{{ .ProjectName }}-{{ .Version }}-{{ .Os }}_{{ .Arch }}{{ if .Arm }}v{{ .Arm }}{{ end }}"
+        """
+    )
+    go = load_config(_project(tmp_path, config)).go
+    assert go.archive_name == "fzf-{version}-{os}_{arch}{variant}" and go.goreleaser_notes == ()
+
+
+def test_targets_name_the_platforms(tmp_path: Path) -> None:
+    """yq lists `targets` (os_arch[_variant]) instead of goos x goarch."""
+    config = textwrap.dedent(
+        """\
+        builds:
+          - binary: yq_{{ .Os }}_{{ .Arch }}
+            main: ./cmd/tool-cl
+            targets: [linux_amd64, linux_arm, linux_arm_7, linux_amd64_v3, darwin_arm64, js_wasm, plan8_x]
+        """
+    )
+    go = load_config(_project(tmp_path, config)).go
+    assert go.platforms == ("linux/amd64", "linux/arm/v6", "linux/arm/v7", "linux/amd64/v3", "darwin/arm64")
+    assert go.binary_names == {"./cmd/tool-cl": "tool-cl"}  # a name per platform is not one name: said
+    assert any("yq_{{ .Os }}_{{ .Arch }}" in note for note in go.goreleaser_notes)
+
+
+def test_a_placeholder_version_outside_main_is_stamped_and_a_literal_is_not(tmp_path: Path) -> None:
+    """bazelisk keeps `BazeliskVersion = "development"` in package core: stamped. yq's `Version =
+    "v4.53.6"` and gojq's `const version` are the version already: nothing to stamp or warn about."""
+    root = _project(tmp_path, "builds: [{main: ./cmd/tool-cl}]\n")
+    (root / "core").mkdir()
+    (root / "core" / "core.go").write_text(
+        'package core\n\n// BazeliskVersion is stamped.\nvar BazeliskVersion = "development" // set by the release\n'
+        'var (\n\tbuildVersion string = "unknown"\n\tOtherVersion = "1.2.3"\n)\n\nconst Version = "dev"\n'
+        'func f() { var version = "dev"; _ = version }\n'
+    )
+    (root / "internal" / "info").mkdir(parents=True)
+    (root / "internal" / "info" / "info.go").write_text('package info\n\nvar Version = "v0.0.0-dev"\n')
+    go = load_config(root).go
+    assert go.version_variables == (
+        "main.version",
+        "example.com/acme/tool/v2/core.BazeliskVersion",
+        "example.com/acme/tool/v2/core.buildVersion",
+        "example.com/acme/tool/v2/internal/info.Version",
+    )
+
+
+def test_a_binary_holding_its_version_as_text_carries_it(tmp_path: Path) -> None:
+    from reprotasks.go.binaries import carries_version
+
+    binary = tmp_path / "tool"
+    binary.write_bytes(b"\0" * (1 << 20) + b"v4.53" + b".6 trailing")  # across a chunk boundary too
+    assert carries_version(binary, "4.53.6") and not carries_version(binary, "4.53.7")
+    assert not carries_version(binary, "4.5")  # too short to prove anything

@@ -190,6 +190,44 @@ def default_binary_name(package: str, module_path: str) -> str:
     return PurePosixPath(package).name
 
 
+# A version variable outside main that is only a placeholder until a release stamps it
+# (bazelisk's `core.BazeliskVersion = "development"`).
+_PLACEHOLDER_VERSION = re.compile(
+    r'^(?P<name>[Vv]ersion|\w+Version)\s*(?:string\s*)?=\s*"(?:|dev|devel|development|unknown|undefined|snapshot'
+    r'|0\.0\.0(?:-dev)?|v0\.0\.0(?:-dev)?)"\s*$'
+)
+
+
+def placeholder_version_variables(module: Path) -> tuple[str, ...]:
+    """``import/path.Name`` for each package-level string variable outside main named ``version``,
+    ``Version`` or ``...Version`` whose value is a placeholder ("dev", "development", "unknown"...):
+    what a release stamps with ``-X`` (the linker ignores it for a package a binary does not link)."""
+    module_path = go_module_path(module)
+    found: set[str] = set()
+    for directory, names, files in os.walk(module):
+        names[:] = sorted(name for name in names if name not in SKIP_DIRS and not name.startswith((".", "_")))
+        if directory != str(module) and (Path(directory) / "go.mod").exists():
+            names[:] = []  # another module
+            continue
+        relative = Path(directory).relative_to(module).as_posix()
+        import_path = module_path if relative == "." else f"{module_path}/{relative}"
+        for name in sorted(files):
+            source = Path(directory) / name
+            if not name.endswith(".go") or name.endswith("_test.go") or _is_main(source):
+                continue
+            try:
+                text = source.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            if "ersion" not in text:
+                continue
+            for declaration in _package_variables(text, literals=True):
+                match = _PLACEHOLDER_VERSION.match(declaration.split("//", 1)[0].strip())
+                if match:
+                    found.add(f"{import_path}.{match['name']}")
+    return tuple(sorted(found))
+
+
 def version_variables(module: Path, packages: tuple[str, ...]) -> tuple[str, ...]:
     """``main.version`` / ``main.Version`` for each such variable a main package declares (sorted)."""
     found: set[str] = set()
@@ -224,22 +262,25 @@ def _code_only(text: str) -> str:
     return _GO_NOISE.sub(blank, text)
 
 
-def _package_variables(text: str) -> Iterator[str]:
+def _package_variables(text: str, *, literals: bool = False) -> Iterator[str]:
     """The declarations of package-level variables: what follows `var` on its line, and each line
-    of a `var ( ... )` block (not constants, function bodies, parameters or struct fields)."""
+    of a `var ( ... )` block (not constants, function bodies, parameters or struct fields). The
+    structure is read without comments and literals; ``literals`` gives the lines as written."""
     depth, in_block = 0, False
-    for line in _code_only(text).splitlines():
+    written = text.splitlines()
+    for number, line in enumerate(_code_only(text).splitlines()):
         stripped = line.strip()
+        shown = written[number].strip() if literals and number < len(written) else stripped
         if depth == 0:
             if in_block:
                 if stripped.startswith(")"):
                     in_block = False
                 else:
-                    yield stripped
+                    yield shown
             elif re.match(r"^var\s*\($", stripped):
                 in_block = True
             elif stripped.startswith("var "):
-                yield stripped[4:].strip()
+                yield shown[4:].strip()
         depth = max(depth + line.count("{") - line.count("}"), 0)
 
 

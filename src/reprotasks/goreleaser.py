@@ -86,7 +86,8 @@ _PLACEHOLDERS = {
     "Timestamp": "{timestamp}",
     "CommitTimestamp": "{timestamp}",
 }
-_ARCHIVE_FIELDS = {"Version": "{version}", "Os": "{os}", "Arch": "{arch}", "Binary": "{binary}"}
+_ARCHIVE_FIELDS = {"Version": "{version}", "Os": "{os}", "Arch": "{arch}", "Binary": "{binary}", "Variant": "{variant}"}
+_ARM_SUFFIX = re.compile(r"\{\{-?\s*if\s+\.Arm\s*-?\}\}v\{\{-?\s*\.Arm\s*-?\}\}\{\{-?\s*end\s*-?\}\}")
 
 
 @dataclass(frozen=True)
@@ -275,6 +276,7 @@ class _Reader:
 
     def _archive_name(self, template: str, *, several: bool) -> str | None:
         unknown: list[str] = []
+        template = _ARM_SUFFIX.sub("{{ .Variant }}", template)  # `{{ if .Arm }}v{{ .Arm }}{{ end }}`: v7 of arm/v7
 
         def field(match: re.Match[str]) -> str:
             name = _FIELD.match(match.group(1))
@@ -289,7 +291,7 @@ class _Reader:
         if unknown or not {"{os}", "{arch}"} <= set(re.findall(r"\{\w+\}", mapped)):
             self.note(f"archive `name_template: {template}` cannot be mapped: archives keep reprotasks' names")
             return None
-        if "{arch}" in mapped and "{variant}" not in mapped:
+        if "{arch}" in mapped and "{variant}" not in mapped and "Variant" not in template:
             mapped = mapped.replace("{arch}", "{arch}{variant}")  # GoReleaser appends GOARM to Arch
         return mapped
 
@@ -312,7 +314,11 @@ def _flags(value: object) -> list[str]:
 
 
 def _platforms(build: Mapping[str, Any]) -> list[str]:
-    """``goos`` x ``goarch`` (x ``goarm``) minus ``ignore``, valid targets only, in a stable order."""
+    """``targets`` if given, else ``goos`` x ``goarch`` (x ``goarm``) minus ``ignore``; valid targets
+    only, in a stable order."""
+    targets = _strings(build.get("targets"))
+    if targets:
+        return [platform for platform in map(_target, targets) if platform is not None]
     goos = _strings(build.get("goos")) or list(_DEFAULT_GOOS)
     goarch = _strings(build.get("goarch")) or list(_DEFAULT_GOARCH)
     goarm = _strings(build.get("goarm")) or ["6"]
@@ -327,6 +333,19 @@ def _platforms(build: Mapping[str, Any]) -> list[str]:
                     continue
                 platforms.append(f"{system}/{arch}/v{variant}" if variant else f"{system}/{arch}")
     return platforms
+
+
+def _target(target: str) -> str | None:
+    """A GoReleaser target (``linux_arm_7``, ``linux_amd64_v3``, ``darwin_arm64``) as OS/ARCH[/VARIANT]."""
+    system, _, rest = target.partition("_")
+    arch, _, variant = rest.partition("_")
+    if f"{system}/{arch}" not in _VALID:
+        return None
+    if arch == "arm":
+        return f"{system}/arm/v{variant or '6'}"
+    if arch == "amd64" and variant in ("v2", "v3", "v4"):
+        return f"{system}/amd64/{variant}"
+    return f"{system}/{arch}"  # amd64 v1, arm64 v8.0, mips float modes: the defaults
 
 
 def _ignores(item: Mapping[str, Any], system: str, arch: str, variant: str) -> bool:

@@ -121,8 +121,10 @@ OPTIONS: tuple[Option, ...] = (
         default="auto",
         help=(
             "Variable set to the release version with `-ldflags -X`. `auto`: each package-level string variable "
-            'named `version` or `Version` a main package declares (`var Version string`, `var version = "dev"`); '
-            'or a `package/path.Var`; `""` to stamp nothing.'
+            'named `version` or `Version` a main package declares (`var Version string`, `var version = "dev"`), '
+            "and each one outside main named `version`, `Version` or `...Version` whose value is a placeholder "
+            '(`"dev"`, `"development"`, `"unknown"`, ...); or a `package/path.Var`; `""` to stamp nothing. A binary '
+            "whose code already holds the release version (a `const`) is not warned about."
         ),
     ),
     Option(
@@ -321,7 +323,7 @@ def _outputs(root: Path, module: Path, packages: tuple[str, ...], values: Mappin
     variable = values["go.version-variable"]
     variables: tuple[str, ...] = (variable,) if variable else ()
     if variable == "auto":
-        variables = discover.version_variables(module, packages)
+        variables = discover.version_variables(module, packages) + discover.placeholder_version_variables(module)
     return GoOutputs(variables, names, files, template)
 
 
