@@ -157,12 +157,15 @@ def test_a_placeholder_version_outside_main_is_stamped_and_a_literal_is_not(tmp_
     )
     (root / "internal" / "info").mkdir(parents=True)
     (root / "internal" / "info" / "info.go").write_text('package info\n\nvar Version = "v0.0.0-dev"\n')
+    (root / "internal" / "version").mkdir(parents=True)  # receptor: `var Version string`, empty until stamped
+    (root / "internal" / "version" / "version.go").write_text("package version\n\nvar Version string\n")
     go = load_config(root).go
     assert go.version_variables == (
         "main.version",
         "example.com/acme/tool/v2/core.BazeliskVersion",
         "example.com/acme/tool/v2/core.buildVersion",
         "example.com/acme/tool/v2/internal/info.Version",
+        "example.com/acme/tool/v2/internal/version.Version",
     )
 
 
@@ -173,3 +176,17 @@ def test_a_binary_holding_its_version_as_text_carries_it(tmp_path: Path) -> None
     binary.write_bytes(b"\0" * (1 << 20) + b"v4.53" + b".6 trailing")  # across a chunk boundary too
     assert carries_version(binary, "4.53.6") and not carries_version(binary, "4.53.7")
     assert not carries_version(binary, "4.5")  # too short to prove anything
+
+
+def test_a_makefiles_commit_stamps_are_taken_without_a_goreleaser_file(tmp_path: Path) -> None:
+    """gojq: `BUILD_LDFLAGS = "-s -w -X github.com/itchyny/$(BIN)/cli.revision=$(CURRENT_REVISION)"`."""
+    root = _project(tmp_path)
+    (root / ".goreleaser.yaml").unlink()
+    (root / "Makefile").write_text(
+        "BIN := tool\nCURRENT_REVISION = $(shell git rev-parse --short HEAD)\nFULL := $(shell git rev-parse HEAD)\n"
+        'BUILD_LDFLAGS = "-s -w -X example.com/acme/$(BIN)/cli.revision=$(CURRENT_REVISION)"\n\n'
+        "build:\n\tgo build -ldflags=$(BUILD_LDFLAGS) -X 'main.commit=$(FULL)' -X main.user=$(USER) ./cmd/$(BIN)\n"
+    )
+    go = load_config(root).go
+    assert go.goreleaser == "Makefile"
+    assert go.ldflags == ("-X", "example.com/acme/tool/cli.revision={short_commit}", "-X", "main.commit={commit}")

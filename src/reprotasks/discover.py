@@ -193,8 +193,8 @@ def default_binary_name(package: str, module_path: str) -> str:
 # A version variable outside main that is only a placeholder until a release stamps it
 # (bazelisk's `core.BazeliskVersion = "development"`).
 _PLACEHOLDER_VERSION = re.compile(
-    r'^(?P<name>[Vv]ersion|\w+Version)\s*(?:string\s*)?=\s*"(?:|dev|devel|development|unknown|undefined|snapshot'
-    r'|0\.0\.0(?:-dev)?|v0\.0\.0(?:-dev)?)"\s*$'
+    r'^(?P<name>[Vv]ersion|\w+Version)(?:\s+string|\s*(?:string\s*)?=\s*"(?:|dev|devel|development|unknown|undefined'
+    r'|snapshot|0\.0\.0(?:-dev)?|v0\.0\.0(?:-dev)?)")\s*$'
 )
 
 

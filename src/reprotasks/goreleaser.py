@@ -103,6 +103,66 @@ class GoReleaser:
     notes: tuple[str, ...] = ()
 
 
+# `NAME = value` (also `:=`, `::=`, `?=`) on one line of a Makefile.
+_ASSIGNMENT = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?:::=|:=|\?=|=)\s*(?P<value>.*?)\s*$")
+_REFERENCE = re.compile(r"\$[({](?P<name>[A-Za-z_][A-Za-z0-9_]*)[)}]")
+_STAMP = re.compile(r"-X\s*['\"]?(?P<symbol>[^\s='\"]+)=(?P<value>[^\s'\"]+)")
+# What a Makefile's shell commands give, as placeholders filled from the commit.
+_SHELL_VALUES = {
+    "$(shell git rev-parse --short HEAD)": "{short_commit}",
+    "$(shell git rev-parse --short=7 HEAD)": "{short_commit}",
+    "$(shell git rev-parse HEAD)": "{commit}",
+    "$(shell git log -1 --format=%H)": "{commit}",
+    "$(shell git log -1 --format=%h)": "{short_commit}",
+}
+
+
+def read_makefile(root: Path, module: Path) -> GoReleaser | None:
+    """The ``-X`` stamps of a Makefile beside ``module`` (or at ``root``) whose values are the commit
+    (``$(shell git rev-parse --short HEAD)`` and the like, through simple variables): gojq's
+    ``-X github.com/itchyny/$(BIN)/cli.revision=$(CURRENT_REVISION)``. None without such a stamp."""
+    path = next((directory / "Makefile" for directory in (module, root) if (directory / "Makefile").is_file()), None)
+    if path is None:
+        return None
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    variables: dict[str, str] = {}
+    for line in lines:
+        match = _ASSIGNMENT.match(line)
+        if match and not line.startswith("\t"):
+            variables.setdefault(match["name"], match["value"])
+    shown = path.relative_to(root).as_posix()
+    flags: list[str] = []
+    for line in lines:
+        expanded = _expand(line, variables)
+        for command, placeholder in _SHELL_VALUES.items():
+            expanded = expanded.replace(command, placeholder)
+        for stamp in _STAMP.finditer(expanded):
+            symbol, value = stamp["symbol"], stamp["value"]
+            if "$" in symbol or "$" in value or not re.fullmatch(r"[\w./-]+\.\w+", symbol):
+                continue
+            if value.startswith("{") and ["-X", f"{symbol}={value}"] not in _units(flags):
+                flags += ["-X", f"{symbol}={value}"]
+    return GoReleaser(shown, ldflags=tuple(flags)) if flags else None
+
+
+def _expand(text: str, variables: Mapping[str, str], depth: int = 0) -> str:
+    """``$(NAME)``/``${NAME}`` replaced by simple variables' values (a `$(shell ...)` value is kept as
+    written, to be recognised); five levels at most."""
+    if depth > 5:
+        return text
+
+    def value(match: re.Match[str]) -> str:
+        found = variables.get(match["name"])
+        if found is None:
+            return match.group(0)
+        return _expand(found.strip('"'), variables, depth + 1)
+
+    return _REFERENCE.sub(value, text)
+
+
 def find(root: Path, module: Path) -> Path | None:
     for directory in (module, root):
         for name in NAMES:

@@ -243,6 +243,7 @@ def resolve(root: Path, values: Mapping[str, Any]) -> GoConfig:
     released = None
     if module is not None:
         released = goreleaser.read(root, module, discover.go_module_path(module))
+        released = released or goreleaser.read_makefile(root, module)
         values = _with_goreleaser(values, released)
         platforms = tuple(values["go.platforms"])
         configured = values["go.main-packages"]
