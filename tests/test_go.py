@@ -107,6 +107,8 @@ def test_unpinned_toolchain(go_project: Path) -> None:
     messages = findings(go_project)
     assert "go/go.mod:3: the Go toolchain is not pinned (`go 1.23` without a `toolchain` line)" in messages[0]
     assert "go mod edit -toolchain=" in messages[0]
+    # Said once: the pinning audit's RT-G002 for the same line is not repeated.
+    assert [m for m in messages if m.startswith("go/go.mod:3:")] == messages[:1], messages
 
 
 def test_lock_tidies_atomically_and_restores_drift(go_project: Path) -> None:

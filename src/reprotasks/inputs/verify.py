@@ -108,7 +108,10 @@ def verify(config: Config, *, runner: Runner, use_cache: bool = True, dist: Dist
         audited = audit(config, runner=runner, use_cache=use_cache)
         warnings = len(audited.findings) - len(audited.errors)
         note = f"{audited.files} files" + (f", {warnings} warning(s): see `reprotasks audit`" if warnings else "")
-        checks.append(Check("pinning audit", tuple(as_findings(audited)), note))
+        # A place an earlier check already names (go.mod's unpinned toolchain) is said once.
+        named = {(finding.path, finding.line) for check in checks for finding in check.findings}
+        unnamed = tuple(finding for finding in as_findings(audited) if (finding.path, finding.line) not in named)
+        checks.append(Check("pinning audit", unnamed, note))
     if dist is not None and (dist / SUMS_NAME).is_file():
         checks.append(_dist_check(config.sign, dist, config.settings_file))
     report = VerifyReport(tuple(checks))
