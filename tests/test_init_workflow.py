@@ -134,6 +134,27 @@ def test_init_in_a_go_repository_writes_reprotasks_toml(hybrid: Path, tmp_path: 
     assert again.returncode == 0 and "unchanged (reprotasks.toml already there)" in again.stdout
 
 
+def test_init_names_the_python_projects_it_leaves_out(hybrid: Path, tmp_path: Path, go_env: dict[str, str]) -> None:
+    """receptor: Go at the root and two Python projects in subdirectories. The Go-only
+    configuration is written, and init says which Python projects it left out and how to add one."""
+    root = tmp_path / "receptor"
+    shutil.copytree(hybrid / "go", root)
+    for name in ("receptorctl", "receptor-python-worker"):
+        (root / name).mkdir()
+        (root / name / "pyproject.toml").write_text(
+            '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n\n'
+            f'[project]\nname = "{name}"\nversion = "1.0.0"\n'
+        )
+    commit_all(root)
+    result = run_cli("init", "--no-nox", "--no-invoke", cwd=root, env=go_env)
+    assert result.returncode == 0, result.stderr
+    assert "left out: the Python project(s) receptor-python-worker/, receptorctl/ (each with [build-system]); " in (
+        result.stdout
+    )
+    assert "this release builds no Python project and the Go module" in result.stdout
+    assert 'Set `project = "DIR"` under [tool.reprotasks.python]' in result.stdout
+
+
 def test_settings_in_both_places_are_refused(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\nversion = '1'\n[tool.reprotasks]\n")
     (tmp_path / "reprotasks.toml").write_text("dist-dir = 'out'\n")

@@ -80,9 +80,10 @@ def init(
     standalone = root / STANDALONE
     result = InitResult()
     config = load_config(root)  # also validates what is already there
+    subprojects = _python_subprojects(root)
     if not pyproject.is_file() and not standalone.exists() and config.python.project is None:
         # Go at the root, the Python project in a subdirectory: one release of both.
-        subproject = _python_subproject(root)
+        subproject = subprojects[0] if len(subprojects) == 1 else None
         if subproject is not None:
             config = load_config(root, overrides={"python": {"project": subproject}}, overrides_source="init")
     had_table = standalone.exists() or (pyproject.is_file() and _has_table(pyproject))
@@ -116,6 +117,9 @@ def init(
             f"{workflow} installs reprotasks from {RELEASE_LOCK}: put `reprotasks[nox,invoke]` in "
             f"{RELEASE_LOCK.replace('.txt', '.in')}, run `reprotasks lock` and commit both"
         )
+    left_out = _left_out(root, config, subprojects)
+    if left_out:
+        result.next_steps.append(left_out)
     then = (
         "`nox -s lock verify build checksum`" if nox else "`reprotasks lock`, `reprotasks verify`, `reprotasks build`"
     )
@@ -123,10 +127,28 @@ def init(
     return result
 
 
-def _python_subproject(root: Path) -> str | None:
-    """The one subdirectory (at most two levels down) holding a Python project that builds (a
-    pyproject.toml with [build-system]; else with [project]), as a root-relative path; None if there
-    are none or several."""
+def _left_out(root: Path, config: Config, subprojects: list[str]) -> str | None:
+    """Which Python projects the written configuration does not release, and how to choose one:
+    never silent (receptor has Go at the root and two Python projects in subdirectories)."""
+    chosen = None if config.python.project is None else config.python.project.relative_to(root).as_posix()
+    released_at_root = chosen is None and (root / "pyproject.toml").is_file() and config.python.build
+    skipped = [path for path in subprojects if path != chosen]
+    if not skipped:
+        return None
+    listed = ", ".join(f"{path}/" for path in skipped)
+    what = "the Python project at the root" if released_at_root else None
+    what = what or (f"{chosen}/" if chosen else "no Python project")
+    return (
+        f"left out: the Python project(s) {listed} (each with [build-system]); this release builds {what}"
+        + (" and the Go module" if config.go.module is not None else "")
+        + '. Set `project = "DIR"` under [tool.reprotasks.python] to release another one with it; each further '
+        "project needs a release of its own (run `reprotasks init` in its directory)"
+    )
+
+
+def _python_subprojects(root: Path) -> list[str]:
+    """The subdirectories (at most two levels down) holding a Python project that builds (a
+    pyproject.toml with [build-system]; else, if none has one, with [project]), root-relative."""
     found: list[str] = []
     buildable: list[str] = []
     for directory in sorted(root.glob("*/")) + sorted(root.glob("*/*/")):
@@ -142,8 +164,7 @@ def _python_subproject(root: Path) -> str | None:
             found.append(relative.as_posix())
         if "build-system" in document:
             buildable.append(relative.as_posix())
-    chosen = buildable if buildable else found
-    return chosen[0] if len(chosen) == 1 else None
+    return buildable if buildable else found
 
 
 def _has_table(pyproject: Path) -> bool:
