@@ -311,6 +311,19 @@ def test_submodules_are_built_from_this_checkout_never_dropped(hybrid_repo: Path
     missing = run_cli("build", "--python-only", "--force", cwd=hybrid_repo)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     assert "submodule src/hybrid_orchestrator/data is not checked out in" in missing.stderr
+    # Declared not part of the release (test data): left out, so the clone without it builds.
+    excluded = {"REPROTASKS_EXCLUDE_SUBMODULES": "src/hybrid_orchestrator/data"}
+    without = run_cli("build", "--python-only", "--force", cwd=hybrid_repo, env=excluded)
+    assert without.returncode == 0, without.stderr
+    [wheel] = (hybrid_repo / "dist").glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        assert not [name for name in archive.namelist() if "/data/" in name]
+    shown = json.loads(run_cli("config", cwd=hybrid_repo, env=excluded).stdout)
+    assert shown["exclude-submodules"] == ["src/hybrid_orchestrator/data"]
+    wrong = run_cli(
+        "build", "--python-only", "--force", cwd=hybrid_repo, env={"REPROTASKS_EXCLUDE_SUBMODULES": "tests"}
+    )
+    assert wrong.returncode == 2 and "`exclude-submodules` names tests, which is not a submodule" in wrong.stderr
 
 
 def test_go_at_the_root_and_python_in_a_subdirectory_is_one_release(tmp_path: Path, go_env: dict[str, str]) -> None:

@@ -83,6 +83,17 @@ TOP_OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         table="",
+        key="exclude-submodules",
+        kind="list",
+        default=[],
+        help=(
+            "Submodules that are not part of the release (test data, say), by their path from the project "
+            "root: the build's clean copy leaves them out, so a clone without them builds. Each must be a "
+            "submodule of the commit, and the release must hold no file of it (the build fails, naming it)."
+        ),
+    ),
+    Option(
+        table="",
         key="version",
         kind="str",
         default=None,

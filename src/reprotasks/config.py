@@ -20,7 +20,7 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from reprotasks import discover
@@ -92,6 +92,7 @@ class Config:
     project_version: str | None  # the static [project] version, if any
     dist_dir: Path
     dirty_tree: str
+    exclude_submodules: tuple[str, ...] = ()  # submodule paths (project-relative) the build leaves out
     version: str | None
     python: PythonConfig
     go: GoConfig
@@ -138,6 +139,7 @@ class Config:
         return {
             "dist-dir": self.rel(self.dist_dir),
             "dirty-tree": self.dirty_tree,
+            "exclude-submodules": list(self.exclude_submodules),
             "version": self.version,
             **{
                 domain.TABLE: describe_section(domain.OPTIONS, getattr(self, domain.TABLE), self.rel)
@@ -448,6 +450,7 @@ def _resolve(
         project_version=None if "version" in project.get("dynamic", []) else _text(project, "version"),
         dist_dir=dist_dir,
         dirty_tree=values["dirty-tree"],
+        exclude_submodules=_submodule_paths(values["exclude-submodules"]),
         version=values["version"],
         python=python,
         go=go,
@@ -458,6 +461,20 @@ def _resolve(
         ),
         promote=promote_options.resolve_config(root, values),
     )
+
+
+def _submodule_paths(entries: list[str]) -> tuple[str, ...]:
+    paths = []
+    for entry in entries:
+        path = PurePosixPath(entry.replace("\\", "/"))
+        if not entry.strip() or path.is_absolute() or ".." in path.parts or path.as_posix() in (".", ""):
+            raise ConfigError(
+                f"`exclude-submodules` entry {entry!r} is not a path inside the project",
+                hint="name each submodule by its path from the project root, e.g. "
+                '`exclude-submodules = ["tests/data"]`',
+            )
+        paths.append(path.as_posix())
+    return tuple(sorted(set(paths)))
 
 
 def _check_controls_outside(root: Path, dist_dir: Path, relative: str, python: PythonConfig, go: GoConfig) -> None:

@@ -79,13 +79,8 @@ def init(
     pyproject = root / "pyproject.toml"
     standalone = root / STANDALONE
     result = InitResult()
-    config = load_config(root)  # also validates what is already there
     subprojects = _python_subprojects(root)
-    if not pyproject.is_file() and not standalone.exists() and config.python.project is None:
-        # Go at the root, the Python project in a subdirectory: one release of both.
-        subproject = subprojects[0] if len(subprojects) == 1 else None
-        if subproject is not None:
-            config = load_config(root, overrides={"python": {"project": subproject}}, overrides_source="init")
+    config = _initial_config(root, subprojects)
     had_table = standalone.exists() or (pyproject.is_file() and _has_table(pyproject))
     workflow = (config.sign.github_workflow or WORKFLOW) if had_table else _free_workflow(root)
     if pyproject.is_file() and not standalone.exists():
@@ -125,6 +120,16 @@ def init(
     )
     result.next_steps.append(f"review the changes, commit them, then {then}")
     return result
+
+
+def _initial_config(root: Path, subprojects: list[str]) -> Config:
+    """The configuration as found (which also validates it); with Go at the root and one Python
+    project in a subdirectory, that project released with it."""
+    config = load_config(root)
+    unset = not (root / "pyproject.toml").is_file() and not (root / STANDALONE).exists()
+    if unset and config.python.project is None and len(subprojects) == 1:
+        config = load_config(root, overrides={"python": {"project": subprojects[0]}}, overrides_source="init")
+    return config
 
 
 def _left_out(root: Path, config: Config, subprojects: list[str]) -> str | None:

@@ -597,7 +597,12 @@ def _build_into_dist(config: Config, dist: DistDir, plan: BuildPlan, *, runner: 
         runner.log(f"build: clean copy of commit {plan.source.commit[:12]}")
         places = {"SCRATCH": scratch}
         project = _source.clean_copy(
-            plan.source, Path(scratch) / "src", runner=runner, commands=commands.clone, places=places
+            plan.source,
+            Path(scratch) / "src",
+            runner=runner,
+            commands=commands.clone,
+            places=places,
+            exclude_submodules=config.exclude_submodules,
         )
         committed = _same_config_as_commit(config, project, plan.source)
         lock = plan.build_lock

@@ -223,7 +223,9 @@ def _rebuild(
     home = scratch / "home"
     home.mkdir()
     runner.log(f"reproduce: clean copy of commit {source.commit[:12]} in another directory")
-    project = _source.clean_copy(source, place / "checkout", runner=runner)
+    project = _source.clean_copy(
+        source, place / "checkout", runner=runner, exclude_submodules=config.exclude_submodules
+    )
     current_umask = os.umask(0o022)
     os.umask(current_umask)
     umask = 0o002 if current_umask & 0o077 == 0o077 else 0o077

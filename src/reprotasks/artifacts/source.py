@@ -347,11 +347,13 @@ def clean_copy(
     runner: Runner,
     commands: Sequence[Command] = (),
     places: Mapping[str, str] | None = None,
+    exclude_submodules: Sequence[str] = (),
 ) -> Path:
     """Clone the commit into ``destination``; returns the project directory inside the copy.
 
     ``commands``: ``clean_copy_commands`` for ``destination`` as planned, run with ``places``
-    filling their placeholders (default: made here for ``destination``).
+    filling their placeholders (default: made here for ``destination``). ``exclude_submodules``:
+    project-relative paths of submodules left out (`exclude-submodules`); each must be one.
     """
     for command in commands or clean_copy_commands(source, str(destination)):
         result = command.run(runner, places or {}, check=False, quiet=True)
@@ -361,15 +363,16 @@ def clean_copy(
                 f"git could not {command.description} in {fill(command.cwd, places or {})}: {last}",
                 hint="run reprotasks inside a git checkout with at least one commit (`git init && git commit`)",
             )
-    if (destination / ".gitmodules").is_file():
-        _checkout_submodules(source, destination, runner=runner)
+    excluded = {f"{source.prefix}{path}" for path in exclude_submodules}
+    if (destination / ".gitmodules").is_file() or excluded:
+        _checkout_submodules(source, destination, runner=runner, excluded=excluded)
     return destination / source.prefix
 
 
-def _checkout_submodules(source: Source, destination: Path, *, runner: Runner) -> None:
+def _checkout_submodules(source: Source, destination: Path, *, runner: Runner, excluded: set[str]) -> None:
     """Each submodule at the commit the superproject records, cloned from this machine's checkout
-    of it (never from its URL: a build fetches nothing). One not checked out here is an error,
-    not a silently missing directory."""
+    of it (never from its URL: a build fetches nothing), but the ``excluded`` ones (paths from the
+    repository top). One not checked out here is an error, not a silently missing directory."""
     listed = runner.run(
         ["git", "config", "--file", ".gitmodules", "--null", "--get-regexp", r"^submodule\..*\.path$"],
         cwd=destination,
@@ -377,8 +380,18 @@ def _checkout_submodules(source: Source, destination: Path, *, runner: Runner) -
         purpose="list the submodules",
         quiet=True,
     ).stdout
-    for entry in filter(None, listed.split("\0")):
-        key, _, path = entry.partition("\n")
+    entries = [entry.partition("\n") for entry in filter(None, listed.split("\0"))]
+    unknown = sorted(excluded - {path for _key, _, path in entries})
+    if unknown:
+        shown = unknown[0].removeprefix(source.prefix)
+        raise ReprotasksError(
+            f"`exclude-submodules` names {shown}, which is not a submodule of commit {source.commit[:12]} "
+            "(.gitmodules lists no such path)",
+            hint="name submodules by their path from the project root, or remove the entry",
+        )
+    for key, _, path in entries:
+        if path in excluded:
+            continue  # not part of the release: left out of the clean copy (`exclude-submodules`)
         name = key.removeprefix("submodule.").removesuffix(".path")
         local = source.toplevel / path
         if not (local / ".git").exists():

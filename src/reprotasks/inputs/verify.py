@@ -71,6 +71,18 @@ def _dist_check(sign: SignConfig, dist: DistDir, settings_file: str) -> Check:
     return Check(name, tuple(report.findings))
 
 
+def _audit_check(config: Config, earlier: list[Check], *, runner: Runner, use_cache: bool) -> Check:
+    """The pinning audit; a place an earlier check already names (go.mod's unpinned toolchain) is said once."""
+    from reprotasks.audit.scan import as_findings, audit
+
+    audited = audit(config, runner=runner, use_cache=use_cache)
+    warnings = len(audited.findings) - len(audited.errors)
+    note = f"{audited.files} files" + (f", {warnings} warning(s): see `reprotasks audit`" if warnings else "")
+    named = {(finding.path, finding.line) for check in earlier for finding in check.findings}
+    unnamed = tuple(finding for finding in as_findings(audited) if (finding.path, finding.line) not in named)
+    return Check("pinning audit", unnamed, note)
+
+
 def verify(config: Config, *, runner: Runner, use_cache: bool = True, dist: DistDir | None = None) -> VerifyReport:
     """Run every check; raise DriftError listing all findings if any check found drift.
 
@@ -103,15 +115,7 @@ def verify(config: Config, *, runner: Runner, use_cache: bool = True, dist: Dist
         checks.append(Check(f"{rel}: go mod tidy -diff", tuple(_gomod.tidy_findings(module, rel, runner=runner))))
         checks.append(Check(f"{rel}: go mod verify", tuple(_gomod.verify_findings(module, rel, runner=runner))))
     if config.audit.enabled:
-        from reprotasks.audit.scan import as_findings, audit
-
-        audited = audit(config, runner=runner, use_cache=use_cache)
-        warnings = len(audited.findings) - len(audited.errors)
-        note = f"{audited.files} files" + (f", {warnings} warning(s): see `reprotasks audit`" if warnings else "")
-        # A place an earlier check already names (go.mod's unpinned toolchain) is said once.
-        named = {(finding.path, finding.line) for check in checks for finding in check.findings}
-        unnamed = tuple(finding for finding in as_findings(audited) if (finding.path, finding.line) not in named)
-        checks.append(Check("pinning audit", unnamed, note))
+        checks.append(_audit_check(config, checks, runner=runner, use_cache=use_cache))
     if dist is not None and (dist / SUMS_NAME).is_file():
         checks.append(_dist_check(config.sign, dist, config.settings_file))
     report = VerifyReport(tuple(checks))
