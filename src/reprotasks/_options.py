@@ -88,8 +88,8 @@ TOP_OPTIONS: tuple[Option, ...] = (
         default=[],
         help=(
             "Submodules that are not part of the release (test data, say), by their path from the project "
-            "root: the build's clean copy leaves them out, so a clone without them builds. Each must be a "
-            "submodule of the commit, and the release must hold no file of it (the build fails, naming it)."
+            "root: the build's clean copy leaves them out, so a clone without them builds (and reproduces). Each "
+            "must be a submodule of the commit."
         ),
     ),
     Option(
