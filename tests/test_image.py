@@ -89,6 +89,8 @@ def exported_rootfs(reference: str, platform: str, target: Path) -> Path:
 def test_worker_image_is_reproducible_pushed_by_digest_and_runs(
     hybrid_repo: Path, registry: str, crane_on_path: str, tmp_path: Path
 ) -> None:
+    with (hybrid_repo / "pyproject.toml").open("a", encoding="utf-8") as handle:
+        handle.write('\n[project.urls]\nHomepage = "https://acme.example"\nSource = "https://github.com/acme/hybrid"\n')
     enable_images(hybrid_repo)
     ok("build", hybrid_repo)
     started = time.perf_counter()
@@ -119,6 +121,8 @@ def test_worker_image_is_reproducible_pushed_by_digest_and_runs(
     assert config["config"]["User"] == "65532:65532" and config["config"]["Entrypoint"] == ["/worker"]
     assert config["created"] == oci.rfc3339(epoch)
     assert config["config"]["Labels"]["org.opencontainers.image.version"] == "0.3.0"
+    # The repository [project.urls] names: what registries link an image to.
+    assert config["config"]["Labels"]["org.opencontainers.image.source"] == "https://github.com/acme/hybrid"
     # The provenance attests the image; reproduce remakes it from the rebuilt archives.
     ok("sbom", hybrid_repo)
     components = json.loads((hybrid_repo / "dist" / "sbom.cdx.json").read_text())["components"]

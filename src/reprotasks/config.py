@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -90,6 +91,8 @@ class Config:
     requires_python: str | None
     project_name: str | None
     project_version: str | None  # the static [project] version, if any
+    # The repository URL [project.urls] gives (Source, Repository, Source Code, Code), if any.
+    project_source: str | None = None
     dist_dir: Path
     dirty_tree: str
     exclude_submodules: tuple[str, ...] = ()  # submodule paths (project-relative) the build leaves out
@@ -447,6 +450,7 @@ def _resolve(
         pyproject=pyproject,
         requires_python=_text(project, "requires-python"),
         project_name=_text(project, "name"),
+        project_source=_source_url(project),
         project_version=None if "version" in project.get("dynamic", []) else _text(project, "version"),
         dist_dir=dist_dir,
         dirty_tree=values["dirty-tree"],
@@ -461,6 +465,22 @@ def _resolve(
         ),
         promote=promote_options.resolve_config(root, values),
     )
+
+
+_SOURCE_KEYS = ("source", "repository", "source code", "code")
+
+
+def _source_url(project: Mapping[str, Any]) -> str | None:
+    """The repository's URL from [project.urls] (keys compared as PEP 753 normalises them)."""
+    urls = project.get("urls")
+    if not isinstance(urls, Mapping):
+        return None
+    named = {re.sub(r"[-_.\s]+", " ", str(key)).strip().lower(): value for key, value in urls.items()}
+    for key in _SOURCE_KEYS:
+        value = named.get(key)
+        if isinstance(value, str) and value.startswith("https://"):
+            return value
+    return None
 
 
 def _submodule_paths(entries: list[str]) -> tuple[str, ...]:

@@ -192,6 +192,8 @@ def make_image(config: Config, dist: DistDir, manifest: Manifest, image: ImageCo
     labels = {
         "org.opencontainers.image.created": oci.rfc3339(epoch),
         "org.opencontainers.image.revision": str(manifest.source.get("commit") or ""),
+        # The repository, when [project.urls] names it: registries (GHCR) link the image to it.
+        **({"org.opencontainers.image.source": config.project_source} if config.project_source else {}),
         "org.opencontainers.image.title": image.name,
         "org.opencontainers.image.version": version,
         **image.labels,
