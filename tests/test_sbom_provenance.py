@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,30 @@ def test_scrub_and_secret_detection() -> None:
     assert "s3cr3t" not in text
     assert "/home/me" in text
     assert "github_pat_" not in text
+
+
+def test_image_subjects_must_be_the_layouts_digest_and_may_be_absent() -> None:
+    """A `pkg:oci/NAME` subject is checked against the digest the .oci.tar's layout names; a
+    statement from before images were subjects (none named) still verifies by its file subjects."""
+    from reprotasks.artifacts.provenance import PREDICATE_TYPE, STATEMENT_TYPE, subject_problems
+
+    listed = {"worker_0.3.0.oci.tar": "aa" * 32, "manifest.json": "bb" * 32}
+    images = {"pkg:oci/worker": "cc" * 32}
+
+    def statement(*extra: Mapping[str, object]) -> bytes:
+        files = [{"name": name, "digest": {"sha256": digest}} for name, digest in listed.items()]
+        return json.dumps(
+            {"_type": STATEMENT_TYPE, "predicateType": PREDICATE_TYPE, "subject": files + list(extra)}
+        ).encode()
+
+    named = {"name": "pkg:oci/worker", "digest": {"sha256": "cc" * 32}}
+    assert subject_problems(statement(named), listed, images) == []
+    assert subject_problems(statement(), listed, images) == []  # an older release's statement
+    wrong = {"name": "pkg:oci/worker", "digest": {"sha256": "dd" * 32}}
+    assert subject_problems(statement(wrong), listed, images) == [
+        f"says the image 'pkg:oci/worker' is sha256 {'dd' * 32}, its layout says {'cc' * 32}"
+    ]
+    stranger = {"name": "pkg:oci/other", "digest": {"sha256": "cc" * 32}}
+    assert subject_problems(statement(stranger), listed, images) == [
+        "has subject 'pkg:oci/other', an image the release does not hold"
+    ]
