@@ -150,7 +150,7 @@ def read_makefile(root: Path, module: Path) -> GoReleaser | None:
 
 def _expand(text: str, variables: Mapping[str, str], depth: int = 0) -> str:
     """``$(NAME)``/``${NAME}`` replaced by simple variables' values (a `$(shell ...)` value is kept as
-    written, to be recognised); five levels at most."""
+    written, for ``_SHELL_VALUES`` to recognise); five levels at most."""
     if depth > 5:
         return text
 
@@ -205,6 +205,8 @@ def read(root: Path, module: Path, module_path: str) -> GoReleaser | None:
 class _Reader:
     def __init__(self, shown: str, project: str, module: Path, root: Path) -> None:
         self.shown, self.project, self.module, self.root = shown, project, module, root
+        # GoReleaser's fields in ldflags and names, as reprotasks fills them.
+        self.fields: Mapping[str, str] = {**_PLACEHOLDERS, "ProjectName": project}
         self.packages: list[str] = []
         self.names: dict[str, str] = {}
         self.ldflags: list[str] = []
@@ -275,7 +277,7 @@ class _Reader:
         for entry in [value] if isinstance(value, str) else value if isinstance(value, list) else []:
             if not isinstance(entry, str):
                 continue
-            mapped = _TEMPLATE.sub(lambda match: self._field(match) or "\0", entry)
+            mapped, _unknown = _fill(entry, self.fields, missing="\0")
             for token in mapped.split():
                 if "\0" in token:
                     self.note(
@@ -286,14 +288,6 @@ class _Reader:
                     continue
                 flags.append(token)
         return flags
-
-    def _field(self, match: re.Match[str]) -> str | None:
-        name = _FIELD.match(match.group(1))
-        if name is not None and name.group(1) == "ProjectName":
-            return self.project
-        if name is not None and name.group(1) in _PLACEHOLDERS:
-            return _PLACEHOLDERS[name.group(1)]
-        return None
 
     def _package(self, main: object) -> str | None:
         if not isinstance(main, str) or "{{" in main:
@@ -310,50 +304,41 @@ class _Reader:
         return "." if relative == "." else f"./{relative}"
 
     def _text(self, value: object, where: str) -> str | None:
+        """A setting that must be one fixed text (a binary name): one note when it is not."""
         if not isinstance(value, str):
             return None
-        mapped = self._template(value, where)
-        if mapped is None or any(placeholder in mapped for placeholder in _PLACEHOLDERS.values()):
-            self.note(f"`{where}: {value}` depends on the release: not mapped")
-            return None
-        return mapped
-
-    def _template(self, text: str, where: str) -> str | None:
-        """``text`` with GoReleaser fields as reprotasks placeholders; None (and a note) for any other template."""
-        unknown: list[str] = []
-
-        def field(match: re.Match[str]) -> str:
-            value = self._field(match)
-            if value is None:
-                unknown.append(match.group(0))
-            return value or ""
-
-        mapped = _TEMPLATE.sub(field, text)
-        if unknown:
-            self.note(f"`{where}: {text}` uses {', '.join(unknown)}, which reprotasks does not fill: left out")
+        mapped, unknown = _fill(value, self.fields)
+        if unknown or any(placeholder in mapped for placeholder in _PLACEHOLDERS.values()):
+            self.note(f"`{where}: {value}` depends on the release or the platform: not mapped")
             return None
         return mapped
 
     def _archive_name(self, template: str, *, several: bool) -> str | None:
-        unknown: list[str] = []
         template = _ARM_SUFFIX.sub("{{ .Variant }}", template)  # `{{ if .Arm }}v{{ .Arm }}{{ end }}`: v7 of arm/v7
-
-        def field(match: re.Match[str]) -> str:
-            name = _FIELD.match(match.group(1))
-            if name is not None and name.group(1) == "ProjectName":
-                return "{binary}" if several else self.project
-            if name is not None and name.group(1) in _ARCHIVE_FIELDS:
-                return _ARCHIVE_FIELDS[name.group(1)]
-            unknown.append(match.group(0))
-            return ""
-
-        mapped = _TEMPLATE.sub(field, template)
+        fields = {**_ARCHIVE_FIELDS, "ProjectName": "{binary}" if several else self.project}
+        mapped, unknown = _fill(template, fields)
         if unknown or not {"{os}", "{arch}"} <= set(re.findall(r"\{\w+\}", mapped)):
             self.note(f"archive `name_template: {template}` cannot be mapped: archives keep reprotasks' names")
             return None
         if "{arch}" in mapped and "{variant}" not in mapped and "Variant" not in template:
             mapped = mapped.replace("{arch}", "{arch}{variant}")  # GoReleaser appends GOARM to Arch
         return mapped
+
+
+def _fill(text: str, fields: Mapping[str, str], *, missing: str = "") -> tuple[str, list[str]]:
+    """``text`` with each ``{{ .Field }}`` replaced from ``fields``; a template that is not one of
+    them becomes ``missing`` and is returned among the unknown."""
+    unknown: list[str] = []
+
+    def field(match: re.Match[str]) -> str:
+        name = _FIELD.match(match.group(1))
+        value = fields.get(name.group(1)) if name is not None else None
+        if value is None:
+            unknown.append(match.group(0))
+            return missing
+        return value
+
+    return _TEMPLATE.sub(field, text), unknown
 
 
 def _units(flags: list[str]) -> list[list[str]]:
