@@ -313,15 +313,21 @@ def _referrer_bundle(runner: Runner, root: Path, repository: str, referrer: str,
     data = runner.output_bytes(["crane", "manifest", f"{repository}@{referrer}"], cwd=root, purpose="read a referrer")
     if oci.sha256_digest(data) != referrer:
         raise SignatureError("the registry served a referrer with another digest")
+    return _blob_bundle(runner, root, repository, _bundle_layer(data, digest, ""))
+
+
+def _bundle_layer(manifest: bytes | str, digest: str, where: str) -> str:
+    """The digest of the bundle layer of a referrer manifest whose subject is ``digest`` (``where``:
+    how messages name the manifest, "" when the caller does)."""
     try:
-        manifest = json.loads(data)
-        (layer,) = [item for item in manifest["layers"] if item.get("mediaType") == BUNDLE_TYPE]
-        subject = manifest.get("subject", {}).get("digest")
+        document = json.loads(manifest)
+        (layer,) = [item for item in document["layers"] if item.get("mediaType") == BUNDLE_TYPE]
+        subject = document.get("subject", {}).get("digest")
     except (ValueError, KeyError, TypeError, AttributeError):
-        raise SignatureError("is not a Sigstore bundle referrer") from None
+        raise SignatureError(f"{where}is not a Sigstore bundle referrer") from None
     if subject != digest:
-        raise SignatureError(f"is the signature of another image ({subject})")
-    return _blob_bundle(runner, root, repository, str(layer.get("digest")))
+        raise SignatureError(f"{where}is the signature of another image ({subject})")
+    return str(layer.get("digest"))
 
 
 def _blob_bundle(runner: Runner, root: Path, repository: str, layer_digest: str) -> Bundle:
@@ -366,15 +372,7 @@ def _legacy_signature(
     )
     if result.returncode != 0:
         return None
-    try:
-        referrer = json.loads(result.stdout)
-        (layer,) = [item for item in referrer["layers"] if item.get("mediaType") == BUNDLE_TYPE]
-        subject = referrer.get("subject", {}).get("digest")
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise SignatureError(f"{repository}:{tag} is not a Sigstore bundle referrer") from None
-    if subject != digest:
-        raise SignatureError(f"{repository}:{tag} is the signature of another image")
-    bundle = _blob_bundle(runner, root, repository, str(layer.get("digest")))
+    bundle = _blob_bundle(runner, root, repository, _bundle_layer(result.stdout, digest, f"{repository}:{tag} "))
     try:
         verifier.verify_artifact(_hashed(digest), bundle, policy)
     except SigstoreError as exc:
