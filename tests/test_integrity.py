@@ -294,6 +294,35 @@ def test_poisoned_build_environment_is_rebuilt(built: Path) -> None:
     assert "hatchling/__about__.py differs from its wheel" in output
 
 
+def test_an_archive_check_is_kept_by_its_bytes_and_read_only_where_caches_are_trusted(built: Path) -> None:
+    """The build records each Go archive it wrote as checked (so sbom and provenance need not unpack
+    it again); a record is keyed by the archive's bytes, and a release without --trust-cache reads none."""
+    from reprotasks._distdir import DistDir
+    from reprotasks._run import Runner
+    from reprotasks.artifacts.sbom import sbom
+    from reprotasks.config import load_config
+    from reprotasks.errors import DriftError
+    from reprotasks.image.build import derive_images
+
+    records = sorted((Path(os.environ["REPROTASKS_CACHE_DIR"]) / "go-archive-checked").iterdir())
+    assert len(records) == len(list((built / "dist").glob("worker_*"))) == 4
+    # Records that lie (another module graph in each binary): whoever trusts the cache takes them,
+    # so the manifest no longer matches; trusting no cache, the archives themselves are checked.
+    for record in records:
+        data = json.loads(record.read_text(encoding="utf-8"))
+        record.write_text(json.dumps({**data, "embedded": ["mod\tevil.example/planted\t(devel)"]}), encoding="utf-8")
+    config, dist = load_config(built), DistDir.of(built / "dist", built)
+    runner = Runner(built, log=lambda _line: None)
+    with pytest.raises(DriftError, match="is not byte-identical to the manifest re-derived from the build"):
+        sbom(config, dist, images=derive_images, runner=runner)
+    assert sbom(config, dist, images=derive_images, runner=runner, trust_cache=False).go == 1
+    # A lying record for other bytes is never consulted: a changed archive is unpacked and named.
+    archive = built / "dist" / LINUX
+    archive.write_bytes(archive.read_bytes() + b"\0" * 512)
+    output = cli(built, "sbom", code=1)
+    assert f"dist/{LINUX}: is not the canonical archive of the binary it holds" in output, output
+
+
 def test_reproduce_uses_its_own_build_environment(built: Path) -> None:
     output = cli(built, "reproduce", code=0)
     assert "a fresh build environment" in output

@@ -27,8 +27,10 @@ from reprotasks import __version__, _cache
 from reprotasks._command import PLACEHOLDERS, Command
 from reprotasks._distdir import DistDir
 from reprotasks._run import Runner
+from reprotasks.artifacts import checked_archives
 from reprotasks.artifacts import evidence as _evidence
 from reprotasks.artifacts import source as _source
+from reprotasks.artifacts.checked_archives import ArchiveCheck
 from reprotasks.artifacts.layout import (
     directory_problem,
     entries,
@@ -800,7 +802,7 @@ def _go_job(
         commands=commands,
         places=places,
     )
-    return [
+    records = [
         ArtifactRecord.of(
             artifact.path,
             kind="go-archive",
@@ -811,6 +813,24 @@ def _go_job(
         )
         for artifact in artifacts
     ]
+    # Each archive is, by construction, the canonical archive of a binary checked above: record
+    # that, so the attesting steps need not unpack it again (``checked_archives``).
+    extras = ArchiveCheck.extras_of(
+        {PurePosixPath(relative).name: _file_and_mode(project / relative) for relative in config.go.archive_files}
+    )
+    for record in records:
+        assert record.package is not None and record.compiler is not None
+        executable = executable_name(config.go.binary_names.get(record.package, record.package), platform)
+        check = ArchiveCheck(
+            record.name, record.package, platform, executable, plan.go_version, extras, plan.source.epoch
+        )
+        checked_archives.remember(check, record.sha256, record.compiler, record.embedded)
+    return records
+
+
+def _file_and_mode(path: Path) -> tuple[bytes, bool]:
+    """A file's bytes, and whether an archive holds it as executable (``_archive``'s rule)."""
+    return path.read_bytes(), bool(path.stat().st_mode & 0o111)
 
 
 def _run_parallel(jobs: list[Callable[[], list[ArtifactRecord]]]) -> list[list[ArtifactRecord]]:

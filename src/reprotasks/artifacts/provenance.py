@@ -164,6 +164,7 @@ def statement(
     images: ImageCheck,
     now: datetime | None = None,
     runner: Runner | None = None,
+    trust_cache: bool = True,
 ) -> dict[str, Any]:
     runner = runner or Runner(config.root, log=lambda _line: None)
     dist = where.path
@@ -173,7 +174,7 @@ def statement(
         raise DriftError(findings, step="provenance")
     _problems, listed = read_sums(dist / SUMS_NAME, f"{shown}/{SUMS_NAME}")
     # Commit, tree, toolchains and flags come from git and the tools, checked against manifest.json.
-    trusted = trusted_manifest(config, where, runner=runner, step="provenance", images=images)
+    trusted = trusted_manifest(config, where, runner=runner, step="provenance", images=images, trust_cache=trust_cache)
     manifest, source = trusted.manifest, trusted.source
     # The subjects are what was checked (never SHA256SUMS' word): SHA256SUMS must list exactly these.
     subjects, foreign_sbom = _subjects(config, dist, trusted, runner=runner)
@@ -316,9 +317,10 @@ def provenance(
     images: ImageCheck,
     environ: Mapping[str, str] | None = None,
     runner: Runner | None = None,
+    trust_cache: bool = True,
 ) -> ProvenanceResult:
     env = os.environ if environ is None else environ
-    data = statement(config, dist, env, images=images, runner=runner)
+    data = statement(config, dist, env, images=images, runner=runner, trust_cache=trust_cache)
     text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     target = dist / PROVENANCE_NAME
     write_atomic(target, scrub_assignments(scrub(text, env)).encode())

@@ -171,10 +171,12 @@ def render(config: Config, manifest: Manifest | None, epoch: int) -> tuple[bytes
     return (mask(text) + "\n").encode(), len(python), len(go)
 
 
-def sbom(config: Config, dist: DistDir, *, images: ImageCheck, runner: Runner | None = None) -> SbomResult:
+def sbom(
+    config: Config, dist: DistDir, *, images: ImageCheck, runner: Runner | None = None, trust_cache: bool = True
+) -> SbomResult:
     runner = runner or Runner(config.root, log=lambda _line: None)
     # The module graph of each binary comes from the binary, checked against manifest.json.
-    trusted = trusted_manifest(config, dist, runner=runner, step="sbom", images=images)
+    trusted = trusted_manifest(config, dist, runner=runner, step="sbom", images=images, trust_cache=trust_cache)
     data, python, go = rendered(config, trusted, runner=runner)
     target = dist / SBOM_NAME
     write_atomic(target, data)

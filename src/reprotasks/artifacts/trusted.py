@@ -29,9 +29,11 @@ from reprotasks import _cache
 from reprotasks._archive import write_archive
 from reprotasks._distdir import DistDir
 from reprotasks._run import Runner
+from reprotasks.artifacts import checked_archives
 from reprotasks.artifacts import evidence as _evidence
 from reprotasks.artifacts import source as _source
 from reprotasks.artifacts.build import BuildPlan, manifest_header, plan_build
+from reprotasks.artifacts.checked_archives import ArchiveCheck
 from reprotasks.artifacts.layout import kind_of, read_regular, require_directory, sha256_regular, shown
 from reprotasks.artifacts.manifest import (
     MANIFEST_NAME,
@@ -74,13 +76,16 @@ _CHECKED: dict[tuple[Any, ...], Trusted] = {}
 ImageCheck = Callable[[Config, DistDir, Manifest, Manifest, Runner], tuple[list[ArtifactRecord], list[Finding]]]
 
 
-def trusted_manifest(config: Config, dist: DistDir, *, runner: Runner, step: str, images: ImageCheck | None) -> Trusted:
+def trusted_manifest(
+    config: Config, dist: DistDir, *, runner: Runner, step: str, images: ImageCheck | None, trust_cache: bool = True
+) -> Trusted:
     """dist/manifest.json after checking every field against what git, the locks and the binaries
     say, and the commit it was built from (HEAD). Its images are re-made from the checked archives
     by ``images`` (the image package's check: this package sits below it) and must be
     byte-identical; with ``images=None`` (the image step, which replaces them) they are left out of
     the check and of the manifest returned, and no evidence is required (making an image from
-    checked archives attests nothing)."""
+    checked archives attests nothing). ``trust_cache``: a Go archive whose bytes passed the same
+    checks before, on this machine, is not unpacked again (``_ARCHIVES_CHECKED``)."""
     where, data, manifest = _read_manifest(dist, step)
     evidence = _evidence.evidence_for(manifest)
     memo = _memo_key(config, dist, data, manifest, images is not None)
@@ -104,7 +109,9 @@ def trusted_manifest(config: Config, dist: DistDir, *, runner: Runner, step: str
         for key, value in header.items()
         if getattr(manifest, key) != value
     ]
-    artifacts, artifact_findings = _derive_artifacts(config, dist, plan, manifest, runner=runner, where=where)
+    artifacts, artifact_findings = _derive_artifacts(
+        config, dist, plan, manifest, runner=runner, where=where, trust_cache=trust_cache
+    )
     findings += artifact_findings
     if images is not None and not findings:
         built = Manifest(**header, artifacts=tuple(artifacts))
@@ -217,7 +224,14 @@ def expected_go_archives(go: GoConfig, plan: BuildPlan) -> dict[str, tuple[str, 
 
 
 def _derive_artifacts(
-    config: Config, dist: DistDir, plan: BuildPlan, manifest: Manifest, *, runner: Runner, where: str
+    config: Config,
+    dist: DistDir,
+    plan: BuildPlan,
+    manifest: Manifest,
+    *,
+    runner: Runner,
+    where: str,
+    trust_cache: bool,
 ) -> tuple[list[ArtifactRecord], list[Finding]]:
     """Each listed file (images aside) checked against what this build makes: wheel and sdist
     valid for the project, Go archives the canonical re-pack of a binary of the pinned toolchain."""
@@ -244,7 +258,7 @@ def _derive_artifacts(
             findings.append(Finding(where, None, f"lists {shown(name)}, which this build does not make", _REBUILD))
     if plan.python and python_kinds != {"sdist": 1, "wheel": 1}:
         findings.append(Finding(where, None, "does not list exactly one sdist and one wheel", _REBUILD))
-    go_records, go_findings = _go_records(config, dist, plan, jobs, runner=runner)
+    go_records, go_findings = _go_records(config, dist, plan, jobs, runner=runner, trust_cache=trust_cache)
     return sorted([*records, *go_records], key=lambda record: record.name), findings + go_findings
 
 
@@ -286,7 +300,13 @@ def _python_record(config: Config, dist: DistDir, plan: BuildPlan, name: str) ->
 
 
 def _go_records(
-    config: Config, dist: DistDir, plan: BuildPlan, jobs: list[tuple[str, str, str]], *, runner: Runner
+    config: Config,
+    dist: DistDir,
+    plan: BuildPlan,
+    jobs: list[tuple[str, str, str]],
+    *,
+    runner: Runner,
+    trust_cache: bool,
 ) -> tuple[list[ArtifactRecord], list[Finding]]:
     """The records of the listed Go archives (name, package, platform), each inspected in parallel."""
     extras = _committed_extras(config.go, plan, runner=runner) if jobs else {}
@@ -298,6 +318,7 @@ def _go_records(
         runner=runner,
         extras=extras,
         mtime=plan.source.epoch,
+        trust_cache=trust_cache,
     )
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         derived = list(pool.map(lambda job: record_of(*job), jobs))
@@ -340,16 +361,24 @@ def _go_record(
     runner: Runner,
     extras: dict[str, tuple[bytes, bool]],
     mtime: int,
+    trust_cache: bool,
 ) -> tuple[ArtifactRecord, str | None]:
     """The record of one Go archive, and the sha256 of its canonical re-pack when the file is not that."""
     path = dist / name
     executable = executable_name(go.binary_names.get(package, package), platform)
-    with tempfile.TemporaryDirectory(prefix="reprotasks-inspect-") as scratch:
-        binary = Path(scratch) / executable
-        extract_binary(path, binary, executable, set(extras))
-        compiler, embedded = binary_info(binary, runner=runner, expected=expected)
-        canonical = _canonical_archive(Path(scratch), binary, name, extras, mtime)
     digest = sha256_regular(path)
+    check = ArchiveCheck(name, package, platform, executable, expected, ArchiveCheck.extras_of(extras), mtime)
+    remembered = checked_archives.recall(check, digest) if trust_cache else None
+    if remembered is not None:
+        (compiler, embedded), canonical = remembered, digest
+    else:
+        with tempfile.TemporaryDirectory(prefix="reprotasks-inspect-") as scratch:
+            binary = Path(scratch) / executable
+            extract_binary(path, binary, executable, set(extras))
+            compiler, embedded = binary_info(binary, runner=runner, expected=expected)
+            canonical = _canonical_archive(Path(scratch), binary, name, extras, mtime)
+        if canonical == digest and sha256_regular(path) == digest:  # the file is still what was checked
+            checked_archives.remember(check, digest, compiler, embedded)
     record = ArtifactRecord(
         name=name,
         size=os.lstat(path).st_size,

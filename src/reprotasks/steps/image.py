@@ -14,7 +14,7 @@ def run(ctx: Context, options: NoOptions) -> StepResult:
 
     if ctx.config.images:
         refuse_source_dist(ctx.dist, runner=ctx.runner, step="image")
-    made = build_images(ctx.config, ctx.dist, runner=ctx.runner)
+    made = build_images(ctx.config, ctx.dist, runner=ctx.runner, trust_cache=ctx.trust_cache)
     if not ctx.config.images and not made.removed:  # no image before, none now
         raise Skip(_NONE)
     return StepResult.of(made)

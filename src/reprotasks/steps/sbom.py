@@ -12,7 +12,9 @@ def run(ctx: Context, options: NoOptions) -> StepResult:
     from reprotasks.image.build import derive_images
 
     refuse_source_dist(ctx.dist, runner=ctx.runner, step="sbom")
-    return StepResult.of(sbom(ctx.config, ctx.dist, images=derive_images, runner=ctx.runner))
+    return StepResult.of(
+        sbom(ctx.config, ctx.dist, images=derive_images, runner=ctx.runner, trust_cache=ctx.trust_cache)
+    )
 
 
 def plan(ctx: Context, options: NoOptions) -> list[str]:
