@@ -65,10 +65,19 @@ END_TO_END_FIXTURES = frozenset({"hybrid", "hybrid_repo", "prepared_hybrid", "st
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark end-to-end tests ``e2e`` and run them first, the Sigstore ones first of all: the longest
-    tests start while the other worker still has short ones to take (xdist deals tests in order)."""
+    tests start while the other worker still has short ones to take (xdist deals tests in order).
+
+    Tests that share what a worker makes once per session run on one worker (``--dist loadgroup``):
+    those of the local Sigstore instance, and those of each module that start from a prepared
+    state of examples/hybrid. Each is then made once per run, not once per worker."""
     for item in items:
-        if END_TO_END_FIXTURES & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if END_TO_END_FIXTURES & fixtures:
             item.add_marker(pytest.mark.e2e)
+        if item.get_closest_marker("sigstack") is not None:
+            item.add_marker(pytest.mark.xdist_group("sigstack"))
+        elif "prepared_hybrid" in fixtures:
+            item.add_marker(pytest.mark.xdist_group(f"prepared-{item.path.stem}"))
     items.sort(key=lambda item: (item.get_closest_marker("sigstack") is None, item.get_closest_marker("e2e") is None))
 
 

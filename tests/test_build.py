@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import tarfile
@@ -150,7 +151,8 @@ def test_without_a_committed_build_lock_build_resolves_records_and_reproduce_reu
     git("rm", "--quiet", "build-requirements.txt", cwd=hybrid_repo)
     commit_all(hybrid_repo, "drop the build lock")
     output = build(hybrid_repo, "--python-only")
-    assert "build-requirements.txt is not committed, so the build backend is not locked" in output
+    assert output.count("build-requirements.txt is not committed, so the build backend is not locked") == 1, output
+    assert re.search(r"\n  warnings +1, shown above as `build: WARNING: \.\.\.`\n", output), output
     assert "run `reprotasks lock` and commit build-requirements.txt" in output
     manifest = json.loads((hybrid_repo / "dist" / "manifest.json").read_text())
     lock = manifest["python"]["build_lock"]

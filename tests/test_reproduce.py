@@ -102,18 +102,3 @@ def test_reproduce_an_older_tag_against_its_published_sums(hybrid_repo: Path, tm
     assert no_sums.returncode == 2 and "--sums FILE" in no_sums.stderr
     unknown = run_cli("reproduce", "--ref", "v9.9.9", "--sums", str(published), cwd=hybrid_repo)
     assert unknown.returncode == 2 and "resolve v9.9.9" in unknown.stderr
-
-
-def test_invoke_and_cli_give_the_same_sums_as_nox(hybrid_repo: Path) -> None:
-    sums = []
-    for argv in (
-        [sys.executable, "-m", "invoke", "build", "--force", "checksum", "reproduce"],
-        [sys.executable, "-m", "nox", "-s", "build", "checksum", "--", "--force"],
-        [sys.executable, "-m", "reprotasks", "build", "--force"],
-    ):
-        result = subprocess.run(argv, cwd=hybrid_repo, capture_output=True, text=True, check=False)
-        assert result.returncode == 0, result.stdout + result.stderr
-        if argv[2] == "reprotasks":
-            assert run_cli("checksum", cwd=hybrid_repo).returncode == 0
-        sums.append((hybrid_repo / "dist" / "SHA256SUMS").read_bytes())
-    assert sums[0] == sums[1] == sums[2]

@@ -89,7 +89,8 @@ class BuildResult:
         ]
         how = "unchanged inputs: reused the previous build (digests checked)" if self.reused else "built"
         rows.append((f"{self.dist}/{MANIFEST_NAME}", f"{how}; commit {self.manifest.source['commit'][:12]}"))
-        rows += [("warning", text) for text in self.warnings]
+        if self.warnings:  # each was printed once, as it was found: counted here, not repeated
+            rows.append(("warnings", f"{len(self.warnings)}, shown above as `build: WARNING: ...`"))
         return rows
 
 
