@@ -313,8 +313,21 @@ def test_submodules_are_built_from_this_checkout_never_dropped(hybrid_repo: Path
     missing = run_cli("build", "--python-only", "--force", cwd=hybrid_repo)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     assert "submodule src/hybrid_orchestrator/data is not checked out in" in missing.stderr
-    # Declared not part of the release (test data): left out, so the clone without it builds.
+    # Declared not part of the release, but the backend would pack it (it sits in the package):
+    # refused, since a build with it checked out would ship files this one silently lacks.
     excluded = {"REPROTASKS_EXCLUDE_SUBMODULES": "src/hybrid_orchestrator/data"}
+    packed = run_cli("build", "--python-only", "--force", cwd=hybrid_repo, env=excluded)
+    assert packed.returncode == 2 and "Traceback" not in packed.stderr, packed.stderr
+    assert (
+        "the build backend packs the directory of a submodule that `exclude-submodules` leaves out "
+        "(`src/hybrid_orchestrator/data`): hybrid_orchestrator-0.3.0.tar.gz: "
+        "hybrid_orchestrator-0.3.0/src/hybrid_orchestrator/data/REPROTASKS-EXCLUDED-SUBMODULE is the placeholder"
+    ) in packed.stderr, packed.stderr
+    assert "[tool.hatch.build.targets.sdist] exclude" in packed.stderr
+    # Left out of the sdist (and so of the wheel built from it) too: the clone without it builds.
+    with (hybrid_repo / "pyproject.toml").open("a", encoding="utf-8") as handle:
+        handle.write('\n[tool.hatch.build.targets.sdist]\nexclude = ["src/hybrid_orchestrator/data"]\n')
+    commit_all(hybrid_repo, "the data is not shipped")
     without = run_cli("build", "--python-only", "--force", cwd=hybrid_repo, env=excluded)
     assert without.returncode == 0, without.stderr
     [wheel] = (hybrid_repo / "dist").glob("*.whl")

@@ -89,7 +89,8 @@ TOP_OPTIONS: tuple[Option, ...] = (
         help=(
             "Submodules that are not part of the release (test data, say), by their path from the project "
             "root: the build's clean copy leaves them out, so a clone without them builds (and reproduces). Each "
-            "must be a submodule of the commit."
+            "must be a submodule of the commit, and one the sdist and wheel would not ship: the build puts a "
+            "placeholder file in its directory and fails if the backend packs it."
         ),
     ),
     Option(

@@ -727,9 +727,27 @@ def _python_job(
         finally:
             if environment.disposable is not None:
                 shutil.rmtree(environment.disposable, ignore_errors=True)
+        if config.exclude_submodules:
+            _refuse_packed_submodules(config, [artifact.path for artifact in built])
         return [ArtifactRecord.of(artifact.path, kind=artifact.kind, platform="any") for artifact in built]
 
     return python_job
+
+
+def _refuse_packed_submodules(config: Config, artifacts: list[Path]) -> None:
+    """An excluded submodule must be one the sdist and wheel would not have shipped anyway."""
+    packed = _source.packed_excluded_submodules(artifacts)
+    if packed:
+        listed = ", ".join(f"`{path}`" for path in config.exclude_submodules)
+        raise ReprotasksError(
+            f"the build backend packs the directory of a submodule that `exclude-submodules` leaves out ({listed}): "
+            f"{packed[0]} is the placeholder reprotasks put there, so a build with the submodule checked out "
+            "would ship its files, and this release would silently lack them",
+            hint="leave that directory out of the sdist in the backend's configuration (hatchling: "
+            "[tool.hatch.build.targets.sdist] exclude = [...]; setuptools: `prune DIR` in MANIFEST.in; poetry: "
+            "an `include` that does not cover it), or check the submodule out (`git submodule update --init`) "
+            "and drop it from `exclude-submodules`",
+        )
 
 
 def _go_jobs(

@@ -369,6 +369,36 @@ def clean_copy(
     return destination / source.prefix
 
 
+# The one file an excluded submodule's directory holds in the clean copy: a backend that packs it
+# would have packed the submodule's files too (``packed_excluded_submodules``).
+EXCLUDED_MARK = "REPROTASKS-EXCLUDED-SUBMODULE"
+
+
+def _mark_excluded(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / EXCLUDED_MARK).write_text(
+        "reprotasks: this submodule is left out of the release (`exclude-submodules`)\n", encoding="utf-8"
+    )
+
+
+def packed_excluded_submodules(artifacts: Sequence[Path]) -> list[str]:
+    """``ARTIFACT: MEMBER`` for each excluded submodule's mark an sdist or wheel packs: the backend
+    would have shipped that submodule's files, which a build without it leaves out."""
+    import tarfile
+    import zipfile
+
+    packed = []
+    for path in sorted(artifacts, key=lambda path: path.name.endswith(".whl")):  # the sdist first
+        if path.name.endswith(".whl"):
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        else:
+            with tarfile.open(path, "r:gz") as archive:
+                names = archive.getnames()
+        packed += [f"{path.name}: {name}" for name in names if name.rpartition("/")[2] == EXCLUDED_MARK]
+    return packed
+
+
 def _checkout_submodules(source: Source, destination: Path, *, runner: Runner, excluded: set[str]) -> None:
     """Each submodule at the commit the superproject records, cloned from this machine's checkout
     of it (never from its URL: a build fetches nothing), but the ``excluded`` ones (paths from the
@@ -390,8 +420,9 @@ def _checkout_submodules(source: Source, destination: Path, *, runner: Runner, e
             hint="name submodules by their path from the project root, or remove the entry",
         )
     for key, _, path in entries:
-        if path in excluded:
-            continue  # not part of the release: left out of the clean copy (`exclude-submodules`)
+        if path in excluded:  # not part of the release: left out of the clean copy (`exclude-submodules`)
+            _mark_excluded(destination / path)
+            continue
         name = key.removeprefix("submodule.").removesuffix(".path")
         local = source.toplevel / path
         if not (local / ".git").exists():
