@@ -91,6 +91,7 @@ def _python_files(
         )
     wheel, wheel_record = _built_wheel(dist, manifest, image)
     relative, lock = _committed_lock(config, image, runner=runner)
+    lock = _as_requirements(relative, lock)
     python = image.python_version.replace(".", "")
     with tempfile.TemporaryDirectory(prefix="reprotasks-image-python-") as scratch:
         requirements = Path(scratch) / "image-requirements.txt"
@@ -139,6 +140,20 @@ def _committed_lock(config: Config, image: ImageConfig, *, runner: Runner) -> tu
             hint=f"commit {relative} (`reprotasks lock` writes it with hashes), then build and image again",
         )
     return relative, lock
+
+
+def _as_requirements(relative: str, lock: bytes) -> bytes:
+    """A committed lock as pip installs it with hashes: a ``pylock.toml`` becomes its pins (the
+    packages whose markers hold, as pip evaluates a requirements file's), one hashed line each."""
+    from reprotasks.python.lockfile import canonical_text, is_pylock, parse_lock_text
+
+    if not is_pylock(relative):
+        return lock
+    parsed = parse_lock_text(lock.decode("utf-8", "replace"), pylock=True)
+    if parsed.problems:
+        problem = parsed.problems[0]
+        raise ReprotasksError(f"{relative}:{problem.line}: {problem.problem}", hint=problem.fix)
+    return canonical_text(parsed.pins).encode()
 
 
 def _index_options(config: Config) -> list[str]:

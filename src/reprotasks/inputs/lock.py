@@ -13,7 +13,7 @@ from reprotasks._run import Runner, mask
 from reprotasks.config import Config, LockSpec
 from reprotasks.errors import ReprotasksError
 from reprotasks.go import mod as _gomod
-from reprotasks.python.lockfile import check_lock_files, included_paths, parse_lock
+from reprotasks.python.lockfile import check_lock_files, included_paths, is_pylock, parse_lock, parse_lock_text
 from reprotasks.python.resolve import compile_lock
 
 
@@ -56,7 +56,8 @@ def lock(
         _check_known_packages(config, upgrade_packages)
     locked: list[LockedFile] = []
     for spec in specs:
-        runner.log(f"lock: {spec.describe_input(config.root)} -> {config.rel(spec.output)} ({backend})")
+        writer = "uv" if is_pylock(spec.output) else backend  # only uv writes pylock.toml
+        runner.log(f"lock: {spec.describe_input(config.root)} -> {config.rel(spec.output)} ({writer})")
         check_lock_files(None if spec.generated is not None else spec.input, spec.output, config.rel(spec.output))
         before = spec.output.read_bytes() if spec.output.exists() else None
         with atomic_path(spec.output) as temp:
@@ -65,7 +66,7 @@ def lock(
             )
             after = temp.read_bytes()
             _refuse_credentials(after, config.rel(spec.output), spec.describe_input(config.root))
-            count = len(parse_lock(temp).pins)
+            count = len(parse_lock_text(after.decode("utf-8", "replace"), pylock=is_pylock(spec.output)).pins)
         locked.append(LockedFile(config.rel(spec.output), count, before != after))
     go_modules = []
     for module in config.go.modules if go else ():

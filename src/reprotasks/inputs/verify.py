@@ -20,7 +20,7 @@ from reprotasks.errors import CommandFailedError, ConfigError, DriftError, Findi
 from reprotasks.go import mod as _gomod
 from reprotasks.inputs import pins
 from reprotasks.python import toollocks
-from reprotasks.python.lockfile import input_files, parse_lock, parse_lock_text, split_header
+from reprotasks.python.lockfile import input_files, is_pylock, parse_lock, parse_lock_text, split_header
 from reprotasks.python.resolve import ResolutionFailed, backend_version, compile_lock
 from reprotasks.signing import verify as signatures
 
@@ -148,7 +148,7 @@ def _check_lock(config: Config, spec: LockSpec, *, runner: Runner, use_cache: bo
 
 
 def _freshness_key(config: Config, spec: LockSpec) -> str:
-    backend = config.python.lock_backend
+    backend = "uv" if is_pylock(spec.output) else config.python.lock_backend
     return _cache.digest(
         {
             "backend": [backend, backend_version(backend)],
@@ -199,7 +199,7 @@ def _freshness(config: Config, spec: LockSpec, *, runner: Runner) -> Finding | N
     if current_body == fresh_body:
         return None
     line = _first_difference(current, current_body, fresh_body)
-    return Finding(lock_rel, line, _describe_drift(current, fresh, input_rel), _RELOCK)
+    return Finding(lock_rel, line, _describe_drift(current, fresh, input_rel, pylock=is_pylock(spec.output)), _RELOCK)
 
 
 def _first_difference(current: str, current_body: str, fresh_body: str) -> int:
@@ -210,13 +210,21 @@ def _first_difference(current: str, current_body: str, fresh_body: str) -> int:
     return header_lines + min(len(current_body.splitlines()), len(fresh_body.splitlines())) + 1
 
 
-def _describe_drift(current: str, fresh: str, input_rel: str) -> str:
-    old = parse_lock_text(current).versions()
-    new = parse_lock_text(fresh).versions()
-    parts = [f"+{name}=={new[name]}" for name in sorted(new.keys() - old.keys())]
-    parts += [f"-{name}=={old[name]}" for name in sorted(old.keys() - new.keys())]
+def _describe_drift(current: str, fresh: str, input_rel: str, *, pylock: bool) -> str:
+    before = {pin.name: pin for pin in parse_lock_text(current, pylock=pylock).pins}
+    after = {pin.name: pin for pin in parse_lock_text(fresh, pylock=pylock).pins}
+    both = sorted(before.keys() & after.keys())
+    parts = [f"+{name}=={after[name].version}" for name in sorted(after.keys() - before.keys())]
+    parts += [f"-{name}=={before[name].version}" for name in sorted(before.keys() - after.keys())]
     parts += [
-        f"{name} {old[name]} -> {new[name]}" for name in sorted(old.keys() & new.keys()) if old[name] != new[name]
+        f"{name} {before[name].version} -> {after[name].version}"
+        for name in both
+        if before[name].version != after[name].version
+    ]
+    parts += [
+        f"{name}=={before[name].version} with other hashes"
+        for name in both
+        if before[name].version == after[name].version and before[name].hashes != after[name].hashes
     ]
     what = ", ".join(parts) if parts else "hashes or annotations differ"
     return f"out of date with {input_rel} (re-resolving gives: {what})"

@@ -101,11 +101,23 @@ def read_text(path: Path, shown: str | None = None, *, fix: str = "") -> str:
         ) from None
 
 
+def is_pylock(path: Path | str) -> bool:
+    """A PEP 751 lock: ``pylock.toml`` or ``pylock.NAME.toml``."""
+    name = Path(path).name
+    return name == "pylock.toml" or (name.startswith("pylock.") and name.endswith(".toml") and name.count(".") == 2)
+
+
 def parse_lock(path: Path, shown: str | None = None) -> ParsedLock:
-    return parse_lock_text(read_text(path, shown, fix=f"regenerate it: {_RELOCK} (locks are UTF-8 text)"))
+    text = read_text(path, shown, fix=f"regenerate it: {_RELOCK} (locks are UTF-8 text)")
+    return parse_lock_text(text, pylock=is_pylock(path))
 
 
-def parse_lock_text(text: str) -> ParsedLock:
+def parse_lock_text(text: str, *, pylock: bool = False) -> ParsedLock:
+    """The pins of a hashed requirements lock (or, with ``pylock``, of a PEP 751 ``pylock.toml``)."""
+    if pylock:
+        from reprotasks.python.pylock import parse_pylock_text
+
+        return parse_pylock_text(text)
     pins: list[Pin] = []
     problems: list[LockProblem] = []
     for number, line in logical_lines(text):

@@ -62,6 +62,19 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         table="python",
+        key="lock-format",
+        kind="choice",
+        default="requirements",
+        choices=("requirements", "pylock"),
+        help=(
+            "How the locks are written: `requirements` (a hashed `NAME.txt` beside each `NAME.in`) or `pylock` "
+            "(PEP 751, written by uv whatever `lock-backend` says: `requirements.in` and the dependencies lock "
+            "-> `pylock.toml`, `requirements-dev.in` or `requirements/dev.in` -> `pylock.dev.toml`). pip "
+            "(`pip install -r pylock.toml`) and uv install from both. The build lock stays a requirements file."
+        ),
+    ),
+    Option(
+        table="python",
         key="index-url",
         kind="str",
         default=None,
@@ -200,6 +213,7 @@ class LockSpec:
 class PythonConfig:
     locks: tuple[LockSpec, ...]
     lock_backend: str
+    lock_format: str  # requirements | pylock
     index_url: str | None
     extra_index_urls: tuple[str, ...]
     find_links: tuple[str, ...]
@@ -227,12 +241,14 @@ def resolve(
     python_dir: Path | None,
 ) -> PythonConfig:
     """``PythonConfig`` from the layered ``python.*`` values and the Python project's pyproject.toml."""
+    pylock = values["python.lock-format"] == "pylock"
     locks = tuple(
-        LockSpec(input=path, output=path.with_suffix(".txt"))
+        LockSpec(input=path, output=pylock_output(path) if pylock else path.with_suffix(".txt"))
         for path in discover.lock_inputs(root, values["python.locks"], python_dir)
     )
     if not locks and values["python.locks"] is None and values["python.lock-dependencies"]:
-        locks = _dependencies_lock(pyproject, project)
+        locks = _dependencies_lock(pyproject, project, pylock=pylock)
+    _require_distinct_outputs(root, locks)
     build_lock = _build_lock(root, document, values) if values["python.build"] else None
     return assemble(
         PythonConfig,
@@ -245,7 +261,32 @@ def resolve(
     )
 
 
-def _dependencies_lock(pyproject: Path | None, project: Mapping[str, Any]) -> tuple[LockSpec, ...]:
+def pylock_output(input_path: Path) -> Path:
+    """The PEP 751 lock of a lock input, beside it: ``pylock.toml`` for ``requirements.in`` (or
+    ``requirements/main.in``), else ``pylock.NAME.toml`` with NAME the input's name less its
+    ``requirements`` prefix (``requirements-dev.in``, ``requirements/dev.in`` -> ``pylock.dev.toml``)."""
+    name = input_path.stem
+    if name.startswith("requirements"):
+        name = name.removeprefix("requirements").lstrip("-_.")
+    name = name.replace(".", "-")  # PEP 751: NAME holds no dot
+    return input_path.with_name("pylock.toml" if name in ("", "main") else f"pylock.{name}.toml")
+
+
+def _require_distinct_outputs(root: Path, locks: tuple[LockSpec, ...]) -> None:
+    seen: dict[Path, Path] = {}
+    for spec in locks:
+        other = seen.setdefault(spec.output, spec.input)
+        if other != spec.input:
+            raise ConfigError(
+                f"{other.relative_to(root).as_posix()} and {spec.input.relative_to(root).as_posix()} would both be "
+                f"locked into {spec.output.relative_to(root).as_posix()}",
+                hint="rename one of them, or list the inputs to lock in `python.locks`",
+            )
+
+
+def _dependencies_lock(
+    pyproject: Path | None, project: Mapping[str, Any], *, pylock: bool = False
+) -> tuple[LockSpec, ...]:
     """The lock of ``[project] dependencies`` and every optional-dependency group (the package's
     runtime dependencies), when they are declared statically."""
     if pyproject is None or "dependencies" in project.get("dynamic", []):
@@ -258,7 +299,7 @@ def _dependencies_lock(pyproject: Path | None, project: Mapping[str, Any]) -> tu
     return (
         LockSpec(
             input=pyproject,
-            output=pyproject.with_name(DEPENDENCIES_LOCK),
+            output=pyproject.with_name("pylock.toml" if pylock else DEPENDENCIES_LOCK),
             label=f"{pyproject.name} [project] dependencies",
             resolver_args=("--all-extras",),
             universal=True,

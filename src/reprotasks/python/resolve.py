@@ -16,6 +16,7 @@ from reprotasks import _cache
 from reprotasks._run import Failure, Runner, compact_tracebacks
 from reprotasks.config import BUILD_CONSTRAINTS, Config, LockSpec
 from reprotasks.errors import CommandFailedError, ConfigError
+from reprotasks.python.lockfile import is_pylock
 
 LOCK_COMMAND = "reprotasks lock"
 _CAUSE_LINES = 12
@@ -164,7 +165,27 @@ def compile_lock(
     upgrade: bool = False,
     upgrade_packages: Sequence[str] = (),
 ) -> None:
-    """Resolve ``spec.input`` into ``output`` (which may hold the previous lock: pins are kept)."""
+    """Resolve ``spec.input`` into ``output`` (which may hold the previous lock: pins are kept).
+    A ``pylock.toml`` is written by uv, whatever ``backend`` says: pip-compile cannot write one."""
+    if is_pylock(spec.output):
+        backend = "uv"
+        if output.name != spec.output.name:  # uv writes only files named pylock[.NAME].toml
+            with tempfile.TemporaryDirectory(prefix="reprotasks-pylock-") as scratch:
+                named = Path(scratch) / spec.output.name
+                previous = output if output.is_file() and output.stat().st_size else spec.output
+                if previous.is_file():
+                    shutil.copyfile(previous, named)  # the previous lock: its pins are kept
+                compile_lock(
+                    config,
+                    spec,
+                    named,
+                    runner=runner,
+                    backend=backend,
+                    upgrade=upgrade,
+                    upgrade_packages=upgrade_packages,
+                )
+                shutil.copyfile(named, output)
+            return
     upgrade_args: list[str] = ["--upgrade"] if upgrade else []
     for name in upgrade_packages:
         upgrade_args += ["--upgrade-package", name]
