@@ -125,3 +125,39 @@ def test_a_pylock_project_gets_its_sbom_and_python_image_from_the_lock(
     push_layout(hybrid_repo / "dist" / "orchestrator_0.3.0.oci.tar", reference, tmp_path)
     site = exported_rootfs(reference, "linux/amd64", tmp_path / "rootfs") / "app" / "site-packages"
     assert (site / f"click-{click['version']}.dist-info").is_dir() and (site / "hybrid_orchestrator").is_dir()
+
+
+def test_a_pylock_toml_another_tool_wrote_is_the_lock_without_configuration(
+    make_project: MakeProject, wheelhouse: Path
+) -> None:
+    """`pip lock` wrote it (other layout, other order): with no `lock-format` set, the committed
+    pylock.toml is the lock of requirements.in, fresh while its pins are."""
+    root = make_project()
+    written = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "lock",
+            "--quiet",
+            "--no-index",
+            "--find-links",
+            str(wheelhouse),
+            "-r",
+            "requirements.in",
+            "-o",
+            "pylock.toml",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert written.returncode == 0, written.stderr
+    assert 'created-by = "pip"' in (root / "pylock.toml").read_text(encoding="utf-8")
+    commit_all(root, "locked by pip")
+    output = cli(root, "verify", code=0)
+    assert "lock pylock.toml" in output and "requirements.txt" not in output
+    (root / "requirements.in").write_text("alpha\n", encoding="utf-8")
+    output = cli(root, "verify", code=1)
+    assert "pylock.toml" in output and "out of date with requirements.in (re-resolving gives: -gamma==0.2)" in output

@@ -20,7 +20,14 @@ from reprotasks.errors import CommandFailedError, ConfigError, DriftError, Findi
 from reprotasks.go import mod as _gomod
 from reprotasks.inputs import pins
 from reprotasks.python import toollocks
-from reprotasks.python.lockfile import input_files, is_pylock, parse_lock, parse_lock_text, split_header
+from reprotasks.python.lockfile import (
+    canonical_lines,
+    input_files,
+    is_pylock,
+    parse_lock,
+    parse_lock_text,
+    split_header,
+)
 from reprotasks.python.resolve import ResolutionFailed, backend_version, compile_lock
 from reprotasks.signing import verify as signatures
 
@@ -196,10 +203,15 @@ def _freshness(config: Config, spec: LockSpec, *, runner: Runner) -> Finding | N
         fresh = fresh_path.read_text(encoding="utf-8")
     _, current_body = split_header(current)
     _, fresh_body = split_header(fresh)
-    if current_body == fresh_body:
-        return None
+    if current_body == fresh_body or (is_pylock(spec.output) and _same_pins(current, fresh)):
+        return None  # a pylock.toml another tool wrote (pip lock, pdm) is fresh when its pins are
     line = _first_difference(current, current_body, fresh_body)
     return Finding(lock_rel, line, _describe_drift(current, fresh, input_rel, pylock=is_pylock(spec.output)), _RELOCK)
+
+
+def _same_pins(current: str, fresh: str) -> bool:
+    before, after = parse_lock_text(current, pylock=True), parse_lock_text(fresh, pylock=True)
+    return not before.problems and canonical_lines(before.pins) == canonical_lines(after.pins)
 
 
 def _first_difference(current: str, current_body: str, fresh_body: str) -> int:

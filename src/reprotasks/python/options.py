@@ -18,6 +18,7 @@ DEFAULT_BUILD_LOCK = "build-requirements.txt"
 # Where the [project] dependencies are locked when the project has no requirements*.in and
 # no lock of its own tool (python/toollocks.py).
 DEPENDENCIES_LOCK = "requirements.lock.txt"
+PYLOCK = "pylock.toml"
 TOOL_LOCKS = ("uv.lock", "poetry.lock", "pdm.lock")
 # The name python.build-constraints gets beside the generated build-system input.
 BUILD_CONSTRAINTS = "build-constraints.txt"
@@ -64,13 +65,14 @@ OPTIONS: tuple[Option, ...] = (
         table="python",
         key="lock-format",
         kind="choice",
-        default="requirements",
-        choices=("requirements", "pylock"),
+        default="auto",
+        choices=("auto", "requirements", "pylock"),
         help=(
             "How the locks are written: `requirements` (a hashed `NAME.txt` beside each `NAME.in`) or `pylock` "
             "(PEP 751, written by uv whatever `lock-backend` says: `requirements.in` and the dependencies lock "
-            "-> `pylock.toml`, `requirements-dev.in` or `requirements/dev.in` -> `pylock.dev.toml`). pip "
-            "(`pip install -r pylock.toml`) and uv install from both. The build lock stays a requirements file."
+            "-> `pylock.toml`, `requirements-dev.in` or `requirements/dev.in` -> `pylock.dev.toml`); `auto`: "
+            "`pylock` for an input whose pylock file exists and whose `.txt` does not. pip (`pip install -r "
+            "pylock.toml`) and uv install from both. The build lock stays a requirements file."
         ),
     ),
     Option(
@@ -213,7 +215,7 @@ class LockSpec:
 class PythonConfig:
     locks: tuple[LockSpec, ...]
     lock_backend: str
-    lock_format: str  # requirements | pylock
+    lock_format: str  # auto | requirements | pylock (each lock's format: its output's name)
     index_url: str | None
     extra_index_urls: tuple[str, ...]
     find_links: tuple[str, ...]
@@ -241,13 +243,13 @@ def resolve(
     python_dir: Path | None,
 ) -> PythonConfig:
     """``PythonConfig`` from the layered ``python.*`` values and the Python project's pyproject.toml."""
-    pylock = values["python.lock-format"] == "pylock"
+    lock_format = values["python.lock-format"]
     locks = tuple(
-        LockSpec(input=path, output=pylock_output(path) if pylock else path.with_suffix(".txt"))
+        LockSpec(input=path, output=_lock_output(path.with_suffix(".txt"), pylock_output(path), lock_format))
         for path in discover.lock_inputs(root, values["python.locks"], python_dir)
     )
     if not locks and values["python.locks"] is None and values["python.lock-dependencies"]:
-        locks = _dependencies_lock(pyproject, project, pylock=pylock)
+        locks = _dependencies_lock(pyproject, project, lock_format)
     _require_distinct_outputs(root, locks)
     build_lock = _build_lock(root, document, values) if values["python.build"] else None
     return assemble(
@@ -269,7 +271,15 @@ def pylock_output(input_path: Path) -> Path:
     if name.startswith("requirements"):
         name = name.removeprefix("requirements").lstrip("-_.")
     name = name.replace(".", "-")  # PEP 751: NAME holds no dot
-    return input_path.with_name("pylock.toml" if name in ("", "main") else f"pylock.{name}.toml")
+    return input_path.with_name(PYLOCK if name in ("", "main") else f"pylock.{name}.toml")
+
+
+def _lock_output(requirements: Path, pylock: Path, lock_format: str) -> Path:
+    """Where an input is locked: ``auto`` keeps the format of the lock already there (a committed
+    pylock.toml is the lock, unless the requirements file is there too)."""
+    if lock_format == "pylock" or (lock_format == "auto" and pylock.is_file() and not requirements.exists()):
+        return pylock
+    return requirements
 
 
 def _require_distinct_outputs(root: Path, locks: tuple[LockSpec, ...]) -> None:
@@ -284,9 +294,7 @@ def _require_distinct_outputs(root: Path, locks: tuple[LockSpec, ...]) -> None:
             )
 
 
-def _dependencies_lock(
-    pyproject: Path | None, project: Mapping[str, Any], *, pylock: bool = False
-) -> tuple[LockSpec, ...]:
+def _dependencies_lock(pyproject: Path | None, project: Mapping[str, Any], lock_format: str) -> tuple[LockSpec, ...]:
     """The lock of ``[project] dependencies`` and every optional-dependency group (the package's
     runtime dependencies), when they are declared statically."""
     if pyproject is None or "dependencies" in project.get("dynamic", []):
@@ -299,7 +307,9 @@ def _dependencies_lock(
     return (
         LockSpec(
             input=pyproject,
-            output=pyproject.with_name("pylock.toml" if pylock else DEPENDENCIES_LOCK),
+            output=_lock_output(
+                pyproject.with_name(DEPENDENCIES_LOCK), pyproject.with_name("pylock.toml"), lock_format
+            ),
             label=f"{pyproject.name} [project] dependencies",
             resolver_args=("--all-extras",),
             universal=True,
