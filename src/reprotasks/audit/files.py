@@ -251,22 +251,27 @@ def workflow(document: Any, *, is_workflow: bool, lines: list[str]) -> Iterator[
         if isinstance(uses, str):
             line, col = _position(step, "uses")
             # `./path` and `$/path` name this repository's own file, at the commit that runs
-            if not (uses.startswith(("./", "$/")) or (uses.startswith("docker://") and "@sha256:" in uses)):
+            if uses.startswith("docker://"):  # an image, not an action: pinned by its digest
+                if "@sha256:" not in uses:
+                    yield "RT-D001", line, col, uses.removeprefix("docker://")
+            elif not uses.startswith(("./", "$/")):
                 ref = uses.rsplit("@", 1)[1] if "@" in uses else ""
                 if not _SHA.match(ref):
                     yield "RT-W001", line, col, uses
         run = step.get("run")
         if isinstance(run, str):
             line, col = _position(step, "run")
-            # `${{ env.NAME }}` set in the workflow's, the job's or the step's `env:` (a pinned version, say)
-            script = _with_env(str(run), {**inherited, **_env_of(step)})
+            # `${{ env.NAME }}` and `$NAME` set in the workflow's, the job's or the step's `env:` (a pinned
+            # version, say): the runner exports them to the step's shell
+            env = {**inherited, **_env_of(step)}
+            script = _with_env(str(run), env)
             block = getattr(run, "style", None) in ("|", ">")
             if not block:
-                yield from _script_hits(script, line, col)
+                yield from _script_hits(script, line, col, env)
                 continue
             first = lines[line] if line < len(lines) else ""  # the block's first content line
             indent = len(first) - len(first.lstrip(" "))
-            for rule, hit_line, hit_col, snippet in _script_hits(script, line + 1, 1):
+            for rule, hit_line, hit_col, snippet in _script_hits(script, line + 1, 1, env):
                 yield rule, hit_line, hit_col + indent, snippet
 
 

@@ -44,8 +44,8 @@ RULES: Mapping[str, Rule] = {
             "RT-D001",
             "error",
             "image-not-pinned",
-            "an image without a digest (FROM, COPY --from, a job's container or service) is whatever its tag "
-            "points to today",
+            "an image without a digest (FROM, COPY --from, a job's container or service, a `uses: docker://` "
+            "step) is whatever its tag points to today",
             "pin the digest: `FROM python:3.12-slim@sha256:<digest>` (`docker buildx imagetools inspect` shows it)",
         ),
         Rule(
@@ -88,17 +88,19 @@ RULES: Mapping[str, Rule] = {
             "RT-S005",
             "warning",
             "system-package-unversioned",
-            "apk add / dnf, yum, microdnf install without versions installs whatever is current",
-            "pin versions (`apk add curl=8.9.1-r0`, `dnf install curl-8.6.0`) or use a digest-pinned base image "
-            "that has them",
+            "apk add / dnf, yum, microdnf, zypper install without versions installs whatever is current",
+            "pin versions (`apk add curl=8.9.1-r0`, `dnf install curl-8.6.0`, `zypper in curl=8.6.0`) or use a "
+            "digest-pinned base image that has them",
         ),
         Rule(
             "RT-S006",
             "error",
             "tool-unversioned",
-            "a global npm/npx, gem or cargo install without an exact version takes whatever is latest today",
+            "an npm/npx/yarn/pnpm, gem, cargo, pipx, uv tool or conda/mamba install without an exact version "
+            "takes whatever is latest today",
             "name the exact version: `npm install -g pkg@1.2.3`, `npx pkg@1.2.3`, `gem install pkg -v 1.2.3`, "
-            "`cargo install pkg --version 1.2.3 --locked`",
+            "`cargo install pkg --version 1.2.3 --locked` (`--git URL --rev <sha>`), `pipx install pkg==1.2.3`, "
+            "`uv tool install pkg==1.2.3`, `mamba install pkg==1.2.3`",
         ),
         Rule(
             "RT-W001",
@@ -161,6 +163,11 @@ RULES: Mapping[str, Rule] = {
 
 _SKIPPED_DIRS = frozenset({".git", ".nox", ".tox", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache"})
 _DOCKERFILE = re.compile(r"^(?:(?:Docker|Container)file(?:\..+)?|.+\.(?:docker|container)file)$", re.I)
+# `templates/dockerfile.go`, `Dockerfile.md`: source code or documentation about a Dockerfile, never one.
+_NOT_DOCKERFILES = frozenset(
+    {".go", ".py", ".rs", ".js", ".ts", ".rb", ".java", ".kt", ".c", ".h", ".cpp", ".cs", ".php", ".md", ".rst",
+     ".txt", ".json", ".toml", ".yml", ".yaml", ".html", ".lock", ".sum", ".mod", ".orig", ".rej", ".bak"}
+)  # fmt: skip
 _SHEBANG = re.compile(rb"^#!\s*\S*(?:/|env\s+)(?:ba|z|da|k)?sh\b")
 
 
@@ -202,7 +209,7 @@ def _kind(relative: str) -> str | None:
     directory, _, name = relative.rpartition("/")
     stem, dot, suffix = name.rpartition(".")
     suffix = f".{suffix}" if dot and stem else ""
-    if _DOCKERFILE.match(name):
+    if _DOCKERFILE.match(name) and suffix.lower() not in _NOT_DOCKERFILES:
         return "dockerfile"
     if suffix in (".yml", ".yaml"):
         if directory.endswith(".github/workflows"):
@@ -296,9 +303,16 @@ def _finding(path: str, line: int, col: int, rule: str, detail: str = "", snippe
     return AuditFinding(path, line, col, rule, spec.severity, f"{what}: {spec.why} -- {fix}", str(snippet), fix)
 
 
+_FROM_LINE = re.compile(r"^[ \t]*FROM[ \t]+\S", re.I | re.M)
+
+
 def _hits(kind: str, text: str, relative: str) -> Iterator[tuple[str, int, int, str]]:
     if kind == "dockerfile":
-        yield from _audit_files.dockerfile(text)
+        # Dockerfile.NAME and NAME.dockerfile are often something else (a template, a note): one
+        # holds a FROM instruction (a bare Dockerfile without one is a finding of its own).
+        named = relative.rpartition("/")[2] in ("Dockerfile", "Containerfile", "dockerfile", "containerfile")
+        if named or _FROM_LINE.search(text):
+            yield from _audit_files.dockerfile(text)
     elif kind in ("workflow", "action"):
         document = yamldoc.load(text)
         yield from _audit_files.workflow(document, is_workflow=kind == "workflow", lines=text.splitlines())

@@ -19,7 +19,11 @@ _FETCHERS = frozenset({"curl", "wget"})
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")  # `go install pkg@<full commit>`: go.sum-checked, immutable
 _EXACT_GO_VERSION = re.compile(r"^v\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+incompatible)?$")
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
-_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+_VARIABLE = re.compile(
+    r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-=]([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))"
+)  # $V, ${V}, and ${V:-default} / ${V-default} / ${V:=default} (the default when V is unknown)
+# Builtins that set variables: `export V=x`, `readonly V=x`, `local V=x`, `declare -r V=x`.
+_DECLARERS = frozenset({"export", "readonly", "local", "declare", "typeset"})
 
 
 # Set by the audit for the file being read: is this `-r FILE` a lock where every pin has --hash?
@@ -132,7 +136,37 @@ def _strip(argv: list[str]) -> list[str]:
 
 
 def expand(word: str, variables: Mapping[str, str]) -> str:
-    return _VARIABLE.sub(lambda m: variables.get(m.group(1) or m.group(2), m.group(0)), word)
+    """``word`` with each variable the script set replaced by its value (``${V:-x}``: x when V is
+    unknown); an unknown one is left as written."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(3)
+        if name in variables:
+            return variables[name]
+        return match.group(2) if match.group(2) is not None else match.group(0)
+
+    return _VARIABLE.sub(value, word)
+
+
+def _assignments(argv: list[str], known: Mapping[str, str]) -> dict[str, str] | None:
+    """The variables a command sets (``V=x``, ``export V=x``, ``readonly``/``local``/``declare``,
+    ``: "${V:=x}"``), values expanded with what is known; None when it is another command."""
+    if len(argv) == 1 and (assignment := _ASSIGNMENT.match(argv[0])):
+        return {assignment.group(1): expand(assignment.group(2), known)}
+    if argv and argv[0] in _DECLARERS:
+        found = {}
+        for word in argv[1:]:
+            if assignment := _ASSIGNMENT.match(word):
+                found[assignment.group(1)] = expand(assignment.group(2), known)
+        return found
+    if argv and argv[0] == ":":
+        return {
+            match.group(1): match.group(2)
+            for word in argv[1:]
+            for match in re.finditer(r"\$\{([A-Za-z_][A-Za-z0-9_]*):?=([^}]*)\}", word)
+            if match.group(1) not in known
+        }
+    return None
 
 
 def check_script(text: str, variables: Mapping[str, str] | None = None) -> Iterator[ShellIssue]:
@@ -146,15 +180,16 @@ def check_script(text: str, variables: Mapping[str, str] | None = None) -> Itera
 def _check_line(
     line: str, start: int, text: str, known: dict[str, str], downloads: dict[str, bool]
 ) -> Iterator[ShellIssue]:
-    substituted = _PROCESS_SUBSTITUTION.search(line)
-    if substituted:  # bash <(curl ...): the download runs as code, no pipe needed
+    substituted = _PROCESS_SUBSTITUTION.search(line) or _EVAL_DOWNLOAD.search(line)
+    if substituted:  # bash <(curl ...), eval "$(curl ...)": the download runs as code, no pipe needed
         yield ShellIssue("RT-S003", start + substituted.start(1), substituted.group(0).strip())
     for pipeline in simple_commands(line):
         commands = [_strip(argv) for argv in pipeline]
         for position, argv in enumerate(commands):
-            # NAME=value on its own line: remember it (scripts pin versions in variables).
-            if len(pipeline[position]) == 1 and (assignment := _ASSIGNMENT.match(pipeline[position][0])):
-                known[assignment.group(1)] = assignment.group(2)
+            # V=x, export V=x, V="${V:-x}", : "${V:=x}": remember it (scripts pin versions in variables).
+            assigned = _assignments(pipeline[position], known)
+            if assigned is not None:
+                known.update(assigned)
                 continue
             if not argv:
                 continue
@@ -189,6 +224,7 @@ def _shell_runs_inline_download(argv: list[str]) -> bool:
     return argv[0] in _SHELLS and any(fetcher in word for word in argv[1:] for fetcher in ("curl ", "wget "))
 
 
+_EVAL_DOWNLOAD = re.compile(r"(?:^|[;&|(]\s*|\s)(eval\s+[\"']?(?:\$\(|`)\s*(?:curl|wget)\b[^)`]*[)`])")
 _PROCESS_SUBSTITUTION = re.compile(
     r"(?:^|[;&|(]\s*|\s)((?:sudo\s+)?(?:sh|bash|zsh|dash|ksh|source|\.)\s+(?:-\S+\s+)*<\(\s*(?:curl|wget)\b[^)]*\))"
 )
@@ -311,6 +347,7 @@ def _offset(text: str, word: str) -> int:
 
 
 def _check_command(argv: list[str], variables: Mapping[str, str]) -> str | None:
+    argv = [expand(word, variables) for word in argv]  # a version set earlier in the script is a pin
     name = argv[0].rsplit("/", 1)[-1]
     if name in ("pip", "pip3") or re.fullmatch(r"pip3\.\d+", name):
         return _check_pip(argv[1:])
@@ -354,7 +391,8 @@ def _operands(args: list[str], after: str, with_values: frozenset[str] = frozens
 
 
 def _check_other_installers(name: str, args: list[str]) -> str | None:
-    """apk, dnf/yum/microdnf (RT-S005, a warning as for apt); global npm, npx, gem and cargo tools (RT-S006)."""
+    """apk, dnf/yum/microdnf, zypper (RT-S005, a warning as for apt); npm, npx, yarn, pnpm, gem, cargo,
+    pipx, uv tool, conda/mamba tools (RT-S006)."""
     checker = _OTHER_INSTALLERS.get(name)
     return checker(args) if checker is not None else None
 
@@ -376,9 +414,12 @@ def _check_rpm(args: list[str]) -> str | None:
 
 
 def _check_npm(args: list[str]) -> str | None:
-    global_install = args[:1] in (["install"], ["i"], ["add"]) and ("-g" in args or "--global" in args)
-    if global_install and any(not _EXACT_NPM.match(package) for package in _operands(args, args[0])):
-        return "RT-S006"
+    """`npm install pkg` (global or into the project) without `pkg@1.2.3`; a bare `npm install`
+    or `npm ci` installs the project's package-lock and is not flagged."""
+    if args[:1] in (["install"], ["i"], ["add"]):
+        packages = _operands(args, args[0], frozenset({"--prefix", "--registry", "-w", "--workspace"}))
+        if any(not _EXACT_NPM.match(package) and not package.startswith((".", "/", "file:")) for package in packages):
+            return "RT-S006"
     return None
 
 
@@ -391,9 +432,13 @@ def _check_npx(args: list[str]) -> str | None:
     return None
 
 
+_EXACT_GEM = re.compile(r"^[^:\s]+:\d+(?:\.\d+)+$")  # `gem install name:1.2.3` (gem's own form)
+
+
 def _check_gem(args: list[str]) -> str | None:
     versioned = any(word in ("-v", "--version") or word.startswith("--version=") for word in args)
-    if args[:1] == ["install"] and not versioned:
+    gems = _operands(args, "install", frozenset({"-v", "--version", "-i", "--install-dir", "--source", "-s"}))
+    if args[:1] == ["install"] and not versioned and not (gems and all(_EXACT_GEM.match(gem) for gem in gems)):
         return "RT-S006"
     return None
 
@@ -402,8 +447,63 @@ def _check_cargo(args: list[str]) -> str | None:
     if args[:1] == ["install"]:
         crates = _operands(args, "install", frozenset({"--version", "--git", "--branch", "--tag", "--rev", "--root"}))
         pinned = "--version" in args or any(word.startswith("--version=") for word in args)
+        if "--git" in args or any(word.startswith("--git=") for word in args):
+            return None if "--rev" in args or any(word.startswith("--rev=") for word in args) else "RT-S006"
         if "--path" not in args and not pinned and any("@" not in crate for crate in crates):
             return "RT-S006"
+    if args[:1] == ["binstall"]:  # cargo binstall pkg@1.2.3 (or --version)
+        crates = _operands(args, "binstall", frozenset({"--version", "--root", "--install-path", "--targets"}))
+        pinned = "--version" in args or any(word.startswith("--version=") for word in args)
+        if not pinned and any("@" not in crate for crate in crates):
+            return "RT-S006"
+    return None
+
+
+_EXACT_PYTHON_PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?===?\d[^,;<>!~*]*$")
+
+
+def _check_python_tool(args: list[str], verb: str) -> str | None:
+    """`pipx install pkg`, `uv tool install pkg` without `pkg==1.2.3`."""
+    if args[:1] != [verb]:
+        return None
+    valued = frozenset({"--python", "--index-url", "--pip-args", "--suffix", "--with", "-w", "--from", "--index"})
+    tools = [word for word in _operands(args, verb, valued) if not _is_local(word)]
+    return "RT-S006" if any(not _EXACT_PYTHON_PIN.match(tool) for tool in tools) else None
+
+
+def _check_uv(args: list[str]) -> str | None:
+    return _check_python_tool(args[1:], "install") if args[:1] == ["tool"] else None
+
+
+def _check_zypper(args: list[str]) -> str | None:
+    verb = next((word for word in args if not word.startswith("-")), None)
+    if verb in ("install", "in"):
+        packages = [word for word in _operands(args, verb) if not word.endswith(".rpm")]
+        if any("=" not in package and not _RPM_VERSIONED.search(package) for package in packages):
+            return "RT-S005"
+    return None
+
+
+def _check_conda(args: list[str]) -> str | None:
+    """conda / mamba / micromamba install: each package `name=1.2.3` or `name==1.2.3`."""
+    if args[:1] == ["install"]:
+        valued = frozenset({"-c", "--channel", "-n", "--name", "-p", "--prefix", "--file", "-f"})
+        packages = _operands(args, "install", valued)
+        if any(not re.search(r"==?\d", package) for package in packages):
+            return "RT-S006"
+    return None
+
+
+def _check_yarn(args: list[str]) -> str | None:
+    if args[:2] == ["global", "add"] and any(not _EXACT_NPM.match(package) for package in _operands(args, "add")):
+        return "RT-S006"
+    return None
+
+
+def _check_pnpm(args: list[str]) -> str | None:
+    global_add = args[:1] in (["add"], ["install"], ["i"]) and ("-g" in args or "--global" in args)
+    if global_add and any(not _EXACT_NPM.match(package) for package in _operands(args, args[0])):
+        return "RT-S006"
     return None
 
 
@@ -416,6 +516,14 @@ _OTHER_INSTALLERS: dict[str, Callable[[list[str]], str | None]] = {
     "npx": _check_npx,
     "gem": _check_gem,
     "cargo": _check_cargo,
+    "pipx": lambda args: _check_python_tool(args, "install"),
+    "uv": _check_uv,
+    "zypper": _check_zypper,
+    "conda": _check_conda,
+    "mamba": _check_conda,
+    "micromamba": _check_conda,
+    "yarn": _check_yarn,
+    "pnpm": _check_pnpm,
 }
 
 
