@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import fnmatch
 import json
 import posixpath
 import re
@@ -99,6 +100,11 @@ def dockerfile(text: str) -> Iterator[Hit]:
     stages: set[str] = set()
     args: dict[str, str] = {}
     for line, instruction, arguments, heredoc in _dockerfile_instructions(text):
+        if instruction == "ONBUILD" and arguments.split(None, 1)[0].upper() == "RUN":
+            # ONBUILD RUN ...: runs in every image built FROM this one (the column: after "ONBUILD RUN ")
+            for rule, hit_line, hit_col, snippet in _run_hits(line, arguments.split(None, 1)[1], heredoc, args):
+                yield rule, hit_line, hit_col + (8 if hit_line == line else 0), snippet
+            continue
         if instruction == "ARG":
             _remember_arg_defaults(arguments, args)
         elif instruction == "FROM":
@@ -127,9 +133,21 @@ def _from_hits(line: int, arguments: str, args: dict[str, str], stages: set[str]
     image = expand(words[0], args)
     if len(words) >= 3 and words[1].lower() == "as":
         stages.add(words[2].lower())
-    if image.lower() in stages or image == "scratch" or "@sha256:" in image:
+    if image.lower() in stages or image == "scratch" or "@sha256:" in image or _names_stages(image, stages):
         return
     yield "RT-D001", line, 6, words[0]
+
+
+def _names_stages(image: str, stages: set[str]) -> bool:
+    """`FROM binary-$TARGETOS`: a name a build argument completes, and the stages it can name are
+    earlier stages (``binary-linux``, ``binary-darwin``), not an image from a registry."""
+    if "$" not in image:
+        return False
+    pattern = _UNRESOLVED.sub("*", image.lower())
+    return pattern != "*" and any(fnmatch.fnmatchcase(stage, pattern) for stage in stages)
+
+
+_UNRESOLVED = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _add_hits(line: int, arguments: str) -> Iterator[Hit]:
@@ -237,9 +255,29 @@ def _matrix_expansions(text: str, job: dict[str, Any]) -> list[str]:
     return results
 
 
+def _every_job_has_permissions(document: dict[str, Any]) -> bool:
+    """Each job declares its own `permissions:`: the token is scoped without a top-level block."""
+    jobs = document.get("jobs")
+    return (
+        isinstance(jobs, dict)
+        and bool(jobs)
+        and all(isinstance(job, dict) and "permissions" in job for job in jobs.values())
+    )
+
+
 def workflow(document: Any, *, is_workflow: bool, lines: list[str]) -> Iterator[Hit]:
-    if is_workflow and isinstance(document, dict) and "permissions" not in document:
+    if (
+        is_workflow
+        and isinstance(document, dict)
+        and "permissions" not in document
+        and not _every_job_has_permissions(document)
+    ):
         yield "RT-W002", 1, 1, "permissions"
+    runs = document.get("runs") if not is_workflow and isinstance(document, dict) else None
+    image = runs.get("image") if isinstance(runs, dict) else None
+    if isinstance(image, str) and image.startswith("docker://") and "@sha256:" not in image:
+        line, col = _position(runs, "image")  # a Docker action runs this image (a Dockerfile is audited as one)
+        yield "RT-D001", line, col, image.removeprefix("docker://")
     for node, key, image, variants in _job_images(document):
         # A job's container and service images are pulled like FROM; an expression the matrix does
         # not give (an input, fromJSON) is resolved elsewhere, so it is not judged here.

@@ -113,7 +113,8 @@ RULES: Mapping[str, Rule] = {
             "RT-W002",
             "error",
             "workflow-permissions-missing",
-            "without top-level `permissions`, every job gets the repository's default token scopes",
+            "without top-level `permissions` (or `permissions` in every job), a job gets the repository's default "
+            "token scopes",
             "add `permissions: contents: read` at the top and grant more per job only where needed",
         ),
         Rule(
