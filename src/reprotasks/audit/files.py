@@ -323,6 +323,7 @@ _MAKE_REFERENCE = re.compile(r"\$[({]([A-Za-z_][A-Za-z0-9_.-]*)[)}]")
 def makefile(text: str) -> Iterator[Hit]:
     lines = text.splitlines()
     variables: dict[str, str] = {}  # `VERSION ?= v0.6.0`, `:=`, `=`: what $(VERSION) means in recipes
+    macros, in_macros = _make_macros(lines)
     index = 0
     while index < len(lines):
         raw = lines[index]
@@ -330,16 +331,60 @@ def makefile(text: str) -> Iterator[Hit]:
         assignment = None if raw.startswith("\t") else _MAKE_ASSIGNMENT.match(raw)
         if assignment and "$" not in assignment.group(2):
             variables.setdefault(assignment.group(1), assignment.group(2))  # the first wins, as with ?=
-        if raw.startswith("\t"):
+        if not raw.startswith("\t"):
+            # `X := $(shell curl ... | sh)` runs when make reads the file
+            for match in _MAKE_SHELL.finditer(raw):
+                for rule, _line, col, snippet in _script_hits(match.group(1).replace("$$", "$"), 1, 1):
+                    yield rule, start + 1, match.start(1) + col, snippet
+        elif index not in in_macros:
             recipe = [raw[1:]]
             while recipe[-1].endswith("\\") and index + 1 < len(lines):
                 index += 1
                 recipe.append(lines[index].lstrip("\t"))
             command = "\n".join(recipe).lstrip("@-+ ")
-            command = _MAKE_REFERENCE.sub(lambda m: variables.get(m.group(1), m.group(0)), command).replace("$$", "$")
+            command = _MAKE_REFERENCE.sub(lambda m: variables.get(m.group(1), m.group(0)), command)
+            call = raw.find("$(call ")  # a macro's finding points at its call
+            command = _MAKE_CALL.sub(lambda m: _called(m, macros, variables), command).replace("$$", "$")
             for rule, _line, col, snippet in _script_hits(re.sub(r"\\\n", " ", command), 1, 2):
-                yield rule, start + 1, col, snippet
+                yield rule, start + 1, call + 1 if call >= 0 else col, snippet
         index += 1
+
+
+_MAKE_SHELL = re.compile(r"\$\(shell\s+([^()]*(?:\([^()]*\)[^()]*)*)\)")
+_MAKE_CALL = re.compile(r"\$\(call\s+([A-Za-z_][A-Za-z0-9_.-]*)((?:,[^,()]*(?:\([^()]*\))?[^,()]*)*)\)")
+_MAKE_DEFINE = re.compile(r"^define\s+([A-Za-z_][A-Za-z0-9_.-]*)\s*(?:=|:=)?\s*$")
+
+
+def _make_macros(lines: list[str]) -> tuple[dict[str, str], set[int]]:
+    """``define NAME`` ... ``endef`` bodies (kubebuilder's ``go-install-tool``) by name, and the
+    indexes of their lines (checked where the macro is called, with its arguments)."""
+    macros: dict[str, str] = {}
+    inside: set[int] = set()
+    name: str | None = None
+    body: list[str] = []
+    for index, raw in enumerate(lines):
+        if name is None and (match := _MAKE_DEFINE.match(raw)):
+            name, body = match.group(1), []
+        elif name is not None and raw.strip() == "endef":
+            macros[name] = "\n".join(body)
+            name = None
+        elif name is not None:
+            body.append(raw.lstrip("\t"))
+            inside.add(index)
+    return macros, inside
+
+
+def _called(match: re.Match[str], macros: dict[str, str], variables: dict[str, str]) -> str:
+    """``$(call NAME,a,b,c)`` as make expands it: the macro body with $(1), $(2)... filled in."""
+    body = macros.get(match.group(1))
+    if body is None:
+        return match.group(0)
+    arguments = [argument.strip() for argument in match.group(2).split(",")[1:]]
+    filled = re.sub(
+        r"\$\((\d)\)", lambda m: arguments[int(m.group(1)) - 1] if int(m.group(1)) <= len(arguments) else "", body
+    )
+    filled = _MAKE_REFERENCE.sub(lambda m: variables.get(m.group(1), m.group(0)), filled)
+    return " ".join(line.rstrip("\\").strip() for line in filled.splitlines()).lstrip("@-+ ")
 
 
 def go_mod(text: str, relative: str = "go.mod") -> Iterator[Hit]:
