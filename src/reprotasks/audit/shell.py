@@ -203,7 +203,9 @@ def _command_rule(
 ) -> str | None:
     """The rule one simple command breaks, given the commands it pipes into and the downloads before it."""
     rule = _check_command(argv, known)
-    if rule is None and _pipes_download_into_shell(argv, later_commands):
+    if rule is None and (
+        _pipes_download_into_shell(argv, later_commands) or _pipes_download_into_bin(argv, later_commands)
+    ):
         rule = "RT-S003"
     if rule is None and _shell_runs_inline_download(argv):
         rule = "RT-S003"
@@ -217,6 +219,21 @@ def _pipes_download_into_shell(argv: list[str], later_commands: list[list[str]])
     return argv[0] in _FETCHERS and any(
         later and later[0] in _SHELLS and _runs_stdin(later) for later in later_commands
     )
+
+
+def _pipes_download_into_bin(argv: list[str], later_commands: list[list[str]]) -> bool:
+    """`curl URL | tar -xz -C /usr/local/bin`: unverified programs unpacked where PATH finds them."""
+    if argv[0] not in _FETCHERS:
+        return False
+    for later in later_commands:
+        if later and later[0] == "tar":
+            words = later[1:]
+            for index, word in enumerate(words):
+                target = words[index + 1] if word in ("-C", "--directory") and index + 1 < len(words) else None
+                target = word.removeprefix("--directory=") if word.startswith("--directory=") else target
+                if target is not None and (target.rstrip("/") + "/").startswith(_BIN_DIRS):
+                    return True
+    return False
 
 
 def _shell_runs_inline_download(argv: list[str]) -> bool:

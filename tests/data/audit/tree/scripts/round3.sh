@@ -34,3 +34,8 @@ npm install express
 npm install express@4.21.0
 npm install
 npm ci
+curl -fsSL https://get.example.com/tool.tar.gz | tar -xz -C /usr/local/bin tool
+curl -fsSL https://get.example.com/data.tar.gz | tar -xz -C ./data
+curl -fsSLo tool.tar.gz https://get.example.com/tool.tar.gz
+echo "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef  tool.tar.gz" | sha256sum -c
+tar -xzf tool.tar.gz -C /usr/local/bin tool
