@@ -452,3 +452,76 @@ def test_webassembly_build_information_that_could_be_forged_is_refused(tmp_path:
     module.write_bytes(b"\0asm\x01\0\0\0go1.26.8\0" + planted + real)
     with pytest.raises(ReprotasksError, match="not marked exactly once"):
         wasm_build_info(module, "go1.26.8")
+
+
+GGCR_GORELEASER = """\
+builds:
+  - id: crane
+    main: ./cmd/crane/main.go
+    binary: crane
+    flags: [-trimpath]
+    ldflags: ["-s -w -X example.com/ggcr/pkg/v.Version={{.Version}}"]
+    goos: [linux, darwin]
+    goarch: [amd64]
+  - id: gcrane
+    main: ./cmd/gcrane/main.go
+    binary: gcrane
+    ldflags: ["-s -w -X example.com/ggcr/pkg/v.Version={{.Version}}"]
+    goos: [linux, darwin]
+    goarch: [amd64]
+  - id: krane
+    dir: ./cmd/krane
+    main: ./main.go
+    binary: krane
+archives:
+  - name_template: >-
+      {{ .ProjectName }}_
+      {{- title .Os }}_
+      {{- if eq .Arch "amd64" }}x86_64{{- else }}{{ .Arch }}{{ end }}
+"""
+
+
+def test_a_goreleaser_config_of_several_binaries_and_a_nested_module_builds_with_no_settings(
+    tmp_path: Path, go_env: dict[str, str]
+) -> None:
+    """go-containerregistry's shape: crane and gcrane in the root module, stamped and stripped
+    (`-s -w`) by the GoReleaser ldflags, krane in a module of its own under cmd/."""
+    from .conftest import commit_all, git
+
+    root = tmp_path / "ggcr"
+    (root / "pkg" / "v").mkdir(parents=True)
+    (root / "pkg" / "v" / "v.go").write_text('package v\n\nvar Version = "dev"\n')
+    for name in ("crane", "gcrane"):
+        (root / "cmd" / name).mkdir(parents=True)
+        (root / "cmd" / name / "main.go").write_text(
+            f'package main\n\nimport "example.com/ggcr/pkg/v"\n\nfunc main() {{ println("{name}", v.Version) }}\n'
+        )
+    (root / "cmd" / "krane").mkdir()
+    (root / "cmd" / "krane" / "go.mod").write_text("module example.com/ggcr/cmd/krane\n\ngo 1.26.8\n")
+    (root / "cmd" / "krane" / "main.go").write_text("package main\n\nfunc main() {}\n")
+    (root / "go.mod").write_text("module example.com/ggcr\n\ngo 1.26.8\n")
+    (root / ".goreleaser.yml").write_text(GGCR_GORELEASER)
+    commit_all(root)
+    git("tag", "v0.21.9", cwd=root)
+    built = run_cli("build", cwd=root, env=go_env)
+    output = built.stdout + built.stderr
+    assert built.returncode == 0, output
+    assert "WARNING" not in output, output  # stripped binaries carry the version: no false warning
+    assert "builds[krane] (`dir: ./cmd/krane`) is in another Go module: left out" in output, output
+    assert "archive `name_template: {{ .ProjectName }}_ {{- title .Os }}_ {{- if eq .Arch" in output, output
+    assert "each binary gets an archive of its own" in output
+    assert output.count("-X example.com/ggcr/pkg/v.Version=0.21.9") == 4, output  # once per go build
+    dist = root / "dist"
+    assert sorted(path.name for path in dist.iterdir()) == [
+        "crane_0.21.9_darwin_amd64.tar.gz",
+        "crane_0.21.9_linux_amd64.tar.gz",
+        "gcrane_0.21.9_darwin_amd64.tar.gz",
+        "gcrane_0.21.9_linux_amd64.tar.gz",
+        "manifest.json",
+    ]
+    import tarfile
+
+    with tarfile.open(dist / "gcrane_0.21.9_linux_amd64.tar.gz") as archive:
+        archive.extractall(tmp_path / "x", filter="data")
+    ran = subprocess.run([str(tmp_path / "x" / "gcrane")], capture_output=True, text=True, check=True)
+    assert ran.stderr == "gcrane 0.21.9\n"  # println writes to stderr

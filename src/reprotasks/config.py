@@ -364,6 +364,23 @@ def _unlayered_refused(values: dict[str, Any], source: str) -> dict[str, Any]:
     return values
 
 
+def _env_list(name: str, raw: str) -> list[str]:
+    """A list setting from the environment: whitespace-separated (like PIP_FIND_LINKS), or a JSON
+    array of strings (as the TOML value is written)."""
+    if not raw.lstrip().startswith("["):
+        return raw.split()
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        value = None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(
+            f"environment variable {name}={raw!r} starts like a JSON array but is not one of strings",
+            hint='separate the entries with spaces (`a b`), or write a JSON array of strings (`["a", "b"]`)',
+        )
+    return value
+
+
 def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
     by_env = {option.env_var: option for option in all_options()}
     result: dict[str, Any] = {}
@@ -392,7 +409,7 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
                 )
             value = lowered in _TRUE
         elif option.kind == "list":
-            value = raw.split()  # whitespace-separated, like PIP_FIND_LINKS
+            value = _env_list(name, raw)
         elif option.kind == "entries":
             try:
                 value = json.loads(raw)

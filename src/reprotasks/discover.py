@@ -10,6 +10,9 @@ from pathlib import Path, PurePosixPath
 
 from reprotasks.errors import ConfigError
 
+# The names GoReleaser reads its configuration from.
+GORELEASER_FILES = (".goreleaser.yaml", ".goreleaser.yml", "goreleaser.yaml", "goreleaser.yml")
+
 # Directories never searched when detecting the layout.
 SKIP_DIRS = frozenset({"node_modules", "vendor", "testdata", "dist", "build", "site-packages"})
 
@@ -137,6 +140,10 @@ def go_module(root: Path, configured: str | None, modules: tuple[Path, ...]) -> 
     with_commands = [module for module in modules if main_packages(module)]
     if len(with_commands) == 1:
         return with_commands[0], ()
+    # The module beside the repository's GoReleaser configuration is the one its releases build.
+    released = [module for module in with_commands if any((module / name).is_file() for name in GORELEASER_FILES)]
+    if len(released) == 1:
+        return released[0], ()
     return None, tuple(with_commands)
 
 

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from reprotasks.discover import GORELEASER_FILES
 from reprotasks.errors import ConfigError
 
-NAMES = (".goreleaser.yaml", ".goreleaser.yml", "goreleaser.yaml", "goreleaser.yml")
+NAMES = GORELEASER_FILES
 
 # `go tool dist list` of Go 1.26 without the targets that need cgo or a JavaScript host.
 _VALID = frozenset(
@@ -196,6 +197,8 @@ def read(root: Path, module: Path, module_path: str) -> GoReleaser | None:
     archives = [item for item in document.get("archives") or [] if isinstance(item, dict)]
     if archives:
         reader.archive(archives[0], several=len(reader.packages) > 1)
+    if isinstance(document.get("source"), dict) and document["source"].get("enabled"):
+        reader.note("`source` archive is not made (the sdist, when there is a Python project, is the source)")
     for key in ("before", "after", "hooks"):
         if document.get(key):
             reader.note(f"`{key}` hooks are not run (the build uses only committed files)")
@@ -234,7 +237,7 @@ class _Reader:
         )
 
     def build(self, build: Mapping[str, Any]) -> None:
-        package = self._package(build.get("main", "."))
+        package = self._package(build.get("main", "."), build.get("dir", "."), build.get("id"))
         if package is None:
             return
         if package not in self.packages:
@@ -263,6 +266,10 @@ class _Reader:
         template = archive.get("name_template")
         if isinstance(template, str):
             self.archive_name = self._archive_name(template, several=several)
+        if several:
+            self.note("each binary gets an archive of its own (GoReleaser puts a platform's binaries in one)")
+        if "files" not in archive:
+            self.note("GoReleaser's default archive files (LICENSE*, README*, CHANGELOG*) are not added")
         for entry in archive.get("files") or []:
             name = entry.get("src") if isinstance(entry, dict) else entry
             if isinstance(name, str) and not any(char in name for char in "*?[") and (self.root / name).is_file():
@@ -289,19 +296,36 @@ class _Reader:
                 flags.append(token)
         return flags
 
-    def _package(self, main: object) -> str | None:
-        if not isinstance(main, str) or "{{" in main:
-            self.note(f"`main: {main!r}` cannot be mapped")
+    def _package(self, main: object, directory: object, build_id: object) -> str | None:
+        """The main package a build names (``dir`` + ``main``, as GoReleaser joins them), relative to
+        the module; None, with a note, for one reprotasks cannot build with this module."""
+        if not isinstance(main, str) or "{{" in main or not isinstance(directory, str) or "{{" in directory:
+            self.note(f"`main: {main!r}` (`dir: {directory!r}`) cannot be mapped")
             return None
-        path = (self.module / main).resolve()
+        path = (self.module / directory / main).resolve()
         if path.suffix == ".go":
             path = path.parent
+        if self._in_another_module(path):
+            name = f"builds[{build_id}]" if isinstance(build_id, str) else "a build"
+            where = f"`dir: {directory}`" if directory not in ("", ".") else f"`main: {main}`"
+            self.note(f"{name} ({where}) is in another Go module: left out (a release builds one module)")
+            return None
         try:
             relative = path.relative_to(self.module.resolve()).as_posix()
         except ValueError:
             self.note(f"`main: {main}` is outside the Go module")
             return None
         return "." if relative == "." else f"./{relative}"
+
+    def _in_another_module(self, path: Path) -> bool:
+        """Whether ``path`` lies in a nested module (a go.mod between it and this module's root)."""
+        module = self.module.resolve()
+        for parent in (path, *path.parents):
+            if parent == module or module not in parent.parents:
+                return False
+            if (parent / "go.mod").is_file():
+                return True
+        return False
 
     def _text(self, value: object, where: str) -> str | None:
         """A setting that must be one fixed text (a binary name): one note when it is not."""
@@ -313,12 +337,13 @@ class _Reader:
             return None
         return mapped
 
-    def _archive_name(self, template: str, *, several: bool) -> str | None:
-        template = _ARM_SUFFIX.sub("{{ .Variant }}", template)  # `{{ if .Arm }}v{{ .Arm }}{{ end }}`: v7 of arm/v7
+    def _archive_name(self, written: str, *, several: bool) -> str | None:
+        template = _ARM_SUFFIX.sub("{{ .Variant }}", written)  # `{{ if .Arm }}v{{ .Arm }}{{ end }}`: v7 of arm/v7
         fields = {**_ARCHIVE_FIELDS, "ProjectName": "{binary}" if several else self.project}
         mapped, unknown = _fill(template, fields)
         if unknown or not {"{os}", "{arch}"} <= set(re.findall(r"\{\w+\}", mapped)):
-            self.note(f"archive `name_template: {template}` cannot be mapped: archives keep reprotasks' names")
+            shown = " ".join(written.split())
+            self.note(f"archive `name_template: {shown}` cannot be mapped: archives keep reprotasks' names")
             return None
         if "{arch}" in mapped and "{variant}" not in mapped and "Variant" not in template:
             mapped = mapped.replace("{arch}", "{arch}{variant}")  # GoReleaser appends GOARM to Arch

@@ -375,9 +375,9 @@ def _go_packages(config: Config, *, python: bool, go: bool) -> tuple[str, ...]:
         listed = ", ".join(config.rel(module) for module in config.go.unchosen)
         raise ConfigError(
             f"several Go modules have main packages ({listed}) and none is chosen to release",
-            hint='set `module = "DIR"` under [tool.reprotasks.go] to the one whose commands are released '
-            "(every module is still locked and verified)"
-            + (", or build with --python-only" if config.python.build else ""),
+            hint='set `module = "DIR"` under [tool.reprotasks.go] (pyproject.toml or reprotasks.toml), or '
+            "REPROTASKS_GO_MODULE=DIR, to the one whose commands are released (every module is still locked "
+            "and verified)" + (", or build with --python-only" if config.python.build else ""),
         )
     packages = tuple(config.go.main_packages) if go and config.go.module is not None else ()
     if not (python and config.python.build) and not packages:

@@ -285,32 +285,41 @@ def workflow(document: Any, *, is_workflow: bool, lines: list[str]) -> Iterator[
             line, col = _position(node, key)
             yield "RT-D001", line, col, image
     for step, inherited in _steps(document):
-        uses = step.get("uses")
-        if isinstance(uses, str):
-            line, col = _position(step, "uses")
-            # `./path` and `$/path` name this repository's own file, at the commit that runs
-            if uses.startswith("docker://"):  # an image, not an action: pinned by its digest
-                if "@sha256:" not in uses:
-                    yield "RT-D001", line, col, uses.removeprefix("docker://")
-            elif not uses.startswith(("./", "$/")):
-                ref = uses.rsplit("@", 1)[1] if "@" in uses else ""
-                if not _SHA.match(ref):
-                    yield "RT-W001", line, col, uses
-        run = step.get("run")
-        if isinstance(run, str):
-            line, col = _position(step, "run")
-            # `${{ env.NAME }}` and `$NAME` set in the workflow's, the job's or the step's `env:` (a pinned
-            # version, say): the runner exports them to the step's shell
-            env = {**inherited, **_env_of(step)}
-            script = _with_env(str(run), env)
-            block = getattr(run, "style", None) in ("|", ">")
-            if not block:
-                yield from _script_hits(script, line, col, env)
-                continue
-            first = lines[line] if line < len(lines) else ""  # the block's first content line
-            indent = len(first) - len(first.lstrip(" "))
-            for rule, hit_line, hit_col, snippet in _script_hits(script, line + 1, 1, env):
-                yield rule, hit_line, hit_col + indent, snippet
+        yield from _uses_hits(step)
+        yield from _run_block_hits(step, inherited, lines)
+
+
+def _uses_hits(step: dict[str, Any]) -> Iterator[Hit]:
+    """A step's `uses:`: an action pinned by its commit, a `docker://` image by its digest."""
+    uses = step.get("uses")
+    if not isinstance(uses, str):
+        return
+    line, col = _position(step, "uses")
+    if uses.startswith("docker://"):  # an image, not an action: pinned by its digest
+        if "@sha256:" not in uses:
+            yield "RT-D001", line, col, uses.removeprefix("docker://")
+    elif not uses.startswith(("./", "$/")):  # `./path`, `$/path`: this repository's own file, at this commit
+        ref = uses.rsplit("@", 1)[1] if "@" in uses else ""
+        if not _SHA.match(ref):
+            yield "RT-W001", line, col, uses
+
+
+def _run_block_hits(step: dict[str, Any], inherited: dict[str, str], lines: list[str]) -> Iterator[Hit]:
+    """A step's `run:` script, with `${{ env.NAME }}` and `$NAME` set in the workflow's, the job's or
+    the step's `env:` (a pinned version, say): the runner exports them to the step's shell."""
+    run = step.get("run")
+    if not isinstance(run, str):
+        return
+    line, col = _position(step, "run")
+    env = {**inherited, **_env_of(step)}
+    script = _with_env(str(run), env)
+    if getattr(run, "style", None) not in ("|", ">"):
+        yield from _script_hits(script, line, col, env)
+        return
+    first = lines[line] if line < len(lines) else ""  # the block's first content line
+    indent = len(first) - len(first.lstrip(" "))
+    for rule, hit_line, hit_col, snippet in _script_hits(script, line + 1, 1, env):
+        yield rule, hit_line, hit_col + indent, snippet
 
 
 # --- Makefiles, go.mod, nox/invoke files ----------------------------------------------------

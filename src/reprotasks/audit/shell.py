@@ -374,15 +374,12 @@ def _check_command(argv: list[str], variables: Mapping[str, str]) -> str | None:
         return _check_pip(argv[2:])
     if name == "go" and len(argv) > 1 and argv[1] in ("install", "run", "get"):
         return _check_go(argv[1], argv[2:], variables)
-    other = _check_other_installers(name, argv[1:])
-    if other is not None:
-        return other
-    if (
-        name in ("apt-get", "apt")
-        and "install" in argv[1:]
-        and not any(word == "--snapshot" or word.startswith(("--snapshot=", "-S")) for word in argv[1:])
-    ):
-        packages = [word for word in argv[argv.index("install") + 1 :] if not word.startswith("-")]
+    return _check_other_installers(name, argv[1:])
+
+
+def _check_apt(args: list[str]) -> str | None:
+    if "install" in args and not any(word == "--snapshot" or word.startswith(("--snapshot=", "-S")) for word in args):
+        packages = [word for word in args[args.index("install") + 1 :] if not word.startswith("-")]
         if any("=" not in package for package in packages):
             return "RT-S004"
     return None
@@ -541,6 +538,8 @@ _OTHER_INSTALLERS: dict[str, Callable[[list[str]], str | None]] = {
     "micromamba": _check_conda,
     "yarn": _check_yarn,
     "pnpm": _check_pnpm,
+    "apt-get": _check_apt,
+    "apt": _check_apt,
 }
 
 

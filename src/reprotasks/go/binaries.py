@@ -81,13 +81,26 @@ def build_flags(
     entries have their placeholders filled from ``stamp`` (``Stamp``)."""
     stamp = stamp or Stamp(version)
     linker = "-buildid="
+    stamped = _stamped_by(ldflags)
     for variable in version_variables:
-        linker += f" -X {variable}={version}"
+        if variable not in stamped:  # a GoReleaser ldflags entry stamps it already
+            linker += f" -X {variable}={version}"
     linker += "".join(f" {stamp.fill(flag)}" for flag in ldflags)
     flags = ["-trimpath", f"-buildvcs={'true' if vcs_stamp else 'false'}"]
     if tags:
         flags.append(f"-tags={','.join(tags)}")
     return [*flags, f"-ldflags={linker}"]
+
+
+def _stamped_by(ldflags: Sequence[str]) -> set[str]:
+    """The variables ``-X NAME=VALUE`` (or ``-X=NAME=VALUE``) entries of ``ldflags`` set."""
+    names = set()
+    for index, flag in enumerate(ldflags):
+        if flag == "-X" and index + 1 < len(ldflags):
+            names.add(ldflags[index + 1].partition("=")[0])
+        elif flag.startswith("-X="):
+            names.add(flag.removeprefix("-X=").partition("=")[0])
+    return names
 
 
 def go_flags(go: GoConfig, version: str, *, commit: str = "", epoch: int = 0) -> list[str]:
@@ -311,7 +324,10 @@ def version_stamped(binary: Path, variable: str, *, runner: Runner) -> bool:
         purpose="list the binary's symbols",
         quiet=True,
     )
-    symbols = [line.split() for line in listed.stdout.splitlines() if line.strip()]
+    # Defined symbols only: a stripped Mach-O binary still lists the system functions it imports (U).
+    symbols = [
+        words for words in (line.split() for line in listed.stdout.splitlines()) if words and words[-2:-1] != ["U"]
+    ]
     if listed.returncode != 0 or len(symbols) < 2:
         # Cannot tell (a stripped binary, `-ldflags=-s`, lists none): say nothing rather than something false.
         return True

@@ -37,7 +37,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from reprotasks import _cache
 from reprotasks._run import Runner
-from reprotasks.python.lockfile import Pin
+from reprotasks.python.lockmodel import Pin
 from reprotasks.python.resolve import find_uv
 
 _INSTALLER_NOTES = frozenset({"INSTALLER", "RECORD", "REQUESTED", "direct_url.json", "uv_cache.json"})

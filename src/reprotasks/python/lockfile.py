@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -13,6 +12,7 @@ from packaging.utils import canonicalize_name
 from reprotasks._run import redact
 from reprotasks.discover import resolve_path, shown_name
 from reprotasks.errors import ReprotasksError
+from reprotasks.python.lockmodel import LockProblem, ParsedLock, Pin
 
 _INDEX_OPTIONS = frozenset(
     {"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host", "--no-index"}
@@ -20,30 +20,6 @@ _INDEX_OPTIONS = frozenset(
 _INCLUDE_OPTIONS = frozenset({"-r", "--requirement", "-c", "--constraint", "-e", "--editable"})
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _HASH = re.compile(r"--hash[=\s]+(?P<algo>\w+):(?P<digest>\S+)")
-
-
-@dataclass(frozen=True)
-class Pin:
-    name: str  # canonical name
-    version: str
-    line: int
-    hashes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class LockProblem:
-    line: int
-    problem: str
-    fix: str
-
-
-@dataclass(frozen=True)
-class ParsedLock:
-    pins: tuple[Pin, ...]
-    problems: tuple[LockProblem, ...]
-
-    def versions(self) -> dict[str, str]:
-        return {pin.name: pin.version for pin in self.pins}
 
 
 def logical_lines(text: str) -> Iterator[tuple[int, str]]:

@@ -17,7 +17,7 @@ from packaging.markers import InvalidMarker, Marker
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
-from reprotasks.python.lockfile import LockProblem, ParsedLock, Pin
+from reprotasks.python.lockmodel import LockProblem, ParsedLock, Pin
 
 if sys.version_info >= (3, 11):
     import tomllib
