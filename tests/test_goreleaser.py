@@ -126,7 +126,8 @@ def test_the_arm_suffix_idiom_of_archive_names_is_the_variant(tmp_path: Path) ->
         """
     )
     go = load_config(_project(tmp_path, config)).go
-    assert go.archive_name == "fzf-{version}-{os}_{arch}{variant}" and go.goreleaser_notes == ()
+    assert go.archive_name == "fzf-{version}-{os}_{arch}{variant}"
+    assert go.goreleaser_notes == ("GoReleaser's default archive files (LICENSE*, README*, CHANGELOG*) are not added",)
 
 
 def test_targets_name_the_platforms(tmp_path: Path) -> None:
@@ -190,3 +191,33 @@ def test_a_makefiles_commit_stamps_are_taken_without_a_goreleaser_file(tmp_path:
     go = load_config(root).go
     assert go.goreleaser == "Makefile"
     assert go.ldflags == ("-X", "example.com/acme/tool/cli.revision={short_commit}", "-X", "main.commit={commit}")
+
+
+def test_goreleasers_default_archive_name_is_followed(tmp_path: Path) -> None:
+    """`goreleaser init` writes this name_template: the OS title-cased, amd64 as x86_64, 386 as i386."""
+    from reprotasks.go.binaries import archive_name
+
+    default = GORELEASER.replace(
+        '  - name_template: "{{ .ProjectName }}_{{ .Version }}_{{ .Os }}_{{ .Arch }}"\n',
+        "  - name_template: >-\n"
+        "      {{ .ProjectName }}_\n"
+        "      {{- title .Os }}_\n"
+        '      {{- if eq .Arch "amd64" }}x86_64\n'
+        '      {{- else if eq .Arch "386" }}i386\n'
+        "      {{- else }}{{ .Arch }}{{ end }}\n"
+        "      {{- if .Arm }}v{{ .Arm }}{{ end }}\n",
+    )
+    go = load_config(_project(tmp_path, default)).go
+    assert go.archive_name == "tool_{os:title}_{arch:amd64=x86_64,386=i386}{variant}"
+    names = [archive_name("tool", "1.0", platform, go.archive_name) for platform in go.platforms]
+    assert "tool_Linux_x86_64.tar.gz" in names and "tool_Darwin_arm64.tar.gz" in names
+    assert "tool_Linux_armv7.tar.gz" in names and "tool_Windows_x86_64.zip" in names
+    assert not [note for note in go.goreleaser_notes if "name_template" in note]
+
+
+@pytest.mark.parametrize(
+    "name", ["{binary}_{os:upper}_{arch}", "{binary}_{os}_{arch:amd64}", "{binary}_{os}_{arch:amd64=x/y}"]
+)
+def test_an_archive_name_modifier_must_be_one_reprotasks_knows(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ConfigError, match="is not a usable archive name"):
+        load_config(_project(tmp_path, "", f"[tool.reprotasks.go]\narchive-name = {name!r}\n"))

@@ -338,16 +338,42 @@ class _Reader:
         return mapped
 
     def _archive_name(self, written: str, *, several: bool) -> str | None:
-        template = _ARM_SUFFIX.sub("{{ .Variant }}", written)  # `{{ if .Arm }}v{{ .Arm }}{{ end }}`: v7 of arm/v7
+        template = _ARM_SUFFIX.sub("{{ .Variant }}", _trimmed(written))  # `{{ if .Arm }}v{{ .Arm }}{{ end }}`
+        template = _TITLE_OS.sub("{os:title}", template)
+        template = _ARCH_CHAIN.sub(_renamed_arch, template)
         fields = {**_ARCHIVE_FIELDS, "ProjectName": "{binary}" if several else self.project}
         mapped, unknown = _fill(template, fields)
-        if unknown or not {"{os}", "{arch}"} <= set(re.findall(r"\{\w+\}", mapped)):
+        if unknown or not {"os", "arch"} <= set(re.findall(r"\{(\w+)(?::[^{}]*)?\}", mapped)):
             shown = " ".join(written.split())
             self.note(f"archive `name_template: {shown}` cannot be mapped: archives keep reprotasks' names")
             return None
-        if "{arch}" in mapped and "{variant}" not in mapped and "Variant" not in template:
-            mapped = mapped.replace("{arch}", "{arch}{variant}")  # GoReleaser appends GOARM to Arch
+        if "{variant}" not in mapped and "Variant" not in template:  # GoReleaser appends GOARM to Arch
+            mapped = re.sub(r"\{arch(?::[^{}]*)?\}", lambda match: match.group(0) + "{variant}", mapped, count=1)
         return mapped
+
+
+# GoReleaser's default archive name: `{{ title .Os }}`, and an if-chain over .Arch.
+_TITLE_OS = re.compile(r"\{\{ title \.Os \}\}")
+_ARCH_CHAIN = re.compile(
+    r'\{\{ if eq \.Arch "(\w+)" \}\}([A-Za-z0-9._+-]*)((?:\{\{ else if eq \.Arch "\w+" \}\}[A-Za-z0-9._+-]*)*)'
+    r"\{\{ else \}\}\{\{ \.Arch \}\}\{\{ end \}\}"
+)
+_ARCH_BRANCH = re.compile(r'\{\{ else if eq \.Arch "(\w+)" \}\}([A-Za-z0-9._+-]*)')
+
+
+def _trimmed(template: str) -> str:
+    """A Go template with its trim markers applied (``{{- x -}}`` eats the spaces around it) and each
+    action written ``{{ x }}``."""
+    template = re.sub(r"\s*\{\{-\s+", "{{ ", template)
+    template = re.sub(r"\s+-\}\}\s*", " }}", template)
+    return re.sub(r"\{\{\s*(.*?)\s*\}\}", lambda match: "{{ " + " ".join(match.group(1).split()) + " }}", template)
+
+
+def _renamed_arch(match: re.Match[str]) -> str:
+    """`{{ if eq .Arch "amd64" }}x86_64{{ else if eq .Arch "386" }}i386{{ else }}{{ .Arch }}{{ end }}`
+    as reprotasks' `{arch:amd64=x86_64,386=i386}`."""
+    pairs = [(match.group(1), match.group(2)), *_ARCH_BRANCH.findall(match.group(3))]
+    return "{arch:" + ",".join(f"{arch}={name}" for arch, name in pairs) + "}"
 
 
 def _fill(text: str, fields: Mapping[str, str], *, missing: str = "") -> tuple[str, list[str]]:

@@ -196,8 +196,17 @@ def archive_name(binary: str, version: str, platform: str, template: str = DEFAU
     stem = template
     for key, value in (("binary", binary), ("version", version), ("os", goos), ("arch", goarch)):
         stem = stem.replace(f"{{{key}}}", value)
-    stem = stem.replace("{variant}", variant)
+    stem = stem.replace("{variant}", variant).replace("{os:title}", goos.title())
+    stem = _RENAMED_ARCH.sub(lambda match: dict(_renames(match.group(1))).get(goarch, goarch), stem)
     return f"{stem}.zip" if goos == "windows" else f"{stem}.tar.gz"
+
+
+# `{arch:amd64=x86_64,386=i386}`: the arch, some renamed (GoReleaser's default archive names).
+_RENAMED_ARCH = re.compile(r"\{arch:([^{}]*)\}")
+
+
+def _renames(spec: str) -> list[tuple[str, str]]:
+    return [(pair.partition("=")[0], pair.partition("=")[2]) for pair in spec.split(",")]
 
 
 def archive_names(

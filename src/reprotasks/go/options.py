@@ -195,7 +195,8 @@ OPTIONS: tuple[Option, ...] = (
         help=(
             "Archive name without extension (`.tar.gz`, `.zip` on windows), from `{binary}`, `{version}`, `{os}`, "
             "`{arch}` and `{variant}` (`v7` of linux/arm/v7); `{os}` and `{arch}` are required, `{binary}` too with "
-            "several main packages."
+            "several main packages. `{os:title}` writes `Linux`, `{arch:amd64=x86_64,386=i386}` renames the arches "
+            "listed (GoReleaser's default archive names)."
         ),
     ),
 )
@@ -349,11 +350,24 @@ def _binary_names(module: Path, packages: tuple[str, ...], entries: list[str]) -
     return names
 
 
+# What may follow a field's name after a colon: `{os:title}`, `{arch:amd64=x86_64,386=i386}`.
+_ARCHIVE_MODIFIER = {
+    "os": re.compile("title"),
+    "arch": re.compile(r"\w+=[A-Za-z0-9._+-]+(?:,\w+=[A-Za-z0-9._+-]+)*"),
+}
+
+
 def _archive_name(template: str, packages: tuple[str, ...]) -> str:
-    fields = re.findall(r"\{([^{}]*)\}", template)
+    written = re.findall(r"\{([^{}]*)\}", template)
+    fields = [field.partition(":")[0] for field in written]
     literal = re.sub(r"\{[^{}]*\}", "", template)
     usable = (
         all(field in _ARCHIVE_FIELDS for field in fields)
+        and all(
+            _ARCHIVE_MODIFIER.get(field.partition(":")[0], re.compile("$^")).fullmatch(field.partition(":")[2])
+            for field in written
+            if ":" in field
+        )
         and {"os", "arch"} <= set(fields)
         and ("binary" in fields or len(packages) <= 1)
         and re.fullmatch(r"[A-Za-z0-9._+-]*", literal) is not None
@@ -362,9 +376,9 @@ def _archive_name(template: str, packages: tuple[str, ...]) -> str:
     if not usable:
         raise ConfigError(
             f"`go.archive-name` = {template!r} is not a usable archive name",
-            hint="use the fields {binary} {version} {os} {arch} {variant} ({os} and {arch} always, {binary} with "
-            "several main packages) and letters, digits, `.`, `_`, `+`, `-`, e.g. "
-            '`archive-name = "{binary}-{version}-{os}-{arch}"`',
+            hint="use the fields {binary} {version} {os} (or {os:title}) {arch} (or {arch:amd64=x86_64,...}) "
+            "{variant} ({os} and {arch} always, {binary} with several main packages) and letters, digits, `.`, "
+            '`_`, `+`, `-`, e.g. `archive-name = "{binary}-{version}-{os}-{arch}"`',
         )
     return template
 
