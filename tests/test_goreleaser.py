@@ -58,6 +58,8 @@ def _project(root: Path, goreleaser: str = GORELEASER, pyproject: str = "") -> P
 
 
 def test_builds_archives_and_templates_are_mapped_and_the_rest_is_named(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "guide.md").write_text("# Guide\n")
     go = load_config(_project(tmp_path)).go
     assert go.goreleaser == ".goreleaser.yaml"
     assert go.main_packages == ("./cmd/tool-cl",)  # the skipped build is not one
@@ -71,10 +73,10 @@ def test_builds_archives_and_templates_are_mapped_and_the_rest_is_named(tmp_path
         "linux/amd64", "linux/arm64", "linux/arm/v7", "darwin/amd64", "darwin/arm64", "windows/amd64", "windows/arm64",
     )  # fmt: skip
     assert go.archive_name == "tool_{version}_{os}_{arch}{variant}"
-    assert go.archive_files == ("LICENSE",)
+    assert go.archive_files == ("LICENSE", "docs/guide.md")  # a glob names the files it matches
     notes = "\n".join(go.goreleaser_notes)
     assert "{{ .Env.USER }}" in notes and "`before` hooks are not run" in notes
-    assert "GOFLAGS=-mod=vendor" in notes and "'docs/*'" in notes
+    assert "GOFLAGS=-mod=vendor" in notes and "docs" not in notes
     # What the build passes to the linker: every placeholder filled from the commit.
     flags = build_flags("1.2.3", version_variables=(), ldflags=go.ldflags, stamp=Stamp("1.2.3", "ab" * 20, 86400))
     assert flags[-1] == (
@@ -126,8 +128,8 @@ def test_the_arm_suffix_idiom_of_archive_names_is_the_variant(tmp_path: Path) ->
         """
     )
     go = load_config(_project(tmp_path, config)).go
-    assert go.archive_name == "fzf-{version}-{os}_{arch}{variant}"
-    assert go.goreleaser_notes == ("GoReleaser's default archive files (LICENSE*, README*, CHANGELOG*) are not added",)
+    assert go.archive_name == "fzf-{version}-{os}_{arch}{variant}" and go.goreleaser_notes == ()
+    assert go.archive_files == ("LICENSE",)  # GoReleaser's default files (LICENSE*, README*, CHANGELOG*)
 
 
 def test_targets_name_the_platforms(tmp_path: Path) -> None:

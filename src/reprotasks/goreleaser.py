@@ -194,8 +194,8 @@ def read(root: Path, module: Path, module_path: str) -> GoReleaser | None:
     builds = [item for item in document.get("builds") or [{}] if isinstance(item, dict) and not item.get("skip")]
     for build in builds:
         reader.build(build)
-    archives = [item for item in document.get("archives") or [] if isinstance(item, dict)]
-    if archives:
+    archives = [item for item in document.get("archives") or [{}] if isinstance(item, dict)]
+    if archives:  # none written: GoReleaser's default archive
         reader.archive(archives[0], several=len(reader.packages) > 1)
     if isinstance(document.get("source"), dict) and document["source"].get("enabled"):
         reader.note("`source` archive is not made (the sdist, when there is a Python project, is the source)")
@@ -268,14 +268,28 @@ class _Reader:
             self.archive_name = self._archive_name(template, several=several)
         if several:
             self.note("each binary gets an archive of its own (GoReleaser puts a platform's binaries in one)")
-        if "files" not in archive:
-            self.note("GoReleaser's default archive files (LICENSE*, README*, CHANGELOG*) are not added")
-        for entry in archive.get("files") or []:
+        entries = archive["files"] if "files" in archive else list(_DEFAULT_FILES)
+        for entry in entries if isinstance(entries, list) else []:
             name = entry.get("src") if isinstance(entry, dict) else entry
-            if isinstance(name, str) and not any(char in name for char in "*?[") and (self.root / name).is_file():
-                self.files.append(PurePosixPath(name).as_posix())
-            else:
+            matched = self._matched(name) if isinstance(name, str) else []
+            self.files += [path for path in matched if path not in self.files]
+            if not matched and not (isinstance(name, str) and any(char in name for char in "*?[")):
+                # (a glob that matches nothing is GoReleaser's way to add no file: `none*`)
                 self.note(f"archive file {name!r} is not a plain file of the project: not added")
+
+    def _matched(self, pattern: str) -> list[str]:
+        """The regular files ``pattern`` (a path or a glob, from the project root) names, sorted."""
+        if pattern.startswith("/") or ".." in PurePosixPath(pattern).parts:
+            return []
+        if not any(char in pattern for char in "*?["):
+            path = self.root / pattern
+            return [PurePosixPath(pattern).as_posix()] if path.is_file() and not path.is_symlink() else []
+        found = {
+            path.relative_to(self.root).as_posix()
+            for path in self.root.glob(pattern)
+            if path.is_file() and not path.is_symlink() and ".git" not in path.relative_to(self.root).parts
+        }
+        return sorted(found)
 
     def _ldflags(self, value: object) -> list[str]:
         """Each entry's templates mapped, then split into flags (as GoReleaser splits them); a flag
@@ -351,6 +365,9 @@ class _Reader:
             mapped = re.sub(r"\{arch(?::[^{}]*)?\}", lambda match: match.group(0) + "{variant}", mapped, count=1)
         return mapped
 
+
+# The files GoReleaser puts in every archive when `files` is not set.
+_DEFAULT_FILES = ("LICENSE*", "README*", "CHANGELOG*", "license*", "readme*", "changelog*")
 
 # GoReleaser's default archive name: `{{ title .Os }}`, and an if-chain over .Arch.
 _TITLE_OS = re.compile(r"\{\{ title \.Os \}\}")
