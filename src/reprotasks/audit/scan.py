@@ -103,6 +103,14 @@ RULES: Mapping[str, Rule] = {
             "`uv tool install pkg==1.2.3`, `mamba install pkg==1.2.3`",
         ),
         Rule(
+            "RT-S007",
+            "error",
+            "remote-package-unchecked",
+            "a package installed straight from a URL (`rpm -i URL`, `dnf install URL`) is whatever bytes the "
+            "server sends, and its install scripts run as root",
+            "download it to a file, check its sha256 (`sha256sum -c`), then install the file",
+        ),
+        Rule(
             "RT-W001",
             "error",
             "action-not-pinned",

@@ -421,10 +421,24 @@ def _check_apk(args: list[str]) -> str | None:
 
 def _check_rpm(args: list[str]) -> str | None:
     if "install" in args:
-        packages = [word for word in _operands(args, "install") if not word.endswith(".rpm")]
+        operands = _operands(args, "install")
+        if any(_is_url(word) for word in operands):
+            return "RT-S007"
+        packages = [word for word in operands if not word.endswith(".rpm")]
         if any(not _RPM_VERSIONED.search(package) for package in packages):
             return "RT-S005"
     return None
+
+
+def _is_url(word: str) -> bool:
+    return word.startswith(("http://", "https://", "ftp://"))
+
+
+def _check_rpm_command(args: list[str]) -> str | None:
+    """`rpm -i URL` / `rpm -U URL`: rpm downloads and installs it, unchecked."""
+    installs = any(word.startswith("-") and not word.startswith("--") and ("i" in word or "U" in word) for word in args)
+    installs |= any(word in ("--install", "--upgrade") for word in args)
+    return "RT-S007" if installs and any(_is_url(word) for word in args) else None
 
 
 def _check_npm(args: list[str]) -> str | None:
@@ -538,6 +552,7 @@ _OTHER_INSTALLERS: dict[str, Callable[[list[str]], str | None]] = {
     "micromamba": _check_conda,
     "yarn": _check_yarn,
     "pnpm": _check_pnpm,
+    "rpm": _check_rpm_command,
     "apt-get": _check_apt,
     "apt": _check_apt,
 }

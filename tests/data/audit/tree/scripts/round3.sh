@@ -39,3 +39,8 @@ curl -fsSL https://get.example.com/data.tar.gz | tar -xz -C ./data
 curl -fsSLo tool.tar.gz https://get.example.com/tool.tar.gz
 echo "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef  tool.tar.gz" | sha256sum -c
 tar -xzf tool.tar.gz -C /usr/local/bin tool
+rpm -ivh https://get.example.com/tool-1.2.3.x86_64.rpm
+rpm -ivh tool-1.2.3.x86_64.rpm
+dnf install -y https://get.example.com/tool-1.2.3.x86_64.rpm
+dnf install -y ./tool-1.2.3.x86_64.rpm
+rpm -q tool
