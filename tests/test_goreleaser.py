@@ -125,6 +125,8 @@ def test_the_arm_suffix_idiom_of_archive_names_is_the_variant(tmp_path: Path) ->
         builds: [{main: ./cmd/tool-cl}]
         archives:
           - name_template: "{{ .ProjectName }}-{{ .Version }}-{{ .Os }}_{{ .Arch }}{{ if .Arm }}v{{ .Arm }}{{ end }}"
+            formats: [tar.gz]
+            format_overrides: [{goos: windows, formats: [zip]}]
         """
     )
     go = load_config(_project(tmp_path, config)).go
@@ -223,3 +225,20 @@ def test_goreleasers_default_archive_name_is_followed(tmp_path: Path) -> None:
 def test_an_archive_name_modifier_must_be_one_reprotasks_knows(tmp_path: Path, name: str) -> None:
     with pytest.raises(ConfigError, match="is not a usable archive name"):
         load_config(_project(tmp_path, "", f"[tool.reprotasks.go]\narchive-name = {name!r}\n"))
+
+
+def test_archive_formats_and_mod_timestamp_other_than_reprotasks_are_named(tmp_path: Path) -> None:
+    """reprotasks writes tar.gz (zip on windows) stamped with the commit time: GoReleaser settings
+    asking for that are silent, any other is named."""
+    config = textwrap.dedent(
+        """\
+        builds:
+          - {main: ./cmd/tool-cl, mod_timestamp: "{{ .CommitTimestamp }}"}
+          - {main: ./cmd/other, mod_timestamp: "{{ .Now.Unix }}"}
+        archives:
+          - format: tar.xz
+        """
+    )
+    notes = "\n".join(load_config(_project(tmp_path, config)).go.goreleaser_notes)
+    assert "`mod_timestamp: {{ .Now.Unix }}` is not followed" in notes and "CommitTimestamp" not in notes
+    assert "archive formats tar.xz (tar.xz on windows) are not followed" in notes

@@ -261,8 +261,12 @@ class _Reader:
         for platform in _platforms(build):
             if platform not in self.platforms:
                 self.platforms.append(platform)
+        stamp = build.get("mod_timestamp")
+        if stamp is not None and _TEMPLATE.sub(lambda match: match.group(1), str(stamp)).strip() != ".CommitTimestamp":
+            self.note(f"`mod_timestamp: {stamp}` is not followed: archived files carry the commit's time")
 
     def archive(self, archive: Mapping[str, Any], *, several: bool) -> None:
+        self._formats(archive)
         template = archive.get("name_template")
         if isinstance(template, str):
             self.archive_name = self._archive_name(template, several=several)
@@ -276,6 +280,19 @@ class _Reader:
             if not matched and not (isinstance(name, str) and any(char in name for char in "*?[")):
                 # (a glob that matches nothing is GoReleaser's way to add no file: `none*`)
                 self.note(f"archive file {name!r} is not a plain file of the project: not added")
+
+    def _formats(self, archive: Mapping[str, Any]) -> None:
+        """reprotasks writes tar.gz, and zip for windows: a note for any other format the config asks."""
+        main = _format_list(archive.get("formats", archive.get("format", "tar.gz")))
+        windows = main
+        for override in archive.get("format_overrides") or []:
+            if isinstance(override, dict) and override.get("goos") == "windows":
+                windows = _format_list(override.get("formats", override.get("format")))
+        if main != ["tar.gz"] or windows != ["zip"]:
+            self.note(
+                f"archive formats {'/'.join(main)} ({'/'.join(windows)} on windows) are not followed: reprotasks "
+                "writes tar.gz, and zip on windows"
+            )
 
     def _matched(self, pattern: str) -> list[str]:
         """The regular files ``pattern`` (a path or a glob, from the project root) names, sorted."""
@@ -418,6 +435,13 @@ def _units(flags: list[str]) -> list[list[str]]:
         units.append(flags[index : index + width])
         index += width
     return units
+
+
+def _format_list(value: object) -> list[str]:
+    """An archive's `formats` (a list) or `format` (one), as GoReleaser v1 and v2 write them."""
+    if isinstance(value, str):
+        return [value]
+    return [str(item) for item in value] if isinstance(value, list) and value else ["tar.gz"]
 
 
 def _flags(value: object) -> list[str]:
