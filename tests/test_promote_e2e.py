@@ -9,6 +9,7 @@ the policy does not allow, a failed reproduction, an edited ledger, and a second
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -202,6 +203,18 @@ def test_two_releases_through_three_environments_with_every_refusal(
     assert code == 0, output
     assert "prod" in output and "0.4.0 (rolled back to" in output and "staging  0.4.0" in output
     assert len(ledger_lines(root)) == 8
+
+    # Each VSA's verification is kept by its bytes, the trust config and the policy (one record per
+    # entry); what a record says is still held against the entry it stands for.
+    records = sorted((Path(os.environ["REPROTASKS_CACHE_DIR"]) / "vsa-verified").iterdir())
+    assert len(records) == 8, records
+    kept = {record: record.read_text(encoding="utf-8") for record in records}
+    for record, text in kept.items():
+        record.write_text(text.replace('"environment": "', '"environment": "x-'), encoding="utf-8")
+    code, output = cli(root, "status")
+    assert code != 0 and "its VSA says environment 'x-" in output, output
+    for record, text in kept.items():
+        record.write_text(text, encoding="utf-8")
 
     # The dashboard: a static page, loaded in headless Chromium without a console message.
     code, output = cli(root, "report")

@@ -8,6 +8,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
+from reprotasks import _cache
+from reprotasks._version import __version__
 from reprotasks.errors import ConfigError
 
 # The names GoReleaser reads its configuration from.
@@ -208,31 +210,63 @@ _PLACEHOLDER_VERSION = re.compile(
 def placeholder_version_variables(module: Path) -> tuple[str, ...]:
     """``import/path.Name`` for each package-level string variable outside main named ``version``,
     ``Version`` or ``...Version`` whose value is a placeholder ("dev", "development", "unknown"...):
-    what a release stamps with ``-X`` (the linker ignores it for a package a binary does not link)."""
+    what a release stamps with ``-X`` (the linker ignores it for a package a binary does not link).
+
+    Every command loads the configuration, and a module of thousands of files must not be read each
+    time: the answer is kept, keyed by every candidate file's path, size and modification time."""
+    sources = list(_library_sources(module))
+    stats = []
+    for relative, source in sources:
+        try:
+            info = source.stat()
+        except OSError:
+            continue
+        stats.append((relative, info.st_size, info.st_mtime_ns))
+    key = _cache.digest([__version__, "placeholder-version-variables", str(module), go_module_path(module), stats])
+    remembered = _cache.load("go-version-variables", key)
+    if remembered is not None:
+        return tuple(remembered.split()[1:])  # after the count: none found is an answer too
     module_path = go_module_path(module)
     found: set[str] = set()
+    for relative, source in sources:
+        try:
+            text = source.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if "ersion" not in text or _declares_main(text):
+            continue
+        directory = PurePosixPath(relative).parent.as_posix()
+        import_path = module_path if directory == "." else f"{module_path}/{directory}"
+        for declaration in _package_variables(text, literals=True):
+            match = _PLACEHOLDER_VERSION.match(declaration.split("//", 1)[0].strip())
+            if match:
+                found.add(f"{import_path}.{match['name']}")
+    result = tuple(sorted(found))
+    _cache.store("go-version-variables", key, " ".join((str(len(result)), *result)))
+    return result
+
+
+def _library_sources(module: Path) -> Iterator[tuple[str, Path]]:
+    """(module-relative path, path) of each non-test .go file of the module (nested modules,
+    vendor/testdata and hidden directories left out), in a stable order."""
     for directory, names, files in os.walk(module):
         names[:] = sorted(name for name in names if name not in SKIP_DIRS and not name.startswith((".", "_")))
         if directory != str(module) and (Path(directory) / "go.mod").exists():
             names[:] = []  # another module
             continue
         relative = Path(directory).relative_to(module).as_posix()
-        import_path = module_path if relative == "." else f"{module_path}/{relative}"
         for name in sorted(files):
-            source = Path(directory) / name
-            if not name.endswith(".go") or name.endswith("_test.go") or _is_main(source):
-                continue
-            try:
-                text = source.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                continue
-            if "ersion" not in text:
-                continue
-            for declaration in _package_variables(text, literals=True):
-                match = _PLACEHOLDER_VERSION.match(declaration.split("//", 1)[0].strip())
-                if match:
-                    found.add(f"{import_path}.{match['name']}")
-    return tuple(sorted(found))
+            if name.endswith(".go") and not name.endswith("_test.go"):
+                yield (name if relative == "." else f"{relative}/{name}"), Path(directory) / name
+
+
+def _declares_main(text: str) -> bool:
+    """Whether Go source ``text`` is in ``package main`` (its first package clause)."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("package "):
+            return stripped.split()[1:2] == ["main"]
+    return False
 
 
 def version_variables(module: Path, packages: tuple[str, ...]) -> tuple[str, ...]:

@@ -414,7 +414,8 @@ def _check_other_installers(name: str, args: list[str]) -> str | None:
 def _check_apk(args: list[str]) -> str | None:
     if "add" in args:
         packages = _operands(args, "add", frozenset({"-X", "--repository", "-t", "--virtual", "--root", "-p"}))
-        if any("=" not in package and "~" not in package for package in packages):
+        packages = [package for package in packages if not package.endswith(".apk") and "/" not in package]
+        if any("=" not in package and "~" not in package for package in packages):  # (a local .apk file is no pin)
             return "RT-S005"
     return None
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -157,11 +158,17 @@ def open_ledger(config: Config, runner: Runner, verifier: Verifier | None = None
 def _verify_entries(config: Config, ledger: Ledger, verifier: Verifier | None) -> list[Finding]:
     findings = []
     where = ledger_where(ledger)
-    if ledger.entries and verifier is None:  # an empty ledger needs no trust root
-        verifier = _sigstore.verifier(config.sign, offline=config.sign.offline)
+    made = [verifier] if verifier is not None else []
+
+    def trusted_verifier() -> Verifier:
+        """Made on first need: every VSA's result may be kept from an earlier run (``verify_remembered``)."""
+        if not made:
+            made.append(_sigstore.verifier(config.sign, offline=config.sign.offline))
+        return made[0]
+
+    trust = _sigstore.trust_root_key(config.sign)
     for entry in ledger.entries:
-        assert verifier is not None
-        problem, levels = _entry_problem(config, ledger, entry, verifier)
+        problem, levels = _entry_problem(config, ledger, entry, trusted_verifier, trust)
         if problem:
             findings.append(
                 Finding(
@@ -298,7 +305,9 @@ def _pull(
     return fetched.digest, False, []
 
 
-def _entry_problem(config: Config, ledger: Ledger, entry: Entry, verifier: Verifier) -> tuple[str, list[str]]:
+def _entry_problem(
+    config: Config, ledger: Ledger, entry: Entry, verifier: Callable[[], Verifier], trust: str | None
+) -> tuple[str, list[str]]:
     if entry.environment not in config.promote.environments:
         return f"names the environment {entry.environment!r}, which `promote.environments` no longer lists", []
     if entry.restores is not None:
@@ -330,7 +339,8 @@ def _entry_problem(config: Config, ledger: Ledger, entry: Entry, verifier: Verif
     if _ledger.digest_of(data) != entry.vsa:
         return f"its VSA {shown} was changed (sha256 differs)", []
     try:
-        verified = _vsa.verify(data, verifier, promoter_policy(config, entry.environment, reading=True))
+        policy = promoter_policy(config, entry.environment, reading=True)
+        verified = _vsa.verify_remembered(data, verifier, policy, trust)
     except SignatureError as exc:
         return f"its VSA does not verify: {exc}", []
     problem = statement_problem(config, entry, verified)

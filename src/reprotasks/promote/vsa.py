@@ -10,12 +10,14 @@ issuance time (Fulcio's, checked against the timestamp authority), not a time th
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from reprotasks import __version__
+from reprotasks import __version__, _cache
 from reprotasks.promote.ledger import canonical
 from reprotasks.signing import sigstore as _sigstore
 from reprotasks.signing.sigstore import AnyIdentityPolicy, EitherPolicy, SignatureError, SignerPolicy
@@ -142,6 +144,46 @@ def verify(bundle_bytes: bytes, verifier: Verifier, policy: Policy) -> VerifiedV
     if not isinstance(statement, dict) or statement.get("predicateType") != VSA_TYPE:
         raise SignatureError("is not a SLSA Verification Summary Attestation")
     return VerifiedVsa(statement, _sigstore.signer_of(bundle), _sigstore.issued_at(bundle))
+
+
+# A VSA's verification, kept by the bundle's sha256, the trust root's and the signer policy's: every
+# command reads the whole ledger, and re-verifying 600 entries costs seconds each time. Only a
+# success is kept (a failure is checked again), and only where the trust root is a file whose
+# bytes key it (`sign.trust-config`): sigstore-python does not expose the public-good TUF root
+# without refreshing it, so those entries are verified each time.
+_VERIFIED = "vsa-verified"
+
+
+def verify_remembered(
+    bundle_bytes: bytes, verifier: Callable[[], Verifier], policy: Policy, trust: str | None
+) -> VerifiedVsa:
+    """``verify``, or the same check's result kept from an earlier run (``trust``: the trust root's
+    key, None for none to key by); ``verifier`` is asked for only when the check runs."""
+    key = None
+    if trust is not None:
+        digest = hashlib.sha256(bundle_bytes).hexdigest()
+        key = _cache.digest([__version__, _VERIFIED, digest, trust, policy.describe()])
+        remembered = _from_record(_cache.load(_VERIFIED, key))
+        if remembered is not None:
+            return remembered
+    verified = verify(bundle_bytes, verifier(), policy)
+    if key is not None:
+        record = {"statement": verified.statement, "who": verified.who, "when": verified.when.isoformat()}
+        _cache.store(_VERIFIED, key, json.dumps(record, sort_keys=True))
+    return verified
+
+
+def _from_record(text: str | None) -> VerifiedVsa | None:
+    if text is None:
+        return None
+    try:
+        record = json.loads(text)
+        when = datetime.fromisoformat(record["when"])
+        if not isinstance(record["statement"], dict) or not isinstance(record["who"], str) or when.tzinfo is None:
+            return None
+        return VerifiedVsa(record["statement"], record["who"], when)
+    except (ValueError, KeyError, TypeError, RecursionError):
+        return None  # unreadable: verify again
 
 
 def says(vsa: VerifiedVsa) -> dict[str, Any]:

@@ -134,6 +134,19 @@ def _unusable_trust_config(path: Path, exc: Exception) -> ConfigError:
     )
 
 
+def trust_root_key(sign: SignConfig) -> str | None:
+    """What identifies the trust root verification uses, for keeping results by it: a trust-config
+    file's sha256; None for the public-good instances (their TUF root is not known before a refresh)."""
+    import hashlib
+
+    if sign.trust_config is None:
+        return None
+    try:
+        return "trust-config:" + hashlib.sha256(sign.trust_config.read_bytes()).hexdigest()
+    except OSError:
+        return None  # the verifier's own loading says what is wrong
+
+
 def verifier(sign: SignConfig, *, offline: bool) -> Verifier:
     from sigstore.verify import Verifier
 

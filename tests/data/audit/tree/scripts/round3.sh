@@ -44,3 +44,4 @@ rpm -ivh tool-1.2.3.x86_64.rpm
 dnf install -y https://get.example.com/tool-1.2.3.x86_64.rpm
 dnf install -y ./tool-1.2.3.x86_64.rpm
 rpm -q tool
+apk add --no-cache --allow-untrusted /tmp/tool_*.apk
