@@ -207,6 +207,10 @@ _PLACEHOLDER_VERSION = re.compile(
 )
 
 
+# A line that could be one of them (a necessary condition, checked before parsing the file).
+_VERSION_LINE = re.compile(r'ersion(?:[ \t]+string|[ \t]*(?:string[ \t]*)?=[ \t]*")')  # starts with a literal: fast
+
+
 def placeholder_version_variables(module: Path) -> tuple[str, ...]:
     """``import/path.Name`` for each package-level string variable outside main named ``version``,
     ``Version`` or ``...Version`` whose value is a placeholder ("dev", "development", "unknown"...):
@@ -233,8 +237,8 @@ def placeholder_version_variables(module: Path) -> tuple[str, ...]:
             text = source.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        if "ersion" not in text or _declares_main(text):
-            continue
+        if "ersion" not in text or not _VERSION_LINE.search(text) or _declares_main(text):
+            continue  # (most files: no line that could declare such a variable, and no parse)
         directory = PurePosixPath(relative).parent.as_posix()
         import_path = module_path if directory == "." else f"{module_path}/{directory}"
         for declaration in _package_variables(text, literals=True):
