@@ -305,3 +305,26 @@ def test_the_build_fingerprint_holds_only_what_changes_the_build(make_project: M
     }
     for name, value in build_settings.items():
         assert load_config(root, environ={name: value}).fingerprint() != base, name
+
+
+def test_config_shows_the_promotion_policy_resolved_and_builds_ignore_it(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        "[project]\nname = 'x'\nversion = '1'\n\n[tool.reprotasks.promote]\nenvironments = ['qa', 'prod']\n\n"
+        "[tool.reprotasks.promote.rules.prod]\nreproduced = true\nsoak = '1d'\n"
+        "promoters = ['rm@example.test']\npromoter-issuer = 'https://issuer.example.test'\n"
+    )
+    config = load_config(tmp_path)
+    shown = config.describe()["promote"]
+    assert shown["environments"] == ["qa", "prod"] and shown["ledger"] == "promotions"
+    assert shown["rules"]["qa"]["reproduced"] is False and shown["rules"]["qa"]["soak"] == "0s"  # the defaults
+    assert shown["rules"]["prod"] == {
+        "provenance": True,
+        "sbom": True,
+        "reproduced": True,
+        "audit": False,
+        "soak": "1d",
+        "promoters": ["rm@example.test"],
+        "former-promoters": [],
+        "promoter-issuer": "https://issuer.example.test",
+    }
+    assert "promote" not in config.fingerprint()  # where a release may go changes none of its bytes

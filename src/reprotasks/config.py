@@ -120,6 +120,7 @@ class Config:
         """Everything configuration contributes to a build's outputs and manifest: part of its inputs
         digest, and compared with the commit's. Settings that change neither are left out (``_NOT_BUILD``)."""
         described = self.describe()
+        described.pop("promote")  # where a release may go changes nothing it is built from
         for dotted in _NOT_BUILD:
             table, _, key = dotted.rpartition(".")
             (described[table] if table else described).pop(key)
@@ -149,6 +150,12 @@ class Config:
                 for domain in _DESCRIBED
             },
             "images": image_options.describe(self.images, self.rel),
+            "promote": {  # every environment's rules resolved, defaults included
+                "environments": list(self.promote.environments),
+                "ledger": None if self.promote.ledger is None else self.rel(self.promote.ledger),
+                "registry": self.promote.registry,
+                "rules": {name: self.promote.rules_for(name).as_json() for name in self.promote.environments},
+            },
         }
 
 
