@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import mmap
 import os
 import re
 import tempfile
@@ -323,26 +324,6 @@ def wasm_build_info(binary: Path, expected: str | None = None) -> tuple[str, tup
     return version, tuple(line.strip() for line in modinfo.splitlines() if line.strip())
 
 
-def version_stamped(binary: Path, variable: str, *, runner: Runner) -> bool:
-    """Did ``-X variable=...`` set anything? The linker then holds the value as ``<variable>.str``."""
-    listed = runner.run(
-        ["go", "tool", "nm", str(binary)],
-        cwd=binary.parent,
-        env={"GOTOOLCHAIN": "local", "GOFLAGS": ""},
-        check=False,
-        purpose="list the binary's symbols",
-        quiet=True,
-    )
-    # Defined symbols only: a stripped Mach-O binary still lists the system functions it imports (U).
-    symbols = [
-        words for words in (line.split() for line in listed.stdout.splitlines()) if words and words[-2:-1] != ["U"]
-    ]
-    if listed.returncode != 0 or len(symbols) < 2:
-        # Cannot tell (a stripped binary, `-ldflags=-s`, lists none): say nothing rather than something false.
-        return True
-    return any(words[-1:] == [f"{variable}.str"] for words in symbols)
-
-
 def check_compiler(compiler: str, pinned: str, what: str) -> None:
     if compiler != pinned:
         raise ReprotasksError(
@@ -510,7 +491,7 @@ def build_go_platform(
             if pinned is not None:
                 check_compiler(used, pinned, f"{package} for {platform}")
             if check_stamp:
-                _check_stamp(binary, package, version, version_variables, runner=runner)
+                _check_stamp(binary, package, version, version_variables, recorded=embedded, runner=runner)
             target = out_dir / archive_name(name, version, platform, template)
             members = [(exe, binary), *((path.name, path) for path in extra_files)]
             write_archive(target, members, mtime=mtime)
@@ -518,32 +499,38 @@ def build_go_platform(
     return artifacts
 
 
-def carries_version(binary: Path, version: str) -> bool:
-    """Does the binary hold the release version as text (a `const version = "1.2.3"`, a variable
-    set in the code)? Then it carries its version without a stamp. Read in chunks; a short version
-    (under five characters) proves nothing."""
+def carries_version(binary: Path, version: str, *, recorded: Sequence[str] = ()) -> bool:
+    """Does the binary hold the release version as text beyond what its build information records
+    (``recorded``: the ``go version -m`` lines)? A stamped variable's value, or a version written
+    in the code (a `const version = "1.2.3"`), is such text. Read from the binary itself (no
+    `go tool nm`, which a fresh Go cache would first have to build); a short version (under five
+    characters) proves nothing."""
     if len(version) < 5:
         return False
     needle = version.encode()
-    tail = b""
     with binary.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            if needle in tail + chunk:
-                return True
-            tail = chunk[-len(needle) :]
-    return False
+        if os.fstat(handle.fileno()).st_size == 0:
+            return False
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            found, start = 0, data.find(needle)
+            while start != -1:
+                found += 1
+                start = data.find(needle, start + len(needle))
+    return found > sum(line.count(version) for line in recorded)
 
 
-def _check_stamp(binary: Path, package: str, version: str, variables: Sequence[str], *, runner: Runner) -> None:
-    if not variables and carries_version(binary, version):
-        return  # the code carries the version itself (yq's `Version = "v4.53.6"`, gojq's const)
+def _check_stamp(
+    binary: Path, package: str, version: str, variables: Sequence[str], *, recorded: Sequence[str], runner: Runner
+) -> None:
+    if carries_version(binary, version, recorded=recorded):
+        return  # stamped, or the code carries the version itself (yq's `Version = "v4.53.6"`, gojq's const)
     if not variables:
         runner.log(
             f"build: WARNING: {package}: no version variable to stamp (no main package declares a string `version` "
             "or `Version`), so the binary does not carry the version "
             f"{version} (set `go.version-variable` to the package.Variable it prints)"
         )
-    elif not any(version_stamped(binary, variable, runner=runner) for variable in variables):
+    elif len(version) >= 5:  # (a shorter one cannot be told from other text)
         shown = " ".join(f"-X {variable}=..." for variable in variables)
         runner.log(
             f"build: WARNING: {package}: `{shown}` matched no string variable, so the "
