@@ -524,3 +524,32 @@ def test_a_goreleaser_config_of_several_binaries_and_a_nested_module_builds_with
         archive.extractall(tmp_path / "x", filter="data")
     ran = subprocess.run([str(tmp_path / "x" / "gcrane")], capture_output=True, text=True, check=True)
     assert ran.stderr == "gcrane 0.21.9\n"  # println writes to stderr
+
+
+def test_a_pinned_toolchain_not_on_this_machine_is_announced_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh runner waits for go to fetch go.mod's toolchain: one line says so (nothing is fetched here)."""
+    import platform
+
+    from reprotasks.go import binaries
+
+    module = tmp_path / "m"
+    module.mkdir()
+    (module / "go.mod").write_text("module example.com/m\n\ngo 1.26.0\n\ntoolchain go1.99.1\n")
+    cache = tmp_path / "modcache"
+    monkeypatch.setenv("GOMODCACHE", str(cache))
+    monkeypatch.delenv("GOTOOLCHAIN", raising=False)
+    monkeypatch.setattr(binaries, "_ANNOUNCED", set())
+    lines: list[str] = []
+    runner = Runner(module, log=lines.append)
+    assert binaries.go_toolchain(module, runner=runner).setting == "go1.99.1"
+    binaries.go_toolchain(module, runner=runner)
+    announced = [line for line in lines if "go1.99.1 (go.mod's pin) is not on this machine" in line]
+    assert len(announced) == 1, lines
+    host = f"{platform.system().lower()}-{binaries._GOARCH[platform.machine().lower()]}"
+    (cache / "golang.org" / f"toolchain@v0.0.1-go1.99.1.{host}").mkdir(parents=True)
+    monkeypatch.setattr(binaries, "_ANNOUNCED", set())
+    lines.clear()
+    binaries.go_toolchain(module, runner=runner)
+    assert not [line for line in lines if "is not on this machine" in line], lines

@@ -251,6 +251,8 @@ def go_toolchain(module: Path, *, runner: Runner) -> Toolchain:
                 hint=f"unset GOTOOLCHAIN so go fetches {pinned} through GOPROXY, or install {pinned} "
                 "(or change the pin deliberately with `go mod edit -toolchain=...` and re-lock)",
             )
+        if local != pinned:
+            _say_if_downloaded(pinned, runner=runner)
         return Toolchain("local" if local == pinned else pinned, pinned, True)
     if local is None:
         last = (error.splitlines() or ["no output"])[-1]
@@ -259,6 +261,29 @@ def go_toolchain(module: Path, *, runner: Runner) -> Toolchain:
             hint="pin one with `go mod edit -toolchain=goX.Y.Z`, or install a go that supports go.mod's `go` line",
         )
     return Toolchain("local", local, False)
+
+
+_ANNOUNCED: set[str] = set()
+_GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "i686": "386", "armv7l": "arm"}
+
+
+def _say_if_downloaded(version: str, *, runner: Runner) -> None:
+    """A line, once per process, when go is about to fetch the pinned toolchain through GOPROXY (a
+    first build on a fresh runner waits for it, and nothing else would say why)."""
+    import platform
+
+    if version in _ANNOUNCED:
+        return
+    _ANNOUNCED.add(version)
+    cache = os.environ.get("GOMODCACHE") or str(
+        Path((os.environ.get("GOPATH") or str(Path.home() / "go")).split(os.pathsep)[0]) / "pkg" / "mod"
+    )
+    host = f"{platform.system().lower()}-{_GOARCH.get(platform.machine().lower(), platform.machine().lower())}"
+    if not (Path(cache) / "golang.org" / f"toolchain@v0.0.1-{version}.{host}").is_dir():
+        runner.log(
+            f"go: {version} (go.mod's pin) is not on this machine: go downloads it through GOPROXY before the first "
+            "build (about 70 MB, once per machine)"
+        )
 
 
 def toolchain_setting(module: Path, *, runner: Runner) -> str:
