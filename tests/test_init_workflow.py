@@ -73,6 +73,10 @@ def test_init_adds_only_the_new_table_and_is_idempotent(hybrid: Path) -> None:
     for name in ("noxfile.py", "tasks.py", str(WORKFLOW)):
         assert (hybrid / name).is_file(), name
         assert name in result.stdout
+    # What promotion needs that init cannot make is said once, with the commands.
+    assert result.stdout.count("to promote releases (dev -> staging -> prod) with the workflow") == 1
+    assert "git switch --orphan promotions" in result.stdout and "protect prod" in result.stdout
+    assert "[tool.reprotasks.promote.rules.prod]" in result.stdout
     config = load_config(hybrid)
     assert config.sign.github_repository == "acme/hybrid" and config.go.module == hybrid / "go"
 

@@ -25,7 +25,7 @@ from reprotasks._files import write_atomic
 from reprotasks._run import Runner
 from reprotasks.config import STANDALONE, Config, load_config
 from reprotasks.errors import ReprotasksError
-from reprotasks.github.workflow import DEFAULT_INSTALL, MARKER, RELEASE_LOCK, render_workflow
+from reprotasks.github.workflow import DEFAULT_INSTALL, LEDGER_BRANCH, MARKER, RELEASE_LOCK, render_workflow
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -115,11 +115,27 @@ def init(
     left_out = _left_out(root, config, subprojects)
     if left_out:
         result.next_steps.append(left_out)
+    if not _is_foreign(root / workflow):
+        result.next_steps.append(_promotion_steps(config))
     then = (
         "`nox -s lock verify build checksum`" if nox else "`reprotasks lock`, `reprotasks verify`, `reprotasks build`"
     )
     result.next_steps.append(f"review the changes, commit them, then {then}")
     return result
+
+
+def _promotion_steps(config: Config) -> str:
+    """What the workflow's promote job needs that init cannot make: the ledger branch, the GitHub
+    environments (the last one protected), and who may promote to it."""
+    environments = config.promote.environments
+    last = environments[-1]
+    return (
+        f"to promote releases ({' -> '.join(environments)}) with the workflow: create the `{LEDGER_BRANCH}` "
+        f"branch once (`git switch --orphan {LEDGER_BRANCH} && git commit --allow-empty -m ledger && git push "
+        f"origin {LEDGER_BRANCH}`), create the GitHub environments {', '.join(environments)} and protect {last} "
+        f"(required reviewers, tags only), and list who may promote to {last} as `promoters` under "
+        f"[tool.reprotasks.promote.rules.{last}] (without it, whoever may run the workflow promotes there)"
+    )
 
 
 def _initial_config(root: Path, subprojects: list[str]) -> Config:
