@@ -161,12 +161,17 @@ def _base_layout(target: Path, epoch: int) -> None:
         archive.extractall(target, filter="data")
 
 
+def pushed_base(registry: str, reference: str, scratch: Path) -> str:
+    """A two-platform base image (``_base_layout``) pushed as REGISTRY/REFERENCE; its digest."""
+    _base_layout(scratch / "base", 1_700_000_000)
+    crane("push", str(scratch / "base"), f"{registry}/{reference}")
+    return crane("digest", f"{registry}/{reference}").decode().strip()
+
+
 def test_image_on_a_base_pinned_by_digest_and_a_tag_is_refused(
     hybrid_repo: Path, registry: str, crane_on_path: str, tmp_path: Path
 ) -> None:
-    _base_layout(tmp_path / "base", 1_700_000_000)
-    crane("push", str(tmp_path / "base"), f"{registry}/base:1")
-    digest = crane("digest", f"{registry}/base:1").decode().strip()
+    digest = pushed_base(registry, "base:1", tmp_path)
     enable_images(hybrid_repo, base=f"{registry}/base@{digest}", env=["LOG=info"])
     ok("build", hybrid_repo)
     ok("image", hybrid_repo)
@@ -348,9 +353,7 @@ def test_publish_pushes_by_digest_tags_once_and_never_moves_a_tag(
 def test_python_app_image_installs_the_wheel_and_its_hashed_lock(
     hybrid_repo: Path, registry: str, crane_on_path: str, tmp_path: Path
 ) -> None:
-    _base_layout(tmp_path / "base", 1_700_000_000)  # stands in for python:3.11-slim (no public registry here)
-    crane("push", str(tmp_path / "base"), f"{registry}/python:3.11")
-    digest = crane("digest", f"{registry}/python:3.11").decode().strip()
+    digest = pushed_base(registry, "python:3.11", tmp_path)  # stands in for python:3.11-slim (no public registry)
     with (hybrid_repo / "pyproject.toml").open("a", encoding="utf-8") as handle:
         handle.write(
             f'\n[[tool.reprotasks.images]]\nname = "orchestrator"\nkind = "python"\n'

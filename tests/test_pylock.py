@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import MakeProject, cli, commit_all
-from .registry import crane
-from .test_image import _base_layout, exported_rootfs, push_layout
+from .test_image import exported_rootfs, push_layout, pushed_base
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -99,9 +98,7 @@ def test_pylock_names_follow_pep_751_and_never_collide(make_project: MakeProject
 def test_a_pylock_project_gets_its_sbom_and_python_image_from_the_lock(
     hybrid_repo: Path, registry: str, crane_on_path: str, tmp_path: Path
 ) -> None:
-    _base_layout(tmp_path / "base", 1_700_000_000)
-    crane("push", str(tmp_path / "base"), f"{registry}/python:3.11")
-    digest = crane("digest", f"{registry}/python:3.11").decode().strip()
+    digest = pushed_base(registry, "python:3.11", tmp_path)
     (hybrid_repo / "requirements.txt").unlink()
     with (hybrid_repo / "pyproject.toml").open("a", encoding="utf-8") as handle:
         handle.write(
