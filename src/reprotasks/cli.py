@@ -11,8 +11,11 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from reprotasks import _frontend, registry
 from reprotasks._version import __version__
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _EPILOG = """\
 Configuration lives in [tool.reprotasks] of pyproject.toml (see `reprotasks schema`);
@@ -56,6 +59,19 @@ def build_parser(command: str | None = "") -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"reprotasks {__version__}")
     parser.add_argument("-C", "--project", default=".", metavar="DIR", help="project directory (default: current)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    if command is None and "reprotasks.registry" not in sys.modules:
+        # The top-level help of a fresh process: names and summaries need neither the registry nor
+        # the step machinery (nothing can have registered a step of its own yet).
+        from reprotasks.steps import RELEASE_STEPS, SUMMARIES, release_summary
+
+        # Listed, not built: a parser per command is most of the cost of the help (argparse lists
+        # a subcommand by this entry; the help exits before any command would be parsed).
+        listed = {**SUMMARIES, "release": release_summary(RELEASE_STEPS), **_BUILTINS}
+        for name, text in listed.items():
+            commands._choices_actions.append(commands._ChoicesPseudoAction(name, (), text))
+        return parser
+    from reprotasks import _frontend, registry
+
     for name in registry.names():
         if command is None:  # the top-level help: names and summaries, no step loaded
             commands.add_parser(name, help=registry.summary(name))
@@ -65,9 +81,19 @@ def build_parser(command: str | None = "") -> argparse.ArgumentParser:
             spec = registry.get(name)
             sub = commands.add_parser(name, help=spec.summary, description=spec.description or spec.summary)
             _frontend.add_arguments(sub, spec)
-    commands.add_parser("config", help="print the resolved configuration as JSON")
-    commands.add_parser("schema", help="print the JSON schema of [tool.reprotasks]")
+    _add_builtins(commands)
     return parser
+
+
+_BUILTINS = {
+    "config": "print the resolved configuration as JSON",
+    "schema": "print the JSON schema of [tool.reprotasks]",
+}
+
+
+def _add_builtins(commands: Any) -> None:
+    for name, text in _BUILTINS.items():
+        commands.add_parser(name, help=text)
 
 
 # What a shell reports for a process ended by SIGPIPE: `reprotasks config | head -1` is not an error.
@@ -119,8 +145,10 @@ def _command_named(argv: Sequence[str]) -> str | None:
     except (argparse.ArgumentError, SystemExit):
         return ""
     command: str | None = known.command
-    if command is not None and command not in registry.names():
-        return ""
+    if command is not None and command not in ("config", "schema"):
+        from reprotasks import registry
+
+        return command if command in registry.names() else ""
     return command
 
 
@@ -138,6 +166,7 @@ def _command(args: argparse.Namespace) -> None:
         # Index URLs may carry a user and password (also from REPROTASKS_* overrides): never shown.
         print(mask(json.dumps(load_config(args.project).describe(), indent=2)))
     else:
+        from reprotasks import _frontend, registry
         from reprotasks._app import run_step
 
         spec = registry.get(args.command)

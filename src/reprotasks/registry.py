@@ -18,15 +18,15 @@ from dataclasses import dataclass
 
 from reprotasks.errors import ReprotasksError
 from reprotasks.step import CommandSpec, PipelineSpec, StepSpec, flag, many
-from reprotasks.steps import SUMMARIES
+from reprotasks.steps import RELEASE_STEPS, SUMMARIES, release_summary
 from reprotasks.steps._signing import InstanceOptions, identity_token
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-# The release pipeline. The SBOM comes before SHA256SUMS so that SHA256SUMS (and its signature) covers it.
-_RELEASE: list[str] = ["verify", "build", "image", "sbom", "checksum", "provenance", "sign", "verify-signatures"]
+# The release pipeline (``reprotasks.steps.RELEASE_STEPS``, plus steps registered with `release_after=`).
+_RELEASE: list[str] = list(RELEASE_STEPS)
 
 # Skipping a step skips the steps that only make sense after it.
 IMPLIED_SKIPS: dict[str, tuple[str, ...]] = {"sign": ("verify-signatures",)}
@@ -58,10 +58,7 @@ def _release_spec() -> PipelineSpec[ReleaseOptions]:
     """The release command, its summary spelling out the pipeline as it is now."""
     return PipelineSpec(
         name="release",
-        summary=(
-            f"{' -> '.join(_RELEASE)}, staged: dist/ is replaced only when every step succeeded; --dry-run shows "
-            "the plan, --skip STEP leaves a step out."
-        ),
+        summary=release_summary(_RELEASE),
         options=ReleaseOptions,
         steps=release_names,
         writes=lambda options: not options.dry_run,

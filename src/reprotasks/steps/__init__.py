@@ -78,3 +78,16 @@ SUMMARIES: dict[str, str] = {
     ),
     "init": "wire this repository up: [tool.reprotasks], noxfile.py/tasks.py imports, the release workflow",
 }
+
+# The release pipeline as built in (the registry keeps the live list: a step registered with
+# `release_after=` joins it). The SBOM comes before SHA256SUMS so that SHA256SUMS (and its
+# signature) covers it.
+RELEASE_STEPS = ("verify", "build", "image", "sbom", "checksum", "provenance", "sign", "verify-signatures")
+
+
+def release_summary(steps: tuple[str, ...] | list[str]) -> str:
+    """``release``'s one-line summary: the pipeline it runs, spelled out."""
+    return (
+        f"{' -> '.join(steps)}, staged: dist/ is replaced only when every step succeeded; --dry-run shows the plan, "
+        "--skip STEP leaves a step out."
+    )
