@@ -93,6 +93,36 @@ def test_verify_asks_for_the_pinned_toolchain_as_build_does(go_project: Path, mo
     assert "let go fetch it through GOPROXY" in message
 
 
+def test_a_go_version_file_pins_the_toolchain_as_the_repository_ci_does(go_project: Path) -> None:
+    """`.go-version` (actions/setup-go's go-version-file) pins Go when go.mod has no `toolchain`
+    line, and outranks an exact `go` line (the oldest Go the module accepts)."""
+    from reprotasks.artifacts.manifest import read_manifest
+
+    from .conftest import commit_all
+
+    running = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True, check=True).stdout.strip()
+    gomod = go_project / "go" / "go.mod"
+    gomod.write_text(re.sub(r"go 1\.23\.0\n\ntoolchain go[\d.]+\n", "go 1.23.0\n", gomod.read_text()))
+    (go_project / ".go-version").write_text(running.removeprefix("go") + "\n")
+    commit_all(go_project)
+    verify(load_config(go_project), runner=Runner(go_project, log=lambda _line: None))
+    built = run_cli("build", "--go-only", "--platform", "linux/amd64", cwd=go_project)
+    assert built.returncode == 0, built.stderr
+    assert "pins no Go toolchain" not in built.stderr and "WARNING" not in built.stderr, built.stderr
+    manifest = read_manifest(go_project / "dist" / "manifest.json", "dist/manifest.json")
+    assert {record.compiler for record in manifest.artifacts} == {running}
+    # Another version there is named there, with the fix, not go.mod's `go 1.23.0`.
+    major, minor, patch = running.removeprefix("go").split(".")
+    older = f"{major}.{minor}.{int(patch) - 1}" if int(patch) > 0 else f"{major}.{int(minor) - 1}.0"
+    (go_project / ".go-version").write_text(f"go{older}\n")
+    [message] = findings(go_project)
+    assert message.startswith(f".go-version:1: pins go{older} but the go command runs {running}"), message
+    # A `.go-version` naming no exact version (`1.26`, `stable`) pins nothing: go.mod's exact line does.
+    (go_project / ".go-version").write_text("stable\n")
+    [message] = findings(go_project)
+    assert message.startswith("go/go.mod:3: pins go1.23.0 but the go command runs"), message
+
+
 def test_go_refusing_a_newer_go_line(go_project: Path) -> None:
     go_mod = go_project / "go" / "go.mod"
     go_mod.write_text("module example.com/hybrid/worker\n\ngo 1.99.0\n")
@@ -545,7 +575,7 @@ def test_a_pinned_toolchain_not_on_this_machine_is_announced_once(
     runner = Runner(module, log=lines.append)
     assert binaries.go_toolchain(module, runner=runner).setting == "go1.99.1"
     binaries.go_toolchain(module, runner=runner)
-    announced = [line for line in lines if "go1.99.1 (go.mod's pin) is not on this machine" in line]
+    announced = [line for line in lines if "go1.99.1 (m/go.mod's pin) is not on this machine" in line]
     assert len(announced) == 1, lines
     host = f"{platform.system().lower()}-{binaries._GOARCH[platform.machine().lower()]}"
     (cache / "golang.org" / f"toolchain@v0.0.1-go1.99.1.{host}").mkdir(parents=True)

@@ -241,18 +241,19 @@ def go_toolchain(module: Path, *, runner: Runner) -> Toolchain:
     ``local`` only when the ``go`` binary on PATH *is* the pin: asked with ``GOTOOLCHAIN=local``,
     so a GOTOOLCHAIN in the caller's environment cannot make another toolchain look like it.
     """
-    pinned = _gomod.read_pins(module).pinned
+    pins = _gomod.read_pins(module)
+    pinned = pins.pinned
     local, error = _gomod.running_version(module, runner=runner, toolchain="local")
     if pinned is not None:
         if local != pinned and os.environ.get("GOTOOLCHAIN") == "local":
             # The caller forbade toolchain downloads: say so, as verify does, rather than fetch the pin anyway.
             raise ReprotasksError(
-                f"GOTOOLCHAIN=local, but {module.name}/go.mod pins {pinned} and the local go is {local}",
+                f"GOTOOLCHAIN=local, but {_pinned_in(module, pins)} pins {pinned} and the local go is {local}",
                 hint=f"unset GOTOOLCHAIN so go fetches {pinned} through GOPROXY, or install {pinned} "
                 "(or change the pin deliberately with `go mod edit -toolchain=...` and re-lock)",
             )
         if local != pinned:
-            _say_if_downloaded(pinned, runner=runner)
+            _say_if_downloaded(pinned, _pinned_in(module, pins), runner=runner)
         return Toolchain("local" if local == pinned else pinned, pinned, True)
     if local is None:
         last = (error.splitlines() or ["no output"])[-1]
@@ -263,11 +264,18 @@ def go_toolchain(module: Path, *, runner: Runner) -> Toolchain:
     return Toolchain("local", local, False)
 
 
+def _pinned_in(module: Path, pins: _gomod.GoPins) -> str:
+    """The file that pins the toolchain, as messages name it."""
+    if pins.from_version_file and pins.version_file is not None:
+        return pins.version_file.name if pins.version_file.parent != module else f"{module.name}/.go-version"
+    return f"{module.name}/go.mod"
+
+
 _ANNOUNCED: set[str] = set()
 _GOARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "i686": "386", "armv7l": "arm"}
 
 
-def _say_if_downloaded(version: str, *, runner: Runner) -> None:
+def _say_if_downloaded(version: str, pinned_by: str, *, runner: Runner) -> None:
     """A line, once per process, when go is about to fetch the pinned toolchain through GOPROXY (a
     first build on a fresh runner waits for it, and nothing else would say why)."""
     import platform
@@ -281,8 +289,8 @@ def _say_if_downloaded(version: str, *, runner: Runner) -> None:
     host = f"{platform.system().lower()}-{_GOARCH.get(platform.machine().lower(), platform.machine().lower())}"
     if not (Path(cache) / "golang.org" / f"toolchain@v0.0.1-{version}.{host}").is_dir():
         runner.log(
-            f"go: {version} (go.mod's pin) is not on this machine: go downloads it through GOPROXY before the first "
-            "build (about 70 MB, once per machine)"
+            f"go: {version} ({pinned_by}'s pin) is not on this machine: go downloads it through GOPROXY before "
+            "the first build (about 70 MB, once per machine)"
         )
 
 

@@ -27,15 +27,30 @@ class GoPins:
     go_line: int | None
     toolchain: str | None
     toolchain_line: int | None
+    # An exact version in a `.go-version` file (actions/setup-go's `go-version-file`, goenv):
+    # what the repository's own CI builds with.
+    version_file: Path | None = None
+    file_version: str | None = None
 
     @property
     def pinned(self) -> str | None:
-        """The exact toolchain go.mod selects (``go1.X.Y``), or None when it is not exact."""
+        """The exact toolchain this module is built with (``go1.X.Y``), or None when none is exact:
+        go.mod's `toolchain` line, else `.go-version`, else an exact `go X.Y.Z` line (the oldest Go
+        the module accepts, which a `.go-version` beside it overrides, as the repository's CI does)."""
         if self.toolchain and self.toolchain != "default":
             return self.toolchain
+        if self.file_version:
+            return f"go{self.file_version}"
         if self.go_version and _EXACT.match(self.go_version):
             return f"go{self.go_version}"
         return None
+
+    @property
+    def from_version_file(self) -> bool:
+        """Whether the pin is `.go-version`'s (go.mod has no `toolchain` line)."""
+        return (
+            self.pinned is not None and not (self.toolchain and self.toolchain != "default") and bool(self.file_version)
+        )
 
 
 def read_pins(module: Path, shown: str | None = None) -> GoPins:
@@ -49,7 +64,23 @@ def read_pins(module: Path, shown: str | None = None) -> GoPins:
             go_version, go_line = match["version"], number
         elif match := _TOOLCHAIN_LINE.match(stripped):
             toolchain, toolchain_line = match["name"], number
-    return GoPins(go_version, go_line, toolchain, toolchain_line)
+    version_file, file_version = go_version_file(module)
+    return GoPins(go_version, go_line, toolchain, toolchain_line, version_file, file_version)
+
+
+def go_version_file(module: Path) -> tuple[Path | None, str | None]:
+    """The nearest `.go-version` from ``module`` up to its repository's root, and the exact version
+    it names (``1.26.5`` or ``go1.26.5``); (None, None) without one, (path, None) when it names no
+    exact version (``1.26``, ``stable``): then it pins nothing."""
+    for directory in (module, *module.resolve().parents):
+        candidate = directory / ".go-version"
+        if candidate.is_file():
+            lines = [line.strip() for line in read_text(candidate, ".go-version").splitlines() if line.strip()]
+            version = (lines or [""])[0].removeprefix("go")
+            return candidate, version if _EXACT.match(version) else None
+        if (directory / ".git").exists():
+            break
+    return None, None
 
 
 def tidy(module: Path, *, runner: Runner) -> bool:

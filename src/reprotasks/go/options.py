@@ -99,8 +99,8 @@ OPTIONS: tuple[Option, ...] = (
         default="required",
         choices=("required", "none"),
         help=(
-            "`required`: go.mod must pin an exact toolchain (`toolchain go1.X.Y` or `go 1.X.Y`); `none` skips "
-            "the check."
+            "`required`: the Go toolchain must be pinned exactly: go.mod's `toolchain go1.X.Y`, else a "
+            "`.go-version` file (`1.X.Y`, as actions/setup-go reads it), else `go 1.X.Y`; `none` skips the check."
         ),
     ),
     Option(

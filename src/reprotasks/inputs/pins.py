@@ -182,11 +182,14 @@ def go_findings(config: Config, module: Path, *, runner: Runner) -> list[Finding
     # environment says GOTOOLCHAIN=local; a local go newer than the pin is then no obstacle.
     asked = "local" if pinned is None or os.environ.get("GOTOOLCHAIN") == "local" else pinned
     running, refusal = _gomod.running_version(module, runner=runner, toolchain=asked)
+    # A pin written in `.go-version` is named there (line 1), else go.mod's line.
+    from_file = pins.version_file if pins.from_version_file else None
+    where, line = (config.rel(from_file), 1) if from_file else (go_mod, None)
     if running is None:
         findings.append(
             Finding(
-                go_mod,
-                pins.toolchain_line or pins.go_line,
+                where,
+                line or pins.toolchain_line or pins.go_line,
                 f"the go command refuses this module: {refusal}",
                 f"install {pinned or 'the Go version go.mod asks for'}, or let go fetch it through GOPROXY "
                 "(build does, unless GOTOOLCHAIN=local)",
@@ -195,8 +198,8 @@ def go_findings(config: Config, module: Path, *, runner: Runner) -> list[Finding
     elif pinned is not None and running != pinned:
         findings.append(
             Finding(
-                go_mod,
-                pins.toolchain_line or pins.go_line,
+                where,
+                line or pins.toolchain_line or pins.go_line,
                 f"pins {pinned} but the go command runs {running}",
                 f"install {pinned} and put it first on PATH, or set GOTOOLCHAIN={pinned} so go fetches it "
                 f"(or update the pin deliberately: `go mod edit -toolchain={running}`)",
