@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -371,3 +372,92 @@ def test_with_uv_the_dependencies_lock_covers_every_supported_python(make_projec
     assert "gamma==0.2 ; python_full_version < '3.11'" in text, text
     assert parse_lock(root / "requirements.lock.txt").versions() == {"alpha": "1.1", "beta": "2.0", "gamma": "0.2"}
     verify(load_config(root), runner=runner_for(root))
+
+
+def test_a_direct_requirement_resolved_a_major_version_behind_is_a_warning(
+    make_project: MakeProject, wheelhouse: Path, tmp_path: Path
+) -> None:
+    """A resolver that backtracks to satisfy another pin says nothing; lock names the requirement,
+    the newest version that fits it, and the constraint that finds the conflict. Only pins this run
+    moved are looked at: a kept old pin is the user's choice."""
+    from .conftest import build_wheel
+
+    house = tmp_path / "house"
+    house.mkdir()
+    for wheel in wheelhouse.iterdir():
+        (house / wheel.name).write_bytes(wheel.read_bytes())
+    build_wheel(house, "delta", "1.0", [])
+    build_wheel(house, "delta", "2.0", ["beta>=2"])
+    root = make_project("delta\nbeta<2\n", name="behind")
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(repr(str(wheelhouse)), repr(str(house))))
+    result = run_cli("lock", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert parse_lock(root / "requirements.txt").versions() == {"beta": "1.0", "delta": "1.0"}
+    warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1, result.stderr
+    assert warnings[0].startswith(
+        "lock: WARNING: requirements.txt: delta resolved to 1.0, though 2.0 fits `delta` (any version) in "
+        "requirements.in: the resolver (pip-tools) went back a major version or more"
+    ), warnings
+    assert "add `delta>=2` to requirements.in" in warnings[0]
+    assert re.search(r"warnings +1, shown above as `lock: WARNING: ...`", result.stdout), result.stdout
+    # The pin is now kept from the lock: no warning again.
+    again = run_cli("lock", cwd=root)
+    assert again.returncode == 0 and "WARNING" not in again.stderr, again.stderr
+    # A constraint that excludes the newer major is the user's choice: no warning.
+    (root / "requirements.in").write_text("delta<2\nbeta<2\n")
+    (root / "requirements.txt").unlink()
+    constrained = run_cli("lock", cwd=root)
+    assert constrained.returncode == 0 and "WARNING" not in constrained.stderr, constrained.stderr
+
+
+def test_the_index_is_asked_for_versions_that_fit_this_python(tmp_path: Path) -> None:
+    """PEP 691 JSON from a real HTTP index: yanked files and files whose requires-python excludes this
+    Python are no version that fits; an index that does not answer is no warning."""
+    import http.server
+    import threading
+
+    from packaging.requirements import Requirement
+
+    from reprotasks.python import behind
+
+    files = [
+        {"filename": "omega-1.0-py3-none-any.whl", "hashes": {}},
+        {"filename": "omega-2.0-py3-none-any.whl", "hashes": {}, "yanked": "broken"},
+        {"filename": "omega-3.0-py3-none-any.whl", "hashes": {}, "requires-python": ">=3.99"},
+        {"filename": "omega-4.0rc1-py3-none-any.whl", "hashes": {}},
+    ]
+
+    class Index(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"meta": {"api-version": "1.1"}, "name": "omega", "files": files}).encode()
+            self.send_response(200 if self.path == "/simple/omega/" else 404)
+            self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Index)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/simple"
+        wanted = {"omega": Requirement("omega")}
+        assert behind.far_behind(wanted, {"omega": "0.9"}, index_urls=[url], find_links=[]) == [
+            ("omega", "0.9", "1.0", "any version")
+        ]
+        files[2]["requires-python"] = ">=3.8"
+        assert behind.far_behind(wanted, {"omega": "1.0"}, index_urls=[url], find_links=[]) == [
+            ("omega", "1.0", "3.0", "any version")
+        ]
+        assert (
+            behind.far_behind({"omega": Requirement("omega<3")}, {"omega": "1.0"}, index_urls=[url], find_links=[])
+            == []
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert behind.far_behind(wanted, {"omega": "0.9"}, index_urls=[url], find_links=[]) == []

@@ -13,6 +13,7 @@ from reprotasks._run import Runner, mask
 from reprotasks.config import Config, LockSpec
 from reprotasks.errors import ReprotasksError
 from reprotasks.go import mod as _gomod
+from reprotasks.python import behind as _behind
 from reprotasks.python.lockfile import check_lock_files, included_paths, is_pylock, parse_lock, parse_lock_text
 from reprotasks.python.resolve import compile_lock
 
@@ -28,12 +29,15 @@ class LockedFile:
 class LockResult:
     python: tuple[LockedFile, ...]
     go_modules: tuple[tuple[str, bool], ...]  # (module directory, go.mod/go.sum changed)
+    warnings: tuple[str, ...] = ()
 
     def rows(self) -> list[tuple[str, str]]:
         """(what, outcome) pairs for a summary table."""
         rows = [(f.path, f"{'updated' if f.changed else 'unchanged'}, {f.packages} packages") for f in self.python]
         for module, changed in self.go_modules:
             rows.append((f"{module} (go.mod, go.sum)", "updated" if changed else "unchanged"))
+        if self.warnings:
+            rows.append(("warnings", f"{len(self.warnings)}, shown above as `lock: WARNING: ...`"))
         return rows
 
 
@@ -55,6 +59,7 @@ def lock(
     if upgrade_packages:
         _check_known_packages(config, upgrade_packages)
     locked: list[LockedFile] = []
+    warnings: list[str] = []
     for spec in specs:
         writer = "uv" if is_pylock(spec.output) else backend  # only uv writes pylock.toml
         runner.log(f"lock: {spec.describe_input(config.root)} -> {config.rel(spec.output)} ({writer})")
@@ -66,8 +71,11 @@ def lock(
             )
             after = temp.read_bytes()
             _refuse_credentials(after, config.rel(spec.output), spec.describe_input(config.root))
-            count = len(parse_lock_text(after.decode("utf-8", "replace"), pylock=is_pylock(spec.output)).pins)
-        locked.append(LockedFile(config.rel(spec.output), count, before != after))
+            pins = parse_lock_text(after.decode("utf-8", "replace"), pylock=is_pylock(spec.output)).versions()
+        locked.append(LockedFile(config.rel(spec.output), len(pins), before != after))
+        for warning in _far_behind(config, spec, before, pins, backend=writer):
+            runner.log(f"lock: WARNING: {warning}")
+            warnings.append(warning)
     go_modules = []
     for module in config.go.modules if go else ():
         runner.log(f"lock: Go module {config.rel(module)}")
@@ -81,7 +89,35 @@ def lock(
                 f"add a requirements.in in {config.root.name}, or list inputs in `locks` under [tool.reprotasks.python]"
             ),
         )
-    return LockResult(tuple(locked), tuple(go_modules))
+    return LockResult(tuple(locked), tuple(go_modules), tuple(warnings))
+
+
+def _far_behind(
+    config: Config, spec: LockSpec, before: bytes | None, pins: dict[str, str], *, backend: str
+) -> list[str]:
+    """A warning for each direct requirement this run pinned (new or moved) a major version or more
+    behind the newest release that fits it: a resolver that backtracked, most often (``python.behind``)."""
+    if spec.generated is not None:
+        return []
+    previous = (
+        parse_lock_text(before.decode("utf-8", "replace"), pylock=is_pylock(spec.output)).versions() if before else {}
+    )
+    moved = {name: version for name, version in pins.items() if previous.get(name) != version}
+    python = config.python
+    behind = _behind.far_behind(
+        _behind.direct_requirements(spec.input),
+        moved,
+        index_urls=_behind.index_urls(python.index_url, python.extra_index_urls, python.no_index),
+        find_links=[config.root / link for link in python.find_links if "://" not in link],
+    )
+    shown_input = config.rel(spec.input)
+    return [
+        f"{config.rel(spec.output)}: {name} resolved to {locked}, though {newest} fits `{name}` "
+        f"({specifier}) in {shown_input}: the resolver ({backend}) went back a major version or more, most often "
+        f"to satisfy another requirement; add `{name}>={newest.split('.')[0]}` to {shown_input} and lock again to "
+        "see which one conflicts (or pin the old version there deliberately)"
+        for name, locked, newest, specifier in behind
+    ]
 
 
 def lock_order(specs: Sequence[LockSpec]) -> tuple[LockSpec, ...]:
