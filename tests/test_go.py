@@ -583,3 +583,31 @@ def test_a_pinned_toolchain_not_on_this_machine_is_announced_once(
     lines.clear()
     binaries.go_toolchain(module, runner=runner)
     assert not [line for line in lines if "is not on this machine" in line], lines
+
+
+def test_an_empty_go_build_cache_is_announced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh runner's first build compiles the standard library: one line says why it takes minutes."""
+    from reprotasks.go import binaries
+
+    module = tmp_path / "m"
+    module.mkdir()
+    (module / "go.mod").write_text("module example.com/m\n\ngo 1.26.0\n")
+    lines: list[str] = []
+    runner = Runner(module, log=lines.append)
+    warm = tmp_path / "warm"
+    for index in range(256):
+        (warm / f"{index:02x}").mkdir(parents=True)
+        (warm / f"{index:02x}" / f"{index:02x}aa-a").write_bytes(b"")
+        (warm / f"{index:02x}" / f"{index:02x}bb-d").write_bytes(b"")
+    monkeypatch.setenv("GOCACHE", str(warm))
+    monkeypatch.setattr(binaries, "_HERMETIC", {})
+    binaries.say_if_cold_cache(module, runner=runner)
+    assert not lines
+    empty = tmp_path / "gocache"
+    monkeypatch.setenv("GOCACHE", str(empty))
+    monkeypatch.setattr(binaries, "_HERMETIC", {})
+    binaries.say_if_cold_cache(module, runner=runner)
+    assert lines == [
+        f"go: the build cache ({empty}) is empty: this first build compiles the standard library and every "
+        "dependency for each platform (minutes on a small runner); later builds reuse it"
+    ]

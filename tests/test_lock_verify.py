@@ -248,8 +248,8 @@ def test_a_lock_constrained_by_another_is_locked_after_it(make_project: MakeProj
     (root / "requirements-dev.in").write_text("-c requirements.txt\nbeta\ngamma\n")
     lines: list[str] = []
     lock(load_config(root), runner=runner_for(root, lines))
-    order = [line.split()[1] for line in lines if line.startswith("lock: ") and " -> " in line]
-    assert order == ["requirements.in", "requirements-dev.in"]
+    order = [line.split()[1:3] for line in lines if line.startswith("lock: ") and " -> " in line]
+    assert order == [["[1/2]", "requirements.in"], ["[2/2]", "requirements-dev.in"]]  # with a running count
     dev = {pin.name: pin.version for pin in parse_lock(root / "requirements-dev.txt").pins}
     main = {pin.name: pin.version for pin in parse_lock(root / "requirements.txt").pins}
     assert dev["beta"] == main["beta"] == "2.0"  # the constraint held on the first run

@@ -58,6 +58,7 @@ from reprotasks.go.binaries import (
     hermetic_environment,
     parse_platform,
     platform_environment,
+    say_if_cold_cache,
 )
 from reprotasks.go.mod import verify_findings
 from reprotasks.go.options import DEFAULT_ARCHIVE_NAME
@@ -781,6 +782,7 @@ def _go_jobs(
     if unverified:
         raise DriftError(unverified, step="build")
     runner.log(f"build: Go {', '.join(plan.go_packages)} for {', '.join(plan.platforms)}")
+    say_if_cold_cache(module, runner=runner)
     return [
         functools.partial(
             _go_job, config, plan, project, module, stage, platform, commands.go[platform], places, runner

@@ -294,6 +294,27 @@ def _say_if_downloaded(version: str, pinned_by: str, *, runner: Runner) -> None:
         )
 
 
+def say_if_cold_cache(module: Path, *, runner: Runner) -> None:
+    """A line when go's build cache is empty (a fresh runner): the first build compiles the standard
+    library and every dependency for each platform, minutes that nothing else would explain. A
+    warm cache holds thousands of entries spread over its 256 subdirectories; a few sampled
+    subdirectories with almost nothing in them mean it is cold."""
+    cache = hermetic_environment(module, runner=runner).get("GOCACHE", "")
+    if not cache or cache == "off":
+        return
+    sampled = 0
+    for name in ("00", "3f", "7f", "bf", "ff"):
+        try:
+            sampled += sum(1 for _entry in (Path(cache) / name).iterdir())
+        except OSError:
+            continue
+    if sampled < 5:
+        runner.log(
+            f"go: the build cache ({cache}) is empty: this first build compiles the standard library and every "
+            "dependency for each platform (minutes on a small runner); later builds reuse it"
+        )
+
+
 def toolchain_setting(module: Path, *, runner: Runner) -> str:
     """GOTOOLCHAIN value for ``module`` (see ``go_toolchain``)."""
     return go_toolchain(module, runner=runner).setting

@@ -60,9 +60,10 @@ def lock(
         _check_known_packages(config, upgrade_packages)
     locked: list[LockedFile] = []
     warnings: list[str] = []
-    for spec in specs:
+    for number, spec in enumerate(specs, start=1):
         writer = "uv" if is_pylock(spec.output) else backend  # only uv writes pylock.toml
-        runner.log(f"lock: {spec.describe_input(config.root)} -> {config.rel(spec.output)} ({writer})")
+        count = f"[{number}/{len(specs)}] " if len(specs) > 1 else ""  # a running count over many locks
+        runner.log(f"lock: {count}{spec.describe_input(config.root)} -> {config.rel(spec.output)} ({writer})")
         check_lock_files(None if spec.generated is not None else spec.input, spec.output, config.rel(spec.output))
         before = spec.output.read_bytes() if spec.output.exists() else None
         with atomic_path(spec.output) as temp:
