@@ -128,8 +128,11 @@ def test_verify_catches_loose_pin_index_url_and_local_path(make_project: MakePro
     assert not any("s3cret" in m for m in messages)
 
 
-def test_verify_catches_tampered_hash(make_project: MakeProject) -> None:
-    root = make_project("gamma\n")
+@pytest.mark.parametrize("backend", ["pip-tools", "uv"])
+def test_verify_catches_tampered_hash(make_project: MakeProject, backend: str) -> None:
+    """Whichever backend wrote and checks the lock: uv keeps the hashes of a kept pin from the lock it
+    is given, so it is given the pins alone."""
+    root = make_project("gamma\n", extra_config=f"lock-backend = {backend!r}\n")
     do_lock(root)
     lock_file = root / "requirements.txt"
     text = lock_file.read_text()
@@ -137,7 +140,10 @@ def test_verify_catches_tampered_hash(make_project: MakeProject) -> None:
     flipped = ("0" if digest[0] != "0" else "1") + digest[1:]
     lock_file.write_text(text.replace(digest, flipped))
     [message] = drift(root)
-    assert "could not be re-resolved from requirements.in" in message
+    if backend == "pip-tools":  # pip refuses the file whose hash does not match
+        assert "could not be re-resolved from requirements.in" in message
+    else:  # uv reads the index's hash
+        assert "(re-resolving gives: gamma==0.2 with other hashes)" in message
     assert "tampered" in message
 
 
@@ -167,7 +173,7 @@ def test_verify_is_cached_until_an_input_changes(make_project: MakeProject) -> N
     do_lock(root)
     first: list[str] = []
     verify(load_config(root), runner=runner_for(root, first))
-    assert any(line.startswith("+ python -m piptools compile") for line in first)
+    assert any(line.startswith(("+ python -m piptools compile", "+ uv pip compile")) for line in first)
     second: list[str] = []
     report = verify(load_config(root), runner=runner_for(root, second))
     assert not any(line.startswith("+ ") for line in second)
@@ -191,6 +197,30 @@ def test_uv_backend_verifies_a_pip_tools_lock(make_project: MakeProject) -> None
     result = run_cli("verify", cwd=root, env={"REPROTASKS_PYTHON_LOCK_BACKEND": "uv"})
     assert result.returncode == 0, result.stderr
     assert "+ uv pip compile" in result.stderr
+
+
+def test_a_fresh_pip_tools_lock_is_confirmed_by_uv_and_drift_is_still_decided_by_pip_tools(
+    make_project: MakeProject,
+) -> None:
+    """uv writing the lock's exact body proves it fresh (a fifth of pip-compile's time); when uv
+    disagrees, pip-compile, the configured backend, decides and words the finding."""
+    root = make_project()
+    do_lock(root, backend="pip-tools")
+    fresh = run_cli("verify", "--no-cache", cwd=root)
+    assert fresh.returncode == 0, fresh.stderr
+    assert "+ uv pip compile" in fresh.stderr and "piptools compile" not in fresh.stderr, fresh.stderr
+    (root / "requirements.in").write_text("alpha\n")  # gamma is no longer asked for
+    stale = run_cli("verify", "--no-cache", cwd=root)
+    assert stale.returncode == 1, stale.stderr
+    assert "+ uv pip compile" in stale.stderr and "piptools compile" in stale.stderr, stale.stderr
+    assert "out of date with requirements.in (re-resolving gives: -gamma==0.2)" in stale.stderr
+    # A tampered hash: uv, given the pins alone, reads the hash from the index and disagrees.
+    do_lock(root)
+    text = (root / "requirements.txt").read_text()
+    digest = text.split("--hash=sha256:")[1][:64]
+    (root / "requirements.txt").write_text(text.replace(digest, ("0" if digest[0] != "0" else "1") + digest[1:]))
+    tampered = run_cli("verify", "--no-cache", cwd=root)
+    assert tampered.returncode == 1 and "tampered" in tampered.stderr, tampered.stderr
 
 
 def test_secrets_in_resolver_urls_are_masked_in_logs_and_lock(make_project: MakeProject) -> None:

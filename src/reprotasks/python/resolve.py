@@ -16,7 +16,7 @@ from reprotasks import _cache
 from reprotasks._run import Failure, Runner, compact_tracebacks
 from reprotasks.config import BUILD_CONSTRAINTS, Config, LockSpec
 from reprotasks.errors import CommandFailedError, ConfigError
-from reprotasks.python.lockfile import is_pylock
+from reprotasks.python.lockfile import is_pylock, parse_lock_text
 
 LOCK_COMMAND = "reprotasks lock"
 _CAUSE_LINES = 12
@@ -186,6 +186,8 @@ def compile_lock(
                 )
                 shutil.copyfile(named, output)
             return
+    if backend == "uv" and not is_pylock(output) and output.is_file() and output.stat().st_size:
+        _forget_hashes(output)
     upgrade_args: list[str] = ["--upgrade"] if upgrade else []
     for name in upgrade_packages:
         upgrade_args += ["--upgrade-package", name]
@@ -210,6 +212,15 @@ def compile_lock(
             _compile(config, spec, common, Path(scratch), runner=runner, backend=backend)
     else:
         _compile(config, spec, common, spec.input.parent, runner=runner, backend=backend)
+
+
+def _forget_hashes(previous: Path) -> None:
+    """Keep only the pins of the previous lock that uv is given as its output file. uv copies the
+    hashes of a pin it keeps from that file instead of reading them from the index, so a tampered
+    hash would come back unchanged (and verify would find the lock fresh); pip-compile reads them
+    again. The pins alone are the preferences both resolvers keep."""
+    pins = parse_lock_text(previous.read_text(encoding="utf-8", errors="replace")).pins
+    previous.write_text("".join(f"{pin.name}=={pin.version}\n" for pin in pins), encoding="utf-8")
 
 
 def _compile(config: Config, spec: LockSpec, common: list[str], cwd: Path, *, runner: Runner, backend: str) -> None:
