@@ -491,3 +491,24 @@ def test_the_index_is_asked_for_versions_that_fit_this_python(tmp_path: Path) ->
         server.shutdown()
         server.server_close()
     assert behind.far_behind(wanted, {"omega": "0.9"}, index_urls=[url], find_links=[]) == []
+
+
+def test_uv_and_pip_compile_bodies_differ_only_in_where_setuptools_goes() -> None:
+    """pip-compile lists setuptools last under its `unsafe` header, uv sorts it in: the same lock.
+    Any other difference (a hash, a version, an annotation) is not."""
+    from reprotasks.inputs.verify import _entries
+
+    pip_tools = (
+        "alpha==1.0 \\\n    --hash=sha256:aa\n    # via -r requirements.in\n"
+        "zeta==2.0 \\\n    --hash=sha256:cc\n    # via alpha\n\n"
+        "# The following packages are considered to be unsafe in a requirements file:\n"
+        "setuptools==80.0 \\\n    --hash=sha256:bb\n    # via alpha\n"
+    )
+    uv = (
+        "alpha==1.0 \\\n    --hash=sha256:aa\n    # via -r requirements.in\n"
+        "setuptools==80.0 \\\n    --hash=sha256:bb\n    # via alpha\n"
+        "zeta==2.0 \\\n    --hash=sha256:cc\n    # via alpha\n"
+    )
+    assert _entries(pip_tools) == _entries(uv)
+    assert _entries(pip_tools) != _entries(uv.replace("sha256:bb", "sha256:bd"))
+    assert _entries(pip_tools) != _entries(uv.replace("# via alpha\nzeta", "# via -r requirements.in\nzeta"))

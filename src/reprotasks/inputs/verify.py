@@ -235,7 +235,24 @@ def _uv_agrees(config: Config, spec: LockSpec, current: str, *, runner: Runner) 
         except (CommandFailedError, ReprotasksError):
             return False
         fresh = fresh_path.read_text(encoding="utf-8")
-    return split_header(current)[1] == split_header(fresh)[1]
+    return _entries(split_header(current)[1]) == _entries(split_header(fresh)[1])
+
+
+_UNSAFE_HEADER = "# The following packages are considered to be unsafe in a requirements file:"
+
+
+def _entries(body: str) -> list[str]:
+    """A lock body as its sorted entries (a pin with its hash and `# via` lines). pip-compile lists
+    setuptools and pip last, under a header, where uv sorts them in; nothing else may differ."""
+    entries: list[list[str]] = []
+    for line in body.splitlines():
+        if not line.strip() or line == _UNSAFE_HEADER:
+            continue
+        if line[0].isspace() and entries:
+            entries[-1].append(line)
+        else:
+            entries.append([line])
+    return sorted("\n".join(entry) for entry in entries)
 
 
 def _same_pins(current: str, fresh: str) -> bool:
