@@ -7,6 +7,12 @@ Services (each a real upstream binary, built by ``.ci/install-sigstack``):
 - Fulcio with an ephemeral CA, trusting that issuer;
 - TesseraCT (a static CT log) with POSIX storage, accepting Fulcio's root;
 - Rekor v2 (rekor-tiles) with POSIX storage;
+- Rekor v1 (rekor-server on Trillian, PostgreSQL storage), for PEP 740 attestations, whose
+  format carries only Rekor v1 entries. The signing config lists both logs under one operator,
+  so sigstore-python signs with v2 unless told ``force_tlog_version = 1``. rekor-server always
+  binds its metrics port 2112 on every address, so it and Trillian run in a network namespace
+  of their own (fixed ports inside), reached through a Unix socket; PostgreSQL serves a Unix
+  socket only;
 - the timestamp authority with an in-memory signer, in a network namespace of its own: it
   always binds its metrics port 2112 on every address (no flag changes that), so two test runs
   on one host would collide. It serves a Unix socket there, and a thread here forwards a free
@@ -54,6 +60,10 @@ BINARIES = {
     "tesseract": "tesseract/posix",
     "rekor": "rekor/posix",
     "tsa": "tsa/timestamp-server",
+    "trillian_log_server": "rekor1/trillian_log_server",
+    "trillian_log_signer": "rekor1/trillian_log_signer",
+    "rekor1": "rekor1/rekor-server",
+    "trillian_schema": "rekor1/trillian-postgresql.sql",
 }
 CLIENT_ID = "sigstore"
 VALID_FROM = "2020-01-01T00:00:00Z"
@@ -96,6 +106,40 @@ def isolated_network() -> list[str]:
         )
     # root may make a network namespace directly; anyone else needs a user namespace around it.
     return [unshare, "--net"] if os.geteuid() == 0 else [unshare, "--user", "--map-root-user", "--net"]
+
+
+def _loopback_up() -> None:
+    """`ip link set lo up` without iproute2 (a new network namespace starts with lo down)."""
+    import fcntl
+    import struct
+
+    get_flags, set_flags, up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH14s", b"lo", 0, b"")
+        flags = struct.unpack("16sH14s", fcntl.ioctl(sock.fileno(), get_flags, request))[1]
+        fcntl.ioctl(sock.fileno(), set_flags, struct.pack("16sH14s", b"lo", flags | up, b""))
+
+
+def _serve_namespace(socket_path: str, port: int) -> None:
+    """Run inside a new network namespace (``--namespace-forward``): bring lo up, then forward the
+    Unix socket ``socket_path`` (a file, so the host reaches it) to 127.0.0.1:``port`` in here."""
+    _loopback_up()
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            try:
+                upstream = socket.create_connection(("127.0.0.1", port), timeout=5)
+            except OSError:  # not listening yet: the client sees a closed connection and retries
+                return
+            with upstream:
+                back = threading.Thread(target=_pump, args=(upstream, self.request), daemon=True)
+                back.start()
+                _pump(self.request, upstream)
+                back.join()
+
+    socketserver.ThreadingUnixStreamServer.daemon_threads = True
+    with socketserver.ThreadingUnixStreamServer(socket_path, Handler) as server:
+        server.serve_forever()
 
 
 class UnixForwarder:
@@ -211,6 +255,7 @@ class SigstoreStack:
     trusted_root: Path | None = None
     signing_config: Path | None = None
     _forwarder: UnixForwarder | None = None
+    _forwarders: list[UnixForwarder] = field(default_factory=list)
     _cleanup: list[Path] = field(default_factory=list)
 
     def _binary(self, name: str) -> str:
@@ -251,6 +296,160 @@ class SigstoreStack:
         short = Path(tempfile.mkdtemp(prefix="sigstack-"))
         self._cleanup.append(short)
         return short
+
+    def _wait_until(self, name: str, ready: Any, *, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for process in self.processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name}: a service exited early; logs:\n{self.tail()}")
+            if ready():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{name} was not ready within {timeout}s; logs:\n{self.tail()}")
+
+    def _start_postgres(self, private: Path) -> str:
+        """A PostgreSQL cluster on a Unix socket in ``private`` (no TCP), with Trillian's schema; its URI."""
+        import glob
+        import pwd
+
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
+        if not found:
+            raise RuntimeError("Rekor v1 keeps Trillian's state in PostgreSQL: install it (apt-get install postgresql)")
+        server = Path(found[-1]).parent
+        as_user: list[str] = []
+        if os.geteuid() == 0:  # postgres refuses to run as root; setpriv execs in place, so the PID is the server's
+            account = pwd.getpwnam("postgres")
+            os.chown(private, account.pw_uid, account.pw_gid)
+            as_user = ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--init-groups"]
+        data = private / "pgdata"
+        subprocess.run(
+            [
+                *as_user,
+                str(server / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd="/",
+        )
+        self._spawn(
+            "postgres",
+            [
+                *as_user,
+                str(server / "postgres"),
+                "-D",
+                str(data),
+                *("-c", "listen_addresses="),
+                *("-c", f"unix_socket_directories={private}"),
+                *("-c", "fsync=off"),
+                *("-c", "shared_buffers=16MB"),
+            ],
+        )
+        psql = [str(server / "psql") if (server / "psql").exists() else "psql", "-h", str(private), "-U", "postgres"]
+        psql += ["-q", "-v", "ON_ERROR_STOP=1"]
+
+        def answers() -> bool:
+            return subprocess.run([*psql, "-c", "select 1"], capture_output=True).returncode == 0
+
+        self._wait_until("postgres", answers)
+        subprocess.run([*psql, "-c", "CREATE DATABASE trillian"], check=True, capture_output=True)
+        subprocess.run(
+            [*psql, "-d", "trillian", "-f", self._binary("trillian_schema")], check=True, capture_output=True
+        )
+        return f"postgresql:///trillian?host={private}&user=postgres"
+
+    def _start_rekor_v1(self) -> tuple[str, Any]:
+        """Trillian (log server, signer) and rekor-server v1 in a network namespace of their own; the
+        URL a forwarder serves it at on 127.0.0.1, and its public key."""
+        private = Path(tempfile.mkdtemp(prefix="rekor1-"))  # short (socket names) and reachable by postgres
+        self._cleanup.append(private)
+        database = ["--storage_system=postgresql", "--quota_system=postgresql"]
+        database.append(f"--postgresql_uri={self._start_postgres(private)}")
+        entry = private / "rekor.sock"
+        holder = subprocess.Popen(
+            [
+                *isolated_network(),
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--namespace-forward",
+                str(entry),
+                "3000",
+            ],
+            cwd=self.work,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=(self.work / "rekor1-namespace.log").open("wb"),
+        )
+        self.processes.append(holder)
+        self._wait_until("rekor1 namespace", entry.exists)
+        inside = (
+            ["nsenter", f"--net=/proc/{holder.pid}/ns/net", "--"]
+            if os.geteuid() == 0
+            else ["nsenter", "-t", str(holder.pid), "--user", "--net", "--preserve-credentials", "--"]
+        )
+        common = [*database, "--http_endpoint=", "--logtostderr"]
+        self._spawn(
+            "trillian_log_server",
+            [*inside, self._binary("trillian_log_server"), *common, "--rpc_endpoint=127.0.0.1:8090"],
+        )
+        self._spawn(
+            "trillian_log_signer",
+            [
+                *inside,
+                self._binary("trillian_log_signer"),
+                *common,
+                "--rpc_endpoint=127.0.0.1:8091",
+                "--force_master",
+                "--sequencer_interval=50ms",
+            ],
+        )
+
+        def trillian_listens() -> bool:  # rekor-server panics when Trillian is not up yet
+            probe = [*inside, "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8090"]
+            return subprocess.run(probe, capture_output=True).returncode == 0
+
+        self._wait_until("trillian_log_server", trillian_listens)
+        key = ec.generate_private_key(ec.SECP256R1())
+        key_path = self.work / "rekor1-key.pem"
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        self._spawn(
+            "rekor1",
+            [
+                *inside,
+                self._binary("rekor1"),
+                "serve",
+                "--rekor_server.address=127.0.0.1",
+                "--port=3000",
+                "--rekor_server.hostname=127.0.0.1",
+                f"--rekor_server.signer={key_path}",
+                "--trillian_log_server.address=127.0.0.1",
+                "--trillian_log_server.port=8090",
+                # No Redis: the search index is off (the deprecated flag turns it on by default).
+                "--enable_retrieve_api=false",
+                "--enabled_api_endpoints=getLogInfo,getPublicKey,getLogProof,createLogEntry,getLogEntryByIndex,"
+                "getLogEntryByUUID,searchLogQuery",
+                "--log_type=prod",
+            ],
+        )
+        forwarder = UnixForwarder(entry)
+        forwarder.start()
+        self._forwarders.append(forwarder)
+        url = f"http://127.0.0.1:{forwarder.port}"
+        self._wait("rekor1", f"{url}/api/v1/log", timeout=120)
+        return url, key.public_key()
 
     def tail(self) -> str:
         parts = []
@@ -386,6 +585,7 @@ class SigstoreStack:
         )
         self._forwarder = UnixForwarder(tsa_socket)
         self._forwarder.start()
+        rekor1_url, rekor1_key = self._start_rekor_v1()
         tsa_url = f"http://127.0.0.1:{self._forwarder.port}"
         rekor_url = f"http://127.0.0.1:{rekor_port}"
         tsa_chain = self._wait("tsa", f"{tsa_url}/api/v1/timestamp/certchain")
@@ -394,7 +594,7 @@ class SigstoreStack:
 
         trusted_root = {
             "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-            "tlogs": [_log_instance(rekor_url, rekor_key.public_key())],
+            "tlogs": [_log_instance(rekor_url, rekor_key.public_key()), _log_instance(rekor1_url, rekor1_key)],
             "certificateAuthorities": [
                 {
                     "subject": {"organization": "local", "commonName": "fulcio"},
@@ -418,7 +618,7 @@ class SigstoreStack:
             "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
             "caUrls": [{"url": fulcio_url, **service}],
             "oidcUrls": [{"url": self.issuer.url, **service}],
-            "rekorTlogUrls": [{"url": rekor_url, **service, "majorApiVersion": 2}],
+            "rekorTlogUrls": [{"url": rekor_url, **service, "majorApiVersion": 2}, {"url": rekor1_url, **service}],
             "tsaUrls": [{"url": f"{tsa_url}/api/v1/timestamp", **service}],
             "rekorTlogConfig": {"selector": "ANY"},
             "tsaConfig": {"selector": "ANY"},
@@ -442,19 +642,31 @@ class SigstoreStack:
         return self
 
     def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        # Clients before what they use: PostgreSQL last. Trillian's servers sleep 5 s after SIGTERM
+        # on purpose; their state is thrown away, so they are killed.
+        def runs(process: subprocess.Popen[bytes], program: str) -> bool:
+            return any(str(arg).endswith(f"/{program}") for arg in process.args)  # type: ignore[union-attr]
+
+        last = [process for process in self.processes if runs(process, "postgres")]
+        for group in ([process for process in self.processes if process not in last], last):
+            for process in group:
+                if process.poll() is None:
+                    if any(runs(process, name) for name in ("trillian_log_server", "trillian_log_signer")):
+                        process.kill()
+                    else:
+                        process.terminate()
+            for process in group:
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
         with contextlib.suppress(Exception):
             self.issuer.stop()
         if self._forwarder is not None:
             self._forwarder.stop()
+        for forwarder in self._forwarders:
+            forwarder.stop()
         for directory in self._cleanup:
             shutil.rmtree(directory, ignore_errors=True)
 
@@ -481,6 +693,10 @@ def stack_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sigstore
 
 def main() -> int:
     import argparse
+
+    if len(sys.argv) == 4 and sys.argv[1] == "--namespace-forward":
+        _serve_namespace(sys.argv[2], int(sys.argv[3]))
+        return 0
 
     parser = argparse.ArgumentParser(description="Run a local Sigstore instance until Ctrl-C.")
     parser.add_argument("--bin", type=Path, required=True, help="directory .ci/install-sigstack filled")

@@ -72,7 +72,8 @@ def test_builds_archives_and_templates_are_mapped_and_the_rest_is_named(tmp_path
     assert go.platforms == (
         "linux/amd64", "linux/arm64", "linux/arm/v7", "darwin/amd64", "darwin/arm64", "windows/amd64", "windows/arm64",
     )  # fmt: skip
-    assert go.archive_name == "tool_{version}_{os}_{arch}{variant}"
+    # GoReleaser's .Arch is GOARCH alone: this template names no ARM variant (linux/arm/v7 -> `_arm`).
+    assert go.archive_name == "tool_{version}_{os}_{arch}"
     assert go.archive_files == ("LICENSE", "docs/guide.md")  # a glob names the files it matches
     notes = "\n".join(go.goreleaser_notes)
     assert "{{ .Env.USER }}" in notes and "`before` hooks are not run" in notes
@@ -89,7 +90,7 @@ def test_settings_of_ours_win_and_defaults_fill_the_rest(tmp_path: Path) -> None
     pyproject = '[tool.reprotasks.go]\nplatforms = ["linux/amd64"]\nldflags = ["-s"]\n'
     go = load_config(_project(tmp_path, pyproject=pyproject)).go
     assert go.platforms == ("linux/amd64",) and go.ldflags == ("-s",)
-    assert go.binary_names == {"./cmd/tool-cl": "tool"} and go.archive_name == "tool_{version}_{os}_{arch}{variant}"
+    assert go.binary_names == {"./cmd/tool-cl": "tool"} and go.archive_name == "tool_{version}_{os}_{arch}"
 
 
 def test_a_minimal_config_gets_goreleasers_defaults_and_a_templated_archive_name_is_left(tmp_path: Path) -> None:
@@ -242,3 +243,34 @@ def test_archive_formats_and_mod_timestamp_other_than_reprotasks_are_named(tmp_p
     notes = "\n".join(load_config(_project(tmp_path, config)).go.goreleaser_notes)
     assert "`mod_timestamp: {{ .Now.Unix }}` is not followed" in notes and "CommitTimestamp" not in notes
     assert "archive formats tar.xz (tar.xz on windows) are not followed" in notes
+
+
+def test_what_goreleaser_says_that_reprotasks_does_not_follow_is_named(tmp_path: Path) -> None:
+    """A `/vN` module is named after the repository (GoReleaser's default project name), the tree is
+    clean in every build (`IsGitDirty` is false), and `includes`, `wrap_in_directory` and files a
+    `before` hook would make are each named in a note instead of being dropped silently."""
+    config = textwrap.dedent(
+        """        includes: [{from_url: {url: https://example.invalid/goreleaser.yaml}}]
+        builds:
+          - main: ./cmd/tool-cl
+            ldflags: ["-X main.dirty={{ .IsGitDirty }}"]
+        archives:
+          - wrap_in_directory: true
+            files: [LICENSE, "completions/*", "none*"]
+        """
+    )
+    go = load_config(_project(tmp_path, config)).go
+    assert go.archive_name == "{binary}_{version}_{os}_{arch}{variant}"  # GoReleaser's default: reprotasks' names
+    assert go.ldflags == ("-X", "main.dirty=false")
+    notes = "\n".join(go.goreleaser_notes)
+    assert "`includes` are not read" in notes
+    assert "`wrap_in_directory` is not followed" in notes
+    assert "archive files 'completions/*' match no committed file: the archives lack them" in notes
+    assert "none*" not in notes  # GoReleaser's way of adding no file
+    named = textwrap.dedent(
+        """        builds: [{main: ./cmd/tool-cl}]
+        archives: [{name_template: "{{ .ProjectName }}_{{ .Os }}_{{ .Arch }}"}]
+        """
+    )
+    (tmp_path / "v").mkdir()
+    assert load_config(_project(tmp_path / "v", named)).go.archive_name == "tool_{os}_{arch}"  # not `v2_...`

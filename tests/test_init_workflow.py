@@ -339,3 +339,17 @@ def test_init_names_its_renamed_workflow_without_a_github_origin_and_flags_an_ig
     assert "then `reprotasks lock`, `reprotasks verify`, `reprotasks build`" in result.stdout  # no nox: no nox hint
     again = run_cli("init", "--no-nox", "--no-invoke", cwd=hybrid)
     assert again.returncode == 0 and (hybrid / ".gitignore").read_text().splitlines() == ignores
+
+
+def test_a_dist_ignore_already_there_is_seen_on_a_fresh_clone(tmp_path: Path) -> None:
+    """A fresh clone has no dist/ yet: git is asked from the nearest directory that exists, so a
+    `dist` line already in .gitignore is seen and init adds no second one."""
+    from reprotasks._run import Runner
+    from reprotasks.inputs.pins import ignored_by_git
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text("dist\n")
+    runner = Runner(tmp_path, log=lambda _line: None)
+    assert not (tmp_path / "dist").exists()
+    assert ignored_by_git(tmp_path / "dist" / "x", runner=runner)
+    assert not ignored_by_git(tmp_path / "build" / "x", runner=runner)

@@ -401,3 +401,84 @@ def test_published_image_is_signed_by_digest_and_verified_from_the_registry(
     crane("copy", f"{repository}@{digest}", f"{registry}/unsigned/worker:1")
     unsigned = run_cli("verify-signatures", "--image", f"{registry}/unsigned/worker:1", cwd=hybrid_repo)
     assert unsigned.returncode == 1 and "has no signature" in unsigned.stderr, unsigned.stderr
+
+
+def test_pep740_attestations_verify_as_pypi_checks_them(
+    signed: Path, stack: SigstoreStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sign.pypi-attestations`: each wheel and sdist gets `<file>.publish.attestation`, signed through
+    the instance's Rekor v1 log. pypi-attestations (the library PyPI and `pypi-attestations verify`
+    use) accepts them for the signer and refuses another identity and another file; verify-release
+    checks them too. pypi-attestations verifies only against the public instances, so its verifier
+    is pointed at this instance's trusted root (its own checks all run)."""
+    import pypi_attestations
+    from sigstore.models import TrustedRoot
+    from sigstore.verify import Verifier, policy
+
+    with (signed / "pyproject.toml").open("a", encoding="utf-8") as handle:
+        handle.write("pypi-attestations = true\n")  # the [tool.reprotasks.sign] table is the last one
+    first = run_cli("sign", cwd=signed)
+    assert first.returncode == 0, first.stderr
+    dist = signed / "dist"
+    distributions = [dist / "hybrid_orchestrator-0.3.0-py3-none-any.whl", dist / "hybrid_orchestrator-0.3.0.tar.gz"]
+    # Only the wheel and the sdist: a Go archive is a .tar.gz as well, but not a Python distribution.
+    assert sorted(path.name for path in dist.glob("*.publish.attestation")) == [
+        f"{path.name}.publish.attestation" for path in distributions
+    ]
+    for distribution in distributions:
+        attestation = json.loads((dist / f"{distribution.name}.publish.attestation").read_text())
+        [entry] = attestation["verification_material"]["transparency_entries"]
+        assert entry["kindVersion"] == {"kind": "dsse", "version": "0.0.1"}  # Rekor v1
+        assert entry["inclusionPromise"]["signedEntryTimestamp"] and entry["integratedTime"]
+    assert "already signed (bundle verifies), skipped" in first.stdout, first.stdout  # SHA256SUMS was signed
+
+    trusted = Verifier(trusted_root=TrustedRoot.from_file(str(stack.trusted_root)))
+    monkeypatch.setattr(Verifier, "production", classmethod(lambda cls, offline=False: trusted))
+    signer = policy.Identity(identity=SIGNER, issuer=stack.issuer.url)
+    for distribution in distributions:
+        data = (dist / f"{distribution.name}.publish.attestation").read_bytes()
+        parsed = pypi_attestations.Attestation.model_validate_json(data)
+        predicate_type, _predicate = parsed.verify(signer, pypi_attestations.Distribution.from_file(distribution))
+        assert predicate_type == "https://docs.pypi.org/attestations/publish/v1"
+        with pytest.raises(pypi_attestations.VerificationError):
+            parsed.verify(
+                policy.Identity(identity="someone-else@example.test", issuer=stack.issuer.url),
+                pypi_attestations.Distribution.from_file(distribution),
+            )
+    wheel, sdist = distributions
+    wheel_attestation = pypi_attestations.Attestation.model_validate_json(
+        (dist / f"{wheel.name}.publish.attestation").read_bytes()
+    )
+    with pytest.raises(pypi_attestations.VerificationError, match="subject does not match"):
+        wheel_attestation.verify(signer, pypi_attestations.Distribution(name=wheel.name, digest="0" * 64))
+
+    again = run_cli("sign", cwd=signed)
+    assert again.returncode == 0 and "already attested (verifies), skipped" in again.stdout, again.stdout
+
+    download = release_copy(signed, tmp_path)
+    code, output = verify_release(download, cwd=signed)
+    assert code == 0, output
+    assert f"PEP 740 attestation of {wheel.name}, signed by {SIGNER}" in output
+    # The sdist's attestation under the wheel's name: it belongs to another file.
+    shutil.copyfile(download / f"{sdist.name}.publish.attestation", download / f"{wheel.name}.publish.attestation")
+    code, output = verify_release(download, cwd=signed)
+    assert code == 1 and f"belongs to '{sdist.name}', not to '{wheel.name}'" in output, output
+    # An attestation for a file SHA256SUMS does not list is outside the layout.
+    (download / f"{wheel.name}.publish.attestation").unlink()
+    (download / "other-1.0.tar.gz.publish.attestation").write_bytes(b"{}")
+    code, output = verify_release(download, cwd=signed)
+    assert code == 1 and "is a PEP 740 attestation for 'other-1.0.tar.gz', which SHA256SUMS does not list" in output
+
+    # An instance without a Rekor v1 log cannot make them: said in one paragraph, nothing written.
+    config = json.loads(Path(str(stack.trust_config)).read_text())
+    config["signingConfig"]["rekorTlogUrls"] = [
+        url for url in config["signingConfig"]["rekorTlogUrls"] if url["majorApiVersion"] == 2
+    ]
+    only_v2 = tmp_path / "trust-v2-only.json"
+    only_v2.write_text(json.dumps(config))
+    for distribution in distributions:
+        (dist / f"{distribution.name}.publish.attestation").unlink()
+    refused = run_cli("sign", cwd=signed, env={"REPROTASKS_SIGN_TRUST_CONFIG": str(only_v2)})
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "offers no Rekor v1 log, and PEP 740 attestations can carry only Rekor v1 entries" in refused.stderr
+    assert not list(dist.glob("*.publish.attestation"))

@@ -86,6 +86,9 @@ _PLACEHOLDERS = {
     "CommitDate": "{date}",
     "Timestamp": "{timestamp}",
     "CommitTimestamp": "{timestamp}",
+    "IsGitDirty": "false",  # every build is of a clean checkout of the commit
+    "IsGitClean": "true",
+    "GitTreeState": "clean",
 }
 _ARCHIVE_FIELDS = {"Version": "{version}", "Os": "{os}", "Arch": "{arch}", "Binary": "{binary}", "Variant": "{variant}"}
 _ARM_SUFFIX = re.compile(r"\{\{-?\s*if\s+\.Arm\s*-?\}\}v\{\{-?\s*\.Arm\s*-?\}\}\{\{-?\s*end\s*-?\}\}")
@@ -189,8 +192,14 @@ def read(root: Path, module: Path, module_path: str) -> GoReleaser | None:
         ) from None
     if not isinstance(document, dict):
         return GoReleaser(shown, notes=(f"{shown} is not a mapping: ignored",))
-    project = str(document.get("project_name") or module_path.rstrip("/").rsplit("/", 1)[-1])
+    included = (
+        "`includes` are not read (they come from other files or URLs): only what this file says is followed; "
+        "set [tool.reprotasks.go] keys for the rest"
+    )
+    project = str(document.get("project_name") or _project_name(module_path))
     reader = _Reader(shown, project, module, root)
+    if document.get("includes"):
+        reader.note(included)
     builds = [item for item in document.get("builds") or [{}] if isinstance(item, dict) and not item.get("skip")]
     for build in builds:
         reader.build(build)
@@ -203,6 +212,15 @@ def read(root: Path, module: Path, module_path: str) -> GoReleaser | None:
         if document.get(key):
             reader.note(f"`{key}` hooks are not run (the build uses only committed files)")
     return reader.result()
+
+
+def _project_name(module_path: str) -> str:
+    """GoReleaser's default project name, the repository's: the module path's last element, or the
+    one before a major-version suffix (`github.com/goreleaser/goreleaser/v2` -> `goreleaser`)."""
+    parts = module_path.rstrip("/").split("/")
+    if len(parts) > 1 and re.fullmatch(r"v[2-9][0-9]*", parts[-1]):
+        return parts[-2]
+    return parts[-1]
 
 
 class _Reader:
@@ -267,6 +285,8 @@ class _Reader:
 
     def archive(self, archive: Mapping[str, Any], *, several: bool) -> None:
         self._formats(archive)
+        if archive.get("wrap_in_directory") not in (None, False, "false", ""):
+            self.note("`wrap_in_directory` is not followed: archive members sit at the top level, not in a directory")
         template = archive.get("name_template")
         if isinstance(template, str):
             self.archive_name = self._archive_name(template, several=several)
@@ -277,9 +297,13 @@ class _Reader:
             name = entry.get("src") if isinstance(entry, dict) else entry
             matched = self._matched(name) if isinstance(name, str) else []
             self.files += [path for path in matched if path not in self.files]
-            if not matched and not (isinstance(name, str) and any(char in name for char in "*?[")):
-                # (a glob that matches nothing is GoReleaser's way to add no file: `none*`)
+            if matched or "files" not in archive:
+                continue
+            if not (isinstance(name, str) and any(char in name for char in "*?[")):
                 self.note(f"archive file {name!r} is not a plain file of the project: not added")
+            elif not re.fullmatch(r"none\*?|non-existent\*?", name):  # GoReleaser's idiom for "no file"
+                # A glob of files a `before` hook makes (completions/*, manpages/*) matches nothing here.
+                self.note(f"archive files {name!r} match no committed file: the archives lack them")
 
     def _formats(self, archive: Mapping[str, Any]) -> None:
         """reprotasks writes tar.gz, and zip for windows: a note for any other format the config asks."""
@@ -378,9 +402,7 @@ class _Reader:
             shown = " ".join(written.split())
             self.note(f"archive `name_template: {shown}` cannot be mapped: archives keep reprotasks' names")
             return None
-        if "{variant}" not in mapped and "Variant" not in template:  # GoReleaser appends GOARM to Arch
-            mapped = re.sub(r"\{arch(?::[^{}]*)?\}", lambda match: match.group(0) + "{variant}", mapped, count=1)
-        return mapped
+        return mapped  # (GoReleaser's .Arch is GOARCH alone: a template without .Arm names no variant)
 
 
 # The files GoReleaser puts in every archive when `files` is not set.

@@ -5,7 +5,8 @@ A release directory is flat and holds exactly:
 - the files SHA256SUMS lists (the artifacts, manifest.json, the SBOM),
 - ``SHA256SUMS`` and its bundle ``SHA256SUMS.sigstore.json``,
 - ``provenance.intoto.json`` and its bundle ``provenance.intoto.json.sigstore.json``,
-- ``<artifact>.sigstore.json`` for artifacts SHA256SUMS lists.
+- ``<artifact>.sigstore.json`` for artifacts SHA256SUMS lists,
+- ``<wheel or sdist>.publish.attestation`` (PEP 740) for wheels and sdists SHA256SUMS lists.
 
 Anything else (a hidden file, another ``SHA256SUMS.*``, a subdirectory, a symlink, a bundle
 for an unlisted file, a FIFO) is a finding. Files are opened without following symlinks and
@@ -28,11 +29,15 @@ SUMS_NAME = "SHA256SUMS"
 PROVENANCE_NAME = "provenance.intoto.json"
 SBOM_NAME = "sbom.cdx.json"
 BUNDLE_SUFFIX = ".sigstore.json"
+ATTESTATION_SUFFIX = ".publish.attestation"  # PEP 740, as twine and PyPI name it
 IMAGE_SUFFIX = ".oci.tar"  # an OCI image layout, as one tar
 MAX_NAME_BYTES = 255  # the longest file name Linux, macOS and Windows file systems accept
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
-_RELAYOUT = "a release directory holds only the files SHA256SUMS lists, SHA256SUMS, the provenance and bundles"
+_RELAYOUT = (
+    "a release directory holds only the files SHA256SUMS lists, SHA256SUMS, the provenance, bundles and PEP 740 "
+    "attestations"
+)
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -73,7 +78,11 @@ def name_problem(name: str) -> str | None:
 
 def is_metadata_name(name: str) -> bool:
     """Names reserved for what describes the artifacts (never an artifact themselves)."""
-    return name in (SUMS_NAME, PROVENANCE_NAME) or name.startswith(f"{SUMS_NAME}.") or name.endswith(BUNDLE_SUFFIX)
+    return (
+        name in (SUMS_NAME, PROVENANCE_NAME)
+        or name.startswith(f"{SUMS_NAME}.")
+        or name.endswith((BUNDLE_SUFFIX, ATTESTATION_SUFFIX))
+    )
 
 
 def written_after_build(name: str) -> bool:
@@ -267,6 +276,20 @@ def unexpected_findings(
                     where,
                     None,
                     f"is a bundle for {shown(target)}, which {SUMS_NAME} does not list",
+                    f"remove it, or list {shown(target)} by running `reprotasks checksum` again; " + _RELAYOUT,
+                )
+            )
+            continue
+        if name.endswith(ATTESTATION_SUFFIX):
+            target = name[: -len(ATTESTATION_SUFFIX)]
+            if target in listed and target.endswith((".whl", ".tar.gz")):
+                continue
+            findings.append(
+                Finding(
+                    where,
+                    None,
+                    f"is a PEP 740 attestation for {shown(target)}, which {SUMS_NAME} does not list as a wheel "
+                    "or sdist",
                     f"remove it, or list {shown(target)} by running `reprotasks checksum` again; " + _RELAYOUT,
                 )
             )

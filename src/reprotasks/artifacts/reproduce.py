@@ -264,7 +264,7 @@ def _rebuild(
         conditions.append("clock +3 days (faketime)")
     else:
         conditions.append("same clock (install faketime to shift it)")
-    runner.log(f"reproduce: rebuilding under {', '.join(conditions)}")
+    runner.log("reproduce: rebuilding the commit elsewhere, under other conditions (the summary lists them)")
     runner.run(argv, cwd=place, env=environment, replace_env=True, umask=umask, purpose="rebuild the release")
     if images:  # the first build's images, made again from the rebuilt archives
         image_argv = [sys.executable, "-m", "reprotasks", "-C", str(project), "image"]

@@ -42,10 +42,18 @@ def python_findings(config: Config, *, runner: Runner | None = None) -> list[Fin
 
 
 def ignored_by_git(path: Path, *, runner: Runner) -> bool:
-    """Does .gitignore (or git's other exclude files) hide ``path``? False outside a git checkout."""
+    """Does .gitignore (or git's other exclude files) hide ``path``? False outside a git checkout.
+    ``path`` need not exist (dist/x of a fresh clone): git is asked from its nearest existing directory."""
+    base = path.parent
+    while not base.is_dir() and base != base.parent:
+        base = base.parent
     try:
         found = runner.run(
-            ["git", "check-ignore", "-q", "--", path.name], cwd=path.parent, check=False, purpose="ask git", quiet=True
+            ["git", "check-ignore", "-q", "--", path.relative_to(base).as_posix()],
+            cwd=base,
+            check=False,
+            purpose="ask git",
+            quiet=True,
         )
     except ReprotasksError:  # no git
         return False

@@ -54,6 +54,17 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         table="sign",
+        key="pypi-attestations",
+        kind="bool",
+        default=False,
+        help=(
+            "Also write a PEP 740 attestation, `<file>.publish.attestation`, for every wheel and sdist: what "
+            "`twine upload --attestations` sends and PyPI shows. Signed with the instance's Rekor v1 log, the "
+            "only kind of entry the attestation format can carry."
+        ),
+    ),
+    Option(
+        table="sign",
         key="identity",
         kind="str",
         default=None,
@@ -120,6 +131,7 @@ class SignConfig:
     github_ref: str
     offline: bool
     require_provenance: bool = True
+    pypi_attestations: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)  # options without a field of their own
 
     @property

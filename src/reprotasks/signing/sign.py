@@ -145,10 +145,15 @@ def sign(
             result.rows_.append((where.rel(file), "already signed (bundle verifies), skipped"))
         else:
             pending.append(file)
-    if not pending:
+    attest = _unattested(settings, where, verifier, policy, result) if settings.pypi_attestations else []
+    if not pending and not attest:
         return result
     identity = identity or get_token()
     try:
+        if attest:
+            _write_attestations(settings, where, attest, identity, verifier, policy, result, log)
+        if not pending:
+            return result
         context = SigningContext.from_trust_config(trust)
         with context.signer(identity) as signer:
             for file in pending:
@@ -177,6 +182,67 @@ def sign(
             "re-running signs only what is missing",
         ) from None
     return result
+
+
+def _unattested(
+    settings: SignConfig, where: DistDir, verifier: Verifier, policy: SignerPolicy, result: SignResult
+) -> list[Path]:
+    """The listed wheels and sdists without a PEP 740 attestation that verifies for the policy."""
+    from reprotasks.signing import pep740
+
+    missing = []
+    wanted = pep740.distributions(where.path, where.rel())
+    for name in sorted(listed_digests(where.path, where.rel()), key=str.encode):
+        if name not in wanted:
+            continue
+        distribution = where.path / name
+        target = pep740.attestation_path(distribution)
+        try:
+            if kind_of(target) is None:
+                pep740.check(distribution, read_regular(target), verifier, policy)
+                result.rows_.append((where.rel(target), "already attested (verifies), skipped"))
+                continue
+        except (SignatureError, OSError):
+            pass
+        missing.append(distribution)
+    return missing
+
+
+def _write_attestations(
+    settings: SignConfig,
+    where: DistDir,
+    distributions: list[Path],
+    identity: IdentityToken,
+    verifier: Verifier,
+    policy: SignerPolicy,
+    result: SignResult,
+    log: Callable[[str], None],
+) -> None:
+    """A PEP 740 attestation per distribution, signed through the instance's Rekor v1 log, each
+    checked as PyPI would check it before it is written (atomically)."""
+    from sigstore.sign import SigningContext
+
+    from reprotasks.signing import pep740
+
+    trust = pep740.rekor_v1_context_trust(
+        _sigstore.trust_config(settings, offline=False), _sigstore.describe_instance(settings)
+    )
+    with SigningContext.from_trust_config(trust).signer(identity) as signer:
+        for distribution in distributions:
+            target = pep740.attestation_path(distribution)
+            log(f"sign: {where.rel(target)} (PEP 740, {_sigstore.describe_instance(settings)}, Rekor v1)")
+            data = pep740.attest(signer, distribution)
+            try:
+                pep740.check(distribution, data, verifier, policy)
+            except SignatureError as exc:
+                raise ReprotasksError(
+                    f"sign: the new PEP 740 attestation for {where.rel(distribution)} does not verify for "
+                    f"{policy.describe()}: {exc}",
+                    hint="check `sign.identity`/`sign.issuer` (or the GitHub policy) against the identity the token "
+                    f"carries ({identity.identity}, issuer {identity.issuer})",
+                ) from None
+            write_atomic(target, data)
+            result.rows_.append((where.rel(target), f"attested (PEP 740) as {identity.identity}"))
 
 
 def _already_signed(file: Path, verifier: Verifier, policy: SignerPolicy) -> bool:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from reprotasks._files import sha256_file
 from reprotasks.artifacts.checksum import check_findings, read_sums
 from reprotasks.artifacts.layout import (
+    ATTESTATION_SUFFIX,
     BUNDLE_SUFFIX,
     PROVENANCE_NAME,
     SUMS_NAME,
@@ -156,6 +157,7 @@ def verify_release(
         result = check_bundle(target, bundle_file, f"{shown_dir}/{target.name}", verifier, policy, report)
         if target.name == PROVENANCE_NAME:
             payload = result
+    _check_attestations(directory, shown_dir, verifier, policy, report)
     provenance = directory / PROVENANCE_NAME
     if kind_of(provenance) is None:
         where = f"{shown_dir}/{PROVENANCE_NAME}"
@@ -169,6 +171,28 @@ def verify_release(
         if not any(f.path == where for f in report.findings):
             report.rows.append((where, f"subjects match {SUMS_NAME} ({len(expected)})"))
     return report
+
+
+def _check_attestations(
+    directory: Path, shown_dir: str, verifier: Verifier, policy: SignerPolicy, report: SignatureReport
+) -> None:
+    """Every PEP 740 attestation beside a wheel or sdist, checked as PyPI checks it (an attestation
+    of an unlisted file is a layout finding already)."""
+    from reprotasks.signing import pep740
+
+    for entry in entries(directory):
+        if not entry.name.endswith(ATTESTATION_SUFFIX) or entry_problem(entry) is not None:
+            continue
+        target = directory / entry.name[: -len(ATTESTATION_SUFFIX)]
+        if name_problem(entry.name) is not None or kind_of(target) is not None:
+            continue
+        shown_attestation = f"{shown_dir}/{entry.name}"
+        try:
+            signer = pep740.check(target, read_regular(directory / entry.name), verifier, policy)
+        except SignatureError as exc:
+            report.findings.append(Finding(shown_attestation, None, str(exc), exc.hint or _RESIGN))
+            continue
+        report.rows.append((shown_attestation, f"PEP 740 attestation of {target.name}, signed by {signer}"))
 
 
 def verify_files(files: list[Path], sign: SignConfig, *, offline: bool) -> SignatureReport:
