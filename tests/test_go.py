@@ -611,3 +611,24 @@ def test_an_empty_go_build_cache_is_announced(tmp_path: Path, monkeypatch: pytes
         f"go: the build cache ({empty}) is empty: this first build compiles the standard library and every "
         "dependency for each platform (minutes on a small runner); later builds reuse it"
     ]
+
+
+def test_archives_in_a_directory_named_like_them_build_check_and_reproduce(go_project: Path) -> None:
+    """`go.archive-in-directory` (GoReleaser's `wrap_in_directory: true`): every member sits in
+    `<archive name>/`; the attesting steps re-derive and accept it, and reproduce gives the same bytes."""
+    import tarfile
+
+    from .conftest import commit_all
+
+    with (go_project / "pyproject.toml").open("a") as handle:
+        handle.write(
+            '\n[tool.reprotasks.go]\narchive-in-directory = true\narchive-files = ["README.md"]\n'
+            'platforms = ["linux/amd64"]\n'
+        )
+    commit_all(go_project)
+    built = run_cli("release", "--skip", "sign", "--skip", "verify-signatures", cwd=go_project)
+    assert built.returncode == 0, built.stderr
+    with tarfile.open(go_project / "dist" / "worker_0.3.0_linux_amd64.tar.gz") as archive:
+        assert archive.getnames() == ["worker_0.3.0_linux_amd64/README.md", "worker_0.3.0_linux_amd64/worker"]
+    reproduced = run_cli("reproduce", cwd=go_project)
+    assert reproduced.returncode == 0, reproduced.stderr

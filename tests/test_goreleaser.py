@@ -247,8 +247,9 @@ def test_archive_formats_and_mod_timestamp_other_than_reprotasks_are_named(tmp_p
 
 def test_what_goreleaser_says_that_reprotasks_does_not_follow_is_named(tmp_path: Path) -> None:
     """A `/vN` module is named after the repository (GoReleaser's default project name), the tree is
-    clean in every build (`IsGitDirty` is false), and `includes`, `wrap_in_directory` and files a
-    `before` hook would make are each named in a note instead of being dropped silently."""
+    clean in every build (`IsGitDirty` is false), `wrap_in_directory: true` is followed, and
+    `includes` and files a `before` hook would make are each named in a note instead of being
+    dropped silently."""
     config = textwrap.dedent(
         """        includes: [{from_url: {url: https://example.invalid/goreleaser.yaml}}]
         builds:
@@ -264,7 +265,7 @@ def test_what_goreleaser_says_that_reprotasks_does_not_follow_is_named(tmp_path:
     assert go.ldflags == ("-X", "main.dirty=false")
     notes = "\n".join(go.goreleaser_notes)
     assert "`includes` are not read" in notes
-    assert "`wrap_in_directory` is not followed" in notes
+    assert go.archive_in_directory  # `wrap_in_directory: true`: a directory named like the archive
     assert "archive files 'completions/*' match no committed file: the archives lack them" in notes
     assert "none*" not in notes  # GoReleaser's way of adding no file
     named = textwrap.dedent(

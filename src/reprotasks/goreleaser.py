@@ -105,6 +105,7 @@ class GoReleaser:
     archive_name: str | None = None
     archive_files: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    archive_in_directory: bool = False
 
 
 # `NAME = value` (also `:=`, `::=`, `?=`) on one line of a Makefile.
@@ -236,6 +237,7 @@ class _Reader:
         self.archive_name: str | None = None
         self.files: list[str] = []
         self.notes: list[str] = []
+        self.wrapped = False
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -252,6 +254,7 @@ class _Reader:
             self.archive_name,
             tuple(self.files),
             tuple(self.notes),
+            self.wrapped,
         )
 
     def build(self, build: Mapping[str, Any]) -> None:
@@ -285,8 +288,11 @@ class _Reader:
 
     def archive(self, archive: Mapping[str, Any], *, several: bool) -> None:
         self._formats(archive)
-        if archive.get("wrap_in_directory") not in (None, False, "false", ""):
-            self.note("`wrap_in_directory` is not followed: archive members sit at the top level, not in a directory")
+        wrap = archive.get("wrap_in_directory")
+        if wrap in (True, "true"):
+            self.wrapped = True  # a directory named like the archive
+        elif wrap not in (None, False, "false", ""):
+            self.note(f"`wrap_in_directory: {wrap}` is not followed: only `true` (the archive's own name) is")
         template = archive.get("name_template")
         if isinstance(template, str):
             self.archive_name = self._archive_name(template, several=several)

@@ -56,6 +56,7 @@ from reprotasks.go.binaries import (
     go_flags,
     go_toolchain,
     hermetic_environment,
+    member_prefix,
     parse_platform,
     platform_environment,
     say_if_cold_cache,
@@ -815,6 +816,7 @@ def _go_job(
         names=config.go.binary_names,
         template=config.go.archive_name,
         extra_files=[project / relative for relative in config.go.archive_files],
+        in_directory=config.go.archive_in_directory,
         version_variables=config.go.version_variables,
         toolchain=plan.toolchain,
         compiler=plan.go_version,
@@ -836,12 +838,16 @@ def _go_job(
     ]
     # Each archive is, by construction, the canonical archive of a binary checked above: record
     # that, so the attesting steps need not unpack it again (``checked_archives``).
-    extras = ArchiveCheck.extras_of(
-        {PurePosixPath(relative).name: _file_and_mode(project / relative) for relative in config.go.archive_files}
-    )
     for record in records:
         assert record.package is not None and record.compiler is not None
-        executable = executable_name(config.go.binary_names.get(record.package, record.package), platform)
+        inside = member_prefix(config.go.archive_in_directory, record.name)
+        extras = ArchiveCheck.extras_of(
+            {
+                inside + PurePosixPath(relative).name: _file_and_mode(project / relative)
+                for relative in config.go.archive_files
+            }
+        )
+        executable = inside + executable_name(config.go.binary_names.get(record.package, record.package), platform)
         check = ArchiveCheck(
             record.name, record.package, platform, executable, plan.go_version, extras, plan.source.epoch
         )

@@ -46,7 +46,7 @@ from reprotasks.artifacts.manifest import (
 )
 from reprotasks.config import Config, GoConfig
 from reprotasks.errors import DriftError, Finding, ReprotasksError
-from reprotasks.go.binaries import archive_names, binary_info, excluded_on, executable_name, go_flags
+from reprotasks.go.binaries import archive_names, binary_info, excluded_on, executable_name, go_flags, member_prefix
 from reprotasks.python.validity import sdist_problems, wheel_problems
 
 _REBUILD = REBUILD_HINT
@@ -365,7 +365,9 @@ def _go_record(
 ) -> tuple[ArtifactRecord, str | None]:
     """The record of one Go archive, and the sha256 of its canonical re-pack when the file is not that."""
     path = dist / name
-    executable = executable_name(go.binary_names.get(package, package), platform)
+    inside = member_prefix(go.archive_in_directory, name)
+    extras = {inside + member: value for member, value in extras.items()}
+    executable = inside + executable_name(go.binary_names.get(package, package), platform)
     digest = sha256_regular(path)
     check = ArchiveCheck(name, package, platform, executable, expected, ArchiveCheck.extras_of(extras), mtime)
     remembered = checked_archives.recall(check, digest) if trust_cache else None
@@ -373,10 +375,11 @@ def _go_record(
         (compiler, embedded), canonical = remembered, digest
     else:
         with tempfile.TemporaryDirectory(prefix="reprotasks-inspect-") as scratch:
-            binary = Path(scratch) / executable
+            binary = Path(scratch) / "binary" / PurePosixPath(executable).name
+            binary.parent.mkdir()
             extract_binary(path, binary, executable, set(extras))
             compiler, embedded = binary_info(binary, runner=runner, expected=expected)
-            canonical = _canonical_archive(Path(scratch), binary, name, extras, mtime)
+            canonical = _canonical_archive(Path(scratch), binary, executable, name, extras, mtime)
         if canonical == digest and sha256_regular(path) == digest:  # the file is still what was checked
             checked_archives.remember(check, digest, compiler, embedded)
     record = ArtifactRecord(
@@ -393,14 +396,14 @@ def _go_record(
 
 
 def _canonical_archive(
-    scratch: Path, binary: Path, name: str, extras: dict[str, tuple[bytes, bool]], mtime: int
+    scratch: Path, binary: Path, member_name: str, name: str, extras: dict[str, tuple[bytes, bool]], mtime: int
 ) -> str:
     """The sha256 of the archive ``build`` writes for ``binary`` (and the committed extras)."""
     binary.chmod(0o755)
-    members = [(binary.name, binary)]
+    members = [(member_name, binary)]
     for member, (data, executable) in extras.items():
         extra = scratch / "extras" / member
-        extra.parent.mkdir(exist_ok=True)
+        extra.parent.mkdir(parents=True, exist_ok=True)
         extra.write_bytes(data)
         extra.chmod(0o755 if executable else 0o644)
         members.append((member, extra))

@@ -221,6 +221,12 @@ def archive_names(
     ]
 
 
+def member_prefix(in_directory: bool, archive: str) -> str:
+    """Where an archive's files sit inside it: at the top level, or (``go.archive-in-directory``) in
+    a directory named like the archive without its extension, as GoReleaser's `wrap_in_directory`."""
+    return archive.removesuffix(".zip").removesuffix(".tar.gz") + "/" if in_directory else ""
+
+
 def executable_name(binary: str, platform: str) -> str:
     return f"{binary}.exe" if parse_platform(platform)[0] == "windows" else binary
 
@@ -500,6 +506,7 @@ def build_go_platform(
     names: Mapping[str, str] | None = None,
     template: str = DEFAULT_ARCHIVE_NAME,
     extra_files: Sequence[Path] = (),
+    in_directory: bool = False,
     version_variables: Sequence[str] = (),
     compiler: str | None = None,
     check_stamp: bool = False,
@@ -547,7 +554,8 @@ def build_go_platform(
             if check_stamp:
                 _check_stamp(binary, package, version, version_variables, recorded=embedded, runner=runner)
             target = out_dir / archive_name(name, version, platform, template)
-            members = [(exe, binary), *((path.name, path) for path in extra_files)]
+            inside = member_prefix(in_directory, target.name)
+            members = [(inside + exe, binary), *((inside + path.name, path) for path in extra_files)]
             write_archive(target, members, mtime=mtime)
             artifacts.append(GoArtifact(target, package, platform, embedded, used))
     return artifacts

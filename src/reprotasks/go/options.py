@@ -189,6 +189,16 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         table="go",
+        key="archive-in-directory",
+        kind="bool",
+        default=False,
+        help=(
+            "Put each archive's files in a directory named like the archive (without its extension), as "
+            "GoReleaser's `wrap_in_directory: true` does, instead of at the top level."
+        ),
+    ),
+    Option(
+        table="go",
         key="archive-name",
         kind="str",
         default=DEFAULT_ARCHIVE_NAME,
@@ -217,6 +227,7 @@ class GoConfig:
     binary_names: Mapping[str, str] = dataclasses.field(default_factory=dict)  # main package -> binary name
     archive_files: tuple[str, ...] = ()  # project-relative files added to every archive
     archive_name: str = DEFAULT_ARCHIVE_NAME
+    archive_in_directory: bool = False
     exclude_packages: tuple[str, ...] = ()
     modules: tuple[Path, ...] = ()  # every module lock tidies and verify checks (module among them)
     unchosen: tuple[Path, ...] = ()  # several modules with commands, none configured: build asks which
@@ -284,6 +295,7 @@ def _with_goreleaser(values: Mapping[str, Any], released: goreleaser.GoReleaser 
         "go.platforms": list(released.platforms),
         "go.archive-name": released.archive_name,
         "go.archive-files": list(released.archive_files),
+        "go.archive-in-directory": released.archive_in_directory,
     }
     defaults = {f"go.{option.key}": option.default for option in OPTIONS}
     merged = dict(values)

@@ -200,7 +200,7 @@ def _site_file(path: Path, relative_path: str) -> oci.LayerFile:
 def make_image(config: Config, dist: DistDir, manifest: Manifest, image: ImageConfig, *, runner: Runner) -> Made:
     """The image's layout tar, in memory, from the archives (or the wheel) in ``dist``."""
     from reprotasks.artifacts.trusted import extract_binary
-    from reprotasks.go.binaries import executable_name
+    from reprotasks.go.binaries import executable_name, member_prefix
 
     version = str(manifest.project.get("version") or "")
     epoch = int(manifest.source.get("source_date_epoch") or 0)
@@ -234,8 +234,10 @@ def make_image(config: Config, dist: DistDir, manifest: Manifest, image: ImageCo
         else:
             with tempfile.TemporaryDirectory(prefix="reprotasks-image-") as scratch:
                 binary = Path(scratch) / "binary"
-                members = {PurePosixPath(relative).name for relative in config.go.archive_files}
-                extract_binary(dist.path / archives[text].name, binary, executable_name(image.binary, text), members)
+                name = archives[text].name
+                inside = member_prefix(config.go.archive_in_directory, name)
+                members = {inside + PurePosixPath(relative).name for relative in config.go.archive_files}
+                extract_binary(dist.path / name, binary, inside + executable_name(image.binary, text), members)
                 files = [oci.LayerFile(f"/{image.binary}", binary.read_bytes(), executable=True)]
         base = None if image.base == SCRATCH else fetch_base(image.base, platform, runner=runner)
         manifest_blob, referenced = oci.image(platform, files, settings, epoch=epoch, base=base)
