@@ -80,7 +80,7 @@ def test_extra_and_missing_files(dist: Path) -> None:
         "after a fresh build, or restore the release files",
         "dist/evil.sh: is not listed in SHA256SUMS -- remove it, or run `reprotasks checksum` (and sign again) "
         "if it belongs to the release; a release directory holds only the files SHA256SUMS lists, SHA256SUMS, "
-        "the provenance and bundles",
+        "the provenance, bundles and PEP 740 attestations",
     ]
 
 

@@ -234,8 +234,9 @@ def test_verify_and_lock_work_without_a_writable_cache(
     locked = (root / "requirements.txt").read_bytes()
     verified = run_cli("verify", cwd=root, env=env)
     assert verified.returncode == 0, verified.stderr
+    # verify asks uv first whatever the backend (pip-compile only when uv disagrees): uv's cache is named.
     assert (
-        f"lock: WARNING: cache directory {blocked_cache}/{backend} is not writable (Not a directory); resolving "
+        f"lock: WARNING: cache directory {blocked_cache}/uv is not writable (Not a directory); resolving "
         "without a cache" in verified.stderr
     )
     assert "out of date" not in verified.stderr and "could not be re-resolved" not in verified.stderr
@@ -251,7 +252,7 @@ def test_verify_without_a_writable_cache_through_invoke(make_project: MakeProjec
     assert run_cli("lock", cwd=root).returncode == 0
     result = run_module("invoke", "verify", cwd=root)
     assert result.returncode == 0, result.stderr
-    assert f"cache directory {blocked_cache}/pip-tools is not writable" in result.stderr
+    assert f"cache directory {blocked_cache}/uv is not writable" in result.stderr  # uv confirms the lock first
     assert "out of date" not in result.stderr
     assert_clean(result)
 
