@@ -252,6 +252,8 @@ def test_what_goreleaser_says_that_reprotasks_does_not_follow_is_named(tmp_path:
     dropped silently."""
     config = textwrap.dedent(
         """        includes: [{from_url: {url: https://example.invalid/goreleaser.yaml}}]
+        gomod: {proxy: true}
+        universal_binaries: [{replace: true}]
         builds:
           - main: ./cmd/tool-cl
             ldflags: ["-X main.dirty={{ .IsGitDirty }}"]
@@ -265,6 +267,7 @@ def test_what_goreleaser_says_that_reprotasks_does_not_follow_is_named(tmp_path:
     assert go.ldflags == ("-X", "main.dirty=false")
     notes = "\n".join(go.goreleaser_notes)
     assert "`includes` are not read" in notes
+    assert "`gomod.proxy` is not followed" in notes and "`universal_binaries`" in notes
     assert go.archive_in_directory  # `wrap_in_directory: true`: a directory named like the archive
     assert "archive files 'completions/*' match no committed file: the archives lack them" in notes
     assert "none*" not in notes  # GoReleaser's way of adding no file

@@ -209,6 +209,14 @@ def read(root: Path, module: Path, module_path: str) -> GoReleaser | None:
         reader.archive(archives[0], several=len(reader.packages) > 1)
     if isinstance(document.get("source"), dict) and document["source"].get("enabled"):
         reader.note("`source` archive is not made (the sdist, when there is a Python project, is the source)")
+    gomod = document.get("gomod")
+    if isinstance(gomod, dict) and gomod.get("proxy"):
+        reader.note(
+            "`gomod.proxy` is not followed: binaries are built from the commit, so their main module is `(devel)` "
+            "with no module sum (GoReleaser builds the tagged module from the proxy)"
+        )
+    if document.get("universal_binaries"):
+        reader.note("`universal_binaries` (one darwin binary for both arches) are not made")
     for key in ("before", "after", "hooks"):
         if document.get(key):
             reader.note(f"`{key}` hooks are not run (the build uses only committed files)")
