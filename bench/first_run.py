@@ -7,14 +7,14 @@ it), and builds the same commit for the same platform:
 
 - reprotasks: `reprotasks build --go-only --platform P --force` (clean clone, `go build`, the
   version-stamp check, a canonical archive, the manifest);
-- GoReleaser, when `goreleaser` is on PATH (or --goreleaser): `goreleaser build --snapshot --clean
-  --single-target` with GOOS/GOARCH set and the same toolchain (GOTOOLCHAIN=<pin>), which builds
-  the binary only (no archive).
+- GoReleaser, when `goreleaser` is on PATH (or --goreleaser): `goreleaser build --snapshot --clean`
+  with the same toolchain (GOTOOLCHAIN=<pin>), from a copy of the repository's config whose builds
+  name exactly these platforms (`targets`), which builds the binaries only (no archives).
 
 Rounds alternate between the two (a machine's load hits both alike); wall and CPU (the child
 processes' user + system) are reported as medians, with the load average.
 
-Usage: python bench/first_run.py REPO [--platform linux/amd64] [--runs 2] [--goreleaser PATH]
+Usage: python bench/first_run.py REPO [--platform linux/amd64 ...] [--runs 2] [--goreleaser PATH]
 REPO is a git checkout of a Go project with a .goreleaser.y*ml (e.g. junegunn/fzf at v0.74.3).
 """
 
@@ -71,6 +71,24 @@ def fresh_caches(scratch: Path, toolchain: str | None) -> dict[str, str]:
     return {"GOCACHE": str(cache), "GOMODCACHE": str(modcache), "GOFLAGS": "-modcacherw"}
 
 
+def trimmed_config(repo: Path, platforms: list[str], scratch: Path) -> Path:
+    """The repository's GoReleaser config with every build limited to ``platforms`` (`targets`)."""
+    import yaml
+
+    source = next(repo.glob(".goreleaser.y*ml"))
+    document = yaml.safe_load(source.read_text(encoding="utf-8"))
+    targets = [platform.replace("/", "_").replace("_v", "_") if "arm/" in platform else platform.replace("/", "_")
+               for platform in platforms]  # fmt: skip
+    for build in document.get("builds") or []:
+        for key in ("goos", "goarch", "goarm", "ignore"):
+            build.pop(key, None)
+        build["targets"] = targets
+    document.pop("before", None)  # hooks (`go mod download`): the build downloads what it needs
+    target = scratch / source.name
+    target.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return target
+
+
 def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
     before, started = children_cpu(), time.perf_counter()
     result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
@@ -83,29 +101,32 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("repo", type=Path)
-    parser.add_argument("--platform", default="linux/amd64")
+    parser.add_argument("--platform", action="append", help="repeatable (default: linux/amd64)")
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--goreleaser", default=shutil.which("goreleaser"))
     args = parser.parse_args()
     repo = args.repo.resolve()
+    platforms = args.platform or ["linux/amd64"]
     toolchain = pinned_toolchain(repo)
-    goos, goarch = args.platform.split("/")[:2]
     results: dict[str, list[tuple[float, float]]] = {"reprotasks": [], "goreleaser": []}
     with tempfile.TemporaryDirectory(prefix="reprotasks-first-run-") as scratch:
+        config = trimmed_config(repo, platforms, Path(scratch))
         for _ in range(args.runs):
             env = {**os.environ, **fresh_caches(Path(scratch) / "caches", toolchain)}
             env["REPROTASKS_CACHE_DIR"] = str(Path(scratch) / "caches" / "reprotasks")
             env["REPROTASKS_DIST_DIR"] = "reprotasks-bench-dist"  # not dist/: GoReleaser --clean removes it
-            ours = [sys.executable, "-m", "reprotasks", "build", "--go-only", "--platform", args.platform, "--force"]
+            ours = [sys.executable, "-m", "reprotasks", "build", "--go-only", "--force"]
+            ours += [flag for platform in platforms for flag in ("--platform", platform)]
             results["reprotasks"].append(timed(ours, repo, env))
             if args.goreleaser:
                 env = {**os.environ, **fresh_caches(Path(scratch) / "caches", toolchain)}
-                env.update(GOOS=goos, GOARCH=goarch, GOTOOLCHAIN=toolchain or "local")
-                theirs = [args.goreleaser, "build", "--snapshot", "--clean", "--single-target", "--output",
-                          str(Path(scratch) / "goreleaser-out")]  # fmt: skip
+                env["GOTOOLCHAIN"] = toolchain or "local"
+                theirs = [args.goreleaser, "build", "--snapshot", "--clean", "--config", str(config)]
                 results["goreleaser"].append(timed(theirs, repo, env))
+        shutil.rmtree(repo / "reprotasks-bench-dist", ignore_errors=True)
     print(
-        f"{repo.name}: first build of {args.platform} with empty Go caches (toolchain {toolchain or 'local'} present), "
+        f"{repo.name}: first build of {', '.join(platforms)} with empty Go caches "
+        f"(toolchain {toolchain or 'local'} present), "
         f"median of {args.runs} interleaved rounds (load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs)"
     )
     for tool, runs in results.items():
