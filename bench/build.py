@@ -94,7 +94,7 @@ def raw_build(project: Path, python: Path, out: Path) -> float:
         )
     for job in jobs:
         if job.wait() != 0:
-            raise SystemExit(f"raw build failed: {job.args}")
+            raise SystemExit(f"raw build failed: {job.args!r}")
     archives = []
     for platform in PLATFORMS:
         goos, goarch = platform.split("/")

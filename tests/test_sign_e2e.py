@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from reprotasks.config import load_config
+from reprotasks.github.workflow import render_workflow
 from tests.conftest import Prepare, PreparedHybrid, commit_all, run_cli, run_steps
 from tests.registry import cosign, crane
 from tests.sigstack import SigstoreStack
 from tests.standards import check_statement
+from tests.upload_index import Upload, upload_index
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.sigstack]
 
@@ -403,6 +410,28 @@ def test_published_image_is_signed_by_digest_and_verified_from_the_registry(
     assert unsigned.returncode == 1 and "has no signature" in unsigned.stderr, unsigned.stderr
 
 
+def _run_pypi_job(project: Path, tmp_path: Path) -> list[Upload]:
+    """The `select` and `twine upload` steps of the rendered workflow's PyPI job, run by bash with
+    twine pointed at a local upload endpoint (a token instead of trusted publishing)."""
+    job = yaml.safe_load(render_workflow(load_config(project)))["jobs"]["pypi"]
+    scripts = [step["run"] for step in job["steps"] if step.get("name", "").startswith(("select ", "twine upload"))]
+    assert len(scripts) == 2, job["steps"]
+    work = tmp_path / "pypi-job"
+    shutil.copytree(project / "dist", work / "signed")
+    with upload_index() as index:
+        env = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "TWINE_REPOSITORY_URL": index.url,
+            "TWINE_USERNAME": "__token__",
+            "TWINE_PASSWORD": "pypi-local-test",
+        }
+        for script in scripts:
+            result = subprocess.run(["bash", "-e", "-c", script], cwd=work, env=env, capture_output=True, text=True)
+            assert result.returncode == 0, result.stdout + result.stderr
+    return index.uploads
+
+
 def test_pep740_attestations_verify_as_pypi_checks_them(
     signed: Path, stack: SigstoreStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -454,6 +483,17 @@ def test_pep740_attestations_verify_as_pypi_checks_them(
 
     again = run_cli("sign", cwd=signed)
     assert again.returncode == 0 and "already attested (verifies), skipped" in again.stdout, again.stdout
+
+    # The release workflow's PyPI job, its shell steps run as written: twine sends the wheel and the
+    # sdist, each with its attestation, and the attestation verifies against the bytes sent.
+    uploads = _run_pypi_job(signed, tmp_path)
+    assert sorted(upload.filename for upload in uploads) == sorted(path.name for path in distributions)
+    for upload in uploads:
+        [sent] = json.loads(upload.fields["attestations"])
+        sent_digest = hashlib.sha256(upload.content).hexdigest()
+        pypi_attestations.Attestation.model_validate(sent).verify(
+            signer, pypi_attestations.Distribution(name=upload.filename, digest=sent_digest)
+        )
 
     download = release_copy(signed, tmp_path)
     code, output = verify_release(download, cwd=signed)

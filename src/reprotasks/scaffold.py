@@ -110,7 +110,9 @@ def init(
     if not install and not (root / RELEASE_LOCK).is_file():
         result.next_steps.append(
             f"{workflow} installs reprotasks from {RELEASE_LOCK}: put `reprotasks[nox,invoke]` in "
-            f"{RELEASE_LOCK.replace('.txt', '.in')}, run `reprotasks lock` and commit both"
+            f"{RELEASE_LOCK.replace('.txt', '.in')}"
+            + (" (`reprotasks[nox,invoke,pypi]` if it publishes to PyPI: twine uploads)" if config.python.build else "")
+            + ", run `reprotasks lock` and commit both"
         )
     left_out = _left_out(root, config, subprojects)
     if left_out:

@@ -17,7 +17,6 @@ ACTIONS = {
     "setup_go": "actions/setup-go@b7ad1dad31e06c5925ef5d2fc7ad053ef454303e # v7.0.0",
     "upload_artifact": "actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f # v7.0.0",
     "download_artifact": "actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c # v8.0.1",
-    "pypi_publish": "pypa/gh-action-pypi-publish@81e9d935c883d0b210363ab89cf05f3894778450 # v1.8.14",
 }
 
 # How a user's workflow installs reprotasks: from a hashed lock, like every other tool.
@@ -32,25 +31,35 @@ _PYPI = """
     runs-on: ubuntu-24.04
     environment: pypi
     permissions:
-      id-token: write  # PyPI trusted publishing: no password or token is stored
+      contents: read
+      id-token: write  # PyPI trusted publishing (twine asks GitHub for the token): no password or token is stored
     steps:
+$setup
       - uses: $download_artifact
         with:
           name: signed-release
           path: signed
-      - name: select the sdist and wheel (by the build manifest)
+      - name: reprotasks verify-release (upload only what was signed)
+        run: reprotasks verify-release signed --github-repository "$$GITHUB_REPOSITORY" --github-ref "$$GITHUB_REF"
+      - name: select the sdist and wheel (by the build manifest)$attestations_note
         run: |
           mkdir pypi
           python3 - <<'PY'
-          import json, shutil
+          import json, os, shutil
           manifest = json.load(open("signed/manifest.json", encoding="utf-8"))
           for artifact in manifest["artifacts"]:
               if artifact["kind"] in ("sdist", "wheel"):
-                  shutil.copy(f"signed/{artifact['name']}", "pypi/")
+                  for name in (artifact["name"], artifact["name"] + ".publish.attestation"):
+                      if os.path.isfile(f"signed/{name}"):
+                          shutil.copy(f"signed/{name}", "pypi/")
           PY
-      - uses: $pypi_publish
-        with:
-          packages-dir: pypi/
+      - name: twine upload (trusted publishing$attestations_title)
+        run: |
+          if ! python -m twine --version >/dev/null 2>&1; then
+            echo "::error::twine is not installed: lock reprotasks[nox,invoke,pypi] in $release_in (reprotasks lock)"
+            exit 1
+          fi
+          python -m twine upload --non-interactive$attestations_flag pypi/*
 """
 
 
@@ -79,6 +88,20 @@ $setup
           printf '%s' "$$GH_TOKEN" | crane auth login ghcr.io -u "$$GITHUB_ACTOR" --password-stdin
           reprotasks publish --sign
 """
+
+
+def _pypi(config: Config, install: Sequence[str]) -> str:
+    """The PyPI job: twine (from the release's hashed lock) uploads the verified sdist and wheels,
+    with the PEP 740 attestations sign made when `sign.pypi-attestations` is on."""
+    attest = config.sign.pypi_attestations
+    return Template(_PYPI).substitute(
+        ACTIONS,
+        setup=_setup(config, install),
+        release_in=RELEASE_LOCK.replace(".txt", ".in"),
+        attestations_note=", with their PEP 740 attestations" if attest else "",
+        attestations_title=", PEP 740 attestations" if attest else "",
+        attestations_flag=" --attestations" if attest else "",
+    )
 
 
 def _setup(config: Config, install: Sequence[str], *, go: bool = False) -> str:
@@ -151,7 +174,7 @@ def render_workflow(config: Config, install: Sequence[str] = DEFAULT_INSTALL, *,
         "matrix": _matrix(config),
         "dist": config.rel(config.dist_dir),
         "pypi_note": "; PyPI with trusted publishing when vars.PYPI_PUBLISH is 'true'" if config.python.build else "",
-        "pypi": Template(_PYPI).substitute(ACTIONS) if config.python.build else "",
+        "pypi": _pypi(config, install) if config.python.build else "",
         "image_step": "\n          reprotasks image" if config.images else "",
         "environments": ", ".join(config.promote.environments),
         "ledger": config.rel(config.promote.ledger) if config.promote.ledger else "promotions",
