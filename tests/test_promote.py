@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from reprotasks.promote.ledger import LEDGER_NAME, Entry, Ledger, read_ledger
 from reprotasks.promote.report import render
 
 from .browser import load
-from .conftest import MakeProject, run_cli
+from .conftest import REPO, MakeProject, run_cli
 
 
 def entry(seq: int, prev: str | None, **changes: object) -> Entry:
@@ -398,3 +399,74 @@ def test_a_truncated_bundle_and_a_fulcio_refusal_say_what_is_wrong() -> None:
         "the certificate authority (Fulcio) refused or failed: 401 Client Error: Unauthorized for url: "
         "http://fulcio/api/v2/signingCert"
     )
+
+
+WORKFLOW_PROMOTER = "https://github.com/trailofbits/rfc8785.py/.github/workflows/release.yml@refs/tags/*"
+ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
+
+
+@pytest.mark.parametrize(
+    ("promoters", "message"),
+    [
+        ('["https://github.com/*/x/.github/workflows/r.yml@refs/tags/*"]', "has a `*` outside the ref"),
+        ('["*@example.com"]', "has a `*` outside the ref"),
+        ('["https://github.com/a/b/.github/workflows/r.yml@*"]', "accepts any ref"),
+        ('[{ identity = "a@b.c" }]', "is not { identity"),
+        ('[{ identity = "a@b.c", issuer = "https://i", team = "x" }]', "is not { identity"),
+        ('[{ identity = "a@b.c", issuer = "accounts.google.com" }]', "which is no https:// URL"),
+        ('[{ identity = " a@b.c", issuer = "https://i" }]', "spaces around"),
+        ("[3]", "must list identities"),
+        ('"a@b.c"', "must be an array of identities"),
+    ],
+)
+def test_a_bad_promoter_is_a_clear_error(make_project: MakeProject, promoters: str, message: str) -> None:
+    root = make_project(extra_config=f"[tool.reprotasks.promote.rules.prod]\npromoters = {promoters}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(root)
+    assert message in str(caught.value), caught.value
+
+
+def test_a_workflow_pattern_promoter_accepts_that_workflow_from_any_tag_and_nothing_else(
+    make_project: MakeProject,
+) -> None:
+    """The release workflow, named once for every tag, beside a person with another issuer; checked
+    against a real certificate Fulcio issued to a GitHub workflow (../shared/testdata)."""
+    from cryptography import x509
+    from sigstore.errors import VerificationError
+    from sigstore.models import Bundle
+
+    from reprotasks.promote.trail import promoter_policy
+
+    data = REPO.parent / "shared" / "testdata" / "sigstore" / "bundle_v3_github.whl.sigstore"
+    if not data.is_file():
+        pytest.skip("../shared/testdata/sigstore is not beside the repository")
+    cert: x509.Certificate = Bundle.from_json(data.read_bytes()).signing_certificate
+
+    made: list[Path] = []
+
+    def policy_for(promoters: str, issuer: str = "https://github.com/login/oauth") -> Any:
+        made.append(
+            make_project(
+                extra_config=f"[tool.reprotasks.promote.rules.prod]\npromoters = {promoters}\n"
+                f'promoter-issuer = "{issuer}"\n',
+                name=f"p{len(made)}",
+            )
+        )
+        return promoter_policy(load_config(made[-1]), "prod")
+
+    accepted = policy_for(f'["rm@example.test", {{ identity = "{WORKFLOW_PROMOTER}", issuer = "{ACTIONS_ISSUER}" }}]')
+    accepted.verify(cert)
+    assert "rm@example.test (issuer https://github.com/login/oauth)" in accepted.describe()
+    for wrong in (
+        WORKFLOW_PROMOTER.replace("trailofbits/rfc8785.py", "trailofbits/rfc8785"),  # another repository
+        WORKFLOW_PROMOTER.replace("release.yml", "ci.yml"),  # another workflow
+        WORKFLOW_PROMOTER.replace("refs/tags/*", "refs/heads/*"),  # a branch run
+        WORKFLOW_PROMOTER.replace("refs/tags/*", "refs/tags/v2.*"),  # other tags only
+    ):
+        with pytest.raises(VerificationError, match="expected one of"):
+            policy_for(f'[{{ identity = "{wrong}", issuer = "{ACTIONS_ISSUER}" }}]').verify(cert)
+    # The right workflow vouched for by another issuer is someone else.
+    with pytest.raises(VerificationError, match=r"issuer https://token\.actions\.githubusercontent\.com"):
+        policy_for(f'["{WORKFLOW_PROMOTER}"]').verify(cert)
+    # Written as a plain string with the Actions issuer, the pattern works too.
+    policy_for(f'["{WORKFLOW_PROMOTER}"]', issuer=ACTIONS_ISSUER).verify(cert)

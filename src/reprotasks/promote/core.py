@@ -560,7 +560,7 @@ def _authorized_promoter(
     )
     policy = promoter_policy(config, environment)
     rules = config.promote.rules_for(environment)
-    if rules.promoters and (token.identity not in rules.promoters or token.issuer != rules.promoter_issuer):
+    if rules.promoters and not any(signer.accepts(token.identity, token.issuer) for signer in rules.signers()):
         raise ReprotasksError(
             f"{action}: {token.identity} (issuer {token.issuer}) may not {action} to {environment}",
             hint=f"the {environment} policy allows {policy.describe()}; ask one of them, or add the identity to "

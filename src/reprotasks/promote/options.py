@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reprotasks._identity import Signer, pattern_problem
 from reprotasks._options import Option, assemble
 from reprotasks.errors import ConfigError
 
@@ -28,8 +29,8 @@ RULE_KEYS: dict[str, str] = {
     "reproduced": "bool",
     "audit": "bool",
     "soak": "str",
-    "promoters": "list",
-    "former-promoters": "list",
+    "promoters": "signers",
+    "former-promoters": "signers",
     "promoter-issuer": "str",
 }
 RULES_EXAMPLE = (
@@ -37,6 +38,14 @@ RULES_EXAMPLE = (
     'promoters = ["release-manager@example.com"]\n'
     'promoter-issuer = "https://accounts.google.com"'
 )
+GITHUB_ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
+SIGNERS_EXAMPLE = (
+    'promoters = [\n  "release-manager@example.com",  # with `promoter-issuer`\n'
+    '  { identity = "https://github.com/acme/widgets/.github/workflows/release.yml@refs/tags/*", '
+    f'issuer = "{GITHUB_ACTIONS_ISSUER}" }},\n]'
+)
+# One entry of `promoters`: an identity (its issuer is `promoter-issuer`) or (identity, issuer).
+PromoterEntry = str | tuple[str, str]
 RULES_SCHEMA: Mapping[str, Any] = {
     "type": "object",
     "additionalProperties": {
@@ -44,7 +53,21 @@ RULES_SCHEMA: Mapping[str, Any] = {
         "additionalProperties": False,
         "properties": {
             key: {"bool": {"type": "boolean"}, "str": {"type": "string"}}.get(
-                kind, {"type": "array", "items": {"type": "string"}}
+                kind,
+                {
+                    "type": "array",
+                    "items": {
+                        "anyOf": [
+                            {"type": "string"},
+                            {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["identity", "issuer"],
+                                "properties": {"identity": {"type": "string"}, "issuer": {"type": "string"}},
+                            },
+                        ]
+                    },
+                },
             )
             for key, kind in RULE_KEYS.items()
         },
@@ -64,10 +87,22 @@ class Rules:
     reproduced: bool = False  # a rebuild gave the same bytes (proven now, or by an earlier signed VSA)
     audit: bool = False  # the pinning audit of the release commit has no finding
     soak: str = "0s"  # least time the release spent in the previous environment
-    promoters: tuple[str, ...] = ()  # identities that may promote here (empty: the sign policy)
+    promoters: tuple[PromoterEntry, ...] = ()  # who may promote here (empty: the sign policy)
     # Identities whose past decisions still count (read), though they may no longer promote.
-    former_promoters: tuple[str, ...] = ()
-    promoter_issuer: str | None = None
+    former_promoters: tuple[PromoterEntry, ...] = ()
+    promoter_issuer: str | None = None  # the issuer of the entries written as plain strings
+
+    def signers(self, *, former: bool = False) -> tuple[Signer, ...]:
+        """``promoters`` (or ``former-promoters``) with each entry's issuer resolved."""
+        entries = self.former_promoters if former else self.promoters
+        resolved = []
+        for entry in entries:
+            if isinstance(entry, str):
+                assert self.promoter_issuer is not None  # checked when the config was read
+                resolved.append(Signer(entry, self.promoter_issuer))
+            else:
+                resolved.append(Signer(*entry))
+        return tuple(resolved)
 
     @property
     def soak_seconds(self) -> int:
@@ -82,10 +117,14 @@ class Rules:
             "reproduced": self.reproduced,
             "audit": self.audit,
             "soak": self.soak,
-            "promoters": list(self.promoters),
-            "former-promoters": list(self.former_promoters),
+            "promoters": [_entry_json(entry) for entry in self.promoters],
+            "former-promoters": [_entry_json(entry) for entry in self.former_promoters],
             "promoter-issuer": self.promoter_issuer,
         }
+
+
+def _entry_json(entry: PromoterEntry) -> str | dict[str, str]:
+    return entry if isinstance(entry, str) else {"identity": entry[0], "issuer": entry[1]}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,33 +193,60 @@ def _check_environment_rules(rules: Any, at: str) -> dict[str, Any]:
             f"{at}: `soak` = {soak!r} is not a duration",
             hint='write a whole number and a unit: "30m", "24h", "7d" (s, m, h, d)',
         )
-    if (rules.get("promoters") or rules.get("former-promoters")) and not rules.get("promoter-issuer"):
+    listed = [entry for key in ("promoters", "former-promoters") for entry in rules.get(key, ())]
+    plain = [entry for entry in listed if isinstance(entry, str)]
+    if plain and not rules.get("promoter-issuer"):
         raise ConfigError(
-            f"{at}: `promoters` is set without `promoter-issuer`",
+            f"{at}: `promoters` names {plain[0]!r} without `promoter-issuer`",
             hint="an identity only means something with its OIDC issuer: add e.g. "
-            '`promoter-issuer = "https://token.actions.githubusercontent.com"`',
+            '`promoter-issuer = "https://accounts.google.com"`, or write the entry as '
+            f'{{ identity = "...", issuer = "..." }} ({GITHUB_ACTIONS_ISSUER} for a GitHub workflow)',
         )
     return dict(rules)
 
 
+def _check_signers(key: str, item: Any, at: str) -> None:
+    if not isinstance(item, list):
+        raise ConfigError(f"{at}: `{key}` must be an array of identities", hint=SIGNERS_EXAMPLE)
+    for entry in item:
+        if isinstance(entry, Mapping):
+            unknown = sorted(set(entry) - {"identity", "issuer"})
+            if unknown or not all(isinstance(entry.get(part), str) for part in ("identity", "issuer")):
+                raise ConfigError(
+                    f'{at}: `{key}` has a table that is not {{ identity = "...", issuer = "..." }}',
+                    hint=SIGNERS_EXAMPLE,
+                )
+            texts = [entry["identity"], entry["issuer"]]
+            if not entry["issuer"].startswith("https://"):
+                raise ConfigError(
+                    f"{at}: `{key}` names the issuer {entry['issuer']!r}, which is no https:// URL",
+                    hint=f"write the OIDC issuer's URL, e.g. {GITHUB_ACTIONS_ISSUER} for a GitHub workflow",
+                )
+        elif isinstance(entry, str):
+            texts = [entry]
+        else:
+            raise ConfigError(f"{at}: `{key}` must list identities (strings or tables)", hint=SIGNERS_EXAMPLE)
+        if any(not text.strip() or "\x00" in text for text in texts):
+            raise ConfigError(f"{at}: `{key}` has an empty identity or a NUL character", hint=SIGNERS_EXAMPLE)
+        if any(text != text.strip() for text in texts):
+            raise ConfigError(
+                f"{at}: `{key}` has an identity with spaces around it",
+                hint="write each identity exactly as the signing certificate names it, without spaces",
+            )
+        problem = pattern_problem(texts[0])
+        if problem:
+            raise ConfigError(f"{at}: `{key}`: {problem}", hint=SIGNERS_EXAMPLE)
+
+
 def _check_rule(key: str, kind: str, item: Any, at: str) -> None:
-    good = (
-        isinstance(item, bool)
-        if kind == "bool"
-        else isinstance(item, str)
-        if kind == "str"
-        else isinstance(item, list) and all(isinstance(part, str) and part.strip() for part in item)
-    )
-    if not good:
-        wanted = {"bool": "true or false", "str": "a string", "list": "an array of non-empty strings"}[kind]
+    if kind == "signers":
+        _check_signers(key, item, at)
+        return
+    if not isinstance(item, bool if kind == "bool" else str):
+        wanted = "true or false" if kind == "bool" else "a string"
         raise ConfigError(f"{at}: `{key}` must be {wanted}", hint=RULES_EXAMPLE)
-    if kind != "bool" and any("\x00" in text for text in ([item] if kind == "str" else item)):
+    if isinstance(item, str) and "\x00" in item:
         raise ConfigError(f"{at}: `{key}` contains a NUL character (\\u0000)", hint="remove the NUL character")
-    if kind == "list" and any(part != part.strip() for part in item):
-        raise ConfigError(
-            f"{at}: `{key}` has an identity with spaces around it",
-            hint="write each identity exactly as the signing certificate names it, without spaces",
-        )
 
 
 def resolve(
@@ -203,8 +269,8 @@ def resolve(
             reproduced=bool(table.get("reproduced", False)),
             audit=bool(table.get("audit", False)),
             soak=str(table.get("soak", "0s")),
-            promoters=tuple(table.get("promoters", ())),
-            former_promoters=tuple(table.get("former-promoters", ())),
+            promoters=_entries(table.get("promoters", ())),
+            former_promoters=_entries(table.get("former-promoters", ())),
             promoter_issuer=table.get("promoter-issuer"),
         )
         for environment, table in rules.items()
@@ -215,6 +281,10 @@ def resolve(
             hint='write it as REGISTRY/PATH without a tag, e.g. "ghcr.io/acme/ledger"',
         )
     return PromoteConfig(environments=tuple(environments), ledger=ledger, rules=resolved, registry=registry or None)
+
+
+def _entries(value: Any) -> tuple[PromoterEntry, ...]:
+    return tuple(entry if isinstance(entry, str) else (entry["identity"], entry["issuer"]) for entry in value)
 
 
 TABLE = "promote"

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reprotasks._identity import matches
 from reprotasks._run import Runner
 from reprotasks.artifacts.layout import SBOM_NAME, SUMS_NAME, read_regular
 from reprotasks.config import Config
@@ -55,14 +56,9 @@ def promoter_policy(
     of [tool.reprotasks.sign]; when reading past decisions, its `former-promoters` as well."""
     rules = config.promote.rules_for(environment)
     now: SignerPolicy | AnyIdentityPolicy
-    if rules.promoters:
-        assert rules.promoter_issuer is not None
-        now = AnyIdentityPolicy(rules.promoters, rules.promoter_issuer)
-    else:
-        now = SignerPolicy(config.sign)
+    now = AnyIdentityPolicy(rules.signers()) if rules.promoters else SignerPolicy(config.sign)
     if reading and rules.former_promoters:
-        assert rules.promoter_issuer is not None
-        return EitherPolicy(now, AnyIdentityPolicy(rules.former_promoters, rules.promoter_issuer))
+        return EitherPolicy(now, AnyIdentityPolicy(rules.signers(former=True)))
     return now
 
 
@@ -322,7 +318,9 @@ def _entry_problem(
         ):
             return f"restores entry {entry.restores} but names another release than it", []
     rules = config.promote.rules_for(entry.environment)
-    if rules.promoters and entry.who not in (*rules.promoters, *rules.former_promoters):
+    if rules.promoters and not any(
+        matches(signer.identity, entry.who) for signer in (*rules.signers(), *rules.signers(former=True))
+    ):
         return (
             f"breaks the committed policy, rule `promoters`: signed by {entry.who}, whom the {entry.environment} "
             "policy lists neither as a promoter nor as a former promoter",

@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reprotasks._identity import Signer
 from reprotasks.artifacts.layout import BUNDLE_SUFFIX, read_regular, sha256_regular
 from reprotasks.config import SignConfig
 from reprotasks.errors import ConfigError, ReprotasksError
@@ -235,21 +236,22 @@ class SignerPolicy:
 
 
 class AnyIdentityPolicy:
-    """One of several exact identities, all with one OIDC issuer (e.g. who may promote)."""
+    """One of several signers, each an identity (or a workflow pattern) with its OIDC issuer (e.g.
+    who may promote)."""
 
-    def __init__(self, identities: tuple[str, ...], issuer: str) -> None:
-        self.identities = identities
-        self.issuer = issuer
+    def __init__(self, signers: tuple[Signer, ...]) -> None:
+        self.signers = signers
 
     def describe(self) -> str:
-        return f"one of {', '.join(self.identities)} (issuer {self.issuer})"
+        return f"one of {', '.join(signer.describe() for signer in self.signers)}"
 
     def verify(self, cert: Certificate) -> None:
         from sigstore.errors import VerificationError
 
-        sans = _identities_from(cert, self.issuer)
-        if not set(sans) & set(self.identities):
-            raise VerificationError(f"signed by {_names(sans)}, expected {self.describe()}")
+        issuer = certificate_issuer(cert)
+        sans = certificate_identities(cert)
+        if not any(signer.accepts(san, issuer) for signer in self.signers for san in sans):
+            raise VerificationError(f"signed by {_names(sans)} (issuer {issuer}), expected {self.describe()}")
 
 
 class EitherPolicy:
