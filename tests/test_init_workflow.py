@@ -77,6 +77,9 @@ def test_init_adds_only_the_new_table_and_is_idempotent(hybrid: Path) -> None:
     assert result.stdout.count("to promote releases (dev -> staging -> prod) with the workflow") == 1
     assert "git switch --orphan promotions" in result.stdout and "protect prod" in result.stdout
     assert "[tool.reprotasks.promote.rules.prod]" in result.stdout
+    workflow_promoter = re.search(r"\{ identity = [^}]*\}", result.stdout.replace("\n  ", " "))
+    assert workflow_promoter, result.stdout
+    assert "https://github.com/acme/hybrid/.github/workflows/release.yml@refs/tags/*" in workflow_promoter.group(0)
     config = load_config(hybrid)
     assert config.sign.github_repository == "acme/hybrid" and config.go.module == hybrid / "go"
 
@@ -227,15 +230,24 @@ def test_workflows_pass_actionlint_and_zizmor(tmp_path: Path, hybrid: Path) -> N
     files = rendered_workflows(tmp_path, hybrid)
     actionlint = subprocess.run([tool("actionlint"), *map(str, files)], capture_output=True, text=True, check=False)
     assert actionlint.returncode == 0, actionlint.stdout + actionlint.stderr
-    zizmor = subprocess.run(
-        [tool("zizmor"), "--offline", "--no-progress", "--format", "plain", *map(str, files)],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path / "rendered",
-    )
-    assert zizmor.returncode == 0, zizmor.stdout + zizmor.stderr
-    assert "No findings" in zizmor.stdout + zizmor.stderr
+    for persona in ("regular", "auditor"):  # auditor: zizmor's strictest, findings it otherwise hides
+        zizmor = subprocess.run(
+            [
+                tool("zizmor"),
+                "--offline",
+                "--no-progress",
+                f"--persona={persona}",
+                "--format",
+                "plain",
+                *list(map(str, files)),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=tmp_path / "rendered",
+        )
+        assert zizmor.returncode == 0, persona + "\n" + zizmor.stdout + zizmor.stderr
+        assert "No findings" in zizmor.stdout + zizmor.stderr
 
 
 def test_every_action_is_pinned_to_the_recorded_sha(tmp_path: Path, hybrid: Path) -> None:

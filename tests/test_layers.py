@@ -35,6 +35,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "reprotasks._guard",
             "reprotasks._archive",
             "reprotasks._distdir",
+            "reprotasks._identity",
+            "reprotasks._annotations",
             "reprotasks._options",
             "reprotasks.discover",
             "reprotasks.goreleaser",

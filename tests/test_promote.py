@@ -470,3 +470,101 @@ def test_a_workflow_pattern_promoter_accepts_that_workflow_from_any_tag_and_noth
         policy_for(f'["{WORKFLOW_PROMOTER}"]').verify(cert)
     # Written as a plain string with the Actions issuer, the pattern works too.
     policy_for(f'["{WORKFLOW_PROMOTER}"]', issuer=ACTIONS_ISSUER).verify(cert)
+
+
+PROD = "/repos/acme/widgets/environments/prod"
+
+
+class _EnvironmentsApi:
+    """GitHub's environments endpoint on 127.0.0.1 (GitHub cannot be reached here): one answer per
+    environment name, and the Authorization header of each request kept."""
+
+    def __init__(self, answers: dict[str, tuple[int, dict[str, Any]]]) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.seen: list[tuple[str, str | None]] = []
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                api.seen.append((self.path, self.headers.get("Authorization")))
+                code, body = answers.get(self.path, (404, {"message": "Not Found"}))
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+def test_preflight_refuses_an_unguarded_last_environment(make_project: MakeProject) -> None:
+    reviewers = {"type": "required_reviewers", "reviewers": [{"type": "User", "reviewer": {"login": "rm"}}]}
+    api = _EnvironmentsApi(
+        {
+            f"{PROD}": (200, {"name": "prod", "protection_rules": [{"type": "wait_timer", "wait_timer": 5}]}),
+            f"{PROD[:-4]}staging": (200, {"name": "staging", "protection_rules": []}),
+        }
+    )
+    root = make_project()
+    env = {"GITHUB_REPOSITORY": "acme/widgets", "GITHUB_API_URL": api.url, "GITHUB_TOKEN": "ghs_" + "x" * 36}
+    try:
+        # A wait timer decides nothing about who: refused, with the fix.
+        result = run_cli("preflight", "--to", "prod", cwd=root, env=env)
+        output = result.stdout + result.stderr
+        assert result.returncode != 0 and "Traceback" not in output, output
+        assert "has no required reviewers (protection rules: wait_timer)" in output
+        assert "Required reviewers" in output and "`promoters` under [tool.reprotasks.promote.rules.prod]" in output
+        assert api.seen[-1] == (PROD, f"Bearer {env['GITHUB_TOKEN']}")
+        assert env["GITHUB_TOKEN"] not in output
+        # No environment at all: GitHub would create it unprotected.
+        result = run_cli("preflight", "--to", "prod", cwd=root, env={**env, "GITHUB_REPOSITORY": "acme/other"})
+        assert result.returncode != 0 and "has no GitHub environment named prod" in result.stderr, result.stderr
+        # Not the last environment: nothing to guard here.
+        result = run_cli("preflight", "--to", "staging", cwd=root, env=env)
+        assert result.returncode == 0 and "not the last environment" in result.stdout, result.stderr
+    finally:
+        api.close()
+    api = _EnvironmentsApi({PROD: (200, {"name": "prod", "protection_rules": [reviewers]})})
+    try:
+        result = run_cli("preflight", "--to", "prod", cwd=root, env={**env, "GITHUB_API_URL": api.url})
+        assert result.returncode == 0 and "required reviewers (1)" in result.stdout, result.stdout + result.stderr
+    finally:
+        api.close()
+    # The API refuses (no token, a private repository): a warning, not a verdict.
+    api = _EnvironmentsApi({PROD: (403, {"message": "Resource not accessible by integration"})})
+    try:
+        result = run_cli(
+            "preflight", "--to", "prod", cwd=root, env={**env, "GITHUB_API_URL": api.url, "GITHUB_ACTIONS": "true"}
+        )
+        assert result.returncode == 0 and "NOT CHECKED (GitHub API unreadable)" in result.stdout, result.stderr
+        assert "::warning::prod has no `promoters`" in result.stdout and "403" in result.stdout
+    finally:
+        api.close()
+    # A token is never sent over plain http to another host.
+    result = run_cli("preflight", "--to", "prod", cwd=root, env={**env, "GITHUB_API_URL": "http://api.example.com"})
+    assert result.returncode != 0 and "is not an https:// URL" in result.stderr
+
+
+def test_preflight_accepts_promoters_without_asking_github(make_project: MakeProject) -> None:
+    root = make_project(
+        extra_config="[tool.reprotasks.promote.rules.prod]\n"
+        f'promoters = [{{ identity = "{WORKFLOW_PROMOTER}", issuer = "{ACTIONS_ISSUER}" }}]\n'
+    )
+    result = run_cli("preflight", "--to", "prod", cwd=root, env={"GITHUB_REPOSITORY": "acme/widgets"})
+    assert result.returncode == 0 and f"the policy's promoters: {WORKFLOW_PROMOTER}" in result.stdout, result.stderr
+    result = run_cli("preflight", "--to", "qa", cwd=root)
+    assert result.returncode != 0 and "preflight needs --to ENV, one of dev, staging, prod" in result.stderr

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from reprotasks._annotations import annotation
 from reprotasks._run import mask
 from reprotasks.errors import DriftError, ReprotasksError
 from reprotasks.step import Outcome
@@ -113,23 +113,3 @@ def report_error(error: ReprotasksError) -> None:
             print(annotation("error", mask(f"{finding.problem} -- {finding.fix}"), properties), flush=True)
     else:
         print(annotation("error", mask(error.message)), flush=True)
-
-
-_DATA_SPECIAL = "%\r\n"
-_PROPERTY_SPECIAL = "%\r\n:,"
-
-
-def _escape(text: str, characters: str) -> str:
-    for char in characters:  # "%" first, so the escapes themselves are not escaped again
-        text = text.replace(char, f"%{ord(char):02X}")
-    return text
-
-
-def annotation(level: str, message: str, properties: Mapping[str, str] | None = None) -> str:
-    """A GitHub workflow command, escaped so no file name or message can start another command.
-
-    Per the runner's rules: ``%``, CR and LF in the message; also ``:`` and ``,`` in properties.
-    """
-    escaped = _escape(message, _DATA_SPECIAL)
-    fields = ",".join(f"{key}={_escape(value, _PROPERTY_SPECIAL)}" for key, value in (properties or {}).items())
-    return f"::{level}{' ' + fields if fields else ''}::{escaped}"

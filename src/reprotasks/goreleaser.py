@@ -176,6 +176,32 @@ def find(root: Path, module: Path) -> Path | None:
     return None
 
 
+def _not_followed(document: Mapping[str, Any]) -> list[str]:
+    """Notes for the top-level parts of a GoReleaser file a build from the commit does not follow."""
+    notes = []
+    if document.get("includes"):
+        notes.append(
+            "`includes` are not read (they come from other files or URLs): only what this file says is followed; "
+            "set [tool.reprotasks.go] keys for the rest"
+        )
+    if isinstance(document.get("source"), dict) and document["source"].get("enabled"):
+        notes.append("`source` archive is not made (the sdist, when there is a Python project, is the source)")
+    gomod = document.get("gomod")
+    if isinstance(gomod, dict) and gomod.get("proxy"):
+        notes.append(
+            "`gomod.proxy` is not followed: binaries are built from the commit, so their main module is `(devel)` "
+            "with no module sum (GoReleaser builds the tagged module from the proxy)"
+        )
+    if document.get("universal_binaries"):
+        notes.append("`universal_binaries` (one darwin binary for both arches) are not made")
+    notes += [
+        f"`{key}` hooks are not run (the build uses only committed files)"
+        for key in ("before", "after", "hooks")
+        if document.get(key)
+    ]
+    return notes
+
+
 def read(root: Path, module: Path, module_path: str) -> GoReleaser | None:
     """The GoReleaser configuration next to ``module`` (or at ``root``), mapped; None without one."""
     path = find(root, module)
@@ -193,33 +219,16 @@ def read(root: Path, module: Path, module_path: str) -> GoReleaser | None:
         ) from None
     if not isinstance(document, dict):
         return GoReleaser(shown, notes=(f"{shown} is not a mapping: ignored",))
-    included = (
-        "`includes` are not read (they come from other files or URLs): only what this file says is followed; "
-        "set [tool.reprotasks.go] keys for the rest"
-    )
     project = str(document.get("project_name") or _project_name(module_path))
     reader = _Reader(shown, project, module, root)
-    if document.get("includes"):
-        reader.note(included)
     builds = [item for item in document.get("builds") or [{}] if isinstance(item, dict) and not item.get("skip")]
     for build in builds:
         reader.build(build)
     archives = [item for item in document.get("archives") or [{}] if isinstance(item, dict)]
     if archives:  # none written: GoReleaser's default archive
         reader.archive(archives[0], several=len(reader.packages) > 1)
-    if isinstance(document.get("source"), dict) and document["source"].get("enabled"):
-        reader.note("`source` archive is not made (the sdist, when there is a Python project, is the source)")
-    gomod = document.get("gomod")
-    if isinstance(gomod, dict) and gomod.get("proxy"):
-        reader.note(
-            "`gomod.proxy` is not followed: binaries are built from the commit, so their main module is `(devel)` "
-            "with no module sum (GoReleaser builds the tagged module from the proxy)"
-        )
-    if document.get("universal_binaries"):
-        reader.note("`universal_binaries` (one darwin binary for both arches) are not made")
-    for key in ("before", "after", "hooks"):
-        if document.get(key):
-            reader.note(f"`{key}` hooks are not run (the build uses only committed files)")
+    for note in _not_followed(document):
+        reader.note(note)
     return reader.result()
 
 

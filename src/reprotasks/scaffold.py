@@ -26,6 +26,7 @@ from reprotasks._run import Runner
 from reprotasks.config import STANDALONE, Config, load_config
 from reprotasks.errors import ReprotasksError
 from reprotasks.github.workflow import DEFAULT_INSTALL, LEDGER_BRANCH, MARKER, RELEASE_LOCK, render_workflow
+from reprotasks.promote.options import GITHUB_ACTIONS_ISSUER
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -118,7 +119,7 @@ def init(
     if left_out:
         result.next_steps.append(left_out)
     if not _is_foreign(root / workflow):
-        result.next_steps.append(_promotion_steps(config))
+        result.next_steps.append(_promotion_steps(config, runner))
     then = (
         "`nox -s lock verify build checksum`" if nox else "`reprotasks lock`, `reprotasks verify`, `reprotasks build`"
     )
@@ -126,7 +127,7 @@ def init(
     return result
 
 
-def _promotion_steps(config: Config) -> str:
+def _promotion_steps(config: Config, runner: Runner) -> str:
     """What the workflow's promote job needs that init cannot make: the ledger branch, the GitHub
     environments (the last one protected), and who may promote to it."""
     environments = config.promote.environments
@@ -136,7 +137,17 @@ def _promotion_steps(config: Config) -> str:
         f"branch once (`git switch --orphan {LEDGER_BRANCH} && git commit --allow-empty -m ledger && git push "
         f"origin {LEDGER_BRANCH}`), create the GitHub environments {', '.join(environments)} and protect {last} "
         f"(required reviewers, tags only), and list who may promote to {last} as `promoters` under "
-        f"[tool.reprotasks.promote.rules.{last}] (without it, whoever may run the workflow promotes there)"
+        f"[tool.reprotasks.promote.rules.{last}] (the workflow itself: {_workflow_promoter(config, runner)}; without "
+        f"`promoters`, the workflow's preflight refuses {last} unless its GitHub environment has required reviewers)"
+    )
+
+
+def _workflow_promoter(config: Config, runner: Runner) -> str:
+    """The promoters entry naming this repository's release workflow, run from any tag."""
+    repository = config.sign.github_repository or _github_repository(config.root, runner) or "OWNER/REPO"
+    workflow = config.sign.github_workflow.lstrip("/")
+    return (
+        f'{{ identity = "https://github.com/{repository}/{workflow}@refs/tags/*", issuer = "{GITHUB_ACTIONS_ISSUER}" }}'
     )
 
 

@@ -177,6 +177,7 @@ def render_workflow(config: Config, install: Sequence[str] = DEFAULT_INSTALL, *,
         "pypi": _pypi(config, install) if config.python.build else "",
         "image_step": "\n          reprotasks image" if config.images else "",
         "environments": ", ".join(config.promote.environments),
+        "last_environment": config.promote.environments[-1],
         "ledger": config.rel(config.promote.ledger) if config.promote.ledger else "promotions",
         "ledger_branch": LEDGER_BRANCH,
         "images": Template(_IMAGES).substitute(

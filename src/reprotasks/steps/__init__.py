@@ -67,6 +67,10 @@ SUMMARIES: dict[str, str] = {
         "Roll --to ENV back to the release it held before (or to VERSION, which it held once); the decision "
         "is signed and appended to the ledger like a promotion."
     ),
+    "preflight": (
+        "Before promote/rollback --to ENV in a workflow: refuse when ENV is the last environment and neither "
+        "`promoters` nor the GitHub environment's required reviewers decide who may enter it."
+    ),
     "status": "Show the release each environment holds, who put it there and when; the ledger is verified first.",
     "verify-promotion": (
         "Deploy gate: ARTIFACT (file, sha256:HEX or REPO@sha256:HEX) must be part of the release ENV holds, "
