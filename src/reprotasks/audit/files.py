@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import functools
 import json
 import posixpath
 import re
 import shlex
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from reprotasks.audit.shell import check_script, expand
@@ -31,8 +32,33 @@ def _script_hits(text: str, first_line: int, first_col: int, variables: dict[str
 # --- Dockerfile / Containerfile -------------------------------------------------------------
 
 
-def _dockerfile_instructions(text: str) -> Iterator[tuple[int, str, str, str]]:
-    """(line, INSTRUCTION, arguments, heredoc bodies) with continuations joined, comments dropped."""
+Locate = Callable[[int], tuple[int, int]]  # an offset in an instruction's arguments -> (line, col) in the file
+
+
+def _locator(parts: list[tuple[int, str]], arguments_start: int) -> Locate:
+    """Where a character of the joined arguments was written: ``parts`` are (line index, physical
+    text) of the instruction's lines, joined with one space after stripping each."""
+    segments = []  # (offset in the joined text, 1-based line, 1-based column of its first character)
+    offset = 0
+    for index, raw in parts:
+        segments.append((offset, index + 1, len(raw) - len(raw.lstrip()) + 1))
+        offset += len(raw.strip()) + 1
+
+    def locate(at: int) -> tuple[int, int]:
+        joined = arguments_start + at
+        start, line, col = next(segment for segment in reversed(segments) if segment[0] <= joined)
+        return line, col + joined - start
+
+    return locate
+
+
+def _shifted(locate: Locate, by: int, at: int) -> tuple[int, int]:
+    return locate(by + at)
+
+
+def _dockerfile_instructions(text: str) -> Iterator[tuple[int, str, str, str, Locate]]:
+    """(line, INSTRUCTION, arguments, heredoc bodies, where each character of the arguments was
+    written) with continuations joined, comments dropped."""
     escape = "`" if re.match(r"#\s*escape\s*=\s*`", text) else "\\"
     lines = text.splitlines()
     index = 0
@@ -43,6 +69,7 @@ def _dockerfile_instructions(text: str) -> Iterator[tuple[int, str, str, str]]:
             index += 1
             continue
         parts = [raw]
+        where = [start]
         while parts[-1].rstrip().endswith(escape) and index + 1 < len(lines):
             parts[-1] = parts[-1].rstrip()[:-1]
             index += 1
@@ -53,6 +80,7 @@ def _dockerfile_instructions(text: str) -> Iterator[tuple[int, str, str, str]]:
             if lines[index].lstrip().startswith("#"):
                 break
             parts.append(lines[index])
+            where.append(index)
         logical = " ".join(part.strip() for part in parts)
         index += 1
         bodies = []
@@ -63,8 +91,11 @@ def _dockerfile_instructions(text: str) -> Iterator[tuple[int, str, str, str]]:
                 index += 1
             index += 1  # the terminator
             bodies.append("\n".join(body))
-        instruction, _, arguments = logical.partition(" ")
-        yield start + 1, instruction.upper(), arguments.strip(), "\n".join(bodies)
+        instruction, _, rest = logical.partition(" ")
+        arguments = rest.strip()
+        arguments_start = len(instruction) + 1 + len(rest) - len(rest.lstrip())
+        locate = _locator(list(zip(where, parts, strict=True)), arguments_start)
+        yield start + 1, instruction.upper(), arguments, "\n".join(bodies), locate
 
 
 def _exec_form(command: str) -> str:
@@ -99,11 +130,12 @@ def _from_image(arguments: str, args: dict[str, str], stages: set[str]) -> str |
 def dockerfile(text: str) -> Iterator[Hit]:
     stages: set[str] = set()
     args: dict[str, str] = {}
-    for line, instruction, arguments, heredoc in _dockerfile_instructions(text):
+    for line, instruction, arguments, heredoc, locate in _dockerfile_instructions(text):
         if instruction == "ONBUILD" and arguments.split(None, 1)[0].upper() == "RUN":
-            # ONBUILD RUN ...: runs in every image built FROM this one (the column: after "ONBUILD RUN ")
-            for rule, hit_line, hit_col, snippet in _run_hits(line, arguments.split(None, 1)[1], heredoc, args):
-                yield rule, hit_line, hit_col + (8 if hit_line == line else 0), snippet
+            # ONBUILD RUN ...: runs in every image built FROM this one
+            inner = arguments.split(None, 1)[1] if len(arguments.split(None, 1)) > 1 else ""
+            skipped = len(arguments) - len(inner)
+            yield from _run_hits(line, inner, heredoc, args, functools.partial(_shifted, locate, skipped))
             continue
         if instruction == "ARG":
             _remember_arg_defaults(arguments, args)
@@ -115,7 +147,7 @@ def dockerfile(text: str) -> Iterator[Hit]:
             # COPY --from=image:tag / RUN --mount=...,from=image:tag pull an image as FROM does
             yield "RT-D001", line, len(instruction) + 2, source
         if instruction == "RUN":
-            yield from _run_hits(line, arguments, heredoc, args)
+            yield from _run_hits(line, arguments, heredoc, args, locate)
 
 
 def _remember_arg_defaults(arguments: str, args: dict[str, str]) -> None:
@@ -158,13 +190,21 @@ def _add_hits(line: int, arguments: str) -> Iterator[Hit]:
         yield "RT-D002", line, 5, arguments
 
 
-def _run_hits(line: int, arguments: str, heredoc: str, args: dict[str, str]) -> Iterator[Hit]:
-    command = " ".join(w for w in arguments.split() if not w.startswith("--mount") and not w.startswith("--network"))
-    if command.startswith("["):  # exec form: RUN ["pip", "install", "flask"]
-        command = _exec_form(command)
-    script = heredoc if heredoc else command
-    offset_line = line + 1 if heredoc else line
-    yield from _script_hits(script, offset_line, 1 if heredoc else 5, args)
+_RUN_FLAGS = re.compile(r"(?<!\S)--(?:mount|network|security)\S*")
+
+
+def _run_hits(line: int, arguments: str, heredoc: str, args: dict[str, str], locate: Locate) -> Iterator[Hit]:
+    if heredoc:
+        yield from _script_hits(heredoc, line + 1, 1, args)
+        return
+    # RUN's own flags blanked, not removed: every offset still points where it was written.
+    command = _RUN_FLAGS.sub(lambda match: " " * len(match.group(0)), arguments)
+    exec_form = command.lstrip().startswith("[")
+    if exec_form:  # RUN ["pip", "install", "flask"]: reported at the instruction's arguments
+        command = _exec_form(command.strip())
+    for issue in check_script(command, args):
+        hit_line, hit_col = locate(0 if exec_form else issue.offset)
+        yield issue.rule, hit_line, hit_col, issue.snippet
 
 
 # --- GitHub workflows and composite actions ------------------------------------------------
@@ -265,12 +305,22 @@ def _every_job_has_permissions(document: dict[str, Any]) -> bool:
     )
 
 
+def _only_called(document: dict[str, Any]) -> bool:
+    """A reusable workflow (`on: workflow_call` only) runs with its caller's token: the caller's
+    `permissions:` bound it (and GitHub lets a called workflow only keep or lower them)."""
+    triggers = document.get("on")  # (yamldoc keeps keys as written: `on` is no boolean here)
+    if isinstance(triggers, str):
+        triggers = [triggers]
+    return isinstance(triggers, (list, dict)) and list(triggers) == ["workflow_call"]
+
+
 def workflow(document: Any, *, is_workflow: bool, lines: list[str]) -> Iterator[Hit]:
     if (
         is_workflow
         and isinstance(document, dict)
         and "permissions" not in document
         and not _every_job_has_permissions(document)
+        and not _only_called(document)
     ):
         yield "RT-W002", 1, 1, "permissions"
     runs = document.get("runs") if not is_workflow and isinstance(document, dict) else None
@@ -329,17 +379,25 @@ _MAKE_ASSIGNMENT = re.compile(r"^(?:export\s+|override\s+)?([A-Za-z_][A-Za-z0-9_
 _MAKE_REFERENCE = re.compile(r"\$[({]([A-Za-z_][A-Za-z0-9_.-]*)[)}]")
 
 
+def _make_variables(lines: list[str]) -> dict[str, str]:
+    """`VERSION ?= v0.6.0`, `:=`, `=` anywhere in the file: what $(VERSION) means in recipes (make
+    expands a recipe only after reading the whole file, so an assignment below it counts too)."""
+    variables: dict[str, str] = {}
+    for raw in lines:
+        assignment = None if raw.startswith("\t") else _MAKE_ASSIGNMENT.match(raw)
+        if assignment and "$" not in assignment.group(2):
+            variables.setdefault(assignment.group(1), assignment.group(2))  # the first wins, as with ?=
+    return variables
+
+
 def makefile(text: str) -> Iterator[Hit]:
     lines = text.splitlines()
-    variables: dict[str, str] = {}  # `VERSION ?= v0.6.0`, `:=`, `=`: what $(VERSION) means in recipes
+    variables = _make_variables(lines)
     macros, in_macros = _make_macros(lines)
     index = 0
     while index < len(lines):
         raw = lines[index]
         start = index
-        assignment = None if raw.startswith("\t") else _MAKE_ASSIGNMENT.match(raw)
-        if assignment and "$" not in assignment.group(2):
-            variables.setdefault(assignment.group(1), assignment.group(2))  # the first wins, as with ?=
         if not raw.startswith("\t"):
             # `X := $(shell curl ... | sh)` runs when make reads the file
             for match in _MAKE_SHELL.finditer(raw):

@@ -74,7 +74,7 @@ RULES: Mapping[str, Rule] = {
             "RT-S003",
             "error",
             "pipe-to-shell",
-            "piping a download into a shell runs unverified code",
+            "a download run as code without a checksum check (piped into a shell, or saved and run) is unverified",
             "download to a file, check its sha256 (sha256sum -c), then run it",
         ),
         Rule(
@@ -200,6 +200,7 @@ class AuditReport:
     files: int = 0
     findings: list[AuditFinding] = field(default_factory=list)
     allowed: int = 0
+    excluded: int = 0  # files the audit would read that `audit.exclude` skipped
 
     @property
     def errors(self) -> list[AuditFinding]:
@@ -207,10 +208,17 @@ class AuditReport:
 
     def summary(self) -> str:
         warnings = len(self.findings) - len(self.errors)
+        skipped = f", {self.excluded} skipped by audit.exclude" if self.excluded else ""
         return (
-            f"audit: {self.files} files, {len(self.errors)} error(s), {warnings} warning(s), "
+            f"audit: {self.files} files{skipped}, {len(self.errors)} error(s), {warnings} warning(s), "
             f"{self.allowed} allowed by [[tool.reprotasks.audit.allow]]"
         )
+
+
+def _included_makefile(name: str, suffix: str) -> bool:
+    """`Makefile.common` (prometheus' shared rules, included by its Makefile), `Makefile.inc`: make
+    syntax under another name; never `Makefile.md` and the like."""
+    return name.startswith(("Makefile.", "makefile.", "GNUmakefile.")) and suffix.lower() not in _NOT_DOCKERFILES
 
 
 def _kind(relative: str) -> str | None:
@@ -226,7 +234,7 @@ def _kind(relative: str) -> str | None:
         if stem == "action":
             return "action"
         return None
-    if name in ("Makefile", "GNUmakefile", "makefile") or suffix == ".mk":
+    if name in ("Makefile", "GNUmakefile", "makefile") or suffix == ".mk" or _included_makefile(name, suffix):
         return "makefile"
     if name == "go.mod":
         return "go.mod"
@@ -239,15 +247,22 @@ def _kind(relative: str) -> str | None:
     return None
 
 
-def candidate_files(root: Path, exclude: tuple[str, ...], dist: str, runner: Runner) -> Iterator[tuple[str, str]]:
-    """(project-relative path, kind) of every file the audit reads."""
+def candidate_files(
+    root: Path, exclude: tuple[str, ...], dist: str, runner: Runner, excluded_count: list[int] | None = None
+) -> Iterator[tuple[str, str]]:
+    """(project-relative path, kind) of every file the audit reads; ``excluded_count[0]`` counts the
+    files it would read that ``exclude`` skips."""
     parent, _, name = dist.rpartition("/")
     staging = f"{parent}/.{name}-" if parent else f".{name}-"
     excluded = re.compile("|".join(fnmatch.translate(pattern) for pattern in exclude) or "(?!)")
     for relative in _listing(root, runner):
         kind = _kind(relative)
         # dist/ and, beside it, the staging directories of build and release (.dist-stage-*, .dist-release-*).
-        if kind is None or relative.startswith((f"{dist}/", staging)) or excluded.match(relative):
+        if kind is None or relative.startswith((f"{dist}/", staging)):
+            continue
+        if excluded.match(relative):
+            if excluded_count is not None:
+                excluded_count[0] += 1
             continue
         # A submodule is listed as one entry (a gitlink): a directory, audited in its own repository.
         # A symlink is audited where its target is (a tracked file is listed itself); one to a
@@ -470,7 +485,9 @@ def audit(config: Config, *, runner: Runner, use_cache: bool = True) -> AuditRep
     report = AuditReport()
     allow = list(config.audit.allow)
     used = [False] * len(allow)
-    files = list(candidate_files(config.root, config.audit.exclude, config.rel(config.dist_dir), runner))
+    skipped = [0]
+    files = list(candidate_files(config.root, config.audit.exclude, config.rel(config.dist_dir), runner, skipped))
+    report.excluded = skipped[0]
     for (relative, _), result in zip(files, _audit_all(config.root, files, use_cache=use_cache), strict=True):
         report.files += result.was_read
         shown = shown_name(relative)  # a name that is not UTF-8 (from the walk) is shown with \\x escapes

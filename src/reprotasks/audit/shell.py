@@ -195,7 +195,13 @@ def _check_line(
                 continue
             rule = _command_rule(argv, commands[position + 1 :], known, downloads)
             if rule is not None:
-                yield ShellIssue(rule, start + _offset(line, argv[0]), " ".join(argv))
+                yield ShellIssue(rule, start + _offset(line, argv[0]), _snippet(argv))
+
+
+def _snippet(argv: list[str]) -> str:
+    """The command as a finding shows it; the split stops at a command substitution, `$(...)`."""
+    shown = " ".join(argv)
+    return shown + "(...)" if shown.endswith("$") else shown
 
 
 def _command_rule(
@@ -363,15 +369,36 @@ def _offset(text: str, word: str) -> int:
     return found.start() if found else 0
 
 
+def _program_name(word: str) -> str:
+    """`/usr/bin/pip` -> pip; Windows spellings too: `.\\uv.exe` (which a POSIX split reads as
+    `.uv.exe`), `C:/tools/uv.exe` -> uv."""
+    name = re.split(r"[\\/]", word)[-1].removesuffix(".exe")
+    return name[1:] if name.startswith(".") and word.startswith(".") and "/" not in word else name
+
+
+# uv's global options that take a value (`uv --directory DIR pip install ...`).
+_UV_VALUED = frozenset(
+    {"--directory", "--project", "--config-file", "--cache-dir", "--color", "--python-preference", "--python"}
+)
+
+
+def _uv_pip_args(args: list[str]) -> list[str] | None:
+    """What follows `pip` in `uv [global options] pip ...`; None for another uv command."""
+    index = 0
+    while index < len(args) and args[index].startswith("-"):
+        index += 2 if args[index] in _UV_VALUED else 1
+    return args[index + 1 :] if args[index : index + 1] == ["pip"] else None
+
+
 def _check_command(argv: list[str], variables: Mapping[str, str]) -> str | None:
     argv = [expand(word, variables) for word in argv]  # a version set earlier in the script is a pin
-    name = argv[0].rsplit("/", 1)[-1]
+    name = _program_name(argv[0])
     if name in ("pip", "pip3") or re.fullmatch(r"pip3\.\d+", name):
         return _check_pip(argv[1:])
     if re.fullmatch(r"python(3(\.\d+)?)?", name) and argv[1:3] == ["-m", "pip"]:
         return _check_pip(argv[3:])
-    if name == "uv" and argv[1:2] == ["pip"]:
-        return _check_pip(argv[2:])
+    if name == "uv" and (pip := _uv_pip_args(argv[1:])) is not None:
+        return _check_pip(pip)
     if name == "go" and len(argv) > 1 and argv[1] in ("install", "run", "get"):
         return _check_go(argv[1], argv[2:], variables)
     return _check_other_installers(name, argv[1:])
