@@ -45,7 +45,7 @@ RULES: Mapping[str, Rule] = {
             "error",
             "image-not-pinned",
             "an image without a digest (FROM, COPY --from, a job's container or service, a `uses: docker://` "
-            "step) is whatever its tag points to today",
+            "step, docker/podman run or pull) is whatever its tag points to today",
             "pin the digest: `FROM python:3.12-slim@sha256:<digest>` (`docker buildx imagetools inspect` shows it)",
         ),
         Rule(
@@ -322,7 +322,7 @@ def _finding(path: str, line: int, col: int, rule: str, detail: str = "", snippe
     if rule == "RT-W001" and "@" in snippet:  # name the action at hand, not an example
         action, _, ref = snippet.partition("@")
         fix = f"pin the full commit SHA with the tag in a comment: `uses: {action}@<40-hex sha> # {ref}`"
-    if rule == "RT-D001" and snippet and "@" not in snippet and "$" not in snippet:  # the image at hand
+    if rule == "RT-D001" and snippet and not set("@$ ") & set(snippet):  # the image at hand
         fix = f"pin the digest: `{snippet}@sha256:<digest>` (`docker buildx imagetools inspect {snippet}` shows it)"
     return AuditFinding(path, line, col, rule, spec.severity, f"{what}: {spec.why} -- {fix}", str(snippet), fix)
 

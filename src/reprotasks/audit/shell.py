@@ -173,12 +173,13 @@ def check_script(text: str, variables: Mapping[str, str] | None = None) -> Itera
     """Every install of a mutable input in ``text``; ``variables`` resolves ``$NAME`` (e.g. ARG defaults)."""
     known = dict(variables or {})
     downloads: dict[str, bool] = {}  # file fetched earlier in this script -> its checksum was checked
+    built: set[str] = set()  # images `docker build -t NAME` made earlier in this script
     for start, line in logical_lines(text):
-        yield from _check_line(line, start, text, known, downloads)
+        yield from _check_line(line, start, text, known, downloads, built)
 
 
 def _check_line(
-    line: str, start: int, text: str, known: dict[str, str], downloads: dict[str, bool]
+    line: str, start: int, text: str, known: dict[str, str], downloads: dict[str, bool], built: set[str]
 ) -> Iterator[ShellIssue]:
     substituted = _PROCESS_SUBSTITUTION.search(line) or _EVAL_DOWNLOAD.search(line)
     if substituted:  # bash <(curl ...), eval "$(curl ...)": the download runs as code, no pipe needed
@@ -196,6 +197,8 @@ def _check_line(
             rule = _command_rule(argv, commands[position + 1 :], known, downloads)
             if rule is not None:
                 yield ShellIssue(rule, start + _offset(line, argv[0]), _snippet(argv))
+            elif image := _unpinned_container_image(argv, built):
+                yield ShellIssue("RT-D001", start + _offset(line, argv[0]), image)  # the image, as FROM's
 
 
 def _snippet(argv: list[str]) -> str:
@@ -218,6 +221,56 @@ def _command_rule(
     if rule is None:
         rule = _download_then_run(argv, downloads)
     return rule
+
+
+_CONTAINER_TOOLS = frozenset({"docker", "podman", "nerdctl"})
+# Options of `docker run`/`create`/`pull` that take a value (the value is no image).
+_CONTAINER_VALUED = frozenset(
+    {"-e", "--env", "--env-file", "-v", "--volume", "-p", "--publish", "-w", "--workdir", "-u", "--user",
+     "--name", "--network", "--net", "--entrypoint", "--platform", "--mount", "-l", "--label", "--label-file",
+     "-h", "--hostname", "--add-host", "--cpus", "-m", "--memory", "--shm-size", "--ulimit", "--cap-add",
+     "--cap-drop", "--device", "--dns", "--gpus", "--log-driver", "--log-opt", "--pull", "--restart", "--runtime",
+     "--security-opt", "--stop-signal", "--tmpfs", "--volumes-from", "--cidfile", "--ipc", "--pid", "--userns",
+     "--uts", "--group-add", "--health-cmd", "--cgroupns", "--expose", "--link", "--storage-opt", "--sysctl",
+     "--isolation", "-a", "--attach"}
+)  # fmt: skip
+
+
+def _unpinned_container_image(argv: list[str], built: set[str]) -> str | None:
+    """`docker run|create|pull IMAGE:TAG` (podman, nerdctl): an image by tag is whatever the tag
+    points to today (RT-D001, as FROM). Images this script built (`docker build -t NAME`) and bare
+    names without a tag or registry (likely built elsewhere in the project) are not judged."""
+    name = _program_name(argv[0])
+    if name not in _CONTAINER_TOOLS or len(argv) < 2:
+        return None
+    verb, args = argv[1], argv[2:]
+    if verb in ("build", "buildx"):
+        tags = [args[i + 1] for i, word in enumerate(args[:-1]) if word in ("-t", "--tag")]
+        tags += [word.split("=", 1)[1] for word in args if word.startswith("--tag=")]
+        built.update(tag.split(":", 1)[0] for tag in tags)
+        return None
+    if verb == "container" and args[:1] and args[0] in ("run", "create"):
+        verb, args = args[0], args[1:]
+    if verb not in ("run", "create", "pull"):
+        return None
+    image = next(_operands_skipping(args, _CONTAINER_VALUED), None)
+    if image is None or "@sha256:" in image or "$" in image or image.startswith("{"):
+        return None
+    repository = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+    if repository in built or (":" not in image.rsplit("/", 1)[-1] and "/" not in image):
+        return None
+    return image
+
+
+def _operands_skipping(args: list[str], valued: frozenset[str]) -> Iterator[str]:
+    skip = False
+    for word in args:
+        if skip:
+            skip = False
+        elif word.startswith("-"):
+            skip = word in valued
+        else:
+            yield word
 
 
 def _pipes_download_into_shell(argv: list[str], later_commands: list[list[str]]) -> bool:
