@@ -57,7 +57,7 @@ def test_text_output_exit_codes_and_messages() -> None:
     assert len(lines) == len(expected())
     first = next(line for line in lines if line.startswith("docker/Dockerfile:3:6: RT-D001"))
     assert "`golang:1.23`" in first and "@sha256:" in first  # why it matters and the pinned form
-    assert "audit: 32 files, 3 skipped by audit.exclude, " in result.stdout and "1 allowed" in result.stdout
+    assert "audit: 33 files, 3 skipped by audit.exclude, " in result.stdout and "1 allowed" in result.stdout
     assert "audit found" in result.stderr and "hint:" in result.stderr
     clean = run_cli("audit", cwd=HYBRID)
     assert clean.returncode == 0, clean.stdout + clean.stderr

@@ -237,8 +237,14 @@ def _steps(document: Any) -> Iterator[tuple[Any, dict[str, str]]]:
 _EXPRESSION_ENV = re.compile(r"\$\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
+_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
+
+
 def _with_env(script: str, environment: dict[str, str]) -> str:
-    return _EXPRESSION_ENV.sub(lambda match: environment.get(match.group(1), match.group(0)), script)
+    """`${{ env.X }}` replaced by X's value; any other expression becomes one shell word of its own
+    length, `$___` (an unknown value, as GitHub substitutes it before the shell splits words)."""
+    script = _EXPRESSION_ENV.sub(lambda match: environment.get(match.group(1), match.group(0)), script)
+    return _EXPRESSION.sub(lambda match: "$" + "_" * (len(match.group(0)) - 1), script)
 
 
 def _env_of(node: Any) -> dict[str, str]:
