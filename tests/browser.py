@@ -57,12 +57,13 @@ def _run(page: Path, *extra: str) -> subprocess.CompletedProcess[str]:
         )
 
 
-def load(page: Path, *, screenshot: Path | None = None) -> Page:
-    result = _run(page, "--dump-dom")
+def load(page: Path, *, screenshot: Path | None = None, width: int = 1280) -> Page:
+    """The page's DOM after its scripts ran in a window ``width`` pixels wide (and a screenshot)."""
+    result = _run(page, "--dump-dom", f"--window-size={width},1400")
     assert result.returncode == 0, result.stderr[-2000:]
     console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
     if screenshot is not None:
-        shot = _run(page, f"--screenshot={screenshot}", "--window-size=1280,1400", "--hide-scrollbars")
+        shot = _run(page, f"--screenshot={screenshot}", f"--window-size={width},1400", "--hide-scrollbars")
         assert shot.returncode == 0 and screenshot.is_file(), shot.stderr[-2000:]
         console += [line for line in shot.stderr.splitlines() if ":CONSOLE" in line]
     return Page(result.stdout, console)

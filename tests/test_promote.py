@@ -192,6 +192,88 @@ def test_the_dashboard_escapes_every_value_and_loads_without_console_errors(tmp_
     assert data["entries"][2]["version"] == hostile
 
 
+ARTIFACTS = REPO / ".test-artifacts"  # screenshots a reviewer can open (ignored by git)
+
+
+def _long_ledger(tmp_path: Path, releases: int) -> tuple[Ledger, dict[int, list[str]]]:
+    """``releases`` releases, each promoted dev -> staging -> prod a few hours apart, every tenth
+    prod one rolled back: 3 entries a release plus the rollbacks."""
+    import datetime
+
+    entries: list[Entry] = []
+    levels: dict[int, list[str]] = {}
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    for number in range(releases):
+        version = f"1.{number // 10}.{number % 10}"
+        for step, environment in enumerate(("dev", "staging", "prod")):
+            when = start + datetime.timedelta(hours=12 * number + 3 * step)
+            seq = len(entries)
+            entries.append(
+                entry(seq, None, environment=environment, version=version, commit=f"{number:040x}",
+                      sums=f"{number:064x}", when=when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            )  # fmt: skip
+            if environment == "staging" and number % 3 == 0:
+                levels[seq] = ["SLSA_BUILD_LEVEL_1", "REPROTASKS_REPRODUCED"]
+        if number % 10 == 9:
+            seq = len(entries)
+            when = start + datetime.timedelta(hours=12 * number + 8)
+            back = len(entries) - 4  # the prod entry of the release before
+            entries.append(entry(seq, None, environment="prod", version=entries[back].version, action="rollback",
+                                 restores=back, commit=entries[back].commit, sums=entries[back].sums,
+                                 when=when.strftime("%Y-%m-%dT%H:%M:%SZ")))  # fmt: skip
+    ledger = Ledger(directory=tmp_path, shown="promotions", entries=entries, lines=[e.line() for e in entries])
+    return ledger, levels
+
+
+def test_the_dashboard_of_a_600_entry_ledger_reads_on_a_desktop_and_a_phone(tmp_path: Path) -> None:
+    """200 releases, 620 entries: per environment the version, its age, the soak left before the
+    next one, reproduced or not, the commit (linked), who signed; rollbacks say what they replaced;
+    newest first with the rest folded away; no console message and no horizontal overflow at 1400
+    and 390 px (screenshots in .test-artifacts/)."""
+    ledger, levels = _long_ledger(tmp_path, 200)
+    assert len(ledger.entries) == 620
+    page = tmp_path / "index.html"
+    data = render(
+        project="demo",
+        environments=("dev", "staging", "prod"),
+        ledger=ledger,
+        findings=[],
+        levels=levels,
+        soaks={"dev": 0, "staging": 0, "prod": 86400},
+        repository_url="https://github.com/acme/widgets",
+    )
+    page.write_bytes(data)
+    print(f"dashboard of {len(ledger.entries)} entries: {len(data) // 1024} KB")
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width in (1400, 390):
+        shot = ARTIFACTS / f"dashboard-600-entries-{width}px.png"
+        loaded = load(page, screenshot=shot, width=width)
+        print(f"screenshot: {shot}")
+        assert loaded.console == [], loaded.console
+        assert 'data-overflow="false"' in loaded.dom, f"the page is wider than {width} px"
+        assert 'data-rendered="620"' in loaded.dom and loaded.dom.count("<circle") == 620
+        assert loaded.dom.count("</title></circle>") == 620  # each dot has its own tooltip
+    dom = loaded.dom
+    # The cards: what runs where, since when, how proven, from which commit, signed by whom.
+    prod = dom.split('data-env="prod"', 1)[1].split("</div>", 1)[0]
+    assert ">1.19.8<" in prod and "rolled back here from 1.19.9 (restores #615)" in prod  # the last rollback
+    assert " days ago (2026-04-10T20:00:00Z)" in prod and "&#10003; reproduced" in prod.replace("\u2713", "&#10003;")
+    assert "signed by release@example.test (entry #619)" in prod
+    assert f'href="https://github.com/acme/widgets/commit/{198:040x}"' in prod
+    staging = dom.split('data-env="staging"', 1)[1].split("</div>", 1)[0]
+    assert ">1.19.9<" in staging and "reproduction not proven" in staging
+    assert "ready for prod" in staging  # its day of soak has passed (counted from when the page is read)
+    # Newest first; beyond 50 rows the rest is folded, and the rollbacks name what they replaced.
+    rows = dom.split("Ledger entries, newest first", 1)[1]
+    assert rows.index("<td>619</td>") < rows.index("<td>618</td>") < rows.index("<details>")
+    assert "older entries (570)" in dom and "older releases (150)" in dom
+    assert "rollback to #" in dom and ", replacing 1.19.9" in dom
+    assert render(
+        project="demo", environments=("dev", "staging", "prod"), ledger=ledger, findings=[], levels=levels,
+        soaks={"dev": 0, "staging": 0, "prod": 86400}, repository_url="https://github.com/acme/widgets",
+    ) == data  # fmt: skip
+
+
 def test_the_git_history_anchors_the_ledger_against_entries_cut_off_the_end(make_project: MakeProject) -> None:
     from reprotasks._run import Runner
     from reprotasks.promote.trail import _history_findings

@@ -841,6 +841,8 @@ def write_report(config: Config, output: Path | None, *, runner: Runner) -> Outc
         ledger=ledger,
         findings=findings,
         levels=ledger.levels,
+        soaks={env: config.promote.rules_for(env).soak_seconds for env in config.promote.environments},
+        repository_url=f"https://github.com/{config.sign.github_repository}" if config.sign.github_repository else None,
     )
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
