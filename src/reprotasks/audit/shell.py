@@ -245,9 +245,7 @@ def _unpinned_container_image(argv: list[str], built: set[str]) -> str | None:
         return None
     verb, args = argv[1], argv[2:]
     if verb in ("build", "buildx"):
-        tags = [args[i + 1] for i, word in enumerate(args[:-1]) if word in ("-t", "--tag")]
-        tags += [word.split("=", 1)[1] for word in args if word.startswith("--tag=")]
-        built.update(tag.split(":", 1)[0] for tag in tags)
+        built.update(_built_tags(args))
         return None
     if verb == "container" and args[:1] and args[0] in ("run", "create"):
         verb, args = args[0], args[1:]
@@ -260,6 +258,13 @@ def _unpinned_container_image(argv: list[str], built: set[str]) -> str | None:
     if repository in built or (":" not in image.rsplit("/", 1)[-1] and "/" not in image):
         return None
     return image
+
+
+def _built_tags(args: list[str]) -> set[str]:
+    """The repositories `docker build -t NAME:TAG` (or --tag) names."""
+    tags = [args[i + 1] for i, word in enumerate(args[:-1]) if word in ("-t", "--tag")]
+    tags += [word.split("=", 1)[1] for word in args if word.startswith("--tag=")]
+    return {tag.split(":", 1)[0] for tag in tags}
 
 
 def _operands_skipping(args: list[str], valued: frozenset[str]) -> Iterator[str]:
