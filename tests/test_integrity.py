@@ -302,7 +302,7 @@ def test_an_archive_check_is_kept_by_its_bytes_and_read_only_where_caches_are_tr
     from reprotasks.artifacts.sbom import sbom
     from reprotasks.config import load_config
     from reprotasks.errors import DriftError
-    from reprotasks.image.build import derive_images
+    from reprotasks.steps._derived import derivations
 
     records = sorted((Path(os.environ["REPROTASKS_CACHE_DIR"]) / "go-archive-checked").iterdir())
     assert len(records) == len(list((built / "dist").glob("worker_*"))) == 4
@@ -314,8 +314,8 @@ def test_an_archive_check_is_kept_by_its_bytes_and_read_only_where_caches_are_tr
     config, dist = load_config(built), DistDir.of(built / "dist", built)
     runner = Runner(built, log=lambda _line: None)
     with pytest.raises(DriftError, match="is not byte-identical to the manifest re-derived from the build"):
-        sbom(config, dist, images=derive_images, runner=runner)
-    assert sbom(config, dist, images=derive_images, runner=runner, trust_cache=False).go == 1
+        sbom(config, dist, derived=derivations(), runner=runner)
+    assert sbom(config, dist, derived=derivations(), runner=runner, trust_cache=False).go == 1
     # A lying record for other bytes is never consulted: a changed archive is unpacked and named.
     archive = built / "dist" / LINUX
     archive.write_bytes(archive.read_bytes() + b"\0" * 512)

@@ -49,6 +49,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("audit", ("reprotasks.audit*",)),
     ("artifacts", ("reprotasks.artifacts*",)),
     ("image", ("reprotasks.image*",)),
+    ("packages", ("reprotasks.packages*",)),
     ("signing", ("reprotasks.signing*",)),
     ("inputs", ("reprotasks.inputs*",)),
     ("promote", ("reprotasks.promote*",)),

@@ -191,7 +191,7 @@ def test_option_tables_are_leaves_and_config_imports_no_domain_work() -> None:
         "reprotasks._identity",
     }
     tables = sorted(package.glob("*/options.py"))
-    assert [path.parent.name for path in tables] == ["audit", "go", "image", "promote", "python", "signing"]
+    assert [path.parent.name for path in tables] == ["audit", "go", "image", "packages", "promote", "python", "signing"]
     for path in tables:
         assert imported(path) <= leaves, path
     domain_imports = {name for name in imported(package / "config.py") if name.count(".") == 2}

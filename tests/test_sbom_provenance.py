@@ -12,8 +12,8 @@ from reprotasks._distdir import DistDir
 from reprotasks.artifacts.checksum import read_sums
 from reprotasks.artifacts.provenance import ENVIRONMENT_ALLOW_LIST, looks_secret, scrub, statement
 from reprotasks.config import load_config
-from reprotasks.image.build import derive_images
 from reprotasks.python.lockfile import parse_lock
+from reprotasks.steps._derived import derivations
 from tests.conftest import PreparedHybrid, run_cli, run_steps
 
 pytestmark = pytest.mark.slow
@@ -94,7 +94,7 @@ def test_provenance_in_github_actions_names_the_workflow(built: Path) -> None:
         "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvIn0.c2lnbmF0dXJlc2lnbmF0dXJl",
     }
     config = load_config(built)
-    data = statement(config, DistDir.of(config.dist_dir, config.root), environ, images=derive_images)
+    data = statement(config, DistDir.of(config.dist_dir, config.root), environ, derived=derivations())
     run = data["predicate"]["runDetails"]
     assert run["builder"]["id"] == "https://github.com/acme/widgets/.github/workflows/release.yml@refs/tags/v1.0.0"
     assert run["metadata"]["invocationId"] == "https://github.com/acme/widgets/actions/runs/42/attempts/2"

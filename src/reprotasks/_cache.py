@@ -13,6 +13,16 @@ from reprotasks._files import write_atomic
 from reprotasks.errors import ReprotasksError
 
 
+def tools_dir() -> Path:
+    """Where tools reprotasks builds itself (nFPM) are kept, by name and version: shared by every
+    project and by `reproduce`'s rebuild (like Go's module cache), never part of the results cache."""
+    configured = os.environ.get("REPROTASKS_TOOLS_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "reprotasks-tools"
+
+
 def cache_dir() -> Path:
     configured = os.environ.get("REPROTASKS_CACHE_DIR")
     if configured:

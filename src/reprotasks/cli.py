@@ -46,6 +46,15 @@ examples:
 """
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's, wrapping at spaces only: `verify-signatures` is never cut at its hyphen."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False, break_long_words=False)
+
+
 def build_parser(command: str | None = "") -> argparse.ArgumentParser:
     """The CLI's parser. When ``command`` names one, only its step is loaded and given its options;
     ``None`` (the top-level help) lists the commands and their summaries and loads no step; ``""``
@@ -79,7 +88,12 @@ def build_parser(command: str | None = "") -> argparse.ArgumentParser:
             commands.add_parser(name)
         else:
             spec = registry.get(name)
-            sub = commands.add_parser(name, help=spec.summary, description=spec.description or spec.summary)
+            sub = commands.add_parser(
+                name,
+                help=spec.summary,
+                description=spec.description or spec.summary,
+                formatter_class=_HelpFormatter,
+            )
             _frontend.add_arguments(sub, spec)
     _add_builtins(commands)
     return parser

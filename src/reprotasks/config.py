@@ -33,6 +33,8 @@ from reprotasks.go import options as go_options
 from reprotasks.go.options import GoConfig as GoConfig
 from reprotasks.image import options as image_options
 from reprotasks.image.options import ImageConfig as ImageConfig
+from reprotasks.packages import options as package_options
+from reprotasks.packages.options import PackageConfig as PackageConfig
 from reprotasks.promote import options as promote_options
 from reprotasks.promote.options import PromoteConfig as PromoteConfig
 from reprotasks.python import options as python_options
@@ -62,10 +64,19 @@ _NOT_BUILD = (
     "go.toolchain-pin",
     "sign",
     "images",
+    "packages",
 )
 # The option tables, one per domain: the one list of them. Each is read when used (never copied
 # at import), so a test may extend a table with monkeypatch.
-DOMAINS = (python_options, go_options, signing_options, audit_options, promote_options, image_options)
+DOMAINS = (
+    python_options,
+    go_options,
+    signing_options,
+    audit_options,
+    promote_options,
+    image_options,
+    package_options,
+)
 # The sub-tables describe() shows (audit and promote change nothing that is built), as Config attributes.
 _DESCRIBED = (python_options, go_options, signing_options)
 
@@ -104,6 +115,8 @@ class Config:
     audit: AuditConfig = dataclasses.field(default_factory=AuditConfig)
     # Not part of fingerprint() (nor is sign): images are made from the build's outputs, after it.
     images: tuple[ImageConfig, ...] = ()
+    # Not part of fingerprint() either: packages are made from the build's outputs, after it.
+    packages: tuple[PackageConfig, ...] = ()
     # Not part of describe(): where a release may go does not change what is built.
     promote: PromoteConfig = dataclasses.field(default_factory=PromoteConfig)
     # The file holding the settings, as messages name it (pyproject.toml or reprotasks.toml).
@@ -150,6 +163,7 @@ class Config:
                 for domain in _DESCRIBED
             },
             "images": image_options.describe(self.images, self.rel),
+            "packages": package_options.describe(self.packages, self.rel),
             "promote": {  # every environment's rules resolved, defaults included
                 "environments": list(self.promote.environments),
                 "ledger": None if self.promote.ledger is None else self.rel(self.promote.ledger),
@@ -487,6 +501,7 @@ def _resolve(
         images=image_options.resolve(
             root, values["images"], go.platforms, python.locks[0].output if python.locks else None
         ),
+        packages=package_options.resolve(root, values["packages"], go.platforms, project),
         promote=promote_options.resolve_config(root, values),
     )
 

@@ -24,7 +24,7 @@ import json
 from dataclasses import dataclass
 
 from reprotasks import _cache
-from reprotasks.artifacts.manifest import Manifest
+from reprotasks.artifacts.manifest import DERIVED_KINDS, Manifest
 
 BUILT = "build in this invocation"
 RECORDED = "build record"
@@ -48,8 +48,8 @@ class Evidence:
 
 
 def build_manifest_bytes(manifest: Manifest) -> bytes:
-    """The manifest as ``build`` wrote it: without the records the image step adds."""
-    kept = tuple(record for record in manifest.artifacts if record.kind != "oci-image")
+    """The manifest as ``build`` wrote it: without the records the image and package steps add."""
+    kept = tuple(record for record in manifest.artifacts if record.kind not in DERIVED_KINDS)
     return dataclasses.replace(manifest, artifacts=kept).to_json()
 
 

@@ -17,7 +17,9 @@ from reprotasks.errors import DriftError, Finding, ReprotasksError
 MANIFEST_NAME = "manifest.json"
 # 2: artifacts record the Go compiler of each binary; no `repacked` flag (not re-derivable).
 MANIFEST_VERSION = 2
-_KINDS = ("sdist", "wheel", "go-archive", "oci-image")
+_KINDS = ("sdist", "wheel", "go-archive", "oci-image", "linux-package")
+# Artifacts made after the build from its checked outputs, by kind -> the file names they may have.
+DERIVED_KINDS: dict[str, tuple[str, ...]] = {"oci-image": (".oci.tar",), "linux-package": (".deb", ".rpm")}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -41,7 +41,7 @@ from reprotasks.artifacts.layout import (
     read_regular,
 )
 from reprotasks.artifacts.manifest import MANIFEST_NAME, recorded_lock
-from reprotasks.artifacts.trusted import ImageCheck, Trusted, trusted_manifest
+from reprotasks.artifacts.trusted import Derivations, Trusted, trusted_manifest
 from reprotasks.config import Config
 from reprotasks.errors import DriftError, Finding, ReprotasksError
 from reprotasks.image.options import SCRATCH
@@ -161,7 +161,7 @@ def statement(
     where: DistDir,
     environ: Mapping[str, str],
     *,
-    images: ImageCheck,
+    derived: Derivations,
     now: datetime | None = None,
     runner: Runner | None = None,
     trust_cache: bool = True,
@@ -174,7 +174,9 @@ def statement(
         raise DriftError(findings, step="provenance")
     _problems, listed = read_sums(dist / SUMS_NAME, f"{shown}/{SUMS_NAME}")
     # Commit, tree, toolchains and flags come from git and the tools, checked against manifest.json.
-    trusted = trusted_manifest(config, where, runner=runner, step="provenance", images=images, trust_cache=trust_cache)
+    trusted = trusted_manifest(
+        config, where, runner=runner, step="provenance", derived=derived, trust_cache=trust_cache
+    )
     manifest, source = trusted.manifest, trusted.source
     # The subjects are what was checked (never SHA256SUMS' word): SHA256SUMS must list exactly these.
     subjects, foreign_sbom = _subjects(config, dist, trusted, runner=runner)
@@ -314,13 +316,13 @@ def provenance(
     config: Config,
     dist: DistDir,
     *,
-    images: ImageCheck,
+    derived: Derivations,
     environ: Mapping[str, str] | None = None,
     runner: Runner | None = None,
     trust_cache: bool = True,
 ) -> ProvenanceResult:
     env = os.environ if environ is None else environ
-    data = statement(config, dist, env, images=images, runner=runner, trust_cache=trust_cache)
+    data = statement(config, dist, env, derived=derived, runner=runner, trust_cache=trust_cache)
     text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     target = dist / PROVENANCE_NAME
     write_atomic(target, scrub_assignments(scrub(text, env)).encode())

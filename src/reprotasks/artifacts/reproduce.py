@@ -20,6 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from reprotasks import _cache
 from reprotasks._distdir import DistDir
 from reprotasks._files import sha256_file
 from reprotasks._run import Runner
@@ -37,6 +38,8 @@ _FIX = (
     "machine's locale or user) and remove it, then run build and reproduce again"
 )
 _REBUILD = "run `reprotasks build` again to restore the first build (never edit dist/ by hand), then reproduce"
+# Derived artifacts by kind, and the step that makes them again from the rebuilt archives.
+_DERIVED_STEPS = (("oci-image", "image"), ("linux-package", "package"))
 _VARIED_AWAY = ("HOME", "USER", "LOGNAME", "TZ", "LANG", "LANGUAGE")
 
 
@@ -70,7 +73,7 @@ class _Baseline:
     expected: dict[str, str]  # file name -> sha256
     source: _source.Source
     build_args: list[str]
-    images: bool  # does the rebuild make the images too
+    derived: tuple[str, ...]  # the steps the rebuild runs after build (image, package)
     reference: Manifest | None = None  # dist/'s manifest (None for a release's SHA256SUMS)
 
 
@@ -89,7 +92,7 @@ def reproduce(
         baseline = _published_release(config, ref, sums, runner=runner)
     with tempfile.TemporaryDirectory(prefix="reprotasks-reproduce-") as scratch:
         rebuilt_dist, conditions = _rebuild(
-            config, baseline.source, Path(scratch), baseline.build_args, runner=runner, images=baseline.images
+            config, baseline.source, Path(scratch), baseline.build_args, runner=runner, derived=baseline.derived
         )
         comparisons = _compare(dist.path, baseline.expected, rebuilt_dist, runner=runner, against_sums=ref is not None)
     report = ReproduceReport(baseline.label, baseline.source.commit, conditions, tuple(comparisons))
@@ -131,8 +134,9 @@ def _first_build(config: Config, dist: DistDir, *, runner: Runner) -> _Baseline:
     if recorded_lock(reference.python) is not None:
         # No committed build lock: the rebuild installs exactly what the first build resolved.
         build_args.append(f"--from-manifest={manifest_path.resolve()}")
-    images = any(record.kind == "oci-image" for record in reference.artifacts)
-    return _Baseline(f"{dist_shown}/ (first build)", expected, source, build_args, images, reference)
+    kinds = {record.kind for record in reference.artifacts}
+    derived = tuple(step for kind, step in _DERIVED_STEPS if kind in kinds)
+    return _Baseline(f"{dist_shown}/ (first build)", expected, source, build_args, derived, reference)
 
 
 def _recorded_digests(dist: DistDir, reference: Manifest) -> dict[str, str]:
@@ -174,8 +178,8 @@ def _published_release(config: Config, ref: str, sums: Path | None, *, runner: R
         raise ReprotasksError(f"{sums} lists no file", hint=f"pass the release's real {SUMS_NAME}")
     expected = {name: digest for name, (digest, _line) in listed.items()}
     source = _source.describe_source(config.root, runner=runner, ref=ref)
-    # A tag's own configuration says which images it makes (none: the step does nothing).
-    return _Baseline(f"{sums} ({ref})", expected, source, [], images=True)
+    # A tag's own configuration says which images and packages it makes (none: the steps do nothing).
+    return _Baseline(f"{sums} ({ref})", expected, source, [], derived=tuple(step for _kind, step in _DERIVED_STEPS))
 
 
 def _parsed(data: bytes, shown: str) -> Manifest:
@@ -215,7 +219,13 @@ def _go_caches(config: Config, runner: Runner) -> dict[str, str]:
 
 
 def _rebuild(
-    config: Config, source: _source.Source, scratch: Path, build_args: list[str], *, runner: Runner, images: bool
+    config: Config,
+    source: _source.Source,
+    scratch: Path,
+    build_args: list[str],
+    *,
+    runner: Runner,
+    derived: tuple[str, ...],
 ) -> tuple[Path, tuple[str, ...]]:
     """Clone ``source`` deeper under ``scratch`` and build it in a child process; returns its dist/."""
     place = scratch / "an" / "other" / "place"
@@ -246,6 +256,8 @@ def _rebuild(
             "REPROTASKS_CACHE_DIR": str(scratch / "cache"),
             # Registry credentials for base images (another HOME would hide ~/.docker/config.json).
             "DOCKER_CONFIG": os.environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker"),
+            # The tools reprotasks builds itself (nFPM), by version: shared like Go's module cache.
+            "REPROTASKS_TOOLS_DIR": str(_cache.tools_dir()),
             **_go_caches(config, runner),
         }
     )
@@ -266,11 +278,11 @@ def _rebuild(
         conditions.append("same clock (install faketime to shift it)")
     runner.log("reproduce: rebuilding the commit elsewhere, under other conditions (the summary lists them)")
     runner.run(argv, cwd=place, env=environment, replace_env=True, umask=umask, purpose="rebuild the release")
-    if images:  # the first build's images, made again from the rebuilt archives
-        image_argv = [sys.executable, "-m", "reprotasks", "-C", str(project), "image"]
+    for step in derived:  # the first build's images and packages, made again from the rebuilt archives
+        step_argv = [sys.executable, "-m", "reprotasks", "-C", str(project), step]
         if argv[0] == "faketime":
-            image_argv = [*argv[:3], *image_argv]
-        runner.run(image_argv, cwd=place, env=environment, replace_env=True, umask=umask, purpose="remake the images")
+            step_argv = [*argv[:3], *step_argv]
+        runner.run(step_argv, cwd=place, env=environment, replace_env=True, umask=umask, purpose=f"remake ({step})")
     rebuilt = project / config.rel(config.dist_dir)
     return rebuilt, tuple(conditions)
 

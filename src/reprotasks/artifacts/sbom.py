@@ -22,7 +22,7 @@ from reprotasks._run import Runner, mask
 from reprotasks.artifacts import source as _source
 from reprotasks.artifacts.layout import SBOM_NAME
 from reprotasks.artifacts.manifest import Manifest, recorded_lock
-from reprotasks.artifacts.trusted import ImageCheck, Trusted, trusted_manifest
+from reprotasks.artifacts.trusted import Derivations, Trusted, trusted_manifest
 from reprotasks.config import Config
 from reprotasks.errors import ReprotasksError
 from reprotasks.python import toollocks
@@ -172,11 +172,11 @@ def render(config: Config, manifest: Manifest | None, epoch: int) -> tuple[bytes
 
 
 def sbom(
-    config: Config, dist: DistDir, *, images: ImageCheck, runner: Runner | None = None, trust_cache: bool = True
+    config: Config, dist: DistDir, *, derived: Derivations, runner: Runner | None = None, trust_cache: bool = True
 ) -> SbomResult:
     runner = runner or Runner(config.root, log=lambda _line: None)
     # The module graph of each binary comes from the binary, checked against manifest.json.
-    trusted = trusted_manifest(config, dist, runner=runner, step="sbom", images=images, trust_cache=trust_cache)
+    trusted = trusted_manifest(config, dist, runner=runner, step="sbom", derived=derived, trust_cache=trust_cache)
     data, python, go = rendered(config, trusted, runner=runner)
     target = dist / SBOM_NAME
     write_atomic(target, data)

@@ -21,7 +21,7 @@ import shutil
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Callable, Set
+from collections.abc import Callable, Mapping, Set
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -36,6 +36,7 @@ from reprotasks.artifacts.build import BuildPlan, manifest_header, plan_build
 from reprotasks.artifacts.checked_archives import ArchiveCheck
 from reprotasks.artifacts.layout import kind_of, read_regular, require_directory, sha256_regular, shown
 from reprotasks.artifacts.manifest import (
+    DERIVED_KINDS,
     MANIFEST_NAME,
     REBUILD_HINT,
     ArtifactRecord,
@@ -70,30 +71,39 @@ class Trusted:
 # (release) check the same dist/ once.
 _CHECKED: dict[tuple[Any, ...], Trusted] = {}
 
-# The configured images re-made from a checked build (config, that build's manifest, the manifest
-# in dist/, runner) -> (their records, findings): ``image.build.derive_images``, passed in by the
-# attesting steps so this module never imports the image package above it.
-ImageCheck = Callable[[Config, DistDir, Manifest, Manifest, Runner], tuple[list[ArtifactRecord], list[Finding]]]
+# What a kind of derived artifact (made after the build from its checked outputs: images,
+# packages) is re-made with: (config, the checked build's manifest, the manifest in dist/, runner)
+# -> (their records, findings). ``image.build.derive_images`` and ``packages.build.derive_packages``,
+# passed in by the steps so this module never imports the packages above it.
+Derivation = Callable[[Config, DistDir, Manifest, Manifest, Runner], tuple[list[ArtifactRecord], list[Finding]]]
+Derivations = Mapping[str, Derivation]  # kind (DERIVED_KINDS) -> how it is re-made
 
 
 def trusted_manifest(
-    config: Config, dist: DistDir, *, runner: Runner, step: str, images: ImageCheck | None, trust_cache: bool = True
+    config: Config,
+    dist: DistDir,
+    *,
+    runner: Runner,
+    step: str,
+    derived: Derivations,
+    replacing: str | None = None,
+    trust_cache: bool = True,
 ) -> Trusted:
     """dist/manifest.json after checking every field against what git, the locks and the binaries
-    say, and the commit it was built from (HEAD). Its images are re-made from the checked archives
-    by ``images`` (the image package's check: this package sits below it) and must be
-    byte-identical; with ``images=None`` (the image step, which replaces them) they are left out of
-    the check and of the manifest returned, and no evidence is required (making an image from
-    checked archives attests nothing). ``trust_cache``: a Go archive whose bytes passed the same
-    checks before, on this machine, is not unpacked again (``_ARCHIVES_CHECKED``)."""
+    say, and the commit it was built from (HEAD). Its derived artifacts (images, packages) are
+    re-made from the checked build by ``derived`` and must be byte-identical. The step that makes
+    one kind (``replacing``) gets the manifest without that kind: its records are only checked to
+    name files of that kind, and no evidence is required (making an image or a package from checked
+    archives attests nothing). ``trust_cache``: a Go archive whose bytes passed the same checks
+    before, on this machine, is not unpacked again (``_ARCHIVES_CHECKED``)."""
     where, data, manifest = _read_manifest(dist, step)
     evidence = _evidence.evidence_for(manifest)
-    memo = _memo_key(config, dist, data, manifest, images is not None)
-    if memo is not None and memo in _CHECKED and (evidence or images is None):
+    memo = _memo_key(config, dist, data, manifest, (tuple(sorted(derived)), replacing))
+    if memo is not None and memo in _CHECKED and (evidence or replacing is not None):
         return dataclasses.replace(_CHECKED[memo], evidence=evidence)
-    if images is None:
-        manifest = _without_images(manifest, where, step)
-        data = manifest.to_json()  # compared as the build wrote it, before any image was added
+    if replacing is not None:
+        manifest = _without_kind(manifest, replacing, where, step)
+        data = manifest.to_json()  # compared as it was before this step made its kind
     source = _source.describe_source(config.root, runner=runner)
     _source.require_built_from(
         manifest.source.get("commit"),
@@ -113,21 +123,24 @@ def trusted_manifest(
         config, dist, plan, manifest, runner=runner, where=where, trust_cache=trust_cache
     )
     findings += artifact_findings
-    if images is not None and not findings:
+    if not findings:
         built = Manifest(**header, artifacts=tuple(artifacts))
-        image_records, image_findings = images(config, dist, built, manifest, runner)
-        artifacts = sorted([*artifacts, *image_records], key=lambda record: record.name)
-        findings += image_findings
-    derived = Manifest(**header, artifacts=tuple(artifacts))
-    if not findings and derived.to_json() != data:
+        for kind, derive in sorted(derived.items()):
+            if kind == replacing:
+                continue
+            made, made_findings = derive(config, dist, built, manifest, runner)
+            artifacts = sorted([*artifacts, *made], key=lambda record: record.name)
+            findings += made_findings
+    rederived = Manifest(**header, artifacts=tuple(artifacts))
+    if not findings and rederived.to_json() != data:
         findings.append(
             Finding(where, None, "is not byte-identical to the manifest re-derived from the build", _REBUILD)
         )
-    if images is not None and not evidence:
+    if replacing is None and not evidence:
         findings.append(_no_evidence(where, step))
     if findings:
         raise DriftError(findings, step=step)
-    trusted = Trusted(derived, source, evidence)
+    trusted = Trusted(rederived, source, evidence)
     if memo is not None:
         _CHECKED[memo] = trusted
     return trusted
@@ -151,19 +164,19 @@ def _read_manifest(dist: DistDir, step: str) -> tuple[str, bytes, Manifest]:
         raise ReprotasksError(f"{where} is not a reprotasks build manifest ({exc})", hint=_REBUILD) from None
 
 
-def _without_images(manifest: Manifest, where: str, step: str) -> Manifest:
-    """The manifest as the build wrote it: image records left out (they must name image files)."""
-    kept = tuple(record for record in manifest.artifacts if record.kind != "oci-image")
+def _without_kind(manifest: Manifest, kind: str, where: str, step: str) -> Manifest:
+    """The manifest without ``kind``'s records (each must name a file of that kind)."""
+    kept = tuple(record for record in manifest.artifacts if record.kind != kind)
     forged = [
         record.name
         for record in manifest.artifacts
-        if record.kind == "oci-image"
-        and (not record.name.endswith(".oci.tar") or record.name in {other.name for other in kept})
+        if record.kind == kind
+        and (not record.name.endswith(DERIVED_KINDS[kind]) or record.name in {other.name for other in kept})
     ]
     if forged:
         raise DriftError(
             [
-                Finding(where, None, f"records {shown(name)} as an image, which no image step writes", _REBUILD)
+                Finding(where, None, f"records {shown(name)} as {kind}, which no {kind} step writes", _REBUILD)
                 for name in forged
             ],
             step=step,
@@ -198,7 +211,7 @@ def _no_evidence(where: str, step: str) -> Finding:
     )
 
 
-def _memo_key(config: Config, dist: DistDir, data: bytes, manifest: Manifest, images: bool) -> tuple[Any, ...] | None:
+def _memo_key(config: Config, dist: DistDir, data: bytes, manifest: Manifest, derived: Any) -> tuple[Any, ...] | None:
     """What must be unchanged for an earlier check in this process to stand (None: no file to name)."""
     identities = []
     for record in manifest.artifacts:
@@ -207,7 +220,7 @@ def _memo_key(config: Config, dist: DistDir, data: bytes, manifest: Manifest, im
         except OSError:
             return None
         identities.append((record.name, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_mode))
-    return (str(dist.path), _cache.digest(config.fingerprint()), data, images, tuple(identities))
+    return (str(dist.path), _cache.digest(config.fingerprint()), data, derived, tuple(identities))
 
 
 def _short(value: Any) -> str:
@@ -233,7 +246,7 @@ def _derive_artifacts(
     where: str,
     trust_cache: bool,
 ) -> tuple[list[ArtifactRecord], list[Finding]]:
-    """Each listed file (images aside) checked against what this build makes: wheel and sdist
+    """Each listed file (derived artifacts aside) checked against what this build makes: wheel and sdist
     valid for the project, Go archives the canonical re-pack of a binary of the pinned toolchain."""
     go_expected = expected_go_archives(config.go, plan)
     listed = {record.name: record for record in manifest.artifacts}
@@ -247,8 +260,8 @@ def _derive_artifacts(
             findings.append(Finding(f"{dist.rel()}/{name}", None, f"listed in {MANIFEST_NAME} but {kind}", _REBUILD))
         elif name in go_expected:
             jobs.append((name, *go_expected[name]))
-        elif listed[name].kind == "oci-image":
-            continue  # re-made from the checked archives afterwards (the ImageCheck)
+        elif listed[name].kind in DERIVED_KINDS:
+            continue  # re-made from the checked build afterwards (``derived``)
         elif plan.python and name.endswith((".whl", ".tar.gz")):
             record, problems = _python_record(config, dist, plan, name)
             python_kinds[record.kind] += 1

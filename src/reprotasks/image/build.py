@@ -21,6 +21,7 @@ from reprotasks._files import write_atomic
 from reprotasks._run import Runner
 from reprotasks.artifacts.layout import IMAGE_SUFFIX
 from reprotasks.artifacts.manifest import ArtifactRecord, Manifest
+from reprotasks.artifacts.trusted import Derivations
 from reprotasks.config import Config, ImageConfig
 from reprotasks.errors import Finding, ReprotasksError
 from reprotasks.image import oci
@@ -279,7 +280,9 @@ class ImageResult:
         return rows + [(f"{self.dist.name}/{name}", "removed: no longer configured") for name in self.removed]
 
 
-def build_images(config: Config, dist: DistDir, *, runner: Runner, trust_cache: bool = True) -> ImageResult:
+def build_images(
+    config: Config, dist: DistDir, *, runner: Runner, derived: Derivations, trust_cache: bool = True
+) -> ImageResult:
     """Make every configured image into dist/, replacing the images recorded before, and record them.
 
     SHA256SUMS, the provenance, the SBOM and their bundles no longer describe dist/ afterwards:
@@ -294,7 +297,9 @@ def build_images(config: Config, dist: DistDir, *, runner: Runner, trust_cache: 
         return ImageResult(dist.path, (), ())
     # The Go archives (and everything else) checked against what git and the binaries say; the
     # image records are checked to name image files only (they name what this step removes).
-    built = trusted_manifest(config, dist, runner=runner, step="image", images=None, trust_cache=trust_cache).manifest
+    built = trusted_manifest(
+        config, dist, runner=runner, step="image", derived=derived, replacing=IMAGE_KIND, trust_cache=trust_cache
+    ).manifest
     version = str(built.project.get("version") or "")
     made = [make_image(config, dist, built, image, runner=runner) for image in config.images]
     records = tuple(record_of(item, version) for item in made)

@@ -27,6 +27,10 @@ SUMMARIES: dict[str, str] = {
         "Make an OCI image (multi-platform, bit-for-bit reproducible) of each [[tool.reprotasks.images]] "
         "entry from the built Go binaries, on scratch or a base pinned by digest: dist/NAME_VERSION.oci.tar."
     ),
+    "package": (
+        "Make .deb and .rpm packages ([[tool.reprotasks.packages]]) of the built Go binaries with committed "
+        "files, a systemd unit and scripts, bit-for-bit reproducible (nFPM, pinned): dist/NAME_VERSION_ARCH.deb."
+    ),
     "assemble": (
         "Merge the dist/ directories of a matrix build (one `build --platform X` job each) into dist/, "
         "checking every digest; the merged manifest equals a single full build's."
@@ -86,7 +90,7 @@ SUMMARIES: dict[str, str] = {
 # The release pipeline as built in (the registry keeps the live list: a step registered with
 # `release_after=` joins it). The SBOM comes before SHA256SUMS so that SHA256SUMS (and its
 # signature) covers it.
-RELEASE_STEPS = ("verify", "build", "image", "sbom", "checksum", "provenance", "sign", "verify-signatures")
+RELEASE_STEPS = ("verify", "build", "image", "package", "sbom", "checksum", "provenance", "sign", "verify-signatures")
 
 
 def release_summary(steps: tuple[str, ...] | list[str]) -> str:

@@ -11,10 +11,11 @@ _NONE = "no [[tool.reprotasks.images]] configured"
 def run(ctx: Context, options: NoOptions) -> StepResult:
     from reprotasks.artifacts.source import refuse_source_dist
     from reprotasks.image.build import build_images
+    from reprotasks.steps._derived import derivations
 
     if ctx.config.images:
         refuse_source_dist(ctx.dist, runner=ctx.runner, step="image")
-    made = build_images(ctx.config, ctx.dist, runner=ctx.runner, trust_cache=ctx.trust_cache)
+    made = build_images(ctx.config, ctx.dist, runner=ctx.runner, derived=derivations(), trust_cache=ctx.trust_cache)
     if not ctx.config.images and not made.removed:  # no image before, none now
         raise Skip(_NONE)
     return StepResult.of(made)

@@ -9,11 +9,11 @@ from reprotasks.steps import SUMMARIES
 def run(ctx: Context, options: NoOptions) -> StepResult:
     from reprotasks.artifacts.provenance import provenance
     from reprotasks.artifacts.source import refuse_source_dist
-    from reprotasks.image.build import derive_images
+    from reprotasks.steps._derived import derivations
 
     refuse_source_dist(ctx.dist, runner=ctx.runner, step="provenance")
     return StepResult.of(
-        provenance(ctx.config, ctx.dist, images=derive_images, runner=ctx.runner, trust_cache=ctx.trust_cache)
+        provenance(ctx.config, ctx.dist, derived=derivations(), runner=ctx.runner, trust_cache=ctx.trust_cache)
     )
 
 

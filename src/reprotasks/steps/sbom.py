@@ -9,11 +9,11 @@ from reprotasks.steps import SUMMARIES
 def run(ctx: Context, options: NoOptions) -> StepResult:
     from reprotasks.artifacts.sbom import sbom
     from reprotasks.artifacts.source import refuse_source_dist
-    from reprotasks.image.build import derive_images
+    from reprotasks.steps._derived import derivations
 
     refuse_source_dist(ctx.dist, runner=ctx.runner, step="sbom")
     return StepResult.of(
-        sbom(ctx.config, ctx.dist, images=derive_images, runner=ctx.runner, trust_cache=ctx.trust_cache)
+        sbom(ctx.config, ctx.dist, derived=derivations(), runner=ctx.runner, trust_cache=ctx.trust_cache)
     )
 
 

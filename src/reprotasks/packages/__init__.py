@@ -1,0 +1,1 @@
+"""Linux packages (.deb, .rpm) of the built Go binaries."""

@@ -1,0 +1,454 @@
+"""Linux packages (.deb, .rpm) of the built Go binaries, made with nFPM and bit-for-bit reproducible.
+
+The inputs are checked, never taken on trust: each binary is extracted from a Go archive the
+trusted manifest re-derived, and each file, unit and script is read from the release commit (git),
+not from the working tree. nFPM (``NFPM``, built once per machine by the pinned Go toolchain,
+``NFPM_GO``: the compressed bytes depend on both) writes the package with every date set to the
+commit's time (``mtime`` and SOURCE_DATE_EPOCH), every entry root:root with an explicit mode, a
+fixed build host and gzip compression, so the bytes depend on nothing of the machine: measured
+across paths, umasks, time zones, locales, HOMEs, host names and days (the note of issue 31).
+
+``build_packages`` writes them into dist/ and records each as a ``linux-package`` artifact;
+``derive_packages`` re-makes them from a checked build for sbom and provenance, which require the
+same bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+
+from reprotasks import _cache
+from reprotasks._distdir import DistDir
+from reprotasks._files import write_atomic
+from reprotasks._run import Runner
+from reprotasks.artifacts import source as _source
+from reprotasks.artifacts.manifest import MANIFEST_NAME, ArtifactRecord, Manifest
+from reprotasks.artifacts.trusted import Derivations, extract_binary, trusted_manifest
+from reprotasks.config import Config
+from reprotasks.errors import Finding, ReprotasksError
+from reprotasks.go.binaries import executable_name, member_prefix
+from reprotasks.go.options import parse_platform
+from reprotasks.packages.options import PackageConfig
+
+PACKAGE_KIND = "linux-package"
+NFPM = "github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0"
+NFPM_GO = "go1.26.8"  # the toolchain nFPM is built with (its compressors are Go code)
+BUILD_HOST = "reprotasks"  # rpm's BUILDHOST: nFPM would write this machine's name
+RERUN_HINT = "run `reprotasks package` again (it re-makes every package from the checked build)"
+
+# GOARCH (and GOARM) -> the architecture names nFPM takes (it maps them to deb's and rpm's own).
+_ARCH = {name: name for name in ("386", "amd64", "arm64", "ppc64le", "s390x", "riscv64")}
+_DEB_ARCH = {"386": "i386", "arm5": "armel", "arm6": "armel", "arm7": "armhf"}
+_RPM_ARCH = {
+    "386": "i386",
+    "amd64": "x86_64",
+    "arm64": "aarch64",
+    "arm5": "armv5tel",
+    "arm6": "armv6hl",
+    "arm7": "armv7hl",
+}
+
+
+@dataclass(frozen=True)
+class Made:
+    record: ArtifactRecord
+    data: bytes
+
+
+@dataclass(frozen=True)
+class PackageResult:
+    directory: Path
+    records: tuple[ArtifactRecord, ...]
+    removed: tuple[str, ...]
+
+    def rows(self) -> list[tuple[str, str]]:
+        rows = [(record.name, f"{record.platform}, sha256 {record.sha256[:16]}") for record in self.records]
+        return rows + [(name, "removed (no longer configured)") for name in self.removed]
+
+
+def nfpm_arch(platform: str) -> str:
+    _os, arch = parse_platform(platform)
+    if arch == "arm":  # GOARM: the variant (linux/arm/v6), Go's default 7 without one
+        variant = platform.split("/")[2] if platform.count("/") == 2 else "v7"
+        return f"arm{variant.removeprefix('v')}"
+    if arch not in _ARCH:
+        raise ReprotasksError(
+            f"package: no Linux package architecture for {platform}",
+            hint=f"package one of {', '.join(f'linux/{name}' for name in _ARCH)}, linux/arm/v6 or linux/arm/v7",
+        )
+    return _ARCH[arch]
+
+
+def package_file(package: str, version: str, platform: str, kind: str) -> str:
+    """The file name each format's own tools expect: NAME_VERSION_ARCH.deb, NAME-VERSION-1.ARCH.rpm."""
+    arch = nfpm_arch(platform)
+    if kind == "deb":
+        return f"{package}_{version}_{_DEB_ARCH.get(arch, arch)}.deb"
+    return f"{package}-{version}-1.{_RPM_ARCH.get(arch, arch)}.rpm"
+
+
+def nfpm_tool(runner: Runner) -> Path:
+    """nFPM, built once per machine from the Go module proxy (the checksum database vouches for it)."""
+    target = _cache.tools_dir() / f"nfpm-{NFPM.rsplit('@', 1)[1]}-{NFPM_GO}" / "nfpm"
+    if target.is_file():
+        return target
+    go = runner.require("go", purpose="build nFPM, which writes the .deb and .rpm packages")
+    runner.log(f"package: building nFPM {NFPM.rsplit('@', 1)[1]} with {NFPM_GO} (once per machine)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="reprotasks-nfpm-", dir=target.parent) as scratch:
+        env = {"GOBIN": scratch, "GOTOOLCHAIN": NFPM_GO, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
+        runner.run([go, "install", "-trimpath", NFPM], cwd=Path(scratch), env=env, purpose="build nFPM")
+        os.replace(Path(scratch) / "nfpm", target)
+    return target
+
+
+def _binaries(config: Config, built: Manifest, package: PackageConfig, platform: str) -> dict[str, ArtifactRecord]:
+    """binary name -> the checked Go archive that holds it, for ``platform``."""
+    found = {}
+    for record in built.artifacts:
+        if record.kind == "go-archive" and record.platform == platform and record.package:
+            found[config.go.binary_names.get(record.package, record.package)] = record
+    wanted = package.binaries or tuple(sorted(found))
+    missing = [name for name in wanted if name not in found]
+    if missing or not wanted:
+        raise ReprotasksError(
+            f"package {package.name}: the build made no {platform} binary named {', '.join(missing) or 'at all'}",
+            hint=f"build it first (`reprotasks build`, go.platforms with {platform}), or fix `binaries` "
+            f"(built: {', '.join(sorted(found)) or 'none'})",
+        )
+    return {name: found[name] for name in wanted}
+
+
+def _committed(config: Config, source: _source.Source, path: Path, what: str, runner: Runner) -> bytes:
+    relative = config.rel(path)
+    data = _source.committed_bytes(source, relative, runner=runner)
+    if data is None:
+        raise ReprotasksError(
+            f"package: {relative} ({what}) is not in commit {source.commit[:12]}",
+            hint=f"`git add {relative}` and commit it: a package holds only committed files",
+        )
+    return data
+
+
+_LICENSE_FILES = ("LICENSE", "LICENSE.txt", "LICENSE.md", "COPYING", "LICENCE")
+
+
+def _license_text(source: _source.Source, runner: Runner) -> str:
+    for name in _LICENSE_FILES:
+        data = _source.committed_bytes(source, name, runner=runner)
+        if data is not None:
+            return data.decode("utf-8", errors="replace")
+    return ""
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """Everything one package is made from, as bytes (binaries extracted, files as committed)."""
+
+    binaries: Mapping[str, bytes]
+    files: Mapping[str, bytes]  # destination -> content
+    scripts: Mapping[str, bytes]
+    maintainer: str
+    license_text: str  # the committed LICENSE (or COPYING) file, "" without one
+
+
+def _gather(
+    config: Config, dist: DistDir, built: Manifest, source: _source.Source, package: PackageConfig, platform: str,
+    runner: Runner,
+) -> _Inputs:  # fmt: skip
+    binaries = {}
+    for name, record in _binaries(config, built, package, platform).items():
+        inside = member_prefix(config.go.archive_in_directory, record.name)
+        extras = {inside + PurePosixPath(extra).name for extra in config.go.archive_files}
+        with tempfile.TemporaryDirectory(prefix="reprotasks-package-") as scratch:
+            target = Path(scratch) / name
+            extract_binary(dist.path / record.name, target, inside + executable_name(name, platform), extras)
+            binaries[name] = target.read_bytes()
+    files = {dest: _committed(config, source, path, "in `files`", runner) for dest, path in package.files.items()}
+    if package.systemd_unit is not None:
+        unit = f"/usr/lib/systemd/system/{package.systemd_unit.name}"
+        files[unit] = _committed(config, source, package.systemd_unit, "the `systemd-unit`", runner)
+    scripts = {
+        kind: _committed(config, source, path, f"the {kind} script", runner) for kind, path in package.scripts.items()
+    }
+    maintainer = (
+        package.maintainer
+        or runner.run(
+            ["git", "log", "-1", "--format=%an <%ae>", source.commit],
+            cwd=source.toplevel,
+            purpose="read the release commit's author (the package's maintainer)",
+            quiet=True,
+        ).stdout.strip()
+    )
+    return _Inputs(binaries, files, scripts, maintainer, _license_text(source, runner))
+
+
+# Directories every Linux system has: a package owns only the ones it makes (/etc/NAME, ...).
+_SYSTEM_DIRS = frozenset(
+    {"/", "/etc", "/opt", "/usr", "/usr/bin", "/usr/lib", "/usr/lib/systemd", "/usr/lib/systemd/system",
+     "/usr/share", "/usr/share/doc", "/usr/share/lintian", "/usr/share/lintian/overrides", "/var", "/var/lib"}
+)  # fmt: skip
+
+
+def _nfpm_config(
+    package: PackageConfig, inputs: _Inputs, scratch: Path, version: str, platform: str, epoch: int
+) -> dict[str, object]:
+    """nFPM's configuration (JSON is YAML), with every source written under ``scratch``: the
+    binaries, files, unit and scripts, and the documents Debian policy asks of a package (a
+    changelog, a copyright file, lintian overrides for what a Go binary is by design)."""
+    when = datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    docs = f"/usr/share/doc/{package.name}"
+
+    def write(relative: str, data: bytes) -> str:
+        path = scratch / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return str(path)
+
+    contents: list[dict[str, object]] = [
+        {"src": write(f"bin/{name}", data), "dst": f"/usr/bin/{name}", "file_info": _info(0o755)}
+        for name, data in sorted(inputs.binaries.items())
+    ]
+    for index, (destination, data) in enumerate(sorted(inputs.files.items())):
+        entry: dict[str, object] = {"src": write(f"files/{index}", data), "dst": destination, "file_info": _info(0o644)}
+        if destination in package.config_files:
+            entry["type"] = "config|noreplace"
+        contents.append(entry)
+    owned = {str(parent) for item in inputs.files for parent in PurePosixPath(item).parents} - _SYSTEM_DIRS
+    contents += [{"dst": directory, "type": "dir", "file_info": _info(0o755)} for directory in sorted(owned)]
+    contents.append({"src": write("copyright", _copyright(package, inputs, epoch)), "dst": f"{docs}/copyright",
+                     "file_info": _info(0o644)})  # fmt: skip
+    # The package carries the very binary the release's archive holds (same bytes, same digest in the
+    # provenance): static, and not stripped, by design.
+    overrides = "".join(
+        f"{package.name}: {tag} [usr/bin/{name}]\n"
+        for name in sorted(inputs.binaries)
+        for tag in ("statically-linked-binary", "unstripped-binary-or-object")
+    )
+    lintian = f"/usr/share/lintian/overrides/{package.name}"
+    contents.append({"src": write("overrides", overrides.encode()), "dst": lintian, "packager": "deb",
+                     "file_info": _info(0o644)})  # fmt: skip
+    changelog = [{"semver": f"{version}-1", "date": when, "packager": inputs.maintainer,
+                  "deb": {"urgency": "medium", "distributions": ["unstable"]},
+                  "changes": [{"note": f"Release {version}."}]}]  # fmt: skip
+    scripts = {kind: write(f"scripts/{kind}", data) for kind, data in sorted(inputs.scripts.items())}
+    for path in scratch.rglob("*"):  # nFPM copies some files' own times (apk scripts): every one is the commit's
+        os.utime(path, (epoch, epoch), follow_symlinks=False)
+    synopsis = package.description or f"{package.name} {version}"
+    binaries = ", ".join(sorted(inputs.binaries))
+    return {
+        "name": package.name,
+        "arch": nfpm_arch(platform),
+        "platform": "linux",
+        "version": version,
+        "release": "1",
+        "section": "utils",
+        "priority": "optional",
+        "maintainer": inputs.maintainer,
+        "description": f"{synopsis}\n{package.name} {version}: {binaries}, built reproducibly by reprotasks.",
+        "homepage": package.homepage,
+        "license": package.license,
+        "mtime": when,
+        "changelog": write("changelog.yaml", json.dumps(changelog).encode()),
+        "contents": contents,
+        "depends": list(package.depends),
+        "scripts": scripts,
+        "deb": {"compression": "gzip"},
+        "rpm": {"compression": "gzip", "buildhost": BUILD_HOST},
+    }
+
+
+def _copyright(package: PackageConfig, inputs: _Inputs, epoch: int) -> bytes:
+    """A machine-readable Debian copyright file: who (the maintainer), when (the commit's year), and
+    the licence with the committed licence text when there is one."""
+    year = datetime.fromtimestamp(epoch, tz=timezone.utc).year
+    lines = [
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/",
+        f"Upstream-Name: {package.name}",
+        *([f"Source: {package.homepage}"] if package.homepage else []),
+        "",
+        "Files: *",
+        f"Copyright: {year} {inputs.maintainer}",
+        f"License: {package.license or 'unknown'}",
+    ]
+    lines += [f" {line}" if line.strip() else " ." for line in inputs.license_text.splitlines()]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _info(mode: int) -> dict[str, object]:
+    return {"mode": mode, "owner": "root", "group": "root"}
+
+
+def _built_platforms(built: Manifest, package: PackageConfig) -> list[str]:
+    """The package's platforms this build made binaries for (a matrix job, `build --platform`
+    builds some): packaged where built, and at least one."""
+    built_platforms = {record.platform for record in built.artifacts if record.kind == "go-archive"}
+    platforms = [platform for platform in package.platforms if platform in built_platforms]
+    if not platforms:
+        raise ReprotasksError(
+            f"package {package.name}: this build made none of its platforms ({', '.join(package.platforms)})",
+            hint="build one of them (`reprotasks build`, or `build --platform linux/amd64`), then package",
+        )
+    return platforms
+
+
+def make_packages(
+    config: Config, dist: DistDir, built: Manifest, source: _source.Source, package: PackageConfig, *, runner: Runner
+) -> list[Made]:
+    """Every format of ``package`` for each of its platforms, made from the checked build."""
+    nfpm = nfpm_tool(runner)
+    version = str(built.project.get("version") or "")
+    epoch = int(built.source.get("source_date_epoch") or source.epoch)
+    made = []
+    for platform in _built_platforms(built, package):
+        inputs = _gather(config, dist, built, source, package, platform, runner)
+        with tempfile.TemporaryDirectory(prefix="reprotasks-package-") as scratch:
+            root = Path(scratch)
+            (root / "in").mkdir()
+            document = _nfpm_config(package, inputs, root / "in", version, platform, epoch)
+            (root / "nfpm.yaml").write_text(json.dumps(document, indent=1, sort_keys=True), encoding="utf-8")
+            for kind in package.formats:
+                name = package_file(package.name, version, platform, kind)
+                target = root / "out" / name
+                target.parent.mkdir(exist_ok=True)
+                runner.run(
+                    [str(nfpm), "package", "--config", str(root / "nfpm.yaml"), "--packager", kind, "--target",
+                     str(target)],
+                    cwd=root,
+                    env={"SOURCE_DATE_EPOCH": str(epoch), "TZ": "UTC", "LC_ALL": "C"},
+                    purpose=f"make {name}",
+                    quiet=True,
+                )  # fmt: skip
+                data = target.read_bytes()
+                record = ArtifactRecord(
+                    name=name,
+                    size=len(data),
+                    sha256=hashlib.sha256(data).hexdigest(),
+                    kind=PACKAGE_KIND,
+                    platform=platform,
+                    package=package.name,
+                )
+                made.append(Made(record, data))
+    return made
+
+
+def build_packages(
+    config: Config, dist: DistDir, *, runner: Runner, derived: Derivations, trust_cache: bool = True
+) -> PackageResult:
+    """Make every configured package into dist/, replacing the packages recorded before, and record
+    them. SHA256SUMS, the provenance, the SBOM and their bundles no longer describe dist/ afterwards:
+    they are dropped (checksum, sbom, provenance and sign write them again)."""
+    from reprotasks.artifacts.build import remember_build
+    from reprotasks.artifacts.evidence import built_here
+    from reprotasks.artifacts.layout import entries, entry_problem, kind_of, written_after_build
+
+    previous = recorded_packages(dist)
+    if not config.packages and not previous:
+        return PackageResult(dist.path, (), ())
+    trusted = trusted_manifest(
+        config, dist, runner=runner, step="package", derived=derived, replacing=PACKAGE_KIND, trust_cache=trust_cache
+    )
+    built = trusted.manifest
+    made = [
+        item
+        for package in config.packages
+        for item in make_packages(config, dist, built, trusted.source, package, runner=runner)
+    ]
+    for item in made:
+        kind = kind_of(dist.path / item.record.name)
+        if kind not in (None, "missing", "a symlink"):
+            raise ReprotasksError(
+                f"{dist.rel()}/{item.record.name} is {kind}, where the package goes",
+                hint="remove it, then run `reprotasks package` again",
+            )
+    for item in made:
+        write_atomic(dist.path / item.record.name, item.data)
+        runner.log(f"package: {dist.rel()}/{item.record.name}  ({item.record.platform})")
+    records = tuple(item.record for item in made)
+    names = {record.name for record in records}
+    removed = tuple(sorted(name for name in previous if name not in names))
+    manifest = dataclasses.replace(
+        built, artifacts=tuple(sorted((*built.artifacts, *records), key=lambda record: record.name))
+    )
+    manifest.write(dist.path)
+    for name in removed:
+        (dist.path / name).unlink(missing_ok=True)
+    stale = sorted(
+        entry.name for entry in entries(dist.path) if written_after_build(entry.name) and entry_problem(entry) is None
+    )
+    for name in stale:
+        (dist.path / name).unlink(missing_ok=True)
+    if stale:
+        runner.log(
+            f"package: dropped {', '.join(stale)} (they described dist/ before; the later steps write them again)"
+        )
+    if built_here(built):
+        remember_build(dist, manifest)
+    return PackageResult(dist.path, records, removed)
+
+
+def recorded_packages(dist: DistDir) -> Sequence[str]:
+    """The package files dist/'s manifest records (only names of package files: never another file)."""
+    from reprotasks.artifacts.layout import read_regular
+    from reprotasks.artifacts.manifest import manifest_from_bytes
+
+    try:
+        manifest = manifest_from_bytes(read_regular(dist.path / MANIFEST_NAME))
+    except (OSError, ValueError, TypeError):
+        return ()
+    return [
+        record.name
+        for record in manifest.artifacts
+        if record.kind == PACKAGE_KIND and record.name.endswith((".deb", ".rpm"))
+    ]
+
+
+def derive_packages(
+    config: Config, dist: DistDir, built: Manifest, manifest: Manifest, runner: Runner
+) -> tuple[list[ArtifactRecord], list[Finding]]:
+    """The configured packages re-made from the (checked) build; each one ``manifest`` lists must be
+    byte-identical (``trusted_manifest``'s check of derived artifacts)."""
+    from reprotasks.artifacts.layout import sha256_regular, shown
+
+    where = f"{dist.rel()}/{MANIFEST_NAME}"
+    listed = {record.name: record for record in manifest.artifacts if record.kind == PACKAGE_KIND}
+    if not config.packages and not listed:
+        return [], []
+    source = _source.describe_source(config.root, runner=runner)
+    made = {
+        item.record.name: item.record
+        for package in config.packages
+        for item in make_packages(config, dist, built, source, package, runner=runner)
+    }
+    findings = [
+        Finding(
+            where,
+            None,
+            f"lists the package {shown(name)}, which no [[tool.reprotasks.packages]] entry makes",
+            RERUN_HINT,
+        )
+        for name in sorted(listed.keys() - made.keys())
+    ]
+    findings += [
+        Finding(where, None, f"does not list the package {shown(name)}, which the configuration makes", RERUN_HINT)
+        for name in sorted(made.keys() - listed.keys())
+    ]
+    for name in sorted(made.keys() & listed.keys()):
+        if made[name] != listed[name] or sha256_regular(dist.path / name) != made[name].sha256:
+            findings.append(
+                Finding(
+                    f"{dist.rel()}/{name}",
+                    None,
+                    f"is not the package this build and configuration make (re-made: sha256 {made[name].sha256})",
+                    RERUN_HINT,
+                )
+            )
+    return [made[name] for name in sorted(made.keys() & listed.keys())], findings

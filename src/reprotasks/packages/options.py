@@ -1,0 +1,271 @@
+"""The ``[[tool.reprotasks.packages]]`` option: Linux packages (.deb, .rpm) of the built Go binaries.
+
+Each entry is one package: which built binaries go to /usr/bin, which committed files go where
+(config files marked as such), a systemd unit, maintainer scripts, dependencies and the metadata a
+package manager shows. A leaf module (see ``reprotasks._options``): config.py imports it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reprotasks import discover
+from reprotasks._options import Option, Rel, suggest, type_name
+from reprotasks.errors import ConfigError
+
+FORMATS = ("deb", "rpm")
+SCRIPTS = ("preinstall", "postinstall", "preremove", "postremove")
+# Keys of one entry (`name` is required), with their TOML types: "str", "list" (of strings) or
+# "table" (of strings).
+PACKAGE_KEYS: dict[str, str] = {
+    "name": "str",
+    "binaries": "list",
+    "formats": "list",
+    "files": "table",
+    "config-files": "list",
+    "systemd-unit": "str",
+    "scripts": "table",
+    "depends": "list",
+    "description": "str",
+    "license": "str",
+    "homepage": "str",
+    "maintainer": "str",
+    "platforms": "list",
+}
+PACKAGE_EXAMPLE = (
+    '[[tool.reprotasks.packages]]\nname = "worker"\nbinaries = ["worker"]\n'
+    'files = { "/etc/worker/worker.toml" = "deploy/worker.toml" }\nconfig-files = ["/etc/worker/worker.toml"]\n'
+    'systemd-unit = "deploy/worker.service"'
+)
+_KEY_SCHEMAS: dict[str, dict[str, Any]] = {
+    "str": {"type": "string"},
+    "list": {"type": "array", "items": {"type": "string"}},
+    "table": {"type": "object", "additionalProperties": {"type": "string"}},
+}
+PACKAGES_SCHEMA: Mapping[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name"],
+        "properties": {key: _KEY_SCHEMAS[kind] for key, kind in PACKAGE_KEYS.items()},
+    },
+}
+# Debian policy's package names (a subset rpm accepts too): lower case, digits, + - . ; 2+ characters.
+_PACKAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+_INSTALL_PATH = re.compile(r"^/(?:[A-Za-z0-9._@+-]+/)*[A-Za-z0-9._@+-]+$")
+
+
+def check_package_list(value: Any, where: str) -> list[dict[str, Any]]:
+    """Every `[[tool.reprotasks.packages]]` entry checked: keys, types, names, paths, formats, platforms."""
+    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+        raise ConfigError(f"{where} must be an array of tables", hint=f"e.g.\n{PACKAGE_EXAMPLE}")
+    names: set[str] = set()
+    for number, item in enumerate(value, 1):
+        at = f"{where} entry {number}"
+        _check_keys(item, at)
+        name = item.get("name", "")
+        if not _PACKAGE_NAME.match(name):
+            raise ConfigError(
+                f"{at}: `name` {name!r} is not a package name (lower-case letters, digits, + - . ; two or more)",
+                hint='e.g. `name = "worker"`; the files are NAME_VERSION_ARCH.deb and NAME-VERSION-1.ARCH.rpm',
+            )
+        if name in names:
+            raise ConfigError(f"{at}: `name` {name!r} is given twice", hint="give each package its own name")
+        names.add(name)
+        _check_contents(item, at)
+    return [dict(item) for item in value]
+
+
+def _check_keys(item: Mapping[str, Any], at: str) -> None:
+    unknown = sorted(set(item) - set(PACKAGE_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{at}: unknown key `{unknown[0]}`",
+            hint=f"{suggest(unknown[0], list(PACKAGE_KEYS))}an entry has: {', '.join(PACKAGE_KEYS)}",
+        )
+    for key, kind in PACKAGE_KEYS.items():
+        if key not in item:
+            continue
+        value = item[key]
+        good = (
+            isinstance(value, str)
+            if kind == "str"
+            else isinstance(value, list) and all(isinstance(part, str) for part in value)
+            if kind == "list"
+            else isinstance(value, Mapping) and all(isinstance(part, str) for part in value.values())
+        )
+        if not good:
+            wanted = {"str": "a string", "list": "an array of strings", "table": "a table of strings"}[kind]
+            raise ConfigError(f"{at}: `{key}` must be {wanted}, not {type_name(value)}", hint=PACKAGE_EXAMPLE)
+        texts = [value] if kind == "str" else [*value, *(value.values() if kind == "table" else ())]
+        if any("\x00" in text or "\n" in text for text in texts):
+            raise ConfigError(f"{at}: `{key}` contains a NUL or newline character", hint="remove it")
+
+
+def _check_contents(item: Mapping[str, Any], at: str) -> None:
+    formats = item.get("formats", list(FORMATS))
+    if not formats or any(kind not in FORMATS for kind in formats) or len(set(formats)) != len(formats):
+        raise ConfigError(
+            f"{at}: `formats` = {formats!r} is not a list of {' and '.join(FORMATS)}",
+            hint='e.g. `formats = ["deb", "rpm"]` (the default)',
+        )
+    files = item.get("files", {})
+    for destination in files:
+        if not _INSTALL_PATH.match(destination) or "/../" in f"{destination}/" or "/./" in f"{destination}/":
+            raise ConfigError(
+                f"{at}: `files` destination {destination!r} is not an absolute path of plain names",
+                hint='e.g. `files = { "/etc/worker/worker.toml" = "deploy/worker.toml" }`',
+            )
+    for destination in item.get("config-files", []):
+        if destination not in files:
+            raise ConfigError(
+                f"{at}: `config-files` names {destination!r}, which `files` does not install",
+                hint="list config files by their destination in `files`",
+            )
+    unknown = sorted(set(item.get("scripts", {})) - set(SCRIPTS))
+    if unknown:
+        raise ConfigError(f"{at}: `scripts` has `{unknown[0]}`", hint=f"the scripts are: {', '.join(SCRIPTS)}")
+    for platform in item.get("platforms", []):
+        parts = platform.split("/")
+        if parts[0] != "linux" or len(parts) not in (2, 3) or not all(parts):
+            raise ConfigError(
+                f"{at}: platform {platform!r} is not linux/ARCH[/VARIANT]",
+                hint="packages install on Linux: list platforms like `linux/amd64` (built by go.platforms)",
+            )
+    for dependency in item.get("depends", []):
+        if not dependency.strip() or dependency != dependency.strip():
+            raise ConfigError(
+                f"{at}: `depends` has an empty entry or spaces around one", hint='e.g. ["ca-certificates"]'
+            )
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        table="",
+        key="packages",
+        kind="entries",
+        default=[],
+        check=check_package_list,
+        schema=PACKAGES_SCHEMA,
+        example='[{"name": "worker", "binaries": ["worker"]}]',
+        help=(
+            "Linux packages of the built Go binaries, as `[[tool.reprotasks.packages]]` entries: `name`, "
+            "`binaries` (built binaries installed to /usr/bin; default: every one), `formats` (default "
+            '["deb", "rpm"]), `files` ({ "/DEST" = "committed/file" }), `config-files` (destinations kept on '
+            "upgrade), `systemd-unit` (a committed unit, installed to /usr/lib/systemd/system/), `scripts` "
+            "(preinstall, postinstall, preremove, postremove: committed scripts), `depends`, `description`, "
+            "`license`, `homepage`, `maintainer` (defaults from pyproject.toml and the release commit's author), "
+            "`platforms` (default: the linux ones of go.platforms). Environment variable: a JSON array of such "
+            "tables."
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PackageConfig:
+    """One `[[tool.reprotasks.packages]]` entry, checked and resolved against the project."""
+
+    name: str
+    binaries: tuple[str, ...] = ()  # empty: every built binary
+    formats: tuple[str, ...] = FORMATS
+    files: Mapping[str, Path] = field(default_factory=dict)  # destination -> file in the project
+    config_files: tuple[str, ...] = ()
+    systemd_unit: Path | None = None
+    scripts: Mapping[str, Path] = field(default_factory=dict)
+    depends: tuple[str, ...] = ()
+    description: str = ""
+    license: str = ""
+    homepage: str = ""
+    maintainer: str = ""  # empty: the release commit's author
+    platforms: tuple[str, ...] = ()
+
+
+def resolve(
+    root: Path, entries: list[dict[str, Any]], go_platforms: tuple[str, ...], project: Mapping[str, Any]
+) -> tuple[PackageConfig, ...]:
+    """The checked entries resolved: files inside the project, platforms from go.platforms, metadata
+    from ``project`` ([project] of pyproject.toml) where the entry is silent."""
+    linux = tuple(platform for platform in go_platforms if platform.startswith("linux/"))
+    resolved = []
+    for entry in entries:
+        where = f"packages.{entry['name']}"
+        platforms = tuple(entry.get("platforms") or linux)
+        if not platforms:
+            raise ConfigError(
+                f"package {entry['name']}: go.platforms builds no linux platform to package",
+                hint="add e.g. linux/amd64 to go.platforms, or set `platforms` on the package",
+            )
+        inside = functools.partial(discover.inside, root)
+        resolved.append(
+            PackageConfig(
+                name=entry["name"],
+                binaries=tuple(entry.get("binaries", ())),
+                formats=tuple(entry.get("formats", FORMATS)),
+                files={
+                    dest: discover.inside(root, src, f"{where}.files") for dest, src in entry.get("files", {}).items()
+                },
+                config_files=tuple(entry.get("config-files", ())),
+                systemd_unit=inside(entry["systemd-unit"], f"{where}.systemd-unit")
+                if "systemd-unit" in entry
+                else None,
+                scripts={
+                    kind: discover.inside(root, src, f"{where}.scripts")
+                    for kind, src in entry.get("scripts", {}).items()
+                },
+                depends=tuple(entry.get("depends", ())),
+                description=entry.get("description") or str(project.get("description") or ""),
+                license=entry.get("license") or _license(project),
+                homepage=entry.get("homepage") or _homepage(project),
+                maintainer=entry.get("maintainer", ""),
+                platforms=platforms,
+            )
+        )
+    return tuple(resolved)
+
+
+def _license(project: Mapping[str, Any]) -> str:
+    value = project.get("license")
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) and isinstance(value.get("text"), str) and len(value["text"]) < 100:
+        return str(value["text"])
+    return ""
+
+
+def _homepage(project: Mapping[str, Any]) -> str:
+    urls = project.get("urls")
+    if not isinstance(urls, Mapping):
+        return ""
+    for key in ("Homepage", "homepage", "Home", "Source", "Repository"):
+        if isinstance(urls.get(key), str) and urls[key].startswith("https://"):
+            return str(urls[key])
+    return ""
+
+
+def describe(packages: tuple[PackageConfig, ...], rel: Rel) -> list[dict[str, Any]]:
+    """describe()'s `packages`: every entry with its defaults filled in."""
+    return [
+        {
+            "name": package.name,
+            "binaries": list(package.binaries),
+            "formats": list(package.formats),
+            "files": {dest: rel(src) for dest, src in sorted(package.files.items())},
+            "config-files": list(package.config_files),
+            "systemd-unit": None if package.systemd_unit is None else rel(package.systemd_unit),
+            "scripts": {kind: rel(src) for kind, src in sorted(package.scripts.items())},
+            "depends": list(package.depends),
+            "description": package.description,
+            "license": package.license,
+            "homepage": package.homepage,
+            "maintainer": package.maintainer or "(the release commit's author)",
+            "platforms": list(package.platforms),
+        }
+        for package in packages
+    ]

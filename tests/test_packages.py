@@ -1,0 +1,156 @@
+""".deb and .rpm packages of examples/hybrid's worker: reproducible, read by the distributions' tools.
+
+examples/hybrid configures its package ([[tool.reprotasks.packages]]: the worker binary, a config
+file, a systemd unit, a postinstall script). It is built and packaged twice, from two clones in
+different paths under other umasks, time zones and locales, and every package must be
+byte-identical; dpkg-deb, dpkg (into a scratch root), rpm and lintian read them; sbom and
+provenance re-make them, and a flipped bit is caught by `checksum --check` and sbom.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, run_cli
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+DEB = "hybrid-worker_0.3.0_amd64.deb"
+RPM = "hybrid-worker-0.3.0-1.x86_64.rpm"
+
+
+def tool(name: str) -> str:
+    import os
+
+    found = shutil.which(name)
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is not installed (.ci/run installs it)")
+        pytest.skip(f"{name} is not installed")
+    return found
+
+
+def _package(root: Path, *, env: dict[str, str] | None = None, umask: int = 0o022) -> dict[str, bytes]:
+    for step in ("build", "package"):
+        result = run_cli(step, "--platform", "linux/amd64", cwd=root, env=env, umask=umask) if step == "build" else (
+            run_cli(step, cwd=root, env=env, umask=umask)
+        )  # fmt: skip
+        assert result.returncode == 0, f"{step}:\n{result.stdout}{result.stderr}"
+    return {
+        path.name: path.read_bytes() for path in sorted((root / "dist").glob("*")) if path.suffix in (".deb", ".rpm")
+    }
+
+
+def test_packages_are_reproducible_and_read_by_dpkg_rpm_and_lintian(hybrid_repo: Path, tmp_path: Path) -> None:
+    first = _package(hybrid_repo)
+    assert sorted(first) == [RPM, DEB], sorted(first)
+    other = tmp_path / "a" / "much" / "longer" / "path" / "clone"
+    git("clone", "--quiet", str(hybrid_repo), str(other), cwd=tmp_path)
+    second = _package(other, env={"TZ": "Asia/Tokyo", "LC_ALL": "C.UTF-8", "HOME": str(tmp_path)}, umask=0o077)
+    assert second == first, "the packages differ between two clones (path, umask, TZ, locale, HOME)"
+
+    dist = hybrid_repo / "dist"
+    info = subprocess.run([tool("dpkg-deb"), "--info", str(dist / DEB)], capture_output=True, text=True, check=True)
+    assert "Package: hybrid-worker" in info.stdout and "Version: 0.3.0-1" in info.stdout
+    assert "Depends: ca-certificates" in info.stdout and "conffiles" in info.stdout and "postinst" in info.stdout
+    contents = subprocess.run(
+        [tool("dpkg-deb"), "--contents", str(dist / DEB)], capture_output=True, text=True, check=True
+    )
+    for path in ("./usr/bin/worker", "./usr/lib/systemd/system/worker.service", "./etc/hybrid-worker/worker.toml"):
+        assert path in contents.stdout, contents.stdout
+    assert all(" root/root " in line or " 0/0 " in line for line in contents.stdout.splitlines()), contents.stdout
+    # Installed into a scratch root (no chroot: unpacked and registered, the postinstall not run).
+    scratch = tmp_path / "root"
+    (scratch / "var" / "lib" / "dpkg" / "updates").mkdir(parents=True)
+    (scratch / "var" / "lib" / "dpkg" / "status").touch()
+    unpacked = subprocess.run(
+        [tool("dpkg"), f"--root={scratch}", "--force-depends", "--force-not-root", "--unpack", str(dist / DEB)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert unpacked.returncode == 0, unpacked.stdout + unpacked.stderr
+    assert (scratch / "usr" / "bin" / "worker").read_bytes() == _archived_worker(dist, tmp_path)
+    assert (scratch / "etc" / "hybrid-worker" / "worker.toml.dpkg-new").is_file()  # a conffile, until configured
+    status = subprocess.run(
+        [tool("dpkg"), f"--root={scratch}", "--status", "hybrid-worker"], capture_output=True, text=True, check=True
+    )
+    assert "Status: install ok unpacked" in status.stdout and "Conffiles:" in status.stdout, status.stdout
+
+    rpm = tool("rpm")
+    query = subprocess.run([rpm, "-qip", str(dist / RPM)], capture_output=True, text=True, check=True)
+    assert "hybrid-worker" in query.stdout and "Build Host  : reprotasks" in query.stdout
+    listed = subprocess.run([rpm, "-qlp", str(dist / RPM)], capture_output=True, text=True, check=True).stdout
+    assert "/usr/bin/worker" in listed and "/etc/hybrid-worker\n" in listed  # the package owns its directory
+    config = subprocess.run([rpm, "-qcp", str(dist / RPM)], capture_output=True, text=True, check=True).stdout
+    assert config.strip() == "/etc/hybrid-worker/worker.toml"
+    checked = subprocess.run([rpm, "-Kv", str(dist / RPM)], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0 and "digest: OK" in checked.stdout.replace("SHA256 digest: OK", "digest: OK")
+
+    lintian = subprocess.run([tool("lintian"), str(dist / DEB)], capture_output=True, text=True, check=False)
+    errors = [line for line in lintian.stdout.splitlines() if line.startswith("E:")]
+    print("lintian:\n" + lintian.stdout)
+    assert errors == [], lintian.stdout
+
+
+def _archived_worker(dist: Path, tmp_path: Path) -> bytes:
+    """The worker binary as the release's tar.gz holds it: the package carries the same bytes."""
+    import tarfile
+
+    with tarfile.open(dist / "worker_0.3.0_linux_amd64.tar.gz") as archive:
+        member = archive.extractfile("worker")
+        assert member is not None
+        return member.read()
+
+
+def test_packages_are_attested_rederived_and_a_flipped_bit_is_caught(hybrid_repo: Path) -> None:
+    _package(hybrid_repo)
+    for step in ("sbom", "checksum", "provenance"):
+        result = run_cli(step, cwd=hybrid_repo)
+        assert result.returncode == 0, f"{step}:\n{result.stdout}{result.stderr}"
+    dist = hybrid_repo / "dist"
+    sums = (dist / "SHA256SUMS").read_text()
+    assert DEB in sums and RPM in sums
+    provenance = (dist / "provenance.intoto.json").read_text()
+    assert DEB in provenance and RPM in provenance
+
+    data = bytearray((dist / DEB).read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (dist / DEB).write_bytes(bytes(data))
+    check = run_cli("checksum", "--check", cwd=hybrid_repo)
+    assert check.returncode != 0 and DEB in check.stdout + check.stderr
+    sbom = run_cli("sbom", cwd=hybrid_repo)
+    assert sbom.returncode != 0 and "Traceback" not in sbom.stderr
+    assert f"dist/{DEB}" in sbom.stderr, sbom.stderr
+
+
+def test_a_package_holds_only_committed_files(hybrid_repo: Path) -> None:
+    build = run_cli("build", "--platform", "linux/amd64", cwd=hybrid_repo)
+    assert build.returncode == 0, build.stderr
+    (hybrid_repo / "deploy" / "worker.toml").write_text('interval = "1s"  # not committed\n')
+    result = run_cli("package", cwd=hybrid_repo)
+    assert result.returncode == 0, result.stderr
+    assert b"not committed" not in (hybrid_repo / "dist" / DEB).read_bytes()  # the file as committed
+    git("checkout", "--quiet", "--", "deploy/worker.toml", cwd=hybrid_repo)
+
+    # A file the configuration names but the commit lacks: one paragraph naming it, nothing written.
+    pyproject = hybrid_repo / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            'files = { "/etc/hybrid-worker/worker.toml" = "deploy/worker.toml" }',
+            'files = { "/etc/hybrid-worker/worker.toml" = "deploy/worker.toml", "/etc/x.conf" = "deploy/extra.conf" }',
+        )
+    )
+    git("add", "pyproject.toml", cwd=hybrid_repo)
+    git("commit", "--quiet", "-m", "an extra file, not committed", cwd=hybrid_repo)
+    (hybrid_repo / "deploy" / "extra.conf").write_text("x = 1\n")
+    build = run_cli("build", "--platform", "linux/amd64", cwd=hybrid_repo, env={"REPROTASKS_DIRTY_TREE": "warn"})
+    assert build.returncode == 0, build.stderr
+    result = run_cli("package", cwd=hybrid_repo)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "deploy/extra.conf" in result.stderr and "is not in commit" in result.stderr, result.stderr
+    assert "git add deploy/extra.conf" in result.stderr
