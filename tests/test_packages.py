@@ -1,7 +1,7 @@
 """.deb and .rpm packages of examples/hybrid's worker: reproducible, read by the distributions' tools.
 
-examples/hybrid configures its package ([[tool.reprotasks.packages]]: the worker binary, a config
-file, a systemd unit, a postinstall script). It is built and packaged twice, from two clones in
+examples/hybrid with a package of its worker (``PACKAGE``: the binary, a config file, a systemd
+unit and a postinstall script, all in examples/hybrid/deploy/). It is built and packaged twice, from two clones in
 different paths under other umasks, time zones and locales, and every package must be
 byte-identical; dpkg-deb, dpkg (into a scratch root), rpm and lintian read them; sbom and
 provenance re-make them, and a flipped bit is caught by `checksum --check` and sbom.
@@ -15,12 +15,31 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, run_cli
+from tests.conftest import commit_all, git, run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
+PACKAGE = """
+[[tool.reprotasks.packages]]
+name = "hybrid-worker"
+binaries = ["worker"]
+description = "worker of the hybrid orchestrator example"
+files = { "/etc/hybrid-worker/worker.toml" = "deploy/worker.toml" }
+config-files = ["/etc/hybrid-worker/worker.toml"]
+systemd-unit = "deploy/worker.service"
+scripts = { postinstall = "deploy/postinstall.sh" }
+depends = ["ca-certificates"]
+"""
 DEB = "hybrid-worker_0.3.0_amd64.deb"
 RPM = "hybrid-worker-0.3.0-1.x86_64.rpm"
+
+
+@pytest.fixture
+def packaged(hybrid_repo: Path) -> Path:
+    with (hybrid_repo / "pyproject.toml").open("a", encoding="utf-8") as handle:
+        handle.write(PACKAGE)
+    commit_all(hybrid_repo, "package the worker")
+    return hybrid_repo
 
 
 def tool(name: str) -> str:
@@ -45,15 +64,15 @@ def _package(root: Path, *, env: dict[str, str] | None = None, umask: int = 0o02
     }
 
 
-def test_packages_are_reproducible_and_read_by_dpkg_rpm_and_lintian(hybrid_repo: Path, tmp_path: Path) -> None:
-    first = _package(hybrid_repo)
+def test_packages_are_reproducible_and_read_by_dpkg_rpm_and_lintian(packaged: Path, tmp_path: Path) -> None:
+    first = _package(packaged)
     assert sorted(first) == [RPM, DEB], sorted(first)
     other = tmp_path / "a" / "much" / "longer" / "path" / "clone"
-    git("clone", "--quiet", str(hybrid_repo), str(other), cwd=tmp_path)
+    git("clone", "--quiet", str(packaged), str(other), cwd=tmp_path)
     second = _package(other, env={"TZ": "Asia/Tokyo", "LC_ALL": "C.UTF-8", "HOME": str(tmp_path)}, umask=0o077)
     assert second == first, "the packages differ between two clones (path, umask, TZ, locale, HOME)"
 
-    dist = hybrid_repo / "dist"
+    dist = packaged / "dist"
     info = subprocess.run([tool("dpkg-deb"), "--info", str(dist / DEB)], capture_output=True, text=True, check=True)
     assert "Package: hybrid-worker" in info.stdout and "Version: 0.3.0-1" in info.stdout
     assert "Depends: ca-certificates" in info.stdout and "conffiles" in info.stdout and "postinst" in info.stdout
@@ -107,12 +126,12 @@ def _archived_worker(dist: Path, tmp_path: Path) -> bytes:
         return member.read()
 
 
-def test_packages_are_attested_rederived_and_a_flipped_bit_is_caught(hybrid_repo: Path) -> None:
-    _package(hybrid_repo)
+def test_packages_are_attested_rederived_and_a_flipped_bit_is_caught(packaged: Path) -> None:
+    _package(packaged)
     for step in ("sbom", "checksum", "provenance"):
-        result = run_cli(step, cwd=hybrid_repo)
+        result = run_cli(step, cwd=packaged)
         assert result.returncode == 0, f"{step}:\n{result.stdout}{result.stderr}"
-    dist = hybrid_repo / "dist"
+    dist = packaged / "dist"
     sums = (dist / "SHA256SUMS").read_text()
     assert DEB in sums and RPM in sums
     provenance = (dist / "provenance.intoto.json").read_text()
@@ -121,36 +140,36 @@ def test_packages_are_attested_rederived_and_a_flipped_bit_is_caught(hybrid_repo
     data = bytearray((dist / DEB).read_bytes())
     data[len(data) // 2] ^= 0x01
     (dist / DEB).write_bytes(bytes(data))
-    check = run_cli("checksum", "--check", cwd=hybrid_repo)
+    check = run_cli("checksum", "--check", cwd=packaged)
     assert check.returncode != 0 and DEB in check.stdout + check.stderr
-    sbom = run_cli("sbom", cwd=hybrid_repo)
+    sbom = run_cli("sbom", cwd=packaged)
     assert sbom.returncode != 0 and "Traceback" not in sbom.stderr
     assert f"dist/{DEB}" in sbom.stderr, sbom.stderr
 
 
-def test_a_package_holds_only_committed_files(hybrid_repo: Path) -> None:
-    build = run_cli("build", "--platform", "linux/amd64", cwd=hybrid_repo)
+def test_a_package_holds_only_committed_files(packaged: Path) -> None:
+    build = run_cli("build", "--platform", "linux/amd64", cwd=packaged)
     assert build.returncode == 0, build.stderr
-    (hybrid_repo / "deploy" / "worker.toml").write_text('interval = "1s"  # not committed\n')
-    result = run_cli("package", cwd=hybrid_repo)
+    (packaged / "deploy" / "worker.toml").write_text('interval = "1s"  # not committed\n')
+    result = run_cli("package", cwd=packaged)
     assert result.returncode == 0, result.stderr
-    assert b"not committed" not in (hybrid_repo / "dist" / DEB).read_bytes()  # the file as committed
-    git("checkout", "--quiet", "--", "deploy/worker.toml", cwd=hybrid_repo)
+    assert b"not committed" not in (packaged / "dist" / DEB).read_bytes()  # the file as committed
+    git("checkout", "--quiet", "--", "deploy/worker.toml", cwd=packaged)
 
     # A file the configuration names but the commit lacks: one paragraph naming it, nothing written.
-    pyproject = hybrid_repo / "pyproject.toml"
+    pyproject = packaged / "pyproject.toml"
     pyproject.write_text(
         pyproject.read_text().replace(
             'files = { "/etc/hybrid-worker/worker.toml" = "deploy/worker.toml" }',
             'files = { "/etc/hybrid-worker/worker.toml" = "deploy/worker.toml", "/etc/x.conf" = "deploy/extra.conf" }',
         )
     )
-    git("add", "pyproject.toml", cwd=hybrid_repo)
-    git("commit", "--quiet", "-m", "an extra file, not committed", cwd=hybrid_repo)
-    (hybrid_repo / "deploy" / "extra.conf").write_text("x = 1\n")
-    build = run_cli("build", "--platform", "linux/amd64", cwd=hybrid_repo, env={"REPROTASKS_DIRTY_TREE": "warn"})
+    git("add", "pyproject.toml", cwd=packaged)
+    git("commit", "--quiet", "-m", "an extra file, not committed", cwd=packaged)
+    (packaged / "deploy" / "extra.conf").write_text("x = 1\n")
+    build = run_cli("build", "--platform", "linux/amd64", cwd=packaged, env={"REPROTASKS_DIRTY_TREE": "warn"})
     assert build.returncode == 0, build.stderr
-    result = run_cli("package", cwd=hybrid_repo)
+    result = run_cli("package", cwd=packaged)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "deploy/extra.conf" in result.stderr and "is not in commit" in result.stderr, result.stderr
     assert "git add deploy/extra.conf" in result.stderr

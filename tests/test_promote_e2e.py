@@ -225,8 +225,10 @@ def test_two_releases_through_three_environments_with_every_refusal(
     assert page.console == []
     assert 'data-rendered="8"' in page.dom and page.dom.count("<circle") == 8
     for env, version in (("dev", "0.4.0"), ("staging", "0.4.0"), ("prod", "0.4.0")):
-        card = page.dom.split(f'data-env="{env}">', 1)[1].split("</div>", 1)[0]
+        card = page.dom.split(f'data-env="{env}"', 1)[1].split("</div>", 1)[0]
         assert f'<p class="version">{version}</p>' in card, card
+    prod = page.dom.split('data-env="prod"', 1)[1].split("</div>", 1)[0]
+    assert "rolled back here from 0.3.0" in prod and " ago (" in prod  # what the rollback replaced; its age
     assert "yes (rebuilt, same bytes)" in page.dom and 'class="ok"' in page.dom
 
     # The deploy gate with --require-anchor: entries not committed yet are refused, then pass once committed.

@@ -106,7 +106,12 @@ TOP_OPTIONS: tuple[Option, ...] = (
 
 # Environment variables that start with REPROTASKS_ but are not config keys.
 NON_CONFIG_ENV: frozenset[str] = frozenset(
-    {"REPROTASKS_CACHE_DIR", "REPROTASKS_LOCK_TIMEOUT", "REPROTASKS_FAULT"}  # see _cache, _guard, _journal
+    {
+        "REPROTASKS_CACHE_DIR",
+        "REPROTASKS_TOOLS_DIR",
+        "REPROTASKS_LOCK_TIMEOUT",
+        "REPROTASKS_FAULT",
+    }  # see _cache, _guard, _journal
 )
 
 
