@@ -9,6 +9,7 @@ provenance re-make them, and a flipped bit is caught by `checksum --check` and s
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -126,8 +127,12 @@ def _archived_worker(dist: Path, tmp_path: Path) -> bytes:
         return member.read()
 
 
-def test_packages_are_attested_rederived_and_a_flipped_bit_is_caught(packaged: Path) -> None:
+def test_packages_are_reproduced_attested_and_a_flipped_bit_is_caught(packaged: Path) -> None:
     _package(packaged)
+    reproduce = run_cli("reproduce", cwd=packaged)  # rebuilt elsewhere, packaged again: the same bytes
+    assert reproduce.returncode == 0, reproduce.stdout + reproduce.stderr
+    for name in (DEB, RPM):
+        assert re.search(rf"^  {re.escape(name)} +identical$", reproduce.stdout, re.M), reproduce.stdout
     for step in ("sbom", "checksum", "provenance"):
         result = run_cli(step, cwd=packaged)
         assert result.returncode == 0, f"{step}:\n{result.stdout}{result.stderr}"
