@@ -9,6 +9,8 @@ provenance re-make them, and a flipped bit is caught by `checksum --check` and s
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import shutil
 import subprocess
@@ -139,6 +141,16 @@ def test_packages_are_reproduced_attested_and_a_flipped_bit_is_caught(packaged: 
     dist = packaged / "dist"
     sums = (dist / "SHA256SUMS").read_text()
     assert DEB in sums and RPM in sums
+    sbom = json.loads((dist / "sbom.cdx.json").read_text())
+    [deb] = [c for c in sbom["components"] if c.get("purl", "").startswith("pkg:deb/")]
+    assert deb["purl"] == "pkg:deb/hybrid-worker@0.3.0-1?arch=amd64"
+    installs = [p["value"] for p in deb["properties"] if p["name"] == "reprotasks:installs"]
+    assert sorted(installs) == [
+        "/etc/hybrid-worker/worker.toml",
+        "/usr/bin/worker",
+        "/usr/lib/systemd/system/worker.service",
+    ]
+    assert deb["hashes"][0]["content"] == hashlib.sha256((dist / DEB).read_bytes()).hexdigest()
     provenance = (dist / "provenance.intoto.json").read_text()
     assert DEB in provenance and RPM in provenance
 
@@ -147,9 +159,9 @@ def test_packages_are_reproduced_attested_and_a_flipped_bit_is_caught(packaged: 
     (dist / DEB).write_bytes(bytes(data))
     check = run_cli("checksum", "--check", cwd=packaged)
     assert check.returncode != 0 and DEB in check.stdout + check.stderr
-    sbom = run_cli("sbom", cwd=packaged)
-    assert sbom.returncode != 0 and "Traceback" not in sbom.stderr
-    assert f"dist/{DEB}" in sbom.stderr, sbom.stderr
+    remade = run_cli("sbom", cwd=packaged)
+    assert remade.returncode != 0 and "Traceback" not in remade.stderr
+    assert f"dist/{DEB}" in remade.stderr, remade.stderr
 
 
 def test_a_package_holds_only_committed_files(packaged: Path) -> None:

@@ -14,6 +14,7 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from reprotasks import __version__
 from reprotasks._distdir import DistDir
@@ -157,6 +158,7 @@ def render(config: Config, manifest: Manifest | None, epoch: int) -> tuple[bytes
                     ],
                 )
             )
+    components += _package_components(config, manifest, str(version or ""))
     for component in components:
         bom.components.add(component)
     bom.register_dependency(root, components)
@@ -169,6 +171,51 @@ def render(config: Config, manifest: Manifest | None, epoch: int) -> tuple[bytes
         text = JsonV1Dot6(bom).output_as_string(indent=2)
     # Names, versions and properties come from locks and go.sum: a credential there must not ship here.
     return (mask(text) + "\n").encode(), len(python), len(go)
+
+
+def _package_components(config: Config, manifest: Manifest | None, version: str) -> list[Any]:
+    """Each .deb and .rpm (pkg:deb, pkg:rpm) with what it installs, as its configuration made it
+    (the package itself was re-made from that configuration and the checked build)."""
+    from cyclonedx.model import HashAlgorithm, HashType, Property
+    from cyclonedx.model.component import Component, ComponentType
+    from packageurl import PackageURL
+
+    found: list[Any] = []
+    if manifest is None:
+        return found
+    packages = {package.name: package for package in config.packages}
+    for artifact in manifest.artifacts:
+        package = packages.get(artifact.package or "")
+        if artifact.kind != "linux-package" or package is None:
+            continue
+        kind = "deb" if artifact.name.endswith(".deb") else "rpm"
+        arch = artifact.name.rsplit("_", 1)[1].removesuffix(".deb") if kind == "deb" else artifact.name.split(".")[-2]
+
+        purl = PackageURL(type=kind, name=package.name, version=f"{version}-1", qualifiers={"arch": arch})
+        built = sorted(
+            config.go.binary_names.get(record.package, record.package)
+            for record in manifest.artifacts
+            if record.kind == "go-archive" and record.platform == artifact.platform and record.package
+        )
+        installs = [f"/usr/bin/{name}" for name in (package.binaries or built)] + sorted(package.files)
+        if package.systemd_unit is not None:
+            installs.append(f"/usr/lib/systemd/system/{package.systemd_unit.name}")
+        found.append(
+            Component(
+                name=package.name,
+                version=f"{version}-1",
+                type=ComponentType.APPLICATION,
+                purl=purl,
+                bom_ref=str(purl),
+                hashes=[HashType(alg=HashAlgorithm.SHA_256, content=artifact.sha256)],
+                properties=[
+                    Property(name="reprotasks:file", value=artifact.name),
+                    Property(name="reprotasks:platforms", value=artifact.platform),
+                    *(Property(name="reprotasks:installs", value=path) for path in installs),
+                ],
+            )
+        )
+    return found
 
 
 def sbom(
