@@ -190,3 +190,12 @@ def test_a_package_holds_only_committed_files(packaged: Path) -> None:
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "deploy/extra.conf" in result.stderr and "is not in commit" in result.stderr, result.stderr
     assert "git add deploy/extra.conf" in result.stderr
+
+
+def test_the_workflow_packages_after_assembling(packaged: Path) -> None:
+    from reprotasks.config import load_config
+    from reprotasks.github.workflow import render_workflow
+
+    workflow = render_workflow(load_config(packaged))
+    assemble = workflow.split("  assemble:", 1)[1].split("\n  reproduce:", 1)[0]
+    assert "reprotasks assemble parts/*\n          reprotasks package\n" in assemble
