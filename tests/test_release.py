@@ -83,7 +83,7 @@ def test_release_failing_at_sign_leaves_dist_exactly_as_before(hybrid_repo: Path
     assert "Traceback" not in failed.stderr
     assert "release: FAILED, dist/ left unchanged" in failed.stdout
     assert "::error::" in failed.stdout  # no token here, and (offline) no TUF refresh either
-    rows = {line.split()[0]: line for line in failed.stdout.splitlines()[-8:] if line.startswith("  ")}
+    rows = {line.split()[0]: line for line in failed.stdout.splitlines()[-10:] if line.startswith("  ")}
     assert "failed" in rows["sign"] and "not run" in rows["verify-signatures"]
     assert "ok" in rows["build"] and "worker_0.3.0_linux_amd64.tar.gz" in rows["build"]
     assert "| sign | failed |" in summary.read_text()
@@ -189,7 +189,7 @@ def test_an_interrupted_release_shows_how_far_it_got_and_leaves_dist(hybrid_repo
     stdout, rest = process.communicate(timeout=120)
     assert process.returncode == 128 + signum, rest
     assert "release: FAILED, dist/ left unchanged" in stdout
-    rows = {line.split()[0]: line.split()[1] for line in stdout.splitlines()[-8:] if line.startswith("  ")}
+    rows = {line.split()[0]: line.split()[1] for line in stdout.splitlines()[-10:] if line.startswith("  ")}
     assert rows["verify"] == "ok" and rows["build"] == "failed" and rows["sbom"] == "not"
     assert f"{signal.Signals(signum).name}: stopped" in rest
     assert tree(hybrid_repo / "dist") == before

@@ -75,7 +75,8 @@ _CHECKED: dict[tuple[Any, ...], Trusted] = {}
 # packages) is re-made with: (config, the checked build's manifest, the manifest in dist/, runner)
 # -> (their records, findings). ``image.build.derive_images`` and ``packages.build.derive_packages``,
 # passed in by the steps so this module never imports the packages above it.
-Derivation = Callable[[Config, DistDir, Manifest, Manifest, Runner], tuple[list[ArtifactRecord], list[Finding]]]
+# The last argument is ``trust_cache``: whether a remembered check may stand for running it again.
+Derivation = Callable[[Config, DistDir, Manifest, Manifest, Runner, bool], tuple[list[ArtifactRecord], list[Finding]]]
 Derivations = Mapping[str, Derivation]  # kind (DERIVED_KINDS) -> how it is re-made
 
 
@@ -128,7 +129,7 @@ def trusted_manifest(
         for kind, derive in sorted(derived.items()):
             if kind == replacing:
                 continue
-            made, made_findings = derive(config, dist, built, manifest, runner)
+            made, made_findings = derive(config, dist, built, manifest, runner, trust_cache)
             artifacts = sorted([*artifacts, *made], key=lambda record: record.name)
             findings += made_findings
     rederived = Manifest(**header, artifacts=tuple(artifacts))
@@ -167,6 +168,7 @@ def _read_manifest(dist: DistDir, step: str) -> tuple[str, bytes, Manifest]:
 def _without_kind(manifest: Manifest, kind: str, where: str, step: str) -> Manifest:
     """The manifest without ``kind``'s records (each must name a file of that kind)."""
     kept = tuple(record for record in manifest.artifacts if record.kind != kind)
+    what, step_name = {"oci-image": ("an image", "image"), "linux-package": ("a package", "package")}[kind]
     forged = [
         record.name
         for record in manifest.artifacts
@@ -176,7 +178,7 @@ def _without_kind(manifest: Manifest, kind: str, where: str, step: str) -> Manif
     if forged:
         raise DriftError(
             [
-                Finding(where, None, f"records {shown(name)} as {kind}, which no {kind} step writes", _REBUILD)
+                Finding(where, None, f"records {shown(name)} as {what}, which no {step_name} step writes", _REBUILD)
                 for name in forged
             ],
             step=step,

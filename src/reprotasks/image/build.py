@@ -350,7 +350,7 @@ def _recorded_images(dist: DistDir) -> Sequence[str]:
 
 
 def derive_images(
-    config: Config, dist: DistDir, built: Manifest, manifest: Manifest, runner: Runner
+    config: Config, dist: DistDir, built: Manifest, manifest: Manifest, runner: Runner, trust_cache: bool = True
 ) -> tuple[list[ArtifactRecord], list[Finding]]:
     """The configured images re-made from the (checked) archives of ``built``; each one ``manifest``
     (dist/'s) lists must be identical (``trusted_manifest``'s image check)."""

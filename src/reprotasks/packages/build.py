@@ -29,6 +29,7 @@ from reprotasks import _cache
 from reprotasks._distdir import DistDir
 from reprotasks._files import write_atomic
 from reprotasks._run import Runner
+from reprotasks._version import __version__
 from reprotasks.artifacts import source as _source
 from reprotasks.artifacts.manifest import MANIFEST_NAME, ArtifactRecord, Manifest
 from reprotasks.artifacts.trusted import Derivations, extract_binary, trusted_manifest
@@ -160,18 +161,10 @@ class _Inputs:
     license_text: str  # the committed LICENSE (or COPYING) file, "" without one
 
 
-def _gather(
-    config: Config, dist: DistDir, built: Manifest, source: _source.Source, package: PackageConfig, platform: str,
-    runner: Runner,
-) -> _Inputs:  # fmt: skip
-    binaries = {}
-    for name, record in _binaries(config, built, package, platform).items():
-        inside = member_prefix(config.go.archive_in_directory, record.name)
-        extras = {inside + PurePosixPath(extra).name for extra in config.go.archive_files}
-        with tempfile.TemporaryDirectory(prefix="reprotasks-package-") as scratch:
-            target = Path(scratch) / name
-            extract_binary(dist.path / record.name, target, inside + executable_name(name, platform), extras)
-            binaries[name] = target.read_bytes()
+def _committed_inputs(
+    config: Config, source: _source.Source, package: PackageConfig, runner: Runner
+) -> tuple[dict[str, bytes], dict[str, bytes], str, str]:
+    """(files by destination, scripts, maintainer, licence text): what the commit gives a package."""
     files = {dest: _committed(config, source, path, "in `files`", runner) for dest, path in package.files.items()}
     if package.systemd_unit is not None:
         unit = f"/usr/lib/systemd/system/{package.systemd_unit.name}"
@@ -188,7 +181,72 @@ def _gather(
             quiet=True,
         ).stdout.strip()
     )
-    return _Inputs(binaries, files, scripts, maintainer, _license_text(source, runner))
+    return files, scripts, maintainer, _license_text(source, runner)
+
+
+def _extracted(
+    config: Config, dist: DistDir, archives: Mapping[str, ArtifactRecord], platform: str
+) -> dict[str, bytes]:
+    """Each binary as its (checked) archive holds it."""
+    binaries = {}
+    for name, record in archives.items():
+        inside = member_prefix(config.go.archive_in_directory, record.name)
+        extras = {inside + PurePosixPath(extra).name for extra in config.go.archive_files}
+        with tempfile.TemporaryDirectory(prefix="reprotasks-package-") as scratch:
+            target = Path(scratch) / name
+            extract_binary(dist.path / record.name, target, inside + executable_name(name, platform), extras)
+            binaries[name] = target.read_bytes()
+    return binaries
+
+
+# Packages known to be what nFPM makes of these inputs, remembered by the inputs' digest (the
+# archives' sha256, every committed byte, the configuration, nFPM and its Go): sbom and provenance
+# re-derive a package without running nFPM again. Only ever a shortcut to the same answer, and
+# never read by a release without --trust-cache (as ``checked_archives``).
+_MADE = "linux-package-made"
+
+
+def _made_key(
+    package: PackageConfig, platform: str, version: str, epoch: int, archives: Mapping[str, ArtifactRecord],
+    committed: tuple[dict[str, bytes], dict[str, bytes], str, str],
+) -> str:  # fmt: skip
+    files, scripts, maintainer, license_text = committed
+
+    def digests(named: Mapping[str, bytes]) -> list[tuple[str, str]]:
+        return sorted((name, hashlib.sha256(data).hexdigest()) for name, data in named.items())
+
+    return _cache.digest(
+        [
+            __version__, _MADE, NFPM, NFPM_GO, package.name, list(package.formats), list(package.config_files),
+            list(package.depends), package.description, package.license, package.homepage, platform, version, epoch,
+            sorted((name, record.name, record.sha256) for name, record in archives.items()),
+            digests(files), digests(scripts), maintainer, hashlib.sha256(license_text.encode()).hexdigest(),
+        ]
+    )  # fmt: skip
+
+
+def remembered(
+    config: Config, built: Manifest, source: _source.Source, package: PackageConfig, *, runner: Runner
+) -> list[ArtifactRecord] | None:
+    """The records of every package ``make_packages`` would make, when each was made before from
+    the same inputs (None: make them)."""
+    version, epoch = _version_epoch(built, source)
+    committed = _committed_inputs(config, source, package, runner)
+    records: list[ArtifactRecord] = []
+    for platform in _built_platforms(built, package):
+        archives = _binaries(config, built, package, platform)
+        text = _cache.load(_MADE, _made_key(package, platform, version, epoch, archives, committed))
+        if text is None:
+            return None
+        try:
+            records += [
+                ArtifactRecord(name=str(name), size=int(size), sha256=str(sha256), kind=PACKAGE_KIND,
+                               platform=platform, package=package.name)
+                for name, size, sha256 in json.loads(text)
+            ]  # fmt: skip
+        except (ValueError, TypeError):
+            return None
+    return records
 
 
 # Directories every Linux system has: a package owns only the ones it makes (/etc/NAME, ...).
@@ -300,16 +358,23 @@ def _built_platforms(built: Manifest, package: PackageConfig) -> list[str]:
     return platforms
 
 
+def _version_epoch(built: Manifest, source: _source.Source) -> tuple[str, int]:
+    return str(built.project.get("version") or ""), int(built.source.get("source_date_epoch") or source.epoch)
+
+
 def make_packages(
     config: Config, dist: DistDir, built: Manifest, source: _source.Source, package: PackageConfig, *, runner: Runner
 ) -> list[Made]:
     """Every format of ``package`` for each of its platforms, made from the checked build."""
     nfpm = nfpm_tool(runner)
-    version = str(built.project.get("version") or "")
-    epoch = int(built.source.get("source_date_epoch") or source.epoch)
+    version, epoch = _version_epoch(built, source)
+    committed = _committed_inputs(config, source, package, runner)
+    files, scripts, maintainer, license_text = committed
     made = []
     for platform in _built_platforms(built, package):
-        inputs = _gather(config, dist, built, source, package, platform, runner)
+        archives = _binaries(config, built, package, platform)
+        inputs = _Inputs(_extracted(config, dist, archives, platform), files, scripts, maintainer, license_text)
+        made_here = []
         with tempfile.TemporaryDirectory(prefix="reprotasks-package-") as scratch:
             root = Path(scratch)
             (root / "in").mkdir()
@@ -336,7 +401,11 @@ def make_packages(
                     platform=platform,
                     package=package.name,
                 )
-                made.append(Made(record, data))
+                made_here.append(Made(record, data))
+        key = _made_key(package, platform, version, epoch, archives, committed)
+        kept = [[item.record.name, item.record.size, item.record.sha256] for item in made_here]
+        _cache.store(_MADE, key, json.dumps(kept))
+        made += made_here
     return made
 
 
@@ -412,7 +481,7 @@ def recorded_packages(dist: DistDir) -> Sequence[str]:
 
 
 def derive_packages(
-    config: Config, dist: DistDir, built: Manifest, manifest: Manifest, runner: Runner
+    config: Config, dist: DistDir, built: Manifest, manifest: Manifest, runner: Runner, trust_cache: bool = True
 ) -> tuple[list[ArtifactRecord], list[Finding]]:
     """The configured packages re-made from the (checked) build; each one ``manifest`` lists must be
     byte-identical (``trusted_manifest``'s check of derived artifacts)."""
@@ -423,11 +492,13 @@ def derive_packages(
     if not config.packages and not listed:
         return [], []
     source = _source.describe_source(config.root, runner=runner)
-    made = {
-        item.record.name: item.record
-        for package in config.packages
-        for item in make_packages(config, dist, built, source, package, runner=runner)
-    }
+    made: dict[str, ArtifactRecord] = {}
+    for package in config.packages:
+        kept = remembered(config, built, source, package, runner=runner) if trust_cache else None
+        records = kept if kept is not None else [
+            item.record for item in make_packages(config, dist, built, source, package, runner=runner)
+        ]  # fmt: skip
+        made.update((record.name, record) for record in records)
     findings = [
         Finding(
             where,
