@@ -328,3 +328,25 @@ def test_config_shows_the_promotion_policy_resolved_and_builds_ignore_it(tmp_pat
         "promoter-issuer": "https://issuer.example.test",
     }
     assert "promote" not in config.fingerprint()  # where a release may go changes none of its bytes
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ('files = { "/etc" = "a" }', "which is a system directory"),
+        ('files = { "/etc/w" = "a", "/etc/w/x" = "a" }', "which is the directory of '/etc/w/x'"),
+        ('binaries = ["worker"]\nfiles = { "/usr/bin/worker" = "a" }', "which is a binary"),
+        ('systemd-unit = "u.service"\nfiles = { "/usr/lib/systemd/system/u.service" = "a" }', "the systemd unit"),
+        ('files = { "/usr/share/doc/wk/copyright" = "a" }', "the package's own documents"),
+        ('platforms = ["linux/amd46"]', "is not one a package can be made for"),
+        ('platforms = ["linux/amd64", "linux/amd64"]', "lists a platform twice"),
+        ('files = { "/etc/../x" = "a" }', "is not an absolute path of plain names"),
+        ('config-files = ["/etc/w.toml"]', "which `files` does not install"),
+        ('formats = ["apk"]', "is not a list of deb and rpm"),
+    ],
+)
+def test_a_bad_package_is_a_clear_error(make_project: MakeProject, entry: str, message: str) -> None:
+    root = make_project(extra_config=f'[[tool.reprotasks.packages]]\nname = "wk"\n{entry}\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(root)
+    assert message in str(caught.value), caught.value

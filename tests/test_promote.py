@@ -492,11 +492,12 @@ ACTIONS_ISSUER = "https://token.actions.githubusercontent.com"
     [
         ('["https://github.com/*/x/.github/workflows/r.yml@refs/tags/*"]', "has a `*` outside the ref"),
         ('["*@example.com"]', "has a `*` outside the ref"),
-        ('["https://github.com/a/b/.github/workflows/r.yml@*"]', "accepts any ref"),
+        ('["https://github.com/a/b/.github/workflows/r.yml@*"]', "accepts too many refs"),
         ('[{ identity = "a@b.c" }]', "is not { identity"),
-        ('[{ identity = "a@b.c", issuer = "https://i", team = "x" }]', "is not { identity"),
+        ('[{ identity = "a@b.c", issuer = "https://issuer.example.test", team = "x" }]', "is not { identity"),
         ('[{ identity = "a@b.c", issuer = "accounts.google.com" }]', "which is no https:// URL"),
-        ('[{ identity = " a@b.c", issuer = "https://i" }]', "spaces around"),
+        ('[{ identity = " a@b.c", issuer = "https://issuer.example.test" }]', "spaces around"),
+        ('[{ identity = "a@b.c", issuer = "https://" }]', "which is no https:// URL"),
         ("[3]", "must list identities"),
         ('"a@b.c"', "must be an array of identities"),
     ],
@@ -650,3 +651,77 @@ def test_preflight_accepts_promoters_without_asking_github(make_project: MakePro
     assert result.returncode == 0 and f"the policy's promoters: {WORKFLOW_PROMOTER}" in result.stdout, result.stderr
     result = run_cli("preflight", "--to", "qa", cwd=root)
     assert result.returncode != 0 and "preflight needs --to ENV, one of dev, staging, prod" in result.stderr
+
+
+def test_preflight_never_follows_a_redirect_nor_echoes_hostile_answers(make_project: MakeProject) -> None:
+    """A redirect would carry the token to another host (urllib copies the header): never followed.
+    A hostile answer (wrong types, control characters for the log) is no traceback and no echo."""
+    elsewhere = _EnvironmentsApi(
+        {PROD: (200, {"protection_rules": [{"type": "required_reviewers", "reviewers": [1]}]})}
+    )
+    hostile = {
+        "type": "x\n::error file=a::pwned\x1b[2J",
+    }
+    api = _EnvironmentsApi(
+        {PROD: (200, {"protection_rules": [hostile, {"type": "required_reviewers", "reviewers": 5}]})}
+    )
+    root = make_project()
+    env = {"GITHUB_REPOSITORY": "acme/widgets", "GITHUB_TOKEN": "ghs_" + "y" * 36, "GITHUB_ACTIONS": "true"}
+    try:
+        import http.server
+
+        redirect = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _redirect_to(elsewhere.url))
+        import threading
+
+        thread = threading.Thread(target=redirect.serve_forever, daemon=True)
+        thread.start()
+        try:
+            moved = run_cli(
+                "preflight",
+                "--to",
+                "prod",
+                cwd=root,
+                env={**env, "GITHUB_API_URL": f"http://127.0.0.1:{redirect.server_address[1]}"},
+            )
+        finally:
+            redirect.shutdown()
+            redirect.server_close()
+        assert moved.returncode == 0 and "NOT CHECKED (GitHub API unreadable)" in moved.stdout, moved.stderr
+        assert elsewhere.seen == []  # the token went nowhere else
+        result = run_cli("preflight", "--to", "prod", cwd=root, env={**env, "GITHUB_API_URL": api.url})
+        output = result.stdout + result.stderr
+        assert result.returncode != 0 and "Traceback" not in output
+        assert "protection rules: unknown, required_reviewers" in output and "pwned" not in output
+        bad = run_cli("preflight", "--to", "prod", cwd=root, env={**env, "GITHUB_REPOSITORY": "../../orgs/x"})
+        assert bad.returncode != 0 and "is not OWNER/NAME" in bad.stderr
+    finally:
+        api.close()
+        elsewhere.close()
+
+
+def _redirect_to(target: str) -> Any:
+    from http.server import BaseHTTPRequestHandler
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", target + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Redirect
+
+
+def test_a_ref_pattern_names_tags_or_branches_and_never_spans_an_at() -> None:
+    from reprotasks._identity import matches, pattern_problem
+
+    workflow = "https://github.com/a/b/.github/workflows/r.yml"
+    for loose in (f"{workflow}@r*", f"{workflow}@refs/*", f"{workflow}@*/*"):
+        assert pattern_problem(loose) is not None, loose
+    assert pattern_problem(f"{workflow}@refs/tags/v*") is None
+    assert matches(f"{workflow}@refs/tags/*", f"{workflow}@refs/tags/v1.2.3")
+    assert not matches(f"{workflow}@refs/tags/*", f"{workflow}@refs/tags/x@refs/heads/evil")
+    assert not matches(f"{workflow}@refs/tags/*", "https://github.com/a/b/.github/workflows/r.yml@refs/heads/main")

@@ -24,8 +24,12 @@ def pattern_problem(identity: str) -> str | None:
             "of an https:// identity may hold one (…/.github/workflows/release.yml@refs/tags/*), so the "
             "repository and the workflow are matched exactly"
         )
-    if not ref.replace("*", ""):
-        return f"{identity!r} accepts any ref: name the kind at least, e.g. `@refs/tags/*`"
+    fixed = ref.split("*", 1)[0]
+    if not fixed.startswith(("refs/tags/", "refs/heads/")):
+        return (
+            f"{identity!r} accepts too many refs: the ref must start with `refs/tags/` or `refs/heads/` before "
+            "its first `*` (`refs/*` would also match pull requests' refs), e.g. `@refs/tags/*`"
+        )
     return None
 
 
@@ -33,7 +37,8 @@ def matches(identity_or_pattern: str, identity: str) -> bool:
     if "*" not in identity_or_pattern:
         return identity_or_pattern == identity
     prefix, _, ref = identity_or_pattern.rpartition("@")
-    expression = re.escape(f"{prefix}@") + ".+".join(re.escape(part) for part in ref.split("*"))
+    # A `*` never spans an `@`: the identity's last `@` is the one the pattern's prefix ends with.
+    expression = re.escape(f"{prefix}@") + "[^@]+".join(re.escape(part) for part in ref.split("*"))
     return re.fullmatch(expression, identity) is not None
 
 

@@ -11,7 +11,7 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from reprotasks import discover
@@ -122,6 +122,7 @@ def _check_contents(item: Mapping[str, Any], at: str) -> None:
                 f"{at}: `files` destination {destination!r} is not an absolute path of plain names",
                 hint='e.g. `files = { "/etc/worker/worker.toml" = "deploy/worker.toml" }`',
             )
+    _check_destinations(item, files, at)
     for destination in item.get("config-files", []):
         if destination not in files:
             raise ConfigError(
@@ -131,17 +132,52 @@ def _check_contents(item: Mapping[str, Any], at: str) -> None:
     unknown = sorted(set(item.get("scripts", {})) - set(SCRIPTS))
     if unknown:
         raise ConfigError(f"{at}: `scripts` has `{unknown[0]}`", hint=f"the scripts are: {', '.join(SCRIPTS)}")
-    for platform in item.get("platforms", []):
-        parts = platform.split("/")
-        if parts[0] != "linux" or len(parts) not in (2, 3) or not all(parts):
+    platforms = item.get("platforms", [])
+    for platform in platforms:
+        if platform not in _PLATFORMS:
             raise ConfigError(
-                f"{at}: platform {platform!r} is not linux/ARCH[/VARIANT]",
-                hint="packages install on Linux: list platforms like `linux/amd64` (built by go.platforms)",
+                f"{at}: platform {platform!r} is not one a package can be made for",
+                hint=f"packages install on Linux: one of {', '.join(_PLATFORMS)} (built by go.platforms)",
             )
+    if len(set(platforms)) != len(platforms):
+        raise ConfigError(f"{at}: `platforms` lists a platform twice", hint="list each platform once")
     for dependency in item.get("depends", []):
         if not dependency.strip() or dependency != dependency.strip():
             raise ConfigError(
                 f"{at}: `depends` has an empty entry or spaces around one", hint='e.g. ["ca-certificates"]'
+            )
+
+
+_PLATFORMS = (
+    "linux/386", "linux/amd64", "linux/arm64", "linux/ppc64le", "linux/s390x", "linux/riscv64", "linux/arm",
+    "linux/arm/v5", "linux/arm/v6", "linux/arm/v7",
+)  # fmt: skip
+# Directories every system has, and the places a package's own documents go: never a file of `files`.
+_RESERVED = frozenset(
+    {"/etc", "/opt", "/usr", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib/systemd", "/usr/lib/systemd/system",
+     "/usr/share", "/usr/share/doc", "/usr/share/lintian", "/usr/share/lintian/overrides", "/var", "/var/lib",
+     "/bin", "/sbin", "/lib", "/boot", "/dev", "/proc", "/sys", "/run", "/tmp", "/home", "/root", "/srv"}  # noqa: S108 - a path a package must not replace, not one we write
+)  # fmt: skip
+
+
+def _check_destinations(item: Mapping[str, Any], files: Mapping[str, str], at: str) -> None:
+    """No file where a directory must be (another destination inside it, a system directory), and
+    none where the package puts its own files (binaries, the unit, its documents)."""
+    name = item.get("name", "")
+    taken = {f"/usr/bin/{binary}": "a binary" for binary in item.get("binaries", [])}
+    if "systemd-unit" in item:
+        taken[f"/usr/lib/systemd/system/{PurePosixPath(item['systemd-unit']).name}"] = "the systemd unit"
+    for destination in files:
+        clash = taken.get(destination) or ("a system directory" if destination in _RESERVED else None)
+        if destination.startswith((f"/usr/share/doc/{name}/", f"/usr/share/lintian/overrides/{name}")):
+            clash = "the package's own documents"
+        inside = next((other for other in files if other.startswith(destination + "/")), None)
+        if inside is not None:
+            clash = f"the directory of {inside!r}"
+        if clash:
+            raise ConfigError(
+                f"{at}: `files` installs {destination!r}, which is {clash}",
+                hint="install each file at a path of its own, e.g. /etc/NAME/FILE",
             )
 
 

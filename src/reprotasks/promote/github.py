@@ -9,6 +9,7 @@ enough) and says which case holds.
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -27,6 +28,18 @@ class Protection:
     rules: tuple[str, ...] = ()  # every protection rule's type
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is never followed: urllib would carry the token to whatever host it names."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_RULE_TYPE = re.compile(r"^[a-z_]{1,40}$")
+
+
 class Unreadable(Exception):
     """The API could not say (no token, no access, network): the caller warns instead of deciding."""
 
@@ -43,6 +56,11 @@ def _api_base(api_url: str) -> str:
 
 
 def environment_protection(repository: str, environment: str, *, token: str | None, api_url: str) -> Protection:
+    if not _REPOSITORY.match(repository) or ".." in repository:
+        raise ReprotasksError(
+            f"GITHUB_REPOSITORY {repository[:100]!r} is not OWNER/NAME",
+            hint="GitHub Actions sets it; outside a workflow, unset it or set it to the repository, e.g. acme/widgets",
+        )
     url = (
         f"{_api_base(api_url)}/repos/{urllib.parse.quote(repository, safe='/')}"
         f"/environments/{urllib.parse.quote(environment, safe='')}"
@@ -53,20 +71,27 @@ def environment_protection(repository: str, environment: str, *, token: str | No
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:  # noqa: S310
+        with _OPENER.open(request, timeout=_TIMEOUT) as response:
             document: Any = json.loads(response.read(1 << 20))
     except urllib.error.HTTPError as exc:
-        if exc.code == 404:
+        if exc.code == 404 and token:
             return Protection(exists=False)
-        raise Unreadable(f"the GitHub API answered {exc.code} {exc.reason}") from None
-    except (OSError, ValueError) as exc:
-        raise Unreadable(f"the GitHub API could not be read ({type(exc).__name__}: {exc})") from None
+        if exc.code == 404:  # without a token, a private repository's environment is a 404 too
+            raise Unreadable("the GitHub API answered 404 without a token (a private repository?)") from None
+        raise Unreadable(f"the GitHub API answered {exc.code} (redirects are not followed)") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise Unreadable(f"the GitHub API could not be read ({type(exc).__name__})") from None
     rules = document.get("protection_rules") if isinstance(document, dict) else None
     if not isinstance(rules, list):
         raise Unreadable("the GitHub API's answer has no protection_rules list")
-    kinds = tuple(str(rule.get("type")) for rule in rules if isinstance(rule, dict))
+    # The server's words are shown only when they look like a rule type (they reach logs and annotations).
+    kinds = tuple(
+        rule["type"] if isinstance(rule.get("type"), str) and _RULE_TYPE.match(rule["type"]) else "unknown"
+        for rule in rules
+        if isinstance(rule, dict)
+    )
     reviewers = sum(
-        len(rule.get("reviewers") or ()) or 1
+        len(rule["reviewers"]) if isinstance(rule.get("reviewers"), list) else 0
         for rule in rules
         if isinstance(rule, dict) and rule.get("type") == "required_reviewers"
     )

@@ -193,11 +193,21 @@ def _check_environment_rules(rules: Any, at: str) -> dict[str, Any]:
             f"{at}: `soak` = {soak!r} is not a duration",
             hint='write a whole number and a unit: "30m", "24h", "7d" (s, m, h, d)',
         )
-    listed = [entry for key in ("promoters", "former-promoters") for entry in rules.get(key, ())]
-    plain = [entry for entry in listed if isinstance(entry, str)]
-    if plain and not rules.get("promoter-issuer"):
+    plain = [
+        (key, entry)
+        for key in ("promoters", "former-promoters")
+        for entry in rules.get(key, ())
+        if isinstance(entry, str)
+    ]
+    issuer = rules.get("promoter-issuer")
+    if issuer is not None and (not issuer.startswith("https://") or issuer != issuer.strip() or len(issuer) < 12):
         raise ConfigError(
-            f"{at}: `promoters` names {plain[0]!r} without `promoter-issuer`",
+            f"{at}: `promoter-issuer` = {issuer!r} is not an OIDC issuer's https:// URL",
+            hint=f'e.g. `promoter-issuer = "https://accounts.google.com"` ({GITHUB_ACTIONS_ISSUER} for a workflow)',
+        )
+    if plain and not issuer:
+        raise ConfigError(
+            f"{at}: `{plain[0][0]}` names {plain[0][1]!r} without `promoter-issuer`",
             hint="an identity only means something with its OIDC issuer: add e.g. "
             '`promoter-issuer = "https://accounts.google.com"`, or write the entry as '
             f'{{ identity = "...", issuer = "..." }} ({GITHUB_ACTIONS_ISSUER} for a GitHub workflow)',
@@ -217,7 +227,7 @@ def _check_signers(key: str, item: Any, at: str) -> None:
                     hint=SIGNERS_EXAMPLE,
                 )
             texts = [entry["identity"], entry["issuer"]]
-            if not entry["issuer"].startswith("https://"):
+            if not entry["issuer"].startswith("https://") or len(entry["issuer"]) < 12:
                 raise ConfigError(
                     f"{at}: `{key}` names the issuer {entry['issuer']!r}, which is no https:// URL",
                     hint=f"write the OIDC issuer's URL, e.g. {GITHUB_ACTIONS_ISSUER} for a GitHub workflow",
