@@ -200,7 +200,7 @@ def _check_environment_rules(rules: Any, at: str) -> dict[str, Any]:
         if isinstance(entry, str)
     ]
     issuer = rules.get("promoter-issuer")
-    if issuer is not None and (not issuer.startswith("https://") or issuer != issuer.strip() or len(issuer) < 12):
+    if issuer is not None and not _is_issuer(issuer):
         raise ConfigError(
             f"{at}: `promoter-issuer` = {issuer!r} is not an OIDC issuer's https:// URL",
             hint=f'e.g. `promoter-issuer = "https://accounts.google.com"` ({GITHUB_ACTIONS_ISSUER} for a workflow)',
@@ -215,6 +215,16 @@ def _check_environment_rules(rules: Any, at: str) -> dict[str, Any]:
     return dict(rules)
 
 
+_ISSUER = re.compile(
+    r"^(?:https://[A-Za-z0-9.-]+\.[A-Za-z]{2,}|http://(?:127\.0\.0\.1|localhost|\[::1\]))(?::\d+)?(?:/\S*)?$"
+)
+
+
+def _is_issuer(text: str) -> bool:
+    """An OIDC issuer's URL: https with a host name, or http on this machine (a test instance)."""
+    return _ISSUER.match(text) is not None
+
+
 def _check_signers(key: str, item: Any, at: str) -> None:
     if not isinstance(item, list):
         raise ConfigError(f"{at}: `{key}` must be an array of identities", hint=SIGNERS_EXAMPLE)
@@ -227,7 +237,7 @@ def _check_signers(key: str, item: Any, at: str) -> None:
                     hint=SIGNERS_EXAMPLE,
                 )
             texts = [entry["identity"], entry["issuer"]]
-            if not entry["issuer"].startswith("https://") or len(entry["issuer"]) < 12:
+            if not _is_issuer(entry["issuer"]):
                 raise ConfigError(
                     f"{at}: `{key}` names the issuer {entry['issuer']!r}, which is no https:// URL",
                     hint=f"write the OIDC issuer's URL, e.g. {GITHUB_ACTIONS_ISSUER} for a GitHub workflow",
