@@ -330,6 +330,11 @@ def test_config_shows_the_promotion_policy_resolved_and_builds_ignore_it(tmp_pat
     assert "promote" not in config.fingerprint()  # where a release may go changes none of its bytes
 
 
+SECOND_PACKAGE = (
+    'files = { "/etc/x.conf" = "a" }\n[[tool.reprotasks.packages]]\nname = "wk2"\nfiles = { "/etc/x.conf" = "a" }'
+)
+
+
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
@@ -339,10 +344,14 @@ def test_config_shows_the_promotion_policy_resolved_and_builds_ignore_it(tmp_pat
         ('systemd-unit = "u.service"\nfiles = { "/usr/lib/systemd/system/u.service" = "a" }', "the systemd unit"),
         ('files = { "/usr/share/doc/wk/copyright" = "a" }', "the package's own documents"),
         ('platforms = ["linux/amd46"]', "is not one a package can be made for"),
-        ('platforms = ["linux/amd64", "linux/amd64"]', "lists a platform twice"),
+        ('platforms = ["linux/amd64", "linux/amd64"]', "lists 'linux/amd64' twice"),
         ('files = { "/etc/../x" = "a" }', "is not an absolute path of plain names"),
         ('config-files = ["/etc/w.toml"]', "which `files` does not install"),
         ('formats = ["apk"]', "is not a list of deb and rpm"),
+        ('binaries = ["worker", "worker"]', "lists 'worker' twice"),
+        ('depends = ["libc6, evil"]', "or a comma"),
+        (r'description = "a\rb"', "carriage return"),
+        (SECOND_PACKAGE, "both install '/etc/x.conf'"),
     ],
 )
 def test_a_bad_package_is_a_clear_error(make_project: MakeProject, entry: str, message: str) -> None:

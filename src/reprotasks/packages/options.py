@@ -79,7 +79,21 @@ def check_package_list(value: Any, where: str) -> list[dict[str, Any]]:
             raise ConfigError(f"{at}: `name` {name!r} is given twice", hint="give each package its own name")
         names.add(name)
         _check_contents(item, at)
+    _check_shared_destinations(value, where)
     return [dict(item) for item in value]
+
+
+def _check_shared_destinations(value: list[Mapping[str, Any]], where: str) -> None:
+    """Two packages installing one path cannot both be installed: refused here, not on a server."""
+    owner: dict[str, str] = {}
+    for item in value:
+        for destination in item.get("files", {}):
+            if destination in owner:
+                raise ConfigError(
+                    f"{where}: packages {owner[destination]!r} and {item['name']!r} both install {destination!r}",
+                    hint="install each path from one package only",
+                )
+            owner[destination] = item["name"]
 
 
 def _check_keys(item: Mapping[str, Any], at: str) -> None:
@@ -104,8 +118,11 @@ def _check_keys(item: Mapping[str, Any], at: str) -> None:
             wanted = {"str": "a string", "list": "an array of strings", "table": "a table of strings"}[kind]
             raise ConfigError(f"{at}: `{key}` must be {wanted}, not {type_name(value)}", hint=PACKAGE_EXAMPLE)
         texts = [value] if kind == "str" else [*value, *(value.values() if kind == "table" else ())]
-        if any("\x00" in text or "\n" in text for text in texts):
-            raise ConfigError(f"{at}: `{key}` contains a NUL or newline character", hint="remove it")
+        if any(any(char in text for char in "\x00\n\r") for text in texts):
+            raise ConfigError(f"{at}: `{key}` contains a NUL, newline or carriage return", hint="remove it")
+        if kind == "list" and len(set(value)) != len(value):
+            twice = sorted(part for part in value if value.count(part) > 1)[0]
+            raise ConfigError(f"{at}: `{key}` lists {twice!r} twice", hint="list each value once")
 
 
 def _check_contents(item: Mapping[str, Any], at: str) -> None:
@@ -139,12 +156,11 @@ def _check_contents(item: Mapping[str, Any], at: str) -> None:
                 f"{at}: platform {platform!r} is not one a package can be made for",
                 hint=f"packages install on Linux: one of {', '.join(_PLATFORMS)} (built by go.platforms)",
             )
-    if len(set(platforms)) != len(platforms):
-        raise ConfigError(f"{at}: `platforms` lists a platform twice", hint="list each platform once")
     for dependency in item.get("depends", []):
-        if not dependency.strip() or dependency != dependency.strip():
+        if not dependency.strip() or dependency != dependency.strip() or "," in dependency:
             raise ConfigError(
-                f"{at}: `depends` has an empty entry or spaces around one", hint='e.g. ["ca-certificates"]'
+                f"{at}: `depends` has an empty entry, spaces around one, or a comma (one package per entry)",
+                hint='e.g. `depends = ["ca-certificates", "tzdata"]`',
             )
 
 
