@@ -9,15 +9,12 @@ Everything comes from the commit and the build: the same dist/ gives the same im
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from reprotasks._distdir import DistDir
-from reprotasks._files import write_atomic
 from reprotasks._run import Runner
 from reprotasks.artifacts.layout import IMAGE_SUFFIX
 from reprotasks.artifacts.manifest import ArtifactRecord, Manifest
@@ -287,12 +284,10 @@ def build_images(
 
     SHA256SUMS, the provenance, the SBOM and their bundles no longer describe dist/ afterwards:
     they are dropped (checksum, sbom, provenance and sign write them again)."""
-    from reprotasks.artifacts.build import remember_build
-    from reprotasks.artifacts.evidence import built_here
-    from reprotasks.artifacts.layout import entries, entry_problem, kind_of, written_after_build
+    from reprotasks.artifacts import derived as _derived
     from reprotasks.artifacts.trusted import trusted_manifest
 
-    previous = _recorded_images(dist)
+    previous = _derived.recorded(dist, IMAGE_KIND)
     if not config.images and not previous:
         return ImageResult(dist.path, (), ())
     # The Go archives (and everything else) checked against what git and the binaries say; the
@@ -303,50 +298,9 @@ def build_images(
     version = str(built.project.get("version") or "")
     made = [make_image(config, dist, built, image, runner=runner) for image in config.images]
     records = tuple(record_of(item, version) for item in made)
-    for record in records:
-        kind = kind_of(dist.path / record.name)
-        if kind not in (None, "missing", "a symlink"):
-            raise ReprotasksError(
-                f"{dist.rel()}/{record.name} is {kind}, where the image file goes",
-                hint="remove it, then run `reprotasks image` again",
-            )
-    for item, record in zip(made, records, strict=True):
-        write_atomic(dist.path / record.name, item.data)
-        runner.log(f"image: {dist.rel()}/{record.name}  {record.image}  ({record.platform})")
-    names = {record.name for record in records}
-    removed = tuple(sorted(name for name in previous if name not in names))
-    manifest = dataclasses.replace(built, artifacts=tuple(sorted((*built.artifacts, *records), key=_by_name)))
-    manifest.write(dist.path)
-    for name in removed:
-        (dist.path / name).unlink(missing_ok=True)  # an image no longer configured
-    stale = sorted(
-        entry.name for entry in entries(dist.path) if written_after_build(entry.name) and entry_problem(entry) is None
-    )
-    for name in stale:
-        (dist.path / name).unlink(missing_ok=True)
-    if stale:
-        runner.log(f"image: dropped {', '.join(stale)} (they described dist/ before; the later steps write them again)")
-    if built_here(built):  # this machine built the rest: a later build may reuse the whole (never an assembled one)
-        remember_build(dist, manifest)
+    pairs = [(record, item.data) for item, record in zip(made, records, strict=True)]
+    removed = _derived.install(dist, built, pairs, previous, step="image", what="the image file", runner=runner)
     return ImageResult(dist.path, records, removed)
-
-
-def _by_name(record: ArtifactRecord) -> str:
-    return record.name
-
-
-def _recorded_images(dist: DistDir) -> Sequence[str]:
-    """The image files dist/'s manifest records (only names of image files: never another file)."""
-    from reprotasks.artifacts.layout import read_regular
-    from reprotasks.artifacts.manifest import MANIFEST_NAME, manifest_from_bytes
-
-    try:
-        manifest = manifest_from_bytes(read_regular(dist.path / MANIFEST_NAME))
-    except (OSError, ValueError, TypeError):
-        return ()
-    return [
-        record.name for record in manifest.artifacts if record.kind == IMAGE_KIND and record.name.endswith(IMAGE_SUFFIX)
-    ]
 
 
 def derive_images(

@@ -15,19 +15,17 @@ same bytes.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 from reprotasks import _cache
 from reprotasks._distdir import DistDir
-from reprotasks._files import write_atomic
 from reprotasks._run import Runner
 from reprotasks._version import __version__
 from reprotasks.artifacts import source as _source
@@ -415,69 +413,24 @@ def build_packages(
     """Make every configured package into dist/, replacing the packages recorded before, and record
     them. SHA256SUMS, the provenance, the SBOM and their bundles no longer describe dist/ afterwards:
     they are dropped (checksum, sbom, provenance and sign write them again)."""
-    from reprotasks.artifacts.build import remember_build
-    from reprotasks.artifacts.evidence import built_here
-    from reprotasks.artifacts.layout import entries, entry_problem, kind_of, written_after_build
+    from reprotasks.artifacts import derived as _derived
 
-    previous = recorded_packages(dist)
+    previous = _derived.recorded(dist, PACKAGE_KIND)
     if not config.packages and not previous:
         return PackageResult(dist.path, (), ())
     trusted = trusted_manifest(
         config, dist, runner=runner, step="package", derived=derived, replacing=PACKAGE_KIND, trust_cache=trust_cache
     )
-    built = trusted.manifest
     made = [
         item
         for package in config.packages
-        for item in make_packages(config, dist, built, trusted.source, package, runner=runner)
+        for item in make_packages(config, dist, trusted.manifest, trusted.source, package, runner=runner)
     ]
-    for item in made:
-        kind = kind_of(dist.path / item.record.name)
-        if kind not in (None, "missing", "a symlink"):
-            raise ReprotasksError(
-                f"{dist.rel()}/{item.record.name} is {kind}, where the package goes",
-                hint="remove it, then run `reprotasks package` again",
-            )
-    for item in made:
-        write_atomic(dist.path / item.record.name, item.data)
-        runner.log(f"package: {dist.rel()}/{item.record.name}  ({item.record.platform})")
-    records = tuple(item.record for item in made)
-    names = {record.name for record in records}
-    removed = tuple(sorted(name for name in previous if name not in names))
-    manifest = dataclasses.replace(
-        built, artifacts=tuple(sorted((*built.artifacts, *records), key=lambda record: record.name))
+    pairs = [(item.record, item.data) for item in made]
+    removed = _derived.install(
+        dist, trusted.manifest, pairs, previous, step="package", what="the package", runner=runner
     )
-    manifest.write(dist.path)
-    for name in removed:
-        (dist.path / name).unlink(missing_ok=True)
-    stale = sorted(
-        entry.name for entry in entries(dist.path) if written_after_build(entry.name) and entry_problem(entry) is None
-    )
-    for name in stale:
-        (dist.path / name).unlink(missing_ok=True)
-    if stale:
-        runner.log(
-            f"package: dropped {', '.join(stale)} (they described dist/ before; the later steps write them again)"
-        )
-    if built_here(built):
-        remember_build(dist, manifest)
-    return PackageResult(dist.path, records, removed)
-
-
-def recorded_packages(dist: DistDir) -> Sequence[str]:
-    """The package files dist/'s manifest records (only names of package files: never another file)."""
-    from reprotasks.artifacts.layout import read_regular
-    from reprotasks.artifacts.manifest import manifest_from_bytes
-
-    try:
-        manifest = manifest_from_bytes(read_regular(dist.path / MANIFEST_NAME))
-    except (OSError, ValueError, TypeError):
-        return ()
-    return [
-        record.name
-        for record in manifest.artifacts
-        if record.kind == PACKAGE_KIND and record.name.endswith((".deb", ".rpm"))
-    ]
+    return PackageResult(dist.path, tuple(item.record for item in made), removed)
 
 
 def derive_packages(
