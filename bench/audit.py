@@ -27,6 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _timing, beside this script
+from _timing import timed
+
 DOCKERFILE = (
     "FROM python:3.12-slim\nRUN pip install --require-hashes -r r.txt && \\\n    apt-get install -y curl=8.5.0\n"
 )
@@ -97,13 +100,8 @@ def main() -> None:
 
 
 def _timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, str]:
-    """(wall seconds, CPU seconds of the child, last line of its output)."""
-    before = os.times()
-    started = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - started
-    after = os.times()
-    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    """(wall seconds, CPU seconds of the child, the audit's summary line)."""
+    wall, cpu, result = timed(command, cwd, env)
     lines = (result.stdout + result.stderr).strip().splitlines()
     return wall, cpu, next((line for line in reversed(lines) if line.startswith("audit:")), lines[-1] if lines else "")
 

@@ -27,6 +27,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # tests.sigstack
+sys.path.insert(0, str(REPO / "bench"))  # _timing
+from _timing import timed  # noqa: E402
 
 SIGNER = "release@example.test"
 PYPROJECT = """[project]
@@ -99,14 +101,10 @@ def make_ledger(root: Path, entries: int, stack: object) -> None:
 
 
 def _timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, str]:
-    before = os.times()
-    started = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - started
-    after = os.times()
+    """(wall seconds, CPU seconds of the child, status's ledger line); a failure ends the benchmark."""
+    wall, cpu, result = timed(command, cwd, env)
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
-    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
     ledger = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("ledger ")]
     return wall, cpu, ledger[-1] if ledger else ""
 
