@@ -501,7 +501,11 @@ def _resolve(
         images=image_options.resolve(
             root, values["images"], go.platforms, python.locks[0].output if python.locks else None
         ),
-        packages=package_options.resolve(root, values["packages"], go.platforms, project),
+        packages=package_options.resolve(
+            root,
+            values["packages"],
+            package_options.Project(project, go.platforms, python.locks[0].output if python.locks else None),
+        ),
         promote=promote_options.resolve_config(root, values),
     )
 

@@ -45,6 +45,16 @@ def inside(root: Path, relative: str, key: str) -> Path:
     return path
 
 
+def python_version_file(root: Path) -> str:
+    """X.Y from the project's committed ``.python-version`` (pyenv, uv), or ""."""
+    try:
+        text = (root / ".python-version").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+    match = re.match(r"^\s*(3\.\d+)", text)
+    return match.group(1) if match else ""
+
+
 def lock_inputs(root: Path, configured: list[str] | None, python_dir: Path | None = None) -> tuple[Path, ...]:
     """The configured lock inputs, else ``requirements*.in`` and ``requirements/*.in`` at the root
     and in the Python project's directory (``python.project``)."""

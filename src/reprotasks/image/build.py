@@ -66,133 +66,26 @@ def _binary_archives(config: Config, manifest: Manifest, image: ImageConfig) -> 
     return found
 
 
-# pip platform tags for a glibc base (python:3.x-slim and the like): manylinux 2014 to 2.28.
-_PIP_PLATFORMS = {
-    "linux/amd64": ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64"),
-    "linux/arm64": ("manylinux2014_aarch64", "manylinux_2_17_aarch64", "manylinux_2_28_aarch64"),
-}
 SITE = "/app/site-packages"
 
 
 def _python_files(
     config: Config, dist: DistDir, manifest: Manifest, image: ImageConfig, platform: str, *, runner: Runner
 ) -> list[oci.LayerFile]:
-    """The wheel this build made and its committed hashed lock, installed for ``platform`` with pip,
-    without byte-code (time stamps) or direct_url.json (a local path); console scripts get a
-    portable shebang (pip writes this machine's interpreter)."""
-    import sys
-
-    if platform not in _PIP_PLATFORMS:
-        raise ReprotasksError(
-            f"image {image.name}: no wheel platform is known for {platform}",
-            hint=f"use one of {', '.join(_PIP_PLATFORMS)} for Python images",
-        )
-    wheel, wheel_record = _built_wheel(dist, manifest, image)
-    relative, lock = _committed_lock(config, image, runner=runner)
-    lock = _as_requirements(relative, lock)
-    python = image.python_version.replace(".", "")
-    with tempfile.TemporaryDirectory(prefix="reprotasks-image-python-") as scratch:
-        requirements = Path(scratch) / "image-requirements.txt"
-        requirements.write_bytes(lock + f"\n{wheel} --hash=sha256:{wheel_record.sha256}\n".encode())
-        site = Path(scratch) / "site"
-        runner.run(
-            [
-                sys.executable, "-m", "pip", "install", "--no-deps", "--require-hashes", "--only-binary=:all:",
-                "--no-compile", "--disable-pip-version-check", "--no-input", "--target", str(site),
-                *(f"--platform={tag}" for tag in _PIP_PLATFORMS[platform]),
-                f"--python-version={image.python_version}", "--implementation=cp",
-                f"--abi=cp{python}", "--abi=abi3", "--abi=none", *_index_options(config), "-r", str(requirements),
-            ],
-            cwd=config.root,
-            purpose=f"install {wheel_record.name} and {relative} for the image {image.name} ({platform})",
-        )  # fmt: skip
-        return _site_files(site)
-
-
-def _built_wheel(dist: DistDir, manifest: Manifest, image: ImageConfig) -> tuple[Path, ArtifactRecord]:
-    """The one wheel of this build in dist/, checked against its manifest record."""
-    from reprotasks.artifacts.layout import sha256_regular
-
-    wheels = [record for record in manifest.artifacts if record.kind == "wheel"]
-    if len(wheels) != 1:
-        raise ReprotasksError(
-            f"image {image.name}: the build made {len(wheels)} wheels, not one",
-            hint="build the Python project (`reprotasks build`), then run image again",
-        )
-    wheel = dist.path / wheels[0].name
-    if sha256_regular(wheel) != wheels[0].sha256:
-        raise ReprotasksError(f"{dist.rel(wheel)} is not the wheel manifest.json records", hint=RERUN_HINT)
-    return wheel, wheels[0]
-
-
-def _committed_lock(config: Config, image: ImageConfig, *, runner: Runner) -> tuple[str, bytes]:
-    """(its path as shown, its committed bytes) of the image's `requirements` lock."""
-    from reprotasks.artifacts import source as _source
+    """The wheel this build made and its committed hashed lock, installed for ``platform`` in
+    SITE; console scripts on PATH (/usr/local/bin) with the image's python3, not this machine's."""
+    from reprotasks.artifacts.wheel_install import AppInstall, install_app, with_shebang
 
     assert image.requirements is not None
-    relative = config.rel(image.requirements)
-    lock = _source.committed_bytes(_source.describe_source(config.root, runner=runner), relative, runner=runner)
-    if lock is None:
-        raise ReprotasksError(
-            f"image {image.name}: {relative} is not in the commit: the image installs the committed lock",
-            hint=f"commit {relative} (`reprotasks lock` writes it with hashes), then build and image again",
-        )
-    return relative, lock
-
-
-def _as_requirements(relative: str, lock: bytes) -> bytes:
-    """A committed lock as pip installs it with hashes: a ``pylock.toml`` becomes its pins (the
-    packages whose markers hold, as pip evaluates a requirements file's), one hashed line each."""
-    from reprotasks.python.lockfile import canonical_text, is_pylock, parse_lock_text
-
-    if not is_pylock(relative):
-        return lock
-    parsed = parse_lock_text(lock.decode("utf-8", "replace"), pylock=True)
-    if parsed.problems:
-        problem = parsed.problems[0]
-        raise ReprotasksError(f"{relative}:{problem.line}: {problem.problem}", hint=problem.fix)
-    return canonical_text(parsed.pins).encode()
-
-
-def _index_options(config: Config) -> list[str]:
-    """pip's index options from [tool.reprotasks.python]."""
-    index: list[str] = []
-    if config.python.index_url:
-        index += ["--index-url", config.python.index_url]
-    for url in config.python.extra_index_urls:
-        index += ["--extra-index-url", url]
-    for place in config.python.find_links:
-        index += ["--find-links", place]
-    if config.python.no_index:
-        index.append("--no-index")
-    return index
-
-
-def _site_files(site: Path) -> list[oci.LayerFile]:
-    """The layer files of what pip installed into ``site``: no byte-code, no direct_url.json."""
-    files = []
-    for path in sorted(site.rglob("*")):
-        if not path.is_file() or path.is_symlink() or path.name == "direct_url.json" or path.suffix == ".pyc":
-            continue
-        files.append(_site_file(path, path.relative_to(site).as_posix()))
-    return files
-
-
-def _site_file(path: Path, relative_path: str) -> oci.LayerFile:
-    data = path.read_bytes()
-    if relative_path.startswith("bin/"):
-        # Console scripts: on PATH (/usr/local/bin) with the image's python3, not this machine's.
-        first, newline, rest = data.partition(b"\n")
-        if first.startswith(b"#!") and b"python" in first:
-            data = b"#!/usr/bin/env python3" + newline + rest
-        return oci.LayerFile(f"/usr/local/{relative_path}", data, executable=True)
-    if path.name == "RECORD" and path.parent.name.endswith(".dist-info"):
-        data = b"".join(
-            line
-            for line in data.splitlines(keepends=True)
-            if not line.startswith(b"../") and b"direct_url.json" not in line and b"__pycache__" not in line
-        )
-    return oci.LayerFile(f"{SITE}/{relative_path}", data, executable=bool(path.stat().st_mode & 0o111))
+    app = AppInstall(f"image {image.name}", image.requirements, image.python_version)
+    layer = []
+    for item in install_app(config, dist, manifest, app, platform, runner=runner):
+        if item.path.startswith("bin/"):
+            data = with_shebang(item.data, b"/usr/bin/env python3")
+            layer.append(oci.LayerFile(f"/usr/local/{item.path}", data, executable=True))
+        else:
+            layer.append(oci.LayerFile(f"{SITE}/{item.path}", item.data, executable=item.executable))
+    return layer
 
 
 def make_image(config: Config, dist: DistDir, manifest: Manifest, image: ImageConfig, *, runner: Runner) -> Made:

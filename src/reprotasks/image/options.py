@@ -272,7 +272,7 @@ def _resolve_one(
     python_version = ""
     if kind == "python":
         requirements = _requirements(root, entry, default_requirements)
-        python_version = entry.get("python-version") or _python_version_file(root)
+        python_version = entry.get("python-version") or discover.python_version_file(root)
         if not python_version:
             raise ConfigError(
                 f"image {entry['name']}: which Python does the base image run?",
@@ -305,16 +305,6 @@ def _requirements(root: Path, entry: Mapping[str, Any], default: Path | None) ->
             hint="set `requirements` to the hashed runtime lock (e.g. requirements.txt from `reprotasks lock`)",
         )
     return default
-
-
-def _python_version_file(root: Path) -> str:
-    """X.Y from the project's committed ``.python-version`` (pyenv, uv), or ""."""
-    try:
-        text = (root / ".python-version").read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return ""
-    match = re.match(r"^\s*(3\.\d+)", text)
-    return match.group(1) if match else ""
 
 
 def describe(images: tuple[ImageConfig, ...], rel: Rel) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -31,11 +31,12 @@ from reprotasks._version import __version__
 from reprotasks.artifacts import source as _source
 from reprotasks.artifacts.manifest import MANIFEST_NAME, ArtifactRecord, Manifest
 from reprotasks.artifacts.trusted import Derivations, extract_binary, trusted_manifest
+from reprotasks.artifacts.wheel_install import AppInstall, SiteFile, exact_python, install_app, with_shebang
 from reprotasks.config import Config
 from reprotasks.errors import Finding, ReprotasksError
 from reprotasks.go.binaries import executable_name, member_prefix
 from reprotasks.go.options import parse_platform
-from reprotasks.packages.options import PackageConfig
+from reprotasks.packages.options import FORMATS, PackageConfig
 
 PACKAGE_KIND = "linux-package"
 NFPM = "github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0"
@@ -115,9 +116,9 @@ def _binaries(config: Config, built: Manifest, package: PackageConfig, platform:
     for record in built.artifacts:
         if record.kind == "go-archive" and record.platform == platform and record.package:
             found[config.go.binary_names.get(record.package, record.package)] = record
-    wanted = package.binaries or tuple(sorted(found))
+    wanted = tuple(sorted(found)) if package.every_binary else package.binaries
     missing = [name for name in wanted if name not in found]
-    if missing or not wanted:
+    if missing or (package.every_binary and not wanted):
         raise ReprotasksError(
             f"package {package.name}: the build made no {platform} binary named {', '.join(missing) or 'at all'}",
             hint=f"build it first (`reprotasks build`, go.platforms with {platform}), or fix `binaries` "
@@ -157,6 +158,7 @@ class _Inputs:
     scripts: Mapping[str, bytes]
     maintainer: str
     license_text: str  # the committed LICENSE (or COPYING) file, "" without one
+    app: tuple[SiteFile, ...] = ()  # the Python app as pip installs it (bin/: its console scripts)
 
 
 def _committed_inputs(
@@ -206,7 +208,7 @@ _MADE = "linux-package-made"
 
 def _made_key(
     package: PackageConfig, platform: str, version: str, epoch: int, archives: Mapping[str, ArtifactRecord],
-    committed: tuple[dict[str, bytes], dict[str, bytes], str, str],
+    committed: tuple[dict[str, bytes], dict[str, bytes], str, str], app: list[str],
 ) -> str:  # fmt: skip
     files, scripts, maintainer, license_text = committed
 
@@ -218,9 +220,25 @@ def _made_key(
             __version__, _MADE, NFPM, NFPM_GO, package.name, list(package.formats), list(package.config_files),
             list(package.depends), package.description, package.license, package.homepage, platform, version, epoch,
             sorted((name, record.name, record.sha256) for name, record in archives.items()),
-            digests(files), digests(scripts), maintainer, hashlib.sha256(license_text.encode()).hexdigest(),
+            digests(files), digests(scripts), maintainer, hashlib.sha256(license_text.encode()).hexdigest(), app,
         ]
     )  # fmt: skip
+
+
+def _app_key(config: Config, built: Manifest, package: PackageConfig, runner: Runner) -> list[str]:
+    """What the Python app's install is made from: the wheel, the committed lock, the Python, pip
+    and its indexes (empty for a package without the app)."""
+    if package.requirements is None:
+        return []
+    from importlib.metadata import version as installed_version
+
+    from reprotasks.artifacts.wheel_install import committed_lock, index_options
+
+    app = AppInstall(f"package {package.name}", package.requirements, package.python_version)
+    _relative, lock = committed_lock(config, app, runner=runner)
+    wheels = sorted(record.sha256 for record in built.artifacts if record.kind == "wheel")
+    return [*wheels, hashlib.sha256(lock).hexdigest(), package.python_version, installed_version("pip"),
+            *index_options(config)]  # fmt: skip
 
 
 def remembered(
@@ -230,10 +248,11 @@ def remembered(
     the same inputs (None: make them)."""
     version, epoch = _version_epoch(built, source)
     committed = _committed_inputs(config, source, package, runner)
+    app = _app_key(config, built, package, runner)
     records: list[ArtifactRecord] = []
     for platform in _built_platforms(built, package):
         archives = _binaries(config, built, package, platform)
-        text = _cache.load(_MADE, _made_key(package, platform, version, epoch, archives, committed))
+        text = _cache.load(_MADE, _made_key(package, platform, version, epoch, archives, committed, app))
         if text is None:
             return None
         try:
@@ -273,12 +292,14 @@ def _nfpm_config(
         {"src": write(f"bin/{name}", data), "dst": f"/usr/bin/{name}", "file_info": _info(0o755)}
         for name, data in sorted(inputs.binaries.items())
     ]
+    contents += _app_contents(package, inputs, write)
     for index, (destination, data) in enumerate(sorted(inputs.files.items())):
         entry: dict[str, object] = {"src": write(f"files/{index}", data), "dst": destination, "file_info": _info(0o644)}
         if destination in package.config_files:
             entry["type"] = "config|noreplace"
         contents.append(entry)
-    owned = {str(parent) for item in inputs.files for parent in PurePosixPath(item).parents} - _SYSTEM_DIRS
+    placed = [str(entry["dst"]) for entry in contents]
+    owned = {str(parent) for item in placed for parent in PurePosixPath(item).parents} - _SYSTEM_DIRS
     contents += [{"dst": directory, "type": "dir", "file_info": _info(0o755)} for directory in sorted(owned)]
     contents.append({"src": write("copyright", _copyright(package, inputs, epoch)), "dst": f"{docs}/copyright",
                      "file_info": _info(0o644)})  # fmt: skip
@@ -289,6 +310,8 @@ def _nfpm_config(
         for name in sorted(inputs.binaries)
         for tag in ("statically-linked-binary", "unstripped-binary-or-object")
     )
+    if inputs.app:  # add-on software, where the FHS puts it (Debian's own packages never go there)
+        overrides += f"{package.name}: dir-or-file-in-opt [opt/{package.name}/*]\n"
     lintian = f"/usr/share/lintian/overrides/{package.name}"
     contents.append({"src": write("overrides", overrides.encode()), "dst": lintian, "packager": "deb",
                      "file_info": _info(0o644)})  # fmt: skip
@@ -298,8 +321,8 @@ def _nfpm_config(
     scripts = {kind: write(f"scripts/{kind}", data) for kind, data in sorted(inputs.scripts.items())}
     for path in scratch.rglob("*"):  # nFPM copies some files' own times (apk scripts): every one is the commit's
         os.utime(path, (epoch, epoch), follow_symlinks=False)
-    synopsis = package.description or f"{package.name} {version}"
-    binaries = ", ".join(sorted(inputs.binaries))
+    parts = [*sorted(inputs.binaries), *([f"the Python app for Python {package.python_version}"] if inputs.app else [])]
+    depends = _depends(package, inputs)
     return {
         "name": package.name,
         "arch": nfpm_arch(platform),
@@ -309,17 +332,76 @@ def _nfpm_config(
         "section": "utils",
         "priority": "optional",
         "maintainer": inputs.maintainer,
-        "description": f"{synopsis}\n{package.name} {version}: {binaries}, built reproducibly by reprotasks.",
+        "description": _description(package, version, parts),
         "homepage": package.homepage,
         "license": package.license,
         "mtime": when,
         "changelog": write("changelog.yaml", json.dumps(changelog).encode()),
         "contents": contents,
-        "depends": list(package.depends),
+        "overrides": {kind: {"depends": depends[kind]} for kind in package.formats},
         "scripts": scripts,
         "deb": {"compression": "gzip"},
         "rpm": {"compression": "gzip", "buildhost": BUILD_HOST},
     }
+
+
+def _app_contents(
+    package: PackageConfig, inputs: _Inputs, write: Callable[[str, bytes], str]
+) -> list[dict[str, object]]:
+    """The Python app's nFPM entries: its files under /opt/NAME/lib, its console scripts in /usr/bin
+    run by the system's python3 in isolated mode (-I: no PYTHONPATH, no user site) with the app first
+    on sys.path."""
+    site = f"/opt/{package.name}/lib"
+    contents: list[dict[str, object]] = []
+    for index, item in enumerate(inputs.app):
+        if item.path.startswith("bin/"):
+            destination = f"/usr/bin/{item.path.removeprefix('bin/')}"
+            if PurePosixPath(destination).name in inputs.binaries or destination in inputs.files:
+                raise ReprotasksError(
+                    f"package {package.name}: the Python app's console script {destination} is also a "
+                    "binary or a file of the package",
+                    hint="rename one of them: a path is installed once",
+                )
+            launcher = with_shebang(item.data, b"/usr/bin/python3 -I")
+            first, newline, rest = launcher.partition(b"\n")
+            data = first + newline + f"import sys; sys.path.insert(0, {site!r})\n".encode() + rest
+            contents.append({"src": write(f"app/{index}", data), "dst": destination, "file_info": _info(0o755)})
+        else:
+            mode = 0o755 if item.executable else 0o644
+            contents.append({"src": write(f"app/{index}", item.data), "dst": f"{site}/{item.path}",
+                             "file_info": _info(mode)})  # fmt: skip
+    return contents
+
+
+def _description(package: PackageConfig, version: str, parts: list[str]) -> str:
+    """A synopsis line a package manager shows in a list (under 80 characters, as Debian asks), then
+    what the package holds and the whole description, wrapped at 79."""
+    import textwrap
+
+    text = " ".join(package.description.split())
+    synopsis = text or f"{package.name} {version}"
+    if len(synopsis) >= 80:
+        synopsis = textwrap.shorten(synopsis.split(". ")[0], width=79, placeholder="")
+    # What it holds first: lintian refuses an extended description that starts as the synopsis does.
+    body = [f"{package.name} {version}: {', '.join(parts)}, built reproducibly by reprotasks."]
+    body += [text] if text and text != synopsis else []
+    return "\n".join([synopsis, *(line for paragraph in body for line in textwrap.wrap(paragraph, width=79))])
+
+
+def _depends(package: PackageConfig, inputs: _Inputs) -> dict[str, list[str]]:
+    """Each format's dependencies: the configured ones, and python3 for the app: that minor version
+    when an installed distribution is built for one CPython ABI (cpXY), else that one or newer."""
+    depends = {kind: list(package.depends) for kind in FORMATS}
+    if inputs.app:
+        major, minor = package.python_version.split(".")
+        after = f"{major}.{int(minor) + 1}"
+        exact = exact_python(list(inputs.app))
+        depends["deb"].append(f"python3 (>= {package.python_version})")
+        depends["rpm"].append(f"python3 >= {package.python_version}")
+        if exact:
+            depends["deb"].append(f"python3 (<< {after})")
+            depends["rpm"].append(f"python3 < {after}")
+    return depends
 
 
 def _copyright(package: PackageConfig, inputs: _Inputs, epoch: int) -> bytes:
@@ -343,9 +425,21 @@ def _info(mode: int) -> dict[str, object]:
     return {"mode": mode, "owner": "root", "group": "root"}
 
 
+def _app(
+    config: Config, dist: DistDir, built: Manifest, package: PackageConfig, platform: str, runner: Runner
+) -> tuple[SiteFile, ...]:
+    if package.requirements is None:
+        return ()
+    app = AppInstall(f"package {package.name}", package.requirements, package.python_version)
+    return tuple(install_app(config, dist, built, app, platform, runner=runner))
+
+
 def _built_platforms(built: Manifest, package: PackageConfig) -> list[str]:
     """The package's platforms this build made binaries for (a matrix job, `build --platform`
-    builds some): packaged where built, and at least one."""
+    builds some): packaged where built, and at least one. A package of the Python app alone is made
+    for each of its platforms (the wheel is the same for all)."""
+    if not package.binaries and not package.every_binary:
+        return list(package.platforms)
     built_platforms = {record.platform for record in built.artifacts if record.kind == "go-archive"}
     platforms = [platform for platform in package.platforms if platform in built_platforms]
     if not platforms:
@@ -368,10 +462,14 @@ def make_packages(
     version, epoch = _version_epoch(built, source)
     committed = _committed_inputs(config, source, package, runner)
     files, scripts, maintainer, license_text = committed
+    app_key = _app_key(config, built, package, runner)
     made = []
     for platform in _built_platforms(built, package):
         archives = _binaries(config, built, package, platform)
-        inputs = _Inputs(_extracted(config, dist, archives, platform), files, scripts, maintainer, license_text)
+        inputs = _Inputs(
+            _extracted(config, dist, archives, platform), files, scripts, maintainer, license_text,
+            _app(config, dist, built, package, platform, runner),
+        )  # fmt: skip
         made_here = []
         with tempfile.TemporaryDirectory(prefix="reprotasks-package-") as scratch:
             root = Path(scratch)
@@ -400,7 +498,7 @@ def make_packages(
                     package=package.name,
                 )
                 made_here.append(Made(record, data))
-        key = _made_key(package, platform, version, epoch, archives, committed)
+        key = _made_key(package, platform, version, epoch, archives, committed, app_key)
         kept = [[item.record.name, item.record.size, item.record.sha256] for item in made_here]
         _cache.store(_MADE, key, json.dumps(kept))
         made += made_here

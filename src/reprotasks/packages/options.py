@@ -1,6 +1,8 @@
-"""The ``[[tool.reprotasks.packages]]`` option: Linux packages (.deb, .rpm) of the built Go binaries.
+"""The ``[[tool.reprotasks.packages]]`` option: Linux packages (.deb, .rpm) of the built Go binaries
+and of the Python app.
 
-Each entry is one package: which built binaries go to /usr/bin, which committed files go where
+Each entry is one package: which built binaries go to /usr/bin, whether the build's wheel goes to
+/opt/NAME with its hashed lock (``python``), which committed files go where
 (config files marked as such), a systemd unit, maintainer scripts, dependencies and the metadata a
 package manager shows. A leaf module (see ``reprotasks._options``): config.py imports it.
 """
@@ -20,11 +22,14 @@ from reprotasks.errors import ConfigError
 
 FORMATS = ("deb", "rpm")
 SCRIPTS = ("preinstall", "postinstall", "preremove", "postremove")
-# Keys of one entry (`name` is required), with their TOML types: "str", "list" (of strings) or
-# "table" (of strings).
+# Keys of one entry (`name` is required), with their TOML types: "str", "bool", "list" (of strings)
+# or "table" (of strings).
 PACKAGE_KEYS: dict[str, str] = {
     "name": "str",
     "binaries": "list",
+    "python": "bool",
+    "requirements": "str",
+    "python-version": "str",
     "formats": "list",
     "files": "table",
     "config-files": "list",
@@ -44,6 +49,7 @@ PACKAGE_EXAMPLE = (
 )
 _KEY_SCHEMAS: dict[str, dict[str, Any]] = {
     "str": {"type": "string"},
+    "bool": {"type": "boolean"},
     "list": {"type": "array", "items": {"type": "string"}},
     "table": {"type": "object", "additionalProperties": {"type": "string"}},
 }
@@ -107,6 +113,10 @@ def _check_keys(item: Mapping[str, Any], at: str) -> None:
         if key not in item:
             continue
         value = item[key]
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{at}: `{key}` must be true or false, not {type_name(value)}", hint=PACKAGE_EXAMPLE)
+            continue
         good = (
             isinstance(value, str)
             if kind == "str"
@@ -146,6 +156,7 @@ def _check_contents(item: Mapping[str, Any], at: str) -> None:
                 f"{at}: `config-files` names {destination!r}, which `files` does not install",
                 hint="list config files by their destination in `files`",
             )
+    _check_python(item, at)
     unknown = sorted(set(item.get("scripts", {})) - set(SCRIPTS))
     if unknown:
         raise ConfigError(f"{at}: `scripts` has `{unknown[0]}`", hint=f"the scripts are: {', '.join(SCRIPTS)}")
@@ -161,6 +172,30 @@ def _check_contents(item: Mapping[str, Any], at: str) -> None:
             raise ConfigError(
                 f"{at}: `depends` has an empty entry, spaces around one, or a comma (one package per entry)",
                 hint='e.g. `depends = ["ca-certificates", "tzdata"]`',
+            )
+
+
+# Where pip finds wheels for a Python app (manylinux tags): the platforms a `python` package is made for.
+PYTHON_PLATFORMS = ("linux/amd64", "linux/arm64")
+
+
+def _check_python(item: Mapping[str, Any], at: str) -> None:
+    if not item.get("python"):
+        given = [key for key in ("requirements", "python-version") if key in item]
+        if given:
+            raise ConfigError(
+                f"{at}: `{given[0]}` is for the Python app, which this package does not install",
+                hint="set `python = true` to install the build's wheel and its hashed lock under /opt/NAME",
+            )
+        return
+    version = item.get("python-version")
+    if version is not None and not re.match(r"^3\.\d+$", version):
+        raise ConfigError(f"{at}: `python-version` {version!r} is not 3.N", hint='e.g. "3.11" (the servers\' python3)')
+    for platform in item.get("platforms", []):
+        if platform not in PYTHON_PLATFORMS:
+            raise ConfigError(
+                f"{at}: platform {platform!r} has no manylinux wheels for the Python app",
+                hint=f"a `python` package is made for {' or '.join(PYTHON_PLATFORMS)}",
             )
 
 
@@ -187,6 +222,8 @@ def _check_destinations(item: Mapping[str, Any], files: Mapping[str, str], at: s
         clash = taken.get(destination) or ("a system directory" if destination in _RESERVED else None)
         if destination.startswith((f"/usr/share/doc/{name}/", f"/usr/share/lintian/overrides/{name}")):
             clash = "the package's own documents"
+        if item.get("python") and (destination + "/").startswith(f"/opt/{name}/"):
+            clash = "the Python app's directory"
         inside = next((other for other in files if other.startswith(destination + "/")), None)
         if inside is not None:
             clash = f"the directory of {inside!r}"
@@ -207,13 +244,17 @@ OPTIONS: tuple[Option, ...] = (
         schema=PACKAGES_SCHEMA,
         example='[{"name": "worker", "binaries": ["worker"]}]',
         help=(
-            "Linux packages of the built Go binaries, as `[[tool.reprotasks.packages]]` entries: `name`, "
-            "`binaries` (built binaries installed to /usr/bin; default: every one), `formats` (default "
+            "Linux packages of the built Go binaries and the Python app, as `[[tool.reprotasks.packages]]` "
+            "entries: `name`, `binaries` (built binaries installed to /usr/bin; default: every one, none with "
+            "`python`), `python` (true: the build's wheel and its hashed `requirements` lock, default the "
+            "project's first lock, installed to /opt/NAME/lib for `python-version`, default .python-version, "
+            "with its console scripts in /usr/bin), `formats` (default "
             '["deb", "rpm"]), `files` ({ "/DEST" = "committed/file" }), `config-files` (destinations kept on '
             "upgrade), `systemd-unit` (a committed unit, installed to /usr/lib/systemd/system/), `scripts` "
             "(preinstall, postinstall, preremove, postremove: committed scripts), `depends`, `description`, "
             "`license`, `homepage`, `maintainer` (defaults from pyproject.toml and the release commit's author), "
-            "`platforms` (default: the linux ones of go.platforms). Environment variable: a JSON array of such "
+            "`platforms` (default: the linux ones of go.platforms; linux/amd64 and linux/arm64 only with "
+            "`python`). Environment variable: a JSON array of such "
             "tables."
         ),
     ),
@@ -225,7 +266,10 @@ class PackageConfig:
     """One `[[tool.reprotasks.packages]]` entry, checked and resolved against the project."""
 
     name: str
-    binaries: tuple[str, ...] = ()  # empty: every built binary
+    binaries: tuple[str, ...] = ()
+    every_binary: bool = False  # `binaries` not given, on a package without the Python app
+    requirements: Path | None = None  # the Python app's hashed lock; None: no Python app
+    python_version: str = ""  # the servers' python3 (X.Y), for which wheels are chosen
     formats: tuple[str, ...] = FORMATS
     files: Mapping[str, Path] = field(default_factory=dict)  # destination -> file in the project
     config_files: tuple[str, ...] = ()
@@ -239,26 +283,74 @@ class PackageConfig:
     platforms: tuple[str, ...] = ()
 
 
-def resolve(
-    root: Path, entries: list[dict[str, Any]], go_platforms: tuple[str, ...], project: Mapping[str, Any]
-) -> tuple[PackageConfig, ...]:
+@dataclass(frozen=True)
+class Project:
+    """What a package's defaults come from: [project] of pyproject.toml, go.platforms, the first lock."""
+
+    metadata: Mapping[str, Any]
+    go_platforms: tuple[str, ...]
+    requirements: Path | None
+
+
+def _platforms(entry: Mapping[str, Any], project: Project) -> tuple[str, ...]:
+    """The entry's platforms, else the linux ones of go.platforms (those with wheels, for a Python
+    app; linux/amd64 when the project builds no Go)."""
+    if entry.get("platforms"):
+        return tuple(entry["platforms"])
+    linux = tuple(platform for platform in project.go_platforms if platform.startswith("linux/"))
+    if entry.get("python"):
+        with_wheels = tuple(platform for platform in linux if platform in PYTHON_PLATFORMS)
+        return with_wheels or ((PYTHON_PLATFORMS[0],) if not linux else ())
+    return linux
+
+
+def _python_app(root: Path, entry: Mapping[str, Any], project: Project) -> tuple[Path | None, str]:
+    """(the lock, the Python version) of a `python` package; (None, "") for one without the app."""
+    if not entry.get("python"):
+        return None, ""
+    at = f"package {entry['name']}"
+    requirements = project.requirements
+    if "requirements" in entry:
+        requirements = discover.inside(root, entry["requirements"], f"packages.{entry['name']}.requirements")
+    if requirements is None:
+        raise ConfigError(
+            f"{at}: no hashed lock to install with the wheel: the project has no requirements lock",
+            hint="set `requirements` to the hashed runtime lock (e.g. requirements.txt from `reprotasks lock`)",
+        )
+    version = entry.get("python-version") or discover.python_version_file(root)
+    if not version:
+        raise ConfigError(
+            f"{at}: which Python do the servers run?",
+            hint='set `python-version = "3.11"` on the package (or commit a .python-version file)',
+        )
+    return requirements, version
+
+
+def resolve(root: Path, entries: list[dict[str, Any]], project: Project) -> tuple[PackageConfig, ...]:
     """The checked entries resolved: files inside the project, platforms from go.platforms, metadata
-    from ``project`` ([project] of pyproject.toml) where the entry is silent."""
-    linux = tuple(platform for platform in go_platforms if platform.startswith("linux/"))
+    from [project] of pyproject.toml where the entry is silent."""
     resolved = []
     for entry in entries:
         where = f"packages.{entry['name']}"
-        platforms = tuple(entry.get("platforms") or linux)
+        platforms = _platforms(entry, project)
         if not platforms:
             raise ConfigError(
-                f"package {entry['name']}: go.platforms builds no linux platform to package",
+                f"package {entry['name']}: go.platforms builds no linux platform to package"
+                + (f" (with wheels: {', '.join(PYTHON_PLATFORMS)})" if entry.get("python") else ""),
                 hint="add e.g. linux/amd64 to go.platforms, or set `platforms` on the package",
             )
+        requirements, python_version = _python_app(root, entry, project)
+        # Without `binaries`: every built binary, unless the package is the Python app's.
+        binaries = entry.get("binaries", [] if entry.get("python") else None)
         inside = functools.partial(discover.inside, root)
+        metadata = project.metadata
         resolved.append(
             PackageConfig(
                 name=entry["name"],
-                binaries=tuple(entry.get("binaries", ())),
+                binaries=tuple(binaries) if binaries is not None else (),
+                every_binary=binaries is None,
+                requirements=requirements,
+                python_version=python_version,
                 formats=tuple(entry.get("formats", FORMATS)),
                 files={
                     dest: discover.inside(root, src, f"{where}.files") for dest, src in entry.get("files", {}).items()
@@ -272,9 +364,9 @@ def resolve(
                     for kind, src in entry.get("scripts", {}).items()
                 },
                 depends=tuple(entry.get("depends", ())),
-                description=entry.get("description") or str(project.get("description") or ""),
-                license=entry.get("license") or _license(project),
-                homepage=entry.get("homepage") or _homepage(project),
+                description=entry.get("description") or str(metadata.get("description") or ""),
+                license=entry.get("license") or _license(metadata),
+                homepage=entry.get("homepage") or _homepage(metadata),
                 maintainer=entry.get("maintainer", ""),
                 platforms=platforms,
             )
@@ -306,7 +398,10 @@ def describe(packages: tuple[PackageConfig, ...], rel: Rel) -> list[dict[str, An
     return [
         {
             "name": package.name,
-            "binaries": list(package.binaries),
+            "binaries": "(every built binary)" if package.every_binary else list(package.binaries),
+            "python": package.requirements is not None,
+            "requirements": None if package.requirements is None else rel(package.requirements),
+            "python-version": package.python_version,
             "formats": list(package.formats),
             "files": {dest: rel(src) for dest, src in sorted(package.files.items())},
             "config-files": list(package.config_files),
