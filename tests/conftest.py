@@ -151,10 +151,27 @@ def hybrid(tmp_path: Path, _hybrid_build_env: Path) -> Path:
     that built once before would: a build checks it against the lock before every use (and
     rebuilds a poisoned one), so no test trusts another's; making it is the costly part of a
     first build, paid once per worker instead of once per test."""
-    target = tmp_path / "hybrid"
-    shutil.copytree(HYBRID, target, ignore=shutil.ignore_patterns(".nox", "__pycache__", "dist"))
+    target = copy_hybrid(tmp_path / "hybrid")
     shutil.copytree(_hybrid_build_env, Path(os.environ["REPROTASKS_CACHE_DIR"]) / "build-env", symlinks=True)
     return target
+
+
+def copy_hybrid(target: Path) -> Path:
+    """examples/hybrid copied to ``target`` without its `[[tool.reprotasks.packages]]`: every step
+    after build would re-make them (pip installs, nFPM), and only tests/test_packages.py, which
+    puts them back, is about them."""
+
+    shutil.copytree(HYBRID, target, ignore=shutil.ignore_patterns(".nox", "__pycache__", "dist"))
+    without_packages(target / "pyproject.toml")
+    return target
+
+
+def without_packages(pyproject: Path) -> None:
+    import tomlkit
+
+    document = tomlkit.parse(pyproject.read_text(encoding="utf-8"))
+    document["tool"]["reprotasks"].pop("packages")
+    pyproject.write_text(tomlkit.dumps(document), encoding="utf-8")
 
 
 def run_module(
@@ -266,7 +283,7 @@ class PreparedStates:
         project = bench / "hybrid"
         if name not in self._made:
             (bench / "cache").mkdir(parents=True)
-            shutil.copytree(HYBRID, project, ignore=shutil.ignore_patterns(".nox", "__pycache__", "dist"))
+            copy_hybrid(project)
             commit_all(project)
             prepare(project)
             shutil.copytree(bench, kept, symlinks=True)

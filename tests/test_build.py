@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import HYBRID, commit_all, git, run_cli
+from .conftest import HYBRID, commit_all, copy_hybrid, git, run_cli, without_packages
 
 pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.e2e]
 
@@ -38,7 +38,7 @@ def build(root: Path, *args: str, umask: int = 0o022, env: dict[str, str] | None
 def test_two_places_two_umasks_same_bytes_and_sha256sum_accepts_them(tmp_path: Path, hybrid_repo: Path) -> None:
     """The issue's first test: examples/hybrid built from two paths and umasks gives identical SHA256SUMS."""
     other = tmp_path / "somewhere" / "much" / "deeper" / "hybrid"
-    shutil.copytree(HYBRID, other, ignore=shutil.ignore_patterns(".nox", "__pycache__", "dist"))
+    copy_hybrid(other)
     commit_all(other)
     assert git("rev-parse", "HEAD", cwd=other) == git("rev-parse", "HEAD", cwd=hybrid_repo)
     sums = []
@@ -349,6 +349,7 @@ def test_go_at_the_root_and_python_in_a_subdirectory_is_one_release(tmp_path: Pa
     shutil.copytree(HYBRID / "src", python / "src", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md", "requirements.in", "requirements.txt", "build-requirements.txt"):
         shutil.copy(HYBRID / name, python / name)
+    without_packages(python / "pyproject.toml")
     shutil.copy(HYBRID / ".python-version", root / ".python-version")
     commit_all(root, "Go at the root, Python in python/")
     initialized = run_cli("init", "--no-nox", "--no-invoke", cwd=root, env=go_env)

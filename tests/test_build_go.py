@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from reprotasks._run import Runner
 from reprotasks.errors import ConfigError, ReprotasksError
 from reprotasks.go.binaries import build_go, parse_platform
 
-from .conftest import HYBRID
+from .conftest import copy_hybrid
 
 EPOCH = 1706933106
 
@@ -24,7 +23,7 @@ def test_two_builds_in_different_directories_are_identical(tmp_path: Path, monke
     outputs = []
     for index, umask in enumerate((0o022, 0o077)):
         copy = tmp_path / f"place-{index}" / ("deeper/" * index) / "hybrid"
-        shutil.copytree(HYBRID, copy)
+        copy_hybrid(copy)
         old = os.umask(umask)
         try:
             artifacts = build_go(

@@ -330,6 +330,18 @@ def test_config_shows_the_promotion_policy_resolved_and_builds_ignore_it(tmp_pat
     assert "promote" not in config.fingerprint()  # where a release may go changes none of its bytes
 
 
+def test_a_python_package_takes_its_defaults_from_the_project(make_project: MakeProject) -> None:
+    root = make_project(extra_config='[[tool.reprotasks.packages]]\nname = "app"\npython = true\n')
+    (root / ".python-version").unlink()
+    with pytest.raises(ConfigError) as caught:  # the project has no .python-version
+        load_config(root)
+    assert "which Python do the servers run?" in str(caught.value) and ".python-version" in caught.value.hint
+    (root / ".python-version").write_text("3.12.4\n")
+    [package] = load_config(root).packages
+    assert package.python_version == "3.12" and package.binaries == () and not package.every_binary
+    assert package.platforms == ("linux/amd64", "linux/arm64")  # go.platforms' linux ones with wheels
+
+
 SECOND_PACKAGE = (
     'files = { "/etc/x.conf" = "a" }\n[[tool.reprotasks.packages]]\nname = "wk2"\nfiles = { "/etc/x.conf" = "a" }'
 )
@@ -352,6 +364,12 @@ SECOND_PACKAGE = (
         ('depends = ["libc6, evil"]', "or a comma"),
         (r'description = "a\rb"', "carriage return"),
         (SECOND_PACKAGE, "both install '/etc/x.conf'"),
+        ("python = 1", "`python` must be true or false, not an integer"),
+        ('requirements = "requirements.txt"', "is for the Python app, which this package does not install"),
+        ('python = true\npython-version = "3"', "`python-version` '3' is not 3.N"),
+        ('python = true\nplatforms = ["linux/arm/v7"]', "has no manylinux wheels for the Python app"),
+        ('python = true\nfiles = { "/opt/wk/lib/x.py" = "a" }', "which is the Python app's directory"),
+        ('python = true\npython-version = "3.11"\nrequirements = "../outside.txt"', "outside"),
     ],
 )
 def test_a_bad_package_is_a_clear_error(make_project: MakeProject, entry: str, message: str) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import HYBRID, PreparedHybrid, cli, commit_all, git, run_cli, run_steps
+from .conftest import PreparedHybrid, cli, commit_all, copy_hybrid, git, run_cli, run_steps
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -236,7 +236,7 @@ def test_verify_hint_gotoolchain_builds_with_the_pin(pinned_go124: Path) -> None
     # The same binary in a release whose go.mod pins another toolchain is named by provenance.
     archive = pinned_go124 / "dist" / LINUX
     other = pinned_go124.parent / "other"
-    shutil.copytree(HYBRID, other, ignore=shutil.ignore_patterns(".nox", "__pycache__", "dist"))
+    copy_hybrid(other)
     commit_all(other)
     cli(other, "build", "--go-only", "--platform", "linux/amd64", code=0)
     manifest_path = other / "dist" / "manifest.json"

@@ -19,30 +19,24 @@ from pathlib import Path
 import pytest
 
 from reprotasks import _cache
-from tests.conftest import commit_all, git, run_cli
+from tests.conftest import HYBRID, commit_all, git, run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
-PACKAGE = """
-[[tool.reprotasks.packages]]
-name = "hybrid-worker"
-binaries = ["worker"]
-description = "worker of the hybrid orchestrator example"
-files = { "/etc/hybrid-worker/worker.toml" = "deploy/worker.toml" }
-config-files = ["/etc/hybrid-worker/worker.toml"]
-systemd-unit = "deploy/worker.service"
-scripts = { postinstall = "deploy/postinstall.sh" }
-depends = ["ca-certificates"]
-"""
 DEB = "hybrid-worker_0.3.0_amd64.deb"
 RPM = "hybrid-worker-0.3.0-1.x86_64.rpm"
+APP_DEB = "hybrid-orchestrator_0.3.0_amd64.deb"
+APP_RPM = "hybrid-orchestrator-0.3.0-1.x86_64.rpm"
+APP_ARM = ("hybrid-orchestrator_0.3.0_arm64.deb", "hybrid-orchestrator-0.3.0-1.aarch64.rpm")
 
 
 @pytest.fixture
 def packaged(hybrid_repo: Path) -> Path:
-    with (hybrid_repo / "pyproject.toml").open("a", encoding="utf-8") as handle:
-        handle.write(PACKAGE)
-    commit_all(hybrid_repo, "package the worker")
+    """examples/hybrid with its pyproject.toml as committed, which configures both packages (the
+    other tests' copies leave them out)."""
+    shutil.copy(HYBRID / "pyproject.toml", hybrid_repo / "pyproject.toml")
+    assert 'name = "hybrid-worker"' in (hybrid_repo / "pyproject.toml").read_text()
+    commit_all(hybrid_repo, "package the worker and the CLI")
     return hybrid_repo
 
 
@@ -58,7 +52,7 @@ def tool(name: str) -> str:
 
 
 def _package(root: Path, *, env: dict[str, str] | None = None, umask: int = 0o022) -> dict[str, bytes]:
-    build = ("build", "--go-only", "--platform", "linux/amd64")  # the worker's platform: enough here
+    build = ("build", "--platform", "linux/amd64")  # the wheel, and the worker for one platform: enough here
     for argv in (build, ("package",)):
         result = run_cli(*argv, cwd=root, env=env, umask=umask)
         assert result.returncode == 0, f"{argv[0]}:\n{result.stdout}{result.stderr}"
@@ -69,14 +63,15 @@ def _package(root: Path, *, env: dict[str, str] | None = None, umask: int = 0o02
 
 def test_packages_are_reproducible_and_read_by_dpkg_rpm_and_lintian(packaged: Path, tmp_path: Path) -> None:
     first = _package(packaged)
-    assert sorted(first) == [RPM, DEB], sorted(first)
+    assert sorted(first) == sorted([RPM, DEB, APP_RPM, APP_DEB, *APP_ARM]), sorted(first)
     other = tmp_path / "a" / "much" / "longer" / "path" / "clone"
     git("clone", "--quiet", str(packaged), str(other), cwd=tmp_path)
     # Another HOME, with Go's caches and the tools directory kept (a cold Go cache costs only time).
     kept = subprocess.run(["go", "env", "GOCACHE", "GOMODCACHE"], capture_output=True, text=True, check=True)
     gocache, gomodcache = kept.stdout.split()
     other_env = {"TZ": "Asia/Tokyo", "LC_ALL": "C.UTF-8", "HOME": str(tmp_path), "GOCACHE": gocache,
-                 "GOMODCACHE": gomodcache, "REPROTASKS_TOOLS_DIR": str(_cache.tools_dir())}  # fmt: skip
+                 "GOMODCACHE": gomodcache, "REPROTASKS_TOOLS_DIR": str(_cache.tools_dir()),
+                 "PIP_CACHE_DIR": _pip_cache()}  # fmt: skip
     second = _package(other, env=other_env, umask=0o077)
     assert second == first, "the packages differ between two clones (path, umask, TZ, locale, HOME)"
 
@@ -118,10 +113,55 @@ def test_packages_are_reproducible_and_read_by_dpkg_rpm_and_lintian(packaged: Pa
     checked = subprocess.run([rpm, "-Kv", str(dist / RPM)], capture_output=True, text=True, check=False)
     assert checked.returncode == 0 and "digest: OK" in checked.stdout.replace("SHA256 digest: OK", "digest: OK")
 
-    lintian = subprocess.run([tool("lintian"), str(dist / DEB)], capture_output=True, text=True, check=False)
+    _check_app(dist, tmp_path)
+    lintian = subprocess.run(
+        [tool("lintian"), str(dist / DEB), str(dist / APP_DEB)], capture_output=True, text=True, check=False
+    )
     errors = [line for line in lintian.stdout.splitlines() if line.startswith("E:")]
     print("lintian:\n" + lintian.stdout)
     assert errors == [], lintian.stdout
+
+
+def _pip_cache() -> str:
+    import sys
+
+    found = subprocess.run([sys.executable, "-m", "pip", "cache", "dir"], capture_output=True, text=True, check=True)
+    return found.stdout.strip()
+
+
+def _check_app(dist: Path, tmp_path: Path) -> None:
+    """The Python app's package: the wheel and its lock under /opt, a launcher that runs it with the
+    system's python3, which it depends on; installed into a scratch root and run from there."""
+    info = subprocess.run([tool("dpkg-deb"), "--info", str(dist / APP_DEB)], capture_output=True, text=True, check=True)
+    assert "Depends: python3 (>= 3.11)" in info.stdout, info.stdout  # click & co. are pure: any newer 3.x
+    contents = subprocess.run(
+        [tool("dpkg-deb"), "--contents", str(dist / APP_DEB)], capture_output=True, text=True, check=True
+    ).stdout
+    for path in ("./usr/bin/hybrid", "./opt/hybrid-orchestrator/lib/hybrid_orchestrator/cli.py",
+                 "./opt/hybrid-orchestrator/lib/click/core.py"):  # fmt: skip
+        assert path in contents, contents
+    assert ".pyc" not in contents and "direct_url.json" not in contents
+    requires = subprocess.run([tool("rpm"), "-qRp", str(dist / APP_RPM)], capture_output=True, text=True, check=True)
+    assert "python3 >= 3.11" in requires.stdout.splitlines(), requires.stdout
+    scratch = tmp_path / "app-root"
+    (scratch / "var" / "lib" / "dpkg" / "updates").mkdir(parents=True)
+    (scratch / "var" / "lib" / "dpkg" / "status").touch()
+    subprocess.run(
+        [tool("dpkg"), f"--root={scratch}", "--force-depends", "--force-not-root", "--unpack", str(dist / APP_DEB)],
+        capture_output=True,
+        check=True,
+    )
+    launcher = (scratch / "usr" / "bin" / "hybrid").read_text()
+    assert launcher.startswith("#!/usr/bin/python3 -I\n"), launcher
+    if not Path("/usr/bin/python3").is_file() or not Path("/opt").is_dir():
+        return
+    # /opt of the scratch root mounted on /opt in a user namespace: the launcher runs as installed.
+    ran = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+         f'mount --bind "{scratch}/opt" /opt && "{scratch}/usr/bin/hybrid" --help'],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 0 and "Orchestrate Linux automation jobs." in ran.stdout, ran.stdout + ran.stderr
 
 
 def _archived_worker(dist: Path, tmp_path: Path) -> bytes:
@@ -138,7 +178,7 @@ def test_packages_are_reproduced_attested_and_a_flipped_bit_is_caught(packaged: 
     _package(packaged)
     reproduce = run_cli("reproduce", cwd=packaged)  # rebuilt elsewhere, packaged again: the same bytes
     assert reproduce.returncode == 0, reproduce.stdout + reproduce.stderr
-    for name in (DEB, RPM):
+    for name in (DEB, RPM, APP_DEB, *APP_ARM):
         assert re.search(rf"^  {re.escape(name)} +identical$", reproduce.stdout, re.M), reproduce.stdout
     for step in ("sbom", "checksum", "provenance"):
         result = run_cli(step, cwd=packaged)
@@ -147,8 +187,13 @@ def test_packages_are_reproduced_attested_and_a_flipped_bit_is_caught(packaged: 
     sums = (dist / "SHA256SUMS").read_text()
     assert DEB in sums and RPM in sums
     sbom = json.loads((dist / "sbom.cdx.json").read_text())
-    [deb] = [c for c in sbom["components"] if c.get("purl", "").startswith("pkg:deb/")]
-    assert deb["purl"] == "pkg:deb/hybrid-worker@0.3.0-1?arch=amd64"
+    debs = {c["purl"]: c for c in sbom["components"] if c.get("purl", "").startswith("pkg:deb/")}
+    assert sorted(debs) == [
+        "pkg:deb/hybrid-orchestrator@0.3.0-1?arch=amd64",
+        "pkg:deb/hybrid-orchestrator@0.3.0-1?arch=arm64",
+        "pkg:deb/hybrid-worker@0.3.0-1?arch=amd64",
+    ]
+    deb = debs["pkg:deb/hybrid-worker@0.3.0-1?arch=amd64"]
     installs = [p["value"] for p in deb["properties"] if p["name"] == "reprotasks:installs"]
     assert sorted(installs) == [
         "/etc/hybrid-worker/worker.toml",
@@ -156,6 +201,16 @@ def test_packages_are_reproduced_attested_and_a_flipped_bit_is_caught(packaged: 
         "/usr/lib/systemd/system/worker.service",
     ]
     assert deb["hashes"][0]["content"] == hashlib.sha256((dist / DEB).read_bytes()).hexdigest()
+    app = debs["pkg:deb/hybrid-orchestrator@0.3.0-1?arch=amd64"]
+    properties = sorted((p["name"], p["value"]) for p in app["properties"] if p["name"] != "reprotasks:file")
+    wheel = "hybrid_orchestrator-0.3.0-py3-none-any.whl"
+    assert properties == [
+        ("reprotasks:installs", "/opt/hybrid-orchestrator/lib/"),
+        ("reprotasks:installs", "/usr/bin/hybrid"),
+        ("reprotasks:platforms", "linux/amd64"),
+        ("reprotasks:python-app", wheel),
+        ("reprotasks:python-lock", "requirements.txt"),
+    ], properties
     provenance = (dist / "provenance.intoto.json").read_text()
     assert DEB in provenance and RPM in provenance
 
@@ -170,7 +225,7 @@ def test_packages_are_reproduced_attested_and_a_flipped_bit_is_caught(packaged: 
 
 
 def test_a_package_holds_only_committed_files(packaged: Path) -> None:
-    build = run_cli("build", "--go-only", "--platform", "linux/amd64", cwd=packaged)
+    build = run_cli("build", "--platform", "linux/amd64", cwd=packaged)
     assert build.returncode == 0, build.stderr
     (packaged / "deploy" / "worker.toml").write_text('interval = "1s"  # not committed\n')
     result = run_cli("package", cwd=packaged)
@@ -189,9 +244,7 @@ def test_a_package_holds_only_committed_files(packaged: Path) -> None:
     git("add", "pyproject.toml", cwd=packaged)
     git("commit", "--quiet", "-m", "an extra file, not committed", cwd=packaged)
     (packaged / "deploy" / "extra.conf").write_text("x = 1\n")
-    build = run_cli(
-        "build", "--go-only", "--platform", "linux/amd64", cwd=packaged, env={"REPROTASKS_DIRTY_TREE": "warn"}
-    )
+    build = run_cli("build", "--platform", "linux/amd64", cwd=packaged, env={"REPROTASKS_DIRTY_TREE": "warn"})
     assert build.returncode == 0, build.stderr
     result = run_cli("package", cwd=packaged)
     assert result.returncode != 0 and "Traceback" not in result.stderr

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from reprotasks.errors import ConfigError
+
 # "entries": structured TOML (arrays of tables, tables of tables), JSON in an environment variable,
 # checked by the option's own ``check``.
 Kind = Literal["str", "bool", "list", "choice", "entries"]
@@ -119,6 +121,41 @@ def type_name(value: object) -> str:
     return {dict: "a table", list: "an array", str: "a string", bool: "a boolean", int: "an integer"}.get(
         type(value), f"a {type(value).__name__}"
     )
+
+
+# The TOML types a key of an array-of-tables entry ([[images]], [[packages]]) may have.
+_ENTRY_TYPES = {
+    "str": "a string",
+    "bool": "true or false",
+    "list": "an array of strings",
+    "table": "a table of strings",
+}
+
+
+def _is_entry_kind(value: Any, kind: str) -> bool:
+    if kind in ("str", "bool"):
+        return isinstance(value, str if kind == "str" else bool)
+    if kind == "list":
+        return isinstance(value, list) and all(isinstance(part, str) for part in value)
+    return isinstance(value, Mapping) and all(isinstance(part, str) for part in value.values())
+
+
+def check_entry_value(
+    key: str, kind: str, value: Any, at: str, *, example: str, forbidden: tuple[str, str] = ("\x00", "a NUL character")
+) -> None:
+    """One key of an array-of-tables entry: its type ("str", "bool", "list" or "table" of strings)
+    and none of ``forbidden``'s characters (which, as the message names them) in its strings."""
+    if not _is_entry_kind(value, kind):
+        parts = list(value.values()) if isinstance(value, Mapping) else value if isinstance(value, list) else []
+        inner = next((part for part in parts if not isinstance(part, str)), value)
+        what = type_name(value) if inner is value else f"one holding {type_name(inner)}"
+        raise ConfigError(f"{at}: `{key}` must be {_ENTRY_TYPES[kind]}, not {what}", hint=example)
+    if kind == "bool":
+        return
+    texts = [value] if kind == "str" else [*value, *(value.values() if kind == "table" else ())]
+    characters, which = forbidden
+    if any(char in text for text in texts for char in characters):
+        raise ConfigError(f"{at}: `{key}` contains {which}", hint="remove it")
 
 
 def suggest(word: str, candidates: Sequence[str]) -> str:

@@ -276,7 +276,7 @@ def _subjects(config: Config, dist: Path, trusted: Trusted, *, runner: Runner) -
     path = dist / SBOM_NAME
     if kind_of(path) is not None:
         return subjects, False
-    data, _python, _go = rendered(config, trusted, runner=runner)
+    data, _python, _go = rendered(config, trusted, dist, runner=runner)
     if read_regular(path) != data:
         return subjects, True
     return {**subjects, SBOM_NAME: hashlib.sha256(data).hexdigest()}, False

@@ -24,7 +24,7 @@ from reprotasks.artifacts import source as _source
 from reprotasks.artifacts.layout import SBOM_NAME
 from reprotasks.artifacts.manifest import Manifest, recorded_lock
 from reprotasks.artifacts.trusted import Derivations, Trusted, trusted_manifest
-from reprotasks.config import Config
+from reprotasks.config import Config, PackageConfig
 from reprotasks.errors import ReprotasksError
 from reprotasks.python import toollocks
 from reprotasks.python.lockfile import parse_lock, parse_lock_text, read_text
@@ -102,7 +102,7 @@ def go_modules(config: Config, manifest: Manifest | None) -> dict[tuple[str, str
     return found
 
 
-def render(config: Config, manifest: Manifest | None, epoch: int) -> tuple[bytes, int, int]:
+def render(config: Config, manifest: Manifest | None, epoch: int, dist: Path | None = None) -> tuple[bytes, int, int]:
     from cyclonedx.model import HashAlgorithm, HashType, Property
     from cyclonedx.model.bom import Bom
     from cyclonedx.model.component import Component, ComponentType
@@ -158,7 +158,7 @@ def render(config: Config, manifest: Manifest | None, epoch: int) -> tuple[bytes
                     ],
                 )
             )
-    components += _package_components(config, manifest, str(version or ""))
+    components += _package_components(config, manifest, str(version or ""), dist)
     for component in components:
         bom.components.add(component)
     bom.register_dependency(root, components)
@@ -173,9 +173,10 @@ def render(config: Config, manifest: Manifest | None, epoch: int) -> tuple[bytes
     return (mask(text) + "\n").encode(), len(python), len(go)
 
 
-def _package_components(config: Config, manifest: Manifest | None, version: str) -> list[Any]:
+def _package_components(config: Config, manifest: Manifest | None, version: str, dist: Path | None) -> list[Any]:
     """Each .deb and .rpm (pkg:deb, pkg:rpm) with what it installs, as its configuration made it
-    (the package itself was re-made from that configuration and the checked build)."""
+    (the package itself was re-made from that configuration and the checked build): a Python app
+    as its directory, its console scripts and the wheel and lock it installs there."""
     from cyclonedx.model import HashAlgorithm, HashType, Property
     from cyclonedx.model.component import Component, ComponentType
     from packageurl import PackageURL
@@ -197,9 +198,13 @@ def _package_components(config: Config, manifest: Manifest | None, version: str)
             for record in manifest.artifacts
             if record.kind == "go-archive" and record.platform == artifact.platform and record.package
         )
-        installs = [f"/usr/bin/{name}" for name in (package.binaries or built)] + sorted(package.files)
+        installs = [f"/usr/bin/{name}" for name in (built if package.every_binary else package.binaries)]
+        installs += sorted(package.files)
         if package.systemd_unit is not None:
             installs.append(f"/usr/lib/systemd/system/{package.systemd_unit.name}")
+        app = _app_properties(config, manifest, package, dist)
+        if package.requirements is not None:
+            installs.append(f"/opt/{package.name}/lib/")
         found.append(
             Component(
                 name=package.name,
@@ -212,10 +217,28 @@ def _package_components(config: Config, manifest: Manifest | None, version: str)
                     Property(name="reprotasks:file", value=artifact.name),
                     Property(name="reprotasks:platforms", value=artifact.platform),
                     *(Property(name="reprotasks:installs", value=path) for path in installs),
+                    *(Property(name=name, value=value) for name, value in app),
                 ],
             )
         )
     return found
+
+
+def _app_properties(
+    config: Config, manifest: Manifest, package: PackageConfig, dist: Path | None
+) -> list[tuple[str, str]]:
+    """A package's Python app: its console scripts (installed in /usr/bin), the wheel and the lock."""
+    from reprotasks.artifacts.wheel_install import console_scripts
+
+    if package.requirements is None:
+        return []
+    wheels = [record.name for record in manifest.artifacts if record.kind == "wheel"]
+    scripts = console_scripts(dist / wheels[0]) if dist is not None and len(wheels) == 1 else []
+    return [
+        *(("reprotasks:installs", f"/usr/bin/{script}") for script in scripts),
+        *(("reprotasks:python-app", wheel) for wheel in wheels),
+        ("reprotasks:python-lock", config.rel(package.requirements)),
+    ]
 
 
 def sbom(
@@ -224,18 +247,18 @@ def sbom(
     runner = runner or Runner(config.root, log=lambda _line: None)
     # The module graph of each binary comes from the binary, checked against manifest.json.
     trusted = trusted_manifest(config, dist, runner=runner, step="sbom", derived=derived, trust_cache=trust_cache)
-    data, python, go = rendered(config, trusted, runner=runner)
+    data, python, go = rendered(config, trusted, dist.path, runner=runner)
     target = dist / SBOM_NAME
     write_atomic(target, data)
     return SbomResult(target, python, go)
 
 
-def rendered(config: Config, trusted: Trusted, *, runner: Runner) -> tuple[bytes, int, int]:
+def rendered(config: Config, trusted: Trusted, dist: Path, *, runner: Runner) -> tuple[bytes, int, int]:
     """The SBOM of a checked dist/ (its bytes, Python and Go component counts): what ``sbom`` writes,
     and what ``provenance`` requires sbom.cdx.json to be before naming it as a subject."""
     manifest = trusted.manifest
     _require_committed(config, trusted.source, runner, manifest)
-    return render(config, manifest, int(manifest.source.get("source_date_epoch") or 0))
+    return render(config, manifest, int(manifest.source.get("source_date_epoch") or 0), dist)
 
 
 def _require_committed(config: Config, source: _source.Source, runner: Runner, manifest: Manifest) -> None:

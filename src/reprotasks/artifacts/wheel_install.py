@@ -172,3 +172,20 @@ def with_shebang(data: bytes, interpreter: bytes) -> bytes:
     if first.startswith(b"#!") and b"python" in first:
         return b"#!" + interpreter + newline + rest
     return data
+
+
+def console_scripts(wheel: Path) -> list[str]:
+    """The console scripts a wheel declares (its entry_points.txt), sorted."""
+    import configparser
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as archive:
+        names = [name for name in archive.namelist() if name.endswith(".dist-info/entry_points.txt")]
+        text = archive.read(names[0]).decode("utf-8", "replace") if len(names) == 1 else ""
+    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return []
+    return sorted(parser["console_scripts"]) if parser.has_section("console_scripts") else []

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from reprotasks import discover
-from reprotasks._options import Option, Rel, suggest, type_name
+from reprotasks._options import Option, Rel, check_entry_value, suggest, type_name
 from reprotasks.errors import ConfigError
 
 SCRATCH = "scratch"  # the empty base: the Go binary alone
@@ -93,24 +93,8 @@ def _check_keys(item: Mapping[str, Any], at: str) -> None:
             _check_value(key, kind, item[key], at)
 
 
-def _is_kind(value: Any, kind: str) -> bool:
-    if kind == "str":
-        return isinstance(value, str)
-    if kind == "list":
-        return isinstance(value, list) and all(isinstance(part, str) for part in value)
-    return isinstance(value, Mapping) and all(isinstance(part, str) for part in value.values())
-
-
 def _check_value(key: str, kind: str, value: Any, at: str) -> None:
-    if not _is_kind(value, kind):
-        wanted = {"str": "a string", "list": "an array of strings", "table": "a table of strings"}[kind]
-        parts = list(value.values()) if isinstance(value, Mapping) else value
-        inner = next((part for part in parts if not isinstance(part, str)), value)
-        what = type_name(value) if inner is value else f"one holding {type_name(inner)}"
-        raise ConfigError(f"{at}: `{key}` must be {wanted}, not {what}", hint=IMAGE_EXAMPLE)
-    texts = [value] if kind == "str" else [*value, *(value if kind == "table" else ())]
-    if any("\x00" in text for text in texts):
-        raise ConfigError(f"{at}: `{key}` contains a NUL character (\\u0000)", hint="remove the NUL character")
+    check_entry_value(key, kind, value, at, example=IMAGE_EXAMPLE, forbidden=("\x00", "a NUL character (\\u0000)"))
     if kind == "list" and key in ("platforms", "entrypoint") and not value:
         raise ConfigError(f"{at}: `{key}` is empty", hint=f"leave `{key}` out for the default, or list values")
 

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from reprotasks import discover
-from reprotasks._options import Option, Rel, suggest, type_name
+from reprotasks._options import Option, Rel, check_entry_value, suggest
 from reprotasks.errors import ConfigError
 
 FORMATS = ("deb", "rpm")
@@ -113,23 +113,9 @@ def _check_keys(item: Mapping[str, Any], at: str) -> None:
         if key not in item:
             continue
         value = item[key]
-        if kind == "bool":
-            if not isinstance(value, bool):
-                raise ConfigError(f"{at}: `{key}` must be true or false, not {type_name(value)}", hint=PACKAGE_EXAMPLE)
-            continue
-        good = (
-            isinstance(value, str)
-            if kind == "str"
-            else isinstance(value, list) and all(isinstance(part, str) for part in value)
-            if kind == "list"
-            else isinstance(value, Mapping) and all(isinstance(part, str) for part in value.values())
+        check_entry_value(
+            key, kind, value, at, example=PACKAGE_EXAMPLE, forbidden=("\x00\n\r", "a NUL, newline or carriage return")
         )
-        if not good:
-            wanted = {"str": "a string", "list": "an array of strings", "table": "a table of strings"}[kind]
-            raise ConfigError(f"{at}: `{key}` must be {wanted}, not {type_name(value)}", hint=PACKAGE_EXAMPLE)
-        texts = [value] if kind == "str" else [*value, *(value.values() if kind == "table" else ())]
-        if any(any(char in text for char in "\x00\n\r") for text in texts):
-            raise ConfigError(f"{at}: `{key}` contains a NUL, newline or carriage return", hint="remove it")
         if kind == "list" and len(set(value)) != len(value):
             twice = sorted(part for part in value if value.count(part) > 1)[0]
             raise ConfigError(f"{at}: `{key}` lists {twice!r} twice", hint="list each value once")

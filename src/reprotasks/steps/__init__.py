@@ -28,8 +28,9 @@ SUMMARIES: dict[str, str] = {
         "entry from the built Go binaries, on scratch or a base pinned by digest: dist/NAME_VERSION.oci.tar."
     ),
     "package": (
-        "Make .deb and .rpm packages ([[tool.reprotasks.packages]]) of the built Go binaries with committed "
-        "files, a systemd unit and scripts, bit-for-bit reproducible (nFPM, pinned): dist/NAME_VERSION_ARCH.deb."
+        "Make .deb and .rpm packages ([[tool.reprotasks.packages]]) of the built Go binaries and the Python "
+        "app (wheel + hashed lock in /opt/NAME) with committed files, a systemd unit and scripts, bit-for-bit "
+        "reproducible (nFPM, pinned): dist/NAME_VERSION_ARCH.deb."
     ),
     "assemble": (
         "Merge the dist/ directories of a matrix build (one `build --platform X` job each) into dist/, "
