@@ -20,6 +20,7 @@ import pytest
 
 from reprotasks import _cache
 from tests.conftest import HYBRID, commit_all, git, run_cli
+from tests.sigstack import SigstoreStack
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -259,3 +260,34 @@ def test_the_workflow_packages_after_assembling(packaged: Path) -> None:
     workflow = render_workflow(load_config(packaged))
     assemble = workflow.split("  assemble:", 1)[1].split("\n  reproduce:", 1)[0]
     assert "reprotasks assemble parts/*\n          reprotasks package\n" in assemble
+
+
+@pytest.mark.sigstack
+def test_verify_release_catches_a_flipped_bit_in_a_package(
+    packaged: Path, stack: SigstoreStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A signed release with packages verifies; one flipped bit in a package fails verify-release."""
+    assert stack.trust_config is not None
+    signer = "release@example.test"
+    with (packaged / "pyproject.toml").open("a", encoding="utf-8") as handle:
+        handle.write(
+            f"\n[tool.reprotasks.sign]\ntrust-config = {str(stack.trust_config)!r}\n"
+            f"identity = {signer!r}\nissuer = {stack.issuer.url!r}\n"
+        )
+    commit_all(packaged, "sign with the local instance")
+    monkeypatch.setenv("SIGSTORE_ID_TOKEN", stack.issuer.token(signer))
+    _package(packaged)
+    for step in ("sbom", "checksum", "provenance", "sign"):
+        result = run_cli(step, cwd=packaged)
+        assert result.returncode == 0, f"{step}:\n{result.stdout}{result.stderr}"
+    download = packaged.parent / "download"
+    shutil.copytree(packaged / "dist", download)
+    good = run_cli("verify-release", str(download), cwd=packaged)
+    assert good.returncode == 0, good.stdout + good.stderr
+
+    data = bytearray((download / APP_RPM).read_bytes())
+    data[-100] ^= 0x01
+    (download / APP_RPM).write_bytes(bytes(data))
+    bad = run_cli("verify-release", str(download), cwd=packaged)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+    assert APP_RPM in bad.stdout + bad.stderr, bad.stdout + bad.stderr
