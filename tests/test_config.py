@@ -342,6 +342,15 @@ def test_a_python_package_takes_its_defaults_from_the_project(make_project: Make
     assert package.platforms == ("linux/amd64", "linux/arm64")  # go.platforms' linux ones with wheels
 
 
+def test_a_symlinked_unit_is_installed_under_its_own_name(make_project: MakeProject) -> None:
+    root = make_project(extra_config='[[tool.reprotasks.packages]]\nname = "wk"\nsystemd-unit = "wk.service"\n')
+    (root / "deploy").mkdir()
+    (root / "deploy" / "shared.service").write_text("[Service]\n")
+    (root / "wk.service").symlink_to("deploy/shared.service")
+    [package] = load_config(root).packages
+    assert package.unit_destination == "/usr/lib/systemd/system/wk.service"
+
+
 SECOND_PACKAGE = (
     'files = { "/etc/x.conf" = "a" }\n[[tool.reprotasks.packages]]\nname = "wk2"\nfiles = { "/etc/x.conf" = "a" }'
 )
@@ -365,6 +374,7 @@ SECOND_PACKAGE = (
         (r'description = "a\rb"', "carriage return"),
         (SECOND_PACKAGE, "both install '/etc/x.conf'"),
         ("python = 1", "`python` must be true or false, not an integer"),
+        ('files = { "/etc/wk/all" = "." }', "is a directory: a package installs files one by one"),
         ('requirements = "requirements.txt"', "is for the Python app, which this package does not install"),
         ('python = true\npython-version = "3"', "`python-version` '3' is not 3.N"),
         ('python = true\nplatforms = ["linux/arm/v7"]', "has no manylinux wheels for the Python app"),

@@ -200,8 +200,8 @@ def _package_components(config: Config, manifest: Manifest | None, version: str,
         )
         installs = [f"/usr/bin/{name}" for name in (built if package.every_binary else package.binaries)]
         installs += sorted(package.files)
-        if package.systemd_unit is not None:
-            installs.append(f"/usr/lib/systemd/system/{package.systemd_unit.name}")
+        if package.unit_destination is not None:
+            installs.append(package.unit_destination)
         app = _app_properties(config, manifest, package, dist)
         if package.requirements is not None:
             installs.append(f"/opt/{package.name}/lib/")

@@ -166,9 +166,8 @@ def _committed_inputs(
 ) -> tuple[dict[str, bytes], dict[str, bytes], str, str]:
     """(files by destination, scripts, maintainer, licence text): what the commit gives a package."""
     files = {dest: _committed(config, source, path, "in `files`", runner) for dest, path in package.files.items()}
-    if package.systemd_unit is not None:
-        unit = f"/usr/lib/systemd/system/{package.systemd_unit.name}"
-        files[unit] = _committed(config, source, package.systemd_unit, "the `systemd-unit`", runner)
+    if package.systemd_unit is not None and package.unit_destination is not None:
+        files[package.unit_destination] = _committed(config, source, package.systemd_unit, "the `systemd-unit`", runner)
     scripts = {
         kind: _committed(config, source, path, f"the {kind} script", runner) for kind, path in package.scripts.items()
     }

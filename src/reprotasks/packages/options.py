@@ -260,6 +260,12 @@ class PackageConfig:
     files: Mapping[str, Path] = field(default_factory=dict)  # destination -> file in the project
     config_files: tuple[str, ...] = ()
     systemd_unit: Path | None = None
+    unit_name: str = ""  # the name the entry gives the unit (a symlink's, not its target's)
+
+    @property
+    def unit_destination(self) -> str | None:
+        return None if self.systemd_unit is None else f"/usr/lib/systemd/system/{self.unit_name}"
+
     scripts: Mapping[str, Path] = field(default_factory=dict)
     depends: tuple[str, ...] = ()
     description: str = ""
@@ -328,7 +334,7 @@ def resolve(root: Path, entries: list[dict[str, Any]], project: Project) -> tupl
         requirements, python_version = _python_app(root, entry, project)
         # Without `binaries`: every built binary, unless the package is the Python app's.
         binaries = entry.get("binaries", [] if entry.get("python") else None)
-        inside = functools.partial(discover.inside, root)
+        inside = functools.partial(_source_file, root)
         metadata = project.metadata
         resolved.append(
             PackageConfig(
@@ -338,17 +344,13 @@ def resolve(root: Path, entries: list[dict[str, Any]], project: Project) -> tupl
                 requirements=requirements,
                 python_version=python_version,
                 formats=tuple(entry.get("formats", FORMATS)),
-                files={
-                    dest: discover.inside(root, src, f"{where}.files") for dest, src in entry.get("files", {}).items()
-                },
+                files={dest: inside(src, f"{where}.files") for dest, src in entry.get("files", {}).items()},
                 config_files=tuple(entry.get("config-files", ())),
                 systemd_unit=inside(entry["systemd-unit"], f"{where}.systemd-unit")
                 if "systemd-unit" in entry
                 else None,
-                scripts={
-                    kind: discover.inside(root, src, f"{where}.scripts")
-                    for kind, src in entry.get("scripts", {}).items()
-                },
+                unit_name=PurePosixPath(entry.get("systemd-unit", "")).name,
+                scripts={kind: inside(src, f"{where}.scripts") for kind, src in entry.get("scripts", {}).items()},
                 depends=tuple(entry.get("depends", ())),
                 description=entry.get("description") or str(metadata.get("description") or ""),
                 license=entry.get("license") or _license(metadata),
@@ -358,6 +360,17 @@ def resolve(root: Path, entries: list[dict[str, Any]], project: Project) -> tupl
             )
         )
     return tuple(resolved)
+
+
+def _source_file(root: Path, relative: str, key: str) -> Path:
+    """A file a package installs: inside the project, and a file (a directory is not listed)."""
+    path = discover.inside(root, relative, key)
+    if path.is_dir():
+        raise ConfigError(
+            f"`{key}` = {relative!r} is a directory: a package installs files one by one",
+            hint='list each file with its destination, e.g. `files = { "/etc/NAME/a.toml" = "deploy/a.toml" }`',
+        )
+    return path
 
 
 def _license(project: Mapping[str, Any]) -> str:
