@@ -78,9 +78,16 @@ class _Baseline:
 
 
 def reproduce(
-    config: Config, dist: DistDir, *, runner: Runner, ref: str | None = None, sums: Path | None = None
+    config: Config,
+    dist: DistDir,
+    *,
+    runner: Runner,
+    ref: str | None = None,
+    sums: Path | None = None,
+    published: Path | None = None,
 ) -> ReproduceReport:
-    """Rebuild and compare; raises DriftError naming (and explaining) every differing artifact."""
+    """Rebuild and compare; raises DriftError naming (and explaining) every differing artifact.
+    ``published``: a directory holding the release's files (with --ref), to explain differences."""
     dist_shown = dist.rel()
     if ref is None:
         if sums is not None:
@@ -94,7 +101,13 @@ def reproduce(
         rebuilt_dist, conditions = _rebuild(
             config, baseline.source, Path(scratch), baseline.build_args, runner=runner, derived=baseline.derived
         )
-        comparisons = _compare(dist.path, baseline.expected, rebuilt_dist, runner=runner, against_sums=ref is not None)
+        comparisons = _compare(
+            published if ref is not None else dist.path,
+            baseline.expected,
+            rebuilt_dist,
+            runner=runner,
+            against_sums=ref is not None,
+        )
     report = ReproduceReport(baseline.label, baseline.source.commit, conditions, tuple(comparisons))
     findings = [_finding(dist_shown, item) for item in comparisons if item.status in ("differs", "missing", "extra")]
     if ref is not None and not any(item.status == "identical" for item in comparisons):
@@ -288,7 +301,7 @@ def _rebuild(
 
 
 def _compare(
-    first_dist: Path, expected: dict[str, str], rebuilt: Path, *, runner: Runner, against_sums: bool
+    first_dist: Path | None, expected: dict[str, str], rebuilt: Path, *, runner: Runner, against_sums: bool
 ) -> list[Comparison]:
     produced = {path.name: sha256_file(path) for path in sorted(rebuilt.iterdir()) if path.is_file()}
     comparisons: list[Comparison] = []
@@ -301,7 +314,7 @@ def _compare(
         elif first == second:
             comparisons.append(Comparison(name, "identical", first, second))
         else:
-            if against_sums:
+            if first_dist is None or not (first_dist / name).is_file():
                 explanation = "download the published file and run `diffoscope` on it and the rebuilt one to see why"
             else:
                 explanation = explain(first_dist / name, rebuilt / name, runner=runner)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reprotasks._run import Runner
 from reprotasks.artifacts.checksum import read_sums
@@ -311,10 +311,19 @@ def _check_reproduced(
     log: Callable[[str], None],
     verifier: Verifier,
 ) -> None:
-    """An earlier promotion's signed proof of reproduction, else a rebuild now."""
+    """An earlier promotion's signed proof of reproduction, else a fresh drill's, else a rebuild now."""
+    from reprotasks.promote import drill as _drill
+
     proof = _earlier_reproduction(config, ledger, release, environment, verifier)
     if proof is not None:
         evidence.inputs.append((f"{_ledger.VSA_DIR}/{proof.vsa}.sigstore.json", proof.vsa))
+        evidence.levels.append(_vsa.REPRODUCED)
+        return
+    records, _unverified = _drill.read_drills(config, lambda: verifier)
+    drilled = _drill.fresh_reproduction(config, release.sums, records)
+    if drilled is not None:
+        log(f"promote: a drill reproduced {release.version} at {_vsa.stamp(drilled.when)} ({drilled.who})")
+        evidence.inputs.append((f"{_drill.DRILL_DIR}/{drilled.digest}{_drill.BUNDLE_SUFFIX}", drilled.digest))
         evidence.levels.append(_vsa.REPRODUCED)
         return
     problem = _reproduce_now(config, release, runner=runner, log=log)
@@ -828,6 +837,32 @@ def verify_promotion(
     )
 
 
+def _drill_views(config: Config) -> tuple[dict[str, Any], list[Finding]]:
+    """The last verified drill of each version, for the dashboard (records that fail to verify are
+    counted, never shown as proof)."""
+    from reprotasks.promote import drill as _drill
+    from reprotasks.promote.report import DrillView
+
+    records, findings = _drill.read_drills(config, _lazy_verifier(config))
+    views = {
+        version: DrillView(record.version, record.tag, record.sums, _vsa.stamp(record.when), record.who,
+                           record.result, record.reason)
+        for version, record in _drill.latest_by_version(records).items()
+    }  # fmt: skip
+    return views, findings
+
+
+def _lazy_verifier(config: Config) -> Callable[[], Verifier]:
+    made: list[Verifier] = []
+
+    def get() -> Verifier:
+        if not made:
+            made.append(_sigstore.verifier(config.sign, offline=config.sign.offline))
+        return made[0]
+
+    return get
+
+
 def write_report(config: Config, output: Path | None, *, runner: Runner) -> Outcome:
     """The static dashboard; written even when the ledger is broken (it says so), then the error."""
     from reprotasks._files import write_atomic
@@ -835,6 +870,7 @@ def write_report(config: Config, output: Path | None, *, runner: Runner) -> Outc
 
     ledger, findings = open_ledger(config, runner)
     target = output or ledger.directory / "index.html"
+    drills, drill_findings = _drill_views(config)
     page = render(
         project=config.project_name or config.root.name,
         environments=config.promote.environments,
@@ -843,6 +879,8 @@ def write_report(config: Config, output: Path | None, *, runner: Runner) -> Outc
         levels=ledger.levels,
         soaks={env: config.promote.rules_for(env).soak_seconds for env in config.promote.environments},
         repository_url=f"https://github.com/{config.sign.github_repository}" if config.sign.github_repository else None,
+        drills=drills,
+        drill_problems=len(drill_findings),
     )
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

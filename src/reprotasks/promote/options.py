@@ -133,7 +133,21 @@ class PromoteConfig:
     ledger: Path | None = None  # resolved against the project; None until config.py sets it
     registry: str | None = None  # an OCI repository holding the ledger (promote.remote)
     rules: Mapping[str, Rules] = field(default_factory=dict)
+    # Reproducibility drills: where releases are published ({tag}, {version}), who signs drill
+    # records, and how old a drill may be to stand for a rebuild in a `reproduced` rule.
+    published: str | None = None
+    drill_signers: tuple[PromoterEntry, ...] = ()
+    drill_signer_issuer: str | None = None
+    drill_fresh: str = "35d"
     extra: Mapping[str, Any] = field(default_factory=dict)  # options without a field of their own
+
+    def drill_signer_list(self) -> tuple[Signer, ...]:
+        """`drill-signers` with each entry's issuer resolved (empty: the release signer policy)."""
+        return Rules(promoters=self.drill_signers, promoter_issuer=self.drill_signer_issuer).signers()
+
+    @property
+    def drill_fresh_seconds(self) -> int:
+        return Rules(soak=self.drill_fresh).soak_seconds
 
     def rules_for(self, environment: str) -> Rules:
         return self.rules.get(environment, Rules())
@@ -366,6 +380,93 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 
+def check_drill_signers(value: Any, where: str) -> list[Any]:
+    _check_signers("drill-signers", value, where)
+    return list(value)
+
+
+DRILL_OPTIONS: tuple[Option, ...] = (
+    Option(
+        table="promote",
+        key="published",
+        layered=False,
+        kind="str",
+        default=None,
+        default_text="`https://github.com/OWNER/REPO/releases/download/{tag}` when [project.urls] names a GitHub "
+        "repository",
+        help=(
+            "Where each release is published, for `drill`: a directory or an https:// URL with `{tag}` (and "
+            "`{version}`) in it, holding SHA256SUMS, its `.sigstore.json` bundle and the files it lists."
+        ),
+    ),
+    Option(
+        table="promote",
+        key="drill-signers",
+        layered=False,
+        kind="entries",
+        default=None,
+        default_text="the `[sign]` signer policy",
+        check=check_drill_signers,
+        schema=RULES_SCHEMA["additionalProperties"]["properties"]["promoters"],
+        example='["https://github.com/acme/widgets/.github/workflows/release.yml@refs/heads/main"]',
+        help=(
+            "Identities whose signed drill records count (the scheduled drill job's workflow identity), as "
+            "`promoters` are written; plain strings need `drill-signer-issuer`."
+        ),
+    ),
+    Option(
+        table="promote",
+        key="drill-signer-issuer",
+        layered=False,
+        kind="str",
+        default=None,
+        help="The OIDC issuer of the `drill-signers` written as plain strings.",
+    ),
+    Option(
+        table="promote",
+        key="drill-fresh",
+        layered=False,
+        kind="str",
+        default="35d",
+        help=(
+            "How old a drill that found a release identical may be to satisfy a `reproduced` rule instead of a "
+            'rebuild during `promote` (a duration: "30m", "24h", "35d").'
+        ),
+    ),
+)
+OPTIONS = (*OPTIONS, *DRILL_OPTIONS)
+
+
+def _drill_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    fresh = values["promote.drill-fresh"]
+    if not _SOAK.match(fresh):
+        raise ConfigError(
+            f"`promote.drill-fresh` = {fresh!r} is not a duration",
+            hint='write a whole number and a unit: "24h", "35d" (s, m, h, d)',
+        )
+    issuer = values["promote.drill-signer-issuer"]
+    signers = _entries(values["promote.drill-signers"] or ())
+    if issuer is not None and not _is_issuer(issuer):
+        raise ConfigError(
+            f"`promote.drill-signer-issuer` = {issuer!r} is not an OIDC issuer's https:// URL",
+            hint=f"e.g. {GITHUB_ACTIONS_ISSUER} for the drill workflow",
+        )
+    if any(isinstance(entry, str) for entry in signers) and not issuer:
+        raise ConfigError(
+            "`promote.drill-signers` names an identity without `drill-signer-issuer`",
+            hint=f'add `drill-signer-issuer = "{GITHUB_ACTIONS_ISSUER}"`, or write entries as '
+            '{ identity = "...", issuer = "..." }',
+        )
+    published = values["promote.published"]
+    if published is not None and "{tag}" not in published and "{version}" not in published:
+        raise ConfigError(
+            f"`promote.published` = {published!r} names no `{{tag}}` or `{{version}}`",
+            hint='every release is published in a place of its own, e.g. "https://example.com/releases/{tag}"',
+        )
+    return {"published": published or None, "drill_signers": signers, "drill_signer_issuer": issuer,
+            "drill_fresh": fresh}  # fmt: skip
+
+
 def resolve_config(root: Path, values: Mapping[str, Any]) -> PromoteConfig:
     """``PromoteConfig`` from the ``promote.*`` values of the committed settings file."""
     environments = check_environments(values["promote.environments"], "`promote.environments`")
@@ -388,4 +489,5 @@ def resolve_config(root: Path, values: Mapping[str, Any]) -> PromoteConfig:
         ledger=policy.ledger,
         registry=policy.registry,
         rules=policy.rules,
+        **_drill_settings(values),
     )

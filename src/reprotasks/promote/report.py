@@ -37,6 +37,19 @@ class ReleaseView:
     signers: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class DrillView:
+    """The last reproducibility drill of one release (``drill``'s signed record, verified)."""
+
+    version: str
+    tag: str
+    sums: str  # sha256 of the SHA256SUMS it checked
+    when: str  # UTC, the record's certificate time
+    who: str
+    result: str  # identical | differs | cannot rebuild
+    reason: str
+
+
 def releases(ledger: Ledger, levels: Mapping[int, list[str]]) -> list[ReleaseView]:
     """Every release the ledger names, oldest first."""
     seen: dict[str, list[Entry]] = {}
@@ -96,12 +109,18 @@ def render(
     levels: Mapping[int, list[str]],
     soaks: Mapping[str, int] | None = None,
     repository_url: str | None = None,
+    drills: Mapping[str, DrillView] | None = None,
+    drill_problems: int = 0,
 ) -> bytes:
     """``soaks``: each environment's `soak` in seconds (the time a release must spend in the one
-    before it); ``repository_url``: https://github.com/OWNER/REPO, for links to commits."""
+    before it); ``repository_url``: https://github.com/OWNER/REPO, for links to commits; ``drills``:
+    the last drill of each version; ``drill_problems``: drill records that did not verify."""
     soaks = soaks or {}
+    drills = drills or {}
     views = releases(ledger, levels)
-    reproduced = {view.version: view.reproduced for view in views}
+    reproduced = {
+        view.version: view.reproduced or _drilled_identical(drills.get(view.version), view.sums) for view in views
+    }
     replaced = replaced_versions(ledger)
     intact = not findings
     integrity = (
@@ -122,8 +141,10 @@ def render(
     ]
     for index, env in enumerate(environments):
         following = environments[index + 1] if index + 1 < len(environments) else None
-        parts.append(_card(ledger, env, following, soaks, reproduced, replaced, repository_url))
-    parts.append("</div><h2>Promotions over time</h2>")
+        parts.append(_card(ledger, env, following, soaks, reproduced, replaced, repository_url, drills))
+    parts.append("</div>")
+    parts += _drills_section(drills, drill_problems)
+    parts.append("<h2>Promotions over time</h2>")
     parts.append(
         '<div class="scroll"><svg id="timeline" role="img" aria-label="promotions per environment over time">'
         "</svg></div>"
@@ -137,7 +158,7 @@ def render(
         what="older entries",
     )
     parts.append(f"<h2>Releases, newest first ({len(views)})</h2>")
-    sections = [_release(view, repository_url) for view in reversed(views)]
+    sections = [_release(view, repository_url, drills.get(view.version)) for view in reversed(views)]
     parts += sections[:SHOWN]
     if len(sections) > SHOWN:
         parts.append(f"<details><summary>older releases ({len(sections) - SHOWN})</summary>")
@@ -165,6 +186,7 @@ def _card(
     reproduced: Mapping[str, bool],
     replaced: Mapping[int, str | None],
     repository_url: str | None,
+    drills: Mapping[str, DrillView],
 ) -> str:
     entry = ledger.current(env)
     if entry is None:
@@ -179,6 +201,7 @@ def _card(
         f"{'&#10003; reproduced' if reproduced.get(entry.version) else '&#10007; reproduction not proven'}",
         f"built from {_commit(entry.commit, repository_url)}",
         f"signed by {_e(entry.who)} (entry #{entry.seq})",
+        _drill_line(drills.get(entry.version)),
     ]
     if following is not None:
         soak = soaks.get(following, 0)
@@ -217,7 +240,41 @@ def _folded(rows: list[str], *, header: str, what: str) -> list[str]:
     return parts
 
 
-def _release(view: ReleaseView, repository_url: str | None) -> str:
+def _drilled_identical(drill: DrillView | None, sums: str) -> bool:
+    return drill is not None and drill.result == "identical" and drill.sums == sums
+
+
+def _drill_line(drill: DrillView | None) -> str:
+    """What the last drill says of a release, for its card and section."""
+    if drill is None:
+        return '<span class="drill none">never drilled (`reprotasks drill`)</span>'
+    when = f'<time datetime="{_e(drill.when)}" class="since">{_e(drill.when)}</time>'
+    if drill.result == "identical":
+        return f'<span class="drill ok">last independently reproduced {when} by {_e(drill.who)}</span>'
+    return (
+        f'<span class="drill failed">last drill {when} by {_e(drill.who)}: <strong>{_e(drill.result)}</strong>'
+        f" ({_e(drill.reason[:300])})</span>"
+    )
+
+
+def _drills_section(drills: Mapping[str, DrillView], problems: int) -> list[str]:
+    if not drills and not problems:
+        return []
+    rows = [
+        f'<tr class="drill-{_e(d.result.replace(" ", "-"))}"><td>{_e(d.tag)}</td><td>{_e(d.when)}</td>'
+        f"<td>{_e(d.result)}</td><td>{_e(d.who)}</td><td>{_e(d.reason[:300])}</td></tr>"
+        for d in sorted(drills.values(), key=lambda d: d.when, reverse=True)
+    ]
+    parts = [f"<h2>Reproducibility drills: the last of each release ({len(drills)})</h2>"]
+    if problems:
+        parts.append(f'<p class="broken">{problems} drill record(s) did not verify and are not counted.</p>')
+    return parts + _folded(
+        rows, header="<tr><th>tag</th><th>when (UTC)</th><th>result</th><th>by</th><th>why</th></tr>", what="older"
+    )
+
+
+def _release(view: ReleaseView, repository_url: str | None, drill: DrillView | None = None) -> str:
+    proven = view.reproduced or _drilled_identical(drill, view.sums)
     rows = [
         f"<tr><td>{_e(name)}</td><td><code>{_e(digest)}</code></td></tr>"
         for name, digest in sorted(view.artifacts.items())
@@ -229,8 +286,8 @@ def _release(view: ReleaseView, repository_url: str | None) -> str:
     return (
         f'<section class="release" id="release-{_e(view.version)}"><h3>{_e(view.version)}</h3>'
         f"<p>commit {_commit(view.commit, repository_url)}; SHA256SUMS <code>{_e(view.sums)}</code><br>"
-        f"reproduced: <strong>{'yes (rebuilt, same bytes)' if view.reproduced else 'not proven'}</strong>; "
-        f"decisions signed by {_e(', '.join(view.signers))}</p>"
+        f"reproduced: <strong>{'yes (rebuilt, same bytes)' if proven else 'not proven'}</strong>; "
+        f"decisions signed by {_e(', '.join(view.signers))}<br>{_drill_line(drill)}</p>"
         '<div class="scroll"><table><thead><tr><th>artifact</th><th>sha256</th></tr></thead><tbody>'
         + "".join(rows)
         + "</tbody></table></div></section>"

@@ -58,6 +58,10 @@ SUMMARIES: dict[str, str] = {
         "Rebuild the commit in another directory under another umask, TZ, locale, HOME and env, and prove "
         "every artifact is byte-identical; --ref TAG --sums FILE checks an older release."
     ),
+    "drill": (
+        "Reproducibility drill: rebuild the last N releases (or TAGs) from their tags, compare with what "
+        "was published (SHA256SUMS' signature checked first) and record each outcome as a signed attestation."
+    ),
     "release": "",  # the registry's: it names the pipeline's steps
     "publish": (
         "Push each image in dist/ by digest to its `repository` (crane; docker config credentials), checked "
