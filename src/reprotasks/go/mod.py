@@ -219,6 +219,19 @@ def verify_findings(
     if result.returncode == 0:
         return []
     prefix = f"{rel_module}/" if rel_module != "." else ""
+    output = result.stdout + result.stderr
+    toolchain = re.search(r"go: download (go\d[\w.-]*): (golang\.org/toolchain@\S+): [^\n]*", output)
+    if toolchain:  # go could not switch to the pinned toolchain: nothing was compared with go.sum
+        return [
+            Finding(
+                f"{prefix}go.mod",
+                None,
+                f"the Go toolchain {toolchain.group(1)} it pins cannot be downloaded ({toolchain.group(2)}):\n"
+                + tail(output, 4),
+                f"check GOPROXY reaches {toolchain.group(1)} (a released Go version), or install it; to move to "
+                "another Go, change the pin with `go mod edit -toolchain=...` and re-lock",
+            )
+        ]
     return [
         Finding(
             f"{prefix}go.sum",

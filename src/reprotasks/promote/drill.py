@@ -298,7 +298,7 @@ def _rebuilt(config: Config, base: DrillResult, published: Path, *, runner: Runn
 # What a failed rebuild's output says is gone, first match wins: (pattern, what to say).
 _MISSING = (
     (
-        re.compile(r"go: download (go[\d.]+\S*) for [\w/]+: toolchain not available"),
+        re.compile(r"go: download (go\d[\w.-]*)(?: for [\w/]+)?: (?:toolchain not available|golang\.org/toolchain@)"),
         "the Go toolchain {0} cannot be downloaded any more",
     ),
     (
