@@ -224,6 +224,8 @@ def test_image_on_a_base_pinned_by_digest_and_a_tag_is_refused(
     variant_digest = crane("digest", f"{registry}/variants:1").decode().strip()
     text = (hybrid_repo / "pyproject.toml").read_text()
     (hybrid_repo / "pyproject.toml").write_text(text.replace(f"base@{digest}", f"variants@{variant_digest}"))
+    commit_all(hybrid_repo, "a base with variants")
+    ok("build", hybrid_repo)
     ok("image", hybrid_repo)
     reference = f"{registry}/worker:variants"
     push_layout(hybrid_repo / "dist" / "worker_0.3.0.oci.tar", reference, tmp_path)
@@ -252,6 +254,8 @@ def test_image_on_a_base_pinned_by_digest_and_a_tag_is_refused(
     (hybrid_repo / "pyproject.toml").write_text(
         text.replace(f"base@{digest}", f"broken@{broken_digest}") + 'platforms = ["linux/amd64"]\n'
     )
+    commit_all(hybrid_repo, "a broken base")
+    ok("build", hybrid_repo)
     refused = run_cli("image", cwd=hybrid_repo)
     assert refused.returncode == 2 and "its config lists 0 diff_ids for 1 layers" in refused.stderr, refused.stderr
     (hybrid_repo / "pyproject.toml").write_text(text)
@@ -299,13 +303,27 @@ def test_tampered_stale_and_misconfigured_images_are_refused(hybrid_repo: Path, 
     assert refused.returncode == 1 and "records 'manifest.json' as an image" in refused.stderr, refused.stderr
     assert manifest_path.is_file()
     manifest_path.write_bytes(genuine)
+    # An image configured but not committed (or set in the environment) is refused: images are made as
+    # the release commit configures them.
+    refused = run_cli("image", cwd=hybrid_repo, env={"REPROTASKS_IMAGES": "[]"})
+    assert refused.returncode != 0 and "REPROTASKS_IMAGES is set" in refused.stderr, refused.stderr
+    (hybrid_repo / "pyproject.toml").write_text(text.split("[[tool.reprotasks.images]]")[0])
+    refused = run_cli("image", cwd=hybrid_repo)
+    assert refused.returncode != 0 and "`images` differs from the one in commit" in refused.stderr, refused.stderr
+    commit_all(hybrid_repo, "no image")
     # No image configured any more: the recorded one is removed, with what described it.
-    ok("image", hybrid_repo, env={"REPROTASKS_IMAGES": "[]"})
+    ok("build", hybrid_repo)
+    ok("image", hybrid_repo)
     assert not list((hybrid_repo / "dist").glob("*.oci.tar")) and not (hybrid_repo / "dist" / "sbom.cdx.json").exists()
-    ok("sbom", hybrid_repo, env={"REPROTASKS_IMAGES": "[]"})
+    ok("sbom", hybrid_repo)
     # Misconfigured entries: one paragraph naming the key and the fix, exit 2, no traceback.
+    (hybrid_repo / "pyproject.toml").write_text(text.replace('binary = "worker"', 'binary = "nope"'))
+    commit_all(hybrid_repo, "no such binary")
+    ok("build", hybrid_repo)
+    result = run_cli("image", cwd=hybrid_repo)
+    assert result.returncode in (1, 2)
+    assert "the build made no `nope` binary for linux/amd64, linux/arm64" in result.stderr
     for old, new, expected in (
-        ('binary = "worker"', 'binary = "nope"', "the build made no `nope` binary for linux/amd64, linux/arm64"),
         ('binary = "worker"', 'binary = "worker"\nplatforms = ["darwin/arm64"]', "is not linux/ARCH[/VARIANT]"),
         ('name = "worker"', 'name = "Worker!"', "is not an image name"),
         ('binary = "worker"', 'binary = "worker"\nbase = "alpine:3.20"', "is not pinned by digest"),

@@ -10,6 +10,8 @@ from reprotasks._distdir import DistDir
 from reprotasks._files import write_atomic
 from reprotasks._run import Runner
 from reprotasks.artifacts.manifest import DERIVED_KINDS, MANIFEST_NAME, ArtifactRecord, Manifest
+from reprotasks.artifacts.source import Source
+from reprotasks.config import Config
 from reprotasks.errors import ReprotasksError
 
 
@@ -77,3 +79,46 @@ def install(
     if built_here(built):  # this machine built the rest: a later build may reuse the whole (never an assembled one)
         remember_build(dist, manifest)
     return removed
+
+
+def require_committed_table(config: Config, source: Source, key: str, *, runner: Runner) -> None:
+    """``[[tool.reprotasks.KEY]]`` must be the commit's: images and packages are made (and attested)
+    as the release commit configures them, never as an uncommitted edit or an environment variable
+    does (the build refuses the same for the settings it records)."""
+    import os
+    import sys
+
+    from reprotasks.artifacts.source import committed_bytes
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+    name = config.settings_file
+    variable = f"REPROTASKS_{key.upper()}"
+    fix = (
+        f"commit {name} (or stash the change: `git stash`) and build again; images and packages are made as the "
+        "release commit configures them"
+    )
+    if os.environ.get(variable):
+        raise ReprotasksError(f"{variable} is set: `{key}` must come from the commit's {name}", hint=f"unset it; {fix}")
+
+    def table(data: bytes | None) -> object:
+        try:
+            document = tomllib.loads((data or b"").decode("utf-8", "replace"))
+        except tomllib.TOMLDecodeError:
+            return "(not valid TOML)"
+        if name == "pyproject.toml":
+            document = document.get("tool", {}).get("reprotasks", {})
+        return document.get(key) if isinstance(document, dict) else None
+
+    try:
+        here = (config.root / name).read_bytes()
+    except OSError:
+        here = None
+    if table(here) != table(committed_bytes(source, name, runner=runner)):
+        raise ReprotasksError(
+            f"{name}: `{key}` differs from the one in commit {source.commit[:12]}",
+            hint=fix,
+        )

@@ -185,9 +185,11 @@ def build_images(
         return ImageResult(dist.path, (), ())
     # The Go archives (and everything else) checked against what git and the binaries say; the
     # image records are checked to name image files only (they name what this step removes).
-    built = trusted_manifest(
+    trusted = trusted_manifest(
         config, dist, runner=runner, step="image", derived=derived, replacing=IMAGE_KIND, trust_cache=trust_cache
-    ).manifest
+    )
+    _derived.require_committed_table(config, trusted.source, "images", runner=runner)
+    built = trusted.manifest
     version = str(built.project.get("version") or "")
     made = [make_image(config, dist, built, image, runner=runner) for image in config.images]
     records = tuple(record_of(item, version) for item in made)
@@ -201,12 +203,16 @@ def derive_images(
 ) -> tuple[list[ArtifactRecord], list[Finding]]:
     """The configured images re-made from the (checked) archives of ``built``; each one ``manifest``
     (dist/'s) lists must be identical (``trusted_manifest``'s image check)."""
+    from reprotasks.artifacts import derived as _derived
     from reprotasks.artifacts.layout import sha256_regular, shown
     from reprotasks.artifacts.manifest import MANIFEST_NAME
+    from reprotasks.artifacts.source import describe_source
 
     where = f"{dist.rel()}/{MANIFEST_NAME}"
     version = str(built.project.get("version") or "")
     listed = {record.name: record for record in manifest.artifacts if record.kind == "oci-image"}
+    if config.images or listed:
+        _derived.require_committed_table(config, describe_source(config.root, runner=runner), "images", runner=runner)
     expected = {image_file(image.name, version): image for image in config.images}
     findings = [
         Finding(

@@ -518,6 +518,7 @@ def build_packages(
     trusted = trusted_manifest(
         config, dist, runner=runner, step="package", derived=derived, replacing=PACKAGE_KIND, trust_cache=trust_cache
     )
+    _derived.require_committed_table(config, trusted.source, "packages", runner=runner)
     made = [
         item
         for package in config.packages
@@ -541,7 +542,10 @@ def derive_packages(
     listed = {record.name: record for record in manifest.artifacts if record.kind == PACKAGE_KIND}
     if not config.packages and not listed:
         return [], []
+    from reprotasks.artifacts import derived as _derived
+
     source = _source.describe_source(config.root, runner=runner)
+    _derived.require_committed_table(config, source, "packages", runner=runner)
     made: dict[str, ArtifactRecord] = {}
     for package in config.packages:
         kept = remembered(config, built, source, package, runner=runner) if trust_cache else None

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from reprotasks import __version__
 from reprotasks._files import write_atomic
+from reprotasks._identity import Signer
 from reprotasks._run import Runner, mask
 from reprotasks.artifacts.checksum import read_sums
 from reprotasks.artifacts.layout import SUMS_NAME, read_regular
@@ -105,11 +106,13 @@ def signer(config: Config, explicit: str | None, environ: Mapping[str, str]) -> 
         token = identity_token(
             config.sign, explicit=explicit, environ=environ, oidc_url=lambda: trust.signing_config.get_oidc_url()
         )
-        signers = config.promote.drill_signer_list()
-        if signers and not any(item.accepts(token.identity, token.issuer) for item in signers):
+        policy = drill_policy(config)
+        if not _accepts(policy, token.identity, token.issuer):
             raise ReprotasksError(
-                f"drill: {token.identity} (issuer {token.issuer}) is not one of `promote.drill-signers`",
-                hint="run the drill as one of them (the scheduled workflow), or pass --no-record to report only",
+                f"drill: {token.identity} (issuer {token.issuer}) may not sign drill records: the policy is "
+                f"{policy.describe()}",
+                hint="run it as that signer (the scheduled workflow), list the identity in `promote.drill-signers`, "
+                "or pass --no-record to report only",
             )
         made.append((trust, token))
         return made[0]
@@ -392,9 +395,33 @@ def statement(config: Config, result: DrillResult, time_verified: str) -> bytes:
 
 
 def drill_policy(config: Config) -> SignerPolicy | AnyIdentityPolicy:
-    """Who may sign a drill record: `promote.drill-signers`, else the release signer policy."""
+    """Who may sign a drill record: `promote.drill-signers`, else the release signer policy; a GitHub
+    workflow policy then takes the workflow on a branch too (a scheduled drill runs on the default
+    branch, not on a release tag)."""
     signers = config.promote.drill_signer_list()
-    return AnyIdentityPolicy(signers) if signers else SignerPolicy(config.sign)
+    if signers:
+        return AnyIdentityPolicy(signers)
+    sign = config.sign
+    if sign.github_repository is not None and sign.identity is None and sign.issuer is not None:
+        workflow = f"https://github.com/{sign.github_repository}/{sign.github_workflow.lstrip('/')}"
+        return AnyIdentityPolicy(
+            (Signer(f"{workflow}@refs/heads/*", sign.issuer), Signer(f"{workflow}@{sign.github_ref}", sign.issuer))
+        )
+    return SignerPolicy(sign)
+
+
+def _accepts(policy: SignerPolicy | AnyIdentityPolicy, identity: str, issuer: str) -> bool:
+    import fnmatch
+
+    if isinstance(policy, AnyIdentityPolicy):
+        return any(signer.accepts(identity, issuer) for signer in policy.signers)
+    if policy.issuer != issuer:
+        return False
+    return (
+        identity == policy.identity
+        if policy.identity is not None
+        else fnmatch.fnmatchcase(identity, policy.pattern or "")
+    )
 
 
 def drills_directory(config: Config) -> Path:
