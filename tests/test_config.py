@@ -342,6 +342,31 @@ def test_a_python_package_takes_its_defaults_from_the_project(make_project: Make
     assert package.platforms == ("linux/amd64", "linux/arm64")  # go.platforms' linux ones with wheels
 
 
+def test_package_versions_sort_as_the_release_versions_do() -> None:
+    from reprotasks.packages.options import package_version, rpm_relation
+
+    assert package_version("0.3.0") == (0, "0.3.0")
+    assert package_version("0.4.0rc1") == (0, "0.4.0~rc1")  # before 0.4.0, as dpkg and rpm order `~`
+    assert package_version("1!2.0.post1.dev3+local.7") == (1, "2.0+post1~dev3+local.7")
+    assert package_version("v1.2.3-rc.1") == (0, "1.2.3~rc1")  # PEP 440 reads it too
+    assert package_version("1.2.3-beta.x") == (0, "1.2.3~beta.x")
+    assert rpm_relation("libc6 (>= 2.31)") == "libc6 >= 2.31" and rpm_relation("tzdata") == "tzdata"
+    assert rpm_relation("python3 (<< 3.12)") == "python3 < 3.12"
+
+
+def test_a_long_interpreter_path_launcher_gets_the_target_interpreter() -> None:
+    from reprotasks.artifacts.wheel_install import with_shebang
+
+    quote = "'" * 3
+    pip_wrote = (f'#!/bin/sh\n{quote}exec\' "/a path/with space/python" "$0" "$@"\n\' {quote}\n'
+                 "# -*- coding: utf-8 -*-\nimport sys\n").encode()  # fmt: skip
+    assert (
+        with_shebang(pip_wrote, b"/usr/bin/python3 -I")
+        == b"#!/usr/bin/python3 -I\n# -*- coding: utf-8 -*-\nimport sys\n"
+    )
+    assert with_shebang(b"#!/bin/sh\necho hi\n", b"/usr/bin/python3") == b"#!/bin/sh\necho hi\n"
+
+
 def test_a_symlinked_unit_is_installed_under_its_own_name(make_project: MakeProject) -> None:
     root = make_project(extra_config='[[tool.reprotasks.packages]]\nname = "wk"\nsystemd-unit = "wk.service"\n')
     (root / "deploy").mkdir()
@@ -370,10 +395,20 @@ SECOND_PACKAGE = (
         ('config-files = ["/etc/w.toml"]', "which `files` does not install"),
         ('formats = ["apk"]', "is not a list of deb and rpm"),
         ('binaries = ["worker", "worker"]', "lists 'worker' twice"),
-        ('depends = ["libc6, evil"]', "or a comma"),
+        ('depends = ["libc6, evil"]', "is not NAME or NAME (OP VERSION)"),
         (r'description = "a\rb"', "carriage return"),
         (SECOND_PACKAGE, "both install '/etc/x.conf'"),
         ("python = 1", "`python` must be true or false, not an integer"),
+        ('depends = ["libc6 (>= 2.31"]', "is not NAME or NAME (OP VERSION)"),
+        ('depends = ["foo | bar"]', "has alternatives, which the .rpm cannot say"),
+        ('maintainer = "bob"', "is not `Name <email@example.com>`"),
+        ('files = { "/lib64" = "a" }', "which is a system directory"),
+        ('files = { "/usr/share/doc/wk" = "a" }', "the package's own documents"),
+        ('binaries = ["worker"]\nfiles = { "/usr/bin/worker/x" = "a" }', "inside a binary (/usr/bin/worker)"),
+        (
+            'binaries = ["worker"]\n[[tool.reprotasks.packages]]\nname = "wk2"\nbinaries = ["worker"]',
+            "both install '/usr/bin/worker'",
+        ),
         ('files = { "/etc/wk/all" = "." }', "is a directory: a package installs files one by one"),
         ('requirements = "requirements.txt"', "is for the Python app, which this package does not install"),
         ('python = true\npython-version = "3"', "`python-version` '3' is not 3.N"),

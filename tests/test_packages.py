@@ -233,6 +233,14 @@ def test_a_package_holds_only_committed_files(packaged: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert b"not committed" not in (packaged / "dist" / DEB).read_bytes()  # the file as committed
     git("checkout", "--quiet", "--", "deploy/worker.toml", cwd=packaged)
+    # The entries themselves are the commit's: an uncommitted edit is refused by package and sbom.
+    pyproject = packaged / "pyproject.toml"
+    committed_text = pyproject.read_text()
+    pyproject.write_text(committed_text.replace('depends = ["ca-certificates"]', 'depends = ["tzdata"]'))
+    for step in ("package", "sbom"):
+        refused = run_cli(step, cwd=packaged)
+        assert refused.returncode != 0 and "`packages` differs from the one in commit" in refused.stderr, step
+    pyproject.write_text(committed_text)
 
     # A file the configuration names but the commit lacks: one paragraph naming it, nothing written.
     pyproject = packaged / "pyproject.toml"

@@ -26,6 +26,7 @@ from reprotasks.artifacts.manifest import Manifest, recorded_lock
 from reprotasks.artifacts.trusted import Derivations, Trusted, trusted_manifest
 from reprotasks.config import Config, PackageConfig
 from reprotasks.errors import ReprotasksError
+from reprotasks.packages.options import package_version
 from reprotasks.python import toollocks
 from reprotasks.python.lockfile import parse_lock, parse_lock_text, read_text
 
@@ -192,7 +193,9 @@ def _package_components(config: Config, manifest: Manifest | None, version: str,
         kind = "deb" if artifact.name.endswith(".deb") else "rpm"
         arch = artifact.name.rsplit("_", 1)[1].removesuffix(".deb") if kind == "deb" else artifact.name.split(".")[-2]
 
-        purl = PackageURL(type=kind, name=package.name, version=f"{version}-1", qualifiers={"arch": arch})
+        epoch, upstream = package_version(version)
+        full = f"{epoch}:{upstream}-1" if epoch else f"{upstream}-1"
+        purl = PackageURL(type=kind, name=package.name, version=full, qualifiers={"arch": arch})
         built = sorted(
             config.go.binary_names.get(record.package, record.package)
             for record in manifest.artifacts
@@ -208,7 +211,7 @@ def _package_components(config: Config, manifest: Manifest | None, version: str,
         found.append(
             Component(
                 name=package.name,
-                version=f"{version}-1",
+                version=full,
                 type=ComponentType.APPLICATION,
                 purl=purl,
                 bom_ref=str(purl),

@@ -167,11 +167,19 @@ def exact_python(files: list[SiteFile]) -> bool:
 
 
 def with_shebang(data: bytes, interpreter: bytes) -> bytes:
-    """A console script pip wrote, run by ``interpreter`` (``#!/usr/bin/env python3``)."""
-    first, newline, rest = data.partition(b"\n")
-    if first.startswith(b"#!") and b"python" in first:
-        return b"#!" + interpreter + newline + rest
+    """A console script pip wrote, run by ``interpreter`` (``#!/usr/bin/env python3``). Where this
+    machine's interpreter path has a space or is long, pip writes a /bin/sh line and an ``exec`` of
+    that path in a Python string: those three lines go too."""
+    lines = data.split(b"\n")
+    if lines[0] == b"#!/bin/sh" and len(lines) > 2 and lines[1].startswith(_SH_EXEC) and lines[2] == _SH_END:
+        return b"\n".join([b"#!" + interpreter, *lines[3:]])
+    if lines[0].startswith(b"#!") and b"python" in lines[0]:
+        return b"\n".join([b"#!" + interpreter, *lines[1:]])
     return data
+
+
+_SH_EXEC = b"'" * 3 + b"exec' "  # pip's (distlib's) sh-then-Python launcher, lines 2 and 3
+_SH_END = b"' " + b"'" * 3
 
 
 def console_scripts(wheel: Path) -> list[str]:

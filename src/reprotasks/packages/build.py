@@ -36,7 +36,7 @@ from reprotasks.config import Config
 from reprotasks.errors import Finding, ReprotasksError
 from reprotasks.go.binaries import executable_name, member_prefix
 from reprotasks.go.options import parse_platform
-from reprotasks.packages.options import FORMATS, PackageConfig
+from reprotasks.packages.options import FORMATS, PackageConfig, package_version, rpm_relation
 
 PACKAGE_KIND = "linux-package"
 NFPM = "github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0"
@@ -88,7 +88,9 @@ def nfpm_arch(platform: str) -> str:
 
 
 def package_file(package: str, version: str, platform: str, kind: str) -> str:
-    """The file name each format's own tools expect: NAME_VERSION_ARCH.deb, NAME-VERSION-1.ARCH.rpm."""
+    """The file name each format's own tools expect: NAME_VERSION_ARCH.deb, NAME-VERSION-1.ARCH.rpm
+    (VERSION as the package orders it: ``package_version``, without its epoch)."""
+    version = package_version(version)[1]
     arch = nfpm_arch(platform)
     if kind == "deb":
         return f"{package}_{version}_{_DEB_ARCH.get(arch, arch)}.deb"
@@ -158,14 +160,22 @@ class _Inputs:
     scripts: Mapping[str, bytes]
     maintainer: str
     license_text: str  # the committed LICENSE (or COPYING) file, "" without one
-    app: tuple[SiteFile, ...] = ()  # the Python app as pip installs it (bin/: its console scripts)
+    app: tuple[SiteFile, ...] = ()  # the Python app as pip installs it (bin/: console scripts)
+    app_scripts: tuple[str, ...] = ()  # the app wheel's own console scripts (not its dependencies')
+    executables: frozenset[str] = frozenset()  # destinations of files committed executable (100755)
 
 
 def _committed_inputs(
     config: Config, source: _source.Source, package: PackageConfig, runner: Runner
-) -> tuple[dict[str, bytes], dict[str, bytes], str, str]:
-    """(files by destination, scripts, maintainer, licence text): what the commit gives a package."""
+) -> tuple[dict[str, bytes], dict[str, bytes], str, str, frozenset[str]]:
+    """(files by destination, scripts, maintainer, licence text, the destinations of files git
+    records as executable): what the commit gives a package."""
     files = {dest: _committed(config, source, path, "in `files`", runner) for dest, path in package.files.items()}
+    executables = frozenset(
+        dest
+        for dest, path in package.files.items()
+        if _source.committed_executable(source, config.rel(path), runner=runner)
+    )
     if package.systemd_unit is not None and package.unit_destination is not None:
         files[package.unit_destination] = _committed(config, source, package.systemd_unit, "the `systemd-unit`", runner)
     scripts = {
@@ -180,7 +190,7 @@ def _committed_inputs(
             quiet=True,
         ).stdout.strip()
     )
-    return files, scripts, maintainer, _license_text(source, runner)
+    return files, scripts, maintainer, _license_text(source, runner), executables
 
 
 def _extracted(
@@ -207,9 +217,9 @@ _MADE = "linux-package-made"
 
 def _made_key(
     package: PackageConfig, platform: str, version: str, epoch: int, archives: Mapping[str, ArtifactRecord],
-    committed: tuple[dict[str, bytes], dict[str, bytes], str, str], app: list[str],
+    committed: tuple[dict[str, bytes], dict[str, bytes], str, str, frozenset[str]], app: list[str],
 ) -> str:  # fmt: skip
-    files, scripts, maintainer, license_text = committed
+    files, scripts, maintainer, license_text, executables = committed
 
     def digests(named: Mapping[str, bytes]) -> list[tuple[str, str]]:
         return sorted((name, hashlib.sha256(data).hexdigest()) for name, data in named.items())
@@ -220,6 +230,7 @@ def _made_key(
             list(package.depends), package.description, package.license, package.homepage, platform, version, epoch,
             sorted((name, record.name, record.sha256) for name, record in archives.items()),
             digests(files), digests(scripts), maintainer, hashlib.sha256(license_text.encode()).hexdigest(), app,
+            sorted(executables),
         ]
     )  # fmt: skip
 
@@ -293,8 +304,10 @@ def _nfpm_config(
     ]
     contents += _app_contents(package, inputs, write)
     for index, (destination, data) in enumerate(sorted(inputs.files.items())):
-        entry: dict[str, object] = {"src": write(f"files/{index}", data), "dst": destination, "file_info": _info(0o644)}
-        if destination in package.config_files:
+        mode = 0o755 if destination in inputs.executables else 0o644
+        entry: dict[str, object] = {"src": write(f"files/{index}", data), "dst": destination, "file_info": _info(mode)}
+        # Debian policy: every file under /etc is a conffile (kept on upgrade), listed or not.
+        if destination in package.config_files or destination.startswith("/etc/"):
             entry["type"] = "config|noreplace"
         contents.append(entry)
     placed = [str(entry["dst"]) for entry in contents]
@@ -314,7 +327,8 @@ def _nfpm_config(
     lintian = f"/usr/share/lintian/overrides/{package.name}"
     contents.append({"src": write("overrides", overrides.encode()), "dst": lintian, "packager": "deb",
                      "file_info": _info(0o644)})  # fmt: skip
-    changelog = [{"semver": f"{version}-1", "date": when, "packager": inputs.maintainer,
+    epoch, upstream = package_version(version)
+    changelog = [{"semver": f"{upstream}-1", "date": when, "packager": inputs.maintainer,
                   "deb": {"urgency": "medium", "distributions": ["unstable"]},
                   "changes": [{"note": f"Release {version}."}]}]  # fmt: skip
     scripts = {kind: write(f"scripts/{kind}", data) for kind, data in sorted(inputs.scripts.items())}
@@ -326,7 +340,9 @@ def _nfpm_config(
         "name": package.name,
         "arch": nfpm_arch(platform),
         "platform": "linux",
-        "version": version,
+        "version": upstream,
+        "version_schema": "none",  # as package_version wrote it: no semver re-parsing
+        **({"epoch": str(epoch)} if epoch else {}),
         "release": "1",
         "section": "utils",
         "priority": "optional",
@@ -335,7 +351,7 @@ def _nfpm_config(
         "homepage": package.homepage,
         "license": package.license,
         "mtime": when,
-        "changelog": write("changelog.yaml", json.dumps(changelog).encode()),
+        "changelog": write("changelog.yaml", json.dumps(changelog, ensure_ascii=False).encode()),
         "contents": contents,
         "overrides": {kind: {"depends": depends[kind]} for kind in package.formats},
         "scripts": scripts,
@@ -347,13 +363,16 @@ def _nfpm_config(
 def _app_contents(
     package: PackageConfig, inputs: _Inputs, write: Callable[[str, bytes], str]
 ) -> list[dict[str, object]]:
-    """The Python app's nFPM entries: its files under /opt/NAME/lib, its console scripts in /usr/bin
-    run by the system's python3 in isolated mode (-I: no PYTHONPATH, no user site) with the app first
-    on sys.path."""
+    """The Python app's nFPM entries: its files under /opt/NAME/lib, and the wheel's own console
+    scripts in /usr/bin, run by the system's python3 in isolated mode (-I: no PYTHONPATH, no user
+    site) with the app first on sys.path (its dependencies' scripts and other files pip puts in bin/
+    are left out: they would take system paths)."""
     site = f"/opt/{package.name}/lib"
     contents: list[dict[str, object]] = []
     for index, item in enumerate(inputs.app):
         if item.path.startswith("bin/"):
+            if item.path.removeprefix("bin/") not in inputs.app_scripts:
+                continue
             destination = f"/usr/bin/{item.path.removeprefix('bin/')}"
             if PurePosixPath(destination).name in inputs.binaries or destination in inputs.files:
                 raise ReprotasksError(
@@ -362,6 +381,11 @@ def _app_contents(
                     hint="rename one of them: a path is installed once",
                 )
             launcher = with_shebang(item.data, b"/usr/bin/python3 -I")
+            if not launcher.startswith(b"#!/usr/bin/python3 -I\n"):
+                raise ReprotasksError(
+                    f"package {package.name}: pip wrote {item.path} in a form reprotasks does not know",
+                    hint="report it to reprotasks with the wheel's entry_points.txt",
+                )
             first, newline, rest = launcher.partition(b"\n")
             data = first + newline + f"import sys; sys.path.insert(0, {site!r})\n".encode() + rest
             contents.append({"src": write(f"app/{index}", data), "dst": destination, "file_info": _info(0o755)})
@@ -400,6 +424,7 @@ def _depends(package: PackageConfig, inputs: _Inputs) -> dict[str, list[str]]:
         if exact:
             depends["deb"].append(f"python3 (<< {after})")
             depends["rpm"].append(f"python3 < {after}")
+    depends["rpm"] = [rpm_relation(item) for item in depends["rpm"]]
     return depends
 
 
@@ -426,11 +451,16 @@ def _info(mode: int) -> dict[str, object]:
 
 def _app(
     config: Config, dist: DistDir, built: Manifest, package: PackageConfig, platform: str, runner: Runner
-) -> tuple[SiteFile, ...]:
+) -> tuple[tuple[SiteFile, ...], tuple[str, ...]]:
+    """(the app's files as pip installs them, the wheel's own console scripts)."""
     if package.requirements is None:
-        return ()
+        return (), ()
+    from reprotasks.artifacts.wheel_install import built_wheel, console_scripts
+
     app = AppInstall(f"package {package.name}", package.requirements, package.python_version)
-    return tuple(install_app(config, dist, built, app, platform, runner=runner))
+    files = tuple(install_app(config, dist, built, app, platform, runner=runner))
+    wheel, _record = built_wheel(dist, built, app.owner)
+    return files, tuple(console_scripts(wheel))
 
 
 def _built_platforms(built: Manifest, package: PackageConfig) -> list[str]:
@@ -460,21 +490,24 @@ def make_packages(
     nfpm = nfpm_tool(runner)
     version, epoch = _version_epoch(built, source)
     committed = _committed_inputs(config, source, package, runner)
-    files, scripts, maintainer, license_text = committed
+    files, scripts, maintainer, license_text, executables = committed
     app_key = _app_key(config, built, package, runner)
     made = []
     for platform in _built_platforms(built, package):
         archives = _binaries(config, built, package, platform)
         inputs = _Inputs(
             _extracted(config, dist, archives, platform), files, scripts, maintainer, license_text,
-            _app(config, dist, built, package, platform, runner),
+            *_app(config, dist, built, package, platform, runner), executables,
         )  # fmt: skip
         made_here = []
         with tempfile.TemporaryDirectory(prefix="reprotasks-package-") as scratch:
             root = Path(scratch)
             (root / "in").mkdir()
             document = _nfpm_config(package, inputs, root / "in", version, platform, epoch)
-            (root / "nfpm.yaml").write_text(json.dumps(document, indent=1, sort_keys=True), encoding="utf-8")
+            # UTF-8 itself (a name may hold any character): YAML refuses JSON's surrogate-pair escapes.
+            (root / "nfpm.yaml").write_text(
+                json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False), encoding="utf-8"
+            )
             for kind in package.formats:
                 name = package_file(package.name, version, platform, kind)
                 target = root / "out" / name

@@ -93,7 +93,10 @@ def _check_shared_destinations(value: list[Mapping[str, Any]], where: str) -> No
     """Two packages installing one path cannot both be installed: refused here, not on a server."""
     owner: dict[str, str] = {}
     for item in value:
-        for destination in item.get("files", {}):
+        placed = [*item.get("files", {}), *(f"/usr/bin/{binary}" for binary in item.get("binaries", []))]
+        if "systemd-unit" in item:
+            placed.append(f"/usr/lib/systemd/system/{PurePosixPath(item['systemd-unit']).name}")
+        for destination in placed:
             if destination in owner:
                 raise ConfigError(
                     f"{where}: packages {owner[destination]!r} and {item['name']!r} both install {destination!r}",
@@ -153,12 +156,66 @@ def _check_contents(item: Mapping[str, Any], at: str) -> None:
                 f"{at}: platform {platform!r} is not one a package can be made for",
                 hint=f"packages install on Linux: one of {', '.join(_PLATFORMS)} (built by go.platforms)",
             )
+    _check_depends(item, formats, at)
+    maintainer = item.get("maintainer")
+    if maintainer is not None and not _MAINTAINER.match(maintainer):
+        raise ConfigError(
+            f"{at}: `maintainer` {maintainer!r} is not `Name <email@example.com>`",
+            hint='e.g. `maintainer = "Release Team <release@example.com>"` (leave it out for the commit\'s author)',
+        )
+
+
+# A Debian-style relation: NAME, or NAME (OP VERSION); rpm gets NAME OP VERSION. Alternatives
+# (" | ") only for .deb-only packages (nFPM writes no rpm boolean dependencies).
+_RELATION = re.compile(r"^[a-z0-9][a-z0-9+.-]*(?: \((?:<<|<=|=|>=|>>) [A-Za-z0-9.+~:-]+\))?$")
+_MAINTAINER = re.compile(r"^[^<>\s][^<>]* <[^<>@\s]+@[^<>@\s]+\.[^<>@\s]+>$")
+_RPM_OPERATORS = {"<<": "<", ">>": ">", "<=": "<=", ">=": ">=", "=": "="}
+
+
+def _check_depends(item: Mapping[str, Any], formats: list[str], at: str) -> None:
     for dependency in item.get("depends", []):
-        if not dependency.strip() or dependency != dependency.strip() or "," in dependency:
+        alternatives = dependency.split(" | ")
+        if not all(_RELATION.match(part) for part in alternatives):
             raise ConfigError(
-                f"{at}: `depends` has an empty entry, spaces around one, or a comma (one package per entry)",
-                hint='e.g. `depends = ["ca-certificates", "tzdata"]`',
+                f"{at}: `depends` entry {dependency!r} is not NAME or NAME (OP VERSION)",
+                hint='e.g. `depends = ["ca-certificates", "libc6 (>= 2.31)"]` (OP: <<, <=, =, >=, >>); one package per '
+                "entry, written as Debian does (the .rpm gets `libc6 >= 2.31`)",
             )
+        if len(alternatives) > 1 and "rpm" in formats:
+            raise ConfigError(
+                f"{at}: `depends` entry {dependency!r} has alternatives, which the .rpm cannot say",
+                hint='list one package, or make the package .deb only (`formats = ["deb"]`)',
+            )
+
+
+def rpm_relation(dependency: str) -> str:
+    """A checked Debian-style relation as rpm writes it: `libc6 (>= 2.31)` -> `libc6 >= 2.31`."""
+    match = re.match(r"^(\S+) \((\S+) (\S+)\)$", dependency)
+    return f"{match.group(1)} {_RPM_OPERATORS[match.group(2)]} {match.group(3)}" if match else dependency
+
+
+def package_version(version: str) -> tuple[int, str]:
+    """(epoch, version) as .deb and .rpm order a release's version: a PEP 440 pre-release or dev
+    release sorts before its release (`0.4.0rc1` -> `0.4.0~rc1`), a post-release and a local
+    version after it (`+post1`, `+local`), an epoch is the package's epoch; a semantic version's
+    pre-release likewise (`1.2.3-rc.1` -> `1.2.3~rc.1`); anything else as it is."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        match = re.match(r"^v?(\d+(?:\.\d+)*)-([0-9A-Za-z.]+)$", version)
+        return 0, f"{match.group(1)}~{match.group(2)}" if match else version
+    text = ".".join(str(part) for part in parsed.release)
+    if parsed.pre is not None:
+        text += f"~{parsed.pre[0]}{parsed.pre[1]}"
+    if parsed.post is not None:
+        text += f"+post{parsed.post}"
+    if parsed.dev is not None:
+        text += f"~dev{parsed.dev}"
+    if parsed.local is not None:
+        text += f"+{parsed.local}"
+    return parsed.epoch, text
 
 
 # Where pip finds wheels for a Python app (manylinux tags): the platforms a `python` package is made for.
@@ -193,7 +250,10 @@ _PLATFORMS = (
 _RESERVED = frozenset(
     {"/etc", "/opt", "/usr", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib/systemd", "/usr/lib/systemd/system",
      "/usr/share", "/usr/share/doc", "/usr/share/lintian", "/usr/share/lintian/overrides", "/var", "/var/lib",
-     "/bin", "/sbin", "/lib", "/boot", "/dev", "/proc", "/sys", "/run", "/tmp", "/home", "/root", "/srv"}  # noqa: S108 - a path a package must not replace, not one we write
+     "/bin", "/sbin", "/lib", "/boot", "/dev", "/proc", "/sys", "/run", "/tmp", "/home", "/root", "/srv",  # noqa: S108 - a path a package must not replace, not one we write
+     "/lib32", "/lib64", "/libx32", "/usr/lib32", "/usr/lib64", "/usr/libx32", "/usr/libexec", "/usr/include",
+     "/usr/local", "/usr/local/bin", "/usr/local/lib", "/usr/local/sbin", "/usr/local/share", "/usr/share/man",
+     "/etc/systemd", "/etc/systemd/system", "/etc/default", "/etc/init.d", "/var/log", "/var/cache", "/mnt", "/media"}
 )  # fmt: skip
 
 
@@ -206,7 +266,12 @@ def _check_destinations(item: Mapping[str, Any], files: Mapping[str, str], at: s
         taken[f"/usr/lib/systemd/system/{PurePosixPath(item['systemd-unit']).name}"] = "the systemd unit"
     for destination in files:
         clash = taken.get(destination) or ("a system directory" if destination in _RESERVED else None)
-        if destination.startswith((f"/usr/share/doc/{name}/", f"/usr/share/lintian/overrides/{name}")):
+        under = next((path for path in taken if destination.startswith(path + "/")), None)
+        if under is not None:
+            clash = f"inside {taken[under]} ({under})"
+        if destination == f"/usr/share/doc/{name}" or destination.startswith(
+            (f"/usr/share/doc/{name}/", f"/usr/share/lintian/overrides/{name}")
+        ):
             clash = "the package's own documents"
         if item.get("python") and (destination + "/").startswith(f"/opt/{name}/"):
             clash = "the Python app's directory"
