@@ -281,7 +281,14 @@ def test_permissions_are_least_privilege(hybrid: Path) -> None:
         "publish": ["contents"],
         "pypi": ["id-token"],
         "promote": ["contents", "id-token"],
+        "drill": ["contents", "id-token"],
     }
+    # The drill: scheduled and by hand, on another runner image than the release's, and only then.
+    assert 'schedule:\n    - cron: "17 5 1 * *"' in text and "options: [promote, rollback, drill]" in text
+    drill = job_texts["drill"]
+    assert "runs-on: ubuntu-22.04" in drill and "inputs.action == 'drill'" in drill
+    assert "reprotasks drill --published 'drilled/{tag}'" in drill
+    assert "if: github.event_name == 'workflow_dispatch' && inputs.action != 'drill'" in job_texts["promote"]
     assert "on:\n  push:\n    tags:" in text and "concurrency:" in text
     assert "workflow_dispatch:" in text and "environment: ${{ inputs.environment }}" in text
     assert "options: [dev, staging, prod]" in text
