@@ -61,6 +61,8 @@ def run_step(
     if isinstance(result.report, ReleaseReport):
         print_release(result.report)
     if result.error is not None:
+        if spec.table and result.table:  # what it found, then why it fails (drill's per-release table)
+            print_summary(name, result.rows(), time.monotonic() - started)
         raise result.error
     if spec.table:
         print_summary(name, result.rows(), time.monotonic() - started)

@@ -347,9 +347,9 @@ def _nfpm_config(
         "section": "utils",
         "priority": "optional",
         "maintainer": inputs.maintainer,
-        "description": _description(package, version, parts),
+        "description": _description(package, version, parts or ["its files"]),
         "homepage": package.homepage,
-        "license": package.license,
+        "license": package.license or "unknown",  # rpm's License tag is required; the copyright says it too
         "mtime": when,
         "changelog": write("changelog.yaml", json.dumps(changelog, ensure_ascii=False).encode()),
         "contents": contents,
@@ -378,7 +378,8 @@ def _app_contents(
                 raise ReprotasksError(
                     f"package {package.name}: the Python app's console script {destination} is also a "
                     "binary or a file of the package",
-                    hint="rename one of them: a path is installed once",
+                    hint="rename the script ([project.scripts] in pyproject.toml) or drop the binary or file from "
+                    "the entry's `binaries` or `files`: a path is installed once",
                 )
             launcher = with_shebang(item.data, b"/usr/bin/python3 -I")
             if not launcher.startswith(b"#!/usr/bin/python3 -I\n"):

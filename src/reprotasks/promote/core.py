@@ -894,4 +894,7 @@ def write_report(config: Config, output: Path | None, *, runner: Runner) -> Outc
         error = DriftError(findings, step="report")
         error.message = f"wrote {config.rel(target)}, which shows the ledger as broken: " + error.message
         raise error
-    return Outcome([(config.rel(target), f"{len(ledger.entries)} ledger entries, chain and every VSA verified")])
+    rows = [(config.rel(target), f"{len(ledger.entries)} ledger entries, chain and every VSA verified")]
+    rows += [("drills", f"{len(drills)} releases drilled")] if drills else []
+    rows += [(item.path, item.problem) for item in drill_findings]  # shown, and never counted as proof
+    return Outcome(rows)

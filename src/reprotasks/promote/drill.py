@@ -20,7 +20,6 @@ signature, for the drill signer policy (``promote.drill-signers``, else the rele
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import platform
 import re
 import tempfile
@@ -138,7 +137,8 @@ def default_published(config: Config) -> str:
 def run_drills(
     config: Config, tags: list[str], drill: Drill, *, runner: Runner, log: Callable[[str], None]
 ) -> list[DrillResult]:
-    """Drill each tag in turn (a failure is a result, never the end of the run)."""
+    """Drill each tag in turn: a release that fails is a result, never the end of the run (a
+    record that cannot be signed is: none after it could be either)."""
     results = []
     for number, tag in enumerate(tags, 1):
         log(f"drill: [{number}/{len(tags)}] {tag}")
@@ -150,6 +150,7 @@ def run_drills(
 
 
 def _drill_one(config: Config, tag: str, drill: Drill, *, runner: Runner, log: Callable[[str], None]) -> DrillResult:
+    published = drill.published
     version = tag.removeprefix("v")
     resolved = runner.run(
         ["git", "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}"],
@@ -162,49 +163,82 @@ def _drill_one(config: Config, tag: str, drill: Drill, *, runner: Runner, log: C
     with tempfile.TemporaryDirectory(prefix="reprotasks-drill-") as scratch:
         where = Path(scratch) / "published"
         where.mkdir()
+        base = DrillResult(tag=tag, version=version, commit=commit, result=CANNOT, reason="")
         try:
-            source = _fetch_published(drill.published, tag, version, where)
+            place = published_place(published, tag, version)
+            _fetch_signed(place, where)
         except ReprotasksError as exc:
-            return DrillResult(tag=tag, version=version, commit=commit, result=CANNOT, reason=exc.message)
-        problems, listed = read_sums(where / SUMS_NAME, f"{source}/{SUMS_NAME}")
+            return dataclasses.replace(base, reason=_short(exc.message))
+        problems, listed = read_sums(where / SUMS_NAME, f"{place}/{SUMS_NAME}")
         artifacts = {name: digest for name, (digest, _line) in listed.items()}
-        inputs = _inputs(where)
-        base = DrillResult(
-            tag=tag, version=version, commit=commit, result=DIFFERS, reason="", artifacts=artifacts, inputs=inputs
-        )
-        failed = _published_problem(config, where, source, problems, artifacts)
+        base = dataclasses.replace(base, result=DIFFERS, artifacts=artifacts, inputs=_inputs(where))
+        failed = _signature_problem(config, where, mask(place), problems, len(artifacts))
+        if not failed:
+            try:
+                _fetch_listed(place, where, sorted(artifacts))
+            except ReprotasksError as exc:
+                return dataclasses.replace(base, result=CANNOT, reason=_short(exc.message))
+            failed = _published_problem(where, artifacts)
         if failed:
-            return dataclasses.replace(base, reason=failed)
+            return dataclasses.replace(base, reason=_short(failed))
         log(f"drill: {tag}: published files verified; rebuilding commit {commit[:12]}")
         return _rebuilt(config, base, where, runner=runner)
 
 
 def _inputs(where: Path) -> tuple[tuple[str, str], ...]:
-    found = []
-    for name in (SUMS_NAME, SUMS_NAME + BUNDLE_SUFFIX):
-        path = where / name
-        if path.is_file():
-            found.append((name, hashlib.sha256(path.read_bytes()).hexdigest()))
-    return tuple(found)
+    from reprotasks._files import sha256_file
+
+    return tuple(
+        (name, sha256_file(where / name)) for name in (SUMS_NAME, SUMS_NAME + BUNDLE_SUFFIX) if (where / name).is_file()
+    )
 
 
-def _fetch_published(template: str, tag: str, version: str, where: Path) -> str:
-    """Copy (or download) SHA256SUMS, its bundle and every file it lists into ``where``; returns
-    the place as shown."""
+def published_place(template: str, tag: str, version: str) -> str:
     if not template:
         raise ReprotasksError(
             "drill: where are the releases published?",
             hint='set `published` in [tool.reprotasks.promote] (e.g. "https://example.com/releases/{tag}" or a '
             "directory), or pass --published; a GitHub project's [project.urls] gives the default",
         )
+    if "{tag}" not in template and "{version}" not in template:
+        raise ReprotasksError(
+            f"drill: the published place {mask(template)!r} names no {{tag}} or {{version}}",
+            hint="every release is published in a place of its own, e.g. 'drilled/{tag}'",
+        )
     place = template.replace("{tag}", tag).replace("{version}", version)
-    get = _download if place.startswith(("https://", "http://127.0.0.1")) else _copy
+    if place.startswith("http://") and not _loopback(place):
+        raise ReprotasksError(
+            f"drill: {mask(place)} is plain http",
+            hint="use https:// (http only on this machine, 127.0.0.1)",
+        )
+    return place
+
+
+def _loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).hostname in ("127.0.0.1", "::1", "localhost")
+    except ValueError:
+        return False
+
+
+def _getter(place: str) -> Callable[..., None]:
+    return _download if place.startswith(("https://", "http://")) else _copy
+
+
+def _fetch_signed(place: str, where: Path) -> None:
+    """SHA256SUMS and its bundle: all that is fetched before the signature is checked."""
+    get = _getter(place)
     get(place, SUMS_NAME, where, required=True)
     get(place, SUMS_NAME + BUNDLE_SUFFIX, where, required=False)
-    _problems, listed = read_sums(where / SUMS_NAME, f"{place}/{SUMS_NAME}")
-    for name in sorted(listed):
+
+
+def _fetch_listed(place: str, where: Path, names: list[str]) -> None:
+    """The files a verified SHA256SUMS lists (one not published is left to the rebuild to prove)."""
+    get = _getter(place)
+    for name in names:
         get(place, name, where, required=False)
-    return place
 
 
 def _copy(place: str, name: str, where: Path, *, required: bool) -> None:
@@ -214,7 +248,7 @@ def _copy(place: str, name: str, where: Path, *, required: bool) -> None:
     if not source.is_file() or source.is_symlink():
         if required:
             raise ReprotasksError(
-                f"{place}/{name} is not published (no such file)",
+                f"{place}/{name} is not published (no such file, or a symlink)",
                 hint="publish the release there, or point `published` (--published) at where it is",
             )
         return
@@ -222,34 +256,42 @@ def _copy(place: str, name: str, where: Path, *, required: bool) -> None:
 
 
 def _download(place: str, name: str, where: Path, *, required: bool) -> None:
+    import http.client
     import urllib.error
+    import urllib.parse
     import urllib.request
 
-    url = f"{place.rstrip('/')}/{name}"
+    url = f"{place.rstrip('/')}/{urllib.parse.quote(name)}"
+    shown = mask(url)
     try:
         with urllib.request.urlopen(url, timeout=60) as response, (where / name).open("wb") as out:  # noqa: S310
+            expected = response.headers.get("Content-Length")
             size = 0
             while chunk := response.read(1 << 20):
                 size += len(chunk)
                 if size > _MAX_DOWNLOAD:
-                    raise ReprotasksError(f"{url} is larger than {_MAX_DOWNLOAD >> 30} GiB", hint="check the URL")
+                    raise ReprotasksError(f"{shown} is larger than {_MAX_DOWNLOAD >> 30} GiB", hint="check the URL")
                 out.write(chunk)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+            if expected is not None and expected.isdigit() and int(expected) != size:
+                raise ReprotasksError(
+                    f"{shown} was cut short ({size} of {expected} bytes)",
+                    hint="run the drill again (the connection broke); nothing was compared",
+                )
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         (where / name).unlink(missing_ok=True)
         code = getattr(exc, "code", None)
         if required or code not in (404, 410):
+            reason = mask(str(code or getattr(exc, "reason", None) or type(exc).__name__))
             raise ReprotasksError(
-                f"{url} cannot be downloaded: {code or getattr(exc, 'reason', exc)}",
+                f"{shown} cannot be downloaded: {reason}",
                 hint="check the release is published there (`published` in [tool.reprotasks.promote], or "
                 "--published) and that this machine reaches it",
             ) from None
 
 
-def _published_problem(
-    config: Config, where: Path, source: str, problems: list[Finding], artifacts: Mapping[str, str]
-) -> str:
-    """Why the published release is not what its signer published ("" when it is)."""
-    if problems or not artifacts:
+def _signature_problem(config: Config, where: Path, source: str, problems: list[Finding], listed: int) -> str:
+    """Why the published SHA256SUMS is not what the release signer signed ("" when it is)."""
+    if problems or not listed:
         return f"{source}/{SUMS_NAME} is not a checksum list: {problems[0].problem if problems else 'it lists no file'}"
     bundle = where / (SUMS_NAME + BUNDLE_SUFFIX)
     if not bundle.is_file():
@@ -261,11 +303,18 @@ def _published_problem(
         return f"{source}/{SUMS_NAME} is not what the release signer signed: {exc}"
     except ReprotasksError as exc:
         return f"{source}/{SUMS_NAME}'s signature cannot be checked: {exc.message}"
+    return ""
+
+
+def _published_problem(where: Path, artifacts: Mapping[str, str]) -> str:
+    """A published file that is not the one the (verified) SHA256SUMS lists ("" when none)."""
+    from reprotasks._files import sha256_file
+
     for name, digest in sorted(artifacts.items()):
         path = where / name
         if not path.is_file():
             continue  # not published beside it (a URL that 404s): the rebuild still proves the digest
-        actual = hashlib.sha256(path.read_bytes()).hexdigest()
+        actual = sha256_file(path)
         if actual != digest:
             return f"the published {name} (sha256 {actual}) is not the file SHA256SUMS lists (sha256 {digest})"
     return ""
@@ -299,7 +348,23 @@ def _rebuilt(config: Config, base: DrillResult, published: Path, *, runner: Runn
 
 
 # What a failed rebuild's output says is gone, first match wins: (pattern, what to say).
+_NETWORK = (
+    r"(?:NewConnectionError|Temporary failure in name resolution|Network is unreachable|no such host"
+    r"|connection refused|i/o timeout|TLS handshake timeout)"
+)
 _MISSING = (
+    (
+        re.compile(r"(?:proxy\.golang\.org|GOPROXY|golang\.org/toolchain|sum\.golang\.org)[^\n]*" + _NETWORK),
+        "the Go proxy cannot be reached from here",
+    ),
+    (
+        re.compile(r"(?:Retrying \(Retry|HTTPSConnectionPool)[^\n]*" + _NETWORK),
+        "the package index cannot be reached from here",
+    ),
+    (
+        re.compile(r"(?:Requires-Python|requires a different Python)[: ]*([^\n]*)"),
+        "a locked package needs another Python than the drill's ({0})",
+    ),
     (
         re.compile(r"go: download (go\d[\w.-]*)(?: for [\w/]+)?: (?:toolchain not available|golang\.org/toolchain@)"),
         "the Go toolchain {0} cannot be downloaded any more",
@@ -309,21 +374,29 @@ _MISSING = (
         "the Go toolchain go{0} is not installed and GOTOOLCHAIN=local forbids downloading it",
     ),
     (
-        re.compile(
-            r"(?:No matching distribution found for|Could not find a version that satisfies the requirement) (\S+)"
-        ),
-        "{0} is no longer on the package index (yanked or removed)",
-    ),
-    (
         re.compile(r"THESE PACKAGES DO NOT MATCH THE HASHES[\s\S]*?\n\s+(\S+==\S+)"),
-        "{0} on the index no longer has its locked hash",
+        "{0} on the index does not match its locked hash: the index serves other bytes than were locked "
+        "(find out why before trusting it)",
     ),
     (
-        re.compile(r"(?:MANIFEST_UNKNOWN|manifest unknown|NAME_UNKNOWN)[^\n]*"),
-        "a base image is gone from its registry: {0}",
+        re.compile(
+            r"(?:No matching distribution found for|Could not find a version that satisfies the requirement"
+            r"|[Nn]o version of) (\S+)"
+        ),
+        "{0} is no longer on the package index (removed)",
     ),
     (
-        re.compile(r"(\S+@v\S+): (?:reading|verifying) [^\n]*(?:404|410|not found)[^\n]*"),
+        re.compile(
+            r"manifest for (\S+) not found"
+            r"|(\S+@sha256:[0-9a-f]{64})[^\n]*(?:not found|MANIFEST_UNKNOWN|manifest unknown)"
+        ),
+        "the base image {0} is gone from its registry",
+    ),
+    (re.compile(r"(?:MANIFEST_UNKNOWN|manifest unknown|NAME_UNKNOWN)[^\n]*"), "a base image is gone from its registry"),
+    (
+        re.compile(
+            r"(\S+@v\S+): (?:invalid version: )?(?:unknown revision|(?:reading|verifying) [^\n]*(?:404|410|not found))"
+        ),
         "the Go module {0} cannot be downloaded any more",
     ),
 )
@@ -334,7 +407,9 @@ def missing_input(text: str) -> str:
     for pattern, words in _MISSING:
         match = pattern.search(text)
         if match:
-            return words.format(match.group(1) if match.groups() else match.group(0)) + f" ({match.group(0).strip()})"
+            found = next((group for group in match.groups() if group), match.group(0))
+            line = match.group(0).strip().splitlines()[-1][:300]
+            return words.format(found.strip()) + f" ({line})"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return " / ".join(lines[:3]) or "the rebuild failed"
 
@@ -396,8 +471,8 @@ def statement(config: Config, result: DrillResult, time_verified: str) -> bytes:
 
 def drill_policy(config: Config) -> SignerPolicy | AnyIdentityPolicy:
     """Who may sign a drill record: `promote.drill-signers`, else the release signer policy; a GitHub
-    workflow policy then takes the workflow on a branch too (a scheduled drill runs on the default
-    branch, not on a release tag)."""
+    workflow policy then takes that workflow on `main` too (a scheduled drill runs on the default
+    branch, not on a release tag; never any branch, which anyone who may push one could sign from)."""
     signers = config.promote.drill_signer_list()
     if signers:
         return AnyIdentityPolicy(signers)
@@ -405,7 +480,7 @@ def drill_policy(config: Config) -> SignerPolicy | AnyIdentityPolicy:
     if sign.github_repository is not None and sign.identity is None and sign.issuer is not None:
         workflow = f"https://github.com/{sign.github_repository}/{sign.github_workflow.lstrip('/')}"
         return AnyIdentityPolicy(
-            (Signer(f"{workflow}@refs/heads/*", sign.issuer), Signer(f"{workflow}@{sign.github_ref}", sign.issuer))
+            (Signer(f"{workflow}@refs/heads/main", sign.issuer), Signer(f"{workflow}@{sign.github_ref}", sign.issuer))
         )
     return SignerPolicy(sign)
 
@@ -525,6 +600,6 @@ def fresh_reproduction(
     for record in reversed(records):
         if (now - record.when).total_seconds() > config.promote.drill_fresh_seconds:
             break
-        if record.result == IDENTICAL and record.sums == sums:
-            return record
+        if record.sums == sums:  # the newest drill of this release decides: a later failure wins
+            return record if record.result == IDENTICAL else None
     return None

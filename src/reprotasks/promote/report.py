@@ -118,9 +118,7 @@ def render(
     soaks = soaks or {}
     drills = drills or {}
     views = releases(ledger, levels)
-    reproduced = {
-        view.version: view.reproduced or _drilled_identical(drills.get(view.version), view.sums) for view in views
-    }
+    reproduced = {view.version: _proven(view, drills.get(view.version)) for view in views}
     replaced = replaced_versions(ledger)
     intact = not findings
     integrity = (
@@ -244,6 +242,13 @@ def _drilled_identical(drill: DrillView | None, sums: str) -> bool:
     return drill is not None and drill.result == "identical" and drill.sums == sums
 
 
+def _proven(view: ReleaseView, drill: DrillView | None) -> bool:
+    """Reproduced: by a promotion's rebuild or a drill, unless the newest drill of these very bytes failed."""
+    if drill is not None and drill.sums == view.sums and drill.result != "identical":
+        return False
+    return view.reproduced or _drilled_identical(drill, view.sums)
+
+
 def _drill_line(drill: DrillView | None) -> str:
     """What the last drill says of a release, for its card and section."""
     if drill is None:
@@ -274,7 +279,7 @@ def _drills_section(drills: Mapping[str, DrillView], problems: int) -> list[str]
 
 
 def _release(view: ReleaseView, repository_url: str | None, drill: DrillView | None = None) -> str:
-    proven = view.reproduced or _drilled_identical(drill, view.sums)
+    proven = _proven(view, drill)
     rows = [
         f"<tr><td>{_e(name)}</td><td><code>{_e(digest)}</code></td></tr>"
         for name, digest in sorted(view.artifacts.items())

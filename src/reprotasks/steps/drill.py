@@ -37,6 +37,7 @@ def run(ctx: Context, options: DrillOptions) -> StepResult:
             hint="release one first, or name the tags: `reprotasks drill v1.2.3`",
         )
     published = options.published or ctx.config.promote.published or _drill.default_published(ctx.config)
+    _drill.published_place(published, "v0.0.0", "0.0.0")  # no {tag}, or plain http: refused first
     signer = None
     if not options.no_record:
         signer = _drill.signer(ctx.config, options.identity_token or ctx.identity_token, os.environ)
