@@ -71,6 +71,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "adapters",
         (
             "reprotasks.cli",
+            "reprotasks._docs",
             "reprotasks.nox",
             "reprotasks.nox_sessions",
             "reprotasks.invoke",

@@ -80,6 +80,7 @@ def build_parser(command: str | None = "") -> argparse.ArgumentParser:
             commands._choices_actions.append(commands._ChoicesPseudoAction(name, (), text))
         return parser
     from reprotasks import _frontend, registry
+    from reprotasks.steps import docs_page
 
     for name in registry.names():
         if command is None:  # the top-level help: names and summaries, no step loaded
@@ -92,6 +93,7 @@ def build_parser(command: str | None = "") -> argparse.ArgumentParser:
                 name,
                 help=spec.summary,
                 description=spec.description or spec.summary,
+                epilog=f"documentation: {docs_page(name)}",
                 formatter_class=_HelpFormatter,
             )
             _frontend.add_arguments(sub, spec)

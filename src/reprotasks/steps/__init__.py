@@ -104,3 +104,8 @@ def release_summary(steps: tuple[str, ...] | list[str]) -> str:
         f"{' -> '.join(steps)}, staged: dist/ is replaced only when every step succeeded; --dry-run shows the plan, "
         "--skip STEP leaves a step out."
     )
+
+
+def docs_page(command: str) -> str:
+    """Where a command is documented, as its --help says (the page in docs/ and on the site)."""
+    return f"docs/steps/{command}.md (site: steps/{command}/)"
