@@ -25,7 +25,7 @@ SEE_ALSO: dict[str, tuple[str, ...]] = {
     "build": ("concepts/build-and-reproduce.md",),
     "image": ("how-to/images.md",),
     "package": ("how-to/linux-packages.md",),
-    "assemble": ("how-to/github-actions.md", "concepts/build-and-reproduce.md"),
+    "assemble": ("how-to/matrix-builds.md", "how-to/github-actions.md"),
     "checksum": ("concepts/security.md",),
     "sbom": ("concepts/signing.md",),
     "provenance": ("concepts/signing.md", "concepts/security.md"),
@@ -53,6 +53,7 @@ _TITLES = {
     "how-to/images.md": "Images",
     "how-to/linux-packages.md": "Linux packages",
     "how-to/github-actions.md": "The GitHub workflow",
+    "how-to/matrix-builds.md": "Matrix builds and assemble",
     "concepts/security.md": "Security: layout, evidence, threat model",
     "concepts/signing.md": "How sign, provenance and SBOM work",
     "how-to/private-sigstore.md": "Sign without the public instance",
@@ -175,7 +176,8 @@ _NAV_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "How-to",
         (
-            "how-to/release.md", "how-to/github-actions.md", "how-to/fix-drift.md", "how-to/verify-a-release.md",
+            "how-to/release.md", "how-to/github-actions.md", "how-to/matrix-builds.md", "how-to/fix-drift.md",
+            "how-to/verify-a-release.md",
             "how-to/private-sigstore.md", "how-to/images.md", "how-to/linux-packages.md", "how-to/migrate.md",
         ),
     ),
