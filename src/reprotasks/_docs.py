@@ -136,8 +136,32 @@ def commands_page() -> str:
     for name in registry.names():
         lines += [f"## {name}", "", registry.summary(name), "", "```text", _help(name).rstrip(), "```", ""]
     for name, text in _BUILTINS.items():
-        lines += [f"## {name}", "", text[0].upper() + text[1:] + ".", ""]
+        lines += [f"## {name}", "", text[0].upper() + text[1:] + ".", "", "```text", _help(name).rstrip(), "```", ""]
+    lines += [
+        "## Global options and the command list",
+        "",
+        "`-C DIR` runs any command on the project in DIR; `--version` prints the version.",
+        "",
+        "```text",
+        _top_help().rstrip(),
+        "```",
+        "",
+    ]
     return "\n".join(lines)
+
+
+def _top_help() -> str:
+    from reprotasks.cli import build_parser
+
+    previous = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = HELP_WIDTH
+    try:
+        return str(build_parser("").format_help())
+    finally:
+        if previous is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = previous
 
 
 def audit_rules_page() -> str:

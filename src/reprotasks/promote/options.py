@@ -374,7 +374,8 @@ OPTIONS: tuple[Option, ...] = (
             "false: a rebuild proves the bytes, or an earlier signed VSA did), `audit` (default false: the "
             "pinning audit of the release commit is clean), `soak` (least time in the previous environment, e.g. "
             '"24h"), `promoters` (identities that may promote there; without them the `[sign]` signer policy decides), '
-            "which needs `promoter-issuer`."
+            "`former-promoters` (identities whose past decisions still count, though they may no longer promote) "
+            "and `promoter-issuer` (the OIDC issuer of the entries written as plain strings)."
         ),
     ),
 )

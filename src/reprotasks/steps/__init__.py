@@ -89,7 +89,7 @@ SUMMARIES: dict[str, str] = {
         "Write a static HTML dashboard of releases, their artifacts and digests, reproducibility, signers, "
         "promotions per environment over time and the ledger's integrity (verified first)."
     ),
-    "init": "wire this repository up: [tool.reprotasks], noxfile.py/tasks.py imports, the release workflow",
+    "init": "Wire this repository up: [tool.reprotasks], noxfile.py/tasks.py imports, the release workflow.",
 }
 
 # The release pipeline as built in (the registry keeps the live list: a step registered with
