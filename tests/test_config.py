@@ -350,6 +350,9 @@ def test_package_versions_sort_as_the_release_versions_do() -> None:
     assert package_version("1!2.0.post1.dev3+local.7") == (1, "2.0+post1~dev3+local.7")
     assert package_version("v1.2.3-rc.1") == (0, "1.2.3~rc1")  # PEP 440 reads it too
     assert package_version("1.2.3-beta.x") == (0, "1.2.3~beta.x")
+    assert package_version("2.0.0-alpha-x.1") == (0, "2.0.0~alpha.x.1")  # no hyphen: rpm splits at them
+    assert package_version("4.53.6-1-g53e1aa0e8922") == (0, "4.53.6+1.g53e1aa0e8922")  # after v4.53.6
+    assert package_version("0.4.0rc1-3-gabcdef0") == (0, "0.4.0~rc1+3.gabcdef0")
     assert rpm_relation("libc6 (>= 2.31)") == "libc6 >= 2.31" and rpm_relation("tzdata") == "tzdata"
     assert rpm_relation("python3 (<< 3.12)") == "python3 < 3.12"
 

@@ -198,14 +198,20 @@ def package_version(version: str) -> tuple[int, str]:
     """(epoch, version) as .deb and .rpm order a release's version: a PEP 440 pre-release or dev
     release sorts before its release (`0.4.0rc1` -> `0.4.0~rc1`), a post-release and a local
     version after it (`+post1`, `+local`), an epoch is the package's epoch; a semantic version's
-    pre-release likewise (`1.2.3-rc.1` -> `1.2.3~rc.1`); anything else as it is."""
+    pre-release likewise (`1.2.3-rc.1` -> `1.2.3~rc.1`); a commit after a tag, as git describe
+    names it, after that tag (`4.53.6-1-g53e1aa0e8922` -> `4.53.6+1.g53e1aa0e8922`). No hyphen is
+    left: rpm splits NAME-VERSION-RELEASE at them."""
     from packaging.version import InvalidVersion, Version
 
     try:
         parsed = Version(version)
     except InvalidVersion:
-        match = re.match(r"^v?(\d+(?:\.\d+)*)-([0-9A-Za-z.]+)$", version)
-        return 0, f"{match.group(1)}~{match.group(2)}" if match else version
+        described = re.match(r"^v?(.+?)-(\d+)-g([0-9a-f]{4,40})$", version)
+        if described:
+            return 0, f"{package_version(described.group(1))[1]}+{described.group(2)}.g{described.group(3)}"
+        match = re.match(r"^v?(\d+(?:\.\d+)*)-([0-9A-Za-z.-]+)$", version)
+        text = f"{match.group(1)}~{match.group(2)}" if match else version
+        return 0, text.replace("-", ".")
     text = ".".join(str(part) for part in parsed.release)
     if parsed.pre is not None:
         text += f"~{parsed.pre[0]}{parsed.pre[1]}"
