@@ -337,6 +337,13 @@ def test_a_python_package_takes_its_defaults_from_the_project(make_project: Make
         load_config(root)
     assert "which Python do the servers run?" in str(caught.value) and ".python-version" in caught.value.hint
     (root / ".python-version").write_text("3.12.4\n")
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_text()
+    pyproject.write_text(text.replace("version = '1.0'", "version = '1.0'\nrequires-python = '>=3.13'"))
+    with pytest.raises(ConfigError) as caught:  # pip would refuse the wheel for 3.12
+        load_config(root)
+    assert "is not a Python the project supports" in str(caught.value)
+    pyproject.write_text(text)
     [package] = load_config(root).packages
     assert package.python_version == "3.12" and package.binaries == () and not package.every_binary
     assert package.platforms == ("linux/amd64", "linux/arm64")  # go.platforms' linux ones with wheels

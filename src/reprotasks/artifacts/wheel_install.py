@@ -17,7 +17,7 @@ from reprotasks._distdir import DistDir
 from reprotasks._run import Runner
 from reprotasks.artifacts.manifest import ArtifactRecord, Manifest
 from reprotasks.config import Config
-from reprotasks.errors import ReprotasksError
+from reprotasks.errors import CommandFailedError, ReprotasksError
 
 # pip platform tags for a glibc system (python:3.x-slim, Debian 11+, RHEL 8+): manylinux 2014 to 2.28.
 PIP_PLATFORMS = {
@@ -121,17 +121,27 @@ def install_app(
         requirements = Path(scratch) / "app-requirements.txt"
         requirements.write_bytes(lock + f"\n{wheel} --hash=sha256:{wheel_record.sha256}\n".encode())
         site = Path(scratch) / "site"
-        runner.run(
-            [
-                sys.executable, "-m", "pip", "install", "--no-deps", "--require-hashes", "--only-binary=:all:",
-                "--no-compile", "--disable-pip-version-check", "--no-input", "--target", str(site),
-                *(f"--platform={tag}" for tag in PIP_PLATFORMS[platform]),
-                f"--python-version={app.python_version}", "--implementation=cp",
-                f"--abi=cp{python}", "--abi=abi3", "--abi=none", *index_options(config), "-r", str(requirements),
-            ],
-            cwd=config.root,
-            purpose=f"install {wheel_record.name} and {relative} for {app.owner} ({platform})",
-        )  # fmt: skip
+        try:
+            runner.run(
+                [
+                    sys.executable, "-m", "pip", "install", "--no-deps", "--require-hashes", "--only-binary=:all:",
+                    "--no-compile", "--disable-pip-version-check", "--no-input", "--target", str(site),
+                    *(f"--platform={tag}" for tag in PIP_PLATFORMS[platform]),
+                    f"--python-version={app.python_version}", "--implementation=cp",
+                    f"--abi=cp{python}", "--abi=abi3", "--abi=none", *index_options(config), "-r", str(requirements),
+                ],
+                cwd=config.root,
+                purpose=f"install {wheel_record.name} and {relative} for {app.owner} ({platform})",
+            )  # fmt: skip
+        except CommandFailedError as exc:
+            raise CommandFailedError(
+                f"{app.owner}: pip could not install {wheel_record.name} with {relative} for Python "
+                f"{app.python_version} on {platform}",
+                details=exc.details,
+                hint=f"{relative} must pin every package with hashes (`reprotasks lock` writes it), for a Python "
+                f"the project supports: `python-version` ({app.python_version}) is the servers' python3, and each "
+                f"locked package needs a wheel for it on {platform}",
+            ) from None
         return _site_files(site)
 
 

@@ -386,7 +386,25 @@ def _python_app(root: Path, entry: Mapping[str, Any], project: Project) -> tuple
             f"{at}: which Python do the servers run?",
             hint='set `python-version = "3.11"` on the package (or commit a .python-version file)',
         )
+    _require_supported(at, version, project.metadata.get("requires-python"))
     return requirements, version
+
+
+def _require_supported(at: str, version: str, requires: object) -> None:
+    """The servers' Python must be one the project supports (`requires-python`), or pip refuses the wheel."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    if not isinstance(requires, str):
+        return
+    try:
+        supported = SpecifierSet(requires)
+    except InvalidSpecifier:
+        return
+    if not supported.contains(f"{version}.0", prereleases=True) and not supported.contains(f"{version}.99"):
+        raise ConfigError(
+            f"{at}: `python-version` {version} is not a Python the project supports (requires-python {requires!r})",
+            hint="set `python-version` to the servers' python3 within requires-python",
+        )
 
 
 def resolve(root: Path, entries: list[dict[str, Any]], project: Project) -> tuple[PackageConfig, ...]:
