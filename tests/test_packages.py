@@ -275,15 +275,12 @@ def test_verify_release_catches_a_flipped_bit_in_a_package(
     packaged: Path, stack: SigstoreStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A signed release with packages verifies; one flipped bit in a package fails verify-release."""
-    assert stack.trust_config is not None
-    signer = "release@example.test"
+    from tests.test_sign_e2e import SIGNER, sign_settings
+
     with (packaged / "pyproject.toml").open("a", encoding="utf-8") as handle:
-        handle.write(
-            f"\n[tool.reprotasks.sign]\ntrust-config = {str(stack.trust_config)!r}\n"
-            f"identity = {signer!r}\nissuer = {stack.issuer.url!r}\n"
-        )
+        handle.write(sign_settings(stack))
     commit_all(packaged, "sign with the local instance")
-    monkeypatch.setenv("SIGSTORE_ID_TOKEN", stack.issuer.token(signer))
+    monkeypatch.setenv("SIGSTORE_ID_TOKEN", stack.issuer.token(SIGNER))
     _package(packaged)
     for step in ("sbom", "checksum", "provenance", "sign"):
         result = run_cli(step, cwd=packaged)

@@ -36,14 +36,19 @@ SECRETS = {
 }
 
 
+def sign_settings(stack: SigstoreStack, signer: str = SIGNER) -> str:
+    """[tool.reprotasks.sign] for the local instance: its trust config, the signer and its issuer."""
+    assert stack.trust_config is not None
+    return (
+        f"\n[tool.reprotasks.sign]\ntrust-config = {str(stack.trust_config)!r}\n"
+        f"identity = {signer!r}\nissuer = {stack.issuer.url!r}\n"
+    )
+
+
 def _sign_with(stack: SigstoreStack) -> Prepare:
     def prepare(root: Path) -> None:
-        assert stack.trust_config is not None
         with (root / "pyproject.toml").open("a", encoding="utf-8") as handle:
-            handle.write(
-                f"\n[tool.reprotasks.sign]\ntrust-config = {str(stack.trust_config)!r}\n"
-                f"identity = {SIGNER!r}\nissuer = {stack.issuer.url!r}\n"
-            )
+            handle.write(sign_settings(stack))
         commit_all(root, "sign with the local instance")
         run_steps(root, "build", "sbom", "checksum", "provenance", "sign")
 
@@ -327,9 +332,8 @@ def test_published_image_is_signed_by_digest_and_verified_from_the_registry(
     repository = f"{registry}/signed/worker"
     with (hybrid_repo / "pyproject.toml").open("a", encoding="utf-8") as handle:
         handle.write(
-            f"\n[tool.reprotasks.sign]\ntrust-config = {str(stack.trust_config)!r}\n"
-            f"identity = {SIGNER!r}\nissuer = {stack.issuer.url!r}\n"
-            f'\n[[tool.reprotasks.images]]\nname = "worker"\nbinary = "worker"\nrepository = "{repository}"\n'
+            sign_settings(stack)
+            + f'\n[[tool.reprotasks.images]]\nname = "worker"\nbinary = "worker"\nrepository = "{repository}"\n'
         )
     commit_all(hybrid_repo, "sign and publish images")
     monkeypatch.setenv("SIGSTORE_ID_TOKEN", stack.issuer.token(SIGNER))

@@ -65,7 +65,8 @@ _TITLES = {
 }
 
 
-def _help(command: str) -> str:
+def _help(command: str | None = None) -> str:
+    """``reprotasks COMMAND --help`` (without a command: ``reprotasks --help``), at HELP_WIDTH."""
     import argparse
 
     from reprotasks.cli import build_parser
@@ -73,7 +74,9 @@ def _help(command: str) -> str:
     previous = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = HELP_WIDTH
     try:
-        parser = build_parser(command)
+        parser = build_parser(command or "")
+        if command is None:
+            return str(parser.format_help())
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         return str(sub.choices[command].format_help())
     finally:
@@ -143,25 +146,11 @@ def commands_page() -> str:
         "`-C DIR` runs any command on the project in DIR; `--version` prints the version.",
         "",
         "```text",
-        _top_help().rstrip(),
+        _help().rstrip(),
         "```",
         "",
     ]
     return "\n".join(lines)
-
-
-def _top_help() -> str:
-    from reprotasks.cli import build_parser
-
-    previous = os.environ.get("COLUMNS")
-    os.environ["COLUMNS"] = HELP_WIDTH
-    try:
-        return str(build_parser("").format_help())
-    finally:
-        if previous is None:
-            os.environ.pop("COLUMNS", None)
-        else:
-            os.environ["COLUMNS"] = previous
 
 
 def audit_rules_page() -> str:

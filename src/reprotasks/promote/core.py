@@ -843,24 +843,13 @@ def _drill_views(config: Config) -> tuple[dict[str, Any], list[Finding]]:
     from reprotasks.promote import drill as _drill
     from reprotasks.promote.report import DrillView
 
-    records, findings = _drill.read_drills(config, _lazy_verifier(config))
+    records, findings = _drill.read_drills(config, _sigstore.lazy_verifier(config.sign))
     views = {
         version: DrillView(record.version, record.tag, record.sums, _vsa.stamp(record.when), record.who,
                            record.result, record.reason)
         for version, record in _drill.latest_by_version(records).items()
     }  # fmt: skip
     return views, findings
-
-
-def _lazy_verifier(config: Config) -> Callable[[], Verifier]:
-    made: list[Verifier] = []
-
-    def get() -> Verifier:
-        if not made:
-            made.append(_sigstore.verifier(config.sign, offline=config.sign.offline))
-        return made[0]
-
-    return get
 
 
 def write_report(config: Config, output: Path | None, *, runner: Runner) -> Outcome:

@@ -140,16 +140,23 @@ def run_drills(
     """Drill each tag in turn: a release that fails is a result, never the end of the run (a
     record that cannot be signed is: none after it could be either)."""
     results = []
+    # One verifier for the whole run: the published signatures' (with `sign.offline`), and the new
+    # records' (the trust root refreshed, as before a record is written).
+    verifier = _sigstore.lazy_verifier(config.sign)
+    recording = _sigstore.lazy_verifier(dataclasses.replace(config.sign, offline=False))
     for number, tag in enumerate(tags, 1):
         log(f"drill: [{number}/{len(tags)}] {tag}")
-        result = _drill_one(config, tag, drill, runner=runner, log=log)
+        result = _drill_one(config, tag, drill, verifier, runner=runner, log=log)
         if drill.record:
-            result = _record(config, result, drill, runner=runner, log=log)
+            result = _record(config, result, drill, recording, runner=runner, log=log)
         results.append(result)
     return results
 
 
-def _drill_one(config: Config, tag: str, drill: Drill, *, runner: Runner, log: Callable[[str], None]) -> DrillResult:
+def _drill_one(
+    config: Config, tag: str, drill: Drill, verifier: Callable[[], Verifier], *, runner: Runner,
+    log: Callable[[str], None],
+) -> DrillResult:  # fmt: skip
     published = drill.published
     version = tag.removeprefix("v")
     resolved = runner.run(
@@ -172,7 +179,7 @@ def _drill_one(config: Config, tag: str, drill: Drill, *, runner: Runner, log: C
         problems, listed = read_sums(where / SUMS_NAME, f"{place}/{SUMS_NAME}")
         artifacts = {name: digest for name, (digest, _line) in listed.items()}
         base = dataclasses.replace(base, result=DIFFERS, artifacts=artifacts, inputs=_inputs(where))
-        failed = _signature_problem(config, where, mask(place), problems, len(artifacts))
+        failed = _signature_problem(config, verifier, where, mask(place), problems, len(artifacts))
         if not failed:
             try:
                 _fetch_listed(place, where, sorted(artifacts))
@@ -289,7 +296,9 @@ def _download(place: str, name: str, where: Path, *, required: bool) -> None:
             ) from None
 
 
-def _signature_problem(config: Config, where: Path, source: str, problems: list[Finding], listed: int) -> str:
+def _signature_problem(
+    config: Config, verifier: Callable[[], Verifier], where: Path, source: str, problems: list[Finding], listed: int
+) -> str:
     """Why the published SHA256SUMS is not what the release signer signed ("" when it is)."""
     if problems or not listed:
         return f"{source}/{SUMS_NAME} is not a checksum list: {problems[0].problem if problems else 'it lists no file'}"
@@ -297,8 +306,8 @@ def _signature_problem(config: Config, where: Path, source: str, problems: list[
     if not bundle.is_file():
         return f"{source}/{SUMS_NAME} has no signature ({SUMS_NAME}{BUNDLE_SUFFIX} is not published)"
     try:
-        verifier = _sigstore.verifier(config.sign, offline=config.sign.offline)
-        _sigstore.verify_artifact(verifier, SignerPolicy(config.sign), where / SUMS_NAME, _sigstore.load_bundle(bundle))
+        sums_bundle = _sigstore.load_bundle(bundle)
+        _sigstore.verify_artifact(verifier(), SignerPolicy(config.sign), where / SUMS_NAME, sums_bundle)
     except SignatureError as exc:
         return f"{source}/{SUMS_NAME} is not what the release signer signed: {exc}"
     except ReprotasksError as exc:
@@ -506,8 +515,9 @@ def drills_directory(config: Config) -> Path:
 
 
 def _record(
-    config: Config, result: DrillResult, drill: Drill, *, runner: Runner, log: Callable[[str], None]
-) -> DrillResult:
+    config: Config, result: DrillResult, drill: Drill, verifier: Callable[[], Verifier], *, runner: Runner,
+    log: Callable[[str], None],
+) -> DrillResult:  # fmt: skip
     """Sign the outcome, check the signature for the drill policy, and store it under drills/."""
     assert drill.token is not None
     trust, token = drill.token()
@@ -522,7 +532,7 @@ def _record(
         ) from None
     policy = drill_policy(config)
     try:
-        verified = _vsa.verify(bundle, _sigstore.verifier(config.sign, offline=False), policy)
+        verified = _vsa.verify(bundle, verifier(), policy)
     except SignatureError as exc:
         raise ReprotasksError(
             f"drill: the new attestation does not verify for {policy.describe()}: {exc}",

@@ -154,14 +154,7 @@ def open_ledger(config: Config, runner: Runner, verifier: Verifier | None = None
 def _verify_entries(config: Config, ledger: Ledger, verifier: Verifier | None) -> list[Finding]:
     findings = []
     where = ledger_where(ledger)
-    made = [verifier] if verifier is not None else []
-
-    def trusted_verifier() -> Verifier:
-        """Made on first need: every VSA's result may be kept from an earlier run (``verify_remembered``)."""
-        if not made:
-            made.append(_sigstore.verifier(config.sign, offline=config.sign.offline))
-        return made[0]
-
+    trusted_verifier = _sigstore.lazy_verifier(config.sign, verifier)
     trust = _sigstore.trust_root_key(config.sign)
     for entry in ledger.entries:
         problem, levels = _entry_problem(config, ledger, entry, trusted_verifier, trust)

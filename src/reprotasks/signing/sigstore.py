@@ -18,6 +18,7 @@ from reprotasks.config import SignConfig
 from reprotasks.errors import ConfigError, ReprotasksError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
 
     from cryptography.x509 import Certificate
@@ -152,6 +153,19 @@ def verifier(sign: SignConfig, *, offline: bool) -> Verifier:
     from sigstore.verify import Verifier
 
     return Verifier(trusted_root=trust_config(sign, offline=offline).trusted_root)
+
+
+def lazy_verifier(sign: SignConfig, given: Verifier | None = None) -> Callable[[], Verifier]:
+    """``verifier`` (with `sign.offline`) made on first need and then kept: a command that may find
+    every signature's result remembered (``vsa.verify_remembered``) never builds one."""
+    made = [given] if given is not None else []
+
+    def get() -> Verifier:
+        if not made:
+            made.append(verifier(sign, offline=sign.offline))
+        return made[0]
+
+    return get
 
 
 def first_line(exc: BaseException) -> str:
