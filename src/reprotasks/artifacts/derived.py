@@ -4,7 +4,7 @@ dist/ and recording them, the one way both the image and the package step do it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from reprotasks._distdir import DistDir
 from reprotasks._files import write_atomic
@@ -12,7 +12,7 @@ from reprotasks._run import Runner
 from reprotasks.artifacts.manifest import DERIVED_KINDS, MANIFEST_NAME, ArtifactRecord, Manifest
 from reprotasks.artifacts.source import Source
 from reprotasks.config import Config
-from reprotasks.errors import ReprotasksError
+from reprotasks.errors import Finding, ReprotasksError
 
 
 def recorded(dist: DistDir, kind: str) -> list[str]:
@@ -122,3 +122,20 @@ def require_committed_table(config: Config, source: Source, key: str, *, runner:
             f"{name}: `{key}` differs from the one in commit {source.commit[:12]}",
             hint=fix,
         )
+
+
+def listing_findings(
+    where: str, listed: Collection[str], made: Collection[str], *, noun: str, key: str, hint: str
+) -> list[Finding]:
+    """The derived files of one kind that manifest.json (``where``) lists and the configuration
+    does not make, and those it makes and the manifest does not list (`noun`: "image", "package")."""
+    from reprotasks.artifacts.layout import shown
+
+    findings = [
+        Finding(where, None, f"lists the {noun} {shown(name)}, which no [[tool.reprotasks.{key}]] entry makes", hint)
+        for name in sorted(set(listed) - set(made))
+    ]
+    return findings + [
+        Finding(where, None, f"does not list the {noun} {shown(name)}, which the configuration makes", hint)
+        for name in sorted(set(made) - set(listed))
+    ]

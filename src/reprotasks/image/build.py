@@ -204,7 +204,7 @@ def derive_images(
     """The configured images re-made from the (checked) archives of ``built``; each one ``manifest``
     (dist/'s) lists must be identical (``trusted_manifest``'s image check)."""
     from reprotasks.artifacts import derived as _derived
-    from reprotasks.artifacts.layout import sha256_regular, shown
+    from reprotasks.artifacts.layout import sha256_regular
     from reprotasks.artifacts.manifest import MANIFEST_NAME
     from reprotasks.artifacts.source import describe_source
 
@@ -214,16 +214,7 @@ def derive_images(
     if config.images or listed:
         _derived.require_committed_table(config, describe_source(config.root, runner=runner), "images", runner=runner)
     expected = {image_file(image.name, version): image for image in config.images}
-    findings = [
-        Finding(
-            where, None, f"lists the image {shown(name)}, which no [[tool.reprotasks.images]] entry makes", RERUN_HINT
-        )
-        for name in sorted(listed.keys() - expected.keys())
-    ]
-    findings += [
-        Finding(where, None, f"does not list the image {shown(name)}, which the configuration makes", RERUN_HINT)
-        for name in sorted(expected.keys() - listed.keys())
-    ]
+    findings = _derived.listing_findings(where, listed, expected, noun="image", key="images", hint=RERUN_HINT)
     records = []
     for name in sorted(expected.keys() & listed.keys()):
         record = record_of(make_image(config, dist, built, expected[name], runner=runner), version)

@@ -570,7 +570,7 @@ def derive_packages(
 ) -> tuple[list[ArtifactRecord], list[Finding]]:
     """The configured packages re-made from the (checked) build; each one ``manifest`` lists must be
     byte-identical (``trusted_manifest``'s check of derived artifacts)."""
-    from reprotasks.artifacts.layout import sha256_regular, shown
+    from reprotasks.artifacts.layout import sha256_regular
 
     where = f"{dist.rel()}/{MANIFEST_NAME}"
     listed = {record.name: record for record in manifest.artifacts if record.kind == PACKAGE_KIND}
@@ -587,19 +587,7 @@ def derive_packages(
             item.record for item in make_packages(config, dist, built, source, package, runner=runner)
         ]  # fmt: skip
         made.update((record.name, record) for record in records)
-    findings = [
-        Finding(
-            where,
-            None,
-            f"lists the package {shown(name)}, which no [[tool.reprotasks.packages]] entry makes",
-            RERUN_HINT,
-        )
-        for name in sorted(listed.keys() - made.keys())
-    ]
-    findings += [
-        Finding(where, None, f"does not list the package {shown(name)}, which the configuration makes", RERUN_HINT)
-        for name in sorted(made.keys() - listed.keys())
-    ]
+    findings = _derived.listing_findings(where, listed, made, noun="package", key="packages", hint=RERUN_HINT)
     for name in sorted(made.keys() & listed.keys()):
         if made[name] != listed[name] or sha256_regular(dist.path / name) != made[name].sha256:
             findings.append(
